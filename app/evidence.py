@@ -1,0 +1,119 @@
+"""The kinds of evidence a project records, in one registry that the API, the pages and the
+snapshot for the guards all read, so a new kind is declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from app import models as m
+from app import schemas as s
+from workflow import evidence as ev
+from workflow.vocabulary import Category, ExpertiseConclusion, Kind, NeedStatus, Verdict
+
+
+@dataclass(frozen=True)
+class EvidenceKind:
+    name: str  # URL segment and the `kind` of evidence events
+    label: str  # French, for pages and messages
+    model: type[m.Base]
+    create: type[BaseModel]
+    read: type[BaseModel]
+    patch: type[BaseModel] | None = None  # None: a singleton replaced with PUT
+    relation: str = ""  # attribute of Project holding the rows
+    past_dates: tuple[str, ...] = ()  # date fields that cannot be in the future
+    unique: tuple[str, ...] = ()  # fields unique within a project
+    extra_check: Callable[[m.Project, dict[str, Any]], None] | None = field(default=None, compare=False)
+
+    @property
+    def singleton(self) -> bool:
+        return self.patch is None
+
+
+def _check_approval(project: m.Project, values: dict[str, Any]) -> None:
+    from app.errors import Conflict  # local: avoid a cycle at import
+
+    sid = values.get("stakeholder_id")
+    if sid is not None and sid not in {st.id for st in project.stakeholders}:
+        raise Conflict("Cet avis doit venir d'une partie prenante du projet : ajoutez-la d'abord au groupe projet.")
+
+
+def _check_pilot(project: m.Project, values: dict[str, Any]) -> None:
+    from workflow.errors import InvalidInput
+
+    if values.get("is_amo_pilot") and values.get("category") != Category.MOUVEMENT:
+        raise InvalidInput("Seul un consultant du Mouvement des Régies peut être pilote (AMO).", "is_amo_pilot")
+
+
+KINDS: dict[str, EvidenceKind] = {
+    k.name: k
+    for k in (
+        EvidenceKind("stakeholders", "Groupe projet", m.Stakeholder, s.StakeholderIn, s.StakeholderRead,
+                     s.StakeholderPatch, "stakeholders", extra_check=_check_pilot),
+        EvidenceKind("communes", "Communes du territoire", m.Commune, s.CommuneIn, s.CommuneRead, s.CommunePatch,
+                     "communes", unique=("insee_code",)),
+        EvidenceKind("qpvs", "Quartiers prioritaires (QPV)", m.Qpv, s.QpvIn, s.QpvRead, s.QpvPatch, "qpvs",
+                     unique=("code",)),
+        EvidenceKind("needs", "Besoins du territoire", m.Need, s.NeedIn, s.NeedRead, s.NeedPatch, "needs"),
+        EvidenceKind("activities", "Activités prioritaires", m.Activity, s.ActivityIn, s.ActivityRead,
+                     s.ActivityPatch, "activities"),
+        EvidenceKind("feasibility", "Étude de faisabilité", m.FeasibilityStudy, s.FeasibilityIn, s.FeasibilityRead,
+                     None, "feasibility", past_dates=("conclusion_on",)),
+        EvidenceKind("markets", "Marchés mobilisables", m.Market, s.MarketIn, s.MarketRead, s.MarketPatch, "markets"),
+        EvidenceKind("site-visits", "Visites de régies", m.SiteVisit, s.SiteVisitIn, s.SiteVisitRead,
+                     s.SiteVisitPatch, "site_visits", past_dates=("visited_on",)),
+        EvidenceKind("approvals", "Avis des acteurs", m.Approval, s.ApprovalIn, s.ApprovalRead, s.ApprovalPatch,
+                     "approvals", past_dates=("given_on",), extra_check=_check_approval),
+        EvidenceKind("association", "Association de préfiguration", m.Association, s.AssociationIn,
+                     s.AssociationRead, None, "association", past_dates=("declared_on",)),
+        EvidenceKind("board-members", "Conseil d'administration", m.BoardMember, s.BoardMemberIn,
+                     s.BoardMemberRead, s.BoardMemberPatch, "board_members"),
+        EvidenceKind("hires", "Recrutements", m.Hire, s.HireIn, s.HireRead, s.HirePatch, "hires"),
+        EvidenceKind("expertises", "Expertise sur site", m.Expertise, s.ExpertiseIn, s.ExpertiseRead,
+                     s.ExpertisePatch, "expertises", past_dates=("conducted_on",)),
+    )
+}
+
+# Only a Mouvement consultant records the expertise (enforced by access control).
+CONSULTANT_ONLY_KINDS = frozenset({"expertises"})
+
+
+def snapshot(project: m.Project) -> ev.Evidence:
+    """The plain Evidence the guards read, built from a project loaded with its evidence."""
+    study = project.feasibility
+    assoc = project.association
+    categories = {st.id: Category(st.category) for st in project.stakeholders}
+    return ev.Evidence(
+        kind=Kind(project.kind),
+        stakeholders=tuple(
+            ev.StakeholderFact(st.id, Category(st.category), st.is_amo_pilot) for st in project.stakeholders
+        ),
+        communes=tuple(c.insee_code for c in project.communes),
+        qpvs=tuple(q.code for q in project.qpvs),
+        needs=tuple(NeedStatus(n.status) for n in project.needs),
+        activities=len(project.activities),
+        study=None if study is None else ev.StudyFact(
+            study.annual_charges, study.market_income, study.non_market_income, study.premises_address,
+            Verdict(study.conclusion) if study.conclusion else None,
+        ),
+        markets=tuple(ev.MarketFact(mk.buyer_name, mk.buyer_category) for mk in project.markets),
+        site_visits=len(project.site_visits),
+        approvals=tuple(
+            ev.ApprovalFact(a.stakeholder_id, categories[a.stakeholder_id], Verdict(a.verdict), a.given_on, a.id)
+            for a in project.approvals
+        ),
+        association=None if assoc is None else ev.AssociationFact(assoc.name, assoc.declared_on, assoc.rna),
+        board_colleges=frozenset(Category(b.college) for b in project.board_members),
+        hires=len(project.hires),
+        expertises=tuple(
+            ev.ExpertiseFact(x.conducted_on, tuple(x.experts),
+                             ExpertiseConclusion(x.conclusion) if x.conclusion else None, x.id)
+            for x in project.expertises
+        ),
+    )
+
+
+EVIDENCE_RELATIONS = tuple(k.relation for k in KINDS.values())

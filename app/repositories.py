@@ -1,0 +1,125 @@
+"""Repositories: load and persist aggregates. They never commit; the unit of work does."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from app import models as m
+from app.evidence import EVIDENCE_RELATIONS
+from workflow.vocabulary import Status
+
+SORTS = ("name", "started_on", "step_due_on", "horizon_on", "updated_at", "created_at", "status", "region")
+
+
+def status_expression(today: date) -> Any:
+    """The SQL twin of workflow.deadlines.status_at (tested against it)."""
+    ref = func.coalesce(m.Project.suspended_since, literal(today, m.Project.started_on.type))
+    late = or_(ref > m.Project.horizon_on, ref > m.Project.step_due_on)
+    return case(
+        (m.Project.step_due_on.is_(None), None),
+        (late, literal(Status.EN_RETARD.value)),
+        (m.Project.projected_label_on > m.Project.horizon_on, literal(Status.A_RISQUE.value)),
+        else_=literal(Status.DANS_LES_TEMPS.value),
+    )
+
+
+def _severity(today: date) -> Any:
+    st = status_expression(today)
+    return case(
+        (st == Status.EN_RETARD.value, 0), (st == Status.A_RISQUE.value, 1), (st == Status.DANS_LES_TEMPS.value, 2),
+        else_=3,
+    )
+
+
+class ProjectRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, project: m.Project) -> None:
+        self.session.add(project)
+
+    def get(self, project_id: uuid.UUID, *, with_evidence: bool = False, for_update: bool = False) -> m.Project | None:
+        stmt = select(m.Project).where(m.Project.id == project_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        if with_evidence:
+            stmt = stmt.options(*(selectinload(getattr(m.Project, rel)) for rel in EVIDENCE_RELATIONS),
+                                selectinload(m.Project.suspensions))
+        return self.session.scalars(stmt).one_or_none()
+
+    def search(
+        self,
+        *,
+        today: date,
+        state: Sequence[str] = (),
+        kind: str | None = None,
+        region: Sequence[str] = (),
+        status: Sequence[str] = (),
+        q: str | None = None,
+        sort: str = "status",
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[m.Project], int]:
+        conditions = []
+        if state:
+            conditions.append(m.Project.state.in_(list(state)))
+        if kind:
+            conditions.append(m.Project.kind == kind)
+        if region:
+            conditions.append(m.Project.region.in_(list(region)))
+        if status:
+            conditions.append(status_expression(today).in_(list(status)))
+        if q:
+            pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conditions.append(or_(func.lower(m.Project.name).like(pattern, escape="\\"),
+                                  func.lower(m.Project.region).like(pattern, escape="\\"),
+                                  func.lower(func.coalesce(m.Project.lead_name, "")).like(pattern, escape="\\")))
+        where = and_(*conditions) if conditions else literal(True)
+        total = self.session.scalar(select(func.count()).select_from(m.Project).where(where)) or 0
+        stmt: Select = select(m.Project).where(where)
+        desc = sort.startswith("-")
+        key = sort.lstrip("-")
+        if key == "status":
+            order = [_severity(today), m.Project.step_due_on, m.Project.name]
+            if desc:
+                order = [_severity(today).desc(), m.Project.step_due_on.desc(), m.Project.name]
+        else:
+            col = getattr(m.Project, key)
+            order = [col.desc() if desc else col.asc(), m.Project.id]
+        stmt = stmt.order_by(*order).offset(offset).limit(limit)
+        return list(self.session.scalars(stmt)), total
+
+    def all_ids(self) -> list[uuid.UUID]:
+        return list(self.session.scalars(select(m.Project.id).order_by(m.Project.created_at, m.Project.id)))
+
+
+class EventRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def append(self, event: m.Event, *, topic: str | None = None) -> m.Event:
+        """Append an event and its outbox message (same transaction, by construction)."""
+        self.session.add(event)
+        self.session.flush()
+        self.session.add(m.OutboxMessage(event_id=event.id, topic=topic or event.type,
+                                         payload={"project_id": str(event.project_id), "seq": event.seq,
+                                                  "type": event.type}))
+        return event
+
+    def page(self, project_id: uuid.UUID, *, offset: int, limit: int) -> tuple[list[m.Event], int]:
+        where = m.Event.project_id == project_id
+        total = self.session.scalar(select(func.count()).select_from(m.Event).where(where)) or 0
+        rows = self.session.scalars(select(m.Event).where(where).order_by(m.Event.seq).offset(offset).limit(limit))
+        return list(rows), total
+
+    def of_project(self, project_id: uuid.UUID, *, transitions_only: bool = False) -> list[m.Event]:
+        stmt = select(m.Event).where(m.Event.project_id == project_id)
+        if transitions_only:
+            stmt = stmt.where(m.Event.type == "project.transitioned")
+        return list(self.session.scalars(stmt.order_by(m.Event.seq)))

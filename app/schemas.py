@@ -1,0 +1,494 @@
+"""API schemas (Pydantic v2). Bodies reject unknown fields; every string and list is bounded."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from workflow import identifiers
+from workflow.errors import InvalidInput
+from workflow.vocabulary import (
+    BuyerCategory,
+    Category,
+    Conventionnement,
+    ExpertiseConclusion,
+    Initiator,
+    Kind,
+    NeedStatus,
+    State,
+    Status,
+    Trigger,
+    Verdict,
+)
+
+MAX_TEXT = 5000
+MAX_LIST = 50
+
+
+def _wrap(fn):  # turn a domain InvalidInput into a pydantic validation error (422 with the field)
+    def run(v: str | None) -> str | None:
+        if v is None:
+            return None
+        try:
+            return fn(v)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+
+    return run
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Departement = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(\d{2}|2[AB]|97\d)$")]
+InseeCode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_wrap(identifiers.insee_code))]
+QpvCode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_wrap(identifiers.qpv_code))]
+Rna = Annotated[str, StringConstraints(max_length=12), AfterValidator(_wrap(identifiers.rna))]
+Siret = Annotated[str, StringConstraints(max_length=20), AfterValidator(_wrap(identifiers.siret))]
+Euros = Annotated[int, Field(ge=0, le=1_000_000_000)]
+Reason = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- projects ---------------------------------------------------------------------------------
+class ProjectCreate(Body):
+    name: Name
+    kind: Kind
+    region: Region
+    initiator: Initiator | None = None
+    departement: Departement | None = None
+    conventionnement: Conventionnement = Conventionnement.AUCUN
+    lead_name: Name | None = None
+    description: Text | None = None
+    started_on: date | None = Field(None, description="Day the groupe projet started (default: today, never in the future).")
+
+
+class ProjectUpdate(Body):
+    name: Name | None = None
+    kind: Kind | None = None
+    region: Region | None = None
+    initiator: Initiator | None = None
+    departement: Departement | None = None
+    conventionnement: Conventionnement | None = None
+    lead_name: Name | None = None
+    description: Text | None = None
+
+
+class PlanBody(Body):
+    step_months: dict[State, Annotated[int, Field(ge=1, le=120)]] = Field(
+        ..., description="Months for each of the six steps (all six must be given).", max_length=6
+    )
+    horizon_months: int = Field(..., ge=1, le=240)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class PlanRead(BaseModel):
+    step_months: dict[str, int]
+    horizon_months: int
+
+
+class ProjectRead(Read):
+    id: uuid.UUID
+    name: str
+    kind: Kind
+    region: str
+    initiator: Initiator | None
+    departement: str | None
+    conventionnement: Conventionnement
+    lead_name: str | None
+    description: str | None
+    state: State
+    state_label: str
+    suspended: bool
+    suspended_since: date | None
+    started_on: date
+    state_entered_on: date
+    last_transition_on: date
+    labelled_on: date | None
+    closed_on: date | None
+    closed_reason: str | None
+    horizon_on: date
+    step_due_on: date | None
+    projected_label_on: date | None
+    status: Status | None
+    within_horizon: bool | None
+    plan: PlanRead
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+
+# --- transitions ----------------------------------------------------------------------------
+class TransitionBody(Body):
+    effective_on: date | None = Field(None, description="Default: today (Europe/Paris). Never in the future, "
+                                      "never before the previous transition.")
+    reason: Reason | None = Field(None, description="Required for backward moves, abandon, suspend and resume.")
+
+
+class UnmetRead(BaseModel):
+    code: str
+    message: str
+
+
+class TriggerRead(BaseModel):
+    trigger: Trigger
+    label: str
+    to_state: State
+    allowed: bool
+    reason_required: bool
+    consultant_only: bool
+    unmet: list[UnmetRead]
+
+
+class TransitionsRead(BaseModel):
+    state: State
+    suspended: bool
+    version: int
+    triggers: list[TriggerRead]
+
+
+class EventRead(Read):
+    id: int
+    seq: int
+    type: str
+    trigger: str | None
+    from_state: str | None
+    to_state: str | None
+    effective_on: date | None
+    recorded_at: datetime
+    actor: str | None
+    reason: str | None
+    data: dict[str, Any]
+
+
+# --- schedule ---------------------------------------------------------------------------------
+class StepScheduleRead(BaseModel):
+    step: State
+    label: str
+    months: int
+    planned_start: date
+    planned_end: date
+    actual_start: date | None
+    actual_end: date | None
+    current: bool
+
+
+class ScheduleRead(BaseModel):
+    today: date
+    started_on: date
+    horizon_on: date
+    step_due_on: date | None
+    projected_label_on: date | None
+    status: Status | None
+    suspended_since: date | None
+    suspended_days: int
+    labelled_on: date | None
+    within_horizon: bool | None
+    plan: PlanRead
+    steps: list[StepScheduleRead]
+
+
+# --- evidence -------------------------------------------------------------------------------
+class StakeholderIn(Body):
+    name: Name
+    category: Category
+    organisation: Name | None = None
+    email: Email | None = None
+    is_amo_pilot: bool = False
+
+
+class StakeholderPatch(Body):
+    name: Name | None = None
+    category: Category | None = None
+    organisation: Name | None = None
+    email: Email | None = None
+    is_amo_pilot: bool | None = None
+
+
+class StakeholderRead(Read):
+    id: int
+    name: str
+    category: Category
+    organisation: str | None
+    email: str | None
+    is_amo_pilot: bool
+
+
+class CommuneIn(Body):
+    insee_code: InseeCode
+    name: Name
+
+
+class CommunePatch(Body):
+    insee_code: InseeCode | None = None
+    name: Name | None = None
+
+
+class CommuneRead(Read):
+    id: int
+    insee_code: str
+    name: str
+
+
+class QpvIn(Body):
+    code: QpvCode
+    name: Name
+
+
+class QpvPatch(Body):
+    code: QpvCode | None = None
+    name: Name | None = None
+
+
+class QpvRead(Read):
+    id: int
+    code: str
+    name: str
+
+
+class NeedIn(Body):
+    label: Label
+    description: Text | None = None
+    status: NeedStatus = NeedStatus.A_ETUDIER
+
+
+class NeedPatch(Body):
+    label: Label | None = None
+    description: Text | None = None
+    status: NeedStatus | None = None
+
+
+class NeedRead(Read):
+    id: int
+    label: str
+    description: str | None
+    status: NeedStatus
+
+
+class ActivityIn(Body):
+    label: Label
+    description: Text | None = None
+
+
+class ActivityPatch(Body):
+    label: Label | None = None
+    description: Text | None = None
+
+
+class ActivityRead(Read):
+    id: int
+    label: str
+    description: str | None
+
+
+class FeasibilityIn(Body):
+    annual_charges: Euros | None = Field(None, description="Forecast annual charges, in euros.")
+    market_income: Euros | None = Field(None, description="Forecast annual market income, in euros.")
+    non_market_income: Euros | None = Field(None, description="Forecast annual non-market income, in euros.")
+    premises_address: Address | None = None
+    conclusion: Verdict | None = None
+    conclusion_on: date | None = None
+    summary: Text | None = None
+
+
+class FeasibilityRead(Read):
+    annual_charges: int | None
+    market_income: int | None
+    non_market_income: int | None
+    premises_address: str | None
+    conclusion: Verdict | None
+    conclusion_on: date | None
+    summary: str | None
+
+
+class MarketIn(Body):
+    label: Label
+    buyer_name: Name
+    buyer_category: BuyerCategory
+    annual_amount: Euros | None = None
+
+
+class MarketPatch(Body):
+    label: Label | None = None
+    buyer_name: Name | None = None
+    buyer_category: BuyerCategory | None = None
+    annual_amount: Euros | None = None
+
+
+class MarketRead(Read):
+    id: int
+    label: str
+    buyer_name: str
+    buyer_category: BuyerCategory
+    annual_amount: int | None
+
+
+class SiteVisitIn(Body):
+    regie_name: Name
+    visited_on: date
+    notes: Text | None = None
+
+
+class SiteVisitPatch(Body):
+    regie_name: Name | None = None
+    visited_on: date | None = None
+    notes: Text | None = None
+
+
+class SiteVisitRead(Read):
+    id: int
+    regie_name: str
+    visited_on: date
+    notes: str | None
+
+
+class ApprovalIn(Body):
+    stakeholder_id: int = Field(..., ge=1)
+    verdict: Verdict
+    given_on: date
+    comment: Text | None = None
+
+
+class ApprovalPatch(Body):
+    verdict: Verdict | None = None
+    given_on: date | None = None
+    comment: Text | None = None
+
+
+class ApprovalRead(Read):
+    id: int
+    stakeholder_id: int
+    verdict: Verdict
+    given_on: date
+    comment: str | None
+
+
+class AssociationIn(Body):
+    name: Name
+    declared_on: date
+    rna: Rna
+    siret: Siret | None = None
+    address: Address | None = None
+
+
+class AssociationRead(Read):
+    name: str
+    declared_on: date
+    rna: str
+    siret: str | None
+    address: str | None
+
+
+class BoardMemberIn(Body):
+    name: Name
+    college: Category
+    office: ShortText | None = None
+
+
+class BoardMemberPatch(Body):
+    name: Name | None = None
+    college: Category | None = None
+    office: ShortText | None = None
+
+
+class BoardMemberRead(Read):
+    id: int
+    name: str
+    college: Category
+    office: str | None
+
+
+class HireIn(Body):
+    name: Name
+    role: Name
+    start_on: date
+
+
+class HirePatch(Body):
+    name: Name | None = None
+    role: Name | None = None
+    start_on: date | None = None
+
+
+class HireRead(Read):
+    id: int
+    name: str
+    role: str
+    start_on: date
+
+
+class ExpertiseIn(Body):
+    conducted_on: date
+    experts: list[Name] = Field(..., min_length=1, max_length=MAX_LIST)
+    conclusion: ExpertiseConclusion | None = None
+    report: Text | None = None
+
+
+class ExpertisePatch(Body):
+    conducted_on: date | None = None
+    experts: list[Name] | None = Field(None, min_length=1, max_length=MAX_LIST)
+    conclusion: ExpertiseConclusion | None = None
+    report: Text | None = None
+
+
+class ExpertiseRead(Read):
+    id: int
+    conducted_on: date
+    experts: list[str]
+    conclusion: ExpertiseConclusion | None
+    report: str | None
+
+
+# --- workflow description ---------------------------------------------------------------------
+class GuardRead(BaseModel):
+    code: str
+    message: str
+
+
+class WorkflowTransitionRead(BaseModel):
+    trigger: Trigger
+    label: str
+    sources: list[State]
+    dest: State | None
+    guards: list[GuardRead]
+    reason_required: bool
+    consultant_only: bool
+
+
+class WorkflowStateRead(BaseModel):
+    id: State
+    label: str
+    step: int | None
+    default_months: int | None
+    terminal: bool
+
+
+class WorkflowRead(BaseModel):
+    states: list[WorkflowStateRead]
+    transitions: list[WorkflowTransitionRead]
+    horizon_months: int
+    mermaid: str

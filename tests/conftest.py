@@ -1,0 +1,98 @@
+"""Fixtures. The schema is built by Alembic once per run; each test starts from empty tables.
+
+The suite runs on a temporary SQLite file by default and on PostgreSQL when
+REGIEFLOW_TEST_DATABASE_URL is set (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import is_sqlite, make_engine, make_session_factory
+from app.main import create_app
+from app.migrate import upgrade
+from app.models import Base
+from app.settings import Settings
+from tests.support import SettableClock
+
+TODAY = date(2026, 11, 26)
+
+
+def _reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("REGIEFLOW_TEST_DATABASE_URL")
+    if not url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'regieflow-test.db'}"
+    else:
+        _reset_postgres(url)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+def _truncate(engine: Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if is_sqlite(str(engine.url)):
+            for name in tables:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+        else:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Engine]:
+    """Empty tables before the test (committed data from the previous test is removed)."""
+    _truncate(engine)
+    yield engine
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    c = SettableClock(tz=__import__("zoneinfo").ZoneInfo("Europe/Paris"))
+    c.set(TODAY)
+    return c
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, max_body_bytes=64 * 1024)
+
+
+@pytest.fixture
+def app(db: Engine, settings: Settings, clock: SettableClock):  # noqa: ANN201
+    application = create_app(settings, clock=clock)
+    yield application
+    application.state.engine.dispose()
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c

@@ -1,0 +1,103 @@
+"""Helpers shared by the API tests: a settable clock and the evidence each step needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi.testclient import TestClient
+
+from app.clock import Clock
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@dataclass(frozen=True)
+class SettableClock(Clock):
+    """A clock the test moves by hand: `clock.set(date(2027, 1, 1))`."""
+
+    state: dict[str, datetime] = field(default_factory=dict)
+
+    def set(self, day: date) -> None:
+        self.state["now"] = datetime.combine(day, time(12, 0), PARIS).astimezone(timezone.utc)
+
+    def now(self) -> datetime:
+        return self.state.get("now") or datetime.now(timezone.utc)
+
+
+API = "/api/v1"
+
+
+def create_project(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    body = {"name": "Régie des Trois Quartiers", "kind": "regie_de_quartier", "region": "Hauts-de-France",
+            "initiator": "habitants", "departement": "59"} | overrides
+    r = client.post(f"{API}/projects", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def post(client: TestClient, path: str, body: dict[str, Any] | None = None, expect: int = 201) -> dict[str, Any]:
+    r = client.post(f"{API}{path}", json=body)
+    assert r.status_code == expect, r.text
+    return r.json() if r.content else {}
+
+
+def put(client: TestClient, path: str, body: dict[str, Any], expect: tuple[int, ...] = (200, 201)) -> dict[str, Any]:
+    r = client.put(f"{API}{path}", json=body)
+    assert r.status_code in expect, r.text
+    return r.json()
+
+
+def fire(client: TestClient, pid: str, trigger: str, expect: int = 200, **body: Any) -> dict[str, Any]:
+    r = client.post(f"{API}/projects/{pid}/transitions/{trigger}", json=body or None)
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+def satisfy(client: TestClient, pid: str, step: str, day: date) -> None:
+    """Record everything the forward trigger out of `step` needs (dates on or before `day`)."""
+    p = f"/projects/{pid}"
+    d = day.isoformat()
+    if step == "groupe_projet":
+        post(client, f"{p}/stakeholders", {"name": "Claire Martin", "category": "mouvement", "is_amo_pilot": True,
+                                           "organisation": "Mouvement des Régies"})
+        post(client, f"{p}/stakeholders", {"name": "Amina Benali", "category": "habitant"})
+        post(client, f"{p}/stakeholders", {"name": "Ville de Roubaix", "category": "collectivite"})
+        post(client, f"{p}/stakeholders", {"name": "Vilogia", "category": "bailleur_social"})
+        post(client, f"{p}/stakeholders", {"name": "France Travail", "category": "partenaire_socio_economique"})
+    elif step == "contours":
+        post(client, f"{p}/communes", {"insee_code": "59512", "name": "Roubaix"})
+        post(client, f"{p}/qpvs", {"code": "QP059036", "name": "Alma-Gare"})
+        post(client, f"{p}/needs", {"label": "Entretien des parties communes"})
+        post(client, f"{p}/activities", {"label": "Nettoyage et petite maintenance"})
+    elif step == "faisabilite":
+        r = client.get(f"{API}{p}/needs")
+        for need in r.json():
+            client.patch(f"{API}{p}/needs/{need['id']}", json={"status": "confirme"})
+        put(client, f"{p}/feasibility", {"annual_charges": 420000, "market_income": 250000,
+                                         "non_market_income": 180000, "premises_address": "12 rue de l'Alma, Roubaix",
+                                         "conclusion": "favorable", "conclusion_on": d})
+        post(client, f"{p}/markets", {"label": "Entretien des halls", "buyer_name": "Vilogia",
+                                      "buyer_category": "bailleur_social"})
+        post(client, f"{p}/site-visits", {"regie_name": "Régie de quartier de Tourcoing", "visited_on": d})
+    elif step == "validation":
+        for sh in client.get(f"{API}{p}/stakeholders").json():
+            if sh["category"] != "mouvement":
+                post(client, f"{p}/approvals", {"stakeholder_id": sh["id"], "verdict": "favorable", "given_on": d})
+    elif step == "prefiguration":
+        put(client, f"{p}/association", {"name": "Association de préfiguration de la Régie de Roubaix",
+                                         "declared_on": d, "rna": "W595012345"})
+        for name, college in (("Amina Benali", "habitant"), ("Élu de quartier", "collectivite"),
+                              ("Vilogia", "bailleur_social")):
+            post(client, f"{p}/board-members", {"name": name, "college": college})
+        post(client, f"{p}/hires", {"name": "Karim Haddad", "role": "Chargé de préfiguration", "start_on": d})
+    elif step == "expertise":
+        post(client, f"{p}/expertises", {"conducted_on": d, "experts": ["Claire Martin", "Jean Dupuis"],
+                                         "conclusion": "favorable"})
+
+
+FORWARD = [("groupe_projet", "definir_contours"), ("contours", "lancer_faisabilite"),
+           ("faisabilite", "soumettre_validation"), ("validation", "lancer_prefiguration"),
+           ("prefiguration", "demander_expertise"), ("expertise", "labelliser")]

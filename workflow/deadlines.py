@@ -1,0 +1,250 @@
+"""Deadlines against the three-year horizon (DOMAIN.md, "Deadlines").
+
+Months add like ``dateutil.relativedelta`` (31 January + 1 month = end of February). Suspended
+days push a deadline back one day each, when they fall between the start of the period the
+deadline measures and the deadline itself. "Today" is always passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from dateutil.relativedelta import relativedelta
+
+from workflow.vocabulary import (
+    DEFAULT_HORIZON_MONTHS,
+    DEFAULT_STEP_MONTHS,
+    STATE_LABELS,
+    STEPS,
+    State,
+    Status,
+)
+
+MAX_STEP_MONTHS = 120
+MAX_HORIZON_MONTHS = 240
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    step_months: Mapping[str, int] = field(default_factory=lambda: {s.value: m for s, m in DEFAULT_STEP_MONTHS.items()})
+    horizon_months: int = DEFAULT_HORIZON_MONTHS
+
+    def months(self, step: State | str) -> int:
+        return int(self.step_months[State(step).value])
+
+    def months_through(self, step: State) -> int:
+        """Months of steps 1..k."""
+        return sum(self.months(s) for s in STEPS[: STEPS.index(step) + 1])
+
+    def months_after(self, step: State) -> int:
+        return sum(self.months(s) for s in STEPS[STEPS.index(step) + 1 :])
+
+    def as_dict(self) -> dict:
+        return {"step_months": {s.value: self.months(s) for s in STEPS}, "horizon_months": self.horizon_months}
+
+
+@dataclass(frozen=True, slots=True)
+class Suspension:
+    start: date
+    end: date | None = None  # None: still suspended
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    step: State
+    entered_on: date
+    left_on: date | None = None
+
+
+def add_months(d: date, months: int) -> date:
+    return d + relativedelta(months=months)
+
+
+def _overlap_days(suspensions: Sequence[Suspension], since: date, until: date, open_until: date) -> int:
+    total = 0
+    for s in suspensions:
+        start = max(s.start, since)
+        end = min(s.end or open_until, until)
+        if end > start:
+            total += (end - start).days
+    return total
+
+
+def shifted(base: date, suspensions: Sequence[Suspension], *, since: date, open_until: date) -> date:
+    """`base` pushed back by the suspended days between `since` and the (shifted) deadline itself.
+
+    An open suspension counts until `open_until`. Each suspended day before the deadline moves it
+    one day later, which may bring more suspended days before it: iterate to the fixed point
+    (monotone and bounded, so it ends after at most one round per suspension).
+    """
+    d = base
+    for _ in range(len(suspensions) + 2):
+        nxt = base + timedelta(days=_overlap_days(suspensions, since, d, open_until))
+        if nxt == d:
+            return d
+        d = nxt
+    return d
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineIndex:
+    """What the database stores to filter and sort by status without recomputing every project.
+
+    Computed as if an open suspension had lasted zero days: while a project is suspended all of its
+    future deadlines move together, so `status_at` can compare them with the suspension's start.
+    """
+
+    horizon_on: date
+    step_due_on: date | None
+    projected_label_on: date | None  # assuming the current step ends on time
+
+
+def deadline_index(
+    *,
+    started_on: date,
+    state: State,
+    state_entered_on: date,
+    suspensions: Sequence[Suspension],
+    plan: Plan,
+) -> DeadlineIndex:
+    open_since = next((s.start for s in suspensions if s.end is None), None)
+    frozen = open_since or started_on  # an open suspension counts zero days here
+    horizon = shifted(add_months(started_on, plan.horizon_months), suspensions, since=started_on, open_until=frozen)
+    if state not in STEPS:
+        return DeadlineIndex(horizon, None, None)
+    due = shifted(add_months(state_entered_on, plan.months(state)), suspensions, since=state_entered_on,
+                  open_until=frozen)
+    return DeadlineIndex(horizon, due, add_months(due, plan.months_after(state)))
+
+
+def status_at(index: DeadlineIndex, *, today: date, suspended_since: date | None) -> Status | None:
+    """Status from the stored index: the same rule the SQL filter applies."""
+    if index.step_due_on is None or index.projected_label_on is None:
+        return None
+    ref = suspended_since or today
+    if ref > index.horizon_on or ref > index.step_due_on:
+        return Status.EN_RETARD
+    if index.projected_label_on > index.horizon_on:
+        return Status.A_RISQUE
+    return Status.DANS_LES_TEMPS
+
+
+@dataclass(frozen=True, slots=True)
+class StepSchedule:
+    step: State
+    label: str
+    months: int
+    planned_start: date
+    planned_end: date
+    actual_start: date | None
+    actual_end: date | None
+    current: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    started_on: date
+    today: date
+    horizon_on: date
+    step_due_on: date | None
+    projected_label_on: date | None
+    status: Status | None
+    suspended_since: date | None
+    suspended_days: int
+    labelled_on: date | None
+    within_horizon: bool | None
+    steps: tuple[StepSchedule, ...]
+    plan: Plan
+
+
+def schedule(
+    *,
+    started_on: date,
+    state: State,
+    periods: Sequence[Period],
+    suspensions: Sequence[Suspension],
+    plan: Plan,
+    today: date,
+    labelled_on: date | None = None,
+) -> Schedule:
+    """Plan versus actual for every step, the horizon, the projection and the status, as of `today`."""
+
+    def sh(base: date, since: date) -> date:
+        return shifted(base, suspensions, since=since, open_until=today)
+
+    horizon = sh(add_months(started_on, plan.horizon_months), started_on)
+    steps: list[StepSchedule] = []
+    previous_end = started_on
+    for step in STEPS:
+        planned_end = sh(add_months(started_on, plan.months_through(step)), started_on)
+        mine = [p for p in periods if p.step == step]
+        actual_start = min((p.entered_on for p in mine), default=None)
+        is_current = state == step
+        ends = [p.left_on for p in mine if p.left_on is not None]
+        actual_end = None if is_current or not ends else max(ends)
+        steps.append(
+            StepSchedule(step, STATE_LABELS[step], plan.months(step), previous_end, planned_end, actual_start,
+                         actual_end, is_current)
+        )
+        previous_end = planned_end
+
+    step_due = projected = None
+    status: Status | None = None
+    if state in STEPS:
+        entered = max(p.entered_on for p in periods if p.step == state and p.left_on is None)
+        step_due = sh(add_months(entered, plan.months(state)), entered)
+        projected = add_months(max(step_due, today), plan.months_after(state))
+        if today > horizon or today > step_due:
+            status = Status.EN_RETARD
+        elif projected > horizon:
+            status = Status.A_RISQUE
+        else:
+            status = Status.DANS_LES_TEMPS
+    open_since = next((s.start for s in suspensions if s.end is None), None)
+    suspended_days = _overlap_days(suspensions, started_on, max(today, started_on), today)
+    return Schedule(
+        started_on=started_on,
+        today=today,
+        horizon_on=horizon,
+        step_due_on=step_due,
+        projected_label_on=projected,
+        status=status,
+        suspended_since=open_since,
+        suspended_days=suspended_days,
+        labelled_on=labelled_on,
+        within_horizon=None if labelled_on is None else labelled_on <= horizon,
+        steps=tuple(steps),
+        plan=plan,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Presented:
+    horizon_on: date
+    step_due_on: date | None
+    projected_label_on: date | None
+    status: Status | None
+
+
+def present(index: DeadlineIndex, *, state: State, plan: Plan, today: date, suspended_since: date | None) -> Presented:
+    """Today's deadlines from the stored index, without the project's history.
+
+    While suspended, every deadline still ahead of the suspension moves one day per suspended day;
+    the projection is the current step's due date (or today, if later) plus the following steps.
+    """
+    pause = (today - suspended_since).days if suspended_since and today > suspended_since else 0
+
+    def moved(d: date | None) -> date | None:
+        if d is None or suspended_since is None or d < suspended_since:
+            return d
+        return d + timedelta(days=pause)
+
+    horizon = moved(index.horizon_on)
+    assert horizon is not None
+    due = moved(index.step_due_on)
+    projected = None
+    if due is not None and state in STEPS:
+        projected = add_months(max(due, today), plan.months_after(state))
+    return Presented(horizon, due, projected, status_at(index, today=today, suspended_since=suspended_since))

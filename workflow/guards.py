@@ -1,0 +1,200 @@
+"""Guards: small named predicates over an Evidence snapshot, each with a stable code and a
+French message telling the user what to do. The machine holds them as its transition conditions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from workflow.evidence import Evidence
+from workflow.vocabulary import BuyerCategory, Category, ExpertiseConclusion, Kind, NeedStatus, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Unmet:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    """What a condition sees when the machine evaluates it."""
+
+    suspended: bool
+    evidence: Evidence | None
+
+
+@dataclass(frozen=True)
+class Guard:
+    code: str
+    message: str
+    check: Callable[[GuardContext], bool]
+
+    def unmet(self) -> Unmet:
+        return Unmet(self.code, self.message)
+
+    # `transitions` calls conditions with the EventData when send_event=True.
+    def __call__(self, event_data) -> bool:  # noqa: ANN001 - EventData from transitions
+        return self.check(event_data.kwargs["context"])
+
+
+def _ev(check: Callable[[Evidence], bool]) -> Callable[[GuardContext], bool]:
+    def run(ctx: GuardContext) -> bool:
+        if ctx.evidence is None:
+            raise LookupError("this guard needs the project's evidence")
+        return check(ctx.evidence)
+
+    return run
+
+
+def _has_member(category: Category) -> Callable[[Evidence], bool]:
+    return lambda e: any(s.category == category for s in e.stakeholders)
+
+
+def _has_favourable(category: Category) -> Callable[[Evidence], bool]:
+    return lambda e: any(
+        a.category == category and a.verdict == Verdict.FAVORABLE for a in e.standing_approvals().values()
+    )
+
+
+def _territory(e: Evidence) -> bool:
+    if not e.communes:
+        return False
+    return e.kind != Kind.REGIE_DE_QUARTIER or bool(e.qpvs)
+
+
+def _needs_settled(e: Evidence) -> bool:
+    return bool(e.needs) and NeedStatus.A_ETUDIER not in e.needs and NeedStatus.CONFIRME in e.needs
+
+
+def _association(e: Evidence) -> bool:
+    a = e.association
+    return a is not None and bool(a.name) and a.declared_on is not None and bool(a.rna)
+
+
+_BUYERS = {BuyerCategory.COLLECTIVITE.value, BuyerCategory.BAILLEUR_SOCIAL.value}
+_TRIPTYQUE = {Category.HABITANT, Category.COLLECTIVITE, Category.BAILLEUR_SOCIAL}
+
+# --- state guards (not evidence) -------------------------------------------------------------
+NOT_SUSPENDED = Guard(
+    "projet_suspendu",
+    "Le projet est suspendu : reprenez-le avant de le faire avancer ou de le suspendre à nouveau.",
+    lambda ctx: not ctx.suspended,
+)
+IS_SUSPENDED = Guard(
+    "projet_actif", "Le projet n'est pas suspendu : il n'y a rien à reprendre.", lambda ctx: ctx.suspended
+)
+
+# --- evidence guards ----------------------------------------------------------------------------
+PILOTE_MOUVEMENT = Guard(
+    "pilote_mouvement",
+    "Désignez un consultant du Mouvement des Régies comme pilote (AMO) du groupe projet.",
+    _ev(lambda e: any(s.category == Category.MOUVEMENT and s.is_amo_pilot for s in e.stakeholders)),
+)
+GROUPE_HABITANTS = Guard(
+    "groupe_habitants", "Ajoutez au moins un habitant au groupe projet.", _ev(_has_member(Category.HABITANT))
+)
+GROUPE_COLLECTIVITE = Guard(
+    "groupe_collectivite",
+    "Ajoutez au moins une collectivité au groupe projet.",
+    _ev(_has_member(Category.COLLECTIVITE)),
+)
+GROUPE_BAILLEUR = Guard(
+    "groupe_bailleur",
+    "Ajoutez au moins un bailleur social au groupe projet.",
+    _ev(_has_member(Category.BAILLEUR_SOCIAL)),
+)
+TERRITOIRE_DEFINI = Guard(
+    "territoire_defini",
+    "Définissez le territoire : au moins une commune (code INSEE) et, pour une Régie de Quartier, "
+    "au moins un quartier prioritaire (QPV).",
+    _ev(_territory),
+)
+BESOINS_IDENTIFIES = Guard(
+    "besoins_identifies", "Recensez au moins un besoin du territoire.", _ev(lambda e: bool(e.needs))
+)
+ACTIVITES_PRIORITAIRES = Guard(
+    "activites_prioritaires", "Indiquez au moins une activité prioritaire.", _ev(lambda e: e.activities > 0)
+)
+BESOINS_VALIDES = Guard(
+    "besoins_valides",
+    "L'étude de faisabilité doit confirmer ou écarter chacun des besoins recensés, et en confirmer au moins un.",
+    _ev(_needs_settled),
+)
+MODELE_ECONOMIQUE = Guard(
+    "modele_economique",
+    "Renseignez le modèle économique : budget annuel prévisionnel (charges, recettes marchandes et "
+    "non marchandes).",
+    _ev(lambda e: e.study is not None and e.study.has_economic_model),
+)
+LOCAUX_IDENTIFIES = Guard(
+    "locaux_identifies",
+    "Indiquez l'adresse des locaux identifiés dans l'étude de faisabilité.",
+    _ev(lambda e: e.study is not None and bool(e.study.premises_address)),
+)
+MARCHES_MOBILISABLES = Guard(
+    "marches_mobilisables",
+    "Recensez au moins une activité ou un marché qu'une collectivité ou un bailleur social peut "
+    "commander, avec son acheteur.",
+    _ev(lambda e: any(m.buyer_name and m.buyer_category in _BUYERS for m in e.markets)),
+)
+VISITE_TERRAIN = Guard(
+    "visite_terrain",
+    "Enregistrez au moins une visite d'une régie existante (laquelle, quand).",
+    _ev(lambda e: e.site_visits > 0),
+)
+CONCLUSION_FAVORABLE = Guard(
+    "conclusion_favorable",
+    "La conclusion de l'étude de faisabilité doit être favorable.",
+    _ev(lambda e: e.study is not None and e.study.conclusion == Verdict.FAVORABLE),
+)
+AVIS_HABITANTS = Guard(
+    "avis_habitants", "Recueillez l'avis favorable d'au moins un habitant.", _ev(_has_favourable(Category.HABITANT))
+)
+AVIS_COLLECTIVITE = Guard(
+    "avis_collectivite",
+    "Recueillez l'avis favorable d'au moins une collectivité.",
+    _ev(_has_favourable(Category.COLLECTIVITE)),
+)
+AVIS_BAILLEUR = Guard(
+    "avis_bailleur",
+    "Recueillez l'avis favorable d'au moins un bailleur social.",
+    _ev(_has_favourable(Category.BAILLEUR_SOCIAL)),
+)
+AVIS_PARTENAIRE = Guard(
+    "avis_partenaire",
+    "Recueillez l'avis favorable d'au moins un partenaire socio-économique.",
+    _ev(_has_favourable(Category.PARTENAIRE_SOCIO_ECONOMIQUE)),
+)
+AUCUN_AVIS_DEFAVORABLE = Guard(
+    "aucun_avis_defavorable",
+    "Un avis défavorable est maintenu : obtenez un nouvel avis favorable de la même partie prenante, "
+    "ou retravaillez le projet.",
+    _ev(lambda e: all(a.verdict != Verdict.DEFAVORABLE for a in e.standing_approvals().values())),
+)
+ASSOCIATION_DECLAREE = Guard(
+    "association_declaree",
+    "Déclarez l'association de préfiguration : nom, date de déclaration et numéro RNA (W suivi de 9 chiffres).",
+    _ev(_association),
+)
+GOUVERNANCE_TRIPTYQUE = Guard(
+    "gouvernance_triptyque",
+    "Le conseil d'administration de l'association doit réunir les trois collèges : habitants, "
+    "collectivités et bailleurs sociaux.",
+    _ev(lambda e: _TRIPTYQUE <= set(e.board_colleges)),
+)
+RECRUTEMENT = Guard(
+    "recrutement",
+    "Enregistrez le recrutement d'une personne chargée de lancer le projet (nom, fonction, date d'entrée).",
+    _ev(lambda e: e.hires > 0),
+)
+EXPERTISE_SUR_SITE = Guard(
+    "expertise_sur_site",
+    "Le Mouvement des Régies doit enregistrer son expertise sur site (date, experts).",
+    _ev(lambda e: e.latest_expertise() is not None),
+)
+AVIS_EXPERTISE_FAVORABLE = Guard(
+    "avis_expertise_favorable",
+    "La conclusion de la dernière expertise sur site doit être favorable.",
+    _ev(lambda e: (x := e.latest_expertise()) is not None and x.conclusion == ExpertiseConclusion.FAVORABLE),
+)

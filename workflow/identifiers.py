@@ -1,0 +1,41 @@
+"""French identifiers the evidence carries: INSEE commune codes, QPV codes, RNA and SIRET numbers."""
+
+from __future__ import annotations
+
+import re
+
+from stdnum.fr import siret as _siret
+
+from workflow.errors import InvalidInput
+
+INSEE_RE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
+QPV_RE = re.compile(r"^Q[PN][0-9A-Z]{6}$")
+RNA_RE = re.compile(r"^W\d{9}$")
+
+
+def insee_code(value: str) -> str:
+    v = value.strip().upper()
+    if not INSEE_RE.match(v):
+        raise InvalidInput("Code INSEE invalide : 5 chiffres (ou 2A/2B suivis de 3 chiffres en Corse).", "insee_code")
+    return v
+
+
+def qpv_code(value: str) -> str:
+    v = value.strip().upper()
+    if not QPV_RE.match(v):
+        raise InvalidInput("Code QPV invalide : « QP » ou « QN » suivi de 6 caractères (ex. QP059001).", "code")
+    return v
+
+
+def rna(value: str) -> str:
+    v = value.strip().upper()
+    if not RNA_RE.match(v):
+        raise InvalidInput("Numéro RNA invalide : la lettre W suivie de 9 chiffres (ex. W595012345).", "rna")
+    return v
+
+
+def siret(value: str) -> str:
+    v = re.sub(r"\s", "", value)
+    if not _siret.is_valid(v):
+        raise InvalidInput("Numéro SIRET invalide : 14 chiffres dont la clé de contrôle (Luhn) est juste.", "siret")
+    return v
