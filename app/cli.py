@@ -11,7 +11,11 @@ from app.settings import get_settings
 cli = typer.Typer(help="regieflow: the creation workflow of Régies de Quartier.", no_args_is_help=True,
                   add_completion=False)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_cli = typer.Typer(help="People who log in.", no_args_is_help=True)
+keys_cli = typer.Typer(help="Partner API keys.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+cli.add_typer(users_cli, name="users")
+cli.add_typer(keys_cli, name="keys")
 
 
 def _upgrade() -> str:
@@ -98,6 +102,116 @@ def verify() -> None:
             typer.echo(f"    - {problem}")
     typer.echo(f"{checked} project(s) checked, {len(findings)} with discrepancies.")
     raise typer.Exit(1 if findings else 0)
+
+
+def _session():  # noqa: ANN202
+    from app.db import make_engine, make_session_factory
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    return make_session_factory(engine)()
+
+
+def _now():  # noqa: ANN202
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"Refused: {getattr(exc, 'message', exc)}", err=True)
+    raise typer.Exit(2)
+
+
+@users_cli.command("create")
+def users_create(
+    email: str = typer.Option(..., help="Login e-mail."),
+    name: str = typer.Option(..., help="Display name."),
+    role: str = typer.Option("admin", help="admin | consultant | observateur | porteur"),
+    region: list[str] = typer.Option([], help="Region covered (consultant, observateur); repeatable."),
+    project: list[str] = typer.Option([], help="Project id (porteur, observateur); repeatable."),
+    password: str = typer.Option(None, help="Prompted (hidden) when not given; REGIEFLOW_NEW_PASSWORD also works.",
+                                 envvar="REGIEFLOW_NEW_PASSWORD"),
+) -> None:
+    """Create a user (e.g. the first admin) with one role, on regions or projects if given."""
+    import uuid
+
+    from app import accounts
+    from workflow.errors import DomainError
+
+    _upgrade()
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    grants: list[tuple[str, uuid.UUID | None, str | None]] = []
+    try:
+        scopes = [(None, r) for r in region] + [(uuid.UUID(p), None) for p in project] or [(None, None)]
+    except ValueError:
+        _fail(ValueError("--project takes a project id (UUID)"))
+    grants = [(role, pid, reg) for pid, reg in scopes]
+    with _session() as session:
+        try:
+            user = accounts.create_user(session, email=email, name=name, password=password, grants=grants,
+                                        now=_now())
+        except DomainError as exc:
+            _fail(exc)
+        typer.echo(f"User {user.email} created (id {user.id}, role {role}).")
+
+
+@keys_cli.command("create")
+def keys_create(
+    name: str = typer.Option(..., help="Who the key is for, e.g. 'Vilogia – suivi des projets'."),
+    scope: list[str] = typer.Option(["read"], help="read and/or write; repeatable."),
+    region: list[str] = typer.Option([], help="Restrict to a region; repeatable."),
+    project: list[str] = typer.Option([], help="Restrict to a project id; repeatable."),
+    expires_in_days: int = typer.Option(None, min=1, max=3650, help="Expiry, in days from now."),
+    consultant: bool = typer.Option(False, help="For the Mouvement's own systems: label and expertise."),
+) -> None:
+    """Create a partner API key; the key is printed once and never stored."""
+    import uuid
+    from datetime import timedelta
+
+    from app import accounts
+    from workflow.errors import DomainError
+
+    _upgrade()
+    now = _now()
+    with _session() as session:
+        try:
+            new = accounts.create_api_key(session, name=name, scopes=scope, regions=region or None,
+                                          project_ids=[uuid.UUID(p) for p in project] or None,
+                                          expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+                                          consultant=consultant, created_by="cli", now=now)
+        except (DomainError, ValueError) as exc:
+            _fail(exc)
+        typer.echo(f"Key {new.row.prefix} created for {new.row.name}. Copy it now, it will not be shown again:")
+        typer.echo(new.key)
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List keys (prefix, name, scopes, restrictions, expiry, revocation, last use)."""
+    from app import accounts
+
+    with _session() as session:
+        for k in accounts.list_api_keys(session):
+            state = "revoked" if k.revoked_at else ("expires " + k.expires_at.isoformat() if k.expires_at else "active")
+            typer.echo(f"{k.prefix}  {k.name}  scopes={','.join(k.scopes)}{' consultant' if k.consultant else ''}  "
+                       f"regions={k.regions or '*'}  projects={k.project_ids or '*'}  {state}  "
+                       f"last used {k.last_used_at.isoformat() if k.last_used_at else 'never'}")
+
+
+@keys_cli.command("revoke")
+def keys_revoke(prefix: str = typer.Argument(..., help="The key's visible prefix, e.g. rf_1a2b3c4d.")) -> None:
+    """Revoke a key at once."""
+    from app import accounts
+    from workflow.errors import DomainError
+
+    with _session() as session:
+        try:
+            row = accounts.revoke_api_key(session, prefix=prefix, now=_now())
+        except DomainError as exc:
+            _fail(exc)
+        typer.echo(f"Key {row.prefix} revoked.")
 
 
 def main() -> None:

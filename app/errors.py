@@ -27,3 +27,19 @@ class Conflict(DomainError):
 
 class PayloadTooLarge(DomainError):
     code = "requete_trop_volumineuse"
+
+
+class Unauthenticated(DomainError):
+    code = "authentification_requise"
+
+
+class Forbidden(DomainError):
+    code = "acces_refuse"
+
+
+class Throttled(DomainError):
+    code = "trop_de_tentatives"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
 from app import __version__
-from app.api import evidence, meta, problems, projects
+from app.api import admin, auth, evidence, meta, problems, projects
+from app.api.headers import SecurityHeaders
 from app.api.limits import BodySizeLimit
+from app.authz import RULES
+from app.web import pages
 from app.clock import Clock
 from app.db import make_engine, make_session_factory
 from app.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
+API_ROUTERS = (projects.router, evidence.router, meta.router, auth.router, admin.router)
 
 DESCRIPTION = """
 regieflow runs the creation of a *Régie de Quartier* or *Régie de Territoire*, from the local
 *groupe projet* to the label granted by the Mouvement des Régies: one state machine per project,
 guarded transitions, the evidence each step needs, and deadlines against the three-year horizon.
 
+Authenticate with a partner API key (`Authorization: Bearer rf_…`) or, for people, the session
+cookie set by `POST /api/v1/auth/login` (then send `X-CSRF-Token` on writes).
 Errors are `application/problem+json` (RFC 9457) with a stable `code`; refused transitions list
 every unmet guard in `unmet`. Reads return an `ETag`; send it back in `If-Match` on writes to be
 refused with 412 if someone changed the project in between.
@@ -36,13 +43,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.clock = clock or Clock(settings.tz)
 
     problems.install(app)
-    app.include_router(projects.router, prefix=API_PREFIX)
-    app.include_router(evidence.router, prefix=API_PREFIX)
-    app.include_router(meta.router, prefix=API_PREFIX)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(pages.ROOT / "templates" / "static")), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    app.add_middleware(SecurityHeaders)
+    check_rules(app)
     return app
+
+
+def api_routes() -> list[APIRoute]:
+    """Every route under /api/v1 (paths without the prefix)."""
+    return [r for router in API_ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+
+
+def check_rules(app: FastAPI) -> None:
+    """Refuse to start if an API route has no access rule: a new route cannot escape authorisation."""
+    missing = [r.name for r in api_routes() if r.name not in RULES]
+    if missing:
+        raise RuntimeError(f"API routes without an access rule in app.authz.RULES: {missing}")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app import models as m
 from app.evidence import EVIDENCE_RELATIONS
+from app.security import hash_of_event
 from workflow.vocabulary import Status
 
 SORTS = ("name", "started_on", "step_due_on", "horizon_on", "updated_at", "created_at", "status", "region")
@@ -57,6 +58,7 @@ class ProjectRepository:
         self,
         *,
         today: date,
+        visible: Any = None,
         state: Sequence[str] = (),
         kind: str | None = None,
         region: Sequence[str] = (),
@@ -66,7 +68,7 @@ class ProjectRepository:
         offset: int = 0,
         limit: int = 50,
     ) -> tuple[list[m.Project], int]:
-        conditions = []
+        conditions = [] if visible is None else [visible]
         if state:
             conditions.append(m.Project.state.in_(list(state)))
         if kind:
@@ -104,7 +106,11 @@ class EventRepository:
         self.session = session
 
     def append(self, event: m.Event, *, topic: str | None = None) -> m.Event:
-        """Append an event and its outbox message (same transaction, by construction)."""
+        """Append an event, chained to the previous one by hash, and its outbox message (same transaction)."""
+        if event.seq > 1:
+            event.prev_hash = self.session.scalar(
+                select(m.Event.hash).where(m.Event.project_id == event.project_id, m.Event.seq == event.seq - 1))
+        event.hash = hash_of_event(event)
         self.session.add(event)
         self.session.flush()
         self.session.add(m.OutboxMessage(event_id=event.id, topic=topic or event.type,

@@ -84,7 +84,8 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- projects -----------------------------------------------------------------------------------
-def create_project(uow: UnitOfWork, body: s.ProjectCreate, *, plan: dl.Plan, actor: Actor, clock: Clock) -> m.Project:
+def create_project(uow: UnitOfWork, body: s.ProjectCreate, *, plan: dl.Plan, actor: Actor, clock: Clock,
+                   porteur_user_id: int | None = None) -> m.Project:
     today = clock.today()
     started_on = body.started_on or today
     if started_on > today:
@@ -98,6 +99,8 @@ def create_project(uow: UnitOfWork, body: s.ProjectCreate, *, plan: dl.Plan, act
     uow.projects.add(p)
     _record(uow, p, clock, actor, "project.created", effective_on=started_on, to_state=p.state,
             data={**_jsonable(values), "started_on": started_on.isoformat(), "plan": plan.as_dict()})
+    if porteur_user_id is not None:
+        uow.session.add(m.RoleGrant(user_id=porteur_user_id, role="porteur", project_id=p.id))
     uow.commit()
     return p
 

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     max_page_size: int = Field(200, ge=1, le=1000)
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0, description="How long SQLite writers wait for the lock.")
     log_level: str = Field("info")
+    session_hours: int = Field(8, ge=1, le=24 * 30, description="Lifetime of a login session.")
+    secure_cookies: bool | None = Field(None, description="Force the Secure flag on cookies; default: when the "
+                                        "request came over HTTPS (uvicorn honours X-Forwarded-Proto).")
+    login_max_failures: int = Field(5, ge=1, le=100, description="Failed logins (per e-mail or address) before a block.")
+    login_block_minutes: int = Field(15, ge=1, le=24 * 60, description="Window and block length for failed logins.")
 
     @field_validator("timezone")
     @classmethod

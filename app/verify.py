@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from app import models as m
+from app.security import hash_of_event
 from app.services import plan_of, recorded_transitions
 from workflow import deadlines as dl
 from workflow.errors import DomainError
@@ -36,6 +37,15 @@ def check_project(session: Session, p: m.Project) -> list[str]:
         problems.append(f"event sequence has gaps or repeats: {seqs[:10]}{'…' if len(seqs) > 10 else ''}")
     if p.version != len(events):
         problems.append(f"version {p.version} but {len(events)} events")
+    prev: str | None = None
+    for e in events:
+        if e.prev_hash != prev:
+            problems.append(f"event {e.seq}: hash chain broken (prev_hash does not match event {e.seq - 1})")
+            break
+        if e.hash != hash_of_event(e):
+            problems.append(f"event {e.seq}: content does not match its hash (edited behind the service's back?)")
+            break
+        prev = e.hash
     if not events or events[0].type != "project.created":
         problems.append("first event is not project.created")
         return problems

@@ -92,7 +92,27 @@ def app(db: Engine, settings: Settings, clock: SettableClock):  # noqa: ANN201
     application.state.engine.dispose()
 
 
+def make_key(app, *, scopes=("read", "write"), consultant=True, regions=None, project_ids=None,  # noqa: ANN001, ANN201
+             name="Test key", expires_at=None):
+    """Create an API key directly through the accounts service; returns (key string, row)."""
+    from app import accounts
+
+    with app.state.session_factory() as session:
+        new = accounts.create_api_key(session, name=name, scopes=list(scopes), consultant=consultant, regions=regions,
+                                      project_ids=project_ids, expires_at=expires_at, created_by="tests",
+                                      now=app.state.clock.now())
+        return new.key, new.row
+
+
 @pytest.fixture
 def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+    """A client authenticated with an unrestricted consultant key (read, write, label)."""
+    key, _ = make_key(app, name="Mouvement des Régies – tests")
+    with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {key}"}) as c:
+        yield c
+
+
+@pytest.fixture
+def anon_client(app) -> Iterator[TestClient]:  # noqa: ANN001
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c

@@ -8,8 +8,14 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request, Response
 
+from sqlalchemy import select
+
+from app import models as m
+from app.auth import authenticate, parse_uuid
+from app.authz import ADMIN, ANONYMOUS as ANON_PRINCIPAL, AUTHENTICATED, CREATE, PUBLIC, REFUSALS, Ability, Principal, needs_for
 from app.clock import ANONYMOUS, Actor, Clock
-from app.errors import PreconditionFailed
+from app.errors import Forbidden, NotFound, PreconditionFailed, Unauthenticated
+from app.security import same
 from app.settings import Settings
 from app.uow import UnitOfWork
 
@@ -31,8 +37,62 @@ def _read_uow(request: Request) -> Iterator[UnitOfWork]:
         yield uow
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "x-csrf-token"
+
+
+def authorize(request: Request) -> Principal:
+    """Every route depends on this: who is calling, and may they do what this route does here?
+
+    The rule comes from app.authz.RULES by route name (a route without a rule cannot be served:
+    create_app checks it). A project the caller may not read answers 404, like a missing one.
+    """
+    route = request.scope.get("route")
+    name = getattr(route, "name", "")
+    need = needs_for(name, request.path_params)
+    principal = authenticate(request)
+    request.state.principal = principal
+    if need == PUBLIC:
+        return principal
+    if not principal.authenticated:
+        raise Unauthenticated("Authentification requise : clé d'API (Authorization: Bearer …) ou session.")
+    if principal.via_cookie and request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER) or ""
+        if not principal.csrf_token or not same(sent, principal.csrf_token):
+            raise Forbidden("Jeton CSRF manquant ou invalide (en-tête X-CSRF-Token).")
+    if need == AUTHENTICATED:
+        return principal
+    if need == ADMIN:
+        if not principal.is_admin:
+            raise Forbidden("Réservé aux administrateurs.")
+        return principal
+    if need == CREATE:
+        if not principal.can_create:
+            raise Forbidden("Votre rôle ne permet pas de créer un projet.")
+        return principal
+    project_id = parse_uuid(request.path_params.get("project_id"))
+    if project_id is None:
+        return principal  # the path is invalid: parameter validation answers 422
+    with request.app.state.session_factory() as session:
+        region = session.scalar(select(m.Project.region).where(m.Project.id == project_id))
+    abilities = principal.abilities(project_id, region) if region is not None else frozenset()
+    if Ability.READ not in abilities:
+        raise NotFound("Projet introuvable.")
+    if Ability(need) not in abilities:
+        raise Forbidden(REFUSALS[Ability(need)])
+    return principal
+
+
 def _actor(request: Request) -> Actor:
-    return getattr(request.state, "actor", None) or ANONYMOUS
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None or not principal.authenticated:
+        return ANONYMOUS
+    kind, _, ident = principal.label.partition(":")
+    return Actor(kind, ident, principal.name)
+
+
+def _principal(request: Request) -> Principal:
+    return getattr(request.state, "principal", None) or ANON_PRINCIPAL
 
 
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,12})"\s*$')
@@ -67,6 +127,8 @@ ClockDep = Annotated[Clock, Depends(_clock)]
 WriteUow = Annotated[UnitOfWork, Depends(_write_uow)]
 ReadUow = Annotated[UnitOfWork, Depends(_read_uow)]
 ActorDep = Annotated[Actor, Depends(_actor)]
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+Authorized = Depends(authorize)
 IfMatch = Annotated[int | None, Depends(_if_match)]
 
 

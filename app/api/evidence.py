@@ -10,11 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response, status
 
 from app import services
-from app.api.deps import ActorDep, ClockDep, IfMatch, ReadUow, WriteUow, etag, set_etag
+from app.api.deps import ActorDep, Authorized, ClockDep, IfMatch, ReadUow, WriteUow, etag, set_etag
 from app.errors import NotFound
 from app.evidence import KINDS, EvidenceKind
 
-router = APIRouter(prefix="/projects/{project_id}", tags=["evidence"])
+router = APIRouter(prefix="/projects/{project_id}", tags=["evidence"], dependencies=[Authorized])
 PROBLEMS = {404: {"description": "No such project or item"}, 409: {"description": "Project closed or conflict"},
             412: {"description": "If-Match is stale"}, 422: {"description": "Invalid input"}}
 ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 
 from app import schemas as s
-from app.api.deps import SettingsDep
+from app.api.deps import Authorized, SettingsDep
 from workflow import machine as wf
 from workflow.vocabulary import (
     CONSULTANT_ONLY,
@@ -19,7 +19,7 @@ from workflow.vocabulary import (
     Trigger,
 )
 
-router = APIRouter(tags=["workflow"])
+router = APIRouter(tags=["workflow"], dependencies=[Authorized])
 
 
 def describe(step_months: dict[str, int], horizon_months: int) -> s.WorkflowRead:

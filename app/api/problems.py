@@ -10,7 +10,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import Conflict, ConcurrentUpdate, NotFound, PayloadTooLarge, PreconditionFailed
+from app.errors import (
+    Conflict,
+    ConcurrentUpdate,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    Throttled,
+    Unauthenticated,
+)
 from workflow.errors import (
     DomainError,
     GuardsUnmet,
@@ -24,6 +33,9 @@ log = logging.getLogger("regieflow")
 PROBLEM = "application/problem+json"
 
 STATUS: list[tuple[type[DomainError], int, str]] = [
+    (Unauthenticated, 401, "Authentification requise"),
+    (Forbidden, 403, "Accès refusé"),
+    (Throttled, 429, "Trop de tentatives"),
     (NotFound, 404, "Ressource introuvable"),
     (UnknownTrigger, 404, "Déclencheur inconnu"),
     (GuardsUnmet, 409, "Conditions non remplies"),
@@ -63,7 +75,12 @@ def domain_problem(exc: DomainError, instance: str | None = None) -> JSONRespons
                 extra["unmet"] = [{"code": u.code, "message": u.message} for u in exc.unmet]
             if isinstance(exc, InvalidInput) and exc.field:
                 extra["errors"] = [{"field": exc.field, "message": exc.message}]
-            return problem(status, exc.code, title, exc.message, instance, **extra)
+            headers = None
+            if isinstance(exc, Unauthenticated):
+                headers = {"WWW-Authenticate": 'Bearer realm="regieflow"'}
+            elif isinstance(exc, Throttled):
+                headers = {"Retry-After": str(exc.retry_after)}
+            return problem(status, exc.code, title, exc.message, instance, headers=headers, **extra)
     return problem(409, exc.code, "Refus", exc.message, instance)
 
 

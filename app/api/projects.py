@@ -9,11 +9,24 @@ from fastapi import APIRouter, Body, Header, Path, Query, Request, Response, sta
 
 from app import schemas as s
 from app import services
-from app.api.deps import ActorDep, ClockDep, IfMatch, PagingDep, ReadUow, SettingsDep, WriteUow, etag, set_etag
+from app.api.deps import (
+    ActorDep,
+    Authorized,
+    ClockDep,
+    IfMatch,
+    PagingDep,
+    PrincipalDep,
+    ReadUow,
+    SettingsDep,
+    WriteUow,
+    etag,
+    set_etag,
+)
+from app.errors import Forbidden
 from app.repositories import SORTS
 from workflow.vocabulary import Kind, State, Status
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[Authorized])
 
 SortKey = Literal[tuple(SORTS) + tuple("-" + k for k in SORTS)]  # type: ignore[valid-type]
 PROBLEMS = {404: {"description": "No such project"}, 409: {"description": "Refused by the workflow"},
@@ -22,9 +35,15 @@ PROBLEMS = {404: {"description": "No such project"}, 409: {"description": "Refus
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=s.ProjectRead, responses=PROBLEMS)
 def create_project(body: s.ProjectCreate, request: Request, response: Response, uow: WriteUow, actor: ActorDep,
-                   clock: ClockDep, settings: SettingsDep) -> s.ProjectRead:
+                   clock: ClockDep, settings: SettingsDep, principal: PrincipalDep) -> s.ProjectRead:
+    if principal.create_regions is not None and body.region not in principal.create_regions:
+        raise Forbidden("Vous ne pouvez créer de projet que dans vos régions : "
+                        + ", ".join(sorted(principal.create_regions)) + ".")
     with uow:
-        p = services.create_project(uow, body, plan=settings.default_plan, actor=actor, clock=clock)
+        # A user who would not see the new project otherwise (a porteur) becomes its porteur.
+        owner = principal.id if principal.kind == "user" and not principal.reaches_region(body.region) else None
+        p = services.create_project(uow, body, plan=settings.default_plan, actor=actor, clock=clock,
+                                    porteur_user_id=owner)
     response.headers["Location"] = str(request.url_for("get_project", project_id=p.id).path)
     set_etag(response, p.version)
     return services.project_read(p, clock.today())
@@ -32,7 +51,7 @@ def create_project(body: s.ProjectCreate, request: Request, response: Response, 
 
 @router.get("", response_model=s.Page[s.ProjectRead])
 def list_projects(
-    uow: ReadUow, clock: ClockDep, paging: PagingDep,
+    uow: ReadUow, clock: ClockDep, paging: PagingDep, principal: PrincipalDep,
     state: Annotated[list[State], Query(max_length=8)] = [],  # noqa: B006 - FastAPI reads it, never mutates
     kind: Kind | None = None,
     region: Annotated[list[Annotated[str, Query(max_length=100)]], Query(max_length=30)] = [],  # noqa: B006
@@ -42,7 +61,7 @@ def list_projects(
                                    "late then at-risk projects first.")] = "status",
 ) -> s.Page[s.ProjectRead]:
     today = clock.today()
-    rows, total = uow.projects.search(today=today, state=[x.value for x in state], kind=kind.value if kind else None,
+    rows, total = uow.projects.search(today=today, visible=principal.visible_condition(), state=[x.value for x in state], kind=kind.value if kind else None,
                                       region=region, status=[x.value for x in status_], q=q, sort=sort,
                                       offset=paging.offset, limit=paging.page_size)
     return s.Page(items=[services.project_read(p, today) for p in rows], total=total, page=paging.page,
