@@ -22,6 +22,7 @@ from app.api.deps import (
     etag,
     set_etag,
 )
+from app.authz import Principal
 from app.errors import Forbidden
 from app.repositories import SORTS
 from workflow.vocabulary import Kind, State, Status
@@ -33,12 +34,17 @@ PROBLEMS = {404: {"description": "No such project"}, 409: {"description": "Refus
             412: {"description": "If-Match is stale"}, 422: {"description": "Invalid input"}}
 
 
+def _check_region(principal: Principal, region: str, what: str) -> None:
+    """A principal bound to regions may only put projects there (create one, or move one)."""
+    if principal.create_regions is not None and region not in principal.create_regions:
+        raise Forbidden(f"Vous ne pouvez {what} que dans vos régions : "
+                        + ", ".join(sorted(principal.create_regions)) + ".")
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=s.ProjectRead, responses=PROBLEMS)
 def create_project(body: s.ProjectCreate, request: Request, response: Response, uow: WriteUow, actor: ActorDep,
                    clock: ClockDep, settings: SettingsDep, principal: PrincipalDep) -> s.ProjectRead:
-    if principal.create_regions is not None and body.region not in principal.create_regions:
-        raise Forbidden("Vous ne pouvez créer de projet que dans vos régions : "
-                        + ", ".join(sorted(principal.create_regions)) + ".")
+    _check_region(principal, body.region, "créer de projet")
     with uow:
         # A user who would not see the new project otherwise (a porteur) becomes its porteur.
         owner = principal.id if principal.kind == "user" and not principal.reaches_region(body.region) else None
@@ -80,7 +86,9 @@ def get_project(project_id: uuid.UUID, response: Response, uow: ReadUow, clock: 
 
 @router.patch("/{project_id}", response_model=s.ProjectRead, responses=PROBLEMS)
 def update_project(project_id: uuid.UUID, body: s.ProjectUpdate, response: Response, uow: WriteUow,
-                   actor: ActorDep, clock: ClockDep, if_match: IfMatch) -> s.ProjectRead:
+                   actor: ActorDep, clock: ClockDep, if_match: IfMatch, principal: PrincipalDep) -> s.ProjectRead:
+    if body.region is not None:
+        _check_region(principal, body.region, "placer un projet")
     with uow:
         p = services.update_project(uow, project_id, body, if_match=if_match, actor=actor, clock=clock)
     set_etag(response, p.version)
