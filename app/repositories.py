@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -45,13 +45,15 @@ class ProjectRepository:
     def add(self, project: m.Project) -> None:
         self.session.add(project)
 
-    def get(self, project_id: uuid.UUID, *, with_evidence: bool = False, for_update: bool = False) -> m.Project | None:
+    def get(self, project_id: uuid.UUID, *, with_evidence: bool | Iterable[str] = False,
+            for_update: bool = False) -> m.Project | None:
+        """One project; `with_evidence` loads every evidence relation (True) or only the named ones."""
         stmt = select(m.Project).where(m.Project.id == project_id)
         if for_update:
             stmt = stmt.with_for_update()
-        if with_evidence:
-            stmt = stmt.options(*(selectinload(getattr(m.Project, rel)) for rel in EVIDENCE_RELATIONS),
-                                selectinload(m.Project.suspensions))
+        relations = (*EVIDENCE_RELATIONS, "suspensions") if with_evidence is True else tuple(with_evidence or ())
+        if relations:
+            stmt = stmt.options(*(selectinload(getattr(m.Project, rel)) for rel in relations))
         return self.session.scalars(stmt).one_or_none()
 
     def search(

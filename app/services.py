@@ -44,8 +44,9 @@ def refresh_index(p: m.Project) -> None:
 
 
 def _load_for_write(uow: UnitOfWork, project_id: uuid.UUID, if_match: int | None, *,
-                    allow_closed: bool = False) -> m.Project:
-    p = uow.projects.get(project_id, with_evidence=True, for_update=True)
+                    allow_closed: bool = False, relations: bool | tuple[str, ...] = True) -> m.Project:
+    """The project, locked for this transaction, with the evidence the caller needs loaded up front."""
+    p = uow.projects.get(project_id, with_evidence=relations, for_update=True)
     if p is None:
         raise NotFound("Projet introuvable.")
     if if_match is not None and if_match != p.version:
@@ -107,7 +108,7 @@ def create_project(uow: UnitOfWork, body: s.ProjectCreate, *, plan: dl.Plan, act
 
 def update_project(uow: UnitOfWork, project_id: uuid.UUID, body: s.ProjectUpdate, *, if_match: int | None,
                    actor: Actor, clock: Clock) -> m.Project:
-    p = _load_for_write(uow, project_id, if_match, allow_closed=True)
+    p = _load_for_write(uow, project_id, if_match, allow_closed=True, relations=())
     changes: dict[str, Any] = {}
     for name, value in _plain(body.model_dump(exclude_unset=True)).items():
         if name in ("name", "kind", "region") and value is None:
@@ -117,13 +118,13 @@ def update_project(uow: UnitOfWork, project_id: uuid.UUID, body: s.ProjectUpdate
             setattr(p, name, value)
     if changes:
         _record(uow, p, clock, actor, "project.updated", data={"changes": changes})
-        uow.commit()
+    uow.commit()  # even with nothing to write: a rollback would expire the project the caller reads next
     return p
 
 
 def replan(uow: UnitOfWork, project_id: uuid.UUID, body: s.PlanBody, *, if_match: int | None, actor: Actor,
            clock: Clock) -> m.Project:
-    p = _load_for_write(uow, project_id, if_match)
+    p = _load_for_write(uow, project_id, if_match, relations=("suspensions",))
     months = {k.value: v for k, v in body.step_months.items()}
     if set(months) != {st.value for st in State if st not in TERMINAL}:
         raise InvalidInput("Donnez la durée (en mois) de chacune des six étapes.", "step_months")
@@ -172,6 +173,13 @@ def fire_transition(uow: UnitOfWork, project_id: uuid.UUID, trigger: str, body: 
 
 
 # --- evidence -----------------------------------------------------------------------------------
+def _relations_for(kind: EvidenceKind) -> tuple[str, ...]:
+    """What an evidence write reads: its own rows, and stakeholders with approvals (cross-checks)."""
+    if kind.name in ("stakeholders", "approvals"):
+        return ("stakeholders", "approvals")
+    return (kind.relation,)
+
+
 def _rows(p: m.Project, kind: EvidenceKind) -> list[Any]:
     return getattr(p, kind.relation)
 
@@ -192,7 +200,7 @@ def _check_unique(p: m.Project, kind: EvidenceKind, values: dict[str, Any], excl
 def add_evidence(uow: UnitOfWork, project_id: uuid.UUID, kind: EvidenceKind, body: BaseModel, *,
                  if_match: int | None, actor: Actor, clock: Clock) -> tuple[m.Project, Any, bool]:
     """Add a row (or record/replace a singleton); returns the project, the row and whether it is new."""
-    p = _load_for_write(uow, project_id, if_match)
+    p = _load_for_write(uow, project_id, if_match, relations=_relations_for(kind))
     values = _plain(body.model_dump())
     _check_past(kind, values, clock.today())
     if kind.extra_check:
@@ -220,9 +228,9 @@ def add_evidence(uow: UnitOfWork, project_id: uuid.UUID, kind: EvidenceKind, bod
 
 def update_evidence(uow: UnitOfWork, project_id: uuid.UUID, kind: EvidenceKind, item_id: int, body: BaseModel, *,
                     if_match: int | None, actor: Actor, clock: Clock) -> tuple[m.Project, Any]:
-    p = _load_for_write(uow, project_id, if_match)
+    p = _load_for_write(uow, project_id, if_match, relations=_relations_for(kind))
     row = _find(p, kind, item_id)
-    changes = _plain(body.model_dump(exclude_unset=True))
+    changes = {k: v for k, v in _plain(body.model_dump(exclude_unset=True)).items() if getattr(row, k) != v}
     for name, value in changes.items():
         if value is None and not kind.model.__table__.c[name].nullable:
             raise InvalidInput("Ce champ ne peut pas être vidé.", name)
@@ -236,13 +244,13 @@ def update_evidence(uow: UnitOfWork, project_id: uuid.UUID, kind: EvidenceKind, 
     if changes:
         _record(uow, p, clock, actor, "evidence.updated",
                 data={"kind": kind.name, "id": item_id, "values": _jsonable(changes)})
-        uow.commit()
+    uow.commit()  # even with nothing to write: a rollback would expire the rows the caller reads next
     return p, row
 
 
 def delete_evidence(uow: UnitOfWork, project_id: uuid.UUID, kind: EvidenceKind, item_id: int | None, *,
                     if_match: int | None, actor: Actor, clock: Clock) -> m.Project:
-    p = _load_for_write(uow, project_id, if_match)
+    p = _load_for_write(uow, project_id, if_match, relations=_relations_for(kind))
     if kind.singleton:
         row = getattr(p, kind.relation)
         if row is None:
@@ -261,7 +269,8 @@ def delete_evidence(uow: UnitOfWork, project_id: uuid.UUID, kind: EvidenceKind, 
 
 
 # --- reads --------------------------------------------------------------------------------------
-def get_project(uow: UnitOfWork, project_id: uuid.UUID, *, with_evidence: bool = False) -> m.Project:
+def get_project(uow: UnitOfWork, project_id: uuid.UUID, *,
+                with_evidence: bool | tuple[str, ...] = False) -> m.Project:
     p = uow.projects.get(project_id, with_evidence=with_evidence)
     if p is None:
         raise NotFound("Projet introuvable.")

@@ -101,3 +101,71 @@ def satisfy(client: TestClient, pid: str, step: str, day: date) -> None:
 FORWARD = [("groupe_projet", "definir_contours"), ("contours", "lancer_faisabilite"),
            ("faisabilite", "soumettre_validation"), ("validation", "lancer_prefiguration"),
            ("prefiguration", "demander_expertise"), ("expertise", "labelliser")]
+
+
+# --- helpers added for the API/integration suites (tests/test_api_*.py) --------------------------
+PROBLEM_KEYS = ("type", "title", "status", "detail", "code")
+STEP_ORDER = [step for step, _ in FORWARD]
+
+
+def assert_problem(r: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    """`r` is an RFC 9457 problem with `status` (and `code`, if given); returns its body."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].split(";")[0].strip() == "application/problem+json", r.headers
+    body = r.json()
+    missing = [k for k in PROBLEM_KEYS if k not in body]
+    assert not missing, f"problem body lacks {missing}: {body}"
+    assert body["status"] == status
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert body["type"] == f"urn:regieflow:problem:{body['code']}"
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+def get_project(client: TestClient, pid: str) -> dict[str, Any]:
+    r = client.get(f"{API}/projects/{pid}")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def events_of(client: TestClient, pid: str) -> list[dict[str, Any]]:
+    r = client.get(f"{API}/projects/{pid}/events", params={"page_size": 200})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["total"] == len(body["items"])
+    return body["items"]
+
+
+def footprint(client: TestClient, pid: str) -> tuple[int, int]:
+    """(version, number of events): both unchanged after a refused request."""
+    return get_project(client, pid)["version"], len(events_of(client, pid))
+
+
+def advance(client: TestClient, pid: str, until: str, *, start: date, gap_days: int = 10) -> dict[str, Any]:
+    """Move a project started on `start` forward to state `until` (a step or "labellisee").
+
+    Each forward transition takes effect `gap_days` after the previous one (never moving the clock);
+    the evidence it needs is dated on that day. Returns the project as the last answer gives it.
+    """
+    from datetime import timedelta
+
+    project = get_project(client, pid)
+    day = date.fromisoformat(project["last_transition_on"])
+    for step, trigger in FORWARD[STEP_ORDER.index(project["state"]):]:
+        if step == until:
+            break
+        day = max(day, start) + timedelta(days=gap_days)
+        satisfy(client, pid, step, day)
+        project = fire(client, pid, trigger, effective_on=day.isoformat())
+    assert project["state"] == until, project
+    return project
+
+
+def project_at(client: TestClient, until: str, *, start: date, gap_days: int = 10, **fields: Any) -> dict[str, Any]:
+    """A new project started on `start`, moved forward to `until` (see `advance`)."""
+    project = create_project(client, started_on=start.isoformat(), **fields)
+    if until == "groupe_projet":
+        return project
+    return advance(client, project["id"], until, start=start, gap_days=gap_days)

@@ -76,15 +76,20 @@ def shifted(base: date, suspensions: Sequence[Suspension], *, since: date, open_
     """`base` pushed back by the suspended days between `since` and the (shifted) deadline itself.
 
     An open suspension counts until `open_until`. Each suspended day before the deadline moves it
-    one day later, which may bring more suspended days before it: iterate to the fixed point
-    (monotone and bounded, so it ends after at most one round per suspension).
+    one day later, which may bring more suspended days before it: the answer is the smallest `d` with
+    d = base + (suspended days between `since` and `d`). Suspensions never overlap, so walking them in
+    order finds it directly: one that starts before the deadline reached so far counts in full (the
+    deadline then moves past its end), and none after the first one that starts on or after it counts.
     """
     d = base
-    for _ in range(len(suspensions) + 2):
-        nxt = base + timedelta(days=_overlap_days(suspensions, since, d, open_until))
-        if nxt == d:
-            return d
-        d = nxt
+    for s in sorted(suspensions, key=lambda s: s.start):
+        start = max(s.start, since)
+        end = s.end or open_until
+        if end <= start:
+            continue
+        if start >= d:
+            break
+        d += timedelta(days=(end - start).days)
     return d
 
 
@@ -129,6 +134,12 @@ def status_at(index: DeadlineIndex, *, today: date, suspended_since: date | None
     if index.projected_label_on > index.horizon_on:
         return Status.A_RISQUE
     return Status.DANS_LES_TEMPS
+
+
+def _projection(due: date, today: date, pause: timedelta, months_after: int) -> date:
+    """max(due, today) + the following steps' months, the open suspension's days added last: while a
+    project is paused its whole projection slides by whole days, as the stored index assumes."""
+    return add_months(max(due, today) - pause, months_after) + pause
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +206,10 @@ def schedule(
     if state in STEPS:
         entered = max(p.entered_on for p in periods if p.step == state and p.left_on is None)
         step_due = sh(add_months(entered, plan.months(state)), entered)
-        projected = add_months(max(step_due, today), plan.months_after(state))
+        open_start = next((s.start for s in suspensions if s.end is None), None)
+        frozen_due = shifted(add_months(entered, plan.months(state)), suspensions, since=entered,
+                             open_until=open_start or today)
+        projected = _projection(step_due, today, step_due - frozen_due, plan.months_after(state))
         if today > horizon or today > step_due:
             status = Status.EN_RETARD
         elif projected > horizon:
@@ -245,6 +259,6 @@ def present(index: DeadlineIndex, *, state: State, plan: Plan, today: date, susp
     assert horizon is not None
     due = moved(index.step_due_on)
     projected = None
-    if due is not None and state in STEPS:
-        projected = add_months(max(due, today), plan.months_after(state))
+    if due is not None and index.step_due_on is not None and state in STEPS:
+        projected = _projection(due, today, due - index.step_due_on, plan.months_after(state))
     return Presented(horizon, due, projected, status_at(index, today=today, suspended_since=suspended_since))

@@ -168,15 +168,20 @@ def guards_of(trigger: Trigger, state: str) -> list[Guard]:
     return out
 
 
-def explain(trigger: str, flow: Flow, evidence: Evidence | None) -> list[Unmet]:
-    """Every unmet condition of `trigger` from the flow's state (empty: the trigger may fire)."""
-    t = _parse_trigger(trigger)
+def _check_defined(t: Trigger, flow: Flow) -> None:
+    """Refuse a trigger the machine does not define from the flow's state (closed projects: none)."""
     if flow.state in {s.value for s in TERMINAL}:
         raise ProjectClosed(f"Le projet est clos ({STATE_LABELS[State(flow.state)]}) : il ne peut plus changer.")
     if not _transitions_from(t, flow.state):
         raise TriggerNotAllowed(
             f"« {t.value} » n'est pas possible depuis l'étape « {STATE_LABELS[State(flow.state)]} »."
         )
+
+
+def explain(trigger: str, flow: Flow, evidence: Evidence | None) -> list[Unmet]:
+    """Every unmet condition of `trigger` from the flow's state (empty: the trigger may fire)."""
+    t = _parse_trigger(trigger)
+    _check_defined(t, flow)
     ctx = GuardContext(suspended=flow.suspended, evidence=evidence)
     unmet: list[Unmet] = []
     for guard in guards_of(t, flow.state):
@@ -236,6 +241,7 @@ def fire(
     not available: the move must still be one the machine defines from the recorded state.
     """
     t = _parse_trigger(trigger)
+    _check_defined(t, flow)
     unmet = explain(t.value, flow, evidence) if check_guards else []
     if unmet:
         raise GuardsUnmet(t.value, unmet)

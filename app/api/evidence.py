@@ -28,7 +28,7 @@ def _register_collection(kind: EvidenceKind) -> None:
     @router.get(base, response_model=list[Read], name=f"list_{slug}", summary=f"List: {kind.label}",
                 responses=PROBLEMS)
     def list_items(project_id: uuid.UUID, response: Response, uow: ReadUow) -> Any:
-        p = services.get_project(uow, project_id, with_evidence=True)
+        p = services.get_project(uow, project_id, with_evidence=(kind.relation,))
         set_etag(response, p.version)
         return [Read.model_validate(r) for r in getattr(p, kind.relation)]
 
@@ -46,7 +46,7 @@ def _register_collection(kind: EvidenceKind) -> None:
     @router.get(base + "/{item_id}", response_model=Read, name=f"get_{slug}", summary=f"Read: {kind.label}",
                 responses=PROBLEMS)
     def get_item(project_id: uuid.UUID, item_id: ItemId, uow: ReadUow) -> Any:
-        p = services.get_project(uow, project_id, with_evidence=True)
+        p = services.get_project(uow, project_id, with_evidence=(kind.relation,))
         row = next((r for r in getattr(p, kind.relation) if r.id == item_id), None)
         if row is None:
             raise NotFound(f"Élément introuvable ({kind.label}).")
@@ -79,7 +79,7 @@ def _register_singleton(kind: EvidenceKind) -> None:
 
     @router.get(base, response_model=Read, name=f"get_{slug}", summary=f"Read: {kind.label}", responses=PROBLEMS)
     def get_item(project_id: uuid.UUID, response: Response, uow: ReadUow) -> Any:
-        p = services.get_project(uow, project_id, with_evidence=True)
+        p = services.get_project(uow, project_id, with_evidence=(kind.relation,))
         row = getattr(p, kind.relation)
         if row is None:
             raise NotFound(f"Rien n'est encore enregistré ({kind.label}).")

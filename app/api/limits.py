@@ -31,18 +31,26 @@ class BodySizeLimit:
                     return
         seen = 0
         started = False
+        exceeded = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    exceeded = True
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if exceeded and not started:
+                # The app may catch _TooLarge while parsing the body and answer on its own (FastAPI turns
+                # any error of body reading into a 400): drop that answer, the 413 below replaces it.
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -50,8 +58,9 @@ class BodySizeLimit:
         try:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
-            if not started:
-                await self._refuse(scope, send)
+            pass
+        if exceeded and not started:
+            await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         body = json.dumps({

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.errors import (
     Conflict,
@@ -89,6 +90,17 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route offers at this path (Starlette's own Allow names the first route's only)."""
+    scope = {"type": "http", "path": request.scope["path"], "root_path": request.scope.get("root_path", "")}
+    allowed = [method for method in _METHODS
+               if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in request.app.router.routes)]
+    return ", ".join(allowed)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
@@ -108,10 +120,12 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else title
         if exc.status_code == 404 and detail == "Not Found":
             detail = "Aucune ressource à cette adresse."
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             detail = "Cette méthode n'est pas disponible sur cette ressource."
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
         return problem(exc.status_code, f"http_{exc.status_code}", title, detail, request.url.path,
-                       headers=getattr(exc, "headers", None))
+                       headers=headers)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
