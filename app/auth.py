@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from fastapi import Request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app import models as m
@@ -117,7 +118,12 @@ def login(session: Session, email: str, password: str, *, client_ip: str, now: d
     ok = verify_password(user.password_hash if user is not None else None, password)
     if not ok or user is None or not user.active:
         _record_failure(session, rows, keys, now, policy)
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:  # a simultaneous failure created the same counter first: count on it
+            session.rollback()
+            _record_failure(session, _throttle_rows(session, keys), keys, now, policy)
+            session.commit()
         raise Unauthenticated("Adresse e-mail ou mot de passe incorrect.")
     for row in rows.values():
         if row.key.startswith("email:"):

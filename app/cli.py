@@ -75,6 +75,11 @@ def _load_demo(*, only_if_empty: bool) -> None:
         typer.echo(f"Demo portfolio loaded: {len(created)} projects.")
     else:
         typer.echo("Demo portfolio not loaded: the database already holds projects.")
+    from app.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+
+    typer.echo(f"Demo logins (password: {DEMO_PASSWORD}):")
+    for email, _name, role, _scope in DEMO_ACCOUNTS:
+        typer.echo(f"  {email:<34} {role}")
 
 
 @cli.command()

@@ -842,4 +842,38 @@ def load_demo(session_factory: sessionmaker[Session], settings: Settings, *, onl
         script(story)
         assert story.project is not None
         created.append(story.project)
+    create_demo_accounts(session_factory, created, now=Clock(settings.tz).now())
     return created
+
+
+DEMO_PASSWORD = "regieflow-demo"
+# (e-mail, name, role, scope): scope is None (everything), a region, or the names of demo projects.
+DEMO_ACCOUNTS: tuple[tuple[str, str, str, str | tuple[str, ...] | None], ...] = (
+    ("admin@demo.regieflow.fr", "Alex Admin", "admin", None),
+    ("consultant@demo.regieflow.fr", "Claire Martin", "consultant", None),
+    ("porteur@demo.regieflow.fr", "Gwenaëlle Le Goff", "porteur",
+     ("Régie de Quartier de Pontanézen", "Régie de Quartier d'Empalot")),
+    ("observateur@demo.regieflow.fr", "Olivier Roux", "observateur", "Occitanie"),
+)
+
+
+def create_demo_accounts(session_factory: sessionmaker[Session], projects: list[m.Project], *,
+                         now: datetime) -> list[tuple[str, str]]:
+    """Demo logins (password DEMO_PASSWORD), created once; returns (e-mail, role) of each account."""
+    from app import accounts
+
+    by_name = {p.name: p.id for p in projects}
+    out = []
+    with session_factory() as session:
+        existing = set(session.scalars(select(m.User.email)))
+        for email, name, role, scope in DEMO_ACCOUNTS:
+            out.append((email, role))
+            if email in existing:
+                continue
+            if isinstance(scope, tuple):
+                grants = [(role, by_name[n], None) for n in scope if n in by_name]
+            else:
+                grants = [(role, None, scope)]
+            if grants:
+                accounts.create_user(session, email=email, name=name, password=DEMO_PASSWORD, grants=grants, now=now)
+    return out

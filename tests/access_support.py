@@ -35,30 +35,6 @@ def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(security, "_DUMMY_HASH", FAST_HASHER.hash("regieflow: a password nobody has"))
 
 
-@pytest.fixture(scope="session")
-def _one_app(database_url: str) -> Iterator[Any]:
-    from app.main import create_app
-    from app.settings import Settings
-    from tests.support import PARIS, SettableClock
-
-    application = create_app(Settings(database_url=database_url, max_body_bytes=64 * 1024),
-                             clock=SettableClock(tz=PARIS))
-    yield application
-    application.state.engine.dispose()
-
-
-@pytest.fixture(name="app")
-def shared_app(_one_app: Any, db: Any, settings: Any, clock: Any) -> Any:
-    """Replaces conftest's `app` in the access tests: one application for the whole run, given each test's
-    empty tables (`db`), settings and clock. FastAPI builds each route's handling lazily, per application,
-    on its first request (~0.3 s for this app), which a new application per test pays again and again.
-
-    Imported by the access tests, with fast_passwords."""
-    _one_app.state.settings = settings
-    _one_app.state.clock = clock
-    return _one_app
-
-
 @cache
 def password_hash() -> str:
     """One argon2id hash of PASSWORD for the whole run."""

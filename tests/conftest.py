@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -75,7 +76,7 @@ def db(engine: Engine) -> Iterator[Engine]:
 
 @pytest.fixture
 def clock() -> SettableClock:
-    c = SettableClock(tz=__import__("zoneinfo").ZoneInfo("Europe/Paris"))
+    c = SettableClock(tz=ZoneInfo("Europe/Paris"))
     c.set(TODAY)
     return c
 
@@ -85,8 +86,28 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, max_body_bytes=64 * 1024)
 
 
+@pytest.fixture(scope="session")
+def _one_app(database_url: str):  # noqa: ANN202
+    application = create_app(Settings(database_url=database_url, max_body_bytes=64 * 1024),
+                             clock=SettableClock(tz=ZoneInfo("Europe/Paris")))
+    yield application
+    application.state.engine.dispose()
+
+
 @pytest.fixture
-def app(db: Engine, settings: Settings, clock: SettableClock):  # noqa: ANN201
+def app(_one_app, db: Engine, settings: Settings, clock: SettableClock):  # noqa: ANN001, ANN201
+    """One application for the whole run, given each test's empty tables, settings and clock.
+
+    FastAPI builds each route's handling lazily, per application, on its first request (~0.3 s for
+    this app); a new application per test would pay that again and again."""
+    _one_app.state.settings = settings
+    _one_app.state.clock = clock
+    return _one_app
+
+
+@pytest.fixture
+def fresh_app(db: Engine, settings: Settings, clock: SettableClock):  # noqa: ANN201
+    """A new application, for a test that changes the app itself (adds a route, say)."""
     application = create_app(settings, clock=clock)
     yield application
     application.state.engine.dispose()

@@ -169,3 +169,9 @@ def project_at(client: TestClient, until: str, *, start: date, gap_days: int = 1
     if until == "groupe_projet":
         return project
     return advance(client, project["id"], until, start=start, gap_days=gap_days)
+
+
+def actor_of(client: TestClient) -> str:
+    """The event actor recorded for this client's API key: "key:<visible prefix>"."""
+    key = client.headers["Authorization"].split()[1]
+    return "key:" + "_".join(key.split("_")[:2])

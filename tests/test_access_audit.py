@@ -20,7 +20,7 @@ from app.cli import cli
 from app.security import hash_of_event
 from app.settings import get_settings
 from app.verify import verify
-from tests.access_support import _one_app, fast_passwords, shared_app  # noqa: F401 - fixtures
+from tests.access_support import fast_passwords  # noqa: F401 - fixture
 from tests.access_support import API, PLAN, add_user, login, project_body
 from tests.conftest import make_key
 

@@ -12,7 +12,7 @@ from starlette.routing import Mount
 
 from app.authz import RULES
 from app.main import API_PREFIX, api_routes
-from tests.access_support import _one_app, fast_passwords, shared_app  # noqa: F401 - fixtures
+from tests.access_support import fast_passwords  # noqa: F401 - fixture
 from tests.access_support import API, PASSWORD, add_user, is_problem, login, project_body, served_routes
 from tests.conftest import make_key
 

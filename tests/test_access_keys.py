@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from app import models as m
 from app.cli import cli
 from app.settings import get_settings
-from tests.access_support import _one_app, fast_passwords, shared_app  # noqa: F401 - fixtures
+from tests.access_support import fast_passwords  # noqa: F401 - fixture
 from tests.access_support import API, PASSWORD, REGION_A, REGION_B, add_user, is_problem, login, project_body
 from tests.conftest import make_key
 

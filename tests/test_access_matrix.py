@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from app.authz import RULES
 from app.evidence import KINDS
 from app.main import API_PREFIX, api_routes
-from tests.access_support import _one_app, fast_passwords, shared_app  # noqa: F401 - fixtures
+from tests.access_support import fast_passwords  # noqa: F401 - fixture
 from tests.access_support import (
     PASSWORD,
     PATCH_BODIES,

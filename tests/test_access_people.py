@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app import models as m
 from app.auth import SESSION_COOKIE
 from app.web.pages import LOGIN_CSRF_COOKIE
-from tests.access_support import _one_app, fast_passwords, shared_app  # noqa: F401 - fixtures
+from tests.access_support import fast_passwords  # noqa: F401 - fixture
 from tests.access_support import (API, PASSWORD, REAL_HASHER, REGION_A, REGION_B, add_user, is_problem, login,
                                   project_body)
 from tests.support import FORWARD, satisfy

@@ -26,8 +26,11 @@ ROUNDS = 10
 
 
 @pytest.fixture
-def clients(app) -> Any:  # noqa: ANN001
-    with TestClient(app, raise_server_exceptions=False) as a, TestClient(app, raise_server_exceptions=False) as b:
+def clients(app, client) -> Any:  # noqa: ANN001
+    """Two more clients with the same credentials as `client` (one HTTP connection each)."""
+    auth = {"Authorization": client.headers["Authorization"]}
+    with TestClient(app, raise_server_exceptions=False, headers=auth) as a, \
+            TestClient(app, raise_server_exceptions=False, headers=auth) as b:
         yield a, b
 
 
@@ -126,7 +129,7 @@ def test_concurrent_evidence_writes_all_land_in_order(client, app) -> None:
     """Without If-Match, writers queue: every write lands, each with its own version and event."""
     pid = create_project(client)["id"]
     writers = 6
-    with TestClient(app) as extra:
+    with TestClient(app, headers={"Authorization": client.headers["Authorization"]}) as extra:
         responses = _race([lambda i=i: extra.post(f"{API}/projects/{pid}/needs", json={"label": f"Besoin {i}"})
                            for i in range(writers)])
     assert [r.status_code for r in responses] == [201] * writers, [r.text for r in responses]

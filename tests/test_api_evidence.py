@@ -9,7 +9,8 @@ import pytest
 
 from app.evidence import KINDS
 from tests.conftest import TODAY
-from tests.support import (
+from tests.support import (  # noqa: I001
+    actor_of,
     API,
     assert_problem,
     create_project,
@@ -66,7 +67,7 @@ def _one_write(client, pid: str, r, before: int, type_: str, kind: str) -> dict[
     assert [e["seq"] for e in events] == list(range(1, before + 2))
     event = events[-1]
     assert event["type"] == type_ and event["data"]["kind"] == kind
-    assert event["actor"] == "anonymous:anonyme" and event["trigger"] is None
+    assert event["actor"] == actor_of(client) and event["trigger"] is None
     return event
 
 

@@ -403,12 +403,15 @@ def test_422_malformed_json(client) -> None:
 
 
 # --- 500 ------------------------------------------------------------------------------------------
-def test_500_is_a_problem_without_internals(app, client) -> None:
+def test_500_is_a_problem_without_internals(fresh_app) -> None:
+    from fastapi.testclient import TestClient
+
     def explode() -> None:
         raise RuntimeError("secret stack detail")
 
-    app.add_api_route("/api/v1/_boom", explode, methods=["GET"])
-    r = client.get("/api/v1/_boom")
+    fresh_app.add_api_route("/api/v1/_boom", explode, methods=["GET"])
+    with TestClient(fresh_app, raise_server_exceptions=False) as client:
+        r = client.get("/api/v1/_boom")
     problem = assert_problem(r, 500, "erreur_interne")
     assert "secret" not in r.text
     assert problem["instance"] == "/api/v1/_boom"

@@ -7,7 +7,8 @@ from datetime import date, timedelta
 from dateutil.relativedelta import relativedelta
 
 from tests.conftest import TODAY
-from tests.support import (
+from tests.support import (  # noqa: I001
+    actor_of,
     API,
     assert_problem,
     create_project,
@@ -44,7 +45,7 @@ def test_post_creates_with_location_etag_and_a_first_event(client) -> None:
     assert client.get(r.headers["location"]).json() == body
     [event] = events_of(client, body["id"])
     assert event | {"seq": 1, "type": "project.created", "to_state": "groupe_projet",
-                    "effective_on": start.isoformat(), "actor": "anonymous:anonyme"} == event
+                    "effective_on": start.isoformat(), "actor": actor_of(client)} == event
     assert event["data"]["plan"] == {"step_months": DEFAULT_MONTHS, "horizon_months": 36}
 
 

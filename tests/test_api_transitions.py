@@ -8,7 +8,8 @@ from datetime import date, timedelta
 from dateutil.relativedelta import relativedelta
 
 from tests.conftest import TODAY
-from tests.support import (
+from tests.support import (  # noqa: I001
+    actor_of,
     API,
     FORWARD,
     advance,
@@ -182,7 +183,7 @@ def test_every_transition_writes_one_event_with_actor_states_and_date(client) ->
         event = events_of(client, pid)[-1]
         assert event | {"seq": version + 1, "type": "project.transitioned", "trigger": trigger,
                         "from_state": from_state, "to_state": to_state, "effective_on": body["effective_on"],
-                        "actor": "anonymous:anonyme", "reason": body.get("reason")} == event
+                        "actor": actor_of(client), "reason": body.get("reason")} == event
         assert event["recorded_at"].startswith(TODAY.isoformat())
     p = get_project(client, pid)
     assert p | {"state": "abandonnee", "closed_on": "2026-06-01", "closed_reason": "Aucun bailleur ne reprend",
@@ -309,7 +310,7 @@ def test_replan_changes_due_dates_and_is_audited(client) -> None:
     assert q["horizon_on"] == (START + relativedelta(months=42)).isoformat()
     event = events_of(client, pid)[-1]
     assert event | {"seq": 2, "type": "plan.changed", "reason": "Territoire rural étendu",
-                    "actor": "anonymous:anonyme"} == event
+                    "actor": actor_of(client)} == event
     assert event["data"] == {"before": p["plan"], "after": q["plan"]}
     sch = client.get(f"{API}/projects/{pid}/schedule").json()
     assert sch["plan"] == q["plan"]

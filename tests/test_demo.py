@@ -136,3 +136,23 @@ def test_demo_cli_then_verify(cli_env) -> None:
     checked = runner.invoke(cli, ["verify"])
     assert checked.exit_code == 0, checked.output
     assert "0 with discrepancies" in checked.output
+
+
+def test_demo_logins_see_what_their_role_covers(app, session_factory, settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+
+    created = load_demo(session_factory, settings, only_if_empty=True, today=TODAY)
+    totals = {}
+    for email, _name, role, _scope in DEMO_ACCOUNTS:
+        with TestClient(app) as c:
+            r = c.post(f"{API}/auth/login", json={"email": email, "password": DEMO_PASSWORD})
+            assert r.status_code == 200, r.text
+            assert role in r.json()["roles"]
+            totals[role] = c.get(f"{API}/projects", params={"page_size": 100}).json()["total"]
+    assert totals["admin"] == totals["consultant"] == len(created)
+    assert totals["porteur"] == 2  # Pontanézen and Empalot
+    assert totals["observateur"] == sum(1 for p in created if p.region == "Occitanie")
+    # Loading again creates neither projects nor accounts.
+    assert load_demo(session_factory, settings, only_if_empty=True, today=TODAY) == []

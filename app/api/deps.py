@@ -50,10 +50,11 @@ def authorize(request: Request) -> Principal:
     route = request.scope.get("route")
     name = getattr(route, "name", "")
     need = needs_for(name, request.path_params)
+    if need == PUBLIC:  # the health check and the login answer whatever credentials come along
+        request.state.principal = ANON_PRINCIPAL
+        return ANON_PRINCIPAL
     principal = authenticate(request)
     request.state.principal = principal
-    if need == PUBLIC:
-        return principal
     if not principal.authenticated:
         raise Unauthenticated("Authentification requise : clé d'API (Authorization: Bearer …) ou session.")
     if principal.via_cookie and request.method not in SAFE_METHODS:

@@ -52,8 +52,14 @@ def home(request: Request) -> Response:
 def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002
     token = new_token(16)
     response = render(request, "login.html", {"login_csrf": token, "next": _safe_next(next), "email": ""})
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/connexion")
+    _set_login_csrf(response, request, token)
     return response
+
+
+def _set_login_csrf(response: Response, request: Request, token: str) -> None:
+    settings = request.app.state.settings
+    secure = settings.secure_cookies if settings.secure_cookies is not None else request.url.scheme == "https"
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/connexion", secure=secure)
 
 
 def _safe_next(value: str) -> str:
@@ -72,7 +78,7 @@ def login_submit(request: Request, email: Annotated[str, Form(max_length=254)] =
     def again(message: str, status_code: int, headers: dict[str, str] | None = None) -> Response:
         resp = render(request, "login.html", {"login_csrf": fresh, "next": _safe_next(next), "email": email,
                                               "error": message}, status_code=status_code)
-        resp.set_cookie(LOGIN_CSRF_COOKIE, fresh, httponly=True, samesite="strict", path="/connexion")
+        _set_login_csrf(resp, request, fresh)
         for k, v in (headers or {}).items():
             resp.headers[k] = v
         return resp
