@@ -15,6 +15,7 @@ from app.evidence import EVIDENCE_RELATIONS
 from app.security import hash_of_event
 from workflow.vocabulary import Status
 
+NEW_EVENTS = "regieflow_new_events"
 SORTS = ("name", "started_on", "step_due_on", "horizon_on", "updated_at", "created_at", "status", "region")
 
 
@@ -114,6 +115,7 @@ class EventRepository:
                 select(m.Event.hash).where(m.Event.project_id == event.project_id, m.Event.seq == event.seq - 1))
         event.hash = hash_of_event(event)
         self.session.add(event)
+        self.session.info.setdefault(NEW_EVENTS, []).append(event)  # feed positions are given at commit
         self.session.flush()
         self.session.add(m.OutboxMessage(event_id=event.id, topic=topic or event.type,
                                          payload={"project_id": str(event.project_id), "seq": event.seq,

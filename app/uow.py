@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.errors import ConcurrentUpdate
-from app.repositories import EventRepository, ProjectRepository
+from app.models import FeedCounter
+from app.repositories import NEW_EVENTS, EventRepository, ProjectRepository
 
 
 class UnitOfWork:
@@ -27,6 +29,7 @@ class UnitOfWork:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        self.session.info.pop(NEW_EVENTS, None)
         try:
             self.session.rollback()
         finally:
@@ -38,8 +41,29 @@ class UnitOfWork:
         except StaleDataError as err:
             raise ConcurrentUpdate("Le projet a été modifié par une autre requête : rechargez-le puis réessayez.") from err
 
+    def _assign_feed_positions(self) -> None:
+        """Give this transaction's new events their change-feed positions, as its last statement.
+
+        The counter row stays locked until commit, so a transaction that takes positions N.. commits
+        before any other can take the next ones: a client polling `?after=N` never sees a gap filled
+        later, and never misses an event."""
+        events = self.session.info.pop(NEW_EVENTS, [])
+        if not events:
+            return
+        self.session.flush()
+        top = self.session.execute(
+            update(FeedCounter).where(FeedCounter.id == 1).values(value=FeedCounter.value + len(events))
+            .returning(FeedCounter.value)
+        ).scalar_one_or_none()
+        if top is None:
+            raise RuntimeError("feed_counter has no row: run the migrations (regieflow db upgrade)")
+        for offset, event in enumerate(events):
+            event.feed_seq = top - len(events) + 1 + offset
+        self.session.flush()
+
     def commit(self) -> None:
         try:
+            self._assign_feed_positions()
             self.session.commit()
         except (StaleDataError, IntegrityError) as err:
             self.session.rollback()

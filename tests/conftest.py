@@ -65,6 +65,7 @@ def _truncate(engine: Engine) -> None:
                 conn.execute(text(f'DELETE FROM "{name}"'))
         else:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
+        conn.execute(text("INSERT INTO feed_counter (id, value) VALUES (1, 0)"))
 
 
 @pytest.fixture
