@@ -209,15 +209,57 @@ RULES: dict[str, Rule] = {
     "list_api_keys": Rule(ADMIN),
     "create_api_key": Rule(ADMIN),
     "revoke_api_key": Rule(ADMIN),
+    # pages (app/web): the same rules, checked by the same function (app.api.deps.check_access)
+    "login_page": Rule(PUBLIC),
+    "login_submit": Rule(PUBLIC),
+    "logout_page": Rule(PUBLIC, "an anonymous visitor is simply sent to the login page"),
+    "page_home": Rule(AUTHENTICATED),
+    "page_portfolio": Rule(AUTHENTICATED, "filtered to the projects the caller may read"),
+    "page_workflow": Rule(AUTHENTICATED),
+    "page_new_project": Rule(CREATE),
+    "page_create_project": Rule(CREATE),
+    "page_project": Rule(Ability.READ),
+    "page_fire": Rule(Ability.WRITE, "labelliser and ajourner_label need a consultant"),
+    "page_replan": Rule(Ability.REPLAN, "consultants and admins"),
+    # evidence forms (app/web/evidence.py), /projets/{project_id}/preuves/{kind}: writes on the expertise
+    # are raised to `consultant` by needs_for, exactly like the API's expertise routes
+    "page_evidence": Rule(Ability.READ),
+    "page_evidence_item": Rule(Ability.READ),
+    "page_evidence_create": Rule(Ability.WRITE, "the expertise needs a consultant"),
+    "page_evidence_update": Rule(Ability.WRITE, "the expertise needs a consultant"),
+    "page_evidence_delete_confirm": Rule(Ability.WRITE, "the expertise needs a consultant"),
+    "page_evidence_delete": Rule(Ability.WRITE, "the expertise needs a consultant"),
+    # administration pages (app/web/admin.py)
+    "page_admin": Rule(ADMIN),
+    "page_admin_users": Rule(ADMIN),
+    "page_admin_user_create": Rule(ADMIN),
+    "page_admin_user": Rule(ADMIN),
+    "page_admin_grant_add": Rule(ADMIN),
+    "page_admin_grant_remove": Rule(ADMIN),
+    "page_admin_user_active": Rule(ADMIN),
+    "page_admin_user_password": Rule(ADMIN),
+    "page_admin_keys": Rule(ADMIN),
+    "page_admin_key_create": Rule(ADMIN),
+    "page_admin_key_revoke_confirm": Rule(ADMIN),
+    "page_admin_key_revoke": Rule(ADMIN),
 }
 
 
 def needs_for(route_name: str, path_params: dict[str, Any]) -> str:
-    """What a given request needs: the route's rule, raised to `consultant` for the label triggers."""
+    """What a given request needs: the route's rule, raised to `consultant` for the label triggers
+    (API and page routes with a `{trigger}`) and for the expertise (page routes with a `{kind}`)."""
+    from app.evidence import CONSULTANT_ONLY_KINDS
+
     rule = RULES[route_name]
-    if route_name == "fire_transition" and path_params.get("trigger") in {t.value for t in CONSULTANT_ONLY}:
+    if rule.need == Ability.WRITE and (path_params.get("trigger") in {t.value for t in CONSULTANT_ONLY}
+                                       or path_params.get("kind") in CONSULTANT_ONLY_KINDS):
         return Ability.CONSULTANT
     return rule.need
+
+
+def may(principal: Principal, project_id: uuid.UUID, region: str, need: str) -> bool:
+    """Whether `principal` has ability `need` on this project (what pages use to show or hide a button)."""
+    return Ability(need) in principal.abilities(project_id, region)
 
 
 REFUSALS = {

@@ -10,8 +10,11 @@ from app import __version__
 from app.api import admin, auth, evidence, meta, problems, projects
 from app.api.headers import SecurityHeaders
 from app.api.limits import BodySizeLimit
-from app.authz import RULES
+from app.authz import PUBLIC, RULES
+from app.web import admin as admin_pages
+from app.web import evidence as evidence_pages
 from app.web import pages
+from app.web import projects as project_pages
 from app.clock import Clock
 from app.db import make_engine, make_session_factory
 from app.settings import Settings, get_settings
@@ -45,7 +48,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     problems.install(app)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
-    app.include_router(pages.router)
+    for router in page_routers():
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(pages.ROOT / "templates" / "static")), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
@@ -58,8 +62,33 @@ def api_routes() -> list[APIRoute]:
     return [r for router in API_ROUTERS for r in router.routes if isinstance(r, APIRoute)]
 
 
+def page_routers() -> tuple:
+    """The routers of the HTML pages (French, server-rendered), in the order they are matched."""
+    return (pages.router, project_pages.router, evidence_pages.router, admin_pages.router)
+
+
+def page_routes() -> list[APIRoute]:
+    return [r for router in page_routers() for r in router.routes if isinstance(r, APIRoute)]
+
+
 def check_rules(app: FastAPI) -> None:
-    """Refuse to start if an API route has no access rule: a new route cannot escape authorisation."""
+    """Refuse to start if an API route or a page has no access rule: a new route cannot escape authorisation."""
     missing = [r.name for r in api_routes() if r.name not in RULES]
     if missing:
         raise RuntimeError(f"API routes without an access rule in app.authz.RULES: {missing}")
+    missing = [r.name for r in page_routes() if r.name not in RULES]
+    if missing:
+        raise RuntimeError(f"Pages without an access rule in app.authz.RULES: {missing}")
+    unguarded = [r.name for r in page_routes() if RULES[r.name].need != PUBLIC and not _depends_on(r, pages.page_access)]
+    if unguarded:
+        raise RuntimeError(f"Pages that do not depend on app.web.pages.page_access: {unguarded}")
+
+
+def _depends_on(route: APIRoute, function: object) -> bool:
+    stack = [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        if dependant.call is function:
+            return True
+        stack.extend(dependant.dependencies)
+    return False

@@ -71,6 +71,24 @@ class ProjectRepository:
         offset: int = 0,
         limit: int = 50,
     ) -> tuple[list[m.Project], int]:
+        where = self._where(today=today, visible=visible, state=state, kind=kind, region=region, status=status, q=q)
+        total = self.session.scalar(select(func.count()).select_from(m.Project).where(where)) or 0
+        stmt: Select = select(m.Project).where(where)
+        desc = sort.startswith("-")
+        key = sort.lstrip("-")
+        if key == "status":
+            order = [_severity(today), m.Project.step_due_on, m.Project.name]
+            if desc:
+                order = [_severity(today).desc(), m.Project.step_due_on.desc(), m.Project.name]
+        else:
+            col = getattr(m.Project, key)
+            order = [col.desc() if desc else col.asc(), m.Project.id]
+        stmt = stmt.order_by(*order).offset(offset).limit(limit)
+        return list(self.session.scalars(stmt)), total
+
+    @staticmethod
+    def _where(*, today: date, visible: Any = None, state: Sequence[str] = (), kind: str | None = None,
+               region: Sequence[str] = (), status: Sequence[str] = (), q: str | None = None) -> Any:
         conditions = [] if visible is None else [visible]
         if state:
             conditions.append(m.Project.state.in_(list(state)))
@@ -85,20 +103,21 @@ class ProjectRepository:
             conditions.append(or_(func.lower(m.Project.name).like(pattern, escape="\\"),
                                   func.lower(m.Project.region).like(pattern, escape="\\"),
                                   func.lower(func.coalesce(m.Project.lead_name, "")).like(pattern, escape="\\")))
-        where = and_(*conditions) if conditions else literal(True)
-        total = self.session.scalar(select(func.count()).select_from(m.Project).where(where)) or 0
-        stmt: Select = select(m.Project).where(where)
-        desc = sort.startswith("-")
-        key = sort.lstrip("-")
-        if key == "status":
-            order = [_severity(today), m.Project.step_due_on, m.Project.name]
-            if desc:
-                order = [_severity(today).desc(), m.Project.step_due_on.desc(), m.Project.name]
-        else:
-            col = getattr(m.Project, key)
-            order = [col.desc() if desc else col.asc(), m.Project.id]
-        stmt = stmt.order_by(*order).offset(offset).limit(limit)
-        return list(self.session.scalars(stmt)), total
+        return and_(*conditions) if conditions else literal(True)
+
+    def counts(self, *, today: date, by: str, **filters: Any) -> dict[str | None, int]:
+        """How many projects match `filters` (those of `search`), grouped `by` "state" or "status"."""
+        key = m.Project.state if by == "state" else status_expression(today)
+        rows = self.session.execute(select(key, func.count()).select_from(m.Project)
+                                    .where(self._where(today=today, **filters)).group_by(key))
+        return {k: n for k, n in rows}
+
+    def regions(self, *, visible: Any = None) -> list[str]:
+        """The regions of the projects `visible` selects, sorted."""
+        stmt = select(m.Project.region).distinct().order_by(m.Project.region)
+        if visible is not None:
+            stmt = stmt.where(visible)
+        return list(self.session.scalars(stmt))
 
     def all_ids(self) -> list[uuid.UUID]:
         return list(self.session.scalars(select(m.Project.id).order_by(m.Project.created_at, m.Project.id)))
@@ -122,10 +141,12 @@ class EventRepository:
                                                   "type": event.type}))
         return event
 
-    def page(self, project_id: uuid.UUID, *, offset: int, limit: int) -> tuple[list[m.Event], int]:
+    def page(self, project_id: uuid.UUID, *, offset: int, limit: int,
+             newest_first: bool = False) -> tuple[list[m.Event], int]:
         where = m.Event.project_id == project_id
         total = self.session.scalar(select(func.count()).select_from(m.Event).where(where)) or 0
-        rows = self.session.scalars(select(m.Event).where(where).order_by(m.Event.seq).offset(offset).limit(limit))
+        order = m.Event.seq.desc() if newest_first else m.Event.seq
+        rows = self.session.scalars(select(m.Event).where(where).order_by(order).offset(offset).limit(limit))
         return list(rows), total
 
     def of_project(self, project_id: uuid.UUID, *, transitions_only: bool = False) -> list[m.Event]:

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from app import models as m
 from app import schemas as s
 from app.clock import Actor, Clock
-from app.errors import Conflict, NotFound, PreconditionFailed
+from app.authz import Principal
+from app.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from app.evidence import KINDS, EvidenceKind, snapshot
 from app.uow import UnitOfWork
 from workflow import deadlines as dl
@@ -104,6 +105,24 @@ def create_project(uow: UnitOfWork, body: s.ProjectCreate, *, plan: dl.Plan, act
         uow.session.add(m.RoleGrant(user_id=porteur_user_id, role="porteur", project_id=p.id))
     uow.commit()
     return p
+
+
+def check_region(principal: Principal, region: str, what: str) -> None:
+    """A principal bound to regions may only put projects there (create one, or move one)."""
+    if principal.create_regions is not None and region not in principal.create_regions:
+        raise Forbidden(f"Vous ne pouvez {what} que dans vos régions : "
+                        + ", ".join(sorted(principal.create_regions)) + ".")
+
+
+def create_project_as(uow: UnitOfWork, body: s.ProjectCreate, principal: Principal, *, plan: dl.Plan,
+                      actor: Actor, clock: Clock) -> m.Project:
+    """Create a project on behalf of `principal` (the API and the "Nouveau projet" page both call this).
+
+    A principal bound to regions creates only there; a user who would not see the new project
+    otherwise (a porteur) becomes its porteur."""
+    check_region(principal, body.region, "créer de projet")
+    owner = principal.id if principal.kind == "user" and not principal.reaches_region(body.region) else None
+    return create_project(uow, body, plan=plan, actor=actor, clock=clock, porteur_user_id=owner)
 
 
 def update_project(uow: UnitOfWork, project_id: uuid.UUID, body: s.ProjectUpdate, *, if_match: int | None,

@@ -44,7 +44,8 @@ def test_pages_send_a_strict_content_security_policy(app) -> None:  # noqa: ANN0
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert_page_headers(page)
         login(c, "ana@example.fr")
-        home = c.get("/")
+        assert c.get("/").headers["location"] == "/projets"  # an admin's home is the portfolio
+        home = c.get("/projets")
         assert home.status_code == 200
         assert_page_headers(home)
         for html in (page.text, home.text):

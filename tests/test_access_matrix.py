@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from app.authz import RULES
 from app.evidence import KINDS
-from app.main import API_PREFIX, api_routes
+from app.main import API_PREFIX, api_routes, page_routes
 from tests.access_support import fast_passwords  # noqa: F401 - fixture
 from tests.access_support import (
     PASSWORD,
@@ -310,12 +310,31 @@ def issue_need(route: Any) -> str:
 
 def test_the_rules_say_what_the_issue_says() -> None:
     """RULES drives the matrix; this pins RULES itself, so a route cannot be given a laxer rule unnoticed."""
-    names = {r.name for r in api_routes()}
+    names = {r.name for r in api_routes()} | {r.name for r in page_routes()}  # pages: see tests/test_web_*
     assert set(RULES) <= names, f"rules for routes that do not exist: {sorted(set(RULES) - names)}"
     wrong = {r.name: (RULES[r.name].need, issue_need(r)) for r in api_routes()
              if r.name in RULES and RULES[r.name].need != issue_need(r)}
     assert not wrong, f"route: (rule, what the issue asks): {wrong}"
+    wrong = {r.name: (RULES[r.name].need, issue_page_need(r)) for r in page_routes()
+             if RULES[r.name].need != issue_page_need(r)}
+    assert not wrong, f"page: (rule, what the issue asks): {wrong}"
     assert {rule.need for rule in RULES.values()} <= {"public", "authenticated", "create", "admin", R, W, P, C}
+
+
+def issue_page_need(route: Any) -> str:
+    """The same, for the pages: they follow the API's rules (independently of RULES)."""
+    method = next(iter(route.methods - {"HEAD"}))
+    if route.name in ("login_page", "login_submit", "logout_page"):
+        return "public"
+    if "{project_id}" in route.path:
+        if route.path == "/projets/{project_id}/plan":
+            return P
+        return R if method == "GET" and not route.path.endswith("/supprimer") else W
+    if route.path.startswith("/admin"):
+        return "admin"
+    if route.path == "/projets/nouveau":
+        return "create"
+    return "authenticated"
 
 
 def test_real_writes_of_a_porteur(app, client) -> None:  # noqa: ANN001

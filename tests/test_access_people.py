@@ -163,7 +163,8 @@ def test_login_page_form_needs_its_csrf_token(app) -> None:  # noqa: ANN001
         assert r.status_code == 303 and r.headers["location"] == "/"
         cookie = session_cookie_header(r).lower()
         assert "httponly" in cookie and "samesite=lax" in cookie
-        home = c.get("/")
+        assert c.get("/").headers["location"] == "/projets"  # an observer's home is the portfolio
+        home = c.get("/projets")
         assert home.status_code == 200 and "Se déconnecter" in home.text
 
 
@@ -188,7 +189,7 @@ def test_logout_form_needs_its_csrf_token(app) -> None:  # noqa: ANN001
         r = c.post("/deconnexion", data={"csrf": "faux"})
         assert r.status_code == 403
         assert c.get(f"{API}/auth/me").json()["kind"] == "user"  # still logged in
-        page = c.get("/")
+        page = c.get("/projets")
         assert _form_token(page.text) == csrf  # the page's logout form carries the session's token
         r = c.post("/deconnexion", data={"csrf": csrf})
         assert r.status_code == 303 and r.headers["location"] == "/connexion"

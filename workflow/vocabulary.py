@@ -139,9 +139,16 @@ class NeedStatus(StrEnum):
     ECARTE = "ecarte"
 
 
+NEED_STATUS_LABELS = {NeedStatus.A_ETUDIER: "À étudier", NeedStatus.CONFIRME: "Confirmé par l'étude",
+                      NeedStatus.ECARTE: "Écarté par l'étude"}
+
+
 class Verdict(StrEnum):
     FAVORABLE = "favorable"
     DEFAVORABLE = "defavorable"
+
+
+VERDICT_LABELS = {Verdict.FAVORABLE: "Favorable", Verdict.DEFAVORABLE: "Défavorable"}
 
 
 class ExpertiseConclusion(StrEnum):
@@ -150,9 +157,17 @@ class ExpertiseConclusion(StrEnum):
     DEFAVORABLE = "defavorable"
 
 
+EXPERTISE_CONCLUSION_LABELS = {ExpertiseConclusion.FAVORABLE: "Favorable",
+                               ExpertiseConclusion.RESERVES: "Avec réserves",
+                               ExpertiseConclusion.DEFAVORABLE: "Défavorable"}
+
+
 class BuyerCategory(StrEnum):
     COLLECTIVITE = "collectivite"
     BAILLEUR_SOCIAL = "bailleur_social"
+
+
+BUYER_CATEGORY_LABELS = {BuyerCategory.COLLECTIVITE: "Collectivité", BuyerCategory.BAILLEUR_SOCIAL: "Bailleur social"}
 
 
 class Status(StrEnum):

@@ -41,26 +41,31 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
 
 
-def authorize(request: Request) -> Principal:
-    """Every route depends on this: who is calling, and may they do what this route does here?
+CSRF_REFUSAL = "Jeton CSRF manquant ou invalide (en-tête X-CSRF-Token)."
+
+
+def check_access(request: Request, route_name: str, *, csrf_sent: str | None, bearer: bool = True,
+                 csrf_refusal: str = CSRF_REFUSAL) -> Principal:
+    """Who is calling, and may they do what route `route_name` does here? The one check behind every
+    API route (`authorize`) and every page (app.web.pages.page_access).
 
     The rule comes from app.authz.RULES by route name (a route without a rule cannot be served:
-    create_app checks it). A project the caller may not read answers 404, like a missing one.
+    create_app checks it). A project the caller may not read raises NotFound, like a missing one; a
+    refused function raises Forbidden; no credentials raise Unauthenticated. `csrf_sent` is the token
+    a cookie session sent with a write (the X-CSRF-Token header, or a page form's hidden field).
+    `bearer=False` (pages) ignores API keys: pages are for people, with a session cookie.
     """
-    route = request.scope.get("route")
-    name = getattr(route, "name", "")
-    need = needs_for(name, request.path_params)
+    need = needs_for(route_name, request.path_params)
     if need == PUBLIC:  # the health check and the login answer whatever credentials come along
         request.state.principal = ANON_PRINCIPAL
         return ANON_PRINCIPAL
-    principal = authenticate(request)
+    principal = authenticate(request) if bearer or "authorization" not in request.headers else ANON_PRINCIPAL
     request.state.principal = principal
     if not principal.authenticated:
         raise Unauthenticated("Authentification requise : clé d'API (Authorization: Bearer …) ou session.")
     if principal.via_cookie and request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER) or ""
-        if not principal.csrf_token or not same(sent, principal.csrf_token):
-            raise Forbidden("Jeton CSRF manquant ou invalide (en-tête X-CSRF-Token).")
+        if not principal.csrf_token or not same(csrf_sent or "", principal.csrf_token):
+            raise Forbidden(csrf_refusal)
     if need == AUTHENTICATED:
         return principal
     if need == ADMIN:
@@ -73,6 +78,8 @@ def authorize(request: Request) -> Principal:
         return principal
     project_id = parse_uuid(request.path_params.get("project_id"))
     if project_id is None:
+        if "project_id" in request.path_params and not bearer:
+            raise NotFound("Projet introuvable.")  # a page answers 404 for a malformed project id
         return principal  # the path is invalid: parameter validation answers 422
     with request.app.state.session_factory() as session:
         region = session.scalar(select(m.Project.region).where(m.Project.id == project_id))
@@ -82,6 +89,12 @@ def authorize(request: Request) -> Principal:
     if Ability(need) not in abilities:
         raise Forbidden(REFUSALS[Ability(need)])
     return principal
+
+
+def authorize(request: Request) -> Principal:
+    """Every API route depends on this (see check_access)."""
+    route = request.scope.get("route")
+    return check_access(request, getattr(route, "name", ""), csrf_sent=request.headers.get(CSRF_HEADER))
 
 
 def _actor(request: Request) -> Actor:

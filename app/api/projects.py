@@ -22,8 +22,6 @@ from app.api.deps import (
     etag,
     set_etag,
 )
-from app.authz import Principal
-from app.errors import Forbidden
 from app.repositories import SORTS
 from workflow.vocabulary import Kind, State, Status
 
@@ -34,22 +32,11 @@ PROBLEMS = {404: {"description": "No such project"}, 409: {"description": "Refus
             412: {"description": "If-Match is stale"}, 422: {"description": "Invalid input"}}
 
 
-def _check_region(principal: Principal, region: str, what: str) -> None:
-    """A principal bound to regions may only put projects there (create one, or move one)."""
-    if principal.create_regions is not None and region not in principal.create_regions:
-        raise Forbidden(f"Vous ne pouvez {what} que dans vos régions : "
-                        + ", ".join(sorted(principal.create_regions)) + ".")
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=s.ProjectRead, responses=PROBLEMS)
 def create_project(body: s.ProjectCreate, request: Request, response: Response, uow: WriteUow, actor: ActorDep,
                    clock: ClockDep, settings: SettingsDep, principal: PrincipalDep) -> s.ProjectRead:
-    _check_region(principal, body.region, "créer de projet")
     with uow:
-        # A user who would not see the new project otherwise (a porteur) becomes its porteur.
-        owner = principal.id if principal.kind == "user" and not principal.reaches_region(body.region) else None
-        p = services.create_project(uow, body, plan=settings.default_plan, actor=actor, clock=clock,
-                                    porteur_user_id=owner)
+        p = services.create_project_as(uow, body, principal, plan=settings.default_plan, actor=actor, clock=clock)
     response.headers["Location"] = str(request.url_for("get_project", project_id=p.id).path)
     set_etag(response, p.version)
     return services.project_read(p, clock.today())
@@ -88,7 +75,7 @@ def get_project(project_id: uuid.UUID, response: Response, uow: ReadUow, clock: 
 def update_project(project_id: uuid.UUID, body: s.ProjectUpdate, response: Response, uow: WriteUow,
                    actor: ActorDep, clock: ClockDep, if_match: IfMatch, principal: PrincipalDep) -> s.ProjectRead:
     if body.region is not None:
-        _check_region(principal, body.region, "placer un projet")
+        services.check_region(principal, body.region, "placer un projet")
     with uow:
         p = services.update_project(uow, project_id, body, if_match=if_match, actor=actor, clock=clock)
     set_etag(response, p.version)
