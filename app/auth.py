@@ -109,7 +109,7 @@ class LoginResult:
 def login(session: Session, email: str, password: str, *, client_ip: str, now: datetime, lifetime: timedelta,
           policy: ThrottlePolicy) -> LoginResult:
     """Check the password; never say which of e-mail or password was wrong. Commits."""
-    email = email.strip().lower()
+    email = email.strip().lower().replace("\x00", "\ufffd")  # the login form too: PostgreSQL refuses NUL
     keys = [f"email:{email}"[:300], f"ip:{client_ip}"[:300]]
     rows = _throttle_rows(session, keys)
     _check_blocked(rows, now)

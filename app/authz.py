@@ -242,6 +242,29 @@ RULES: dict[str, Rule] = {
     "page_admin_key_create": Rule(ADMIN),
     "page_admin_key_revoke_confirm": Rule(ADMIN),
     "page_admin_key_revoke": Rule(ADMIN),
+    # partner systems, part A: webhooks (a subscription is its creator's: anyone else but an admin gets 404),
+    # and the change feed
+    "create_webhook": Rule(AUTHENTICATED, "callers who may read at least one project (else 403)"),
+    "list_webhooks": Rule(AUTHENTICATED, "the caller's own subscriptions (an admin sees all)"),
+    "get_webhook": Rule(AUTHENTICATED, "owner or admin; anyone else's answers 404"),
+    "update_webhook": Rule(AUTHENTICATED, "owner or admin; anyone else's answers 404"),
+    "delete_webhook": Rule(AUTHENTICATED, "owner or admin; anyone else's answers 404"),
+    "rotate_webhook_secret": Rule(AUTHENTICATED, "owner or admin; anyone else's answers 404"),
+    "list_webhook_deliveries": Rule(AUTHENTICATED, "owner or admin; anyone else's answers 404"),
+    "list_webhook_attempts": Rule(AUTHENTICATED, "owner or admin; anyone else's answers 404"),
+    "redeliver_webhook": Rule(AUTHENTICATED, "owner or admin; anyone else's answers 404"),
+    "read_feed": Rule(AUTHENTICATED, "events of the projects the caller may read"),
+    # partner systems, part B: exports, calendars, full export, bulk import
+    "export_projects_csv": Rule(AUTHENTICATED, "filtered to the projects the caller may read"),
+    "export_projects_xlsx": Rule(AUTHENTICATED, "filtered to the projects the caller may read"),
+    "create_calendar": Rule(AUTHENTICATED, "for a project the caller may read (else 404), or their portfolio"),
+    "list_calendars": Rule(AUTHENTICATED, "the caller's own tokens"),
+    "revoke_calendar": Rule(AUTHENTICATED, "the caller's own tokens; anyone else's answers 404"),
+    "calendar_feed": Rule(PUBLIC, "the token in the URL is the credential; the feed shows what its owner "
+                                  "may read at fetch time"),
+    "admin_export": Rule(ADMIN, "the whole database (password and key hashes included)"),
+    "import_projects": Rule(CREATE, "like create_project, for each project of the file (its region); "
+                                    "expertise and label steps need a consultant"),
 }
 
 

@@ -55,6 +55,10 @@ def serve(
     if demo:
         _load_demo(only_if_empty=True)
     app = create_app(settings)
+    if settings.worker_in_serve:  # REGIEFLOW_WORKER_IN_SERVE: deliver webhooks from this process too
+        from app.worker import run_in_thread
+
+        run_in_thread(app.state.session_factory, settings, app.state.clock)
     host = host or settings.host
     port = port or settings.port
     typer.echo(f"regieflow is listening on http://{host}:{port}/  (API documentation: http://{host}:{port}/docs)")
@@ -217,6 +221,157 @@ def keys_revoke(prefix: str = typer.Argument(..., help="The key's visible prefix
         except DomainError as exc:
             _fail(exc)
         typer.echo(f"Key {row.prefix} revoked.")
+
+
+# --- partner systems, part B: full export and import, bulk import of projects ---------------------
+def _engine():  # noqa: ANN202
+    from app.db import make_engine
+
+    settings = get_settings()
+    return make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+
+@cli.command("export")
+def export_db(output: str = typer.Option("-", "--output", "-o", help="File to write; '-' for the standard output.")
+              ) -> None:
+    """Export the whole database as JSON (all but sessions, login throttles and idempotency records)."""
+    from app import dump
+
+    engine = _engine()
+    try:
+        body = dump.export_json(engine)
+    finally:
+        engine.dispose()
+    if output == "-":
+        sys.stdout.write(body)
+        return
+    with open(output, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(body)
+    typer.echo(f"Database exported to {output}.", err=True)
+
+
+@cli.command("import")
+def import_db(file: str = typer.Argument(..., help="A file written by `regieflow export`.")) -> None:
+    """Load a full export into an EMPTY database (migrated first); refuses a database that holds data."""
+    from app import dump
+
+    _upgrade()
+    with open(file, "rb") as fh:
+        raw = fh.read()
+    engine = _engine()
+    try:
+        counts = dump.import_json(engine, raw)
+    except dump.ImportRefused as exc:
+        _fail(exc)
+    finally:
+        engine.dispose()
+    typer.echo(f"Imported {sum(counts.values())} rows into {len(counts)} tables "
+               f"({counts.get('projects', 0)} projects, {counts.get('events', 0)} events). "
+               "Check it with: regieflow verify")
+
+
+@cli.command("import-projects")
+def import_projects_cmd(
+    file: str = typer.Argument(..., help='JSON file: {"projects": [...]} (see README, "Bulk import").'),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and replay everything, then roll back."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Import projects with their evidence and transitions, replayed through the workflow (each project
+    all or nothing). Exit 1 if any project was refused."""
+    import json
+
+    from pydantic import ValidationError
+
+    from app import bulk_import
+    from app.clock import Clock
+    from app.db import make_session_factory
+
+    _upgrade()
+    settings = get_settings()
+    try:
+        with open(file, "rb") as fh:
+            request = bulk_import.ImportRequest.model_validate_json(fh.read())
+    except ValidationError as exc:
+        typer.echo(f"Refused: {file} is not a bulk import file:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    engine = _engine()
+    try:
+        report = bulk_import.import_projects(
+            make_session_factory(engine), [p.model_dump(exclude_unset=True) for p in request.projects],
+            default_plan=settings.default_plan, actor=bulk_import.IMPORT_ACTOR, clock=Clock(settings.tz),
+            dry_run=dry_run)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    else:
+        for o in report.projects:
+            who = o.ref or o.name or f"#{o.index}"
+            if o.status == "imported":
+                typer.echo(f"✓ {who}: {'would be imported' if dry_run else 'imported'} "
+                           f"({o.project_id or '-'}, {o.state}, version {o.version})")
+                continue
+            typer.echo(f"✗ {who}: refused at {o.at or '-'} [{o.code}] {o.detail}")
+            for u in o.unmet:
+                typer.echo(f"    - {u.code}: {u.message}")
+            for e in o.errors:
+                typer.echo(f"    - {e.field}: {e.message}")
+        typer.echo(f"{report.imported} imported, {report.refused} refused{' (dry run: nothing kept)' if dry_run else ''}.")
+    raise typer.Exit(1 if report.refused else 0)
+
+
+# --- partner systems, part A: delivery worker and deadline watch --------------------------------
+deadlines_cli = typer.Typer(help="Deadline watch.", no_args_is_help=True)
+cli.add_typer(deadlines_cli, name="deadlines")
+
+
+@cli.command()
+def worker(
+    once: bool = typer.Option(False, "--once", help="Do what is due now (scan, fan-out, deliveries, purges), then exit."),
+) -> None:
+    """Deliver webhooks: fan the outbox out to subscriptions, send due deliveries with retries, scan the
+    deadlines once a day, purge expired idempotency records. Several workers may run at once."""
+    import signal
+    import threading
+
+    from app.clock import Clock
+    from app.db import make_session_factory
+    from app.worker import Worker
+
+    _upgrade()
+    settings = get_settings()
+    engine = _engine()
+    try:
+        with Worker(make_session_factory(engine), settings, clock=Clock(settings.tz)) as w:
+            if once:
+                typer.echo(str(w.run_once()))
+                return
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            typer.echo(f"regieflow worker running (every {settings.worker_poll_seconds:g} s; Ctrl-C to stop)")
+            w.run_forever(stop)
+    finally:
+        engine.dispose()
+
+
+@deadlines_cli.command("scan")
+def deadlines_scan() -> None:
+    """Announce (event deadline.status_changed) each project whose deadline status moved since the last scan."""
+    from app.clock import Clock
+    from app.db import make_session_factory
+    from app.deadline_watch import scan
+
+    _upgrade()
+    settings = get_settings()
+    engine = _engine()
+    try:
+        report = scan(make_session_factory(engine), Clock(settings.tz))
+    finally:
+        engine.dispose()
+    for project_id, old, new in report.announced:
+        typer.echo(f"{project_id}: {old or '-'} → {new}")
+    typer.echo(f"{report.checked} project(s) with a changed status, {len(report.announced)} announced.")
 
 
 def main() -> None:

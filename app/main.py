@@ -8,9 +8,12 @@ from fastapi.staticfiles import StaticFiles
 
 from app import __version__
 from app.api import admin, auth, evidence, meta, problems, projects
+from app.api import calendars, dump, exports, imports
+from app.api import feed, webhooks
 from app.api.headers import SecurityHeaders
 from app.api.limits import BodySizeLimit
 from app.authz import PUBLIC, RULES
+from app.idempotency import IdempotencyMiddleware
 from app.web import admin as admin_pages
 from app.web import evidence as evidence_pages
 from app.web import pages
@@ -20,7 +23,10 @@ from app.db import make_engine, make_session_factory
 from app.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
-API_ROUTERS = (projects.router, evidence.router, meta.router, auth.router, admin.router)
+API_ROUTERS = (projects.router, evidence.router, meta.router, auth.router, admin.router, exports.router,
+               calendars.router, imports.router, dump.router, webhooks.router, feed.router)
+# Routers served outside /api/v1 that still go through `authorize` (and so need a rule in RULES).
+ROOT_ROUTERS = (calendars.feed_router,)
 
 DESCRIPTION = """
 regieflow runs the creation of a *Régie de Quartier* or *Régie de Territoire*, from the local
@@ -32,6 +38,8 @@ cookie set by `POST /api/v1/auth/login` (then send `X-CSRF-Token` on writes).
 Errors are `application/problem+json` (RFC 9457) with a stable `code`; refused transitions list
 every unmet guard in `unmet`. Reads return an `ETag`; send it back in `If-Match` on writes to be
 refused with 412 if someone changed the project in between.
+Every POST accepts an `Idempotency-Key` header: a retry with the same key and body within 24 hours
+replays the first answer (`Idempotency-Replayed: true`) instead of doing the work again.
 """
 
 
@@ -48,9 +56,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     problems.install(app)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    for router in ROOT_ROUTERS:
+        app.include_router(router)
     for router in page_routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(pages.ROOT / "templates" / "static")), name="static")
+    app.add_middleware(IdempotencyMiddleware)  # inside the body limit: it reads the body to fingerprint it
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     check_rules(app)
@@ -60,6 +71,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 def api_routes() -> list[APIRoute]:
     """Every route under /api/v1 (paths without the prefix)."""
     return [r for router in API_ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+
+
+def root_routes() -> list[APIRoute]:
+    """The routes outside /api/v1 that `authorize` guards (the calendar feeds)."""
+    return [r for router in ROOT_ROUTERS for r in router.routes if isinstance(r, APIRoute)]
 
 
 def page_routers() -> tuple:
@@ -73,7 +89,7 @@ def page_routes() -> list[APIRoute]:
 
 def check_rules(app: FastAPI) -> None:
     """Refuse to start if an API route or a page has no access rule: a new route cannot escape authorisation."""
-    missing = [r.name for r in api_routes() if r.name not in RULES]
+    missing = [r.name for r in (*api_routes(), *root_routes()) if r.name not in RULES]
     if missing:
         raise RuntimeError(f"API routes without an access rule in app.authz.RULES: {missing}")
     missing = [r.name for r in page_routes() if r.name not in RULES]

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from workflow import identifiers
 from workflow.errors import InvalidInput
@@ -56,8 +56,30 @@ Euros = Annotated[int, Field(ge=0, le=1_000_000_000)]
 Reason = Annotated[str, StringConstraints(max_length=2000)]
 
 
+def unstorable(value: Any) -> bool:
+    """Text no database column can take: a NUL character (PostgreSQL refuses it) or a lone UTF-16
+    surrogate (not encodable in UTF-8), anywhere in a string, a list or a mapping."""
+    if isinstance(value, str):
+        return "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(unstorable(v) for v in value)
+    if isinstance(value, dict):
+        return any(unstorable(k) or unstorable(v) for k, v in value.items())
+    return False
+
+
+UNSTORABLE = "Caractère interdit : caractère nul (U+0000) ou texte qui n'est pas de l'Unicode valide."
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        if unstorable(value):
+            raise ValueError(UNSTORABLE)
+        return value
 
 
 class Read(BaseModel):

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import update
 
 from app import models as m
 from app import schemas as s
@@ -130,7 +131,7 @@ def update_project(uow: UnitOfWork, project_id: uuid.UUID, body: s.ProjectUpdate
     p = _load_for_write(uow, project_id, if_match, allow_closed=True, relations=())
     changes: dict[str, Any] = {}
     for name, value in _plain(body.model_dump(exclude_unset=True)).items():
-        if name in ("name", "kind", "region") and value is None:
+        if value is None and not m.Project.__table__.c[name].nullable:  # name, kind, region, conventionnement
             raise InvalidInput("Ce champ ne peut pas être vidé.", name)
         if getattr(p, name) != value:
             changes[name] = [getattr(p, name), value]
@@ -156,6 +157,37 @@ def replan(uow: UnitOfWork, project_id: uuid.UUID, body: s.PlanBody, *, if_match
             data={"before": before, "after": plan_of(p).as_dict()})
     uow.commit()
     return p
+
+
+# --- deadline watch -----------------------------------------------------------------------------
+def watch_deadline(uow: UnitOfWork, project_id: uuid.UUID, *, actor: Actor, clock: Clock) -> m.Event | None:
+    """Compare today's deadline status with the one last announced (`deadline_status`); when it moved,
+    write one `deadline.status_changed` event (version bump, event, outbox: like every change).
+
+    Recorded without an event: a project's first sighting while on time, and a closed project (no status).
+    A first sighting already at risk or late is announced (`from` is null)."""
+    p = uow.projects.get(project_id, for_update=True)
+    if p is None:
+        return None
+    today = clock.today()
+    shown = dl.present(index_of(p), state=State(p.state), plan=plan_of(p), today=today,
+                       suspended_since=p.suspended_since)
+    new = shown.status.value if shown.status is not None else None
+    old = p.deadline_status
+    if new == old:
+        uow.commit()
+        return None
+    if new is None or (old is None and new == dl.Status.DANS_LES_TEMPS.value):
+        uow.session.execute(update(m.Project.__table__).where(m.Project.__table__.c.id == p.id)
+                            .values(deadline_status=new))
+        uow.commit()
+        return None
+    p.deadline_status = new
+    event = _record(uow, p, clock, actor, "deadline.status_changed", effective_on=today,
+                    data={"from": old, "to": new, "horizon_on": shown.horizon_on.isoformat(),
+                          "step_due_on": shown.step_due_on.isoformat() if shown.step_due_on else None})
+    uow.commit()
+    return event
 
 
 # --- transitions --------------------------------------------------------------------------------

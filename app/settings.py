@@ -35,6 +35,21 @@ class Settings(BaseSettings):
                                         "request came over HTTPS (uvicorn honours X-Forwarded-Proto).")
     login_max_failures: int = Field(5, ge=1, le=100, description="Failed logins (per e-mail or address) before a block.")
     login_block_minutes: int = Field(15, ge=1, le=24 * 60, description="Window and block length for failed logins.")
+    # partner systems: webhooks, the delivery worker, idempotency keys
+    webhook_allow_private_targets: bool = Field(False, description="Accept webhook targets that resolve to private, "
+                                                "loopback, link-local, multicast or reserved addresses (tests).")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60, description="Timeout of one webhook POST.")
+    webhook_retry_schedule_seconds: list[int] = Field(
+        default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000],
+        description="Upper bound of the wait before each retry (full jitter); failed after the last one.")
+    webhook_max_consecutive_failures: int = Field(5, ge=1, le=1000, description="Failed deliveries in a row "
+                                                  "after which a subscription is disabled.")
+    worker_in_serve: bool = Field(False, description="Run the delivery worker inside `regieflow serve`.")
+    worker_poll_seconds: float = Field(2.0, gt=0, le=3600, description="Pause between two rounds of the worker.")
+    idempotency_retention_hours: int = Field(24, ge=1, le=24 * 30, description="How long an Idempotency-Key "
+                                             "and its stored response are kept.")
+    idempotency_stale_seconds: int = Field(60, ge=1, le=3600, description="After this, a request still marked "
+                                           "in progress (and not committed) is taken to have died: it may be retried.")
 
     @field_validator("timezone")
     @classmethod
@@ -50,6 +65,13 @@ class Settings(BaseSettings):
             raise ValueError(f"step_months must give exactly the steps {sorted(expected)}")
         if any(not (1 <= m <= MAX_STEP_MONTHS) for m in v.values()):
             raise ValueError(f"each step lasts 1 to {MAX_STEP_MONTHS} months")
+        return v
+
+    @field_validator("webhook_retry_schedule_seconds")
+    @classmethod
+    def _schedule(cls, v: list[int]) -> list[int]:
+        if not v or len(v) > 20 or any(not (1 <= s <= 86_400) for s in v):
+            raise ValueError("webhook_retry_schedule_seconds: 1 to 20 waits, each from 1 to 86400 seconds")
         return v
 
     @model_validator(mode="after")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from sqlalchemy import update
@@ -14,13 +15,22 @@ from app.models import FeedCounter
 from app.repositories import NEW_EVENTS, EventRepository, ProjectRepository
 
 
+# Callables run inside the transaction just before COMMIT (after every change, before the feed positions):
+# the idempotency layer marks its record "committed" there, so the effect and the record cannot disagree.
+BEFORE_COMMIT = "regieflow_before_commit"
+
+
 class UnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session], *, write: bool = True) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], *, write: bool = True,
+                 before_commit: Sequence[Callable[[Session], None]] = ()) -> None:
         self._factory = session_factory
         self._write = write
+        self._before_commit = list(before_commit)
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._factory()
+        if self._before_commit:
+            self.session.info[BEFORE_COMMIT] = list(self._before_commit)
         if not self._write:
             self.session.connection(execution_options={"regieflow_write": False})
         self.projects = ProjectRepository(self.session)
@@ -30,6 +40,7 @@ class UnitOfWork:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.session.info.pop(NEW_EVENTS, None)
+        self.session.info.pop(BEFORE_COMMIT, None)
         try:
             self.session.rollback()
         finally:
@@ -63,6 +74,8 @@ class UnitOfWork:
 
     def commit(self) -> None:
         try:
+            for hook in self.session.info.pop(BEFORE_COMMIT, []):
+                hook(self.session)
             self._assign_feed_positions()
             self.session.commit()
         except (StaleDataError, IntegrityError) as err:
@@ -70,3 +83,17 @@ class UnitOfWork:
             if isinstance(err, IntegrityError) and "events" not in str(err.orig):
                 raise
             raise ConcurrentUpdate("Le projet a été modifié par une autre requête : rechargez-le puis réessayez.") from err
+
+
+class BatchUnitOfWork(UnitOfWork):
+    """Several service calls in one transaction (bulk imports: a refused project leaves no trace).
+
+    The services end with `uow.commit()`; here that only flushes, so each call sees what the previous
+    ones wrote. `finish()` commits the whole batch (feed positions included); leaving the block without
+    it rolls everything back, like any unit of work."""
+
+    def commit(self) -> None:
+        self.flush()
+
+    def finish(self) -> None:
+        super().commit()

@@ -17,10 +17,11 @@ from fastapi.testclient import TestClient
 
 from app.authz import RULES
 from app.evidence import KINDS
-from app.main import API_PREFIX, api_routes, page_routes
+from app.main import API_PREFIX, api_routes, page_routes, root_routes
 from tests.access_support import fast_passwords  # noqa: F401 - fixture
 from tests.access_support import (
     PASSWORD,
+    PAST,
     PATCH_BODIES,
     PLAN,
     REGION_A,
@@ -97,6 +98,9 @@ class Ctx:
     target_grant: int
     target_key: int
     login_email: str
+    webhook_id: int = 1  # the principal's own subscription, and one of its deliveries
+    delivery_id: int = 1
+    calendar_id: int = 1  # the principal's own calendar token
 
 
 @dataclass
@@ -128,12 +132,20 @@ ADMIN_BODIES: dict[str, Any] = {
     "update_user": {"name": "Nom changé"},
     "add_grant": {"role": "observateur", "region": "Normandie"},
     "create_api_key": {"name": "Partenaire", "scopes": ["read"]},
+    # webhooks: each principal works on a subscription of its own (see _own_webhook)
+    "create_webhook": {"url": "https://93.184.215.14/regieflow", "event_types": ["project.created"]},
+    "update_webhook": {"description": "Suivi des projets"},
+    "rotate_webhook_secret": None,
+    "redeliver_webhook": None,
+    "create_calendar": {},  # a token for the caller's whole portfolio
 }
 ALLOWED_STATUS: dict[str, tuple[int, ...]] = {  # when the request is allowed, what it answers
     "GET": (200,), "POST": (201,), "PUT": (200, 201), "PATCH": (200,), "DELETE": (204,),
 }
 SPECIAL_STATUS: dict[str, tuple[int, ...]] = {
     "fire_transition": (200,), "login": (200,), "logout": (204,), "revoke_api_key": (200,),
+    "rotate_webhook_secret": (200,), "redeliver_webhook": (202,),
+    "import_projects": (200,),  # a report, whatever became of each project
 }
 # Evidence items and writes are probed rather than performed (each real one reloads the whole file of
 # evidence, and the matrix sends some two thousand requests): item 0 fails path validation and an unknown
@@ -157,7 +169,11 @@ def calls_for(route: Any, ctx: Ctx) -> list[Call]:
     if "{project_id}" not in path:
         if name == "create_project":
             return [Call(name, method, url, project_body(REGION_OF[t]), t, allowed_status=status) for t in (OWN, OTHER)]
-        params = {"user_id": ctx.target_user, "grant_id": ctx.target_grant, "key_id": ctx.target_key}
+        if name == "import_projects":  # creates, like create_project, in the region of each project
+            return [Call(name, method, url, {"projects": [{"project": project_body(REGION_OF[t], started_on=PAST)}]},
+                         t, allowed_status=status) for t in (OWN, OTHER)]
+        params = {"user_id": ctx.target_user, "grant_id": ctx.target_grant, "key_id": ctx.target_key,
+                  "webhook_id": ctx.webhook_id, "delivery_id": ctx.delivery_id, "calendar_id": ctx.calendar_id}
         body: Any = None
         if name == "login":
             body = {"email": ctx.login_email, "password": PASSWORD}
@@ -232,6 +248,23 @@ def _principal_client(app: Any, who_name: str, ctx: Ctx) -> TestClient:
     return c
 
 
+def _own_webhook(app: Any, c: TestClient) -> tuple[int, int]:
+    """A subscription of the principal behind `c`, with one delivery (a webhook route acts on the caller's own)."""
+    from sqlalchemy import select
+
+    from app import models as m
+
+    r = c.post(f"{API_PREFIX}/webhooks", json=ADMIN_BODIES["create_webhook"])
+    assert r.status_code == 201, r.text
+    with app.state.session_factory() as session:
+        event_id = session.scalars(select(m.Event.id).order_by(m.Event.id)).first()
+        d = m.WebhookDelivery(subscription_id=r.json()["id"], event_id=event_id, message_id=f"msg_matrix_{event_id}",
+                              status="failed", attempts=1, created_at=app.state.clock.now())
+        session.add(d)
+        session.commit()
+        return r.json()["id"], d.id
+
+
 @pytest.mark.parametrize("who_name", list(PRINCIPALS))
 def test_access_matrix(app, client, who_name: str) -> None:  # noqa: ANN001
     routes = api_routes()
@@ -244,6 +277,11 @@ def test_access_matrix(app, client, who_name: str) -> None:  # noqa: ANN001
     _, target_key = make_key(app, name="Clé cible", scopes=("read",), consultant=False)
     ctx = Ctx(projects, target_user, grants[0], target_key.id, "cible@example.fr")
     c = _principal_client(app, who_name, ctx)
+    if who.authenticated:
+        ctx.webhook_id, ctx.delivery_id = _own_webhook(app, c)
+        r = c.post(f"{API_PREFIX}/calendars", json={})  # a calendar route acts on the caller's own tokens
+        assert r.status_code == 201, r.text
+        ctx.calendar_id = r.json()["id"]
 
     # What an unknown project answers: a project the principal may not see must look exactly the same.
     unknown = c.get(f"{API_PREFIX}/projects/{uuid.uuid4()}").json()
@@ -301,18 +339,18 @@ def issue_need(route: Any) -> str:
         return W  # (and labelliser / ajourner_label need a consultant: see expected())
     if route.path.startswith("/admin/"):
         return "admin"
-    if route.name in ("health", "login"):
+    if route.name in ("health", "login", "calendar_feed"):  # the feed's token is its credential
         return "public"
-    if route.name == "create_project":
+    if route.name in ("create_project", "import_projects"):
         return "create"
     return "authenticated"
 
 
 def test_the_rules_say_what_the_issue_says() -> None:
     """RULES drives the matrix; this pins RULES itself, so a route cannot be given a laxer rule unnoticed."""
-    names = {r.name for r in api_routes()} | {r.name for r in page_routes()}  # pages: see tests/test_web_*
+    names = {r.name for r in (*api_routes(), *root_routes(), *page_routes())}  # pages: see tests/test_web_*
     assert set(RULES) <= names, f"rules for routes that do not exist: {sorted(set(RULES) - names)}"
-    wrong = {r.name: (RULES[r.name].need, issue_need(r)) for r in api_routes()
+    wrong = {r.name: (RULES[r.name].need, issue_need(r)) for r in (*api_routes(), *root_routes())
              if r.name in RULES and RULES[r.name].need != issue_need(r)}
     assert not wrong, f"route: (rule, what the issue asks): {wrong}"
     wrong = {r.name: (RULES[r.name].need, issue_page_need(r)) for r in page_routes()

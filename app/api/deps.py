@@ -29,7 +29,9 @@ def _clock(request: Request) -> Clock:
 
 
 def _write_uow(request: Request) -> UnitOfWork:
-    return UnitOfWork(request.app.state.session_factory)
+    from app.idempotency import hooks_for  # an Idempotency-Key's record is marked in the same transaction
+
+    return UnitOfWork(request.app.state.session_factory, before_commit=hooks_for(request))
 
 
 def _read_uow(request: Request) -> Iterator[UnitOfWork]:

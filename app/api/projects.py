@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Path, Request, Response, status
 
 from app import schemas as s
 from app import services
@@ -22,12 +22,10 @@ from app.api.deps import (
     etag,
     set_etag,
 )
-from app.repositories import SORTS
-from workflow.vocabulary import Kind, State, Status
+from app.api.filters import ProjectFiltersDep
 
 router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[Authorized])
 
-SortKey = Literal[tuple(SORTS) + tuple("-" + k for k in SORTS)]  # type: ignore[valid-type]
 PROBLEMS = {404: {"description": "No such project"}, 409: {"description": "Refused by the workflow"},
             412: {"description": "If-Match is stale"}, 422: {"description": "Invalid input"}}
 
@@ -43,20 +41,11 @@ def create_project(body: s.ProjectCreate, request: Request, response: Response, 
 
 
 @router.get("", response_model=s.Page[s.ProjectRead])
-def list_projects(
-    uow: ReadUow, clock: ClockDep, paging: PagingDep, principal: PrincipalDep,
-    state: Annotated[list[State], Query(max_length=8)] = [],  # noqa: B006 - FastAPI reads it, never mutates
-    kind: Kind | None = None,
-    region: Annotated[list[Annotated[str, Query(max_length=100)]], Query(max_length=30)] = [],  # noqa: B006
-    status_: Annotated[list[Status], Query(alias="status", max_length=3)] = [],  # noqa: B006
-    q: Annotated[str | None, Query(max_length=100, description="Search in name, region and lead")] = None,
-    sort: Annotated[SortKey, Query(description="Sort key; prefix with '-' for descending. 'status' puts "
-                                   "late then at-risk projects first.")] = "status",
-) -> s.Page[s.ProjectRead]:
+def list_projects(uow: ReadUow, clock: ClockDep, paging: PagingDep, principal: PrincipalDep,
+                  filters: ProjectFiltersDep) -> s.Page[s.ProjectRead]:
     today = clock.today()
-    rows, total = uow.projects.search(today=today, visible=principal.visible_condition(), state=[x.value for x in state], kind=kind.value if kind else None,
-                                      region=region, status=[x.value for x in status_], q=q, sort=sort,
-                                      offset=paging.offset, limit=paging.page_size)
+    rows, total = uow.projects.search(today=today, visible=principal.visible_condition(), offset=paging.offset,
+                                      limit=paging.page_size, **filters.search_args())
     return s.Page(items=[services.project_read(p, today) for p in rows], total=total, page=paging.page,
                   page_size=paging.page_size)
 

@@ -1,0 +1,200 @@
+"""Idempotency-Key on POST (IETF httpapi draft): replay, body mismatch, concurrent retry, scope per
+caller, release after a failure, a crash between COMMIT and the stored response, expiry and purge."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app import idempotency
+from app import models as m
+from app import services
+from tests.conftest import make_key
+from tests.partners_support import API, advance, count, worker
+from tests.support import assert_problem
+
+BODY = {"name": "Régie des Trois Quartiers", "kind": "regie_de_quartier", "region": "Hauts-de-France",
+        "initiator": "habitants"}
+
+
+def post(client: TestClient, key: str | None, body: Any = BODY, path: str = "/projects", **headers: str) -> Any:
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return client.post(f"{API}{path}", content=json.dumps(body), headers={"Content-Type": "application/json",
+                                                                          **headers})
+
+
+def record(app: Any, key: str) -> m.IdempotencyRecord | None:
+    with app.state.session_factory() as session:
+        return session.scalars(select(m.IdempotencyRecord).where(m.IdempotencyRecord.key == key)).one_or_none()
+
+
+def test_a_retry_replays_the_first_answer_without_doing_the_work_again(app, client) -> None:  # noqa: ANN001
+    first = post(client, '"8e03978e-40d5-43e8-bc93-6894a57f9324"')
+    assert first.status_code == 201 and "Idempotency-Replayed" not in first.headers
+    again = post(client, '"8e03978e-40d5-43e8-bc93-6894a57f9324"')
+    assert again.status_code == 201 and again.headers["Idempotency-Replayed"] == "true"
+    assert again.json() == first.json()
+    for header in ("Location", "ETag", "Content-Type"):
+        assert again.headers[header] == first.headers[header]
+    assert count(app, m.Project) == 1 and count(app, m.Event) == 1
+    assert record(app, "8e03978e-40d5-43e8-bc93-6894a57f9324").state == "done"
+
+    # every POST of the API: a transition, an evidence item, a webhook subscription
+    pid = first.json()["id"]
+    for _ in range(2):
+        r = post(client, "suspendre-1", {"reason": "Élections municipales"}, f"/projects/{pid}/transitions/suspendre")
+        assert r.status_code == 200, r.text
+        r = post(client, "needs-1", {"label": "Entretien des halls"}, f"/projects/{pid}/needs")
+        assert r.status_code == 201, r.text
+    assert client.get(f"{API}/projects/{pid}").json()["version"] == 3
+    assert len(client.get(f"{API}/projects/{pid}/needs").json()) == 1
+
+    # without a key, two POSTs are two projects
+    assert post(client, None).status_code == 201 and post(client, None).status_code == 201
+    assert count(app, m.Project) == 3
+
+
+def test_the_same_key_with_another_body_is_refused(app, client) -> None:  # noqa: ANN001
+    assert post(client, "cle-1").status_code == 201
+    r = post(client, "cle-1", BODY | {"name": "Autre régie"})
+    assert_problem(r, 422, "idempotence_cle_reutilisee")
+    r = post(client, "cle-1", BODY, "/projects/00000000-0000-0000-0000-000000000000/needs")
+    assert_problem(r, 422, "idempotence_cle_reutilisee")
+    assert count(app, m.Project) == 1
+
+
+def test_keys_are_scoped_to_the_caller(app, client) -> None:  # noqa: ANN001
+    other_key, _ = make_key(app, name="Autre partenaire")
+    assert post(client, "commande-42").status_code == 201
+    r = post(client, "commande-42", Authorization=f"Bearer {other_key}")
+    assert r.status_code == 201 and "Idempotency-Replayed" not in r.headers
+    assert count(app, m.Project) == 2
+
+
+def test_invalid_keys(app, client) -> None:  # noqa: ANN001
+    assert_problem(post(client, "x" * 256), 400, "idempotence_cle_invalide")
+    assert_problem(post(client, '""'), 400, "idempotence_cle_invalide")
+    assert post(client, "x" * 255).status_code == 201
+    assert count(app, m.Project) == 1
+
+
+def test_a_failed_request_releases_its_key(app, client) -> None:  # noqa: ANN001
+    r = post(client, "essai", BODY | {"kind": "regie_inconnue"})
+    assert_problem(r, 422, "requete_invalide")
+    assert record(app, "essai") is None
+    r = post(client, "essai", BODY)  # the same key, corrected: runs
+    assert r.status_code == 201 and "Idempotency-Replayed" not in r.headers
+    pid = r.json()["id"]
+    r = post(client, "tr", None, f"/projects/{pid}/transitions/definir_contours")  # guards unmet: nothing done
+    assert_problem(r, 409, "conditions_non_remplies")
+    assert record(app, "tr") is None
+
+
+def _blocking(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """services.create_project waits (before its COMMIT) until released, the first time only."""
+    entered, release = threading.Event(), threading.Event()
+    original = services.create_project
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        if not entered.is_set():
+            entered.set()
+            assert release.wait(20)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(services, "create_project", slow)
+    return entered, release
+
+
+def test_a_retry_while_the_first_request_runs_gets_409(app, client, monkeypatch) -> None:  # noqa: ANN001
+    entered, release = _blocking(monkeypatch)
+    results: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: results.setdefault("first", post(client, "k-concurrent")))
+    first.start()
+    assert entered.wait(10)
+    r = post(client, "k-concurrent")
+    assert_problem(r, 409, "idempotence_en_cours")
+    assert r.headers["Retry-After"] == "1"
+    release.set()
+    first.join(20)
+    assert results["first"].status_code == 201
+    replay = post(client, "k-concurrent")
+    assert replay.status_code == 201 and replay.headers["Idempotency-Replayed"] == "true"
+    assert replay.json()["id"] == results["first"].json()["id"]
+    assert count(app, m.Project) == 1
+
+
+def test_a_request_taken_for_dead_cannot_commit_after_its_retry(app, client, monkeypatch) -> None:  # noqa: ANN001
+    """The first request stalls past REGIEFLOW_IDEMPOTENCY_STALE_SECONDS before committing; a retry takes
+    the key over and creates the project; when the first one wakes up, its COMMIT is refused."""
+    entered, release = _blocking(monkeypatch)
+    results: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: results.setdefault("first", post(client, "k-stale")))
+    first.start()
+    assert entered.wait(10)
+    advance(app, seconds=61)
+    retry = post(client, "k-stale")
+    assert retry.status_code == 201 and "Idempotency-Replayed" not in retry.headers
+    release.set()
+    first.join(20)
+    assert_problem(results["first"], 409, "idempotence_en_cours")
+    assert count(app, m.Project) == 1 and count(app, m.Event) == 1
+    assert post(client, "k-stale").json()["id"] == retry.json()["id"]
+
+
+def test_a_crash_between_commit_and_the_stored_response_never_repeats_the_effect(app, client,  # noqa: ANN001
+                                                                                 monkeypatch) -> None:
+    """The record is marked committed in the transaction of the effect; if the process dies before the
+    response is stored, a retry is told the request was applied (and what it wrote), never re-run."""
+    monkeypatch.setattr(idempotency, "finish", lambda *args, **kwargs: None)  # "the process died here"
+    first = post(client, "k-crash")
+    assert first.status_code == 201
+    monkeypatch.undo()
+    row = record(app, "k-crash")
+    assert row.state == "committed" and row.response_status is None
+    for wait in (0, 61, 3600):  # however long after: never re-run
+        advance(app, seconds=wait)
+        r = post(client, "k-crash")
+        body = assert_problem(r, 409, "idempotence_deja_appliquee")
+        assert body["effects"] == [{"project_id": first.json()["id"], "seq": 1, "type": "project.created",
+                                    "project": f"{API}/projects/{first.json()['id']}"}]
+    assert count(app, m.Project) == 1
+
+
+def test_a_rolled_back_effect_leaves_the_key_free(app, client, monkeypatch) -> None:  # noqa: ANN001
+    """The marking and the effect share one transaction: if the effect is rolled back, so is the marking."""
+    def broken_feed(self: Any) -> None:
+        raise RuntimeError("disk full")
+
+    from app.uow import UnitOfWork
+
+    monkeypatch.setattr(UnitOfWork, "_assign_feed_positions", broken_feed)  # fails after the hook ran
+    assert post(client, "k-rollback").status_code == 500
+    monkeypatch.undo()
+    assert record(app, "k-rollback") is None and count(app, m.Project) == 0
+    assert post(client, "k-rollback").status_code == 201
+
+
+def test_records_expire_after_24_hours_and_are_purged(app, client) -> None:  # noqa: ANN001
+    assert post(client, "k-old").status_code == 201
+    advance(app, hours=23, minutes=59)
+    assert post(client, "k-old").headers.get("Idempotency-Replayed") == "true"
+    advance(app, minutes=1)
+    r = post(client, "k-old", BODY | {"name": "Une autre régie"})  # expired: the key is free again
+    assert r.status_code == 201 and "Idempotency-Replayed" not in r.headers
+    assert count(app, m.Project) == 2
+    advance(app, hours=24)
+    with worker(app) as w:
+        assert w.purge() == 1
+    assert count(app, m.IdempotencyRecord) == 0
+
+
+def test_unauthenticated_requests_are_not_recorded(app, anon_client) -> None:  # noqa: ANN001
+    r = post(anon_client, "k-anon")
+    assert_problem(r, 401)
+    assert count(app, m.IdempotencyRecord) == 0
