@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from workflow import identifiers
 from workflow.errors import InvalidInput
@@ -56,8 +56,32 @@ Euros = Annotated[int, Field(ge=0, le=1_000_000_000)]
 Reason = Annotated[str, StringConstraints(max_length=2000)]
 
 
+def _has_nul(data: Any) -> bool:
+    """Whether a NUL character hides in any string of a parsed JSON body (iterative: deep bodies are fine)."""
+    stack = [data]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+    return False
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL (U+0000): refuse it here (422), not in the database (500).
+        if _has_nul(data):
+            raise ValueError("Le caractère nul (U+0000) n'est pas accepté.")
+        return data
 
 
 class Read(BaseModel):

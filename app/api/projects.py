@@ -29,6 +29,7 @@ from workflow.vocabulary import Kind, State, Status
 
 router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[Authorized])
 
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: 422 rather than a 500 from the database
 SortKey = Literal[tuple(SORTS) + tuple("-" + k for k in SORTS)]  # type: ignore[valid-type]
 PROBLEMS = {404: {"description": "No such project"}, 409: {"description": "Refused by the workflow"},
             412: {"description": "If-Match is stale"}, 422: {"description": "Invalid input"}}
@@ -60,9 +61,9 @@ def list_projects(
     uow: ReadUow, clock: ClockDep, paging: PagingDep, principal: PrincipalDep,
     state: Annotated[list[State], Query(max_length=8)] = [],  # noqa: B006 - FastAPI reads it, never mutates
     kind: Kind | None = None,
-    region: Annotated[list[Annotated[str, Query(max_length=100)]], Query(max_length=30)] = [],  # noqa: B006
+    region: Annotated[list[Annotated[str, Query(max_length=100, pattern=NO_NUL)]], Query(max_length=30)] = [],  # noqa: B006
     status_: Annotated[list[Status], Query(alias="status", max_length=3)] = [],  # noqa: B006
-    q: Annotated[str | None, Query(max_length=100, description="Search in name, region and lead")] = None,
+    q: Annotated[str | None, Query(max_length=100, pattern=NO_NUL, description="Search in name, region and lead")] = None,
     sort: Annotated[SortKey, Query(description="Sort key; prefix with '-' for descending. 'status' puts "
                                    "late then at-risk projects first.")] = "status",
 ) -> s.Page[s.ProjectRead]:
