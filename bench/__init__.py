@@ -1,0 +1,1 @@
+"""Benchmarks and reliability drills for regieflow (see docs/PERFORMANCE.md and docs/RELIABILITY.md)."""

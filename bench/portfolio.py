@@ -1,0 +1,221 @@
+"""Read latency on a large portfolio (made by bench/generate.py), over HTTP, one request at a time.
+
+    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.portfolio \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench_portfolio --requests 200
+
+The server (bench/server.py: uvicorn, one process) is pinned to CPU 0 and this client to CPU 1.
+Each kind of request is sent --requests times, sequentially, after 20 warm-up requests, on projects
+and filters drawn at random (seeded): latency is what one client sees on an otherwise idle server
+(closed loop, one connection; see bench/throughput.py for latency under load).
+
+* list: `GET /api/v1/projects?page_size=50` with a random filter (state, status, region, kind, q)
+  and a random sort key: a filtered, sorted page of 50 projects with their statuses;
+* project, schedule, events (`?page_size=50`, a random page), transitions: one project;
+* feed: the change feed `GET /api/v1/events?after=N&limit=100` (--feed-path), and
+* portfolio: the web portfolio page (--portfolio-path, with a consultant's session cookie).
+  Both are being built in other branches: when the route answers 404 the script prints a note and
+  skips it. Enable later with the path of the route.
+
+Prints one JSON line per kind (p50, p95, p99, max in ms; statuses) and the SQL plans of the list
+query when --explain is given (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import time
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import func, select
+
+from bench.common import create_key, loadavg, percentile, print_facts, session_factory, start_server
+from bench.loadgen import Conn
+
+STATES = ["groupe_projet", "contours", "faisabilite", "validation", "prefiguration", "expertise", "labellisee",
+          "abandonnee"]
+STATUSES = ["en_retard", "a_risque", "dans_les_temps"]
+SORTS = ["status", "-status", "name", "started_on", "-step_due_on", "horizon_on", "-updated_at", "region"]
+
+
+def facts_of(url: str) -> dict[str, Any]:
+    from app import models as m
+
+    factory = session_factory(url)
+    with factory() as s:
+        ids = [str(x) for x in s.scalars(select(m.Project.id))]
+        regions = sorted(set(s.scalars(select(m.Project.region))))
+        n_events = s.scalar(select(func.count()).select_from(m.Event))
+        max_feed = s.scalar(select(func.max(m.Event.feed_seq))) or 0
+    factory.kw["bind"].dispose()
+    return {"ids": ids, "regions": regions, "events": n_events, "max_feed": max_feed}
+
+
+def list_path(r: random.Random, regions: list[str]) -> str:
+    params = ["page_size=50", f"sort={r.choice(SORTS)}"]
+    pick = r.randrange(6)
+    if pick == 0:
+        params += [f"state={s}" for s in r.sample(STATES, r.randint(1, 3))]
+    elif pick == 1:
+        params += [f"status={s}" for s in r.sample(STATUSES, r.randint(1, 2))]
+    elif pick == 2:
+        params.append("region=" + quote(r.choice(regions)))
+    elif pick == 3:
+        params.append(f"kind={r.choice(['regie_de_quartier', 'regie_de_territoire'])}")
+    elif pick == 4:
+        params.append("q=" + quote(r.choice(["alma", "quartier", "n°00042", "grenoble", "xyz"])))
+    params.append(f"page={r.randint(1, 3)}")
+    return "/api/v1/projects?" + "&".join(params)
+
+
+async def measure(port: int, headers: dict[str, str], paths: list[str]) -> dict[str, Any]:
+    conn = Conn("127.0.0.1", port, headers)
+    await conn.open()
+    for p in paths[:20]:
+        await conn.request("GET", p)
+    lat, statuses = [], {}
+    for p in paths:
+        t0 = time.perf_counter()
+        status, _body, _ = await conn.request("GET", p)
+        lat.append((time.perf_counter() - t0) * 1000)
+        statuses[status] = statuses.get(status, 0) + 1
+    conn.close()
+    return {"requests": len(lat), "p50_ms": round(percentile(lat, 50), 2), "p95_ms": round(percentile(lat, 95), 2),
+            "p99_ms": round(percentile(lat, 99), 2), "max_ms": round(max(lat), 2), "statuses": statuses}
+
+
+async def probe(port: int, headers: dict[str, str], path: str) -> int:
+    conn = Conn("127.0.0.1", port, headers)
+    status, _, _ = await conn.request("GET", path)
+    conn.close()
+    return status
+
+
+def session_cookie(url: str, port: int) -> dict[str, str] | None:
+    """A consultant's session cookie (for the pages), by logging in through the API."""
+    import datetime as dt
+    import urllib.request
+
+    from app import accounts
+    from app.authz import Role
+
+    factory = session_factory(url)
+    email, password = "bench-consultant@example.org", "bench-password-123"
+    with factory() as s:
+        try:
+            accounts.create_user(s, email=email, name="Bench", password=password,
+                                 grants=[(Role.CONSULTANT.value, None, None)], now=dt.datetime.now(dt.UTC))
+        except Exception:  # noqa: BLE001 - exists already
+            s.rollback()
+    factory.kw["bind"].dispose()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/auth/login", method="POST",
+                                 data=json.dumps({"email": email, "password": password}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            cookie = r.headers.get("set-cookie", "").split(";")[0]
+    except OSError as exc:
+        print(f"note: login failed ({exc}); the portfolio page is skipped")
+        return None
+    return {"Cookie": cookie}
+
+
+def explain(url: str, today: Any) -> None:
+    from sqlalchemy.dialects import postgresql
+
+    from app.repositories import ProjectRepository
+
+    factory = session_factory(url)
+    with factory() as s:
+        captured: list[Any] = []
+        orig = s.scalars
+
+        def grab(stmt, *a, **k):
+            captured.append(stmt)
+            return orig(stmt, *a, **k)
+
+        s.scalars = grab  # type: ignore[method-assign]
+        ProjectRepository(s).search(today=today, status=["en_retard"], sort="status", limit=50)
+        for stmt in captured:
+            sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+            plan = s.execute(__import__("sqlalchemy").text("EXPLAIN ANALYZE " + sql)).scalars().all()
+            print("\n".join(["-- plan:"] + plan))
+    factory.kw["bind"].dispose()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--database-url", required=True)
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--feed-path", default="/api/v1/events?after={after}&limit=100",
+                    help="change feed route; {after} is replaced by a random feed position")
+    ap.add_argument("--portfolio-path", default="/portefeuille", help="web portfolio page (needs a session)")
+    ap.add_argument("--explain", action="store_true")
+    ap.add_argument("--kinds", default="list,project,schedule,events,transitions,feed,portfolio",
+                    help="comma-separated subset of the request kinds")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    facts = print_facts(args.database_url)
+    os.sched_setaffinity(0, {1})
+    info = facts_of(args.database_url)
+    print(f"portfolio: {len(info['ids'])} projects, {info['events']} events, loadavg {loadavg()}", flush=True)
+    r = random.Random(args.seed)
+    ids = info["ids"]
+    key = create_key(args.database_url)
+    headers = {"Authorization": f"Bearer {key}"}
+    server = start_server(args.database_url, cpus="0")
+    results: dict[str, Any] = {"facts": facts, "projects": len(ids), "events": info["events"], "kinds": {}}
+    try:
+        n = args.requests
+        kinds = {
+            "list": [list_path(r, info["regions"]) for _ in range(n)],
+            "project": [f"/api/v1/projects/{r.choice(ids)}" for _ in range(n)],
+            "schedule": [f"/api/v1/projects/{r.choice(ids)}/schedule" for _ in range(n)],
+            "events": [f"/api/v1/projects/{r.choice(ids)}/events?page_size=50" for _ in range(n)],
+            "transitions": [f"/api/v1/projects/{r.choice(ids)}/transitions" for _ in range(n)],
+            "feed": [args.feed_path.format(after=r.randint(0, max(0, info["max_feed"] - 100))) for _ in range(n)],
+        }
+        wanted = set(args.kinds.split(","))
+        for kind, paths in kinds.items():
+            if kind not in wanted:
+                continue
+            status = asyncio.run(probe(server.port, headers, paths[0]))
+            if status == 404:
+                print(f"note: {kind} ({paths[0].split('?')[0]}) answers 404 in this build: skipped "
+                      f"(enable with --feed-path once the route exists)", flush=True)
+                results["kinds"][kind] = "skipped: 404"
+                continue
+            res = asyncio.run(measure(server.port, headers, paths))
+            res["loadavg"] = loadavg()
+            results["kinds"][kind] = res
+            print(f"{kind:12s} {json.dumps(res)}", flush=True)
+        cookie = session_cookie(args.database_url, server.port) if "portfolio" in wanted else None
+        if cookie:
+            status = asyncio.run(probe(server.port, cookie, args.portfolio_path))
+            if status in (404, 405):
+                print(f"note: portfolio page {args.portfolio_path} answers {status} in this build: skipped "
+                      f"(enable with --portfolio-path once the page exists)", flush=True)
+                results["kinds"]["portfolio"] = f"skipped: {status}"
+            else:
+                res = asyncio.run(measure(server.port, cookie, [args.portfolio_path] * n))
+                res["loadavg"] = loadavg()
+                results["kinds"]["portfolio"] = res
+                print(f"{'portfolio':12s} {json.dumps(res)}", flush=True)
+    finally:
+        server.stop()
+    if args.explain and not args.database_url.startswith("sqlite"):
+        import datetime as dt
+
+        explain(args.database_url, dt.date.today())
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""SQL statements per request do not grow with the number of projects: no N+1 can come back.
+
+Counted with a SQLAlchemy `before_cursor_execute` listener on the app's engine (app.state.engine),
+which also sees the statements of authentication and authorisation. Each read is counted on the
+second call (the first one may touch the API key's last-used time). The same requests are counted
+with 5 projects and with 60 (the list's page then holds 50 items instead of 5): the counts must be
+equal. No timing is asserted here; speed is measured by bench/ (docs/PERFORMANCE.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from sqlalchemy import event
+
+from tests.support import API, create_project, project_at
+
+START = date(2025, 3, 3)
+
+# Paths to count; {pid} is a project moved to `validation` with evidence and history.
+READS = (
+    "/projects?page_size=50",
+    "/projects?page_size=50&sort=-step_due_on&state=groupe_projet&state=validation",
+    "/projects?page_size=50&status=en_retard&status=a_risque&status=dans_les_temps&sort=name",
+    "/projects/{pid}",
+    "/projects/{pid}/schedule",
+    "/projects/{pid}/events?page_size=50",
+    "/projects/{pid}/transitions",
+    "/projects/{pid}/stakeholders",
+)
+
+
+@contextmanager
+def counting(engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def statements(client, engine, path: str) -> tuple[int, list[str]]:
+    client.get(API + path)
+    with counting(engine) as seen:
+        r = client.get(API + path)
+    assert r.status_code == 200, r.text
+    return len(seen), seen
+
+
+def counts(client, engine, pid: str) -> dict[str, tuple[int, list[str]]]:
+    return {path: statements(client, engine, path.format(pid=pid)) for path in READS}
+
+
+def test_statements_per_request_do_not_depend_on_the_number_of_projects(client, app) -> None:
+    engine = app.state.engine
+    pid = project_at(client, "validation", start=START)["id"]
+    for i in range(4):
+        project_at(client, ("groupe_projet", "contours")[i % 2], start=START, name=f"Régie n°{i}")
+    small = counts(client, engine, pid)
+    for i in range(55):
+        create_project(client, name=f"Régie supplémentaire n°{i}", started_on=START.isoformat())
+    assert client.get(f"{API}/projects", params={"page_size": 50}).json()["total"] == 60
+    large = counts(client, engine, pid)
+    for path in READS:
+        n_small, _ = small[path]
+        n_large, sql_large = large[path]
+        assert n_small == n_large, (
+            f"{path}: {n_small} statements with 5 projects, {n_large} with 60:\n" + "\n".join(sql_large))
+
+
+def test_a_transition_costs_a_constant_number_of_statements(client, app) -> None:
+    """Firing writes the same number of statements whatever the portfolio's size (and its history)."""
+    engine = app.state.engine
+    pid = project_at(client, "validation", start=START)["id"]
+
+    def fire_pair() -> tuple[int, int]:
+        out = []
+        for trigger, body in (("reprendre_faisabilite", {"reason": "Revoir le modèle économique."}),
+                              ("soumettre_validation", None)):
+            with counting(engine) as seen:
+                r = client.post(f"{API}/projects/{pid}/transitions/{trigger}", json=body)
+            assert r.status_code == 200, r.text
+            out.append(len(seen))
+        return out[0], out[1]
+
+    fire_pair()  # the first write may touch the API key's last-used time
+    small = fire_pair()
+    for i in range(55):
+        create_project(client, name=f"Régie supplémentaire n°{i}", started_on=START.isoformat())
+    assert fire_pair() == small
