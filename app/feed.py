@@ -8,34 +8,23 @@ and never sees one twice. The same item shape is the `data` of a webhook payload
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import models as m
+from app.schemas import EventRead
 
 CURSOR_PREFIX = "fs_"
 
 
-class FeedItem(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class FeedItem(EventRead):
+    """An event as the feed and webhook payloads show it: the project's event plus where it stands."""
 
     feed_seq: int
-    id: int
     project_id: uuid.UUID
-    seq: int
-    type: str
-    trigger: str | None
-    from_state: str | None
-    to_state: str | None
-    effective_on: date | None
-    recorded_at: datetime
-    actor: str | None
-    reason: str | None
-    data: dict[str, Any]
 
 
 class FeedPage(BaseModel):
