@@ -16,7 +16,6 @@ DTSTAMP its last change.
 from __future__ import annotations
 
 import re
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -28,7 +27,8 @@ from sqlalchemy.orm import Session, selectinload
 from app import models as m
 from app.authz import Ability, Principal, key_principal, user_principal
 from app.errors import NotFound
-from app.security import same, sha256_hex
+from app.security import new_prefixed_secret, same, sha256_hex
+from app.security import prefix_of as security_prefix_of
 from app.services import plan_of, suspensions_of
 from workflow import deadlines as dl
 from workflow.vocabulary import STATE_LABELS, STEPS, State
@@ -55,16 +55,11 @@ class NewToken:
 
 def new_token() -> tuple[str, str, str]:
     """(token, visible prefix, SHA-256 of the token). Format: rfcal_<8 hex>_<secret>."""
-    prefix = f"{TOKEN_PREFIX}_{secrets.token_hex(4)}"
-    token = f"{prefix}_{secrets.token_urlsafe(32)}"
-    return token, prefix, sha256_hex(token)
+    return new_prefixed_secret(TOKEN_PREFIX)
 
 
 def prefix_of(token: str) -> str | None:
-    parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or len(parts[1]) != 8 or len(parts[2]) < 20 or len(token) > 120:
-        return None
-    return f"{parts[0]}_{parts[1]}"
+    return security_prefix_of(token, TOKEN_PREFIX)
 
 
 def _can_read(session: Session, principal: Principal, project_id: uuid.UUID) -> bool:

@@ -39,19 +39,29 @@ def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def new_prefixed_secret(kind: str) -> tuple[str, str, str]:
+    """(secret shown once, visible prefix, SHA-256 of the secret). Format: <kind>_<8 hex>_<secret>."""
+    prefix = f"{kind}_{secrets.token_hex(4)}"
+    value = f"{prefix}_{secrets.token_urlsafe(32)}"
+    return value, prefix, sha256_hex(value)
+
+
+def prefix_of(value: str, kind: str) -> str | None:
+    """The visible prefix of a well-formed <kind>_<8 hex>_<secret>, or None."""
+    parts = value.split("_", 2)
+    if len(parts) != 3 or parts[0] != kind or len(parts[1]) != 8 or len(parts[2]) < 20 or len(value) > 120:
+        return None
+    return f"{parts[0]}_{parts[1]}"
+
+
 def new_api_key() -> tuple[str, str, str]:
     """(full key shown once, visible prefix, SHA-256 of the full key). Format: rf_<8 hex>_<secret>."""
-    prefix = f"{KEY_PREFIX}_{secrets.token_hex(4)}"
-    key = f"{prefix}_{secrets.token_urlsafe(32)}"
-    return key, prefix, sha256_hex(key)
+    return new_prefixed_secret(KEY_PREFIX)
 
 
 def split_api_key(key: str) -> str | None:
     """The prefix of a well-formed key, or None."""
-    parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != KEY_PREFIX or len(parts[1]) != 8 or len(parts[2]) < 20 or len(key) > 120:
-        return None
-    return f"{parts[0]}_{parts[1]}"
+    return prefix_of(key, KEY_PREFIX)
 
 
 def same(a: str, b: str) -> bool:
