@@ -31,36 +31,39 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
-def authenticate(request: Request) -> Principal:
-    """The caller, from a Bearer key or a session cookie; anonymous when neither is sent."""
-    factory = request.app.state.session_factory
+def authenticate(request: Request, session: Session | None = None) -> Principal:
+    """The caller, from a Bearer key or a session cookie; anonymous when neither is sent.
+
+    `session`: read with the caller's session (check_access reuses it for the project's region, one
+    connection per request); without it, a short-lived one is opened."""
+    if session is None:
+        with request.app.state.session_factory() as own:
+            return authenticate(request, own)
     now = request.app.state.clock.now()
     key = _bearer(request)
     if key is not None:
         prefix = split_api_key(key)
         if prefix is None:
             raise Unauthenticated(BAD_KEY)
-        with factory() as session:
-            row = session.scalars(select(m.ApiKey).where(m.ApiKey.prefix == prefix)).one_or_none()
-            if (row is None or not same(row.secret_hash, sha256_hex(key)) or row.revoked_at is not None
-                    or (row.expires_at is not None and row.expires_at <= now)):
-                raise Unauthenticated(BAD_KEY)
-            principal = key_principal(row)
-            if row.last_used_at is None or now - row.last_used_at > KEY_TOUCH_EVERY:
-                row.last_used_at = now
-                session.commit()
+        row = session.scalars(select(m.ApiKey).where(m.ApiKey.prefix == prefix)).one_or_none()
+        if (row is None or not same(row.secret_hash, sha256_hex(key)) or row.revoked_at is not None
+                or (row.expires_at is not None and row.expires_at <= now)):
+            raise Unauthenticated(BAD_KEY)
+        principal = key_principal(row)
+        if row.last_used_at is None or now - row.last_used_at > KEY_TOUCH_EVERY:
+            row.last_used_at = now
+            session.commit()
         return principal
     token = request.cookies.get(SESSION_COOKIE)
     if token and len(token) < 200:
-        with factory() as session:
-            ws = session.scalars(
-                select(m.WebSession).where(m.WebSession.token_hash == sha256_hex(token))
-            ).one_or_none()
-            if ws is not None and ws.expires_at > now:
-                user = session.scalars(select(m.User).where(m.User.id == ws.user_id, m.User.active.is_(True))
-                                       .options(selectinload(m.User.grants))).one_or_none()
-                if user is not None:
-                    return user_principal(user, via_cookie=True, csrf_token=ws.csrf_token, session_id=ws.id)
+        ws = session.scalars(
+            select(m.WebSession).where(m.WebSession.token_hash == sha256_hex(token))
+        ).one_or_none()
+        if ws is not None and ws.expires_at > now:
+            user = session.scalars(select(m.User).where(m.User.id == ws.user_id, m.User.active.is_(True))
+                                   .options(selectinload(m.User.grants))).one_or_none()
+            if user is not None:
+                return user_principal(user, via_cookie=True, csrf_token=ws.csrf_token, session_id=ws.id)
     return ANONYMOUS
 
 

@@ -81,39 +81,72 @@ KINDS: dict[str, EvidenceKind] = {
 CONSULTANT_ONLY_KINDS = frozenset({"expertises"})
 
 
-def snapshot(project: m.Project) -> ev.Evidence:
-    """The plain Evidence the guards read, built from a project loaded with its evidence."""
-    study = project.feasibility
-    assoc = project.association
-    categories = {st.id: Category(st.category) for st in project.stakeholders}
-    return ev.Evidence(
-        kind=Kind(project.kind),
-        stakeholders=tuple(
+# Which relations of Project fill each Evidence field (approvals carry their stakeholder's category).
+FIELD_RELATIONS: dict[str, tuple[str, ...]] = {
+    "stakeholders": ("stakeholders",), "communes": ("communes",), "qpvs": ("qpvs",), "needs": ("needs",),
+    "activities": ("activities",), "study": ("feasibility",), "markets": ("markets",),
+    "site_visits": ("site_visits",), "approvals": ("approvals", "stakeholders"), "association": ("association",),
+    "board_colleges": ("board_members",), "hires": ("hires",), "expertises": ("expertises",),
+}
+if set(FIELD_RELATIONS) != ev.EVIDENCE_FIELDS:  # pragma: no cover - caught by any import
+    raise RuntimeError("every Evidence field needs its relations in FIELD_RELATIONS")
+
+
+def relations_for(fields: frozenset[str]) -> tuple[str, ...]:
+    """The relations to load for a snapshot of these fields (in a stable order)."""
+    return tuple(dict.fromkeys(rel for f in sorted(fields) for rel in FIELD_RELATIONS[f]))
+
+
+def snapshot(project: m.Project, fields: frozenset[str] | None = None) -> ev.Evidence:
+    """The plain Evidence the guards read, built from the project's evidence rows.
+
+    With `fields`, only those are read (and lazily loaded if they were not); the snapshot records
+    them in `loaded`, so a guard that reads anything else fails loudly instead of seeing nothing."""
+    want = ev.EVIDENCE_FIELDS if fields is None else fields
+    values: dict[str, Any] = {}
+    if "stakeholders" in want:
+        values["stakeholders"] = tuple(
             ev.StakeholderFact(st.id, Category(st.category), st.is_amo_pilot) for st in project.stakeholders
-        ),
-        communes=tuple(c.insee_code for c in project.communes),
-        qpvs=tuple(q.code for q in project.qpvs),
-        needs=tuple(NeedStatus(n.status) for n in project.needs),
-        activities=len(project.activities),
-        study=None if study is None else ev.StudyFact(
+        )
+    if "communes" in want:
+        values["communes"] = tuple(c.insee_code for c in project.communes)
+    if "qpvs" in want:
+        values["qpvs"] = tuple(q.code for q in project.qpvs)
+    if "needs" in want:
+        values["needs"] = tuple(NeedStatus(n.status) for n in project.needs)
+    if "activities" in want:
+        values["activities"] = len(project.activities)
+    if "study" in want:
+        study = project.feasibility
+        values["study"] = None if study is None else ev.StudyFact(
             study.annual_charges, study.market_income, study.non_market_income, study.premises_address,
             Verdict(study.conclusion) if study.conclusion else None,
-        ),
-        markets=tuple(ev.MarketFact(mk.buyer_name, mk.buyer_category) for mk in project.markets),
-        site_visits=len(project.site_visits),
-        approvals=tuple(
+        )
+    if "markets" in want:
+        values["markets"] = tuple(ev.MarketFact(mk.buyer_name, mk.buyer_category) for mk in project.markets)
+    if "site_visits" in want:
+        values["site_visits"] = len(project.site_visits)
+    if "approvals" in want:
+        categories = {st.id: Category(st.category) for st in project.stakeholders}
+        values["approvals"] = tuple(
             ev.ApprovalFact(a.stakeholder_id, categories[a.stakeholder_id], Verdict(a.verdict), a.given_on, a.id)
             for a in project.approvals
-        ),
-        association=None if assoc is None else ev.AssociationFact(assoc.name, assoc.declared_on, assoc.rna),
-        board_colleges=frozenset(Category(b.college) for b in project.board_members),
-        hires=len(project.hires),
-        expertises=tuple(
+        )
+    if "association" in want:
+        assoc = project.association
+        values["association"] = None if assoc is None else ev.AssociationFact(assoc.name, assoc.declared_on,
+                                                                              assoc.rna)
+    if "board_colleges" in want:
+        values["board_colleges"] = frozenset(Category(b.college) for b in project.board_members)
+    if "hires" in want:
+        values["hires"] = len(project.hires)
+    if "expertises" in want:
+        values["expertises"] = tuple(
             ev.ExpertiseFact(x.conducted_on, tuple(x.experts),
                              ExpertiseConclusion(x.conclusion) if x.conclusion else None, x.id)
             for x in project.expertises
-        ),
-    )
+        )
+    return ev.Evidence(kind=Kind(project.kind), loaded=None if fields is None else frozenset(fields), **values)
 
 
 EVIDENCE_RELATIONS = tuple(k.relation for k in KINDS.values())

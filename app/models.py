@@ -342,6 +342,8 @@ class OutboxMessage(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Lets a new event and its message be inserted in one flush (the event's id is known by then).
+    event: Mapped[Event] = relationship(lazy="raise")
 
 
 # --- access control (users, grants, sessions, API keys, login throttling) -------------------------

@@ -135,8 +135,8 @@ class EventRepository:
         event.hash = hash_of_event(event)
         self.session.add(event)
         self.session.info.setdefault(NEW_EVENTS, []).append(event)  # feed positions are given at commit
-        self.session.flush()
-        self.session.add(m.OutboxMessage(event_id=event.id, topic=topic or event.type,
+        # Inserted at the next flush, with the event (at the latest when the unit of work commits).
+        self.session.add(m.OutboxMessage(event=event, topic=topic or event.type,
                                          payload={"project_id": str(event.project_id), "seq": event.seq,
                                                   "type": event.type}))
         return event

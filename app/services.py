@@ -65,7 +65,8 @@ def _record(uow: UnitOfWork, p: m.Project, clock: Clock, actor: Actor, type_: st
     now = clock.now()
     p.version = p.version + 1 if p.version else 1
     p.updated_at = now
-    uow.flush()
+    if p in uow.session.new:
+        uow.flush()  # a new project's row first: its event refers to it (no ORM relationship orders them)
     event = m.Event(project_id=p.id, seq=p.version, type=type_, recorded_at=now, actor=actor.label,
                     data=fields.pop("data", {}), **fields)
     return uow.events.append(event)
@@ -197,9 +198,12 @@ def flow_of(p: m.Project) -> wf.Flow:
 
 def fire_transition(uow: UnitOfWork, project_id: uuid.UUID, trigger: str, body: s.TransitionBody, *,
                     if_match: int | None, actor: Actor, clock: Clock) -> m.Project:
-    p = _load_for_write(uow, project_id, if_match, allow_closed=True)
-    outcome = wf.fire(flow_of(p), trigger, snapshot(p), today=clock.today(), effective_on=body.effective_on,
-                      reason=body.reason)
+    p = _load_for_write(uow, project_id, if_match, allow_closed=True, relations=())
+    # Only the evidence this trigger's guards read (a step back, a pause or an abandon reads none):
+    # the rows load lazily, inside this transaction, while the project row is locked.
+    fields = wf.reads_of(trigger, p.state)
+    outcome = wf.fire(flow_of(p), trigger, snapshot(p, fields), today=clock.today(),
+                      effective_on=body.effective_on, reason=body.reason)
     when = outcome.effective_on
     if outcome.trigger == Trigger.SUSPENDRE:
         p.suspensions.append(m.SuspensionRecord(project_id=p.id, started_on=when, reason=outcome.reason or ""))
@@ -346,7 +350,7 @@ def project_read(p: m.Project, today: date) -> s.ProjectRead:
 
 
 def transitions_view(p: m.Project) -> s.TransitionsRead:
-    views = wf.available(flow_of(p), snapshot(p))
+    views = wf.available(flow_of(p), snapshot(p, wf.reads_from(p.state)))
     return s.TransitionsRead(
         state=p.state, suspended=p.suspended_since is not None, version=p.version,
         triggers=[

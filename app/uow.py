@@ -53,24 +53,25 @@ class UnitOfWork:
             raise ConcurrentUpdate("Le projet a été modifié par une autre requête : rechargez-le puis réessayez.") from err
 
     def _assign_feed_positions(self) -> None:
-        """Give this transaction's new events their change-feed positions, as its last statement.
+        """Give this transaction's new events their change-feed positions, as its last statements.
 
         The counter row stays locked until commit, so a transaction that takes positions N.. commits
         before any other can take the next ones: a client polling `?after=N` never sees a gap filled
-        later, and never misses an event."""
+        later, and never misses an event. Events not flushed yet are inserted with their position, in
+        the same flush as the rest of the transaction's pending changes."""
         events = self.session.info.pop(NEW_EVENTS, [])
         if not events:
             return
-        self.session.flush()
-        top = self.session.execute(
-            update(FeedCounter).where(FeedCounter.id == 1).values(value=FeedCounter.value + len(events))
-            .returning(FeedCounter.value)
-        ).scalar_one_or_none()
+        with self.session.no_autoflush:
+            top = self.session.execute(
+                update(FeedCounter).where(FeedCounter.id == 1).values(value=FeedCounter.value + len(events))
+                .returning(FeedCounter.value)
+            ).scalar_one_or_none()
         if top is None:
             raise RuntimeError("feed_counter has no row: run the migrations (regieflow db upgrade)")
         for offset, event in enumerate(events):
             event.feed_seq = top - len(events) + 1 + offset
-        self.session.flush()
+        self.flush()
 
     def commit(self) -> None:
         try:

@@ -77,6 +77,8 @@ class Flip:
         body = None if fwd else REASON
         if self.side == "baseline":
             return "POST", f"/bench/baseline/{pid}", body, pid
+        if self.side == "baseline-full":
+            return "POST", f"/bench/baseline-full/{pid}", body, pid
         return "POST", f"/api/v1/projects/{pid}/transitions/{FORWARD if fwd else BACKWARD}", body, pid
 
     def done(self, pid: str, status: int, body: bytes) -> None:
@@ -165,7 +167,8 @@ def main() -> None:
     ap.add_argument("--open-duration", type=float, default=20)
     ap.add_argument("--server-cpus", default="0")
     ap.add_argument("--loadgen-cpus", default="1")
-    ap.add_argument("--variant", default="app", help="server variant (bench/server.py --variant), e.g. lean-fire")
+    ap.add_argument("--full-baseline", action="store_true",
+                    help="also run a third side, /bench/baseline-full (every row a transition writes, no workflow)")
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args()
 
@@ -184,21 +187,28 @@ def main() -> None:
         ids = json.load(f)
     key = create_key(args.database_url)
     headers = {"Authorization": f"Bearer {key}"}
+    sides = ["regieflow", "baseline"] + (["baseline-full"] if args.full_baseline else [])
+    # regieflow keeps the first half (its projects' states carry over between runs); the baselines
+    # write version/event rows only, so they can share the second half.
     half = len(ids) // 2
-    wl = {"regieflow": Flip(ids[:half], "regieflow", args.database_url), "baseline": Flip(ids[half:], "baseline")}
+    rest = ids[half:]
+    wl = {"regieflow": Flip(ids[:half], "regieflow", args.database_url)}
+    for i, side in enumerate(sides[1:]):
+        share = rest[i::len(sides) - 1]
+        wl[side] = Flip(share, side)
 
     if args.rounds == 0:
         print("seeded only (--rounds 0)")
         return
-    server = start_server(args.database_url, cpus=args.server_cpus, extra=("--variant", args.variant))
+    server = start_server(args.database_url, cpus=args.server_cpus)
     results: dict[str, Any] = {"facts": facts, "backend": backend(args.database_url), "args": vars(args)}
     try:
-        for side in ("regieflow", "baseline"):
+        for side in sides:
             phase(server, args.database_url, headers, wl[side], mode="closed", connections=args.connections,
                   duration=args.warmup)
-        closed: dict[str, list] = {"regieflow": [], "baseline": []}
+        closed: dict[str, list] = {side: [] for side in sides}
         for r in range(args.rounds):
-            for side in ("regieflow", "baseline") if r % 2 == 0 else ("baseline", "regieflow"):
+            for side in sides if r % 2 == 0 else sides[::-1]:
                 p = phase(server, args.database_url, headers, wl[side], mode="closed",
                           connections=args.connections, duration=args.duration)
                 print(f"closed {side:9s} round {r}: {json.dumps({k: v for k, v in p.items() if k[0] != '_'})}",
@@ -206,13 +216,15 @@ def main() -> None:
                 closed[side].append(p)
         summary = {side: combine(parts) for side, parts in closed.items()}
         summary["ratio_rps"] = round(summary["regieflow"]["rps"] / summary["baseline"]["rps"], 3)
+        if "baseline-full" in summary:
+            summary["ratio_rps_full"] = round(summary["regieflow"]["rps"] / summary["baseline-full"]["rps"], 3)
         results["closed"] = summary
         print("closed summary: " + json.dumps(summary), flush=True)
-        slower = min(summary["regieflow"]["rps"], summary["baseline"]["rps"])
+        slower = min(summary[side]["rps"] for side in sides)
         rates = args.rates or [round(slower * 0.5), round(slower * 0.8)]
         results["open"] = []
         for rate in rates:
-            for side in ("regieflow", "baseline"):
+            for side in sides:
                 p = phase(server, args.database_url, headers, wl[side], mode="open", connections=0,
                           duration=args.open_duration, rate=rate)
                 p.pop("_latencies")
@@ -228,7 +240,9 @@ def main() -> None:
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1)
-    print("done: " + json.dumps({"ratio_rps": results["closed"]["ratio_rps"], "loadavg": loadavg()}), flush=True)
+    print("done: " + json.dumps({"ratio_rps": results["closed"]["ratio_rps"],
+                                "ratio_rps_full": results["closed"].get("ratio_rps_full"), "loadavg": loadavg()}),
+          flush=True)
 
 
 if __name__ == "__main__":

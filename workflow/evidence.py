@@ -74,6 +74,9 @@ class Evidence:
     board_colleges: frozenset[Category] = field(default_factory=frozenset)
     hires: int = 0
     expertises: tuple[ExpertiseFact, ...] = ()
+    # The fields that were filled from the project's records; None: all of them. A partial snapshot
+    # (only what one trigger's guards read, see workflow.machine.reads_of) makes a transition cheap.
+    loaded: frozenset[str] | None = None
 
     def standing_approvals(self) -> dict[int, ApprovalFact]:
         """The latest approval of each stakeholder: a later one supersedes an earlier one."""
@@ -86,3 +89,7 @@ class Evidence:
         if not self.expertises:
             return None
         return max(self.expertises, key=lambda e: (e.conducted_on, e.order))
+
+
+# The fields a snapshot may load (everything but `kind`, which always comes with the project).
+EVIDENCE_FIELDS = frozenset(f for f in Evidence.__dataclass_fields__ if f not in ("kind", "loaded"))

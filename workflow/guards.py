@@ -29,13 +29,23 @@ class Guard:
     code: str
     message: str
     check: Callable[[GuardContext], bool]
+    # The Evidence fields the check reads (besides `kind`, always present). A caller may load only
+    # these (see Evidence.loaded); a guard never sees a field that was not loaded (LookupError).
+    reads: tuple[str, ...] = ()
 
     def unmet(self) -> Unmet:
         return Unmet(self.code, self.message)
 
+    def holds(self, ctx: GuardContext) -> bool:
+        e = ctx.evidence
+        if self.reads and e is not None and e.loaded is not None and not e.loaded.issuperset(self.reads):
+            missing = ", ".join(sorted(set(self.reads) - e.loaded))
+            raise LookupError(f"guard {self.code} reads evidence that was not loaded: {missing}")
+        return self.check(ctx)
+
     # `transitions` calls conditions with the EventData when send_event=True.
     def __call__(self, event_data) -> bool:  # noqa: ANN001 - EventData from transitions
-        return self.check(event_data.kwargs["context"])
+        return self.holds(event_data.kwargs["context"])
 
 
 def _ev(check: Callable[[Evidence], bool]) -> Callable[[GuardContext], bool]:
@@ -90,111 +100,134 @@ PILOTE_MOUVEMENT = Guard(
     "pilote_mouvement",
     "Désignez un consultant du Mouvement des Régies comme pilote (AMO) du groupe projet.",
     _ev(lambda e: any(s.category == Category.MOUVEMENT and s.is_amo_pilot for s in e.stakeholders)),
+    reads=("stakeholders",),
 )
 GROUPE_HABITANTS = Guard(
-    "groupe_habitants", "Ajoutez au moins un habitant au groupe projet.", _ev(_has_member(Category.HABITANT))
+    "groupe_habitants", "Ajoutez au moins un habitant au groupe projet.", _ev(_has_member(Category.HABITANT)),
+    reads=("stakeholders",),
 )
 GROUPE_COLLECTIVITE = Guard(
     "groupe_collectivite",
     "Ajoutez au moins une collectivité au groupe projet.",
     _ev(_has_member(Category.COLLECTIVITE)),
+    reads=("stakeholders",),
 )
 GROUPE_BAILLEUR = Guard(
     "groupe_bailleur",
     "Ajoutez au moins un bailleur social au groupe projet.",
     _ev(_has_member(Category.BAILLEUR_SOCIAL)),
+    reads=("stakeholders",),
 )
 TERRITOIRE_DEFINI = Guard(
     "territoire_defini",
     "Définissez le territoire : au moins une commune (code INSEE) et, pour une Régie de Quartier, "
     "au moins un quartier prioritaire (QPV).",
     _ev(_territory),
+    reads=("communes", "qpvs"),
 )
 BESOINS_IDENTIFIES = Guard(
-    "besoins_identifies", "Recensez au moins un besoin du territoire.", _ev(lambda e: bool(e.needs))
+    "besoins_identifies", "Recensez au moins un besoin du territoire.", _ev(lambda e: bool(e.needs)),
+    reads=("needs",),
 )
 ACTIVITES_PRIORITAIRES = Guard(
-    "activites_prioritaires", "Indiquez au moins une activité prioritaire.", _ev(lambda e: e.activities > 0)
+    "activites_prioritaires", "Indiquez au moins une activité prioritaire.", _ev(lambda e: e.activities > 0),
+    reads=("activities",),
 )
 BESOINS_VALIDES = Guard(
     "besoins_valides",
     "L'étude de faisabilité doit confirmer ou écarter chacun des besoins recensés, et en confirmer au moins un.",
     _ev(_needs_settled),
+    reads=("needs",),
 )
 MODELE_ECONOMIQUE = Guard(
     "modele_economique",
     "Renseignez le modèle économique : budget annuel prévisionnel (charges, recettes marchandes et "
     "non marchandes).",
     _ev(lambda e: e.study is not None and e.study.has_economic_model),
+    reads=("study",),
 )
 LOCAUX_IDENTIFIES = Guard(
     "locaux_identifies",
     "Indiquez l'adresse des locaux identifiés dans l'étude de faisabilité.",
     _ev(lambda e: e.study is not None and bool(e.study.premises_address)),
+    reads=("study",),
 )
 MARCHES_MOBILISABLES = Guard(
     "marches_mobilisables",
     "Recensez au moins une activité ou un marché qu'une collectivité ou un bailleur social peut "
     "commander, avec son acheteur.",
     _ev(lambda e: any(m.buyer_name and m.buyer_category in _BUYERS for m in e.markets)),
+    reads=("markets",),
 )
 VISITE_TERRAIN = Guard(
     "visite_terrain",
     "Enregistrez au moins une visite d'une régie existante (laquelle, quand).",
     _ev(lambda e: e.site_visits > 0),
+    reads=("site_visits",),
 )
 CONCLUSION_FAVORABLE = Guard(
     "conclusion_favorable",
     "La conclusion de l'étude de faisabilité doit être favorable.",
     _ev(lambda e: e.study is not None and e.study.conclusion == Verdict.FAVORABLE),
+    reads=("study",),
 )
 AVIS_HABITANTS = Guard(
-    "avis_habitants", "Recueillez l'avis favorable d'au moins un habitant.", _ev(_has_favourable(Category.HABITANT))
+    "avis_habitants", "Recueillez l'avis favorable d'au moins un habitant.", _ev(_has_favourable(Category.HABITANT)),
+    reads=("approvals",),
 )
 AVIS_COLLECTIVITE = Guard(
     "avis_collectivite",
     "Recueillez l'avis favorable d'au moins une collectivité.",
     _ev(_has_favourable(Category.COLLECTIVITE)),
+    reads=("approvals",),
 )
 AVIS_BAILLEUR = Guard(
     "avis_bailleur",
     "Recueillez l'avis favorable d'au moins un bailleur social.",
     _ev(_has_favourable(Category.BAILLEUR_SOCIAL)),
+    reads=("approvals",),
 )
 AVIS_PARTENAIRE = Guard(
     "avis_partenaire",
     "Recueillez l'avis favorable d'au moins un partenaire socio-économique.",
     _ev(_has_favourable(Category.PARTENAIRE_SOCIO_ECONOMIQUE)),
+    reads=("approvals",),
 )
 AUCUN_AVIS_DEFAVORABLE = Guard(
     "aucun_avis_defavorable",
     "Un avis défavorable est maintenu : obtenez un nouvel avis favorable de la même partie prenante, "
     "ou retravaillez le projet.",
     _ev(lambda e: all(a.verdict != Verdict.DEFAVORABLE for a in e.standing_approvals().values())),
+    reads=("approvals",),
 )
 ASSOCIATION_DECLAREE = Guard(
     "association_declaree",
     "Déclarez l'association de préfiguration : nom, date de déclaration et numéro RNA (W suivi de 9 chiffres).",
     _ev(_association),
+    reads=("association",),
 )
 GOUVERNANCE_TRIPTYQUE = Guard(
     "gouvernance_triptyque",
     "Le conseil d'administration de l'association doit réunir les trois collèges : habitants, "
     "collectivités et bailleurs sociaux.",
     _ev(lambda e: _TRIPTYQUE <= set(e.board_colleges)),
+    reads=("board_colleges",),
 )
 RECRUTEMENT = Guard(
     "recrutement",
     "Enregistrez le recrutement d'une personne chargée de lancer le projet (nom, fonction, date d'entrée).",
     _ev(lambda e: e.hires > 0),
+    reads=("hires",),
 )
 EXPERTISE_SUR_SITE = Guard(
     "expertise_sur_site",
     "Le Mouvement des Régies doit enregistrer son expertise sur site (date, experts).",
     _ev(lambda e: e.latest_expertise() is not None),
+    reads=("expertises",),
 )
 AVIS_EXPERTISE_FAVORABLE = Guard(
     "avis_expertise_favorable",
     "La conclusion de la dernière expertise sur site doit être favorable.",
     _ev(lambda e: (x := e.latest_expertise()) is not None and x.conclusion == ExpertiseConclusion.FAVORABLE),
+    reads=("expertises",),
 )

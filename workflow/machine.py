@@ -168,6 +168,22 @@ def guards_of(trigger: Trigger, state: str) -> list[Guard]:
     return out
 
 
+def reads_of(trigger: str, state: str) -> frozenset[str]:
+    """The Evidence fields the guards of `trigger` from `state` read (empty: no evidence needed).
+
+    Unknown or undefined triggers read nothing: fire() refuses them before any guard runs."""
+    try:
+        t = Trigger(trigger)
+    except ValueError:
+        return frozenset()
+    return frozenset(field for guard in guards_of(t, state) for field in guard.reads)
+
+
+def reads_from(state: str) -> frozenset[str]:
+    """What available() reads from `state`: the union over every trigger defined there."""
+    return frozenset().union(*(reads_of(t.value, state) for t in triggers_from(state)))
+
+
 def _check_defined(t: Trigger, flow: Flow) -> None:
     """Refuse a trigger the machine does not define from the flow's state (closed projects: none)."""
     if flow.state in {s.value for s in TERMINAL}:
@@ -185,7 +201,7 @@ def explain(trigger: str, flow: Flow, evidence: Evidence | None) -> list[Unmet]:
     ctx = GuardContext(suspended=flow.suspended, evidence=evidence)
     unmet: list[Unmet] = []
     for guard in guards_of(t, flow.state):
-        if not guard.check(ctx):
+        if not guard.holds(ctx):
             unmet.append(guard.unmet())
     return unmet
 

@@ -8,7 +8,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request, Response
 
+from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app import models as m
 from app.auth import authenticate, parse_uuid
@@ -20,15 +22,17 @@ from app.settings import Settings
 from app.uow import UnitOfWork
 
 
-def _settings(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: FastAPI runs a sync dependency in its thread pool, and
+# that hop costs more than the work (docs/PERFORMANCE.md §1). Those that touch the database stay sync.
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _clock(request: Request) -> Clock:
+async def _clock(request: Request) -> Clock:
     return request.app.state.clock
 
 
-def _write_uow(request: Request) -> UnitOfWork:
+async def _write_uow(request: Request) -> UnitOfWork:
     from app.idempotency import hooks_for  # an Idempotency-Key's record is marked in the same transaction
 
     return UnitOfWork(request.app.state.session_factory, before_commit=hooks_for(request))
@@ -61,7 +65,15 @@ def check_access(request: Request, route_name: str, *, csrf_sent: str | None, be
     if need == PUBLIC:  # the health check and the login answer whatever credentials come along
         request.state.principal = ANON_PRINCIPAL
         return ANON_PRINCIPAL
-    principal = authenticate(request) if bearer or "authorization" not in request.headers else ANON_PRINCIPAL
+    # One short read-only session for the caller and, when the route names a project, its region.
+    with request.app.state.session_factory() as session:
+        return _check(request, session, need, csrf_sent=csrf_sent, bearer=bearer, csrf_refusal=csrf_refusal)
+
+
+def _check(request: Request, session: Session, need: str, *, csrf_sent: str | None, bearer: bool,
+           csrf_refusal: str) -> Principal:
+    principal = authenticate(request, session) if bearer or "authorization" not in request.headers \
+        else ANON_PRINCIPAL
     request.state.principal = principal
     if not principal.authenticated:
         raise Unauthenticated("Authentification requise : clé d'API (Authorization: Bearer …) ou session.")
@@ -83,8 +95,7 @@ def check_access(request: Request, route_name: str, *, csrf_sent: str | None, be
         if "project_id" in request.path_params and not bearer:
             raise NotFound("Projet introuvable.")  # a page answers 404 for a malformed project id
         return principal  # the path is invalid: parameter validation answers 422
-    with request.app.state.session_factory() as session:
-        region = session.scalar(select(m.Project.region).where(m.Project.id == project_id))
+    region = session.scalar(select(m.Project.region).where(m.Project.id == project_id))
     abilities = principal.abilities(project_id, region) if region is not None else frozenset()
     if Ability.READ not in abilities:
         raise NotFound("Projet introuvable.")
@@ -99,7 +110,8 @@ def authorize(request: Request) -> Principal:
     return check_access(request, getattr(route, "name", ""), csrf_sent=request.headers.get(CSRF_HEADER))
 
 
-def _actor(request: Request) -> Actor:
+def actor_of(request: Request) -> Actor:
+    """Who the audit log names for this request (its authenticated principal)."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None or not principal.authenticated:
         return ANONYMOUS
@@ -107,7 +119,11 @@ def _actor(request: Request) -> Actor:
     return Actor(kind, ident, principal.name)
 
 
-def _principal(request: Request) -> Principal:
+async def _actor(request: Request) -> Actor:
+    return actor_of(request)
+
+
+async def _principal(request: Request) -> Principal:
     return getattr(request.state, "principal", None) or ANON_PRINCIPAL
 
 
@@ -124,7 +140,7 @@ def parse_if_match(value: str | None) -> int | None:
     return int(match.group(1))
 
 
-def _if_match(if_match: Annotated[str | None, Header(max_length=100, description='ETag of the version you '
+async def _if_match(if_match: Annotated[str | None, Header(max_length=100, description='ETag of the version you '
                                                       'read, e.g. "3"; 412 if the project changed since.')] = None
               ) -> int | None:
     return parse_if_match(if_match)
@@ -136,6 +152,16 @@ def etag(version: int) -> str:
 
 def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
+
+
+def json_of(model: BaseModel, *, version: int | None = None, status_code: int = 200) -> Response:
+    """A response carrying a model the route already built (and so validated): FastAPI would validate
+    it again against the route's response_model, in another thread-pool hop, before encoding it. The
+    response_model stays on the route for the OpenAPI document; the contract tests hold the two equal."""
+    response = Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
+    if version is not None:
+        response.headers["ETag"] = etag(version)
+    return response
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]

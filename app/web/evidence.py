@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 
 from app import models as m
 from app import services
-from app.api.deps import _actor
+from app.api.deps import actor_of
 from app.auth import parse_uuid
 from app.authz import Principal, may, needs_for
 from app.errors import ConcurrentUpdate, Conflict, NotFound
@@ -284,7 +284,7 @@ def evidence_create(request: Request, project_id: str, kind: str, principal: Pag
     def write() -> None:
         parsed = k.create.model_validate(body)
         with UnitOfWork(request.app.state.session_factory) as uow:
-            services.add_evidence(uow, pid, k, parsed, if_match=None, actor=_actor(request),
+            services.add_evidence(uow, pid, k, parsed, if_match=None, actor=actor_of(request),
                                   clock=request.app.state.clock)
 
     status = _save(request, form, write)
@@ -348,7 +348,7 @@ def evidence_update(request: Request, project_id: str, kind: str, item: str, pri
         assert k.patch is not None
         parsed = k.patch.model_validate(body)
         with UnitOfWork(request.app.state.session_factory) as uow:
-            services.update_evidence(uow, pid, k, item_id, parsed, if_match=None, actor=_actor(request),
+            services.update_evidence(uow, pid, k, item_id, parsed, if_match=None, actor=actor_of(request),
                                      clock=request.app.state.clock)
 
     status = _save(request, form, write)
@@ -373,7 +373,7 @@ def _delete_page(request: Request, principal: Principal, pid: uuid.UUID, kind: E
 
 def _delete(request: Request, pid: uuid.UUID, kind: EvidenceKind, item_id: int | None) -> Response:
     with UnitOfWork(request.app.state.session_factory) as uow:
-        services.delete_evidence(uow, pid, kind, item_id, if_match=None, actor=_actor(request),
+        services.delete_evidence(uow, pid, kind, item_id, if_match=None, actor=actor_of(request),
                                  clock=request.app.state.clock)
     return _redirect(request, pid, kind, "preuve_supprimee")
 

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from app import models as m
 from app import schemas as s
 from app import services
-from app.api.deps import _actor
+from app.api.deps import actor_of
 from app.api.meta import describe
 from app.api.problems import STATUS
 from app.auth import parse_uuid
@@ -326,7 +326,7 @@ def _create(request: Request, principal: Principal, values: dict[str, str]) -> R
     try:
         with _uow(request, write=True) as uow:
             p = services.create_project_as(uow, body, principal, plan=request.app.state.settings.default_plan,
-                                           actor=_actor(request), clock=request.app.state.clock)
+                                           actor=actor_of(request), clock=request.app.state.clock)
             pid = p.id
     except DomainError as exc:
         field = getattr(exc, "field", None)
@@ -540,7 +540,7 @@ def fire(request: Request, project_id: str, trigger: str, principal: PageUser,
         except ValidationError:
             raise InvalidInput("Le motif dépasse 2000 caractères.", "reason") from None
         with _uow(request, write=True) as uow:
-            services.fire_transition(uow, pid, trigger, body, if_match=_version(version), actor=_actor(request),
+            services.fire_transition(uow, pid, trigger, body, if_match=_version(version), actor=actor_of(request),
                                      clock=request.app.state.clock)
     except NotFound:
         raise
@@ -595,7 +595,7 @@ def _replan(request: Request, principal: Principal, pid: uuid.UUID, values: dict
                 field, "Chaque étape dure entre 1 et 120 mois.")
             raise InvalidInput(message, field) from None
         with _uow(request, write=True) as uow:
-            services.replan(uow, pid, body, if_match=_version(values.get("version", "")), actor=_actor(request),
+            services.replan(uow, pid, body, if_match=_version(values.get("version", "")), actor=actor_of(request),
                             clock=request.app.state.clock)
     except NotFound:
         raise
