@@ -1,13 +1,14 @@
-"""Idempotency-Key on every POST of the API (IETF httpapi draft "The Idempotency-Key HTTP Header Field").
+"""Idempotency-Key on every write of the API (IETF httpapi draft "The Idempotency-Key HTTP Header Field").
 
-A POST under /api/v1 that carries `Idempotency-Key` is recorded per caller (the principal's label)
-and key, with the SHA-256 of its raw body:
+A POST, PUT, PATCH or DELETE under /api/v1 that carries `Idempotency-Key` is recorded per caller (the
+principal's label) and key, with its method, path and the SHA-256 of its raw body. (PUT and DELETE are
+idempotent in state, but each one that runs writes an event: a retried one would write a second.)
 
 - first time: the request runs; its record is marked `committed` INSIDE the transaction that applies
   its effect (a before-commit hook of the unit of work, see app.uow), then its response is stored
   (`done`) and replayed to any retry within the retention period (REGIEFLOW_IDEMPOTENCY_RETENTION_HOURS,
   24 h) with `Idempotency-Replayed: true`;
-- same key, another body (or another path): 422 `idempotence_cle_reutilisee`;
+- same key, another body (or another path or method): 422 `idempotence_cle_reutilisee`;
 - same key while the first request still runs: 409 `idempotence_en_cours` (with Retry-After);
 - the first request failed without committing anything (any 4xx/5xx): the key is released, a retry runs;
 - the first request committed but died before its response was stored (crash between COMMIT and the
@@ -103,12 +104,15 @@ def _commit_hook(attempt: Attempt) -> Any:
 
 
 # --- the middleware ------------------------------------------------------------------------------
+KEYED_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(PREFIX):
+        if scope["type"] != "http" or scope["method"] not in KEYED_METHODS or not scope["path"].startswith(PREFIX):
             await self.app(scope, receive, send)
             return
         raw = next((v for k, v in scope.get("headers", []) if k == HEADER.encode()), None)
@@ -140,7 +144,7 @@ class IdempotencyMiddleware:
         settings = application.state.settings
         now = application.state.clock.now()
         outcome = await run_in_threadpool(begin, application.state.session_factory, caller=principal, key=key,
-                                          path=scope["path"], body_hash=digest, now=now,
+                                          method=scope["method"], path=scope["path"], body_hash=digest, now=now,
                                           retention=timedelta(hours=settings.idempotency_retention_hours),
                                           stale=timedelta(seconds=settings.idempotency_stale_seconds))
         if isinstance(outcome, Response):
@@ -188,14 +192,14 @@ def _caller(application: Any, scope: Scope) -> str | None:
 
 
 def begin(factory: Any, *, caller: str, key: str, path: str, body_hash: str, now: datetime, retention: timedelta,
-          stale: timedelta) -> Attempt | Response:
+          stale: timedelta, method: str = "POST") -> Attempt | Response:
     """Take the key for this request, or the answer to give instead of running it."""
     for _ in range(3):
         with factory() as session:
             row = session.scalars(select(m.IdempotencyRecord).where(
                 m.IdempotencyRecord.caller == caller, m.IdempotencyRecord.key == key)).one_or_none()
             if row is None:
-                row = m.IdempotencyRecord(caller=caller, key=key, method="POST", path=path, body_hash=body_hash,
+                row = m.IdempotencyRecord(caller=caller, key=key, method=method, path=path, body_hash=body_hash,
                                           state="in_progress", created_at=now, expires_at=now + retention)
                 session.add(row)
                 try:
@@ -208,7 +212,7 @@ def begin(factory: Any, *, caller: str, key: str, path: str, body_hash: str, now
                 taken = session.execute(
                     update(m.IdempotencyRecord)
                     .where(m.IdempotencyRecord.id == row.id, m.IdempotencyRecord.expires_at == row.expires_at)
-                    .values(method="POST", path=path, body_hash=body_hash, state="in_progress", created_at=now,
+                    .values(method=method, path=path, body_hash=body_hash, state="in_progress", created_at=now,
                             expires_at=now + retention, response_status=None, response_headers=None,
                             response_body=None)
                     .execution_options(synchronize_session=False)).rowcount
@@ -216,7 +220,7 @@ def begin(factory: Any, *, caller: str, key: str, path: str, body_hash: str, now
                 if taken == 1:
                     return Attempt(row.id, now)
                 continue
-            if row.path != path or row.body_hash != body_hash:
+            if row.path != path or row.body_hash != body_hash or row.method != method:
                 return problem(422, "idempotence_cle_reutilisee", "Clé d'idempotence réutilisée",
                                "Cette clé d'idempotence a déjà servi pour une autre requête (autre corps ou autre "
                                "adresse) : utilisez une nouvelle clé pour une nouvelle requête.", path)

@@ -38,8 +38,9 @@ cookie set by `POST /api/v1/auth/login` (then send `X-CSRF-Token` on writes).
 Errors are `application/problem+json` (RFC 9457) with a stable `code`; refused transitions list
 every unmet guard in `unmet`. Reads return an `ETag`; send it back in `If-Match` on writes to be
 refused with 412 if someone changed the project in between.
-Every POST accepts an `Idempotency-Key` header: a retry with the same key and body within 24 hours
-replays the first answer (`Idempotency-Replayed: true`) instead of doing the work again.
+Every write (POST, PUT, PATCH, DELETE) accepts an `Idempotency-Key` header: a retry with the same key
+and body within 24 hours replays the first answer (`Idempotency-Replayed: true`) instead of doing the
+work again.
 """
 
 

@@ -493,7 +493,8 @@ class WebhookAttempt(Base):
 
 
 class IdempotencyRecord(Base):
-    """A POST sent with an Idempotency-Key: its caller, key, request fingerprint and stored answer."""
+    """A write (POST, PUT, PATCH, DELETE) sent with an Idempotency-Key: its caller, key, request fingerprint
+    and stored answer."""
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (

@@ -11,10 +11,10 @@ and filters drawn at random (seeded): latency is what one client sees on an othe
 * list: `GET /api/v1/projects?page_size=50` with a random filter (state, status, region, kind, q)
   and a random sort key: a filtered, sorted page of 50 projects with their statuses;
 * project, schedule, events (`?page_size=50`, a random page), transitions: one project;
-* feed: the change feed `GET /api/v1/events?after=N&limit=100` (--feed-path), and
-* portfolio: the web portfolio page (--portfolio-path, with a consultant's session cookie).
-  Both are being built in other branches: when the route answers 404 the script prints a note and
-  skips it. Enable later with the path of the route.
+* feed: the change feed `GET /api/v1/events?after=N&limit=100` from a random position N, and
+* portfolio: the web portfolio page `/projets` (a consultant's session cookie): its first page of
+  projects with statuses, the counts per step and per status, the filters' region list.
+  A route that answers 404 is reported and skipped (--feed-path / --portfolio-path change them).
 
 Prints one JSON line per kind (p50, p95, p99, max in ms; statuses) and the SQL plans of the list
 query when --explain is given (PostgreSQL).
@@ -154,7 +154,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--feed-path", default="/api/v1/events?after={after}&limit=100",
                     help="change feed route; {after} is replaced by a random feed position")
-    ap.add_argument("--portfolio-path", default="/portefeuille", help="web portfolio page (needs a session)")
+    ap.add_argument("--portfolio-path", default="/projets", help="web portfolio page (needs a session)")
     ap.add_argument("--explain", action="store_true")
     ap.add_argument("--kinds", default="list,project,schedule,events,transitions,feed,portfolio",
                     help="comma-separated subset of the request kinds")
@@ -187,7 +187,7 @@ def main() -> None:
             status = asyncio.run(probe(server.port, headers, paths[0]))
             if status == 404:
                 print(f"note: {kind} ({paths[0].split('?')[0]}) answers 404 in this build: skipped "
-                      f"(enable with --feed-path once the route exists)", flush=True)
+                      f"(see --feed-path)", flush=True)
                 results["kinds"][kind] = "skipped: 404"
                 continue
             res = asyncio.run(measure(server.port, headers, paths))
@@ -199,7 +199,7 @@ def main() -> None:
             status = asyncio.run(probe(server.port, cookie, args.portfolio_path))
             if status in (404, 405):
                 print(f"note: portfolio page {args.portfolio_path} answers {status} in this build: skipped "
-                      f"(enable with --portfolio-path once the page exists)", flush=True)
+                      f"(see --portfolio-path)", flush=True)
                 results["kinds"]["portfolio"] = f"skipped: {status}"
             else:
                 res = asyncio.run(measure(server.port, cookie, [args.portfolio_path] * n))

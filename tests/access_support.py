@@ -32,7 +32,12 @@ def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
 
     Imported by the access tests (an imported fixture applies to the importing module)."""
     monkeypatch.setattr(security, "_hasher", FAST_HASHER)
-    monkeypatch.setattr(security, "_DUMMY_HASH", FAST_HASHER.hash("regieflow: a password nobody has"))
+    monkeypatch.setattr(security, "_dummy_hash", lambda: _fast_dummy_hash())
+
+
+@cache
+def _fast_dummy_hash() -> str:
+    return FAST_HASHER.hash("regieflow: a password nobody has")
 
 
 @cache

@@ -48,10 +48,15 @@ def test_soak_small(drill_url: str) -> None:
 
 
 def test_kill_minus_nine_in_the_middle_leaves_nothing_half_written(drill_url: str) -> None:
-    report = _in_thread(crash.crash, drill_url, clients=6, projects=8, duration=10, kills=1, quiet=True)
+    """Every write carries an Idempotency-Key; those the kill cut are retried with it after the restart,
+    and the counts must match exactly: one effect per accepted write, none for the others."""
+    report = _in_thread(crash.crash, drill_url, clients=6, projects=8, duration=10, kills=1, quiet=True,
+                        idempotency=True, stale_seconds=2)
     assert report["ok"], _explain(report)
     assert report["verify"]["findings"] == []
     assert report["events"] == report["outbox"] == report["sum_of_versions"]
+    assert report["writes_without_answer"] == 0  # every cut write was retried and settled
+    assert all(r["retry_status"] != 409 or r["retry_code"] != "idempotence_en_cours" for r in report["retried"])
 
 
 def test_backup_under_load_restores_a_clean_database(drill_url: str) -> None:

@@ -198,3 +198,33 @@ def test_unauthenticated_requests_are_not_recorded(app, anon_client) -> None:  #
     r = post(anon_client, "k-anon")
     assert_problem(r, 401)
     assert count(app, m.IdempotencyRecord) == 0
+
+
+def test_put_patch_and_delete_take_a_key_too(app, client) -> None:  # noqa: ANN001
+    """Each of these writes an event when it runs: a retry with the key must not write a second one."""
+    pid = post(client, None).json()["id"]
+    study = {"annual_charges": 250000, "market_income": 150000, "non_market_income": 100000}
+
+    def send(method: str, path: str, key: str, body: Any = None) -> Any:
+        content = None if body is None else json.dumps(body)
+        return client.request(method, f"{API}/projects/{pid}{path}", content=content,
+                               headers={"Content-Type": "application/json", "Idempotency-Key": key})
+
+    need = send("POST", "/needs", "need", {"label": "Entretien des halls"}).json()
+    for _ in range(2):
+        r = send("PUT", "/feasibility", "put-1", study)
+        assert r.status_code in (200, 201), r.text
+        r = send("PATCH", f"/needs/{need['id']}", "patch-1", {"status": "confirme"})
+        assert r.status_code == 200, r.text
+    assert r.headers["Idempotency-Replayed"] == "true"
+    events = client.get(f"{API}/projects/{pid}/events").json()["items"]
+    assert [e["type"] for e in events] == ["project.created", "evidence.created", "evidence.created",
+                                           "evidence.updated"]
+    for _ in range(2):
+        r = send("DELETE", f"/needs/{need['id']}", "delete-1")
+        assert r.status_code == 204, r.text
+    assert client.get(f"{API}/projects/{pid}").json()["version"] == 5  # created, need, study, patch, delete
+    # the same key with another method is another request: refused, nothing done
+    assert_problem(send("PATCH", f"/needs/{need['id']}", "delete-1", {"status": "ecarte"}), 422,
+                   "idempotence_cle_reutilisee")
+    assert record(app, "delete-1").method == "DELETE"
