@@ -16,6 +16,9 @@ from app.security import hash_of_event
 from workflow.vocabulary import Status
 
 NEW_EVENTS = "regieflow_new_events"
+# Per transaction: project id -> (seq, hash) of its latest event, read with the locked project row, so
+# that appending the next event needs no SELECT of the previous one.
+CHAIN_TAILS = "regieflow_chain_tails"
 SORTS = ("name", "started_on", "step_due_on", "horizon_on", "updated_at", "created_at", "status", "region")
 
 
@@ -51,11 +54,23 @@ class ProjectRepository:
         """One project; `with_evidence` loads every evidence relation (True) or only the named ones."""
         stmt = select(m.Project).where(m.Project.id == project_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            # A write appends an event: read the chain's tail (the hash of the event whose seq is the
+            # version) in the same statement as the locked row.
+            tail = (select(m.Event.hash).where(m.Event.project_id == m.Project.id, m.Event.seq == m.Project.version)
+                    .correlate(m.Project).scalar_subquery())
+            stmt = select(m.Project, tail).where(m.Project.id == project_id).with_for_update(of=m.Project)
         relations = (*EVIDENCE_RELATIONS, "suspensions") if with_evidence is True else tuple(with_evidence or ())
         if relations:
             stmt = stmt.options(*(selectinload(getattr(m.Project, rel)) for rel in relations))
-        return self.session.scalars(stmt).one_or_none()
+        if not for_update:
+            return self.session.scalars(stmt).one_or_none()
+        row = self.session.execute(stmt).one_or_none()
+        if row is None:
+            return None
+        project, last_hash = row
+        if last_hash is not None:
+            self.session.info.setdefault(CHAIN_TAILS, {})[project.id] = (project.version, last_hash)
+        return project
 
     def search(
         self,
@@ -129,10 +144,13 @@ class EventRepository:
 
     def append(self, event: m.Event, *, topic: str | None = None) -> m.Event:
         """Append an event, chained to the previous one by hash, and its outbox message (same transaction)."""
+        tails = self.session.info.setdefault(CHAIN_TAILS, {})
+        known = tails.get(event.project_id)
         if event.seq > 1:
-            event.prev_hash = self.session.scalar(
+            event.prev_hash = known[1] if known is not None and known[0] == event.seq - 1 else self.session.scalar(
                 select(m.Event.hash).where(m.Event.project_id == event.project_id, m.Event.seq == event.seq - 1))
         event.hash = hash_of_event(event)
+        tails[event.project_id] = (event.seq, event.hash)
         self.session.add(event)
         self.session.info.setdefault(NEW_EVENTS, []).append(event)  # feed positions are given at commit
         # Inserted at the next flush, with the event (at the latest when the unit of work commits).

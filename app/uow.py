@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.errors import ConcurrentUpdate
 from app.models import FeedCounter
-from app.repositories import NEW_EVENTS, EventRepository, ProjectRepository
+from app.repositories import CHAIN_TAILS, NEW_EVENTS, EventRepository, ProjectRepository
 
 
 # Callables run inside the transaction just before COMMIT (after every change, before the feed positions):
@@ -41,6 +41,7 @@ class UnitOfWork:
                  tb: TracebackType | None) -> None:
         self.session.info.pop(NEW_EVENTS, None)
         self.session.info.pop(BEFORE_COMMIT, None)
+        self.session.info.pop(CHAIN_TAILS, None)
         try:
             self.session.rollback()
         finally:
@@ -80,10 +81,13 @@ class UnitOfWork:
             self._assign_feed_positions()
             self.session.commit()
         except (StaleDataError, IntegrityError) as err:
+            self.session.info.pop(CHAIN_TAILS, None)
             self.session.rollback()
             if isinstance(err, IntegrityError) and "events" not in str(err.orig):
                 raise
             raise ConcurrentUpdate("Le projet a été modifié par une autre requête : rechargez-le puis réessayez.") from err
+        finally:
+            self.session.info.pop(CHAIN_TAILS, None)  # the rows are no longer locked: read tails again
 
 
 class BatchUnitOfWork(UnitOfWork):

@@ -4,7 +4,7 @@ OpenAPI document, invalid input is refused.
     cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.fuzz --database-url sqlite:////tmp/regieflow-fuzz.db \
         --max-examples 25 --max-time 600
 
-(schemathesis is not among the project's declared test dependencies: `pip install schemathesis`.)
+(schemathesis is a test dependency of the project: `pip install -e ".[test]"` brings it.)
 The schema is rebuilt, a few projects are seeded through the services (so that generated requests
 on real ids go past the 404), a consultant key is created, and `schemathesis run` is called on
 /openapi.json with that key, NUL bytes allowed in strings, and the checks listed in --checks.
