@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from app import __version__
 from app.api import admin, auth, evidence, meta, problems, projects
 from app.api import calendars, dump, exports, imports
-from app.api import feed, webhooks
+from app.api import feed, openapi, webhooks
 from app.api.headers import SecurityHeaders
 from app.api.limits import BodySizeLimit
 from app.authz import PUBLIC, RULES
@@ -66,6 +66,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     check_rules(app)
+    openapi.install(app, [(API_PREFIX + r.path_format, r) for r in api_routes()]
+                    + [(r.path_format, r) for r in root_routes()])
     return app
 
 
