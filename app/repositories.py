@@ -8,7 +8,9 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import models as m
 from app.evidence import EVIDENCE_RELATIONS
@@ -56,9 +58,13 @@ class ProjectRepository:
         if for_update:
             # A write appends an event: read the chain's tail (the hash of the event whose seq is the
             # version) in the same statement as the locked row.
+            # And whether it was ever paused: most never were, and then the suspensions every write
+            # reads (for the deadline index) are known to be none without another query.
             tail = (select(m.Event.hash).where(m.Event.project_id == m.Project.id, m.Event.seq == m.Project.version)
                     .correlate(m.Project).scalar_subquery())
-            stmt = select(m.Project, tail).where(m.Project.id == project_id).with_for_update(of=m.Project)
+            paused = (select(m.SuspensionRecord.id).where(m.SuspensionRecord.project_id == m.Project.id)
+                      .correlate(m.Project).exists())
+            stmt = select(m.Project, tail, paused).where(m.Project.id == project_id).with_for_update(of=m.Project)
         relations = (*EVIDENCE_RELATIONS, "suspensions") if with_evidence is True else tuple(with_evidence or ())
         if relations:
             stmt = stmt.options(*(selectinload(getattr(m.Project, rel)) for rel in relations))
@@ -67,9 +73,11 @@ class ProjectRepository:
         row = self.session.execute(stmt).one_or_none()
         if row is None:
             return None
-        project, last_hash = row
+        project, last_hash, ever_paused = row
         if last_hash is not None:
             self.session.info.setdefault(CHAIN_TAILS, {})[project.id] = (project.version, last_hash)
+        if not ever_paused and "suspensions" not in relations and "suspensions" in sa_inspect(project).unloaded:
+            set_committed_value(project, "suspensions", [])
         return project
 
     def search(

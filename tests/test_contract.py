@@ -1,5 +1,5 @@
 """Contract tests: schemathesis generates requests from the app's own OpenAPI document and checks that
-no answer is a 5xx and that every answer matches the schema the document gives for it.
+no answer is a 5xx and that every answer is one the document gives (status code, media type, schema).
 
 Bounded and reproducible (schemathesis.toml: a fixed seed, a few examples per operation, no coverage
 or stateful phase), authenticated with an unrestricted consultant key; .ci/run runs the same
@@ -22,7 +22,11 @@ import schemathesis
 from fastapi.testclient import TestClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from app.main import create_app
 from app.settings import Settings
@@ -68,7 +72,8 @@ def test_the_api_keeps_its_contract(case, contract) -> None:  # noqa: ANN001
     # their random ids (a generated `abandonner` would close the project for every later operation).
     if case.path_parameters and "project_id" in case.path_parameters and "/transitions/" not in case.path:
         case.path_parameters["project_id"] = project_id
-    case.call_and_validate(app=app, headers=headers, checks=[not_a_server_error, response_schema_conformance])
+    case.call_and_validate(app=app, headers=headers, checks=[not_a_server_error, response_schema_conformance,
+                                                              status_code_conformance, content_type_conformance])
 
 
 # --- what the contract tests found (each answered 500 before its fix) --------------------------------
