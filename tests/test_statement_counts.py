@@ -95,3 +95,43 @@ def test_a_transition_costs_a_constant_number_of_statements(client, app) -> None
     for i in range(55):
         create_project(client, name=f"Régie supplémentaire n°{i}", started_on=START.isoformat())
     assert fire_pair() == small
+
+
+EVIDENCE_TABLES = ("stakeholders", "communes", "qpvs", "needs", "activities", "feasibility_studies", "markets",
+                   "site_visits", "approvals", "associations", "board_members", "hires", "expertises")
+
+
+def _tables_read(seen: list[str]) -> set[str]:
+    """The evidence and suspension tables whose rows the statements load (`SELECT table.col, …`; an
+    EXISTS inside the project's own query loads no rows)."""
+    found = set()
+    for sql in seen:
+        head = " ".join(sql.split()).lower()
+        for table in (*EVIDENCE_TABLES, "suspensions"):
+            if head.startswith(f"select {table}."):
+                found.add(table)
+    return found
+
+
+def test_a_transition_reads_only_the_evidence_its_guards_need(client, app) -> None:
+    """A step back, a pause or an abandon reads no evidence; a forward move reads the tables of its own
+    guards (workflow.machine.reads_of), nothing else: the cost of a transition does not grow with
+    the evidence a project has accumulated in other steps."""
+    engine = app.state.engine
+    pid = project_at(client, "validation", start=START)["id"]  # every step so far documented
+    expected = [  # trigger, state before, answer, tables read
+        ("reprendre_faisabilite", "validation", 200, set()),
+        ("soumettre_validation", "faisabilite", 200, {"needs", "feasibility_studies", "markets", "site_visits"}),
+        ("suspendre", "validation", 200, set()),  # never paused before: no suspension to read
+        ("reprendre", "validation", 200, {"suspensions"}),  # closes the open suspension
+        # no approvals recorded yet: refused, after reading only what its guards read
+        ("lancer_prefiguration", "validation", 409, {"approvals", "stakeholders"}),
+        ("reprendre_faisabilite", "validation", 200, {"suspensions"}),  # paused once: the deadline index needs them
+    ]
+    for trigger, state, status, tables in expected:
+        assert client.get(f"{API}/projects/{pid}").json()["state"] == state
+        body = {"reason": "Motif du test."} if trigger in ("reprendre_faisabilite", "suspendre", "reprendre") else None
+        with counting(engine) as seen:
+            r = client.post(f"{API}/projects/{pid}/transitions/{trigger}", json=body)
+        assert r.status_code == status, r.text
+        assert _tables_read(seen) == tables, (trigger, seen)
