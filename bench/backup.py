@@ -1,7 +1,7 @@
 """Backup and restore drill: the documented procedures, taken while transitions are being written,
 restore a database on which `regieflow verify` is clean.
 
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.backup --database-url sqlite:////tmp/regieflow-backup.db
+    PYTHONPATH=. .venv/bin/python -m bench.backup --database-url sqlite:////tmp/regieflow-backup.db
     PYTHONPATH=. .venv/bin/python -m bench.backup \
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench_backup
 

@@ -1,6 +1,6 @@
 """Cold start: `regieflow serve` to the first successful request, and the app's import time.
 
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.coldstart --runs 5
+    PYTHONPATH=. .venv/bin/python -m bench.coldstart --runs 5
 
 Each figure is the median of --runs fresh processes (min and max given too):
 

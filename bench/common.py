@@ -3,7 +3,7 @@ servers pinned to a core, CPU and RSS readings, machine facts, percentiles.
 
 Nothing here is imported by the application; run the scripts from the repository root:
 
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.<script> --help
+    PYTHONPATH=. .venv/bin/python -m bench.<script> --help
 """
 
 from __future__ import annotations

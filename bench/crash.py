@@ -1,6 +1,6 @@
 """Crash drill: kill -9 the server in the middle of the soak, restart it, check nothing is half-written.
 
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.crash \
+    PYTHONPATH=. .venv/bin/python -m bench.crash \
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench_soak \
         --clients 32 --projects 100 --duration 40 --kills 3
     PYTHONPATH=. .venv/bin/python -m bench.crash --database-url sqlite:////tmp/regieflow-crash.db --clients 8

@@ -1,7 +1,7 @@
 """Schema-driven fuzzing with schemathesis against a running server: no 5xx, answers match the
 OpenAPI document, invalid input is refused.
 
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.fuzz --database-url sqlite:////tmp/regieflow-fuzz.db \
+    PYTHONPATH=. .venv/bin/python -m bench.fuzz --database-url sqlite:////tmp/regieflow-fuzz.db \
         --max-examples 25 --max-time 600
 
 (schemathesis is a test dependency of the project: `pip install -e ".[test]"` brings it.)

@@ -3,7 +3,7 @@ through the service functions (like app/demo.py), one transaction per call, with
 each historical day. Nothing is inserted behind the workflow's back, so guards, events, hash chain,
 outbox, change-feed positions and the deadline index are those of an ordinary history.
 
-    cd /work/wt6 && createdb -h 127.0.0.1 -U postgres regieflow_bench_portfolio
+    createdb -h 127.0.0.1 -U postgres regieflow_bench_portfolio
     PYTHONPATH=. .venv/bin/python -m bench.generate \
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench_portfolio \
         --projects 10000 --events-per-project 30 --workers 2 --reset

@@ -15,7 +15,7 @@ requests for the same project at once. Used by bench/throughput.py, bench/memory
 
 Standalone smoke test (GET /api/v1/health for 5 s, 8 connections):
 
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.loadgen --port 8100 --path /api/v1/health
+    PYTHONPATH=. .venv/bin/python -m bench.loadgen --port 8100 --path /api/v1/health
 """
 
 from __future__ import annotations

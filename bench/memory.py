@@ -1,6 +1,6 @@
 """Memory: the RSS of one server process while it serves many transitions.
 
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.throughput --database-url sqlite:////tmp/regieflow-mem.db \
+    PYTHONPATH=. .venv/bin/python -m bench.throughput --database-url sqlite:////tmp/regieflow-mem.db \
         --reset --projects 100 --rounds 0   # seeds the projects only (any earlier throughput run's database works too)
     PYTHONPATH=. .venv/bin/python -m bench.memory --database-url sqlite:////tmp/regieflow-mem.db \
         --transitions 100000 --warmup 10000 --every 5000

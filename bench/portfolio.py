@@ -1,6 +1,6 @@
 """Read latency on a large portfolio (made by bench/generate.py), over HTTP, one request at a time.
 
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.portfolio \
+    PYTHONPATH=. .venv/bin/python -m bench.portfolio \
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench_portfolio --requests 200
 
 The server (bench/server.py: uvicorn, one process) is pinned to CPU 0 and this client to CPU 1.

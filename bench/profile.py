@@ -1,7 +1,7 @@
 """Where a transition's time goes: py-spy samples the server while the closed-loop load runs.
 
     python3 -m venv /tmp/tools && /tmp/tools/bin/pip install py-spy
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.profile --py-spy /tmp/tools/bin/py-spy \
+    PYTHONPATH=. .venv/bin/python -m bench.profile --py-spy /tmp/tools/bin/py-spy \
         --database-url sqlite:////tmp/regieflow-bench.db --side regieflow --duration 20 --gil --out /tmp/profile
 
 --gil keeps only the samples of threads holding the GIL: where the server's CPU goes. Without it,

@@ -4,7 +4,7 @@ scratch database and multiply its `projects` rows (copies with new ids, names su
 generating that many through the domain takes too long on a shared machine (docs/PERFORMANCE.md).
 The copies have no events, evidence or history: only the list and count queries are meaningful on it.
 
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.replicate \
+    PYTHONPATH=. .venv/bin/python -m bench.replicate \
         --source regieflow_bench_portfolio --scratch regieflow_bench_scratch --target 10000
 """
 

@@ -1,6 +1,6 @@
 """Render the JSON written by the bench scripts (--out) as the Markdown rows of docs/PERFORMANCE.md.
 
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.report throughput /tmp/throughput-pg.json
+    PYTHONPATH=. .venv/bin/python -m bench.report throughput /tmp/throughput-pg.json
     PYTHONPATH=. .venv/bin/python -m bench.report portfolio /tmp/portfolio-pg.json
 """
 
@@ -17,7 +17,7 @@ def throughput(path: str) -> None:
     print("| backend | side | mode | req/s | p50 ms | p95 ms | p99 ms | server CPU % | server CPU ms/req | "
           "load gen CPU % | DB backends CPU % | load avg (1 min) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for side in ("regieflow", "baseline"):
+    for side in [k for k in ("regieflow", "baseline", "baseline-full") if k in c]:
         x = c[side]
         la = ", ".join(a.split()[0] for a in x["loadavg"])
         print(f"| {be} | {side} | closed, {r['args']['connections']} conn. | {x['rps']} | {x['p50_ms']} | {x['p95_ms']} | "
@@ -30,6 +30,10 @@ def throughput(path: str) -> None:
     print(f"\nratio regieflow/baseline (closed loop, req/s): **{c['ratio_rps']}**; rounds: regieflow "
           f"{c['regieflow']['rounds_rps']}, baseline {c['baseline']['rounds_rps']}; CPU-per-request ratio "
           f"{c['baseline']['server_cpu_ms_per_req'] / c['regieflow']['server_cpu_ms_per_req']:.3f}")
+    if "baseline-full" in c:
+        print(f"ratio regieflow/baseline-full (every row a transition writes): **{c['ratio_rps_full']}**; rounds "
+              f"{c['baseline-full']['rounds_rps']}; CPU-per-request ratio "
+              f"{c['baseline-full']['server_cpu_ms_per_req'] / c['regieflow']['server_cpu_ms_per_req']:.3f}")
 
 
 def portfolio(path: str) -> None:

@@ -1,6 +1,6 @@
 """The regieflow app, plus one bench-only route: the baseline for the throughput benchmark.
 
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.server --database-url sqlite:///bench.db --port 8100
+    PYTHONPATH=. .venv/bin/python -m bench.server --database-url sqlite:///bench.db --port 8100
 
 `POST /bench/baseline/{project_id}` performs the database writes of a transition without the
 workflow: the same authentication (API key lookup), then in one transaction (BEGIN IMMEDIATE on

@@ -1,6 +1,6 @@
 """Concurrency soak: many clients firing random valid and invalid transitions and writing evidence.
 
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.soak \
+    PYTHONPATH=. .venv/bin/python -m bench.soak \
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench_soak \
         --clients 32 --projects 100 --duration 60
     PYTHONPATH=. .venv/bin/python -m bench.soak --database-url sqlite:////tmp/regieflow-soak.db \

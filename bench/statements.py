@@ -1,6 +1,6 @@
 """SQL statements per request, counted the way tests/test_statement_counts.py does, for the docs.
 
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.statements                      # temporary SQLite
+    PYTHONPATH=. .venv/bin/python -m bench.statements                      # temporary SQLite
     PYTHONPATH=. .venv/bin/python -m bench.statements --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench
 
 Prints, for each request the test checks, the number of statements with 5 and with 60 projects.

@@ -1,7 +1,7 @@
 """Transition throughput over HTTP: regieflow against a baseline that does the same writes raw.
 
-    cd /work/wt6 && PYTHONPATH=. .venv/bin/python -m bench.throughput \
-        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench --reset \
+    PYTHONPATH=. .venv/bin/python -m bench.throughput \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench --reset --full-baseline \
         --out /tmp/throughput-pg.json
     PYTHONPATH=. .venv/bin/python -m bench.throughput --database-url sqlite:////tmp/regieflow-bench.db --reset \
         --out /tmp/throughput-sqlite.json
@@ -19,7 +19,9 @@ What it does, in one run:
    `…/reprendre_faisabilite` with `{"reason": …}` (backward) on the same project, and so on; a
    project is never in two requests at once, so every answer should be 200.
    baseline: `POST /bench/baseline/{id}` with the same bodies (see bench/server.py: API-key
-   authentication, then UPDATE projects … RETURNING version + INSERT INTO events, one transaction).
+   authentication, then UPDATE projects … RETURNING version + INSERT INTO events, one transaction);
+   with --full-baseline a third side, `POST /bench/baseline-full/{id}`: every row a transition
+   writes (also the feed counter and position and the outbox message), still without the workflow.
 4. open loop at fixed rates (--rates, requests/s, default: 50 % and 80 % of the slower side's closed-loop
    throughput), same two workloads, latency measured from each request's scheduled time.
 
