@@ -39,50 +39,45 @@ BASELINE_FULL_PATH = "/bench/baseline-full/{project_id}"
 def add_baseline(app: FastAPI) -> None:
     engine = app.state.engine
     projects, events = m.Project.__table__, m.Event.__table__
+    outbox, counter = m.OutboxMessage.__table__, m.FeedCounter.__table__
+
+    def write(project_id: uuid.UUID, request: Request, *, full: bool) -> JSONResponse:
+        """The same API-key authentication as the app, then one transaction (BEGIN IMMEDIATE on SQLite,
+        like the app): the project's version and its event; with `full`, also the change-feed counter
+        and position and the outbox message."""
+        principal = authenticate(request)
+        if not principal.authenticated:
+            return JSONResponse({"status": 401}, status_code=401)
+        now = dt.datetime.now(dt.UTC)
+        with engine.begin() as conn:
+            version = conn.execute(
+                update(projects).where(projects.c.id == project_id)
+                .values(version=projects.c.version + 1, updated_at=now).returning(projects.c.version)
+            ).scalar_one_or_none()
+            if version is None:
+                return JSONResponse({"status": 404}, status_code=404)
+            row = {"project_id": project_id, "seq": version, "type": "bench.baseline", "recorded_at": now,
+                   "actor": principal.label, "data": {}}
+            if not full:
+                conn.execute(insert(events).values(**row))
+            else:
+                row["feed_seq"] = conn.execute(update(counter).where(counter.c.id == 1)
+                                               .values(value=counter.c.value + 1).returning(counter.c.value)
+                                               ).scalar_one()
+                event_id = conn.execute(insert(events).values(**row).returning(events.c.id)).scalar_one()
+                conn.execute(insert(outbox).values(event_id=event_id, topic="bench.baseline", created_at=now,
+                                                   payload={"project_id": str(project_id), "seq": version}))
+        return JSONResponse({"id": str(project_id), "version": version}, headers={"ETag": f'"{version}"'})
 
     @app.post(BASELINE_PATH, include_in_schema=False)
     def baseline(project_id: uuid.UUID, request: Request) -> JSONResponse:  # sync, like the app's routes
-        principal = authenticate(request)
-        if not principal.authenticated:
-            return JSONResponse({"status": 401}, status_code=401)
-        now = dt.datetime.now(dt.UTC)
-        with engine.begin() as conn:
-            version = conn.execute(
-                update(projects).where(projects.c.id == project_id)
-                .values(version=projects.c.version + 1, updated_at=now).returning(projects.c.version)
-            ).scalar_one_or_none()
-            if version is None:
-                return JSONResponse({"status": 404}, status_code=404)
-            conn.execute(insert(events).values(project_id=project_id, seq=version, type="bench.baseline",
-                                               recorded_at=now, actor=principal.label, data={}))
-        return JSONResponse({"id": str(project_id), "version": version}, headers={"ETag": f'"{version}"'})
-
-    outbox, counter = m.OutboxMessage.__table__, m.FeedCounter.__table__
+        return write(project_id, request, full=False)
 
     @app.post(BASELINE_FULL_PATH, include_in_schema=False)
     def baseline_full(project_id: uuid.UUID, request: Request) -> JSONResponse:
-        """Every row a transition writes, without the workflow: the project's version, the event
-        (with its change-feed position), its outbox message and the feed counter; no guards, no
-        evidence, no authorisation rule, no hash chain, no deadline index, no response model."""
-        principal = authenticate(request)
-        if not principal.authenticated:
-            return JSONResponse({"status": 401}, status_code=401)
-        now = dt.datetime.now(dt.UTC)
-        with engine.begin() as conn:
-            version = conn.execute(
-                update(projects).where(projects.c.id == project_id)
-                .values(version=projects.c.version + 1, updated_at=now).returning(projects.c.version)
-            ).scalar_one_or_none()
-            if version is None:
-                return JSONResponse({"status": 404}, status_code=404)
-            position = conn.execute(update(counter).where(counter.c.id == 1).values(value=counter.c.value + 1)
-                                    .returning(counter.c.value)).scalar_one()
-            event_id = conn.execute(insert(events).values(
-                project_id=project_id, seq=version, type="bench.baseline", recorded_at=now, actor=principal.label,
-                data={}, feed_seq=position).returning(events.c.id)).scalar_one()
-            conn.execute(insert(outbox).values(event_id=event_id, topic="bench.baseline", created_at=now,
-                                               payload={"project_id": str(project_id), "seq": version}))
-        return JSONResponse({"id": str(project_id), "version": version}, headers={"ETag": f'"{version}"'})
+        """Every row a transition writes, without the workflow: no guards, no evidence, no authorisation
+        rule, no hash chain, no deadline index, no response model."""
+        return write(project_id, request, full=True)
 
 
 def build_app(database_url: str) -> FastAPI:
