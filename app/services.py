@@ -23,6 +23,8 @@ from workflow.errors import InvalidInput, ProjectClosed
 from workflow.history import RecordedTransition, replay
 from workflow.vocabulary import CONSULTANT_ONLY, STATE_LABELS, TERMINAL, TRIGGER_LABELS, State, Trigger
 
+# What an If-Match that is not an ETag of ours stands for: no version can match it (versions start at 1).
+UNREADABLE_VERSION = -1
 CLOSED_MESSAGE = "Le projet est clos (labellisé ou abandonné) : son dossier ne peut plus être modifié."
 
 
@@ -51,6 +53,8 @@ def _load_for_write(uow: UnitOfWork, project_id: uuid.UUID, if_match: int | None
     p = uow.projects.get(project_id, with_evidence=relations, for_update=True)
     if p is None:
         raise NotFound("Projet introuvable.")
+    if if_match == UNREADABLE_VERSION:
+        raise PreconditionFailed("En-tête If-Match illisible : attendu une étiquette comme \"3\" (voir ETag).")
     if if_match is not None and if_match != p.version:
         raise PreconditionFailed(
             f"Le projet a changé depuis votre lecture (version {if_match}, actuelle {p.version}) : rechargez-le."

@@ -215,6 +215,24 @@ def test_if_match_current_star_and_unreadable(client) -> None:
     assert footprint(client, pid) == (5, 5)
 
 
+def test_an_unreadable_if_match_does_not_hide_what_else_is_wrong(client) -> None:
+    """RFC 9110 §13.2.1: a precondition is judged only for a request that would otherwise succeed; one
+    that is invalid, or aimed at a missing project, gets that answer (422, 404), not 412."""
+    pid, _ = _stale_project(client)
+    before = footprint(client, pid)
+    bad = {"If-Match": "cinq"}
+    assert_problem(client.patch(f"{API}/projects/{pid}", json={"lead_name": 5}, headers=bad), 422)
+    assert_problem(client.post(f"{API}/projects/{pid}/needs", json={}, headers=bad), 422)
+    assert_problem(client.post(f"{API}/projects/{pid}/transitions/reprendre_contours", json={"raison": "x"},
+                               headers=bad), 422)
+    missing = "00000000-0000-4000-8000-000000000000"
+    assert_problem(client.patch(f"{API}/projects/{missing}", json={"lead_name": "E"}, headers=bad), 404)
+    # and a valid request with it is refused, with nothing written
+    assert_problem(client.post(f"{API}/projects/{pid}/needs", json={"label": "Besoin"}, headers=bad), 412,
+                   "version_perimee")
+    assert footprint(client, pid) == before
+
+
 # --- 413 ------------------------------------------------------------------------------------------
 def test_413_body_larger_than_the_limit(client, settings) -> None:
     assert settings.max_body_bytes == 64 * 1024

@@ -16,7 +16,8 @@ from app import models as m
 from app.auth import authenticate, parse_uuid
 from app.authz import ADMIN, ANONYMOUS as ANON_PRINCIPAL, AUTHENTICATED, CREATE, PUBLIC, REFUSALS, Ability, Principal, needs_for
 from app.clock import ANONYMOUS, Actor, Clock
-from app.errors import Forbidden, NotFound, PreconditionFailed, Unauthenticated
+from app.errors import Forbidden, NotFound, Unauthenticated
+from app.services import UNREADABLE_VERSION
 from app.security import same
 from app.settings import Settings
 from app.uow import UnitOfWork
@@ -131,12 +132,15 @@ _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,12})"\s*$')
 
 
 def parse_if_match(value: str | None) -> int | None:
-    """`If-Match: "7"` → 7; `*` or absent → None (no precondition); anything else can never match."""
+    """`If-Match: "7"` → 7; `*` or absent → None (no precondition); anything else can never match:
+    UNREADABLE_VERSION, which the service refuses with 412 once the request is otherwise valid and its
+    project exists (RFC 9110 §13.2.1: a request that would fail without the precondition answers that
+    failure, say 422 or 404, not 412)."""
     if value is None or value.strip() == "*":
         return None
     match = _ETAG.match(value)
     if not match:
-        raise PreconditionFailed("En-tête If-Match illisible : attendu une étiquette comme \"3\" (voir ETag).")
+        return UNREADABLE_VERSION
     return int(match.group(1))
 
 
