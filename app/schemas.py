@@ -6,7 +6,17 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
 
 from workflow import identifiers
 from workflow.errors import InvalidInput
@@ -52,7 +62,19 @@ InseeCode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_wra
 QpvCode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_wrap(identifiers.qpv_code))]
 Rna = Annotated[str, StringConstraints(max_length=12), AfterValidator(_wrap(identifiers.rna))]
 Siret = Annotated[str, StringConstraints(max_length=20), AfterValidator(_wrap(identifiers.siret))]
-Euros = Annotated[int, Field(ge=0, le=1_000_000_000)]
+
+
+def _not_a_boolean(value: Any) -> Any:
+    """JSON true and false are not numbers (pydantic's lax mode would read true as 1). Strings of
+    digits still are (the pages' forms send text)."""
+    if isinstance(value, bool):
+        raise ValueError("un nombre entier est attendu, pas vrai/faux")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_a_boolean)]
+Flag = StrictBool  # true or false only: not 1, "yes" or "on" (the pages send real booleans)
+Euros = Annotated[Int, Field(ge=0, le=1_000_000_000)]
 Reason = Annotated[str, StringConstraints(max_length=2000)]
 
 
@@ -111,10 +133,10 @@ class ProjectUpdate(Body):
 
 
 class PlanBody(Body):
-    step_months: dict[State, Annotated[int, Field(ge=1, le=120)]] = Field(
+    step_months: dict[State, Annotated[Int, Field(ge=1, le=120)]] = Field(
         ..., description="Months for each of the six steps (all six must be given).", max_length=6
     )
-    horizon_months: int = Field(..., ge=1, le=240)
+    horizon_months: Int = Field(..., ge=1, le=240)
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
@@ -240,7 +262,7 @@ class StakeholderIn(Body):
     category: Category
     organisation: Name | None = None
     email: Email | None = None
-    is_amo_pilot: bool = False
+    is_amo_pilot: Flag = False
 
 
 class StakeholderPatch(Body):
@@ -248,7 +270,7 @@ class StakeholderPatch(Body):
     category: Category | None = None
     organisation: Name | None = None
     email: Email | None = None
-    is_amo_pilot: bool | None = None
+    is_amo_pilot: Flag | None = None
 
 
 class StakeholderRead(Read):
@@ -389,7 +411,7 @@ class SiteVisitRead(Read):
 
 
 class ApprovalIn(Body):
-    stakeholder_id: int = Field(..., ge=1)
+    stakeholder_id: Int = Field(..., ge=1)
     verdict: Verdict
     given_on: date
     comment: Text | None = None
@@ -548,7 +570,7 @@ class UserCreate(Body):
 
 class UserPatch(Body):
     name: Name | None = None
-    active: bool | None = None
+    active: Flag | None = None
     password: Password | None = None
 
 
@@ -577,7 +599,7 @@ class ApiKeyCreate(Body):
     regions: list[Region] | None = Field(None, max_length=MAX_LIST)
     project_ids: list[uuid.UUID] | None = Field(None, max_length=MAX_LIST)
     expires_at: AwareDatetime | None = Field(None, description="With a time zone, e.g. 2027-06-30T00:00:00Z.")
-    consultant: bool = Field(False, description="For the Mouvement's own systems: may record expertise, "
+    consultant: Flag = Field(False, description="For the Mouvement's own systems: may record expertise, "
                              "grant or postpone the label, and re-plan.")
 
 

@@ -5,7 +5,9 @@
 Each figure is the median of --runs fresh processes (min and max given too):
 
 * import: wall time of `python -c "import app.main"` minus that of `python -c "pass"` (same interpreter),
-  and the same in CPU seconds (less sensitive to other processes on the machine),
+  and the same in CPU seconds (less sensitive to other processes on the machine), side by side with
+  the import of the stack alone (FastAPI, SQLAlchemy ORM, pydantic, uvicorn, Jinja2, transitions,
+  psycopg, argon2, dateutil): the ratio says what the app adds to what any app on this stack pays;
   and `python -X importtime` top entries (cumulative µs) for where it goes;
 * create_app: building the application in a warm interpreter (engine, routers, rule check);
 * serve → health: `regieflow serve` (`python -m app.cli serve`, which migrates the database first)
@@ -30,6 +32,7 @@ import urllib.request
 from bench.common import ROOT, cpu_seconds, create_key, free_port, loadavg, print_facts, reset_database
 
 PY = sys.executable
+STACK = "import fastapi, sqlalchemy.orm, pydantic, uvicorn, jinja2, transitions, psycopg, argon2, dateutil"
 
 
 def run_time(code: str) -> float:
@@ -112,6 +115,10 @@ def main() -> None:
     out["python_startup"] = stats(base)
     out["import_app_main"] = stats([i - statistics.median(base) for i in imp])
     out["import_app_main_cpu"] = stats([run_cpu("import app.main") - run_cpu("pass") for _ in range(args.runs)])
+    # side by side: the stack alone (what any app on it pays), for the ratio app / stack
+    out["import_stack_cpu"] = stats([run_cpu(STACK) - run_cpu("pass") for _ in range(args.runs)])
+    out["import_ratio_app_to_stack"] = round(out["import_app_main_cpu"]["median_s"]
+                                             / out["import_stack_cpu"]["median_s"], 2)
     r = subprocess.run([PY, "-c", "import app.main, time, os\nfrom app.settings import Settings\nxs=[]\n"
                         "for _ in range(5):\n t=time.perf_counter(); app.main.create_app(Settings(database_url='sqlite://')); "
                         "xs.append(time.perf_counter()-t)\nprint(sorted(xs)[2])"], cwd=ROOT, capture_output=True, text=True,

@@ -10,6 +10,9 @@ and filters drawn at random (seeded): latency is what one client sees on an othe
 
 * list: `GET /api/v1/projects?page_size=50` with a random filter (state, status, region, kind, q)
   and a random sort key: a filtered, sorted page of 50 projects with their statuses;
+* list-baseline: the same 200 requests on `GET /bench/baseline/projects` (bench/server.py: the same
+  key lookup and repository query, the rows' columns as JSON), right after: the ratio of the two
+  medians is what the app's layers (access rule, deadline presentation, response model) cost;
 * project, schedule, events (`?page_size=50`, a random page), transitions: one project;
 * feed: the change feed `GET /api/v1/events?after=N&limit=100` from a random position N, and
 * portfolio: the web portfolio page `/projets` (a consultant's session cookie): its first page of
@@ -156,7 +159,7 @@ def main() -> None:
                     help="change feed route; {after} is replaced by a random feed position")
     ap.add_argument("--portfolio-path", default="/projets", help="web portfolio page (needs a session)")
     ap.add_argument("--explain", action="store_true")
-    ap.add_argument("--kinds", default="list,project,schedule,events,transitions,feed,portfolio",
+    ap.add_argument("--kinds", default="list,list-baseline,project,schedule,events,transitions,feed,portfolio",
                     help="comma-separated subset of the request kinds")
     ap.add_argument("--out")
     args = ap.parse_args()
@@ -180,6 +183,8 @@ def main() -> None:
             "transitions": [f"/api/v1/projects/{r.choice(ids)}/transitions" for _ in range(n)],
             "feed": [args.feed_path.format(after=r.randint(0, max(0, info["max_feed"] - 100))) for _ in range(n)],
         }
+        # the same list requests on the bench-only baseline route (same query, none of the app's layers)
+        kinds["list-baseline"] = [p.replace("/api/v1/projects?", "/bench/baseline/projects?") for p in kinds["list"]]
         wanted = set(args.kinds.split(","))
         for kind, paths in kinds.items():
             if kind not in wanted:
@@ -194,6 +199,10 @@ def main() -> None:
             res["loadavg"] = loadavg()
             results["kinds"][kind] = res
             print(f"{kind:12s} {json.dumps(res)}", flush=True)
+        lb = results["kinds"].get("list-baseline")
+        if isinstance(lb, dict) and isinstance(results["kinds"].get("list"), dict):
+            results["list_ratio_p50"] = round(lb["p50_ms"] / results["kinds"]["list"]["p50_ms"], 3)
+            print(f"list: baseline / regieflow at p50 = {results['list_ratio_p50']}", flush=True)
         cookie = session_cookie(args.database_url, server.port) if "portfolio" in wanted else None
         if cookie:
             status = asyncio.run(probe(server.port, cookie, args.portfolio_path))

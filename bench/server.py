@@ -9,8 +9,9 @@ and `INSERT INTO events (…)` with `seq` = the new version. No guards, no evide
 hash chain, no outbox, no change-feed position, no deadline index: the issue's definition ("update
 one row, insert one event"). `POST /bench/baseline-full/{project_id}` writes every row a transition
 writes (also the outbox message and the change-feed counter and position), still without the
-workflow: the ratio against it isolates what the workflow itself costs. Both live here, not in app/,
-so that production never serves them.
+workflow: the ratio against it isolates what the workflow itself costs. `GET /bench/baseline/projects`
+is the list's read without the app's layers (bench/portfolio.py's `list-baseline`). They live here,
+not in app/, so that production never serves them.
 
 The server is uvicorn with one process, like `regieflow serve` (which runs `uvicorn.run(app)`),
 except that the access log is off unless --access-log is given (the log costs the same on both
@@ -23,17 +24,19 @@ import argparse
 import datetime as dt
 import uuid
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import insert, update
 
 from app import models as m
 from app.auth import authenticate
 from app.main import create_app
+from app.repositories import ProjectRepository
 from app.settings import Settings
 
 BASELINE_PATH = "/bench/baseline/{project_id}"
 BASELINE_FULL_PATH = "/bench/baseline-full/{project_id}"
+BASELINE_LIST_PATH = "/bench/baseline/projects"
 
 
 def add_baseline(app: FastAPI) -> None:
@@ -68,6 +71,27 @@ def add_baseline(app: FastAPI) -> None:
                 conn.execute(insert(outbox).values(event_id=event_id, topic="bench.baseline", created_at=now,
                                                    payload={"project_id": str(project_id), "seq": version}))
         return JSONResponse({"id": str(project_id), "version": version}, headers={"ETag": f'"{version}"'})
+
+    @app.get(BASELINE_LIST_PATH, include_in_schema=False)
+    def baseline_list(request: Request, page: int = 1, page_size: int = 50, sort: str = "status",
+                      state: list[str] = Query([]), status: list[str] = Query([]), region: list[str] = Query([]),
+                      kind: str | None = None, q: str | None = None) -> JSONResponse:
+        """The list's read without the app's layers: the same API-key authentication and the same
+        repository query (filters, status sort, count), then the rows' stored columns as JSON: no
+        access rule, no deadline presentation, no response model."""
+        principal = authenticate(request)
+        if not principal.authenticated:
+            return JSONResponse({"status": 401}, status_code=401)
+        today = dt.date.today()
+        with app.state.session_factory() as session:
+            rows, total = ProjectRepository(session).search(
+                today=today, state=state, status=status, region=region, kind=kind, q=q, sort=sort,
+                offset=(page - 1) * page_size, limit=page_size)
+            items = [{"id": str(p.id), "name": p.name, "state": p.state, "region": p.region,
+                      "horizon_on": p.horizon_on.isoformat(),
+                      "step_due_on": p.step_due_on.isoformat() if p.step_due_on else None,
+                      "version": p.version} for p in rows]
+        return JSONResponse({"items": items, "total": total, "page": page, "page_size": page_size})
 
     @app.post(BASELINE_PATH, include_in_schema=False)
     def baseline(project_id: uuid.UUID, request: Request) -> JSONResponse:  # sync, like the app's routes

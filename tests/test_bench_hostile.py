@@ -114,3 +114,27 @@ def test_many_repeated_query_parameters_are_422(client) -> None:
 def test_nul_in_query_parameters_is_refused_or_harmless(client, query: str) -> None:
     r = client.get(f"{API}/projects?{query}")
     assert r.status_code in (200, 422), (r.status_code, r.text[:300])
+
+
+def test_booleans_are_not_numbers_and_numbers_are_not_booleans(client) -> None:
+    """Found by schemathesis: `{"annual_charges": true}` was stored as 1 (pydantic's lax mode)."""
+    pid = create_project(client)["id"]
+    refused = [
+        ("PUT", "/feasibility", {"annual_charges": True}),
+        ("PUT", "/feasibility", {"market_income": False}),
+        ("POST", "/markets", {"label": "Entretien", "buyer_name": "Ville", "buyer_category": "collectivite",
+                              "annual_amount": True}),
+        ("POST", "/stakeholders", {"name": "Mme A", "category": "habitant", "is_amo_pilot": "yes"}),
+        ("POST", "/stakeholders", {"name": "Mme B", "category": "habitant", "is_amo_pilot": 1}),
+        ("POST", "/approvals", {"stakeholder_id": True, "verdict": "favorable", "given_on": "2026-01-05"}),
+    ]
+    for method, path, body in refused:
+        r = client.request(method, f"{API}/projects/{pid}{path}", json=body)
+        assert r.status_code == 422, (path, body, r.text)
+    assert client.get(f"{API}/projects/{pid}").json()["version"] == 1  # nothing written
+    # digits as text still count (the pages' forms send text), and real booleans still work
+    assert client.put(f"{API}/projects/{pid}/feasibility", json={"annual_charges": "250000"}).json()[
+        "annual_charges"] == 250000
+    r = client.post(f"{API}/projects/{pid}/stakeholders", json={"name": "Mme C", "category": "mouvement",
+                                                               "is_amo_pilot": True})
+    assert r.status_code == 201 and r.json()["is_amo_pilot"] is True

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from app import models as m
 from app import schemas as s
@@ -38,7 +38,7 @@ class WebhookUpdate(s.Body):
     url: Url | None = None
     event_types: list[EventType] | None = Field(None, max_length=len(EVENT_TYPES))
     description: Description | None = None
-    enabled: bool | None = Field(None, description="true re-enables a disabled subscription (failures reset).")
+    enabled: StrictBool | None = Field(None, description="true re-enables a disabled subscription (failures reset).")
 
 
 class SecretRead(BaseModel):
