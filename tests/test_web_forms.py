@@ -437,3 +437,44 @@ def test_the_evidence_pages_use_the_api_rules() -> None:
         for kind in KINDS:
             api = f"get_{kind.replace('-', '_')}" if reads else f"delete_{kind.replace('-', '_')}"
             assert needs_for(route.name, {"kind": kind}) == RULES[api].need, (route.name, kind)
+
+
+def test_two_people_editing_the_same_record_cannot_overwrite_each_other(app, client, project,  # noqa: ANN001
+                                                                       consultant) -> None:
+    """The edit and delete forms carry the project version they were built from; a save after someone
+    else's change is refused (412, French message, nothing written) instead of silently replacing it."""
+    c, csrf = consultant
+    pid = project["id"]
+    item_url = f"/projets/{pid}/preuves/stakeholders/{project['voter']}"
+    page = assert_html(c.get(item_url), 200)
+    seen = the_form(page).find_all("input")
+    [read_version] = [i.get("value") for i in seen if i.get("name") == "version"]
+    assert int(read_version) == version(client, pid)
+
+    # meanwhile, someone else renames the stakeholder through the API
+    r = client.patch(f"{API}/projects/{pid}/stakeholders/{project['voter']}", json={"name": "Ville de Lille"})
+    assert r.status_code == 200
+    after_them = version(client, pid)
+
+    form = {"csrf": csrf, "version": read_version, "name": "Mairie de Roubaix", "category": "collectivite"}
+    doc = assert_html(c.post(item_url, data=form), 412)
+    assert "modifié par quelqu'un d'autre" in doc.by_id("resume-erreurs").text
+    assert value_of(control(doc, "name")) == "Mairie de Roubaix"  # the user's input is kept
+    assert "Ville de Lille" in doc.text  # and the stored values are shown
+    assert version(client, pid) == after_them
+    r = c.post(f"{item_url}/supprimer", data={"csrf": csrf, "version": read_version})
+    assert r.status_code == 412 and version(client, pid) == after_them
+
+    # the page shows the new version: saving again, knowingly, goes through
+    [fresh] = [i.get("value") for i in the_form(doc).find_all("input") if i.get("name") == "version"]
+    assert int(fresh) == after_them
+    assert c.post(item_url, data=form | {"version": fresh}).status_code == 303
+    assert client.get(f"{API}/projects/{pid}/stakeholders/{project['voter']}").json()["name"] == "Mairie de Roubaix"
+
+    # a single record (the study) is replaced by its form: the same check
+    study_url = f"/projets/{pid}/preuves/feasibility"
+    [study_version] = [i.get("value") for i in the_form(assert_html(c.get(study_url), 200)).find_all("input")
+                       if i.get("name") == "version"]
+    client.put(f"{API}/projects/{pid}/feasibility", json={"annual_charges": 1000})
+    doc = assert_html(c.post(study_url, data={"csrf": csrf, "version": study_version, "annual_charges": "2000"}), 412)
+    assert client.get(f"{API}/projects/{pid}/feasibility").json()["annual_charges"] == 1000

@@ -26,7 +26,7 @@ from app import services
 from app.api.deps import actor_of
 from app.auth import parse_uuid
 from app.authz import Principal, may, needs_for
-from app.errors import ConcurrentUpdate, Conflict, NotFound
+from app.errors import ConcurrentUpdate, Conflict, NotFound, PreconditionFailed
 from app.evidence import CONSULTANT_ONLY_KINDS, KINDS, EvidenceKind
 from app.uow import UnitOfWork
 from app.web.forms import (
@@ -219,6 +219,9 @@ def _context(request: Request, principal: Principal, p: m.Project, kind: Evidenc
         "kind": kind, "kinds": list(KINDS.values()), "closed": closed, "can_write": can_write,
         "consultant_only": kind.name in CONSULTANT_ONLY_KINDS, "intro": INTRO.get(kind.name, ""),
         "page_url": f"/projets/{p.id}/preuves/{kind.name}", "section": "portefeuille",
+        # sent back by the forms that change or delete what the page shows: a save refused with 412 if
+        # the project changed since the page was read (no silent lost update between two people)
+        "version": p.version,
     }
 
 
@@ -270,7 +273,21 @@ def _save(request: Request, form: FormState, action: Any) -> int | None:
     except (Conflict, ConcurrentUpdate) as exc:
         form.fail(None, exc.message)
         return 409
+    except PreconditionFailed:
+        form.fail(None, STALE_PAGE)
+        return 412
     return None
+
+
+STALE_PAGE = ("Le dossier a été modifié par quelqu'un d'autre depuis que vous avez ouvert cette page : rien n'a été "
+              "enregistré. Les valeurs enregistrées sont affichées ci-dessus ; vérifiez-les, puis enregistrez à "
+              "nouveau si vos modifications doivent les remplacer.")
+
+
+def _read_version(data: FormData) -> int | None:
+    """The project version a form was built from (absent: no check, as for a new item)."""
+    raw = data.get("version")
+    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
 
 
 @router.post(BASE, name="page_evidence_create")
@@ -281,10 +298,12 @@ def evidence_create(request: Request, project_id: str, kind: str, principal: Pag
     body, values = parse(fields, data, partial=False)
     form = _state(k, fields, False, values)
 
+    version = _read_version(data) if k.singleton else None  # a new item of a list overwrites nothing
+
     def write() -> None:
         parsed = k.create.model_validate(body)
         with UnitOfWork(request.app.state.session_factory) as uow:
-            services.add_evidence(uow, pid, k, parsed, if_match=None, actor=actor_of(request),
+            services.add_evidence(uow, pid, k, parsed, if_match=version, actor=actor_of(request),
                                   clock=request.app.state.clock)
 
     status = _save(request, form, write)
@@ -318,11 +337,11 @@ def record_delete_confirm(request: Request, project_id: str, kind: str, principa
 
 
 @router.post(BASE + "/supprimer", name="page_evidence_delete")
-def record_delete(request: Request, project_id: str, kind: str, principal: PageUser) -> Response:
+def record_delete(request: Request, project_id: str, kind: str, principal: PageUser, data: Form) -> Response:
     k = _kind(kind)
     if not k.singleton:
         raise NotFound("Élément introuvable.")
-    return _delete(request, _project_id(project_id), k, None)
+    return _delete(request, _project_id(project_id), k, None, data)
 
 
 @router.get(BASE + "/{item}", name="page_evidence_item")
@@ -348,8 +367,8 @@ def evidence_update(request: Request, project_id: str, kind: str, item: str, pri
         assert k.patch is not None
         parsed = k.patch.model_validate(body)
         with UnitOfWork(request.app.state.session_factory) as uow:
-            services.update_evidence(uow, pid, k, item_id, parsed, if_match=None, actor=actor_of(request),
-                                     clock=request.app.state.clock)
+            services.update_evidence(uow, pid, k, item_id, parsed, if_match=_read_version(data),
+                                     actor=actor_of(request), clock=request.app.state.clock)
 
     status = _save(request, form, write)
     if status is None:
@@ -371,9 +390,10 @@ def _delete_page(request: Request, principal: Principal, pid: uuid.UUID, kind: E
         return render(request, "evidence_delete.html", ctx | {"item": item, "action": action})
 
 
-def _delete(request: Request, pid: uuid.UUID, kind: EvidenceKind, item_id: int | None) -> Response:
+def _delete(request: Request, pid: uuid.UUID, kind: EvidenceKind, item_id: int | None,
+            data: FormData) -> Response:
     with UnitOfWork(request.app.state.session_factory) as uow:
-        services.delete_evidence(uow, pid, kind, item_id, if_match=None, actor=actor_of(request),
+        services.delete_evidence(uow, pid, kind, item_id, if_match=_read_version(data), actor=actor_of(request),
                                  clock=request.app.state.clock)
     return _redirect(request, pid, kind, "preuve_supprimee")
 
@@ -387,8 +407,9 @@ def item_delete_confirm(request: Request, project_id: str, kind: str, item: str,
 
 
 @router.post(BASE + "/{item}/supprimer", name="page_evidence_delete")
-def item_delete(request: Request, project_id: str, kind: str, item: str, principal: PageUser) -> Response:
+def item_delete(request: Request, project_id: str, kind: str, item: str, principal: PageUser,
+                data: Form) -> Response:
     k = _kind(kind)
     if k.singleton:
         raise NotFound("Élément introuvable.")
-    return _delete(request, _project_id(project_id), k, _item_id(item))
+    return _delete(request, _project_id(project_id), k, _item_id(item), data)
