@@ -54,12 +54,13 @@ class ProjectRepository:
     def get(self, project_id: uuid.UUID, *, with_evidence: bool | Iterable[str] = False,
             for_update: bool = False) -> m.Project | None:
         """One project; `with_evidence` loads every evidence relation (True) or only the named ones."""
-        stmt = select(m.Project).where(m.Project.id == project_id)
-        if for_update:
+        if not for_update:
+            stmt = select(m.Project).where(m.Project.id == project_id)
+        else:
             # A write appends an event: read the chain's tail (the hash of the event whose seq is the
-            # version) in the same statement as the locked row.
-            # And whether it was ever paused: most never were, and then the suspensions every write
-            # reads (for the deadline index) are known to be none without another query.
+            # version) in the same statement as the locked row; and whether it was ever paused: most
+            # never were, and then the suspensions every write reads (for the deadline index) are
+            # known to be none without another query.
             tail = (select(m.Event.hash).where(m.Event.project_id == m.Project.id, m.Event.seq == m.Project.version)
                     .correlate(m.Project).scalar_subquery())
             paused = (select(m.SuspensionRecord.id).where(m.SuspensionRecord.project_id == m.Project.id)

@@ -15,6 +15,8 @@ from datetime import date
 
 from sqlalchemy import event
 
+from app.evidence import KINDS
+
 from tests.support import API, create_project, project_at
 
 START = date(2025, 3, 3)
@@ -97,8 +99,7 @@ def test_a_transition_costs_a_constant_number_of_statements(client, app) -> None
     assert fire_pair() == small
 
 
-EVIDENCE_TABLES = ("stakeholders", "communes", "qpvs", "needs", "activities", "feasibility_studies", "markets",
-                   "site_visits", "approvals", "associations", "board_members", "hires", "expertises")
+EVIDENCE_TABLES = tuple(kind.model.__tablename__ for kind in KINDS.values())
 
 
 def _tables_read(seen: list[str]) -> set[str]:

@@ -37,6 +37,7 @@ from app.web.forms import (
     FormState,
     defaults,
     fields_of,
+    form_version,
     grouped,
     parse,
     record_validation,
@@ -284,12 +285,6 @@ STALE_PAGE = ("Le dossier a été modifié par quelqu'un d'autre depuis que vous
               "nouveau si vos modifications doivent les remplacer.")
 
 
-def _read_version(data: FormData) -> int | None:
-    """The project version a form was built from (absent: no check, as for a new item)."""
-    raw = data.get("version")
-    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
-
-
 @router.post(BASE, name="page_evidence_create")
 def evidence_create(request: Request, project_id: str, kind: str, principal: PageUser, data: Form) -> Response:
     """Add an item (or record the single record of `feasibility` and `association`)."""
@@ -298,7 +293,7 @@ def evidence_create(request: Request, project_id: str, kind: str, principal: Pag
     body, values = parse(fields, data, partial=False)
     form = _state(k, fields, False, values)
 
-    version = _read_version(data) if k.singleton else None  # a new item of a list overwrites nothing
+    version = form_version(data.get("version")) if k.singleton else None  # a new item of a list overwrites nothing
 
     def write() -> None:
         parsed = k.create.model_validate(body)
@@ -367,7 +362,7 @@ def evidence_update(request: Request, project_id: str, kind: str, item: str, pri
         assert k.patch is not None
         parsed = k.patch.model_validate(body)
         with UnitOfWork(request.app.state.session_factory) as uow:
-            services.update_evidence(uow, pid, k, item_id, parsed, if_match=_read_version(data),
+            services.update_evidence(uow, pid, k, item_id, parsed, if_match=form_version(data.get("version")),
                                      actor=actor_of(request), clock=request.app.state.clock)
 
     status = _save(request, form, write)
@@ -393,7 +388,7 @@ def _delete_page(request: Request, principal: Principal, pid: uuid.UUID, kind: E
 def _delete(request: Request, pid: uuid.UUID, kind: EvidenceKind, item_id: int | None,
             data: FormData) -> Response:
     with UnitOfWork(request.app.state.session_factory) as uow:
-        services.delete_evidence(uow, pid, kind, item_id, if_match=_read_version(data), actor=actor_of(request),
+        services.delete_evidence(uow, pid, kind, item_id, if_match=form_version(data.get("version")), actor=actor_of(request),
                                  clock=request.app.state.clock)
     return _redirect(request, pid, kind, "preuve_supprimee")
 

@@ -315,6 +315,15 @@ _FR_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
 _SPACES = re.compile(r"[\s\u00a0\u202f]")
 
 
+def form_version(value: object) -> int | None:
+    """The project version a page's form was built from (its hidden `version` field): None when absent
+    or unreadable (no check), else what the service compares with the project's version (412)."""
+    try:
+        return int(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
 def parse(fields: list[Field], form: FormData, *, partial: bool) -> tuple[dict[str, Any], dict[str, str]]:
     """(data for the schema, values to show again). An empty field is left out (the schema's default
     applies, or "missing" when required); when `partial` (a change), an empty field is sent as null."""

@@ -30,6 +30,7 @@ from app.errors import NotFound
 from app.evidence import KINDS
 from app.uow import UnitOfWork
 from app.web import charts, guidance
+from app.web.forms import form_version
 from app.web.pages import FLASH_MESSAGES, PageRedirect, PageRoute, PageUser, render
 from workflow import machine as wf
 from workflow.errors import DomainError, GuardsUnmet, InvalidInput, UnknownTrigger
@@ -540,7 +541,7 @@ def fire(request: Request, project_id: str, trigger: str, principal: PageUser,
         except ValidationError:
             raise InvalidInput("Le motif dépasse 2000 caractères.", "reason") from None
         with _uow(request, write=True) as uow:
-            services.fire_transition(uow, pid, trigger, body, if_match=_version(version), actor=actor_of(request),
+            services.fire_transition(uow, pid, trigger, body, if_match=form_version(version), actor=actor_of(request),
                                      clock=request.app.state.clock)
     except NotFound:
         raise
@@ -550,13 +551,6 @@ def fire(request: Request, project_id: str, trigger: str, principal: PageUser,
                           trigger, unmet, reason[:2000], effective_on[:20], field=getattr(exc, "field", None))
         return _project_response(request, principal, pid, failure=failure)
     raise PageRedirect(f"/projets/{pid}?ok=transition-{trigger}")
-
-
-def _version(value: str) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
 
 
 def _form_values(request: Request, names: tuple[str, ...] | None = None) -> dict[str, str]:
@@ -595,7 +589,7 @@ def _replan(request: Request, principal: Principal, pid: uuid.UUID, values: dict
                 field, "Chaque étape dure entre 1 et 120 mois.")
             raise InvalidInput(message, field) from None
         with _uow(request, write=True) as uow:
-            services.replan(uow, pid, body, if_match=_version(values.get("version", "")), actor=actor_of(request),
+            services.replan(uow, pid, body, if_match=form_version(values.get("version", "")), actor=actor_of(request),
                             clock=request.app.state.clock)
     except NotFound:
         raise
