@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from app.settings import get_settings
+from app.core.settings import get_settings
 
 cli = typer.Typer(help="regieflow: the creation workflow of Régies de Quartier.", no_args_is_help=True,
                   add_completion=False)
@@ -19,7 +19,7 @@ cli.add_typer(keys_cli, name="keys")
 
 
 def _upgrade() -> str:
-    from app.migrate import upgrade
+    from app.core.migrate import upgrade
 
     url = get_settings().database_url
     upgrade(url)
@@ -48,7 +48,7 @@ def serve(
     """Migrate the database, then serve the API and the pages."""
     import uvicorn
 
-    from app.main import create_app
+    from app.http.application import create_app
 
     settings = get_settings()
     _upgrade()
@@ -56,7 +56,7 @@ def serve(
         _load_demo(only_if_empty=True)
     app = create_app(settings)
     if settings.worker_in_serve:  # REGIEFLOW_WORKER_IN_SERVE: deliver webhooks from this process too
-        from app.worker import run_in_thread
+        from app.webhooks.worker import run_in_thread
 
         run_in_thread(app.state.session_factory, settings, app.state.clock)
     host = host or settings.host
@@ -66,8 +66,8 @@ def serve(
 
 
 def _load_demo(*, only_if_empty: bool) -> None:
-    from app.demo import load_demo
-    from app.db import make_engine, make_session_factory
+    from app.core.database import make_engine, make_session_factory
+    from app.demo.service import load_demo
 
     settings = get_settings()
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
@@ -79,7 +79,7 @@ def _load_demo(*, only_if_empty: bool) -> None:
         typer.echo(f"Demo portfolio loaded: {len(created)} projects.")
     else:
         typer.echo("Demo portfolio not loaded: the database already holds projects.")
-    from app.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from app.demo.service import DEMO_ACCOUNTS, DEMO_PASSWORD
 
     typer.echo(f"Demo logins (password: {DEMO_PASSWORD}):")
     for email, _name, role, _scope in DEMO_ACCOUNTS:
@@ -96,8 +96,8 @@ def demo(force: bool = typer.Option(False, "--force", help="Add the demo project
 @cli.command()
 def verify() -> None:
     """Replay every project's events; report projects whose stored state, version or dates differ."""
-    from app.db import make_engine, make_session_factory
-    from app.verify import verify as run
+    from app.core.database import make_engine, make_session_factory
+    from app.transitions.verify import verify as run
 
     settings = get_settings()
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
@@ -114,7 +114,7 @@ def verify() -> None:
 
 
 def _session():  # noqa: ANN202
-    from app.db import make_engine, make_session_factory
+    from app.core.database import make_engine, make_session_factory
 
     settings = get_settings()
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
@@ -145,7 +145,7 @@ def users_create(
     """Create a user (e.g. the first admin) with one role, on regions or projects if given."""
     import uuid
 
-    from app import accounts
+    from app.accounts import service as accounts
     from workflow.errors import DomainError
 
     _upgrade()
@@ -179,7 +179,7 @@ def keys_create(
     import uuid
     from datetime import timedelta
 
-    from app import accounts
+    from app.accounts import service as accounts
     from workflow.errors import DomainError
 
     _upgrade()
@@ -199,7 +199,7 @@ def keys_create(
 @keys_cli.command("list")
 def keys_list() -> None:
     """List keys (prefix, name, scopes, restrictions, expiry, revocation, last use)."""
-    from app import accounts
+    from app.accounts import service as accounts
 
     with _session() as session:
         for k in accounts.list_api_keys(session):
@@ -212,7 +212,7 @@ def keys_list() -> None:
 @keys_cli.command("revoke")
 def keys_revoke(prefix: str = typer.Argument(..., help="The key's visible prefix, e.g. rf_1a2b3c4d.")) -> None:
     """Revoke a key at once."""
-    from app import accounts
+    from app.accounts import service as accounts
     from workflow.errors import DomainError
 
     with _session() as session:
@@ -225,7 +225,7 @@ def keys_revoke(prefix: str = typer.Argument(..., help="The key's visible prefix
 
 # --- partner systems, part B: full export and import, bulk import of projects ---------------------
 def _engine():  # noqa: ANN202
-    from app.db import make_engine
+    from app.core.database import make_engine
 
     settings = get_settings()
     return make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
@@ -235,7 +235,7 @@ def _engine():  # noqa: ANN202
 def export_db(output: str = typer.Option("-", "--output", "-o", help="File to write; '-' for the standard output.")
               ) -> None:
     """Export the whole database as JSON (all but sessions, login throttles and idempotency records)."""
-    from app import dump
+    from app.exchange import dump
 
     engine = _engine()
     try:
@@ -253,7 +253,7 @@ def export_db(output: str = typer.Option("-", "--output", "-o", help="File to wr
 @cli.command("import")
 def import_db(file: str = typer.Argument(..., help="A file written by `regieflow export`.")) -> None:
     """Load a full export into an EMPTY database (migrated first); refuses a database that holds data."""
-    from app import dump
+    from app.exchange import dump
 
     _upgrade()
     with open(file, "rb") as fh:
@@ -282,9 +282,9 @@ def import_projects_cmd(
 
     from pydantic import ValidationError
 
-    from app import bulk_import
-    from app.clock import Clock
-    from app.db import make_session_factory
+    from app.core.clock import Clock
+    from app.core.database import make_session_factory
+    from app.exchange import bulk_import
 
     _upgrade()
     settings = get_settings()
@@ -334,9 +334,9 @@ def worker(
     import signal
     import threading
 
-    from app.clock import Clock
-    from app.db import make_session_factory
-    from app.worker import Worker
+    from app.core.clock import Clock
+    from app.core.database import make_session_factory
+    from app.webhooks.worker import Worker
 
     _upgrade()
     settings = get_settings()
@@ -358,9 +358,9 @@ def worker(
 @deadlines_cli.command("scan")
 def deadlines_scan() -> None:
     """Announce (event deadline.status_changed) each project whose deadline status moved since the last scan."""
-    from app.clock import Clock
-    from app.db import make_session_factory
-    from app.deadline_watch import scan
+    from app.core.clock import Clock
+    from app.core.database import make_session_factory
+    from app.deadline_watch.service import scan
 
     _upgrade()
     settings = get_settings()

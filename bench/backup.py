@@ -50,14 +50,14 @@ from bench.throughput import Flip
 
 
 def counts(url: str) -> dict:
-    from app import models as m
+    from app.projects.models import Event, OutboxMessage, Project
 
     factory = session_factory(url)
     with factory() as s:
-        out = {"projects": s.scalar(select(func.count()).select_from(m.Project)),
-               "events": s.scalar(select(func.count()).select_from(m.Event)),
-               "outbox": s.scalar(select(func.count()).select_from(m.OutboxMessage)),
-               "sum_of_versions": s.scalar(select(func.coalesce(func.sum(m.Project.version), 0)))}
+        out = {"projects": s.scalar(select(func.count()).select_from(Project)),
+               "events": s.scalar(select(func.count()).select_from(Event)),
+               "outbox": s.scalar(select(func.count()).select_from(OutboxMessage)),
+               "sum_of_versions": s.scalar(select(func.coalesce(func.sum(Project.version), 0)))}
     factory.kw["bind"].dispose()
     return out
 

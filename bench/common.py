@@ -45,8 +45,8 @@ def backend(url: str) -> str:
 
 def reset_database(url: str) -> None:
     """Drop everything, then build the schema with the app's own migrations."""
-    from app.db import make_engine
-    from app.migrate import upgrade
+    from app.core.database import make_engine
+    from app.core.migrate import upgrade
 
     if is_sqlite(url):
         path = make_url(url).database
@@ -75,14 +75,14 @@ def ensure_pg_database(url: str) -> None:
 
 
 def session_factory(url: str):
-    from app.db import make_engine, make_session_factory
+    from app.core.database import make_engine, make_session_factory
 
     return make_session_factory(make_engine(url))
 
 
 def create_key(url: str, name: str = "bench") -> str:
     """An unrestricted consultant key (read, write, label), created with app.accounts."""
-    from app import accounts
+    from app.accounts import service as accounts
 
     factory = session_factory(url)
     with factory() as session:
@@ -117,7 +117,7 @@ def pg_backend_pids(url: str) -> list[int]:
 
 # --- seeding through the services (like app/demo.py) -------------------------------------------
 def demo_sites() -> list[Any]:
-    from app.demo import PORTFOLIO
+    from app.demo.service import PORTFOLIO
 
     return [site for site, _when, _script in PORTFOLIO]
 
@@ -126,8 +126,8 @@ class BenchDemo:
     """app.demo's _Demo with a clock that can serve thousands of projects a day (seconds, not minutes)."""
 
     def __new__(cls, session_factory, settings, today):
-        from app.clock import FixedClock
-        from app.demo import _Demo
+        from app.core.clock import FixedClock
+        from app.demo.service import _Demo
 
         class _BenchDemo(_Demo):
             def clock_at(self, day: dt.date) -> FixedClock:
@@ -145,7 +145,7 @@ def story(demo: Any, site: Any, start: dt.date, name: str | None = None) -> Any:
     """A project's story (app.demo._Story) on `site`, renamed so that thousands stay distinguishable."""
     from dataclasses import replace
 
-    from app.demo import _Story
+    from app.demo.service import _Story
 
     return _Story(demo, replace(site, name=name) if name else site, start)
 
@@ -162,7 +162,7 @@ def seed_ready_projects(url: str, n: int, *, state: str = "faisabilite", prefix:
                         complete: bool = True, progress: bool = True) -> list[str]:
     """`n` projects moved through the services to `state`, with the evidence of that state recorded
     too (`complete`), so that the forward trigger out of it is allowed. Returns their ids."""
-    from app.settings import Settings
+    from app.core.settings import Settings
     from workflow.vocabulary import State, Trigger
 
     factory = session_factory(url)

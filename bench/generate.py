@@ -88,7 +88,7 @@ def one_project(demo, sites, i: int, events: int, today: dt.date) -> int:
 
 
 def worker(url: str, indexes: list[int], events: int, today: dt.date, wid: int, every: int) -> tuple[int, int]:
-    from app.settings import Settings
+    from app.core.settings import Settings
 
     factory = session_factory(url)
     settings = Settings(database_url=url)
@@ -119,7 +119,7 @@ def main() -> None:
     ensure_pg_database(args.database_url)
     if args.reset:
         reset_database(args.database_url)
-    from app.settings import Settings
+    from app.core.settings import Settings
 
     today = dt.datetime.now(Settings(database_url=args.database_url).tz).date()
     indexes = list(range(args.first, args.first + args.projects))

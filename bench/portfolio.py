@@ -46,14 +46,14 @@ SORTS = ["status", "-status", "name", "started_on", "-step_due_on", "horizon_on"
 
 
 def facts_of(url: str) -> dict[str, Any]:
-    from app import models as m
+    from app.projects.models import Event, Project
 
     factory = session_factory(url)
     with factory() as s:
-        ids = [str(x) for x in s.scalars(select(m.Project.id))]
-        regions = sorted(set(s.scalars(select(m.Project.region))))
-        n_events = s.scalar(select(func.count()).select_from(m.Event))
-        max_feed = s.scalar(select(func.max(m.Event.feed_seq))) or 0
+        ids = [str(x) for x in s.scalars(select(Project.id))]
+        regions = sorted(set(s.scalars(select(Project.region))))
+        n_events = s.scalar(select(func.count()).select_from(Event))
+        max_feed = s.scalar(select(func.max(Event.feed_seq))) or 0
     factory.kw["bind"].dispose()
     return {"ids": ids, "regions": regions, "events": n_events, "max_feed": max_feed}
 
@@ -103,8 +103,8 @@ def session_cookie(url: str, port: int) -> dict[str, str] | None:
     import datetime as dt
     import urllib.request
 
-    from app import accounts
-    from app.authz import Role
+    from app.accounts import service as accounts
+    from app.authorization.rules import Role
 
     factory = session_factory(url)
     email, password = "bench-consultant@example.org", "bench-password-123"
@@ -130,7 +130,7 @@ def session_cookie(url: str, port: int) -> dict[str, str] | None:
 def explain(url: str, today: Any) -> None:
     from sqlalchemy.dialects import postgresql
 
-    from app.repositories import ProjectRepository
+    from app.projects.repository import ProjectRepository
 
     factory = session_factory(url)
     with factory() as s:

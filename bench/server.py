@@ -28,11 +28,12 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import insert, update
 
-from app import models as m
-from app.auth import authenticate
-from app.main import create_app
-from app.repositories import ProjectRepository
-from app.settings import Settings
+from app.accounts.authentication import authenticate
+from app.core.settings import Settings
+from app.feed.models import FeedCounter
+from app.http.application import create_app
+from app.projects.models import Event, OutboxMessage, Project
+from app.projects.repository import ProjectRepository
 
 BASELINE_PATH = "/bench/baseline/{project_id}"
 BASELINE_FULL_PATH = "/bench/baseline-full/{project_id}"
@@ -41,8 +42,8 @@ BASELINE_LIST_PATH = "/bench/baseline/projects"
 
 def add_baseline(app: FastAPI) -> None:
     engine = app.state.engine
-    projects, events = m.Project.__table__, m.Event.__table__
-    outbox, counter = m.OutboxMessage.__table__, m.FeedCounter.__table__
+    projects, events = Project.__table__, Event.__table__
+    outbox, counter = OutboxMessage.__table__, FeedCounter.__table__
 
     def write(project_id: uuid.UUID, request: Request, *, full: bool) -> JSONResponse:
         """The same API-key authentication as the app, then one transaction (BEGIN IMMEDIATE on SQLite,

@@ -261,20 +261,20 @@ async def run_clients(port: int, key: str, ids: list[str], tally: Tally, *, clie
 
 def check(url: str, tally: Tally, *, allow_unknown: bool = False) -> dict[str, Any]:
     """The checks listed in the module docstring; returns a report with `ok`."""
-    from app import models as m
-    from app.verify import verify
+    from app.projects.models import Event, OutboxMessage, Project
+    from app.transitions.verify import verify
 
     factory = session_factory(url)
     checked, findings = verify(factory)
     with factory() as s:
-        n_transitions = s.scalar(select(func.count()).select_from(m.Event).where(m.Event.type == "project.transitioned"))
-        n_evidence = s.scalar(select(func.count()).select_from(m.Event).where(m.Event.type.like("evidence.%")))
-        n_created = s.scalar(select(func.count()).select_from(m.Event).where(m.Event.type == "project.created"))
-        n_events = s.scalar(select(func.count()).select_from(m.Event))
-        n_outbox = s.scalar(select(func.count()).select_from(m.OutboxMessage))
-        versions = s.scalar(select(func.coalesce(func.sum(m.Project.version), 0)))
-        feed = s.execute(select(func.count(m.Event.feed_seq), func.count(func.distinct(m.Event.feed_seq)),
-                                func.min(m.Event.feed_seq), func.max(m.Event.feed_seq))).one()
+        n_transitions = s.scalar(select(func.count()).select_from(Event).where(Event.type == "project.transitioned"))
+        n_evidence = s.scalar(select(func.count()).select_from(Event).where(Event.type.like("evidence.%")))
+        n_created = s.scalar(select(func.count()).select_from(Event).where(Event.type == "project.created"))
+        n_events = s.scalar(select(func.count()).select_from(Event))
+        n_outbox = s.scalar(select(func.count()).select_from(OutboxMessage))
+        versions = s.scalar(select(func.coalesce(func.sum(Project.version), 0)))
+        feed = s.execute(select(func.count(Event.feed_seq), func.count(func.distinct(Event.feed_seq)),
+                                func.min(Event.feed_seq), func.max(Event.feed_seq))).one()
     factory.kw["bind"].dispose()
     unknown = len(tally.unknown)
     refusals = {f"{k}:{st}": n for (k, st), n in sorted(tally.statuses.items()) if st >= 400}

@@ -22,8 +22,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--database-url")
     args = ap.parse_args()
-    from app.main import create_app
-    from app.settings import Settings
+    from app.core.settings import Settings
+    from app.http.application import create_app
     from tests.support import SettableClock, create_project, project_at
     from tests.test_statement_counts import READS, START, counting, counts
 

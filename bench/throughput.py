@@ -98,12 +98,12 @@ def states_of(url: str, ids: list[str]) -> dict[str, str]:
 
     from sqlalchemy import select
 
-    from app import models as m
+    from app.projects.models import Project
     from bench.common import session_factory
 
     factory = session_factory(url)
     with factory() as session:
-        rows = session.execute(select(m.Project.id, m.Project.state).where(m.Project.id.in_([uuid.UUID(i) for i in ids])))
+        rows = session.execute(select(Project.id, Project.state).where(Project.id.in_([uuid.UUID(i) for i in ids])))
         out = {str(pid): st for pid, st in rows}
     factory.kw["bind"].dispose()
     return out

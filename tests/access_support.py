@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -11,8 +10,8 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
-from app import models as m
-from app import security
+from app.accounts.models import RoleGrant, User
+from app.core import security
 
 API = "/api/v1"
 PASSWORD = "un mot de passe solide 42"
@@ -50,9 +49,9 @@ def add_user(app: Any, email: str, grants: list[tuple[str, uuid.UUID | None, str
              *, name: str | None = None) -> tuple[int, list[int]]:
     """Insert a user whose password is PASSWORD, with role grants; returns (user id, grant ids)."""
     with app.state.session_factory() as session:
-        user = m.User(email=email, name=name or email.split("@")[0], password_hash=password_hash(),
+        user = User(email=email, name=name or email.split("@")[0], password_hash=password_hash(),
                       created_at=app.state.clock.now(), active=True,
-                      grants=[m.RoleGrant(role=r, project_id=p, region=g) for r, p, g in grants])
+                      grants=[RoleGrant(role=r, project_id=p, region=g) for r, p, g in grants])
         session.add(user)
         session.commit()
         return user.id, [g.id for g in user.grants]
@@ -121,7 +120,7 @@ def seed_project(client: TestClient, region: str) -> tuple[str, dict[str, int | 
     """A project with one item of every kind of evidence; returns (project id, kind → item id).
 
     `client` must be allowed to record the expertise (a consultant key)."""
-    from app.evidence import KINDS
+    from app.evidence.registry import KINDS
 
     r = client.post(f"{API}/projects", json=project_body(region))
     assert r.status_code == 201, r.text

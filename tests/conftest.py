@@ -16,11 +16,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import is_sqlite, make_engine, make_session_factory
-from app.main import create_app
-from app.migrate import upgrade
-from app.models import Base
-from app.settings import Settings
+from app.core.database import Base, is_sqlite, make_engine, make_session_factory
+from app.core.migrate import upgrade
+from app.core.settings import Settings
+from app.http.application import create_app
 from tests.support import SettableClock
 
 TODAY = date(2026, 11, 26)
@@ -117,7 +116,7 @@ def fresh_app(db: Engine, settings: Settings, clock: SettableClock):  # noqa: AN
 def make_key(app, *, scopes=("read", "write"), consultant=True, regions=None, project_ids=None,  # noqa: ANN001, ANN201
              name="Test key", expires_at=None):
     """Create an API key directly through the accounts service; returns (key string, row)."""
-    from app import accounts
+    from app.accounts import service as accounts
 
     with app.state.session_factory() as session:
         new = accounts.create_api_key(session, name=name, scopes=list(scopes), consultant=consultant, regions=regions,

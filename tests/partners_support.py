@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app import models as m
-from app.worker import Worker
+from app.projects.models import OutboxMessage
+from app.webhooks.worker import Worker
 
 API = "/api/v1"
 
@@ -115,4 +115,4 @@ def deliveries(client: Any, webhook_id: int) -> list[dict[str, Any]]:
 
 
 def outbox_count(app: Any) -> int:
-    return count(app, m.OutboxMessage)
+    return count(app, OutboxMessage)

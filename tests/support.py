@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 
-from app.clock import Clock
+from app.core.clock import Clock
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -15,13 +15,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
 from typer.testing import CliRunner
 
-from app import models as m
 from app.cli import cli
-from app.security import hash_of_event
-from app.settings import get_settings
-from app.verify import verify
-from tests.access_support import fast_passwords  # noqa: F401 - fixture
-from tests.access_support import API, PLAN, add_user, login, project_body
+from app.core.security import hash_of_event
+from app.core.settings import get_settings
+from app.projects.models import Event, OutboxMessage
+from app.transitions.verify import verify
+from tests.access_support import (
+    API,
+    PLAN,
+    add_user,
+    fast_passwords,  # noqa: F401 - fixture
+    login,
+    project_body,
+)
 from tests.conftest import make_key
 
 
@@ -64,8 +70,8 @@ def test_every_event_records_its_actor_and_the_chain_verifies(client, session_fa
         assert kind in ("user", "key") and ident
     # Each event stores a SHA-256 over its content and the previous event's hash, for the same project.
     with session_factory() as session:
-        rows = session.scalars(select(m.Event).where(m.Event.project_id == uuid.UUID(history["pid"]))
-                               .order_by(m.Event.seq)).all()
+        rows = session.scalars(select(Event).where(Event.project_id == uuid.UUID(history["pid"]))
+                               .order_by(Event.seq)).all()
     assert len(rows) == 7
     prev = None
     for e in rows:
@@ -98,7 +104,7 @@ EDITS = [(2, "data", {"kind": "needs", "id": 1, "values": {"label": "Autre chose
 
 
 def test_any_hashed_field_edited_is_reported(engine, session_factory, history) -> None:  # noqa: ANN001
-    table = m.Event.__table__
+    table = Event.__table__
     for seq, column, value in EDITS:
         where = (table.c.project_id == uuid.UUID(history["pid"])) & (table.c.seq == seq)
         with engine.begin() as conn:
@@ -112,8 +118,8 @@ def test_any_hashed_field_edited_is_reported(engine, session_factory, history) -
 
     # Someone who rewrites an event and its own hash is caught by the next event's link.
     with session_factory() as session:
-        event = session.scalars(select(m.Event).where(m.Event.project_id == uuid.UUID(history["pid"]),
-                                                      m.Event.seq == 3)).one()
+        event = session.scalars(select(Event).where(Event.project_id == uuid.UUID(history["pid"]),
+                                                      Event.seq == 3)).one()
         event.actor = "user:quelquun@example.fr"
         event.hash = hash_of_event(event)
         session.commit()
@@ -123,7 +129,7 @@ def test_any_hashed_field_edited_is_reported(engine, session_factory, history) -
 
 def test_deleted_events_are_reported(engine, session_factory, history) -> None:  # noqa: ANN001
     """The last event of one project, a middle one of the other."""
-    table, outbox = m.Event.__table__, m.OutboxMessage.__table__
+    table, outbox = Event.__table__, OutboxMessage.__table__
 
     def delete(pid: str, seq: int | None) -> None:
         where = table.c.project_id == uuid.UUID(pid)
@@ -155,7 +161,7 @@ def test_regieflow_verify_reports_the_broken_link(engine, history, cli_env: CliR
     r = cli_env.invoke(cli, ["verify"])
     assert r.exit_code == 0, r.output
     assert "2 project(s) checked, 0 with discrepancies." in r.output
-    table = m.Event.__table__
+    table = Event.__table__
     with engine.begin() as conn:
         conn.execute(update(table).where(table.c.project_id == uuid.UUID(history["pid"]), table.c.seq == 5)
                      .values(reason="Autre raison"))
@@ -167,7 +173,7 @@ def test_regieflow_verify_reports_the_broken_link(engine, history, cli_env: CliR
 
 
 def test_event_hash_is_sha256_over_canonical_json() -> None:
-    from app.security import event_hash
+    from app.core.security import event_hash
 
     fields = {"a": 1, "b": "é"}
     expected = hashlib.sha256(json.dumps({"a": 1, "b": "é", "prev_hash": "x"}, sort_keys=True, ensure_ascii=False,

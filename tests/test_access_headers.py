@@ -10,10 +10,18 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
-from app.authz import RULES
-from app.main import API_PREFIX, api_routes
-from tests.access_support import fast_passwords  # noqa: F401 - fixture
-from tests.access_support import API, PASSWORD, add_user, is_problem, login, project_body, served_routes
+from app.authorization.rules import RULES
+from app.http.application import API_PREFIX, api_routes
+from tests.access_support import (
+    API,
+    PASSWORD,
+    add_user,
+    fast_passwords,  # noqa: F401 - fixture
+    is_problem,
+    login,
+    project_body,
+    served_routes,
+)
 from tests.conftest import make_key
 
 

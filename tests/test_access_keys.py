@@ -13,11 +13,20 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from app import models as m
+from app.accounts.models import ApiKey, User
 from app.cli import cli
-from app.settings import get_settings
-from tests.access_support import fast_passwords  # noqa: F401 - fixture
-from tests.access_support import API, PASSWORD, REGION_A, REGION_B, add_user, is_problem, login, project_body
+from app.core.settings import get_settings
+from tests.access_support import (
+    API,
+    PASSWORD,
+    REGION_A,
+    REGION_B,
+    add_user,
+    fast_passwords,  # noqa: F401 - fixture
+    is_problem,
+    login,
+    project_body,
+)
 from tests.conftest import make_key
 
 BAD_KEY = "Clé d'API invalide, expirée ou révoquée."
@@ -90,7 +99,7 @@ def test_admin_api_creates_lists_and_revokes_keys(app, admin) -> None:  # noqa: 
 
 
 def test_revoked_key_is_refused(app) -> None:  # noqa: ANN001
-    from app import accounts
+    from app.accounts import service as accounts
 
     key, row = make_key(app)
     c = bearer(app, key)
@@ -142,13 +151,13 @@ def test_last_used_time_is_recorded(app, clock) -> None:  # noqa: ANN001
     with bearer(app, key) as c:
         assert c.get(f"{API}/projects").status_code == 200
     with app.state.session_factory() as session:
-        used = session.get(m.ApiKey, row.id).last_used_at
+        used = session.get(ApiKey, row.id).last_used_at
     assert used == app.state.clock.now()
     clock.set(date(2026, 11, 27))
     with bearer(app, key) as c:
         assert c.get(f"{API}/projects").status_code == 200
     with app.state.session_factory() as session:
-        assert session.get(m.ApiKey, row.id).last_used_at == app.state.clock.now() > used
+        assert session.get(ApiKey, row.id).last_used_at == app.state.clock.now() > used
 
 
 def test_read_only_key_cannot_write(app, client) -> None:  # noqa: ANN001
@@ -202,7 +211,7 @@ def test_project_restricted_key_reaches_only_its_project(app, client) -> None:  
 @pytest.fixture
 def cli_env(app, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:  # noqa: ANN001
     monkeypatch.setenv("REGIEFLOW_DATABASE_URL", database_url)
-    monkeypatch.setattr("app.migrate.upgrade", lambda url, revision="head": None)  # already at head
+    monkeypatch.setattr("app.core.migrate.upgrade", lambda url, revision="head": None)  # already at head
     get_settings.cache_clear()
     yield CliRunner()
     get_settings.cache_clear()
@@ -218,7 +227,7 @@ def test_cli_users_create_makes_the_first_admin(app, cli_env: CliRunner) -> None
         assert me["is_admin"] is True and me["roles"] == ["admin"]
         assert c.get(f"{API}/admin/users").status_code == 200
     with app.state.session_factory() as session:
-        user = session.scalars(select(m.User)).one()
+        user = session.scalars(select(User)).one()
         assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
     # The same e-mail twice, a short password, a porteur without project: refused, exit code 2.
     for args, password in ((["--email", "premiere.admin@example.fr", "--name", "Bis"], PASSWORD),

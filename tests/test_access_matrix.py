@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.authz import RULES
-from app.evidence import KINDS
-from app.main import API_PREFIX, api_routes, page_routes, root_routes
-from tests.access_support import fast_passwords  # noqa: F401 - fixture
+from app.authorization.rules import RULES
+from app.evidence.registry import KINDS
+from app.http.application import API_PREFIX, api_routes, page_routes, root_routes
 from tests.access_support import (
     PASSWORD,
     PAST,
@@ -28,6 +27,7 @@ from tests.access_support import (
     REGION_B,
     add_user,
     evidence_body,
+    fast_passwords,  # noqa: F401 - fixture
     is_problem,
     login,
     project_body,
@@ -252,13 +252,14 @@ def _own_webhook(app: Any, c: TestClient) -> tuple[int, int]:
     """A subscription of the principal behind `c`, with one delivery (a webhook route acts on the caller's own)."""
     from sqlalchemy import select
 
-    from app import models as m
+    from app.projects.models import Event
+    from app.webhooks.models import WebhookDelivery
 
     r = c.post(f"{API_PREFIX}/webhooks", json=ADMIN_BODIES["create_webhook"])
     assert r.status_code == 201, r.text
     with app.state.session_factory() as session:
-        event_id = session.scalars(select(m.Event.id).order_by(m.Event.id)).first()
-        d = m.WebhookDelivery(subscription_id=r.json()["id"], event_id=event_id, message_id=f"msg_matrix_{event_id}",
+        event_id = session.scalars(select(Event.id).order_by(Event.id)).first()
+        d = WebhookDelivery(subscription_id=r.json()["id"], event_id=event_id, message_id=f"msg_matrix_{event_id}",
                               status="failed", attempts=1, created_at=app.state.clock.now())
         session.add(d)
         session.commit()

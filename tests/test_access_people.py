@@ -12,12 +12,21 @@ from argon2 import Type
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from app import models as m
-from app.auth import SESSION_COOKIE
-from app.web.pages import LOGIN_CSRF_COOKIE
-from tests.access_support import fast_passwords  # noqa: F401 - fixture
-from tests.access_support import (API, PASSWORD, REAL_HASHER, REGION_A, REGION_B, add_user, is_problem, login,
-                                  project_body)
+from app.accounts.authentication import SESSION_COOKIE
+from app.accounts.models import RoleGrant, User, WebSession
+from app.accounts.pages import LOGIN_CSRF_COOKIE
+from tests.access_support import (
+    API,
+    PASSWORD,
+    REAL_HASHER,
+    REGION_A,
+    REGION_B,
+    add_user,
+    fast_passwords,  # noqa: F401 - fixture
+    is_problem,
+    login,
+    project_body,
+)
 from tests.support import FORWARD, satisfy
 
 WRONG = "Adresse e-mail ou mot de passe incorrect."
@@ -35,11 +44,11 @@ def session_cookie_header(r) -> str:  # noqa: ANN001
 
 # --- sessions ---------------------------------------------------------------------------------
 def test_passwords_are_stored_with_argon2id(app) -> None:  # noqa: ANN001
-    from app import accounts
+    from app.accounts import service as accounts
 
     with app.state.session_factory() as session:
         accounts.create_user(session, email="Ana@Example.fr", name="Ana", password=PASSWORD, now=app.state.clock.now())
-        user = session.scalars(select(m.User)).one()
+        user = session.scalars(select(User)).one()
     assert user.email == "ana@example.fr"
     assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
     # The application's own parameters (these tests swap in cheap ones): argon2id, at least OWASP's minimum.
@@ -66,7 +75,7 @@ def test_login_sets_an_httponly_samesite_cookie(app) -> None:  # noqa: ANN001
         assert PASSWORD not in cookie
         # The database holds a hash of the session token, never the token.
         with app.state.session_factory() as session:
-            ws = session.scalars(select(m.WebSession)).one()
+            ws = session.scalars(select(WebSession)).one()
         assert ws.token_hash != token and token not in ws.token_hash
         assert c.get(f"{API}/auth/me").json()["csrf_token"] == me["csrf_token"]
 
@@ -109,7 +118,7 @@ def test_session_expires(app, clock) -> None:  # noqa: ANN001
 
 
 def test_deactivated_user_loses_their_session(app) -> None:  # noqa: ANN001
-    from app import accounts
+    from app.accounts import service as accounts
 
     uid, _ = add_user(app, "ana@example.fr", [("observateur", None, REGION_A)])
     with people(app) as c:
@@ -308,7 +317,7 @@ def test_a_porteur_creates_a_project_and_becomes_its_porteur(app, client) -> Non
             events = c.get(f"{API}/projects/{pid}/events").json()["items"]
             assert events[0]["actor"] == f"user:{email}"
         with app.state.session_factory() as session:
-            grants = session.scalars(select(m.RoleGrant).where(m.RoleGrant.user_id == user_id)).all()
+            grants = session.scalars(select(RoleGrant).where(RoleGrant.user_id == user_id)).all()
             assert (("porteur", uuid.UUID(pid)) in {(g.role, g.project_id) for g in grants})
     # Porteur of their projects only: the other's stays out of reach.
     with people(app) as c:
@@ -327,7 +336,7 @@ def test_consultant_in_a_region_does_not_become_porteur(app) -> None:  # noqa: A
         r = c.patch(f"{API}/projects/{pid}", json={"region": REGION_B})  # nor move one out of it
         assert r.status_code == 403 and REGION_A in r.json()["detail"]
     with app.state.session_factory() as session:
-        roles = session.scalars(select(m.RoleGrant.role).where(m.RoleGrant.user_id == uid)).all()
+        roles = session.scalars(select(RoleGrant.role).where(RoleGrant.user_id == uid)).all()
     assert roles == ["consultant"]
 
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app import schemas as s
-from app import services
-from app.clock import Actor
-from app.errors import ConcurrentUpdate
-from app.uow import UnitOfWork
+from app.core.clock import Actor
+from app.core.errors import ConcurrentUpdate
+from app.core.unit_of_work import UnitOfWork
+from app.transitions.schemas import TransitionBody
+from app.transitions.service import fire_transition
 from tests.conftest import TODAY
 from tests.support import API, assert_problem, create_project, events_of, footprint, satisfy
 from workflow.errors import DomainError
@@ -108,7 +108,7 @@ def test_same_transition_at_once_through_the_services(app, client) -> None:
     def attempt(pid: uuid.UUID, actor: str) -> str:
         try:
             with UnitOfWork(factory) as uow:
-                services.fire_transition(uow, pid, "abandonner", s.TransitionBody(reason=f"par {actor}"),
+                fire_transition(uow, pid, "abandonner", TransitionBody(reason=f"par {actor}"),
                                          if_match=None, actor=Actor("user", actor, actor), clock=clock)
             return "ok"
         except DomainError as exc:
@@ -140,7 +140,7 @@ def test_concurrent_evidence_writes_all_land_in_order(client, app) -> None:
 
 
 def test_concurrent_update_error_is_a_409_problem() -> None:
-    from app.api.problems import domain_problem
+    from app.http.problems import domain_problem
 
     r = domain_problem(ConcurrentUpdate("Le projet a été modifié par une autre requête."))
     assert r.status_code == 409 and r.media_type == "application/problem+json"

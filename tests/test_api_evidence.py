@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from app.evidence import KINDS
+from app.evidence.registry import KINDS
 from tests.conftest import TODAY
 from tests.support import (  # noqa: I001
-    actor_of,
     API,
+    actor_of,
     assert_problem,
     create_project,
     events_of,

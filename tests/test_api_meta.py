@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.evidence import KINDS
+from app.evidence.registry import KINDS
 from tests.support import API
 
 STATES = ["groupe_projet", "contours", "faisabilite", "validation", "prefiguration", "expertise", "labellisee",

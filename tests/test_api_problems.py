@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-
 from tests.conftest import TODAY
 from tests.support import (
     API,

@@ -8,8 +8,8 @@ from dateutil.relativedelta import relativedelta
 
 from tests.conftest import TODAY
 from tests.support import (  # noqa: I001
-    actor_of,
     API,
+    actor_of,
     assert_problem,
     create_project,
     events_of,

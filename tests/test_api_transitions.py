@@ -9,9 +9,9 @@ from dateutil.relativedelta import relativedelta
 
 from tests.conftest import TODAY
 from tests.support import (  # noqa: I001
-    actor_of,
     API,
     FORWARD,
+    actor_of,
     advance,
     assert_problem,
     create_project,

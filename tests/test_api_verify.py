@@ -8,8 +8,8 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.settings import get_settings
-from app.verify import verify
+from app.core.settings import get_settings
+from app.transitions.verify import verify
 from tests.support import API, advance, create_project, fire, post, put
 
 START = date(2025, 1, 6)

@@ -28,8 +28,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.main import create_app
-from app.settings import Settings
+from app.core.settings import Settings
+from app.http.application import create_app
 from tests.conftest import TODAY, _truncate, make_key
 from tests.support import SettableClock, project_at
 

@@ -7,12 +7,12 @@ from collections import Counter
 import pytest
 from typer.testing import CliRunner
 
-from app import services
 from app.cli import cli
-from app.demo import load_demo
-from app.settings import get_settings
-from app.uow import UnitOfWork
-from app.verify import verify
+from app.core.settings import get_settings
+from app.core.unit_of_work import UnitOfWork
+from app.demo.service import load_demo
+from app.projects.service import project_read
+from app.transitions.verify import verify
 from tests.conftest import TODAY
 from tests.support import API
 from workflow.vocabulary import STEPS, State, Status
@@ -47,7 +47,7 @@ def test_demo_portfolio(client, session_factory, settings) -> None:
     # The service read model agrees with the API, and the SQL status filter with both.
     by_id = {p["id"]: p for p in items}
     for p in created:
-        assert services.project_read(p, TODAY).status == (by_id[str(p.id)]["status"] or None)
+        assert project_read(p, TODAY).status == (by_id[str(p.id)]["status"] or None)
     for status in Status:
         r = client.get(f"{API}/projects", params={"status": status.value, "page_size": 100})
         assert r.json()["total"] == statuses[status.value]
@@ -141,7 +141,7 @@ def test_demo_cli_then_verify(cli_env) -> None:
 def test_demo_logins_see_what_their_role_covers(app, session_factory, settings) -> None:
     from fastapi.testclient import TestClient
 
-    from app.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from app.demo.service import DEMO_ACCOUNTS, DEMO_PASSWORD
 
     created = load_demo(session_factory, settings, only_if_empty=True, today=TODAY)
     totals = {}

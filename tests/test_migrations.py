@@ -8,9 +8,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from app.db import make_engine
-from app.migrate import alembic_config, upgrade
-from app.models import Base
+from app.core.database import Base, make_engine
+from app.core.migrate import alembic_config, upgrade
 
 
 def _diff(conn) -> list:  # noqa: ANN001

@@ -10,10 +10,13 @@ from fastapi.testclient import TestClient
 from icalendar import Calendar
 from sqlalchemy import select
 
-from app import models as m
-from app.security import sha256_hex
-from tests.access_support import fast_passwords  # noqa: F401 - fixture
-from tests.access_support import add_user, login
+from app.calendars.models import CalendarToken
+from app.core.security import sha256_hex
+from tests.access_support import (
+    add_user,
+    fast_passwords,  # noqa: F401 - fixture
+    login,
+)
 from tests.conftest import make_key
 from tests.support import API, advance, project_at, satisfy
 
@@ -108,7 +111,7 @@ def test_revoked_unknown_and_malformed_tokens_answer_404(app, client: TestClient
     assert anon_client.get(url).status_code == 200
     # Stored as a SHA-256 with a visible prefix, never in clear.
     with app.state.session_factory() as session:
-        row = session.scalars(select(m.CalendarToken)).one()
+        row = session.scalars(select(CalendarToken)).one()
         assert row.token_hash == sha256_hex(created["token"]) and row.prefix == created["prefix"]
         assert row.owner.startswith("key:") and row.api_key_id is not None and row.last_used_at is not None
     listed = client.get(f"{API}/calendars").json()
@@ -159,7 +162,7 @@ def test_a_revoked_key_takes_its_feeds_with_it(app, anon_client: TestClient) -> 
     with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {key}"}) as c:
         url = _path(c.post(f"{API}/calendars").json()["url"])  # no body: the whole portfolio
     assert anon_client.get(url).status_code == 200
-    from app import accounts
+    from app.accounts import service as accounts
 
     with app.state.session_factory() as session:
         accounts.revoke_api_key(session, key_id=row.id, now=app.state.clock.now())

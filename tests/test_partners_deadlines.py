@@ -12,10 +12,10 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 from typer.testing import CliRunner
 
-from app import models as m
 from app.cli import cli
-from app.deadline_watch import scan
-from app.settings import get_settings
+from app.core.settings import get_settings
+from app.deadline_watch.service import scan
+from app.projects.models import Event, OutboxMessage, Project
 from tests.access_support import PLAN
 from tests.partners_support import API, count, loopback, receiver, subscribe, worker  # noqa: F401 - fixtures
 from tests.support import create_project, events_of, fire, get_project, satisfy
@@ -28,7 +28,7 @@ def run_scan(app: Any) -> list[tuple[str, str | None, str]]:
 
 def deadline_status(app: Any, pid: str) -> str | None:
     with app.state.session_factory() as session:
-        return session.scalar(select(m.Project.deadline_status).where(m.Project.id == uuid.UUID(pid)))
+        return session.scalar(select(Project.deadline_status).where(Project.id == uuid.UUID(pid)))
 
 
 def deadline_events(client: Any, pid: str) -> list[dict[str, Any]]:
@@ -50,7 +50,7 @@ def test_one_event_per_status_change(app, client) -> None:  # noqa: ANN001
     assert event["actor"] == "system:regieflow" and event["effective_on"] == "2026-12-02"
     assert get_project(client, pid)["version"] == event["seq"] == 2
     with app.state.session_factory() as session:
-        assert session.scalar(select(m.OutboxMessage.topic).where(m.OutboxMessage.event_id == event["id"])) == \
+        assert session.scalar(select(OutboxMessage.topic).where(OutboxMessage.event_id == event["id"])) == \
             "deadline.status_changed"
 
     satisfy(client, pid, "groupe_projet", date(2026, 12, 2))
@@ -93,7 +93,7 @@ def test_concurrent_scans_announce_a_change_once(app, client) -> None:  # noqa: 
     for t in threads:
         t.join(30)
     assert sum(len(r) for r in reports) == 4
-    assert count(app, m.Event, m.Event.type == "deadline.status_changed") == 4
+    assert count(app, Event, Event.type == "deadline.status_changed") == 4
 
 
 def test_the_worker_scans_and_the_change_reaches_the_webhooks(loopback, client, receiver) -> None:  # noqa: ANN001

@@ -15,13 +15,19 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from app import dump
-from app import models as m
-from app.db import is_sqlite, make_engine, make_session_factory
-from app.migrate import upgrade
-from app.verify import verify
-from tests.access_support import fast_passwords  # noqa: F401 - fixture
-from tests.access_support import add_user, login
+from app.core.database import Base, is_sqlite, make_engine, make_session_factory
+from app.core.migrate import upgrade
+from app.exchange import dump
+from app.feed.models import FeedCounter
+from app.idempotency.models import IdempotencyRecord
+from app.projects.models import Event
+from app.transitions.verify import verify
+from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSecret, WebhookSubscription
+from tests.access_support import (
+    add_user,
+    fast_passwords,  # noqa: F401 - fixture
+    login,
+)
 from tests.conftest import _reset_postgres, _truncate
 from tests.support import API, project_at, satisfy
 
@@ -89,21 +95,21 @@ def _rich_database(app, client: TestClient) -> None:  # noqa: ANN001
     assert client.delete(f"{API}/calendars/{revoked['id']}").status_code == 204
     now = app.state.clock.now()
     with app.state.session_factory() as session:
-        event_id = session.scalar(select(func.min(m.Event.id)))
-        sub = m.WebhookSubscription(owner="user:porteuse@example.fr", user_id=user_id, url="https://example.org/hook",
+        event_id = session.scalar(select(func.min(Event.id)))
+        sub = WebhookSubscription(owner="user:porteuse@example.fr", user_id=user_id, url="https://example.org/hook",
                                     event_types=["project.transitioned"], description="Suivi", created_at=now,
                                     updated_at=now, enabled=True, consecutive_failures=0,
-                                    secrets=[m.WebhookSecret(secret="whsec_" + "a" * 32, created_at=now,
+                                    secrets=[WebhookSecret(secret="whsec_" + "a" * 32, created_at=now,
                                                              expires_at=now + timedelta(days=1))])
         session.add(sub)
         session.flush()
-        delivery = m.WebhookDelivery(subscription_id=sub.id, event_id=event_id, message_id="msg_1", status="failed",
+        delivery = WebhookDelivery(subscription_id=sub.id, event_id=event_id, message_id="msg_1", status="failed",
                                      attempts=1, created_at=now, last_attempt_at=now, last_status_code=500)
         session.add(delivery)
         session.flush()
-        session.add(m.WebhookAttempt(delivery_id=delivery.id, attempted_at=now, status_code=500, duration_ms=12,
+        session.add(WebhookAttempt(delivery_id=delivery.id, attempted_at=now, status_code=500, duration_ms=12,
                                      error="HTTP 500", response_excerpt="oops"))
-        session.add(m.IdempotencyRecord(caller="key:rf_x", key="k1", method="POST", path="/api/v1/projects",
+        session.add(IdempotencyRecord(caller="key:rf_x", key="k1", method="POST", path="/api/v1/projects",
                                         body_hash="0" * 64, state="done", response_status=201, created_at=now,
                                         expires_at=now + timedelta(hours=1)))
         session.commit()
@@ -118,7 +124,7 @@ def test_export_import_export_is_byte_identical_and_verifies(app, client: TestCl
     assert doc["format"] == "regieflow-dump" and doc["schema_revision"]
     assert set(doc["excluded"]) == {"web_sessions", "login_throttles", "idempotency_keys"}
     assert not set(tables) & dump.EXCLUDED
-    assert set(tables) == {t.name for t in m.Base.metadata.sorted_tables} - dump.EXCLUDED
+    assert set(tables) == {t.name for t in Base.metadata.sorted_tables} - dump.EXCLUDED
     for name in ("projects", "events", "outbox", "suspensions", "replans", "users", "role_grants", "api_keys",
                  "calendar_tokens", "webhook_subscriptions", "webhook_secrets", "webhook_deliveries",
                  "webhook_attempts", "feed_counter", "stakeholders", "approvals", "expertises"):
@@ -151,32 +157,36 @@ def _keeps_working(engine: Engine) -> None:
     """New rows after an import take fresh ids (PostgreSQL sequences moved past the imported ones)."""
     from zoneinfo import ZoneInfo
 
-    from app import accounts, schemas as s, services
-    from app.clock import SYSTEM, Clock
-    from app.evidence import KINDS
-    from app.uow import UnitOfWork
+    from app.accounts import service as accounts
+    from app.core.clock import SYSTEM, Clock
+    from app.core.unit_of_work import UnitOfWork
+    from app.evidence.registry import KINDS
+    from app.evidence.schemas import NeedIn
+    from app.evidence.service import add_evidence
+    from app.projects.schemas import ProjectCreate
+    from app.projects.service import create_project
     from workflow.deadlines import Plan
 
     factory = make_session_factory(engine)
     clock = Clock(ZoneInfo("Europe/Paris"))
     with UnitOfWork(factory) as uow:
-        p = services.create_project(uow, s.ProjectCreate(name="Après l'import", kind="regie_de_quartier",
+        p = create_project(uow, ProjectCreate(name="Après l'import", kind="regie_de_quartier",
                                                          region="Normandie"),
                                     plan=Plan(dict(PLAN), 36), actor=SYSTEM, clock=clock)
     with UnitOfWork(factory) as uow:
-        services.add_evidence(uow, p.id, KINDS["needs"], s.NeedIn(label="Un besoin"), if_match=None, actor=SYSTEM,
+        add_evidence(uow, p.id, KINDS["needs"], NeedIn(label="Un besoin"), if_match=None, actor=SYSTEM,
                               clock=clock)
     with factory() as session:
         accounts.create_api_key(session, name="Nouvelle clé", scopes=["read"], created_by="tests", now=clock.now())
-        assert session.scalar(select(func.count()).select_from(m.Event).where(m.Event.project_id == p.id)) == 2
-        feed = session.scalar(select(m.Event.feed_seq).where(m.Event.project_id == p.id, m.Event.seq == 2))
-        assert feed == session.scalar(select(m.FeedCounter.value))
+        assert session.scalar(select(func.count()).select_from(Event).where(Event.project_id == p.id)) == 2
+        feed = session.scalar(select(Event.feed_seq).where(Event.project_id == p.id, Event.seq == 2))
+        assert feed == session.scalar(select(FeedCounter.value))
 
 
 def test_admin_route_and_cli_give_the_same_bytes(app, client: TestClient, fresh_url: str,  # noqa: ANN001
                                                  tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     from app.cli import cli
-    from app.settings import get_settings
+    from app.core.settings import get_settings
 
     project_at(client, "contours", start=date(2026, 1, 5))
     add_user(app, "admin@example.fr", [("admin", None, None)])

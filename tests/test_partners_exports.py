@@ -11,9 +11,12 @@ from datetime import date, datetime
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from app.exports import HEADER
-from tests.access_support import fast_passwords  # noqa: F401 - fixture
-from tests.access_support import add_user, login
+from app.exchange.exports import HEADER
+from tests.access_support import (
+    add_user,
+    fast_passwords,  # noqa: F401 - fixture
+    login,
+)
 from tests.support import API, create_project, project_at
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

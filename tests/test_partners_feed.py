@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from app import models as m
+from app.projects.models import Event
 from tests.conftest import make_key
 from tests.partners_support import API
 from tests.support import assert_problem, create_project
@@ -89,7 +89,7 @@ def test_a_poller_sees_every_event_once_in_order_while_others_write(app, client)
     assert not errors, errors[:3]
 
     with app.state.session_factory() as session:
-        everything = list(session.execute(select(m.Event.id, m.Event.feed_seq).order_by(m.Event.feed_seq)))
+        everything = list(session.execute(select(Event.id, Event.feed_seq).order_by(Event.feed_seq)))
     assert len(everything) == 3 + len(threads) * writes_per_thread
     assert [e["id"] for e in seen] == [row.id for row in everything]  # each once, none missed
     positions = [e["feed_seq"] for e in seen]

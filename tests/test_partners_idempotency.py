@@ -11,9 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from app import idempotency
-from app import models as m
-from app import services
+from app.idempotency import middleware as idempotency
+from app.idempotency.models import IdempotencyRecord
+from app.projects import service as project_service
+from app.projects.models import Event, Project
+from app.projects.service import create_project
 from tests.conftest import make_key
 from tests.partners_support import API, advance, count, worker
 from tests.support import assert_problem
@@ -29,9 +31,9 @@ def post(client: TestClient, key: str | None, body: Any = BODY, path: str = "/pr
                                                                           **headers})
 
 
-def record(app: Any, key: str) -> m.IdempotencyRecord | None:
+def record(app: Any, key: str) -> IdempotencyRecord | None:
     with app.state.session_factory() as session:
-        return session.scalars(select(m.IdempotencyRecord).where(m.IdempotencyRecord.key == key)).one_or_none()
+        return session.scalars(select(IdempotencyRecord).where(IdempotencyRecord.key == key)).one_or_none()
 
 
 def test_a_retry_replays_the_first_answer_without_doing_the_work_again(app, client) -> None:  # noqa: ANN001
@@ -42,7 +44,7 @@ def test_a_retry_replays_the_first_answer_without_doing_the_work_again(app, clie
     assert again.json() == first.json()
     for header in ("Location", "ETag", "Content-Type"):
         assert again.headers[header] == first.headers[header]
-    assert count(app, m.Project) == 1 and count(app, m.Event) == 1
+    assert count(app, Project) == 1 and count(app, Event) == 1
     assert record(app, "8e03978e-40d5-43e8-bc93-6894a57f9324").state == "done"
 
     # every POST of the API: a transition, an evidence item, a webhook subscription
@@ -57,7 +59,7 @@ def test_a_retry_replays_the_first_answer_without_doing_the_work_again(app, clie
 
     # without a key, two POSTs are two projects
     assert post(client, None).status_code == 201 and post(client, None).status_code == 201
-    assert count(app, m.Project) == 3
+    assert count(app, Project) == 3
 
 
 def test_the_same_key_with_another_body_is_refused(app, client) -> None:  # noqa: ANN001
@@ -66,7 +68,7 @@ def test_the_same_key_with_another_body_is_refused(app, client) -> None:  # noqa
     assert_problem(r, 422, "idempotence_cle_reutilisee")
     r = post(client, "cle-1", BODY, "/projects/00000000-0000-0000-0000-000000000000/needs")
     assert_problem(r, 422, "idempotence_cle_reutilisee")
-    assert count(app, m.Project) == 1
+    assert count(app, Project) == 1
 
 
 def test_keys_are_scoped_to_the_caller(app, client) -> None:  # noqa: ANN001
@@ -74,14 +76,14 @@ def test_keys_are_scoped_to_the_caller(app, client) -> None:  # noqa: ANN001
     assert post(client, "commande-42").status_code == 201
     r = post(client, "commande-42", Authorization=f"Bearer {other_key}")
     assert r.status_code == 201 and "Idempotency-Replayed" not in r.headers
-    assert count(app, m.Project) == 2
+    assert count(app, Project) == 2
 
 
 def test_invalid_keys(app, client) -> None:  # noqa: ANN001
     assert_problem(post(client, "x" * 256), 400, "idempotence_cle_invalide")
     assert_problem(post(client, '""'), 400, "idempotence_cle_invalide")
     assert post(client, "x" * 255).status_code == 201
-    assert count(app, m.Project) == 1
+    assert count(app, Project) == 1
 
 
 def test_a_failed_request_releases_its_key(app, client) -> None:  # noqa: ANN001
@@ -99,7 +101,7 @@ def test_a_failed_request_releases_its_key(app, client) -> None:  # noqa: ANN001
 def _blocking(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
     """services.create_project waits (before its COMMIT) until released, the first time only."""
     entered, release = threading.Event(), threading.Event()
-    original = services.create_project
+    original = create_project
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         if not entered.is_set():
@@ -107,7 +109,7 @@ def _blocking(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threadi
             assert release.wait(20)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(services, "create_project", slow)
+    monkeypatch.setattr(project_service, "create_project", slow)
     return entered, release
 
 
@@ -126,7 +128,7 @@ def test_a_retry_while_the_first_request_runs_gets_409(app, client, monkeypatch)
     replay = post(client, "k-concurrent")
     assert replay.status_code == 201 and replay.headers["Idempotency-Replayed"] == "true"
     assert replay.json()["id"] == results["first"].json()["id"]
-    assert count(app, m.Project) == 1
+    assert count(app, Project) == 1
 
 
 def test_a_request_taken_for_dead_cannot_commit_after_its_retry(app, client, monkeypatch) -> None:  # noqa: ANN001
@@ -143,7 +145,7 @@ def test_a_request_taken_for_dead_cannot_commit_after_its_retry(app, client, mon
     release.set()
     first.join(20)
     assert_problem(results["first"], 409, "idempotence_en_cours")
-    assert count(app, m.Project) == 1 and count(app, m.Event) == 1
+    assert count(app, Project) == 1 and count(app, Event) == 1
     assert post(client, "k-stale").json()["id"] == retry.json()["id"]
 
 
@@ -163,7 +165,7 @@ def test_a_crash_between_commit_and_the_stored_response_never_repeats_the_effect
         body = assert_problem(r, 409, "idempotence_deja_appliquee")
         assert body["effects"] == [{"project_id": first.json()["id"], "seq": 1, "type": "project.created",
                                     "project": f"{API}/projects/{first.json()['id']}"}]
-    assert count(app, m.Project) == 1
+    assert count(app, Project) == 1
 
 
 def test_a_rolled_back_effect_leaves_the_key_free(app, client, monkeypatch) -> None:  # noqa: ANN001
@@ -171,12 +173,12 @@ def test_a_rolled_back_effect_leaves_the_key_free(app, client, monkeypatch) -> N
     def broken_feed(self: Any) -> None:
         raise RuntimeError("disk full")
 
-    from app.uow import UnitOfWork
+    from app.core.unit_of_work import UnitOfWork
 
     monkeypatch.setattr(UnitOfWork, "_assign_feed_positions", broken_feed)  # fails after the hook ran
     assert post(client, "k-rollback").status_code == 500
     monkeypatch.undo()
-    assert record(app, "k-rollback") is None and count(app, m.Project) == 0
+    assert record(app, "k-rollback") is None and count(app, Project) == 0
     assert post(client, "k-rollback").status_code == 201
 
 
@@ -187,17 +189,17 @@ def test_records_expire_after_24_hours_and_are_purged(app, client) -> None:  # n
     advance(app, minutes=1)
     r = post(client, "k-old", BODY | {"name": "Une autre régie"})  # expired: the key is free again
     assert r.status_code == 201 and "Idempotency-Replayed" not in r.headers
-    assert count(app, m.Project) == 2
+    assert count(app, Project) == 2
     advance(app, hours=24)
     with worker(app) as w:
         assert w.purge() == 1
-    assert count(app, m.IdempotencyRecord) == 0
+    assert count(app, IdempotencyRecord) == 0
 
 
 def test_unauthenticated_requests_are_not_recorded(app, anon_client) -> None:  # noqa: ANN001
     r = post(anon_client, "k-anon")
     assert_problem(r, 401)
-    assert count(app, m.IdempotencyRecord) == 0
+    assert count(app, IdempotencyRecord) == 0
 
 
 def test_put_patch_and_delete_take_a_key_too(app, client) -> None:  # noqa: ANN001

@@ -13,10 +13,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from app import models as m
-from app.verify import verify
-from tests.access_support import fast_passwords  # noqa: F401 - fixture
-from tests.access_support import add_user, login
+from app.accounts.models import RoleGrant
+from app.evidence.models import Stakeholder
+from app.feed.models import FeedCounter
+from app.projects.models import Event, OutboxMessage, Project
+from app.transitions.verify import verify
+from tests.access_support import (
+    add_user,
+    fast_passwords,  # noqa: F401 - fixture
+    login,
+)
 from tests.conftest import make_key
 from tests.support import API, events_of
 
@@ -70,11 +76,11 @@ def test_the_readme_example_imports_one_project_and_refuses_the_other(app, clien
     assert schedule["suspended_days"] == 56 and schedule["within_horizon"] is True
 
     # The refused project left nothing: no project, event, outbox row or feed position.
-    assert _count(app, m.Project) == 1
-    assert _count(app, m.Event) == len(events) == _count(app, m.OutboxMessage)
+    assert _count(app, Project) == 1
+    assert _count(app, Event) == len(events) == _count(app, OutboxMessage)
     with app.state.session_factory() as session:
-        assert session.scalar(select(m.FeedCounter.value)) == len(events)
-        assert session.scalar(select(func.max(m.Event.feed_seq))) == len(events)
+        assert session.scalar(select(FeedCounter.value)) == len(events)
+        assert session.scalar(select(func.max(Event.feed_seq))) == len(events)
     checked, findings = verify(app.state.session_factory)
     assert (checked, findings) == (1, [])
 
@@ -98,7 +104,7 @@ def test_invalid_projects_are_refused_with_every_problem(app, client: TestClient
     assert fields == {"project.started_on", "evidence.5.data.insee_code", "evidence.11.update",
                       "evidence.15.data.stakeholder", "evidence.25.kind", "transitions.0.effective_on"}, fields
     assert {e["field"] for e in second["errors"]} >= {"surprise", "project.kind", "project.region"}
-    assert _count(app, m.Project) == 0 and _count(app, m.Event) == 0
+    assert _count(app, Project) == 0 and _count(app, Event) == 0
     # The envelope itself is checked by the API (422), not project by project.
     assert client.post(f"{API}/imports/projects", json={"projects": []}).status_code == 422
     assert client.post(f"{API}/imports/projects", json=[]).status_code == 422
@@ -113,7 +119,7 @@ def test_a_workflow_refusal_midway_rolls_the_project_back(app, client: TestClien
     assert outcome["status"] == "refused" and outcome["at"] == "transitions.6"  # demander_expertise
     assert [u["code"] for u in outcome["unmet"]] == ["recrutement"]
     assert "recrut" in outcome["unmet"][0]["message"].lower()
-    assert _count(app, m.Project) == 0 and _count(app, m.Event) == 0 and _count(app, m.Stakeholder) == 0
+    assert _count(app, Project) == 0 and _count(app, Event) == 0 and _count(app, Stakeholder) == 0
     # An evidence date after its recording day is refused by the same rule as the API's.
     project = _example()["projects"][0]
     project["evidence"][10]["data"]["visited_on"] = "2023-11-20"  # recorded on 2023-11-14
@@ -121,7 +127,7 @@ def test_a_workflow_refusal_midway_rolls_the_project_back(app, client: TestClien
     assert outcome["status"] == "refused" and outcome["at"] == "evidence.10"
     assert outcome["errors"] == [{"field": "evidence.10.visited_on",
                                   "message": "Cette date ne peut pas être dans le futur."}]
-    assert _count(app, m.Project) == 0
+    assert _count(app, Project) == 0
 
 
 def test_dry_run_keeps_nothing(app, client: TestClient) -> None:  # noqa: ANN001
@@ -129,7 +135,7 @@ def test_dry_run_keeps_nothing(app, client: TestClient) -> None:  # noqa: ANN001
     report = r.json()
     assert (report["imported"], report["refused"], report["dry_run"]) == (1, 1, True)
     assert report["projects"][0]["project_id"] is None and report["projects"][0]["state"] == "labellisee"
-    assert _count(app, m.Project) == 0 and _count(app, m.Event) == 0
+    assert _count(app, Project) == 0 and _count(app, Event) == 0
 
 
 def test_who_may_import_what(app, client: TestClient) -> None:  # noqa: ANN001
@@ -147,7 +153,7 @@ def test_who_may_import_what(app, client: TestClient) -> None:  # noqa: ANN001
         assert r.status_code == 403 and "consultant" in r.json()["detail"], r.text
         r = c.post(f"{API}/imports/projects", json={"projects": doc["projects"][1:]})
         assert r.status_code == 200 and r.json()["refused"] == 1
-    assert _count(app, m.Project) == 0
+    assert _count(app, Project) == 0
     # A porteur of another project may import one: they become its porteur, as with POST /projects.
     other = client.post(f"{API}/projects", json={"name": "Autre", "kind": "regie_de_quartier",
                                                   "region": "Bretagne"}).json()
@@ -163,13 +169,13 @@ def test_who_may_import_what(app, client: TestClient) -> None:  # noqa: ANN001
         ok, no = r.json()["projects"]
         assert ok["status"] == "imported" and ok["state"] == "prefiguration" and no["status"] == "refused"
         assert c.get(f"{API}/projects/{ok['project_id']}").status_code == 200
-    grants = _count(app, m.RoleGrant, m.RoleGrant.user_id == user_id)
+    grants = _count(app, RoleGrant, RoleGrant.user_id == user_id)
     assert grants == 2  # the other project, and the imported one; none for the refused one
 
 
 def test_cli_import_projects(app, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     from app.cli import cli
-    from app.settings import get_settings
+    from app.core.settings import get_settings
 
     monkeypatch.setenv("REGIEFLOW_DATABASE_URL", app.state.settings.database_url)
     get_settings.cache_clear()
@@ -178,14 +184,14 @@ def test_cli_import_projects(app, tmp_path, monkeypatch: pytest.MonkeyPatch) -> 
         res = runner.invoke(cli, ["import-projects", str(EXAMPLE), "--dry-run"])
         assert res.exit_code == 1, res.output
         assert "would be imported" in res.output and "dry run" in res.output
-        assert _count(app, m.Project) == 0
+        assert _count(app, Project) == 0
         res = runner.invoke(cli, ["import-projects", str(EXAMPLE)])
         assert res.exit_code == 1, res.output  # one project refused
         assert "✓ crm-0042: imported" in res.output
         assert "✗ crm-0057: refused at transitions.0 [conditions_non_remplies]" in res.output
         assert "groupe_bailleur" in res.output and "1 imported, 1 refused." in res.output
         with app.state.session_factory() as session:
-            actors = set(session.scalars(select(m.Event.actor)))
+            actors = set(session.scalars(select(Event.actor)))
         assert actors == {"system:import"}
         only_good = tmp_path / "good.json"
         small = _example()["projects"][1]  # the refused one, with the landlord it lacked

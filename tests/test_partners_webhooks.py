@@ -15,9 +15,11 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from app import models as m
-from app import webhooks as wh
-from app.worker import parse_retry_after
+from app.accounts.models import ApiKey
+from app.projects.models import Event, OutboxMessage
+from app.webhooks import service as wh
+from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from app.webhooks.worker import parse_retry_after
 from tests.access_support import add_user, fast_passwords, login  # noqa: F401 - fixture
 from tests.conftest import make_key
 from tests.partners_support import (  # noqa: F401 - fixtures
@@ -227,8 +229,8 @@ def test_two_workers_never_deliver_one_event_twice(loopback, client, receiver) -
     assert sum(created for _, created in fanned) == 24 and sum(rows for rows, _ in fanned) == 12
     assert sum(attempted for attempted, _, _ in sent) == 24
     assert all(attempted > 0 for attempted, _, _ in sent), sent  # both workers did send
-    assert count(loopback, m.WebhookDelivery, m.WebhookDelivery.status == "succeeded") == 24
-    assert count(loopback, m.WebhookAttempt) == 24
+    assert count(loopback, WebhookDelivery, WebhookDelivery.status == "succeeded") == 24
+    assert count(loopback, WebhookAttempt) == 24
 
 
 def test_an_outbox_row_exists_if_and_only_if_the_change_committed(app, client) -> None:  # noqa: ANN001
@@ -246,10 +248,10 @@ def test_an_outbox_row_exists_if_and_only_if_the_change_committed(app, client) -
     fire(client, project["id"], "definir_contours")
     assert outbox_count(app) == before + 1
     with app.state.session_factory() as session:
-        events = session.scalars(select(m.Event.id)).all()
-        boxed = session.scalars(select(m.OutboxMessage.event_id)).all()
+        events = session.scalars(select(Event.id)).all()
+        boxed = session.scalars(select(OutboxMessage.event_id)).all()
         assert sorted(events) == sorted(boxed)
-        last = session.scalars(select(m.OutboxMessage).order_by(m.OutboxMessage.id.desc())).first()
+        last = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
         assert last.topic == "project.transitioned" and last.dispatched_at is None
 
 
@@ -277,7 +279,7 @@ def test_private_targets_are_refused_at_subscription_and_at_delivery(app, client
         body = assert_problem(r, 422)
         assert body["errors"][0]["field"] == "url", (url, body)
         _fake_dns(monkeypatch, {"interne.example": "192.168.1.10", "partenaire.example": "93.184.215.14"})
-    assert count(app, m.WebhookSubscription) == 0
+    assert count(app, WebhookSubscription) == 0
 
     sub = subscribe(client, "https://partenaire.example/hook")
     r = client.patch(f"{API}/webhooks/{sub['id']}", json={"url": "https://interne.example/hook"})
@@ -329,7 +331,7 @@ def test_a_subscription_is_its_owners_alone(loopback, client, receiver) -> None:
             login(nobody, "personne@example.fr")
             assert_problem(nobody.post(f"{API}/webhooks", json={"url": receiver.url}), 403, "acces_refuse")
     assert client.delete(f"{API}/webhooks/{mine['id']}").status_code == 204
-    assert count(loopback, m.WebhookSubscription) == 0 and count(loopback, m.WebhookDelivery) == 0
+    assert count(loopback, WebhookSubscription) == 0 and count(loopback, WebhookDelivery) == 0
 
 
 def test_only_events_the_owner_may_read_are_delivered(loopback, client, receiver) -> None:  # noqa: ANN001
@@ -350,13 +352,13 @@ def test_only_events_the_owner_may_read_are_delivered(loopback, client, receiver
 
     kept = create_project(client, name="Régie brestoise", region="Bretagne")
     with loopback.state.session_factory() as session:  # the key is revoked before the worker runs
-        session.get(m.ApiKey, breton_row.id).revoked_at = loopback.state.clock.now()
+        session.get(ApiKey, breton_row.id).revoked_at = loopback.state.clock.now()
         session.commit()
     with worker(loopback) as w:
         w.run_once(scan=False)
     assert receiver.requests == []
     with loopback.state.session_factory() as session:
-        s = session.get(m.WebhookSubscription, sub["id"])
+        s = session.get(WebhookSubscription, sub["id"])
         assert s.enabled is False and "révoquée" in s.disabled_reason
     assert kept["id"]
 

@@ -10,8 +10,8 @@ from typing import Any
 import typer
 
 from app.cli import cli
-from app.main import api_routes, create_app, page_routes, root_routes
-from app.settings import Settings
+from app.core.settings import Settings
+from app.http.application import api_routes, create_app, page_routes, root_routes
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 

@@ -15,8 +15,7 @@ from datetime import date
 
 from sqlalchemy import event
 
-from app.evidence import KINDS
-
+from app.evidence.registry import KINDS
 from tests.support import API, create_project, project_at
 
 START = date(2025, 3, 3)

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from app import models as m
-from app.security import sha256_hex
+from app.accounts.models import ApiKey, User
+from app.core.security import sha256_hex
 from tests.access_support import (  # noqa: F401  (fast_passwords: an autouse fixture)
     API,
     PASSWORD,
@@ -51,9 +51,9 @@ def page(r: Any, status: int = 200) -> Node:
     return doc
 
 
-def user_row(app: Any, email: str) -> m.User:
+def user_row(app: Any, email: str) -> User:
     with app.state.session_factory() as session:
-        user = session.scalars(select(m.User).where(m.User.email == email)).one()
+        user = session.scalars(select(User).where(User.email == email)).one()
         _ = list(user.grants)
         return user
 
@@ -72,8 +72,8 @@ def test_only_admins_reach_the_administration(app, client) -> None:  # noqa: ANN
         doc = page(r, 403)
         assert "Réservé aux administrateurs." in doc.text
     with app.state.session_factory() as session:
-        assert session.scalars(select(m.ApiKey).where(m.ApiKey.name == "K")).first() is None
-        assert session.scalars(select(m.User).where(m.User.email == "x@example.fr")).first() is None
+        assert session.scalars(select(ApiKey).where(ApiKey.name == "K")).first() is None
+        assert session.scalars(select(User).where(User.email == "x@example.fr")).first() is None
     with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as anon:
         r = anon.get("/admin/cles")
         assert r.status_code == 303 and r.headers["location"].startswith("/connexion")
@@ -125,7 +125,7 @@ def test_user_creation_errors_are_shown_in_french(app, client, admin) -> None:  
                                                    "password": PASSWORD}), 409)
     assert "existe déjà" in doc.by_id("f-email-erreur").text
     with app.state.session_factory() as session:
-        assert session.scalars(select(m.User).where(m.User.email == "p@example.fr")).first() is None
+        assert session.scalars(select(User).where(User.email == "p@example.fr")).first() is None
 
 
 def test_grants_activation_and_password(app, client, admin) -> None:  # noqa: ANN001
@@ -201,9 +201,9 @@ def test_a_key_is_shown_once_and_only_its_hash_is_kept(app, client, admin) -> No
     assert key.startswith(prefix + "_")
 
     with app.state.session_factory() as session:
-        row = session.scalars(select(m.ApiKey).where(m.ApiKey.prefix == prefix)).one()
+        row = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).one()
         assert row.secret_hash == sha256_hex(key)
-        assert key not in repr([getattr(row, col.key) for col in m.ApiKey.__table__.c])
+        assert key not in repr([getattr(row, col.key) for col in ApiKey.__table__.c])
         assert row.scopes == ["read", "write"] and row.regions == [REGION_A] and row.project_ids == [pid]
         assert row.created_by == "user:ana@example.fr" and row.expires_at is not None
 
@@ -244,12 +244,12 @@ def test_key_form_errors_in_french(app, client, admin) -> None:  # noqa: ANN001
     assert "portée write" in doc.by_id("f-consultant-erreur").text
     assert value_of(doc.by_id("f-scopes-read")) == "read" and value_of(doc.by_id("f-consultant")) == "1"
     with app.state.session_factory() as session:
-        assert session.scalars(select(m.ApiKey).where(m.ApiKey.name == "K")).first() is None
+        assert session.scalars(select(ApiKey).where(ApiKey.name == "K")).first() is None
 
 
 def test_every_administration_page_is_for_admins() -> None:
-    from app.authz import ADMIN, RULES
-    from app.web.admin import router
+    from app.accounts.admin_pages import router
+    from app.authorization.rules import ADMIN, RULES
 
     assert {RULES[r.name].need for r in router.routes} == {ADMIN}
     assert all(r.path.startswith("/admin") for r in router.routes)

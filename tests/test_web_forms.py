@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.evidence import KINDS
+from app.evidence.registry import KINDS
 from tests.access_support import (  # noqa: F401  (fast_passwords: an autouse fixture)
     API,
     CREATE_BODIES,
@@ -427,8 +427,8 @@ def test_pages_are_navigable(app, client, project, consultant) -> None:  # noqa:
 
 def test_the_evidence_pages_use_the_api_rules() -> None:
     """Reading needs `read`, any change `write` (raised to `consultant` for the expertise, as in the API)."""
-    from app.authz import RULES, Ability, needs_for
-    from app.web.evidence import router
+    from app.authorization.rules import RULES, Ability, needs_for
+    from app.evidence.pages import router
 
     for route in router.routes:
         method = next(iter(route.methods - {"HEAD"}))

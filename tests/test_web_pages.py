@@ -19,14 +19,19 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from app import models as m
-from app import security
-from app.demo import DEMO_PASSWORD, load_demo
-from app.evidence import KINDS
-from app.settings import Settings
-from app.web.guidance import GUARD_KINDS
-from tests.access_support import FAST_HASHER, PASSWORD, add_user
-from tests.access_support import fast_passwords  # noqa: F401 - fixture
+from app.accounts.models import RoleGrant, User
+from app.core import security
+from app.core.settings import Settings
+from app.demo.service import DEMO_PASSWORD, load_demo
+from app.evidence.guidance import GUARD_KINDS
+from app.evidence.registry import KINDS
+from app.projects.models import Project
+from tests.access_support import (
+    FAST_HASHER,
+    PASSWORD,
+    add_user,
+    fast_passwords,  # noqa: F401 - fixture
+)
 from tests.conftest import TODAY, _truncate
 from tests.support import API, SettableClock, create_project, post, satisfy
 from tests.web_support import Node, csrf_of, form_data, html_of, inline_code, page_login, unlabelled_controls
@@ -62,7 +67,7 @@ def demo_ids(_one_app, engine, database_url) -> dict[str, uuid.UUID]:  # noqa: A
 def demo(_one_app, demo_ids, engine, settings, clock):  # noqa: ANN001, ANN201
     """The application over the demo portfolio (reloaded if a test emptied the tables meanwhile)."""
     with engine.connect() as conn:
-        count = conn.scalar(select(func.count()).select_from(m.Project))
+        count = conn.scalar(select(func.count()).select_from(Project))
     if count != len(demo_ids):
         demo_ids.clear()
         _truncate(engine)
@@ -595,7 +600,7 @@ def test_new_project_form(app, client) -> None:  # noqa: ANN001
     project = client.get(f"{API}/projects/{pid}").json()
     assert project["started_on"] == "2026-10-01" and project["lead_name"] == "Nadia Bouzid"
     with app.state.session_factory() as session:
-        grants = session.scalars(select(m.RoleGrant).join(m.User).where(m.User.email == "nadia@example.fr")).all()
+        grants = session.scalars(select(RoleGrant).join(User).where(User.email == "nadia@example.fr")).all()
         assert [(g.role, str(g.project_id)) for g in grants] == [("porteur", pid)]
 
 
@@ -611,5 +616,5 @@ def test_a_regional_consultant_creates_projects_only_in_their_regions(app) -> No
         r = c.post("/projets/nouveau", data=data | {"region": "Bretagne"})
         assert r.status_code == 303
     with app.state.session_factory() as session:  # their region's grant already covers it: no porteur grant
-        assert session.scalar(select(func.count()).select_from(m.RoleGrant)
-                              .where(m.RoleGrant.role == "porteur")) == 0
+        assert session.scalar(select(func.count()).select_from(RoleGrant)
+                              .where(RoleGrant.role == "porteur")) == 0

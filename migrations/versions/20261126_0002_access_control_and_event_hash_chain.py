@@ -7,10 +7,9 @@ Create Date: 2026-11-26 06:39:15.400310
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import date, datetime, timezone
 
 import sqlalchemy as sa

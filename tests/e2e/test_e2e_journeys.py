@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from app import accounts
+from app.accounts import service as accounts
 from tests.conftest import TODAY
 from tests.e2e.conftest import screenshot
 

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.factories import complete_evidence
 from workflow import guards as g
 from workflow.evidence import (
     EVIDENCE_FIELDS,
@@ -28,18 +29,16 @@ from workflow.evidence import (
 from workflow.guards import Guard, GuardContext
 from workflow.machine import FORWARD_GUARDS, Flow, available, explain, reads_from, reads_of, triggers_from
 from workflow.vocabulary import (
+    TERMINAL,
     BuyerCategory,
     Category,
     ExpertiseConclusion,
     Kind,
     NeedStatus,
     State,
-    TERMINAL,
     Trigger,
     Verdict,
 )
-
-from tests.unit.factories import complete_evidence
 
 EVIDENCE_GUARDS = [guard for guards in FORWARD_GUARDS.values() for guard in guards]
 DAYS = st.dates(min_value=date(2023, 1, 1), max_value=date(2026, 12, 31))

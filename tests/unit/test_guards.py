@@ -8,11 +8,6 @@ from datetime import date
 
 import pytest
 
-from workflow.evidence import AssociationFact, Evidence, MarketFact, StakeholderFact
-from workflow.guards import Unmet
-from workflow.machine import FORWARD_GUARDS, Flow, explain
-from workflow.vocabulary import Category, ExpertiseConclusion, Kind, NeedStatus, State, Trigger, Verdict
-
 from tests.unit.factories import (
     BAILLEUR,
     COLLECTIVITE,
@@ -27,6 +22,10 @@ from tests.unit.factories import (
     without_approval_of,
     without_stakeholder,
 )
+from workflow.evidence import AssociationFact, Evidence, MarketFact, StakeholderFact
+from workflow.guards import Unmet
+from workflow.machine import FORWARD_GUARDS, Flow, explain
+from workflow.vocabulary import Category, ExpertiseConclusion, Kind, NeedStatus, State, Trigger, Verdict
 
 # Independent of the machine: which state each forward trigger is fired from (DOMAIN.md).
 SOURCE = {

@@ -14,6 +14,7 @@ import pytest
 import transitions
 
 import workflow.machine as machine_module
+from tests.unit.factories import complete_evidence
 from workflow.errors import (
     DomainError,
     EffectiveDateInvalid,
@@ -37,8 +38,6 @@ from workflow.machine import (
     mermaid,
 )
 from workflow.vocabulary import Kind, State, Trigger
-
-from tests.unit.factories import complete_evidence
 
 TODAY = date(2025, 3, 15)
 REASON = "Le comité de pilotage l'a décidé."

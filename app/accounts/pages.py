@@ -1,0 +1,88 @@
+"""Server-rendered pages (French). Login and logout live here; people get a session cookie."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.accounts.authentication import SESSION_COOKIE, login, logout
+from app.accounts.endpoints import client_ip, policy, set_session_cookie
+from app.authorization.rules import ANONYMOUS
+from app.core.errors import Throttled, Unauthenticated
+from app.core.security import new_token, same
+from app.web.templating import PageRoute, check_form_csrf, current, render
+
+LOGIN_CSRF_COOKIE = "regieflow_login_csrf"
+
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+@router.get("/connexion", name="login_page")
+def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002
+    token = new_token(16)
+    response = render(request, "login.html", {"login_csrf": token, "next": _safe_next(next), "email": ""})
+    _set_login_csrf(response, request, token)
+    return response
+
+
+def _set_login_csrf(response: Response, request: Request, token: str) -> None:
+    settings = request.app.state.settings
+    secure = settings.secure_cookies if settings.secure_cookies is not None else request.url.scheme == "https"
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/connexion", secure=secure)
+
+
+def _safe_next(value: str) -> str:
+    local = value.startswith("/") and not value.startswith(("//", "/\\")) and "\\" not in value
+    return value if local and len(value) < 500 else "/"
+
+
+@router.post("/connexion", name="login_submit")
+def login_submit(request: Request, email: Annotated[str, Form(max_length=254)] = "",
+                 password: Annotated[str, Form(max_length=256)] = "", csrf: Annotated[str, Form(max_length=100)] = "",
+                 next: Annotated[str, Form(max_length=500)] = "/") -> Response:  # noqa: A002
+    request.state.principal = ANONYMOUS
+    settings = request.app.state.settings
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    fresh = new_token(16)
+
+    def again(message: str, status_code: int, headers: dict[str, str] | None = None) -> Response:
+        resp = render(request, "login.html", {"login_csrf": fresh, "next": _safe_next(next), "email": email,
+                                              "error": message}, status_code=status_code)
+        _set_login_csrf(resp, request, fresh)
+        for k, v in (headers or {}).items():
+            resp.headers[k] = v
+        return resp
+
+    if not cookie or not same(cookie, csrf):
+        return again("Le formulaire a expiré : merci de vous reconnecter.", 403)
+    try:
+        with request.app.state.session_factory() as session:
+            result = login(session, email, password, client_ip=client_ip(request),
+                                now=request.app.state.clock.now(), lifetime=timedelta(hours=settings.session_hours),
+                                policy=policy(settings))
+    except Throttled as exc:
+        return again(exc.message, 429, {"Retry-After": str(exc.retry_after)})
+    except Unauthenticated as exc:
+        return again(exc.message, 401)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_session_cookie(response, request, settings, result)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/connexion")
+    return response
+
+
+@router.post("/deconnexion", name="logout_page")
+def logout_page(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    principal = current(request)
+    if principal.authenticated:
+        if not check_form_csrf(request, csrf):
+            return render(request, "message.html", {"title": "Action refusée",
+                                                    "message": "Le formulaire a expiré : rechargez la page."}, 403)
+        with request.app.state.session_factory() as session:
+            logout(session, principal.session_id)
+    response = RedirectResponse(request.url_for("login_page").path, status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

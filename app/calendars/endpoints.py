@@ -1,0 +1,86 @@
+"""Calendar subscriptions: tokens under /api/v1/calendars, and the public feed /calendars/{token}.ics."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response, status
+from pydantic import BaseModel, Field
+
+from app.calendars import service as calendars
+from app.core.schemas import Body
+from app.http.dependencies import Authorized, ClockDep, PrincipalDep
+
+router = APIRouter(prefix="/calendars", tags=["calendars"], dependencies=[Authorized])
+
+
+feed_router = APIRouter(tags=["calendars"], dependencies=[Authorized])
+
+
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+class CalendarCreate(Body):
+    project_id: uuid.UUID | None = Field(None, description="One project you may read; omit for your whole "
+                                         "portfolio (what you may read when the feed is fetched).")
+
+
+class CalendarRead(BaseModel):
+    id: int
+    prefix: str = Field(..., description="Visible part of the token, to recognise it.")
+    project_id: uuid.UUID | None
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class CalendarCreated(CalendarRead):
+    token: str = Field(..., description="The token itself: shown only in this response, never again.")
+    url: str = Field(..., description="The address to subscribe to (the token is its only credential).")
+
+
+def _session(request: Request):  # noqa: ANN202
+    return request.app.state.session_factory()
+
+
+@router.post("", response_model=CalendarCreated, status_code=status.HTTP_201_CREATED, name="create_calendar",
+             summary="Create a calendar subscription token (shown once)",
+             responses={404: {"description": "No such project"}, 422: {"description": "Invalid input"}})
+def create_calendar(request: Request, response: Response, clock: ClockDep, principal: PrincipalDep,
+                    body: CalendarCreate | None = None) -> CalendarCreated:
+    body = body or CalendarCreate()
+    with _session(request) as session:
+        new = calendars.create_token(session, principal, project_id=body.project_id, now=clock.now())
+        url = str(request.url_for("calendar_feed", token=new.token))
+        response.headers["Location"] = url
+        return CalendarCreated(**calendars.token_read(new.row), token=new.token, url=url)
+
+
+@router.get("", response_model=list[CalendarRead], name="list_calendars", summary="Your calendar tokens")
+def list_calendars(request: Request, principal: PrincipalDep) -> list[CalendarRead]:
+    with _session(request) as session:
+        return [CalendarRead(**calendars.token_read(r)) for r in calendars.list_tokens(session, principal)]
+
+
+@router.delete("/{calendar_id}", status_code=204, name="revoke_calendar", summary="Revoke one of your tokens",
+               responses={404: {"description": "No such token of yours"}})
+def revoke_calendar(calendar_id: Id, request: Request, clock: ClockDep, principal: PrincipalDep) -> Response:
+    with _session(request) as session:
+        calendars.revoke_token(session, principal, calendar_id, now=clock.now())
+    return Response(status_code=204)
+
+
+@feed_router.get(
+    "/calendars/{token}.ics", name="calendar_feed", response_class=Response,
+    summary="iCalendar feed (step ends planned, due dates, horizons); the token is the credential",
+    responses={200: {"content": {"text/calendar": {"schema": {"type": "string"}}},
+                     "description": "An iCalendar (RFC 5545) document of all-day events."},
+               404: {"description": "Unknown or revoked token"}},
+)
+def calendar_feed(token: Annotated[str, Path(max_length=120)], request: Request, clock: ClockDep) -> Response:
+    with _session(request) as session:
+        body = calendars.feed(session, token, now=clock.now(), today=clock.today())
+    return Response(body, media_type="text/calendar; charset=utf-8",
+                    headers={"Cache-Control": "private, no-cache", "Content-Disposition": 'inline; filename="regieflow.ics"'})

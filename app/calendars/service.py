@@ -1,0 +1,237 @@
+"""iCalendar feeds of deadlines, subscribable by URL with a revocable token.
+
+A token (`rfcal_1a2b3c4d_…`) is shown once; the database keeps its SHA-256 and its visible prefix,
+like an API key. It belongs to the principal who created it and covers one project or that
+principal's whole portfolio. The feed is built at fetch time with the owner's *current* rights: a
+project the owner can no longer read leaves the feed, a revoked token, a disabled user or a revoked
+or expired key makes it answer 404.
+
+Events are all-day: for each open project the planned end of every step (the baseline plan, what a
+timeline draws as "prévu"), the current step's due date and the three-year horizon; for a labelled
+project the label date. UIDs are stable (`<project id>-<what>[-<step>]@regieflow`), so a calendar
+application updates an event in place when its date moves; SEQUENCE is the project's version and
+DTSTAMP its last change.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.accounts.models import ApiKey, User
+from app.authorization.rules import Ability, Principal, key_principal, user_principal
+from app.calendars.models import CalendarToken
+from app.core.errors import NotFound
+from app.core.security import new_prefixed_secret, same, sha256_hex
+from app.core.security import prefix_of as security_prefix_of
+from app.projects.models import Project
+from app.projects.service import plan_of, suspensions_of
+from workflow import deadlines as dl
+from workflow.vocabulary import STATE_LABELS, STEPS, State
+
+TOKEN_PREFIX = "rfcal"
+
+
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+PRODID = "-//Mouvement des Régies//regieflow//FR"
+
+
+UID_DOMAIN = "regieflow"
+
+
+REFRESH = timedelta(hours=6)
+
+
+NOT_FOUND = "Calendrier introuvable."
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # not allowed in iCalendar TEXT (RFC 5545, 3.3.11)
+
+
+def _text(value: str) -> str:
+    return CONTROL.sub("\ufffd", value)
+
+
+# --- tokens -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NewToken:
+    row: CalendarToken
+    token: str  # shown once, never stored
+
+
+def new_token() -> tuple[str, str, str]:
+    """(token, visible prefix, SHA-256 of the token). Format: rfcal_<8 hex>_<secret>."""
+    return new_prefixed_secret(TOKEN_PREFIX)
+
+
+def prefix_of(token: str) -> str | None:
+    return security_prefix_of(token, TOKEN_PREFIX)
+
+
+def _can_read(session: Session, principal: Principal, project_id: uuid.UUID) -> bool:
+    region = session.scalar(select(Project.region).where(Project.id == project_id))
+    return region is not None and Ability.READ in principal.abilities(project_id, region)
+
+
+def create_token(session: Session, principal: Principal, *, project_id: uuid.UUID | None, now: datetime) -> NewToken:
+    """A token for one project the principal may read, or for its whole portfolio. Commits."""
+    if project_id is not None and not _can_read(session, principal, project_id):
+        raise NotFound("Projet introuvable.")
+    token, prefix, digest = new_token()
+    row = CalendarToken(token_hash=digest, prefix=prefix, owner=principal.label, project_id=project_id,
+                          api_key_id=principal.id if principal.kind == "key" else None,
+                          user_id=principal.id if principal.kind == "user" else None, created_at=now)
+    session.add(row)
+    session.commit()
+    return NewToken(row, token)
+
+
+def list_tokens(session: Session, principal: Principal) -> list[CalendarToken]:
+    return list(session.scalars(select(CalendarToken).where(CalendarToken.owner == principal.label)
+                                .order_by(CalendarToken.created_at, CalendarToken.id)))
+
+
+def revoke_token(session: Session, principal: Principal, token_id: int, *, now: datetime) -> CalendarToken:
+    """Revoke one of the principal's own tokens (someone else's answers 404, like a missing one). Commits."""
+    row = session.get(CalendarToken, token_id)
+    if row is None or row.owner != principal.label:
+        raise NotFound(NOT_FOUND)
+    if row.revoked_at is None:
+        row.revoked_at = now
+        session.commit()
+    return row
+
+
+def owner_principal(session: Session, row: CalendarToken, now: datetime) -> Principal | None:
+    """The token owner's rights as of now; None if the owner can no longer act."""
+    if row.user_id is not None:
+        user = session.scalars(select(User).where(User.id == row.user_id, User.active.is_(True))
+                               .options(selectinload(User.grants))).one_or_none()
+        return user_principal(user) if user is not None else None
+    if row.api_key_id is not None:
+        key = session.get(ApiKey, row.api_key_id)
+        if key is None or key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+            return None
+        return key_principal(key)
+    return None
+
+
+def resolve(session: Session, token: str, now: datetime) -> tuple[CalendarToken, Principal]:
+    """The live token and its owner's rights; NotFound for anything else (unknown, revoked, orphaned)."""
+    prefix = prefix_of(token)
+    if prefix is None:
+        raise NotFound(NOT_FOUND)
+    row = session.scalars(select(CalendarToken).where(CalendarToken.token_hash == sha256_hex(token))
+                          ).one_or_none()
+    if row is None or row.prefix != prefix or not same(row.token_hash, sha256_hex(token)) or row.revoked_at:
+        raise NotFound(NOT_FOUND)
+    principal = owner_principal(session, row, now)
+    if principal is None:
+        raise NotFound(NOT_FOUND)
+    return row, principal
+
+
+# --- the feed ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Entry:
+    """One all-day event of the feed."""
+
+    uid: str
+    on: date
+    summary: str
+    category: str
+
+
+def entries_of(p: Project, today: date) -> list[Entry]:
+    """What a project puts in a calendar (see the module docstring); needs `p.suspensions` loaded."""
+    state = State(p.state)
+    if state == State.LABELLISEE and p.labelled_on is not None:
+        return [Entry(f"{p.id}-label@{UID_DOMAIN}", p.labelled_on, f"Label attribué — {p.name}", "label")]
+    if state not in STEPS:
+        return []
+    sch = dl.schedule(started_on=p.started_on, state=state, periods=[dl.Period(state, p.state_entered_on, None)],
+                      suspensions=suspensions_of(p), plan=plan_of(p), today=today, labelled_on=p.labelled_on)
+    out = [Entry(f"{p.id}-planned-{st.step.value}@{UID_DOMAIN}", st.planned_end,
+                 f"Fin prévue : {st.label} — {p.name}", "fin prévue") for st in sch.steps]
+    if sch.step_due_on is not None:
+        out.append(Entry(f"{p.id}-due-{state.value}@{UID_DOMAIN}", sch.step_due_on,
+                         f"Échéance : {STATE_LABELS[state]} — {p.name}", "échéance"))
+    out.append(Entry(f"{p.id}-horizon@{UID_DOMAIN}", sch.horizon_on,
+                     f"Horizon de labellisation ({p.horizon_months} mois) — {p.name}", "horizon"))
+    return out
+
+
+def _description(p: Project) -> str:
+    lines = [f"Projet : {p.name}", f"Région : {p.region}", f"Étape : {STATE_LABELS[State(p.state)]}"]
+    if p.suspended_since is not None:
+        lines.append(f"Suspendu depuis le {p.suspended_since.strftime('%d/%m/%Y')}")
+    if p.lead_name:
+        lines.append(f"Porteur : {p.lead_name}")
+    lines.append(f"Identifiant : {p.id}")
+    return "\n".join(lines)
+
+
+def feed_projects(session: Session, row: CalendarToken, principal: Principal) -> list[Project]:
+    """The projects the feed shows: the token's project, or every project the owner may read now."""
+    stmt = select(Project).options(selectinload(Project.suspensions)).order_by(Project.name, Project.id)
+    if row.project_id is not None:
+        if not _can_read(session, principal, row.project_id):
+            raise NotFound(NOT_FOUND)
+        stmt = stmt.where(Project.id == row.project_id)
+    else:
+        stmt = stmt.where(principal.visible_condition())
+    return list(session.scalars(stmt))
+
+
+def to_ical(projects: list[Project], *, name: str, today: date) -> bytes:
+    from icalendar import Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", _text(name))
+    cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", REFRESH)
+    for p in projects:
+        description = _description(p)
+        for entry in entries_of(p, today):
+            ev = Event()
+            ev.add("uid", entry.uid)
+            ev.add("dtstamp", p.updated_at)
+            ev.add("last-modified", p.updated_at)
+            ev.add("sequence", p.version)
+            ev.add("dtstart", entry.on)
+            ev.add("dtend", entry.on + timedelta(days=1))
+            ev.add("summary", _text(entry.summary))
+            ev.add("description", _text(description))
+            ev.add("categories", ["regieflow", entry.category])
+            ev.add("transp", "TRANSPARENT")
+            cal.add_component(ev)
+    return cal.to_ical()
+
+
+def feed(session: Session, token: str, *, now: datetime, today: date) -> bytes:
+    """The iCalendar document a token gives access to (NotFound otherwise). Touches last_used_at."""
+    row, principal = resolve(session, token, now)
+    projects = feed_projects(session, row, principal)
+    name = f"regieflow — {projects[0].name}" if row.project_id is not None else f"regieflow — {principal.name}"
+    body = to_ical(projects, name=name, today=today)
+    if row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY:
+        row.last_used_at = now
+        session.commit()
+    return body
+
+
+def token_read(row: CalendarToken) -> dict[str, Any]:
+    return {"id": row.id, "prefix": row.prefix, "project_id": row.project_id, "created_at": row.created_at,
+            "revoked_at": row.revoked_at, "last_used_at": row.last_used_at}

@@ -1,0 +1,103 @@
+"""Unit of work: one transaction; rolls back unless `commit()` was called."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from types import TracebackType
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.core.errors import ConcurrentUpdate
+from app.feed.models import FeedCounter
+from app.projects.repository import CHAIN_TAILS, NEW_EVENTS, EventRepository, ProjectRepository
+
+# Callables run inside the transaction just before COMMIT (after every change, before the feed positions):
+# the idempotency layer marks its record "committed" there, so the effect and the record cannot disagree.
+BEFORE_COMMIT = "regieflow_before_commit"
+
+
+class UnitOfWork:
+    def __init__(self, session_factory: sessionmaker[Session], *, write: bool = True,
+                 before_commit: Sequence[Callable[[Session], None]] = ()) -> None:
+        self._factory = session_factory
+        self._write = write
+        self._before_commit = list(before_commit)
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self._factory()
+        if self._before_commit:
+            self.session.info[BEFORE_COMMIT] = list(self._before_commit)
+        if not self._write:
+            self.session.connection(execution_options={"regieflow_write": False})
+        self.projects = ProjectRepository(self.session)
+        self.events = EventRepository(self.session)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.session.info.pop(NEW_EVENTS, None)
+        self.session.info.pop(BEFORE_COMMIT, None)
+        self.session.info.pop(CHAIN_TAILS, None)
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def flush(self) -> None:
+        try:
+            self.session.flush()
+        except StaleDataError as err:
+            raise ConcurrentUpdate("Le projet a été modifié par une autre requête : rechargez-le puis réessayez.") from err
+
+    def _assign_feed_positions(self) -> None:
+        """Give this transaction's new events their change-feed positions, as its last statements.
+
+        The counter row stays locked until commit, so a transaction that takes positions N.. commits
+        before any other can take the next ones: a client polling `?after=N` never sees a gap filled
+        later, and never misses an event. Events not flushed yet are inserted with their position, in
+        the same flush as the rest of the transaction's pending changes."""
+        events = self.session.info.pop(NEW_EVENTS, [])
+        if not events:
+            return
+        with self.session.no_autoflush:
+            top = self.session.execute(
+                update(FeedCounter).where(FeedCounter.id == 1).values(value=FeedCounter.value + len(events))
+                .returning(FeedCounter.value)
+            ).scalar_one_or_none()
+        if top is None:
+            raise RuntimeError("feed_counter has no row: run the migrations (regieflow db upgrade)")
+        for offset, event in enumerate(events):
+            event.feed_seq = top - len(events) + 1 + offset
+        self.flush()
+
+    def commit(self) -> None:
+        try:
+            for hook in self.session.info.pop(BEFORE_COMMIT, []):
+                hook(self.session)
+            self._assign_feed_positions()
+            self.session.commit()
+        except (StaleDataError, IntegrityError) as err:
+            self.session.info.pop(CHAIN_TAILS, None)
+            self.session.rollback()
+            if isinstance(err, IntegrityError) and "events" not in str(err.orig):
+                raise
+            raise ConcurrentUpdate("Le projet a été modifié par une autre requête : rechargez-le puis réessayez.") from err
+        finally:
+            self.session.info.pop(CHAIN_TAILS, None)  # the rows are no longer locked: read tails again
+
+
+class BatchUnitOfWork(UnitOfWork):
+    """Several service calls in one transaction (bulk imports: a refused project leaves no trace).
+
+    The services end with `uow.commit()`; here that only flushes, so each call sees what the previous
+    ones wrote. `finish()` commits the whole batch (feed positions included); leaving the block without
+    it rolls everything back, like any unit of work."""
+
+    def commit(self) -> None:
+        self.flush()
+
+    def finish(self) -> None:
+        super().commit()

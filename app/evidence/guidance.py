@@ -1,0 +1,111 @@
+"""What a project lead must do next: each guard code points to the evidence form that satisfies it.
+
+The forms live at /projets/{id}/preuves/{kind}, `kind` being a name of app.evidence.KINDS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.evidence.registry import KINDS
+from app.transitions.schemas import TransitionsRead
+from workflow.machine import FORWARD_GUARDS
+from workflow.vocabulary import STATE_LABELS, STEPS, State, Trigger
+
+GUARD_KINDS: dict[str, tuple[str, ...]] = {
+    "pilote_mouvement": ("stakeholders",),
+    "groupe_habitants": ("stakeholders",),
+    "groupe_collectivite": ("stakeholders",),
+    "groupe_bailleur": ("stakeholders",),
+    "territoire_defini": ("communes", "qpvs"),
+    "besoins_identifies": ("needs",),
+    "activites_prioritaires": ("activities",),
+    "besoins_valides": ("needs",),
+    "modele_economique": ("feasibility",),
+    "locaux_identifies": ("feasibility",),
+    "marches_mobilisables": ("markets",),
+    "visite_terrain": ("site-visits",),
+    "conclusion_favorable": ("feasibility",),
+    "avis_habitants": ("approvals",),
+    "avis_collectivite": ("approvals",),
+    "avis_bailleur": ("approvals",),
+    "avis_partenaire": ("approvals",),
+    "aucun_avis_defavorable": ("approvals",),
+    "association_declaree": ("association",),
+    "gouvernance_triptyque": ("board-members",),
+    "recrutement": ("hires",),
+    "expertise_sur_site": ("expertises",),
+    "avis_expertise_favorable": ("expertises",),
+}
+
+
+# The evidence kinds each step gathers, in the order the pages list them.
+STEP_KINDS: dict[State, tuple[str, ...]] = {
+    State.GROUPE_PROJET: ("stakeholders",),
+    State.CONTOURS: ("communes", "qpvs", "needs", "activities"),
+    State.FAISABILITE: ("needs", "feasibility", "markets", "site-visits"),
+    State.VALIDATION: ("approvals",),
+    State.PREFIGURATION: ("association", "board-members", "hires"),
+    State.EXPERTISE: ("expertises",),
+}
+
+
+FORWARD_TRIGGER: dict[State, Trigger] = {
+    State.GROUPE_PROJET: Trigger.DEFINIR_CONTOURS,
+    State.CONTOURS: Trigger.LANCER_FAISABILITE,
+    State.FAISABILITE: Trigger.SOUMETTRE_VALIDATION,
+    State.VALIDATION: Trigger.LANCER_PREFIGURATION,
+    State.PREFIGURATION: Trigger.DEMANDER_EXPERTISE,
+    State.EXPERTISE: Trigger.LABELLISER,
+}
+
+
+def evidence_url(project_id: object, kind: str) -> str:
+    return f"/projets/{project_id}/preuves/{kind}"
+
+
+@dataclass(frozen=True)
+class Link:
+    kind: str
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Missing:
+    code: str
+    message: str
+    links: tuple[Link, ...]
+
+
+@dataclass(frozen=True)
+class Checklist:
+    trigger: Trigger
+    trigger_label: str
+    next_label: str
+    total: int  # guards of the forward trigger (evidence guards only)
+    missing: tuple[Missing, ...]
+
+    @property
+    def done(self) -> int:
+        return self.total - len([m for m in self.missing if m.code in GUARD_KINDS])
+
+
+def checklist(project_id: object, state: State, transitions: TransitionsRead) -> Checklist | None:
+    """What is missing for the current step's forward trigger (None for a closed project)."""
+    trigger = FORWARD_TRIGGER.get(state)
+    if trigger is None:
+        return None
+    view = next((t for t in transitions.triggers if t.trigger == trigger), None)
+    if view is None:
+        return None
+    missing = tuple(
+        Missing(u.code, u.message, tuple(Link(k, KINDS[k].label, evidence_url(project_id, k))
+                                         for k in GUARD_KINDS.get(u.code, ())))
+        for u in view.unmet
+    )
+    return Checklist(trigger, view.label, STATE_LABELS[view.to_state], len(FORWARD_GUARDS[trigger]), missing)
+
+
+def step_number(state: State) -> int | None:
+    return STEPS.index(state) + 1 if state in STEPS else None

@@ -1,0 +1,418 @@
+"""Evidence forms: /projets/{project_id}/preuves/{kind}, one page per kind of the registry (app.evidence.KINDS).
+
+The forms are generated from the API's schemas (app.web.forms); a POST goes through the very services
+the API calls (services.add_evidence / update_evidence / delete_evidence) with the same schemas, so
+there is one validation path. Access: the route names are in app.authz.RULES and pages.page_access
+checks them like the API does (writes on the expertise need a consultant, see authz.needs_for).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import date
+from enum import Enum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from app.authorization.rules import Principal, may, needs_for
+from app.core.errors import ConcurrentUpdate, Conflict, NotFound, PreconditionFailed
+from app.core.identifiers import parse_uuid
+from app.core.unit_of_work import UnitOfWork
+from app.evidence.registry import CONSULTANT_ONLY_KINDS, KINDS, EvidenceKind
+from app.evidence.service import add_evidence, delete_evidence, update_evidence
+from app.http.dependencies import actor_of
+from app.projects.models import Project
+from app.projects.service import CLOSED_MESSAGE, get_project
+from app.web.forms import (
+    ENUM_LABELS,
+    FIELD_LABELS,
+    KIND_FIELD_LABELS,
+    Field,
+    FormState,
+    defaults,
+    fields_of,
+    form_version,
+    grouped,
+    parse,
+    record_validation,
+    values_from,
+)
+from app.web.templating import FLASH_MESSAGES, PageRoute, PageUser, render
+from workflow.errors import InvalidInput, ProjectClosed
+from workflow.vocabulary import CATEGORY_LABELS, STATE_LABELS, TERMINAL, Category, State
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+BASE = "/projets/{project_id}/preuves/{kind}"
+
+
+FLASH_MESSAGES.update({
+    "preuve_ajoutee": "L'élément a été ajouté au dossier.",
+    "preuve_modifiee": "Les modifications ont été enregistrées.",
+    "preuve_enregistree": "La fiche a été enregistrée.",
+    "preuve_supprimee": "L'élément a été supprimé du dossier.",
+})
+
+
+EUROS = frozenset({"annual_charges", "market_income", "non_market_income", "annual_amount"})
+
+
+INTRO: dict[str, str] = {
+    "stakeholders": "Les membres du groupe projet : habitants, collectivités, bailleurs sociaux, partenaires "
+                    "socio-économiques et le consultant du Mouvement qui pilote le projet (AMO).",
+    "communes": "Les communes du territoire de la future régie (code INSEE).",
+    "qpvs": "Les quartiers prioritaires de la politique de la ville concernés (obligatoire pour une Régie de "
+            "Quartier).",
+    "needs": "Les besoins du territoire ; l'étude de faisabilité confirme ou écarte chacun d'eux.",
+    "activities": "Les activités prioritaires envisagées.",
+    "feasibility": "Le modèle économique, les locaux et la conclusion de l'étude de faisabilité.",
+    "markets": "Les activités ou marchés publics qu'une collectivité ou un bailleur peut commander.",
+    "site-visits": "Les visites de régies existantes.",
+    "approvals": "Les avis formels des acteurs du territoire sur le projet.",
+    "association": "L'association de préfiguration déclarée (numéro RNA).",
+    "board-members": "Le conseil d'administration de l'association, par collège.",
+    "hires": "Les personnes recrutées pour lancer le projet.",
+    "expertises": "L'expertise sur site conduite par le Mouvement des Régies (réservée à ses consultants).",
+}
+
+
+async def _form(request: Request) -> FormData:
+    return await request.form()  # already read (and cached) by page_access for the CSRF field
+
+
+Form = Annotated[FormData, Depends(_form)]
+
+
+# --- loading --------------------------------------------------------------------------------------
+def _kind(name: str) -> EvidenceKind:
+    kind = KINDS.get(name)
+    if kind is None:
+        raise NotFound("Cette pièce du dossier n'existe pas.")
+    return kind
+
+
+def _project_id(value: str) -> uuid.UUID:
+    pid = parse_uuid(value)
+    if pid is None:  # page_access already answers 404 for this; kept for clarity
+        raise NotFound("Projet introuvable.")
+    return pid
+
+
+def _item_id(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 2**31:
+        raise NotFound("Élément introuvable.")
+    return int(value)
+
+
+def _relations(kind: EvidenceKind) -> tuple[str, ...]:
+    return ("stakeholders", "approvals") if kind.name == "approvals" else (kind.relation,)
+
+
+@contextmanager
+def _project(request: Request, pid: uuid.UUID, kind: EvidenceKind) -> Iterator[Project]:
+    with UnitOfWork(request.app.state.session_factory, write=False) as uow:
+        yield get_project(uow, pid, with_evidence=_relations(kind))
+
+
+def _row(p: Project, kind: EvidenceKind, item_id: int) -> Any:
+    row = next((r for r in getattr(p, kind.relation) if r.id == item_id), None)
+    if row is None:
+        raise NotFound(f"Élément introuvable ({kind.label}).")
+    return row
+
+
+# --- forms ----------------------------------------------------------------------------------------
+def _choices(kind: EvidenceKind, p: Project) -> dict[str, tuple[tuple[str, str], ...]]:
+    if kind.name != "approvals":
+        return {}
+    return {"stakeholder_id": tuple((str(st.id), f"{st.name} ({CATEGORY_LABELS[Category(st.category)]})")
+                                    for st in p.stakeholders)}
+
+
+def create_fields(kind: EvidenceKind, p: Project | None = None) -> list[Field]:
+    return fields_of(kind.create, kind=kind.name, choices=_choices(kind, p) if p is not None else None)
+
+
+def patch_fields(kind: EvidenceKind) -> list[Field]:
+    """The change form: the patch schema's fields, marked required where creating requires them."""
+    assert kind.patch is not None
+    created = {f.name: f for f in create_fields(kind)}
+    return [replace(f, required=created[f.name].required, blank=created[f.name].blank) if f.name in created else f
+            for f in fields_of(kind.patch, kind=kind.name)]
+
+
+def _legend(kind: EvidenceKind, editing: bool) -> str:
+    if kind.singleton:
+        return kind.label
+    return f"Modifier l'élément ({kind.label})" if editing else f"Ajouter : {kind.label}"
+
+
+def _state(kind: EvidenceKind, fields: list[Field], editing: bool, values: dict[str, str]) -> FormState:
+    return FormState(grouped(kind.name, fields, _legend(kind, editing)), values)
+
+
+# --- display --------------------------------------------------------------------------------------
+def field_label(kind: EvidenceKind, name: str) -> str:
+    return KIND_FIELD_LABELS.get(kind.name, {}).get(name) or FIELD_LABELS.get(name, name)
+
+
+def shown(name: str, value: Any, names: dict[int, str]) -> str:
+    """A value as a page shows it, in French."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if name == "stakeholder_id":
+        return names.get(value, f"n° {value}")
+    if isinstance(value, bool):
+        return "Oui" if value else "Non"
+    if isinstance(value, Enum):
+        return ENUM_LABELS.get(type(value), {}).get(value, str(value.value))
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, int):
+        text = f"{value:,}".replace(",", "\u202f")
+        return f"{text} €" if name in EUROS else text
+    return str(value)
+
+
+def _columns(kind: EvidenceKind) -> list[str]:
+    return [n for n in kind.read.model_fields if n != "id"]
+
+
+def _names(p: Project, kind: EvidenceKind) -> dict[int, str]:
+    if kind.name != "approvals":
+        return {}
+    return {st.id: f"{st.name} ({CATEGORY_LABELS[Category(st.category)]})" for st in p.stakeholders}
+
+
+def _title(kind: EvidenceKind, item: Any, names: dict[int, str]) -> str:
+    """A short name for one item, for the accessible names of its buttons and links."""
+    if kind.name == "approvals":
+        return f"avis de {names.get(item.stakeholder_id, '?')} du {item.given_on:%d/%m/%Y}"
+    if kind.name == "expertises":
+        return f"expertise du {item.conducted_on:%d/%m/%Y}"
+    for attr in ("name", "label", "regie_name", "code"):
+        value = getattr(item, attr, None)
+        if value:
+            return str(value)
+    return kind.label
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int | None
+    title: str
+    cells: list[tuple[str, str]]  # (column label, value shown)
+
+
+def _item(kind: EvidenceKind, row: Any, names: dict[int, str]) -> Item:
+    item = kind.read.model_validate(row)
+    cells = [(field_label(kind, n), shown(n, getattr(item, n), names)) for n in _columns(kind)]
+    return Item(getattr(item, "id", None), _title(kind, item, names), cells)
+
+
+def _context(request: Request, principal: Principal, p: Project, kind: EvidenceKind) -> dict[str, Any]:
+    closed = State(p.state) in TERMINAL
+    can_write = not closed and may(principal, p.id, p.region, needs_for("page_evidence_create", {"kind": kind.name}))
+    return {
+        "project": {"id": str(p.id), "name": p.name, "state_label": STATE_LABELS[State(p.state)]},
+        "kind": kind, "kinds": list(KINDS.values()), "closed": closed, "can_write": can_write,
+        "consultant_only": kind.name in CONSULTANT_ONLY_KINDS, "intro": INTRO.get(kind.name, ""),
+        "page_url": f"/projets/{p.id}/preuves/{kind.name}", "section": "portefeuille",
+        # sent back by the forms that change or delete what the page shows: a save refused with 412 if
+        # the project changed since the page was read (no silent lost update between two people)
+        "version": p.version,
+    }
+
+
+# --- pages ----------------------------------------------------------------------------------------
+def _kind_page(request: Request, principal: Principal, pid: uuid.UUID, kind: EvidenceKind,
+               form: FormState | None = None, status: int = 200) -> Response:
+    with _project(request, pid, kind) as p:
+        ctx = _context(request, principal, p, kind)
+        names = _names(p, kind)
+        record = None
+        items: list[Item] = []
+        if kind.singleton:
+            row = getattr(p, kind.relation)
+            record = _item(kind, row, names) if row is not None else None
+            if form is None:
+                fields = create_fields(kind, p)
+                form = _state(kind, fields, False, values_from(row, fields) if row is not None else defaults(fields))
+        else:
+            items = [_item(kind, row, names) for row in getattr(p, kind.relation)]
+            if form is None:
+                fields = create_fields(kind, p)
+                form = _state(kind, fields, False, defaults(fields))
+        if kind.name == "approvals" and not p.stakeholders:
+            ctx["no_stakeholders"] = True
+        columns = [field_label(kind, n) for n in _columns(kind)]
+        return render(request, "evidence.html", ctx | {"items": items, "record": record, "columns": columns,
+                                                       "form": form if ctx["can_write"] else None}, status)
+
+
+@router.get(BASE, name="page_evidence")
+def evidence_page(request: Request, project_id: str, kind: str, principal: PageUser) -> Response:
+    return _kind_page(request, principal, _project_id(project_id), _kind(kind))
+
+
+def _redirect(request: Request, pid: uuid.UUID, kind: EvidenceKind, code: str) -> Response:
+    return RedirectResponse(f"/projets/{pid}/preuves/{kind.name}?ok={code}", status_code=303)
+
+
+def _save(request: Request, form: FormState, action: Any) -> int | None:
+    """Run a write; on refusal, record the French messages in `form` and return the status to answer."""
+    try:
+        action()
+    except ValidationError as exc:
+        record_validation(form, exc)
+        return 422
+    except InvalidInput as exc:
+        form.fail(exc.field, exc.message)
+        return 422
+    except (Conflict, ConcurrentUpdate) as exc:
+        form.fail(None, exc.message)
+        return 409
+    except PreconditionFailed:
+        form.fail(None, STALE_PAGE)
+        return 412
+    return None
+
+
+STALE_PAGE = ("Le dossier a été modifié par quelqu'un d'autre depuis que vous avez ouvert cette page : rien n'a été "
+              "enregistré. Les valeurs enregistrées sont affichées ci-dessus ; vérifiez-les, puis enregistrez à "
+              "nouveau si vos modifications doivent les remplacer.")
+
+
+@router.post(BASE, name="page_evidence_create")
+def evidence_create(request: Request, project_id: str, kind: str, principal: PageUser, data: Form) -> Response:
+    """Add an item (or record the single record of `feasibility` and `association`)."""
+    k, pid = _kind(kind), _project_id(project_id)
+    fields = create_fields(k)
+    body, values = parse(fields, data, partial=False)
+    form = _state(k, fields, False, values)
+
+    version = form_version(data.get("version")) if k.singleton else None  # a new item of a list overwrites nothing
+
+    def write() -> None:
+        parsed = k.create.model_validate(body)
+        with UnitOfWork(request.app.state.session_factory) as uow:
+            add_evidence(uow, pid, k, parsed, if_match=version, actor=actor_of(request),
+                                  clock=request.app.state.clock)
+
+    status = _save(request, form, write)
+    if status is None:
+        return _redirect(request, pid, k, "preuve_enregistree" if k.singleton else "preuve_ajoutee")
+    with _project(request, pid, k) as p:  # show the form again with the project's own choices
+        form.groups = _state(k, create_fields(k, p), False, values).groups
+    return _kind_page(request, principal, pid, k, form, status)
+
+
+def _item_page(request: Request, principal: Principal, pid: uuid.UUID, kind: EvidenceKind, item_id: int,
+               form: FormState | None = None, status: int = 200) -> Response:
+    with _project(request, pid, kind) as p:
+        ctx = _context(request, principal, p, kind)
+        row = _row(p, kind, item_id)
+        item = _item(kind, row, _names(p, kind))
+        if form is None and ctx["can_write"]:
+            fields = patch_fields(kind)
+            form = _state(kind, fields, True, values_from(row, fields))
+        return render(request, "evidence_item.html", ctx | {"item": item, "form": form if ctx["can_write"] else None},
+                      status)
+
+
+# The single records' paths come first: "supprimer" is not an item id.
+@router.get(BASE + "/supprimer", name="page_evidence_delete_confirm")
+def record_delete_confirm(request: Request, project_id: str, kind: str, principal: PageUser) -> Response:
+    k = _kind(kind)
+    if not k.singleton:
+        raise NotFound("Élément introuvable.")
+    return _delete_page(request, principal, _project_id(project_id), k, None)
+
+
+@router.post(BASE + "/supprimer", name="page_evidence_delete")
+def record_delete(request: Request, project_id: str, kind: str, principal: PageUser, data: Form) -> Response:
+    k = _kind(kind)
+    if not k.singleton:
+        raise NotFound("Élément introuvable.")
+    return _delete(request, _project_id(project_id), k, None, data)
+
+
+@router.get(BASE + "/{item}", name="page_evidence_item")
+def evidence_item(request: Request, project_id: str, kind: str, item: str, principal: PageUser) -> Response:
+    k = _kind(kind)
+    if k.singleton:
+        raise NotFound("Élément introuvable.")
+    return _item_page(request, principal, _project_id(project_id), k, _item_id(item))
+
+
+@router.post(BASE + "/{item}", name="page_evidence_update")
+def evidence_update(request: Request, project_id: str, kind: str, item: str, principal: PageUser,
+                    data: Form) -> Response:
+    k, pid = _kind(kind), _project_id(project_id)
+    if k.singleton:
+        raise NotFound("Élément introuvable.")
+    item_id = _item_id(item)
+    fields = patch_fields(k)
+    body, values = parse(fields, data, partial=True)
+    form = _state(k, fields, True, values)
+
+    def write() -> None:
+        assert k.patch is not None
+        parsed = k.patch.model_validate(body)
+        with UnitOfWork(request.app.state.session_factory) as uow:
+            update_evidence(uow, pid, k, item_id, parsed, if_match=form_version(data.get("version")),
+                                     actor=actor_of(request), clock=request.app.state.clock)
+
+    status = _save(request, form, write)
+    if status is None:
+        return _redirect(request, pid, k, "preuve_modifiee")
+    return _item_page(request, principal, pid, k, item_id, form, status)
+
+
+def _delete_page(request: Request, principal: Principal, pid: uuid.UUID, kind: EvidenceKind,
+                 item_id: int | None) -> Response:
+    with _project(request, pid, kind) as p:
+        ctx = _context(request, principal, p, kind)
+        if ctx["closed"]:
+            raise ProjectClosed(CLOSED_MESSAGE)
+        row = getattr(p, kind.relation) if item_id is None else _row(p, kind, item_id)
+        if row is None:
+            raise NotFound(f"Rien n'est encore enregistré ({kind.label}).")
+        item = _item(kind, row, _names(p, kind))
+        action = f"{ctx['page_url']}/supprimer" if item_id is None else f"{ctx['page_url']}/{item_id}/supprimer"
+        return render(request, "evidence_delete.html", ctx | {"item": item, "action": action})
+
+
+def _delete(request: Request, pid: uuid.UUID, kind: EvidenceKind, item_id: int | None,
+            data: FormData) -> Response:
+    with UnitOfWork(request.app.state.session_factory) as uow:
+        delete_evidence(uow, pid, kind, item_id, if_match=form_version(data.get("version")), actor=actor_of(request),
+                                 clock=request.app.state.clock)
+    return _redirect(request, pid, kind, "preuve_supprimee")
+
+
+@router.get(BASE + "/{item}/supprimer", name="page_evidence_delete_confirm")
+def item_delete_confirm(request: Request, project_id: str, kind: str, item: str, principal: PageUser) -> Response:
+    k = _kind(kind)
+    if k.singleton:
+        raise NotFound("Élément introuvable.")
+    return _delete_page(request, principal, _project_id(project_id), k, _item_id(item))
+
+
+@router.post(BASE + "/{item}/supprimer", name="page_evidence_delete")
+def item_delete(request: Request, project_id: str, kind: str, item: str, principal: PageUser,
+                data: Form) -> Response:
+    k = _kind(kind)
+    if k.singleton:
+        raise NotFound("Élément introuvable.")
+    return _delete(request, _project_id(project_id), k, _item_id(item), data)

@@ -1,0 +1,122 @@
+"""Service functions: one transaction each. Routers parse and authorise, the workflow decides,
+repositories persist state, event and outbox together, and only the unit of work commits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.projects.models import Project
+from app.projects.service import _jsonable, _load_for_write, _plain, _record
+
+from app.core.clock import Actor, Clock
+from app.core.errors import Conflict, NotFound
+from app.core.unit_of_work import UnitOfWork
+from app.evidence.registry import EvidenceKind
+from workflow.errors import InvalidInput
+
+
+def _check_past(kind: EvidenceKind, values: dict[str, Any], today: date) -> None:
+    for name in kind.past_dates:
+        v = values.get(name)
+        if isinstance(v, date) and v > today:
+            raise InvalidInput("Cette date ne peut pas être dans le futur.", name)
+
+
+# --- evidence -----------------------------------------------------------------------------------
+def _relations_for(kind: EvidenceKind) -> tuple[str, ...]:
+    """What an evidence write reads: its own rows, and stakeholders with approvals (cross-checks)."""
+    if kind.name in ("stakeholders", "approvals"):
+        return ("stakeholders", "approvals")
+    return (kind.relation,)
+
+
+def _rows(p: Project, kind: EvidenceKind) -> list[Any]:
+    return getattr(p, kind.relation)
+
+
+def _find(p: Project, kind: EvidenceKind, item_id: int) -> Any:
+    row = next((r for r in _rows(p, kind) if r.id == item_id), None)
+    if row is None:
+        raise NotFound(f"Élément introuvable ({kind.label}).")
+    return row
+
+
+def _check_unique(p: Project, kind: EvidenceKind, values: dict[str, Any], exclude: Any = None) -> None:
+    for name in kind.unique:
+        if name in values and any(getattr(r, name) == values[name] for r in _rows(p, kind) if r is not exclude):
+            raise Conflict(f"« {values[name]} » est déjà enregistré pour ce projet ({kind.label}).")
+
+
+def add_evidence(uow: UnitOfWork, project_id: uuid.UUID, kind: EvidenceKind, body: BaseModel, *,
+                 if_match: int | None, actor: Actor, clock: Clock) -> tuple[Project, Any, bool]:
+    """Add a row (or record/replace a singleton); returns the project, the row and whether it is new."""
+    p = _load_for_write(uow, project_id, if_match, relations=_relations_for(kind))
+    values = _plain(body.model_dump())
+    _check_past(kind, values, clock.today())
+    if kind.extra_check:
+        kind.extra_check(p, values)
+    if kind.singleton:
+        row = getattr(p, kind.relation)
+        created = row is None
+        if created:
+            row = kind.model(project_id=p.id, **values)
+            setattr(p, kind.relation, row)
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+    else:
+        _check_unique(p, kind, values)
+        row = kind.model(project_id=p.id, **values)
+        _rows(p, kind).append(row)
+        created = True
+    uow.flush()
+    _record(uow, p, clock, actor, "evidence.created" if created else "evidence.updated",
+            data={"kind": kind.name, "id": getattr(row, "id", None), "values": _jsonable(values)})
+    uow.commit()
+    return p, row, created
+
+
+def update_evidence(uow: UnitOfWork, project_id: uuid.UUID, kind: EvidenceKind, item_id: int, body: BaseModel, *,
+                    if_match: int | None, actor: Actor, clock: Clock) -> tuple[Project, Any]:
+    p = _load_for_write(uow, project_id, if_match, relations=_relations_for(kind))
+    row = _find(p, kind, item_id)
+    changes = {k: v for k, v in _plain(body.model_dump(exclude_unset=True)).items() if getattr(row, k) != v}
+    for name, value in changes.items():
+        if value is None and not kind.model.__table__.c[name].nullable:
+            raise InvalidInput("Ce champ ne peut pas être vidé.", name)
+    merged = {c.key: getattr(row, c.key) for c in kind.model.__table__.c} | changes
+    _check_past(kind, changes, clock.today())
+    if kind.extra_check:
+        kind.extra_check(p, merged)
+    _check_unique(p, kind, changes, exclude=row)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    if changes:
+        _record(uow, p, clock, actor, "evidence.updated",
+                data={"kind": kind.name, "id": item_id, "values": _jsonable(changes)})
+    uow.commit()  # even with nothing to write: a rollback would expire the rows the caller reads next
+    return p, row
+
+
+def delete_evidence(uow: UnitOfWork, project_id: uuid.UUID, kind: EvidenceKind, item_id: int | None, *,
+                    if_match: int | None, actor: Actor, clock: Clock) -> Project:
+    p = _load_for_write(uow, project_id, if_match, relations=_relations_for(kind))
+    if kind.singleton:
+        row = getattr(p, kind.relation)
+        if row is None:
+            raise NotFound(f"Élément introuvable ({kind.label}).")
+        setattr(p, kind.relation, None)
+    else:
+        assert item_id is not None
+        row = _find(p, kind, item_id)
+        if kind.name == "stakeholders" and any(a.stakeholder_id == row.id for a in p.approvals):
+            raise Conflict("Cette partie prenante a donné un avis : elle ne peut pas être retirée du projet.")
+        _rows(p, kind).remove(row)
+    uow.session.delete(row)
+    _record(uow, p, clock, actor, "evidence.deleted", data={"kind": kind.name, "id": item_id})
+    uow.commit()
+    return p

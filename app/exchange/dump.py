@@ -1,0 +1,206 @@
+"""Full JSON export of the database, and its import into an empty database.
+
+`export` → `import` into a fresh database → `export` gives byte-identical JSON: tables come in
+foreign-key order, rows in primary-key order, columns in table order, every value in one canonical
+form (UUIDs as strings, dates `YYYY-MM-DD`, timestamps `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC, JSON
+values with sorted keys), one row per line. Rows are copied as they are, ids included, so event
+hashes, feed positions and every reference survive and `regieflow verify` stays clean.
+
+Every table is exported except the volatile ones (EXCLUDED): login sessions, login throttling
+counters and idempotency records, which only make sense for a few hours on the server that made
+them. A table added later is exported by default. Secrets stay in the form the database keeps them:
+password hashes (argon2id), API key and calendar token hashes (SHA-256) — never a usable key — and
+webhook signing secrets (which the service needs in clear to sign); treat the file as sensitive.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Date, Engine, Table, Uuid, func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from app.core.database import Base, UTCDateTime
+from workflow.errors import DomainError
+
+FORMAT = "regieflow-dump"
+
+
+FORMAT_VERSION = 1
+
+
+EXCLUDED = frozenset({"web_sessions", "login_throttles", "idempotency_keys"})
+
+
+BATCH = 1000
+
+
+class ImportRefused(DomainError):
+    code = "import_refuse"
+
+
+def tables() -> list[Table]:
+    """The exported tables, parents before children."""
+    return [t for t in Base.metadata.sorted_tables if t.name not in EXCLUDED]
+
+
+# --- values -----------------------------------------------------------------------------------------
+def _out(column: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(column.type, UTCDateTime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):  # pragma: no cover - every timestamp column is UTCDateTime
+        raise TypeError(f"{column}: naive timestamp column")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _in(column: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(column.type, UTCDateTime):
+        return datetime.fromisoformat(value).astimezone(timezone.utc)
+    if isinstance(column.type, Uuid):
+        return uuid.UUID(value)
+    if isinstance(column.type, Date):
+        return date.fromisoformat(value)
+    return value
+
+
+def _line(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _pk_key(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[c.name] for c in table.primary_key.columns)
+
+
+# --- export -----------------------------------------------------------------------------------------
+def schema_revision(conn: Connection) -> str | None:
+    try:
+        return conn.scalar(text("SELECT version_num FROM alembic_version"))
+    except Exception:  # noqa: BLE001 - no Alembic table: not a regieflow database
+        return None
+
+
+def export_lines(conn: Connection) -> Iterable[str]:
+    """The dump, line by line (each ends with a newline)."""
+    revision = schema_revision(conn)
+    yield "{" + f'"format":{_line(FORMAT)},"format_version":{FORMAT_VERSION},"schema_revision":{_line(revision)},'
+    yield f'"excluded":{_line(sorted(EXCLUDED))},"tables":[' + "\n"
+    first_table = True
+    for table in tables():
+        columns = list(table.columns)
+        rows = [dict(r._mapping) for r in conn.execute(select(table))]
+        rows.sort(key=lambda r: _pk_key(table, r))
+        head = "" if first_table else ",\n"
+        first_table = False
+        yield f'{head}{{"name":{_line(table.name)},"columns":{_line([c.name for c in columns])},"rows":['
+        for i, row in enumerate(rows):
+            yield ("\n" if i == 0 else ",\n") + _line([_out(c, row[c.name]) for c in columns])
+        yield ("\n" if rows else "") + "]}"
+    yield "\n]}\n"
+
+
+def export_json(engine: Engine) -> str:
+    """The whole dump as one string, read in one consistent snapshot."""
+    options: dict[str, Any] = {"regieflow_write": False}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    with engine.connect().execution_options(**options) as conn, conn.begin():
+        return "".join(export_lines(conn))
+
+
+# --- import -----------------------------------------------------------------------------------------
+def _is_empty(conn: Connection) -> list[str]:
+    """The tables that hold data (a fresh database's feed counter at 0 counts as empty)."""
+    busy = []
+    for table in Base.metadata.sorted_tables:
+        if table.name == "feed_counter":
+            if conn.scalar(select(func.count()).select_from(table).where(table.c.value != 0)):
+                busy.append(table.name)
+        elif conn.scalar(select(func.count()).select_from(table)):
+            busy.append(table.name)
+    return busy
+
+
+def _reset_sequences(conn: Connection) -> None:
+    """PostgreSQL: move each serial counter past the imported ids (SQLite takes max(id) + 1 itself)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in Base.metadata.sorted_tables:
+        pk = list(table.primary_key.columns)
+        if len(pk) != 1 or not pk[0].autoincrement or isinstance(pk[0].type, Uuid) or pk[0].name != "id":
+            continue
+        seq = conn.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name})
+        if seq:
+            conn.execute(text(f'SELECT setval(:s, COALESCE((SELECT MAX(id) FROM "{table.name}"), 0) + 1, false)'),
+                         {"s": seq})
+
+
+def parse(raw: str | bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise ImportRefused(f"Ce fichier n'est pas du JSON lisible : {exc}.") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ImportRefused("Ce fichier n'est pas un export complet de regieflow (format regieflow-dump).")
+    if doc.get("format_version") != FORMAT_VERSION:
+        raise ImportRefused(f"Version de format {doc.get('format_version')!r} non prise en charge "
+                            f"(attendue : {FORMAT_VERSION}).")
+    return doc
+
+
+def import_json(engine: Engine, raw: str | bytes) -> dict[str, int]:
+    """Load a dump into an empty database at the same schema revision, in one transaction.
+
+    Returns the number of rows per table. Refuses (ImportRefused) a database that holds data, a dump
+    of another schema revision, or a dump whose tables or columns differ from this version's."""
+    doc = parse(raw)
+    known = {t.name: t for t in tables()}
+    given = doc.get("tables")
+    if not isinstance(given, list) or not all(isinstance(t, dict) for t in given):
+        raise ImportRefused("Export illisible : « tables » doit être une liste.")
+    names = [t.get("name") for t in given]
+    if sorted(map(str, names)) != sorted(known):
+        missing, extra = sorted(set(known) - set(names)), sorted(set(map(str, names)) - set(known))
+        raise ImportRefused(f"Les tables de l'export ne sont pas celles de cette version (manquantes : "
+                            f"{missing or 'aucune'} ; inconnues : {extra or 'aucune'}).")
+    counts: dict[str, int] = {}
+    with engine.connect() as conn, conn.begin():
+        revision = schema_revision(conn)
+        if revision != doc.get("schema_revision"):
+            raise ImportRefused(f"L'export vient du schéma {doc.get('schema_revision')!r}, la base est au schéma "
+                                f"{revision!r} : mettez les deux à la même version (regieflow db upgrade).")
+        busy = _is_empty(conn)
+        if busy:
+            raise ImportRefused("La base n'est pas vide (" + ", ".join(busy) + ") : l'import ne se fait que dans "
+                                "une base neuve.")
+        by_name = {t["name"]: t for t in given}
+        for table in tables():  # parents first, whatever the file's order
+            entry = by_name[table.name]
+            columns = [table.c[name] for name in entry.get("columns", []) if name in table.c]
+            if [c.name for c in columns] != [c.name for c in table.columns] or len(columns) != len(entry["columns"]):
+                raise ImportRefused(f"Colonnes de « {table.name} » différentes de celles de cette version.")
+            try:
+                rows = [{c.name: _in(c, v) for c, v in zip(columns, row, strict=True)} for row in entry.get("rows", [])]
+            except (TypeError, ValueError) as exc:
+                raise ImportRefused(f"Ligne illisible dans « {table.name} » : {exc}.") from None
+            if table.name == "feed_counter":
+                conn.execute(table.delete())
+            try:
+                for start in range(0, len(rows), BATCH):
+                    conn.execute(table.insert(), rows[start:start + BATCH])
+            except IntegrityError as exc:
+                raise ImportRefused(f"Données incohérentes dans « {table.name} » : {exc.orig}.") from None
+            counts[table.name] = len(rows)
+        _reset_sequences(conn)
+    return counts

@@ -1,0 +1,148 @@
+"""Portfolio exports for spreadsheets and partner systems: CSV and XLSX, the same rows in both.
+
+Rows are the projects a principal may read, filtered and sorted like GET /api/v1/projects, and each
+row shows what that list shows (deadlines and status as of today). Nothing here knows HTTP.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from app.core.unit_of_work import UnitOfWork
+from app.projects.schemas import ProjectRead
+from app.projects.service import project_read
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # header, in both formats
+    get: Callable[[ProjectRead], Any]
+    width: int = 14  # XLSX column width (characters)
+
+
+def _v(value: Any) -> Any:
+    return value.value if hasattr(value, "value") else value
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", lambda p: str(p.id), 38),
+    Column("name", lambda p: p.name, 40),
+    Column("kind", lambda p: _v(p.kind), 20),
+    Column("region", lambda p: p.region, 24),
+    Column("departement", lambda p: p.departement, 12),
+    Column("initiator", lambda p: _v(p.initiator)),
+    Column("conventionnement", lambda p: _v(p.conventionnement)),
+    Column("lead_name", lambda p: p.lead_name, 24),
+    Column("state", lambda p: _v(p.state), 16),
+    Column("state_label", lambda p: p.state_label, 40),
+    Column("status", lambda p: _v(p.status), 16),
+    Column("suspended_since", lambda p: p.suspended_since),
+    Column("started_on", lambda p: p.started_on),
+    Column("state_entered_on", lambda p: p.state_entered_on),
+    Column("step_due_on", lambda p: p.step_due_on),
+    Column("horizon_on", lambda p: p.horizon_on),
+    Column("projected_label_on", lambda p: p.projected_label_on),
+    Column("labelled_on", lambda p: p.labelled_on),
+    Column("closed_on", lambda p: p.closed_on),
+    Column("version", lambda p: p.version, 9),
+)
+
+
+HEADER = [c.name for c in COLUMNS]
+
+
+def portfolio(uow: UnitOfWork, *, visible: Any, today: date, filters: dict[str, Any]) -> Iterator[ProjectRead]:
+    """Every project `visible` lets through, filtered and sorted like the list (all pages)."""
+    offset = 0
+    while True:
+        rows, total = uow.projects.search(today=today, visible=visible, offset=offset, limit=BATCH, **filters)
+        for p in rows:
+            yield project_read(p, today)
+        offset += BATCH
+        if offset >= total or not rows:
+            return
+
+
+def rows_of(projects: Iterator[ProjectRead]) -> list[list[Any]]:
+    return [[c.get(p) for c in COLUMNS] for p in projects]
+
+
+# --- CSV --------------------------------------------------------------------------------------------
+SEPARATORS = {"comma": ",", "semicolon": ";"}
+
+
+BOM = "\ufeff"
+
+
+# A cell that starts like this is a formula to a spreadsheet (CSV injection, CWE-1236): it is written
+# with a leading apostrophe, which spreadsheets show as text and hide.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value)
+    if isinstance(value, str) and text.startswith(FORMULA_LEADS):
+        return "'" + text
+    return text
+
+
+def to_csv(rows: list[list[Any]], *, separator: str = ",") -> bytes:
+    """UTF-8 with a byte-order mark (so that spreadsheets detect UTF-8), CRLF line ends (RFC 4180)."""
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.writer(out, delimiter=separator, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(HEADER)
+    for row in rows:
+        writer.writerow([_csv_cell(v) for v in row])
+    return out.getvalue().encode("utf-8")
+
+
+# --- XLSX -------------------------------------------------------------------------------------------
+DATE_FORMAT = "dd/mm/yyyy"
+
+
+def to_xlsx(rows: list[list[Any]], *, title: str = "Projets") -> bytes:
+    """One sheet: a bold header row, frozen panes (header and project name stay visible), a filter,
+    dates as real dates (shown dd/mm/yyyy) and numbers as numbers. Control characters, which a
+    workbook cannot hold (XML 1.0), are shown as U+FFFD; everything else is the CSV's text."""
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = title
+    ws.append(HEADER)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        ws.append([ILLEGAL_CHARACTERS_RE.sub("\ufffd", v) if isinstance(v, str) else v for v in row])
+    for r, row in enumerate(rows, start=2):
+        for c, value in enumerate(row, start=1):
+            cell = ws.cell(row=r, column=c)
+            if isinstance(value, date):
+                cell.number_format = DATE_FORMAT
+            elif isinstance(value, str) and value.startswith("="):
+                cell.data_type = "s"  # text that looks like a formula stays text
+    for i, col in enumerate(COLUMNS, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = col.width
+    ws.freeze_panes = "C2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -1,0 +1,216 @@
+"""Typed dependencies shared by every route."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.authentication import authenticate
+from app.authorization.rules import ADMIN, AUTHENTICATED, CREATE, PUBLIC, REFUSALS, Ability, Principal, needs_for
+from app.authorization.rules import ANONYMOUS as ANON_PRINCIPAL
+from app.core.clock import ANONYMOUS, Actor, Clock
+from app.core.errors import Forbidden, NotFound, Unauthenticated
+from app.core.identifiers import parse_uuid
+from app.core.security import same
+from app.core.settings import Settings
+from app.core.unit_of_work import UnitOfWork
+from app.projects.models import Project
+from app.projects.service import UNREADABLE_VERSION
+
+
+# Dependencies that do no I/O are `async def`: FastAPI runs a sync dependency in its thread pool, and
+# that hop costs more than the work (docs/PERFORMANCE.md §1). Those that touch the database stay sync.
+async def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+async def _clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
+async def _write_uow(request: Request) -> UnitOfWork:
+    from app.idempotency.middleware import hooks_for  # an Idempotency-Key's record is marked in the same transaction
+
+    return UnitOfWork(request.app.state.session_factory, before_commit=hooks_for(request))
+
+
+def _read_uow(request: Request) -> Iterator[UnitOfWork]:
+    with UnitOfWork(request.app.state.session_factory, write=False) as uow:
+        yield uow
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+CSRF_HEADER = "x-csrf-token"
+
+
+CSRF_REFUSAL = "Jeton CSRF manquant ou invalide (en-tête X-CSRF-Token)."
+
+
+def check_access(request: Request, route_name: str, *, csrf_sent: str | None, bearer: bool = True,
+                 csrf_refusal: str = CSRF_REFUSAL) -> Principal:
+    """Who is calling, and may they do what route `route_name` does here? The one check behind every
+    API route (`authorize`) and every page (app.web.pages.page_access).
+
+    The rule comes from app.authz.RULES by route name (a route without a rule cannot be served:
+    create_app checks it). A project the caller may not read raises NotFound, like a missing one; a
+    refused function raises Forbidden; no credentials raise Unauthenticated. `csrf_sent` is the token
+    a cookie session sent with a write (the X-CSRF-Token header, or a page form's hidden field).
+    `bearer=False` (pages) ignores API keys: pages are for people, with a session cookie.
+    """
+    need = needs_for(route_name, request.path_params)
+    if need == PUBLIC:  # the health check and the login answer whatever credentials come along
+        request.state.principal = ANON_PRINCIPAL
+        return ANON_PRINCIPAL
+    # One short read-only session for the caller and, when the route names a project, its region.
+    with request.app.state.session_factory() as session:
+        return _check(request, session, need, csrf_sent=csrf_sent, bearer=bearer, csrf_refusal=csrf_refusal)
+
+
+def _check(request: Request, session: Session, need: str, *, csrf_sent: str | None, bearer: bool,
+           csrf_refusal: str) -> Principal:
+    principal = authenticate(request, session) if bearer or "authorization" not in request.headers \
+        else ANON_PRINCIPAL
+    request.state.principal = principal
+    if not principal.authenticated:
+        raise Unauthenticated("Authentification requise : clé d'API (Authorization: Bearer …) ou session.")
+    if principal.via_cookie and request.method not in SAFE_METHODS:
+        if not principal.csrf_token or not same(csrf_sent or "", principal.csrf_token):
+            raise Forbidden(csrf_refusal)
+    if need == AUTHENTICATED:
+        return principal
+    if need == ADMIN:
+        if not principal.is_admin:
+            raise Forbidden("Réservé aux administrateurs.")
+        return principal
+    if need == CREATE:
+        if not principal.can_create:
+            raise Forbidden("Votre rôle ne permet pas de créer un projet.")
+        return principal
+    project_id = parse_uuid(request.path_params.get("project_id"))
+    if project_id is None:
+        if "project_id" in request.path_params and not bearer:
+            raise NotFound("Projet introuvable.")  # a page answers 404 for a malformed project id
+        return principal  # the path is invalid: parameter validation answers 422
+    region = session.scalar(select(Project.region).where(Project.id == project_id))
+    abilities = principal.abilities(project_id, region) if region is not None else frozenset()
+    if Ability.READ not in abilities:
+        raise NotFound("Projet introuvable.")
+    if Ability(need) not in abilities:
+        raise Forbidden(REFUSALS[Ability(need)])
+    return principal
+
+
+def authorize(request: Request) -> Principal:
+    """Every API route depends on this (see check_access)."""
+    route = request.scope.get("route")
+    return check_access(request, getattr(route, "name", ""), csrf_sent=request.headers.get(CSRF_HEADER))
+
+
+def actor_of(request: Request) -> Actor:
+    """Who the audit log names for this request (its authenticated principal)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None or not principal.authenticated:
+        return ANONYMOUS
+    kind, _, ident = principal.label.partition(":")
+    return Actor(kind, ident, principal.name)
+
+
+async def _actor(request: Request) -> Actor:
+    return actor_of(request)
+
+
+async def _principal(request: Request) -> Principal:
+    return getattr(request.state, "principal", None) or ANON_PRINCIPAL
+
+
+_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,12})"\s*$')
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """`If-Match: "7"` → 7; `*` or absent → None (no precondition); anything else can never match:
+    UNREADABLE_VERSION, which the service refuses with 412 once the request is otherwise valid and its
+    project exists (RFC 9110 §13.2.1: a request that would fail without the precondition answers that
+    failure, say 422 or 404, not 412)."""
+    if value is None or value.strip() == "*":
+        return None
+    match = _ETAG.match(value)
+    if not match:
+        return UNREADABLE_VERSION
+    return int(match.group(1))
+
+
+async def _if_match(if_match: Annotated[str | None, Header(max_length=100, description='ETag of the version you '
+                                                      'read, e.g. "3"; 412 if the project changed since.')] = None
+              ) -> int | None:
+    return parse_if_match(if_match)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+
+
+def json_of(model: BaseModel, *, version: int | None = None, status_code: int = 200) -> Response:
+    """A response carrying a model the route already built (and so validated): FastAPI would validate
+    it again against the route's response_model, in another thread-pool hop, before encoding it. The
+    response_model stays on the route for the OpenAPI document; the contract tests hold the two equal."""
+    response = Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
+    if version is not None:
+        response.headers["ETag"] = etag(version)
+    return response
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+ClockDep = Annotated[Clock, Depends(_clock)]
+
+
+WriteUow = Annotated[UnitOfWork, Depends(_write_uow)]
+
+
+ReadUow = Annotated[UnitOfWork, Depends(_read_uow)]
+
+
+ActorDep = Annotated[Actor, Depends(_actor)]
+
+
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+Authorized = Depends(authorize)
+
+
+IfMatch = Annotated[int | None, Depends(_if_match)]
+
+
+class Paging:
+    def __init__(self, request: Request,
+                 page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1.")] = 1,
+                 page_size: Annotated[int | None, Query(ge=1, description="Items per page (bounded by the "
+                                                        "REGIEFLOW_MAX_PAGE_SIZE setting).")] = None) -> None:
+        settings: Settings = request.app.state.settings
+        size = page_size or settings.default_page_size
+        if size > settings.max_page_size:
+            from workflow.errors import InvalidInput
+
+            raise InvalidInput(f"page_size ne peut pas dépasser {settings.max_page_size}.", "page_size")
+        self.page, self.page_size = page, size
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+PagingDep = Annotated[Paging, Depends()]

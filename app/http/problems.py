@@ -1,0 +1,138 @@
+"""RFC 9457 problem details: every error of the service is mapped to HTTP here, and only here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from app.core.errors import (
+    ConcurrentUpdate,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    Throttled,
+    Unauthenticated,
+)
+from workflow.errors import (
+    DomainError,
+    GuardsUnmet,
+    InvalidInput,
+    ProjectClosed,
+    TriggerNotAllowed,
+    UnknownTrigger,
+)
+
+log = logging.getLogger("regieflow")
+
+
+PROBLEM = "application/problem+json"
+
+
+STATUS: list[tuple[type[DomainError], int, str]] = [
+    (Unauthenticated, 401, "Authentification requise"),
+    (Forbidden, 403, "Accès refusé"),
+    (Throttled, 429, "Trop de tentatives"),
+    (NotFound, 404, "Ressource introuvable"),
+    (UnknownTrigger, 404, "Déclencheur inconnu"),
+    (GuardsUnmet, 409, "Conditions non remplies"),
+    (TriggerNotAllowed, 409, "Transition impossible depuis l'étape actuelle"),
+    (ProjectClosed, 409, "Projet clos"),
+    (ConcurrentUpdate, 409, "Modification concurrente"),
+    (Conflict, 409, "Conflit"),
+    (PreconditionFailed, 412, "Version périmée"),
+    (PayloadTooLarge, 413, "Requête trop volumineuse"),
+    (InvalidInput, 422, "Donnée invalide"),
+]
+
+
+HTTP_TITLES = {
+    400: "Requête invalide", 401: "Authentification requise", 403: "Accès refusé", 404: "Ressource introuvable",
+    405: "Méthode non autorisée", 406: "Format non disponible", 409: "Conflit", 412: "Version périmée",
+    413: "Requête trop volumineuse", 415: "Type de contenu non pris en charge", 422: "Donnée invalide",
+    428: "Précondition requise", 429: "Trop de requêtes", 500: "Erreur interne",
+}
+
+
+def problem(status: int, code: str, title: str, detail: str, instance: str | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body = {"type": f"urn:regieflow:problem:{code}", "title": title, "status": status, "detail": detail,
+            "code": code}
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def domain_problem(exc: DomainError, instance: str | None = None) -> JSONResponse:
+    for cls, status, title in STATUS:
+        if isinstance(exc, cls):
+            extra: dict[str, Any] = {}
+            if isinstance(exc, GuardsUnmet):
+                extra["trigger"] = exc.trigger
+                extra["unmet"] = [{"code": u.code, "message": u.message} for u in exc.unmet]
+            if isinstance(exc, InvalidInput) and exc.field:
+                extra["errors"] = [{"field": exc.field, "message": exc.message}]
+            headers = None
+            if isinstance(exc, Unauthenticated):
+                headers = {"WWW-Authenticate": 'Bearer realm="regieflow"'}
+            elif isinstance(exc, Throttled):
+                headers = {"Retry-After": str(exc.retry_after)}
+            return problem(status, exc.code, title, exc.message, instance, headers=headers, **extra)
+    return problem(409, exc.code, "Refus", exc.message, instance)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route offers at this path (Starlette's own Allow names the first route's only)."""
+    scope = {"type": "http", "path": request.scope["path"], "root_path": request.scope.get("root_path", "")}
+    allowed = [method for method in _METHODS
+               if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in request.app.router.routes)]
+    return ", ".join(allowed)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return domain_problem(exc, request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", ""), "type": e.get("type")}
+                  for e in exc.errors()]
+        return problem(422, "requete_invalide", "Donnée invalide",
+                       "La requête ne respecte pas le format attendu : voir « errors ».", request.url.path,
+                       errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = HTTP_TITLES.get(exc.status_code, "Erreur")
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "Aucune ressource à cette adresse."
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            detail = "Cette méthode n'est pas disponible sur cette ressource."
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+        return problem(exc.status_code, f"http_{exc.status_code}", title, detail, request.url.path,
+                       headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "erreur_interne", "Erreur interne",
+                       "Une erreur inattendue s'est produite ; elle a été journalisée.", request.url.path)

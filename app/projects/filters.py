@@ -1,0 +1,44 @@
+"""The portfolio filters of GET /projects, shared with the routes that read a filtered portfolio
+(the CSV and XLSX exports; tests/test_partners_exports.py checks they take the same parameters)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Depends, Query
+
+from app.core.schemas import UNSTORABLE, unstorable
+from app.projects.repository import SORTS
+from workflow.errors import InvalidInput
+from workflow.vocabulary import Kind, State, Status
+
+SortKey = Literal[tuple(SORTS) + tuple("-" + k for k in SORTS)]  # type: ignore[valid-type]
+
+
+class ProjectFilters:
+    def __init__(
+        self,
+        state: Annotated[list[State], Query(max_length=8)] = [],  # noqa: B006 - FastAPI reads it, never mutates
+        kind: Kind | None = None,
+        region: Annotated[list[Annotated[str, Query(max_length=100)]], Query(max_length=30)] = [],  # noqa: B006
+        status_: Annotated[list[Status], Query(alias="status", max_length=3)] = [],  # noqa: B006
+        q: Annotated[str | None, Query(max_length=100, description="Search in name, region and lead")] = None,
+        sort: Annotated[SortKey, Query(description="Sort key; prefix with '-' for descending. 'status' puts "
+                                       "late then at-risk projects first.")] = "status",
+    ) -> None:
+        for name, value in (("q", q), ("region", region)):
+            if unstorable(value):  # PostgreSQL cannot even compare with a NUL: answer 422, not 500
+                raise InvalidInput(UNSTORABLE, name)
+        self.state = [x.value for x in state]
+        self.kind = kind.value if kind else None
+        self.region = list(region)
+        self.status = [x.value for x in status_]
+        self.q = q
+        self.sort = sort
+
+    def search_args(self) -> dict[str, object]:
+        return {"state": self.state, "kind": self.kind, "region": self.region, "status": self.status, "q": self.q,
+                "sort": self.sort}
+
+
+ProjectFiltersDep = Annotated[ProjectFilters, Depends()]

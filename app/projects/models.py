@@ -1,0 +1,178 @@
+"""ORM tables (SQLAlchemy 2 typed). Tables are storage only: API schemas live in app/schemas.py."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from app.core.database import Base, UTCDateTime, _in, utcnow
+
+if TYPE_CHECKING:
+    from app.evidence.models import (
+        Activity,
+        Approval,
+        Association,
+        BoardMember,
+        Commune,
+        Expertise,
+        FeasibilityStudy,
+        Hire,
+        Market,
+        Need,
+        Qpv,
+        SiteVisit,
+        Stakeholder,
+    )
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflow.vocabulary import (
+    Conventionnement,
+    Initiator,
+    Kind,
+    State,
+)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+    __table_args__ = (
+        CheckConstraint(_in("state", State), name="state"),
+        CheckConstraint(_in("kind", Kind), name="kind"),
+        CheckConstraint(_in("conventionnement", Conventionnement), name="conventionnement"),
+        CheckConstraint(f"initiator IS NULL OR {_in('initiator', Initiator)}", name="initiator"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index("ix_projects_state_step_due_on", "state", "step_due_on"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    initiator: Mapped[str | None] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(100), index=True)
+    departement: Mapped[str | None] = mapped_column(String(3))
+    conventionnement: Mapped[str] = mapped_column(String(16), default=Conventionnement.AUCUN.value)
+    lead_name: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    suspended_since: Mapped[date | None] = mapped_column(Date)
+    started_on: Mapped[date] = mapped_column(Date)
+    state_entered_on: Mapped[date] = mapped_column(Date)
+    last_transition_on: Mapped[date] = mapped_column(Date)
+    labelled_on: Mapped[date | None] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+
+    # The project's own plan (copied from the settings at creation, changed by a re-plan).
+    step_months: Mapped[dict[str, int]] = mapped_column(JSON)
+    horizon_months: Mapped[int] = mapped_column(Integer)
+    # Deadline index (workflow.deadlines.DeadlineIndex), kept in step with every change.
+    horizon_on: Mapped[date] = mapped_column(Date, index=True)
+    step_due_on: Mapped[date | None] = mapped_column(Date)
+    projected_label_on: Mapped[date | None] = mapped_column(Date)
+
+    # The deadline status last announced by `regieflow deadlines scan` (an event each time it changes).
+    deadline_status: Mapped[str | None] = mapped_column(String(16))
+
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    stakeholders: Mapped[list[Stakeholder]] = relationship(back_populates="project", order_by="Stakeholder.id")
+    communes: Mapped[list[Commune]] = relationship(order_by="Commune.id")
+    qpvs: Mapped[list[Qpv]] = relationship(order_by="Qpv.id")
+    needs: Mapped[list[Need]] = relationship(order_by="Need.id")
+    activities: Mapped[list[Activity]] = relationship(order_by="Activity.id")
+    feasibility: Mapped[FeasibilityStudy | None] = relationship()
+    markets: Mapped[list[Market]] = relationship(order_by="Market.id")
+    site_visits: Mapped[list[SiteVisit]] = relationship(order_by="SiteVisit.id")
+    approvals: Mapped[list[Approval]] = relationship(order_by="Approval.id")
+    association: Mapped[Association | None] = relationship()
+    board_members: Mapped[list[BoardMember]] = relationship(order_by="BoardMember.id")
+    hires: Mapped[list[Hire]] = relationship(order_by="Hire.id")
+    expertises: Mapped[list[Expertise]] = relationship(order_by="Expertise.id")
+    suspensions: Mapped[list[SuspensionRecord]] = relationship(order_by="SuspensionRecord.id")
+
+    # Optimistic concurrency: every UPDATE says "WHERE version = <the one we read>"; services set the
+    # new version themselves so that it equals the seq of the event written with it.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
+
+def _project_fk() -> Mapped[uuid.UUID]:
+    return mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+
+
+class SuspensionRecord(Base):
+    __tablename__ = "suspensions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[uuid.UUID] = _project_fk()
+    started_on: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    resume_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Replan(Base):
+    __tablename__ = "replans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[uuid.UUID] = _project_fk()
+    step_months: Mapped[dict[str, int]] = mapped_column(JSON)
+    horizon_months: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Event(Base):
+    """Append-only log: one row per change of a project; `seq` equals the project's version after it."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("project_id", "seq", name="uq_events_project_seq"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    trigger: Mapped[str | None] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str | None] = mapped_column(String(32))
+    effective_on: Mapped[date | None] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Tamper evidence: SHA-256 over this event's content and the previous event's hash (same project).
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+    # Position in the change feed, given at commit time in commit order (see app.uow); never reused.
+    feed_seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+
+
+class OutboxMessage(Base):
+    """Written in the same transaction as its event; a delivery worker sends it later."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="RESTRICT"), unique=True)
+    topic: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Lets a new event and its message be inserted in one flush (the event's id is known by then).
+    event: Mapped[Event] = relationship(lazy="raise")

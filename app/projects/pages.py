@@ -1,0 +1,575 @@
+"""Pages for project leads and consultants (French): portfolio, project, transitions, re-plan, new
+project, workflow. Server-rendered, no JavaScript; every refusal is the same one the API gives.
+
+Access: every route names its rule in app.authz.RULES and depends on `PageUser` (app.web.pages), the
+same check as the API. Writes go through the same service functions as the API, one transaction each,
+and answer with POST/redirect/GET and a fixed confirmation message (`?ok=<code>`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from app.authorization.rules import Ability, Principal
+from app.core.errors import NotFound
+from app.core.identifiers import parse_uuid
+from app.core.unit_of_work import UnitOfWork
+from app.evidence import guidance
+from app.evidence.registry import KINDS
+from app.http.dependencies import actor_of
+from app.http.problems import STATUS
+from app.projects import service as projects_service
+from app.projects.models import Event, Project
+from app.projects.schemas import PlanBody, ProjectCreate
+from app.projects.service import create_project_as, get_project, plan_of, project_read
+from app.transitions.service import schedule_of, transitions_view
+from app.web import charts
+from app.web.forms import form_version
+from app.web.templating import FLASH_MESSAGES, PageRedirect, PageRoute, PageUser, render
+from workflow.errors import DomainError, InvalidInput
+from workflow.vocabulary import (
+    CATEGORY_LABELS,
+    KIND_LABELS,
+    STATE_LABELS,
+    STATUS_LABELS,
+    STEPS,
+    TERMINAL,
+    TRIGGER_LABELS,
+    Category,
+    Conventionnement,
+    Initiator,
+    Kind,
+    State,
+    Status,
+    Trigger,
+)
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+PAGE_SIZES = (10, 20, 50, 100)
+
+
+DEFAULT_PAGE_SIZE = 20
+
+
+HISTORY_PAGE_SIZE = 20
+
+
+SORTS_FR = {
+    "status": "En retard et à risque d'abord",
+    "name": "Nom",
+    "started_on": "Démarrage (plus ancien d'abord)",
+    "-started_on": "Démarrage (plus récent d'abord)",
+    "step_due_on": "Échéance de l'étape",
+    "region": "Région",
+    "-updated_at": "Dernière modification",
+}
+
+
+INITIATOR_LABELS = {Initiator.HABITANTS: "Des habitants", Initiator.BAILLEUR: "Un bailleur social",
+                    Initiator.COLLECTIVITE: "Une collectivité"}
+
+
+CONVENTIONNEMENT_LABELS = {Conventionnement.AUCUN: "Aucun pour l'instant", Conventionnement.ACI: "ACI",
+                           Conventionnement.EI: "EI", Conventionnement.ACI_EI: "ACI et EI"}
+
+
+REGIONS = ("Auvergne-Rhône-Alpes", "Bourgogne-Franche-Comté", "Bretagne", "Centre-Val de Loire", "Corse", "Grand Est",
+           "Guadeloupe", "Guyane", "Hauts-de-France", "Île-de-France", "La Réunion", "Martinique", "Mayotte",
+           "Normandie", "Nouvelle-Aquitaine", "Occitanie", "Pays de la Loire", "Provence-Alpes-Côte d'Azur")
+
+
+EVENT_TYPES = {
+    "project.created": "Projet créé",
+    "project.updated": "Fiche du projet modifiée",
+    "project.transitioned": "Transition",
+    "plan.changed": "Planning révisé",
+    "evidence.created": "Élément ajouté",
+    "evidence.updated": "Élément modifié",
+    "evidence.deleted": "Élément retiré",
+}
+
+
+NOT_WRITER = "Votre rôle permet seulement de consulter ce projet : aucune action n'est proposée."
+
+
+CONSULTANT_ONLY_NOTE = "Réservé à un consultant du Mouvement des Régies, seul habilité à attribuer ou ajourner le label."
+
+
+
+
+FLASH_MESSAGES.update({
+    "projet-cree": "Le projet a été créé. Première étape : constituer le groupe projet.",
+    "plan": "Le planning du projet a été révisé ; la révision est inscrite dans l'historique.",
+})
+
+
+# --- small helpers -------------------------------------------------------------------------------
+def _uow(request: Request, *, write: bool) -> UnitOfWork:
+    return UnitOfWork(request.app.state.session_factory, write=write)
+
+
+def _today(request: Request) -> date:
+    return request.app.state.clock.today()
+
+
+def _project_id(value: str) -> uuid.UUID:
+    pid = parse_uuid(value)
+    if pid is None:
+        raise NotFound("Projet introuvable.")
+    return pid
+
+
+def _int(value: str | None, default: int, *, low: int = 1, high: int = 100_000) -> int:
+    try:
+        n = int(value or "")
+    except ValueError:
+        return default
+    return min(max(n, low), high)
+
+
+def _enum(enum: type, value: str | None) -> Any:
+    try:
+        return enum(value) if value else None
+    except ValueError:
+        return None
+
+
+def _status_of(domain_error: DomainError) -> int:
+    return next((st for cls, st, _ in STATUS if isinstance(domain_error, cls)), 409)
+
+
+def _parse_date(value: str, field: str) -> date | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("Date invalide : attendu le format AAAA-MM-JJ.", field) from None
+
+
+def _query(params: dict[str, Any], **changes: Any) -> str:
+    merged = {k: v for k, v in ({**params, **changes}).items() if v not in (None, "", 1) or k == "ok"}
+    if merged.get("tri") == "status":
+        merged.pop("tri")
+    if merged.get("par_page") == DEFAULT_PAGE_SIZE:
+        merged.pop("par_page")
+    return ("?" + urlencode(merged)) if merged else ""
+
+
+# --- home and portfolio ----------------------------------------------------------------------------
+FILTERS = ("region", "etape", "statut", "type", "q", "tri", "page", "par_page")
+
+
+def _filters(request: Request) -> dict[str, str]:
+    """The portfolio's GET parameters, bounded (unknown values are ignored later, never refused)."""
+    return {k: request.query_params.get(k, "")[:100].strip() for k in FILTERS}
+
+
+@router.get("/", name="page_home")
+def home(request: Request, principal: PageUser) -> Response:
+    """Project leads land on their projects; consultants, admins and observers on the portfolio."""
+    if set(principal.roles) <= {"porteur"}:
+        return _portfolio(request, principal, _filters(request), mine=True)
+    raise PageRedirect("/projets")
+
+
+@router.get("/projets", name="page_portfolio")
+def portfolio(request: Request, principal: PageUser) -> Response:
+    return _portfolio(request, principal, _filters(request), mine=False)
+
+
+@dataclass(frozen=True)
+class Row:
+    id: uuid.UUID
+    name: str
+    url: str
+    kind: str
+    step: int | None
+    state: str
+    state_label: str
+    status: str | None
+    status_label: str
+    region: str
+    lead: str
+    days_in_step: int | None
+    step_due_on: date | None
+    suspended: bool
+    bar: charts.HorizonBar
+
+
+def _portfolio(request: Request, principal: Principal, raw: dict[str, str], *, mine: bool) -> Response:
+    today = _today(request)
+    state = _enum(State, raw.get("etape"))
+    status = _enum(Status, raw.get("statut"))
+    kind = _enum(Kind, raw.get("type"))
+    region = raw.get("region") or ""
+    q = raw.get("q") or ""
+    sort = raw.get("tri") if raw.get("tri") in SORTS_FR else "status"
+    size = _int(raw.get("par_page"), DEFAULT_PAGE_SIZE)
+    size = size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+    page = _int(raw.get("page"), 1)
+    visible = principal.visible_condition()
+    facets = {"visible": visible, "region": [region] if region else (), "kind": kind.value if kind else None,
+              "q": q or None}
+    with _uow(request, write=False) as uow:
+        rows, total = uow.projects.search(today=today, state=[state.value] if state else (),
+                                          status=[status.value] if status else (), sort=sort,
+                                          offset=(page - 1) * size, limit=size, **facets)
+        pages = max(1, -(-total // size))
+        if page > pages:
+            page = pages
+            rows, total = uow.projects.search(today=today, state=[state.value] if state else (),
+                                              status=[status.value] if status else (), sort=sort,
+                                              offset=(page - 1) * size, limit=size, **facets)
+        by_state = uow.projects.counts(today=today, by="state", status=[status.value] if status else (), **facets)
+        by_status = uow.projects.counts(today=today, by="status", state=[state.value] if state else (), **facets)
+        regions = uow.projects.regions(visible=visible)
+        items = [_row(p, today) for p in rows]
+    params = {"region": region, "etape": state.value if state else "", "statut": status.value if status else "",
+              "type": kind.value if kind else "", "q": q, "tri": sort, "par_page": size}
+    base = "/" if mine else "/projets"
+    step_counts = [{"state": st.value, "label": STATE_LABELS[st], "number": STEPS.index(st) + 1 if st in STEPS else None,
+                    "count": by_state.get(st.value, 0), "current": state == st,
+                    "url": base + _query(params, etape=st.value, page=1)} for st in State]
+    status_counts = [{"status": st.value, "label": STATUS_LABELS[st], "count": by_status.get(st.value, 0),
+                      "current": status == st, "url": base + _query(params, statut=st.value, page=1)}
+                     for st in (Status.EN_RETARD, Status.A_RISQUE, Status.DANS_LES_TEMPS)]
+    closed = by_status.get(None, 0)
+    pager = {
+        "page": page, "pages": pages, "total": total, "size": size,
+        "first": (page - 1) * size + 1 if total else 0, "last": min(page * size, total),
+        "prev": base + _query(params, page=page - 1) if page > 1 else None,
+        "next": base + _query(params, page=page + 1) if page < pages else None,
+        "links": [{"n": n, "url": base + _query(params, page=n), "current": n == page}
+                  for n in range(max(1, page - 3), min(pages, page + 3) + 1)],
+    }
+    filtered = bool(state or status or kind or region or q)
+    return render(request, "portfolio.html", {
+        "section": "portefeuille", "mine": mine, "rows": items, "pager": pager, "params": params,
+        "filtered": filtered, "regions": sorted(set(regions) | ({region} if region else set())),
+        "states": [(st.value, STATE_LABELS[st]) for st in State], "statuses": list(STATUS_LABELS.items()),
+        "kinds": list(KIND_LABELS.items()), "sorts": SORTS_FR, "page_sizes": PAGE_SIZES,
+        "step_counts": step_counts, "status_counts": status_counts, "closed_count": closed, "today": today,
+        "date_fr": charts.date_fr,
+    })
+
+
+def _row(p: Project, today: date) -> Row:
+    read = project_read(p, today)
+    st = State(p.state)
+    active = st in STEPS
+    until = p.closed_on or today
+    return Row(p.id, p.name, f"/projets/{p.id}", KIND_LABELS[Kind(p.kind)], STEPS.index(st) + 1 if active else None,
+               st.value, STATE_LABELS[st], read.status.value if read.status else None,
+               STATUS_LABELS[read.status] if read.status else ("Labellisée" if st == State.LABELLISEE else "Clos"),
+               p.region, p.lead_name or "—", (today - p.state_entered_on).days if active else None,
+               read.step_due_on, p.suspended_since is not None,
+               charts.horizon_bar(p.started_on, read.horizon_on, until, read.status))
+
+
+# --- new project (declared before /projets/{project_id}, which would match "nouveau") ------------------
+NEW_FIELDS = ("name", "kind", "region", "departement", "initiator", "conventionnement", "lead_name", "description",
+              "started_on")
+
+
+FIELD_MESSAGES = {
+    "name": "Indiquez le nom du projet (200 caractères au plus).",
+    "kind": "Choisissez le type de régie.",
+    "region": "Indiquez la région (100 caractères au plus).",
+    "departement": "Numéro de département invalide : deux chiffres (59), 2A, 2B ou trois chiffres outre-mer (974).",
+    "initiator": "Choisissez qui est à l'initiative du projet.",
+    "conventionnement": "Choisissez un conventionnement de la liste.",
+    "lead_name": "Le nom du porteur fait 200 caractères au plus.",
+    "description": "La description fait 5000 caractères au plus.",
+    "started_on": "Date invalide : attendu le format AAAA-MM-JJ.",
+}
+
+
+def _new_context(request: Request, principal: Principal, values: dict[str, str], errors: dict[str, str],
+                 error: str | None = None) -> dict[str, Any]:
+    regions = sorted(principal.create_regions) if principal.create_regions is not None else list(REGIONS)
+    return {"section": "nouveau", "values": values, "errors": errors, "error": error,
+            "kinds": list(KIND_LABELS.items()), "initiators": list(INITIATOR_LABELS.items()),
+            "conventionnements": list(CONVENTIONNEMENT_LABELS.items()), "regions": regions,
+            "fixed_regions": principal.create_regions is not None, "today": _today(request)}
+
+
+@router.get("/projets/nouveau", name="page_new_project")
+def new_project(request: Request, principal: PageUser) -> Response:
+    values = {"kind": Kind.REGIE_DE_QUARTIER.value, "conventionnement": Conventionnement.AUCUN.value}
+    return render(request, "project_new.html", _new_context(request, principal, values, {}))
+
+
+@router.post("/projets/nouveau", name="page_create_project")
+def create_project(request: Request, principal: PageUser) -> Response:
+    return _create(request, principal, _form_values(request, NEW_FIELDS))
+
+
+def _create(request: Request, principal: Principal, values: dict[str, str]) -> Response:
+    data = {k: v.strip() if k != "description" else v for k, v in values.items() if v.strip()}
+    errors: dict[str, str] = {}
+    try:
+        body = ProjectCreate.model_validate(data)
+    except ValidationError as exc:
+        for e in exc.errors():
+            name = str(e.get("loc", ("",))[0])
+            errors.setdefault(name, FIELD_MESSAGES.get(name, "Valeur invalide."))
+        return render(request, "project_new.html", _new_context(request, principal, values, errors,
+                                                                "Le formulaire contient des erreurs :"), 422)
+    try:
+        with _uow(request, write=True) as uow:
+            p = create_project_as(uow, body, principal, plan=request.app.state.settings.default_plan,
+                                           actor=actor_of(request), clock=request.app.state.clock)
+            pid = p.id
+    except DomainError as exc:
+        field = getattr(exc, "field", None)
+        if field:
+            errors[field] = exc.message
+        return render(request, "project_new.html",
+                      _new_context(request, principal, values, errors, exc.message if not field
+                                   else "Le formulaire contient des erreurs :"), _status_of(exc))
+    raise PageRedirect(f"/projets/{pid}?ok=projet-cree")
+
+
+# --- the project page ------------------------------------------------------------------------------
+@dataclass
+class Failure:
+    """What to show after a refused write: the message, the unmet guards, what the user typed."""
+
+    status: int
+    message: str
+    trigger: str | None = None
+    unmet: tuple[tuple[str, str], ...] = ()
+    reason: str = ""
+    effective_on: str = ""
+    replan: dict[str, str] | None = None
+    field: str | None = None
+
+
+@router.get("/projets/{project_id}", name="page_project")
+def project_page(request: Request, project_id: str, principal: PageUser,
+                 historique: Annotated[str, Query(max_length=10)] = "1") -> Response:
+    return _project_response(request, principal, _project_id(project_id), history_page=_int(historique, 1))
+
+
+def _project_response(request: Request, principal: Principal, pid: uuid.UUID, *, history_page: int = 1,
+                      failure: Failure | None = None) -> Response:
+    today = _today(request)
+    with _uow(request, write=False) as uow:
+        p = get_project(uow, pid, with_evidence=True)
+        ctx = _project_context(uow, p, principal, today, history_page)
+    ctx["failure"] = failure
+    if failure is not None:
+        ctx["flash"] = None
+    return render(request, "project.html", ctx, status_code=failure.status if failure else 200)
+
+
+def _project_context(uow: UnitOfWork, p: Project, principal: Principal, today: date,
+                     history_page: int) -> dict[str, Any]:
+    read = project_read(p, today)
+    view = transitions_view(p)
+    sch = schedule_of(uow, p, today)
+    state = State(p.state)
+    abilities = principal.abilities(p.id, p.region)
+    can_write = Ability.WRITE in abilities
+    is_consultant = Ability.CONSULTANT in abilities
+    closed = state in TERMINAL
+
+    current_index = STEPS.index(state) if state in STEPS else len(STEPS)
+    last_started = max((i for i, st in enumerate(sch.steps) if st.actual_start is not None), default=-1)
+    stepper = []
+    for i, st in enumerate(sch.steps):
+        if st.current:
+            phase, phase_label = "current", "Étape en cours"
+        elif state == State.ABANDONNEE and i == last_started:
+            phase, phase_label = "stopped", "Interrompue par l'abandon"
+        elif state == State.LABELLISEE or (st.actual_start is not None and i < current_index):
+            phase, phase_label = "done", "Terminée"
+        elif st.actual_start is not None:
+            phase, phase_label = "revisited", "Déjà ouverte, à reprendre"
+        else:
+            phase, phase_label = "todo", "À venir"
+        stepper.append({"number": i + 1, "state": st.step.value, "label": st.label, "phase": phase,
+                        "phase_label": phase_label, "planned_start": st.planned_start, "planned_end": st.planned_end,
+                        "actual_start": st.actual_start, "actual_end": st.actual_end, "months": st.months})
+
+    forward = guidance.FORWARD_TRIGGER.get(state)
+    actions = []
+    for t in view.triggers:
+        if t.trigger == Trigger.REPRENDRE and not p.suspended_since:
+            continue
+        if t.trigger == Trigger.SUSPENDRE and p.suspended_since:
+            continue
+        permitted = can_write and (is_consultant or not t.consultant_only)
+        actions.append({
+            "trigger": t.trigger.value, "label": t.label, "allowed": t.allowed, "permitted": permitted,
+            "to_label": STATE_LABELS[t.to_state], "reason_required": t.reason_required,
+            "consultant_only": t.consultant_only, "forward": t.trigger == forward,
+            "unmet": [(u.code, u.message) for u in t.unmet],
+        })
+    primary = [a for a in actions if a["forward"]]
+    others = [a for a in actions if not a["forward"]]
+
+    events, total_events = uow.events.page(p.id, offset=(history_page - 1) * HISTORY_PAGE_SIZE,
+                                           limit=HISTORY_PAGE_SIZE, newest_first=True)
+    history_pages = max(1, -(-total_events // HISTORY_PAGE_SIZE))
+    if history_page > history_pages:  # beyond the last page: show the last one
+        history_page = history_pages
+        events, _ = uow.events.page(p.id, offset=(history_page - 1) * HISTORY_PAGE_SIZE, limit=HISTORY_PAGE_SIZE,
+                                    newest_first=True)
+    plan = plan_of(p)
+    return {
+        "section": "portefeuille",
+        "p": read, "project_id": str(p.id), "state": state, "closed": closed,
+        "kind_label": KIND_LABELS[Kind(p.kind)],
+        "initiator_label": INITIATOR_LABELS.get(_enum(Initiator, p.initiator), "—") if p.initiator else "—",
+        "conventionnement_label": CONVENTIONNEMENT_LABELS.get(_enum(Conventionnement, p.conventionnement), "—"),
+        "status_label": STATUS_LABELS[read.status] if read.status else None,
+        "step_number": guidance.step_number(state),
+        "days_in_step": (today - p.state_entered_on).days if not closed else None,
+        "stepper": stepper, "schedule": sch, "timeline": charts.timeline(sch),
+        "checklist": guidance.checklist(p.id, state, view),
+        "evidence": _evidence_summary(p),
+        "can_write": can_write, "is_consultant": is_consultant,
+        "can_replan": Ability.REPLAN in abilities and not closed,
+        "primary": primary, "others": others, "not_writer": NOT_WRITER, "consultant_note": CONSULTANT_ONLY_NOTE,
+        "plan": [(st.value, STATE_LABELS[st], plan.months(st)) for st in STEPS], "horizon_months": plan.horizon_months,
+        "events": [_event_row(e) for e in events], "history": {
+            "page": history_page, "pages": history_pages, "total": total_events,
+            "prev": f"/projets/{p.id}?historique={history_page - 1}#historique" if history_page > 1 else None,
+            "next": f"/projets/{p.id}?historique={history_page + 1}#historique" if history_page < history_pages
+            else None},
+        "today": today, "date_fr": charts.date_fr, "short_date": charts.short_date_fr,
+    }
+
+
+def _event_row(e: Event) -> dict[str, Any]:
+    what = EVENT_TYPES.get(e.type, e.type)
+    detail = ""
+    if e.type == "project.transitioned" and e.trigger:
+        t = _enum(Trigger, e.trigger)
+        what = TRIGGER_LABELS[t] if t else e.trigger
+        src, dst = _enum(State, e.from_state), _enum(State, e.to_state)
+        if src and dst and src != dst:
+            detail = f"{STATE_LABELS[src]} → {STATE_LABELS[dst]}"
+    elif e.type.startswith("evidence.") and isinstance(e.data, dict):
+        kind = KINDS.get(str(e.data.get("kind")))
+        detail = kind.label if kind else ""
+    elif e.type == "project.created":
+        detail = STATE_LABELS[State.GROUPE_PROJET]
+    return {"seq": e.seq, "what": what, "detail": detail, "effective_on": e.effective_on,
+            "recorded_at": e.recorded_at, "actor": e.actor or "—", "reason": e.reason}
+
+
+def _summary(kind: str, row: Any, stakeholders: dict[int, str]) -> str:
+    from workflow.vocabulary import NeedStatus, Verdict
+
+    d = charts.short_date_fr
+    if kind == "stakeholders":
+        text = f"{row.name} ({CATEGORY_LABELS[Category(row.category)]})"
+        return text + (" — pilote (AMO)" if row.is_amo_pilot else "")
+    if kind == "communes":
+        return f"{row.name} ({row.insee_code})"
+    if kind == "qpvs":
+        return f"{row.name} ({row.code})"
+    if kind == "needs":
+        labels = {NeedStatus.A_ETUDIER: "à étudier", NeedStatus.CONFIRME: "confirmé", NeedStatus.ECARTE: "écarté"}
+        return f"{row.label} — {labels.get(_enum(NeedStatus, row.status), row.status)}"
+    if kind == "activities":
+        return row.label
+    if kind == "feasibility":
+        parts = []
+        if row.annual_charges is not None:
+            parts.append(f"charges annuelles {row.annual_charges:,} €".replace(",", "\u202f"))
+        if row.premises_address:
+            parts.append(f"locaux : {row.premises_address}")
+        verdict = {Verdict.FAVORABLE: "favorable", Verdict.DEFAVORABLE: "défavorable"}
+        parts.append("conclusion : " + verdict.get(_enum(Verdict, row.conclusion), "à venir"))
+        return " ; ".join(parts)
+    if kind == "markets":
+        return f"{row.label} — {row.buyer_name}"
+    if kind == "site-visits":
+        return f"{row.regie_name}, visitée le {d(row.visited_on)}"
+    if kind == "approvals":
+        verdict = "favorable" if row.verdict == "favorable" else "défavorable"
+        return f"{stakeholders.get(row.stakeholder_id, 'Partie prenante')} : avis {verdict} le {d(row.given_on)}"
+    if kind == "association":
+        return f"{row.name} — RNA {row.rna}, déclarée le {d(row.declared_on)}"
+    if kind == "board-members":
+        return f"{row.name} ({CATEGORY_LABELS[Category(row.college)]})" + (f", {row.office}" if row.office else "")
+    if kind == "hires":
+        return f"{row.name}, {row.role}, depuis le {d(row.start_on)}"
+    if kind == "expertises":
+        conclusion = {"favorable": "favorable", "reserves": "avec réserves", "defavorable": "défavorable"}
+        return (f"Expertise du {d(row.conducted_on)} ({', '.join(row.experts)}) : "
+                + conclusion.get(row.conclusion or "", "conclusion à venir"))
+    return str(getattr(row, "name", getattr(row, "label", "")))
+
+
+def _evidence_summary(p: Project) -> list[dict[str, Any]]:
+    stakeholders = {st.id: st.name for st in p.stakeholders}
+    out = []
+    for kind in KINDS.values():
+        value = getattr(p, kind.relation)
+        rows = ([] if value is None else [value]) if kind.singleton else list(value)
+        out.append({"kind": kind.name, "label": kind.label, "url": guidance.evidence_url(p.id, kind.name),
+                    "count": len(rows), "singleton": kind.singleton,
+                    "entries": [_summary(kind.name, r, stakeholders) for r in rows[:5]], "more": max(len(rows) - 5, 0)})
+    return out
+
+
+def _form_values(request: Request, names: tuple[str, ...] | None = None) -> dict[str, str]:
+    """The submitted fields (read once by the page dependency), as bounded strings."""
+    form = request.state.form
+    keys = names if names is not None else tuple(k for k in form.keys() if k != "csrf")
+    return {k: (v if isinstance(v := form.get(k), str) else "")[:6000] for k in keys}
+
+
+@router.post("/projets/{project_id}/plan", name="page_replan")
+def replan(request: Request, project_id: str, principal: PageUser) -> Response:
+    return _replan(request, principal, _project_id(project_id), _form_values(request))
+
+
+def _replan(request: Request, principal: Principal, pid: uuid.UUID, values: dict[str, str]) -> Response:
+    try:
+        months = {}
+        for st in STEPS:
+            raw = values.get(f"mois_{st.value}", "").strip()
+            if not raw.isdigit():
+                raise InvalidInput(f"Durée invalide pour l'étape « {STATE_LABELS[st]} » : un nombre de mois "
+                                   "entre 1 et 120.", f"mois_{st.value}")
+            months[st] = int(raw)
+        horizon = values.get("horizon_months", "").strip()
+        if not horizon.isdigit():
+            raise InvalidInput("Horizon invalide : un nombre de mois entre 1 et 240.", "horizon_months")
+        if not values.get("reason", "").strip():
+            raise InvalidInput("Indiquez le motif de la révision du planning.", "reason")
+        try:
+            body = PlanBody(step_months=months, horizon_months=int(horizon), reason=values.get("reason", ""))
+        except ValidationError as exc:
+            loc = exc.errors()[0].get("loc", ())
+            field = "horizon_months" if "horizon_months" in loc else ("reason" if "reason" in loc else "step_months")
+            message = {"horizon_months": "Horizon invalide : un nombre de mois entre 1 et 240.",
+                       "reason": "Le motif doit faire entre 1 et 2000 caractères."}.get(
+                field, "Chaque étape dure entre 1 et 120 mois.")
+            raise InvalidInput(message, field) from None
+        with _uow(request, write=True) as uow:
+            projects_service.replan(uow, pid, body, if_match=form_version(values.get("version", "")), actor=actor_of(request),
+                            clock=request.app.state.clock)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        failure = Failure(_status_of(exc), exc.message, replan=values, field=getattr(exc, "field", None))
+        return _project_response(request, principal, pid, failure=failure)
+    raise PageRedirect(f"/projets/{pid}?ok=plan#planning")

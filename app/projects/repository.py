@@ -1,0 +1,187 @@
+"""Repositories: load and persist aggregates. They never commit; the unit of work does."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.core.security import hash_of_event
+from app.evidence.registry import EVIDENCE_RELATIONS
+from app.projects.models import Event, OutboxMessage, Project, SuspensionRecord
+from workflow.vocabulary import Status
+
+NEW_EVENTS = "regieflow_new_events"
+
+
+# Per transaction: project id -> (seq, hash) of its latest event, read with the locked project row, so
+# that appending the next event needs no SELECT of the previous one.
+CHAIN_TAILS = "regieflow_chain_tails"
+
+
+SORTS = ("name", "started_on", "step_due_on", "horizon_on", "updated_at", "created_at", "status", "region")
+
+
+def status_expression(today: date) -> Any:
+    """The SQL twin of workflow.deadlines.status_at (tested against it)."""
+    ref = func.coalesce(Project.suspended_since, literal(today, Project.started_on.type))
+    late = or_(ref > Project.horizon_on, ref > Project.step_due_on)
+    return case(
+        (Project.step_due_on.is_(None), None),
+        (late, literal(Status.EN_RETARD.value)),
+        (Project.projected_label_on > Project.horizon_on, literal(Status.A_RISQUE.value)),
+        else_=literal(Status.DANS_LES_TEMPS.value),
+    )
+
+
+def _severity(today: date) -> Any:
+    st = status_expression(today)
+    return case(
+        (st == Status.EN_RETARD.value, 0), (st == Status.A_RISQUE.value, 1), (st == Status.DANS_LES_TEMPS.value, 2),
+        else_=3,
+    )
+
+
+class ProjectRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, project: Project) -> None:
+        self.session.add(project)
+
+    def get(self, project_id: uuid.UUID, *, with_evidence: bool | Iterable[str] = False,
+            for_update: bool = False) -> Project | None:
+        """One project; `with_evidence` loads every evidence relation (True) or only the named ones."""
+        if not for_update:
+            stmt = select(Project).where(Project.id == project_id)
+        else:
+            # A write appends an event: read the chain's tail (the hash of the event whose seq is the
+            # version) in the same statement as the locked row; and whether it was ever paused: most
+            # never were, and then the suspensions every write reads (for the deadline index) are
+            # known to be none without another query.
+            tail = (select(Event.hash).where(Event.project_id == Project.id, Event.seq == Project.version)
+                    .correlate(Project).scalar_subquery())
+            paused = (select(SuspensionRecord.id).where(SuspensionRecord.project_id == Project.id)
+                      .correlate(Project).exists())
+            stmt = select(Project, tail, paused).where(Project.id == project_id).with_for_update(of=Project)
+        relations = (*EVIDENCE_RELATIONS, "suspensions") if with_evidence is True else tuple(with_evidence or ())
+        if relations:
+            stmt = stmt.options(*(selectinload(getattr(Project, rel)) for rel in relations))
+        if not for_update:
+            return self.session.scalars(stmt).one_or_none()
+        row = self.session.execute(stmt).one_or_none()
+        if row is None:
+            return None
+        project, last_hash, ever_paused = row
+        if last_hash is not None:
+            self.session.info.setdefault(CHAIN_TAILS, {})[project.id] = (project.version, last_hash)
+        if not ever_paused and "suspensions" not in relations and "suspensions" in sa_inspect(project).unloaded:
+            set_committed_value(project, "suspensions", [])
+        return project
+
+    def search(
+        self,
+        *,
+        today: date,
+        visible: Any = None,
+        state: Sequence[str] = (),
+        kind: str | None = None,
+        region: Sequence[str] = (),
+        status: Sequence[str] = (),
+        q: str | None = None,
+        sort: str = "status",
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[Project], int]:
+        where = self._where(today=today, visible=visible, state=state, kind=kind, region=region, status=status, q=q)
+        total = self.session.scalar(select(func.count()).select_from(Project).where(where)) or 0
+        stmt: Select = select(Project).where(where)
+        desc = sort.startswith("-")
+        key = sort.lstrip("-")
+        if key == "status":
+            order = [_severity(today), Project.step_due_on, Project.name]
+            if desc:
+                order = [_severity(today).desc(), Project.step_due_on.desc(), Project.name]
+        else:
+            col = getattr(Project, key)
+            order = [col.desc() if desc else col.asc(), Project.id]
+        stmt = stmt.order_by(*order).offset(offset).limit(limit)
+        return list(self.session.scalars(stmt)), total
+
+    @staticmethod
+    def _where(*, today: date, visible: Any = None, state: Sequence[str] = (), kind: str | None = None,
+               region: Sequence[str] = (), status: Sequence[str] = (), q: str | None = None) -> Any:
+        conditions = [] if visible is None else [visible]
+        if state:
+            conditions.append(Project.state.in_(list(state)))
+        if kind:
+            conditions.append(Project.kind == kind)
+        if region:
+            conditions.append(Project.region.in_(list(region)))
+        if status:
+            conditions.append(status_expression(today).in_(list(status)))
+        if q:
+            pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conditions.append(or_(func.lower(Project.name).like(pattern, escape="\\"),
+                                  func.lower(Project.region).like(pattern, escape="\\"),
+                                  func.lower(func.coalesce(Project.lead_name, "")).like(pattern, escape="\\")))
+        return and_(*conditions) if conditions else literal(True)
+
+    def counts(self, *, today: date, by: str, **filters: Any) -> dict[str | None, int]:
+        """How many projects match `filters` (those of `search`), grouped `by` "state" or "status"."""
+        key = Project.state if by == "state" else status_expression(today)
+        rows = self.session.execute(select(key, func.count()).select_from(Project)
+                                    .where(self._where(today=today, **filters)).group_by(key))
+        return {k: n for k, n in rows}
+
+    def regions(self, *, visible: Any = None) -> list[str]:
+        """The regions of the projects `visible` selects, sorted."""
+        stmt = select(Project.region).distinct().order_by(Project.region)
+        if visible is not None:
+            stmt = stmt.where(visible)
+        return list(self.session.scalars(stmt))
+
+    def all_ids(self) -> list[uuid.UUID]:
+        return list(self.session.scalars(select(Project.id).order_by(Project.created_at, Project.id)))
+
+
+class EventRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def append(self, event: Event, *, topic: str | None = None) -> Event:
+        """Append an event, chained to the previous one by hash, and its outbox message (same transaction)."""
+        tails = self.session.info.setdefault(CHAIN_TAILS, {})
+        known = tails.get(event.project_id)
+        if event.seq > 1:
+            event.prev_hash = known[1] if known is not None and known[0] == event.seq - 1 else self.session.scalar(
+                select(Event.hash).where(Event.project_id == event.project_id, Event.seq == event.seq - 1))
+        event.hash = hash_of_event(event)
+        tails[event.project_id] = (event.seq, event.hash)
+        self.session.add(event)
+        self.session.info.setdefault(NEW_EVENTS, []).append(event)  # feed positions are given at commit
+        # Inserted at the next flush, with the event (at the latest when the unit of work commits).
+        self.session.add(OutboxMessage(event=event, topic=topic or event.type,
+                                         payload={"project_id": str(event.project_id), "seq": event.seq,
+                                                  "type": event.type}))
+        return event
+
+    def page(self, project_id: uuid.UUID, *, offset: int, limit: int,
+             newest_first: bool = False) -> tuple[list[Event], int]:
+        where = Event.project_id == project_id
+        total = self.session.scalar(select(func.count()).select_from(Event).where(where)) or 0
+        order = Event.seq.desc() if newest_first else Event.seq
+        rows = self.session.scalars(select(Event).where(where).order_by(order).offset(offset).limit(limit))
+        return list(rows), total
+
+    def of_project(self, project_id: uuid.UUID, *, transitions_only: bool = False) -> list[Event]:
+        stmt = select(Event).where(Event.project_id == project_id)
+        if transitions_only:
+            stmt = stmt.where(Event.type == "project.transitioned")
+        return list(self.session.scalars(stmt.order_by(Event.seq)))

@@ -1,0 +1,314 @@
+"""Webhook subscriptions: targets, secrets, signatures, and the owner's view of deliveries.
+
+A subscription belongs to the principal that created it (`owner`, its label); only that principal
+or an admin sees or changes it. Deliveries are signed per Standard Webhooks
+(https://www.standardwebhooks.com/): `webhook-id`, `webhook-timestamp` and `webhook-signature`
+= space-separated `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, one per valid secret.
+The delivery worker itself is in app.worker.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.accounts.models import ApiKey, User
+from app.authorization.rules import Ability, Principal, key_principal, user_principal
+from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.unit_of_work import UnitOfWork
+from app.projects.models import Event
+from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSecret, WebhookSubscription
+from workflow.errors import InvalidInput
+
+SECRET_PREFIX = "whsec_"
+
+
+SECRET_BYTES = 32
+
+
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+EVENT_TYPES = ("project.created", "project.updated", "project.transitioned", "evidence.created",
+               "evidence.updated", "evidence.deleted", "plan.changed", "deadline.status_changed")
+
+
+NOT_FOUND = "Abonnement introuvable."
+
+
+Resolver = Callable[..., list[Any]]
+
+
+# --- targets --------------------------------------------------------------------------------------
+class TargetRefused(Exception):
+    """The target URL is not one regieflow will call (scheme, host, or the addresses it resolves to)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _resolve(host: str, port: int) -> list[Any]:
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
+# Tests replace this to simulate DNS answers (a host that later resolves elsewhere, say).
+resolver: Resolver = _resolve
+
+
+def _forbidden_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (not ip.is_global or ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
+            or ip.is_reserved or ip.is_unspecified)
+
+
+def check_target(url: str, *, allow_private: bool) -> None:
+    """Refuse anything but http(s) URLs whose host resolves only to public addresses.
+
+    Called when a subscription is created or its URL changed, and again before every delivery
+    (DNS answers change). `allow_private` (REGIEFLOW_WEBHOOK_ALLOW_PRIVATE_TARGETS) lifts the
+    address check, for tests and closed networks."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise TargetRefused(f"URL illisible : {exc}.") from None
+    if parts.scheme not in ("http", "https"):
+        raise TargetRefused("Seules les URL http:// et https:// sont acceptées.")
+    host = parts.hostname
+    if not host:
+        raise TargetRefused("L'URL doit nommer un hôte.")
+    if allow_private:
+        return
+    try:
+        infos = resolver(host, port or (443 if parts.scheme == "https" else 80))
+    except (socket.gaierror, UnicodeError, OSError):
+        raise TargetRefused(f"L'hôte « {host} » ne se résout pas.") from None
+    if not infos:
+        raise TargetRefused(f"L'hôte « {host} » ne se résout pas.")
+    for info in infos:
+        address = str(info[4][0]).split("%", 1)[0]
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            raise TargetRefused(f"Adresse inattendue pour « {host} » : {address}.") from None
+        if _forbidden_address(ip):
+            raise TargetRefused(f"L'hôte « {host} » désigne une adresse privée, locale ou réservée ({ip}) : "
+                                "refusé.")
+
+
+def _validated_url(url: str, allow_private: bool) -> str:
+    try:
+        check_target(url, allow_private=allow_private)
+    except TargetRefused as exc:
+        raise InvalidInput(exc.message, "url") from None
+    return url
+
+
+# --- secrets and signatures ----------------------------------------------------------------------
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def secret_bytes(secret: str) -> bytes:
+    raw = secret[len(SECRET_PREFIX):] if secret.startswith(SECRET_PREFIX) else secret
+    return base64.b64decode(raw)
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
+    digest = hmac.new(secret_bytes(secret), f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def signature_header(secrets_: list[str], msg_id: str, timestamp: int, body: str) -> str:
+    return " ".join(sign(s, msg_id, timestamp, body) for s in secrets_)
+
+
+def valid_secrets(sub: WebhookSubscription, now: datetime) -> list[str]:
+    """Newest first: the current secret, then a rotated one still within its 24 hours."""
+    rows = sorted(sub.secrets, key=lambda r: (r.created_at, r.id), reverse=True)
+    return [r.secret for r in rows if r.expires_at is None or r.expires_at > now]
+
+
+# --- owners --------------------------------------------------------------------------------------
+def may_subscribe(principal: Principal) -> bool:
+    return any(Ability.READ in s.abilities for s in principal.scopes)
+
+
+def owner_principal(session: Session, sub: WebhookSubscription, now: datetime) -> tuple[Principal | None, str]:
+    """The owner as it stands now, or (None, why the subscription can no longer be served)."""
+    if sub.api_key_id is not None:
+        key = session.get(ApiKey, sub.api_key_id)
+        if key is None or key.revoked_at is not None:
+            return None, "La clé d'API propriétaire de l'abonnement a été révoquée."
+        if key.expires_at is not None and key.expires_at <= now:
+            return None, "La clé d'API propriétaire de l'abonnement a expiré."
+        return key_principal(key), ""
+    if sub.user_id is not None:
+        user = session.scalars(select(User).where(User.id == sub.user_id)
+                               .options(selectinload(User.grants))).one_or_none()
+        if user is None or not user.active:
+            return None, "Le compte propriétaire de l'abonnement est désactivé."
+        return user_principal(user), ""
+    return None, "Le propriétaire de l'abonnement n'existe plus."
+
+
+def may_read(principal: Principal, project_id: Any, region: str) -> bool:
+    return Ability.READ in principal.abilities(project_id, region)
+
+
+# --- subscriptions -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NewSecret:
+    subscription: WebhookSubscription
+    secret: str
+
+
+def _types(event_types: list[str] | None) -> list[str]:
+    types = sorted(set(event_types or []))
+    unknown = [t for t in types if t not in EVENT_TYPES]
+    if unknown:
+        raise InvalidInput(f"Types d'événements inconnus : {', '.join(unknown)}. Possibles : "
+                           + ", ".join(EVENT_TYPES) + ".", "event_types")
+    return types
+
+
+def _load(session: Session, sub_id: int, principal: Principal, *, for_update: bool = False) -> WebhookSubscription:
+    stmt = select(WebhookSubscription).where(WebhookSubscription.id == sub_id).options(
+        selectinload(WebhookSubscription.secrets))
+    if for_update:
+        stmt = stmt.with_for_update()
+    sub = session.scalars(stmt).one_or_none()
+    if sub is None or not (principal.is_admin or sub.owner == principal.label):
+        raise NotFound(NOT_FOUND)  # someone else's subscription looks exactly like a missing one
+    return sub
+
+
+def create_subscription(uow: UnitOfWork, principal: Principal, *, url: str, event_types: list[str] | None,
+                        description: str | None, now: datetime, allow_private: bool) -> NewSecret:
+    if not may_subscribe(principal):
+        raise Forbidden("Il faut pouvoir lire au moins un projet pour s'abonner à ses événements.")
+    sub = WebhookSubscription(
+        owner=principal.label, api_key_id=principal.id if principal.kind == "key" else None,
+        user_id=principal.id if principal.kind == "user" else None, url=_validated_url(url, allow_private),
+        event_types=_types(event_types), description=description, enabled=True, consecutive_failures=0,
+        created_at=now, updated_at=now)
+    secret = new_secret()
+    sub.secrets = [WebhookSecret(secret=secret, created_at=now)]
+    uow.session.add(sub)
+    uow.commit()
+    return NewSecret(sub, secret)
+
+
+def list_subscriptions(session: Session, principal: Principal) -> list[WebhookSubscription]:
+    stmt = select(WebhookSubscription).options(selectinload(WebhookSubscription.secrets))
+    if not principal.is_admin:
+        stmt = stmt.where(WebhookSubscription.owner == principal.label)
+    return list(session.scalars(stmt.order_by(WebhookSubscription.id)))
+
+
+def get_subscription(session: Session, sub_id: int, principal: Principal) -> WebhookSubscription:
+    return _load(session, sub_id, principal)
+
+
+def update_subscription(uow: UnitOfWork, sub_id: int, principal: Principal, changes: dict[str, Any], *,
+                        now: datetime, allow_private: bool) -> WebhookSubscription:
+    sub = _load(uow.session, sub_id, principal, for_update=True)
+    if "url" in changes:
+        if changes["url"] is None:
+            raise InvalidInput("Ce champ ne peut pas être vidé.", "url")
+        sub.url = _validated_url(changes["url"], allow_private)
+    if "event_types" in changes:
+        sub.event_types = _types(changes["event_types"])
+    if "description" in changes:
+        sub.description = changes["description"]
+    if "enabled" in changes and changes["enabled"] is not None and changes["enabled"] != sub.enabled:
+        sub.enabled = changes["enabled"]
+        if sub.enabled:  # re-enabled by its owner: a fresh start
+            sub.disabled_at, sub.disabled_reason, sub.consecutive_failures = None, None, 0
+        else:
+            sub.disabled_at, sub.disabled_reason = now, "Désactivé par son propriétaire."
+    sub.updated_at = now
+    uow.commit()
+    return sub
+
+
+def delete_subscription(uow: UnitOfWork, sub_id: int, principal: Principal) -> None:
+    sub = _load(uow.session, sub_id, principal, for_update=True)
+    uow.session.delete(sub)
+    uow.commit()
+
+
+def rotate_secret(uow: UnitOfWork, sub_id: int, principal: Principal, *, now: datetime) -> NewSecret:
+    """A new secret, shown once; the current one stays valid 24 hours (deliveries carry both signatures)."""
+    sub = _load(uow.session, sub_id, principal, for_update=True)
+    for row in sub.secrets:
+        if row.expires_at is None or row.expires_at > now + ROTATION_OVERLAP:
+            row.expires_at = now + ROTATION_OVERLAP
+    secret = new_secret()
+    sub.secrets.append(WebhookSecret(secret=secret, created_at=now))
+    sub.updated_at = now
+    uow.commit()
+    return NewSecret(sub, secret)
+
+
+# --- deliveries, as the owner sees them ----------------------------------------------------------
+def deliveries_page(session: Session, sub_id: int, principal: Principal, *, status: str | None, offset: int,
+                    limit: int) -> tuple[list[tuple[WebhookDelivery, Event]], int]:
+    _load(session, sub_id, principal)
+    where = [WebhookDelivery.subscription_id == sub_id]
+    if status:
+        where.append(WebhookDelivery.status == status)
+    total = session.scalar(select(func.count()).select_from(WebhookDelivery).where(*where)) or 0
+    rows = session.execute(
+        select(WebhookDelivery, Event).join(Event, Event.id == WebhookDelivery.event_id)
+        .where(*where).order_by(WebhookDelivery.id.desc()).offset(offset).limit(limit)
+    ).all()
+    return [(d, e) for d, e in rows], total
+
+
+def _delivery(session: Session, delivery_id: int, principal: Principal, *,
+              for_update: bool = False) -> tuple[WebhookDelivery, WebhookSubscription]:
+    stmt = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    d = session.scalars(stmt).one_or_none()
+    if d is None:
+        raise NotFound("Livraison introuvable.")
+    try:
+        sub = _load(session, d.subscription_id, principal)
+    except NotFound:
+        raise NotFound("Livraison introuvable.") from None
+    return d, sub
+
+
+def delivery_attempts(session: Session, delivery_id: int,
+                      principal: Principal) -> tuple[WebhookDelivery, Event, list[WebhookAttempt]]:
+    d, _ = _delivery(session, delivery_id, principal)
+    event = session.get(Event, d.event_id)
+    attempts = list(session.scalars(select(WebhookAttempt).where(WebhookAttempt.delivery_id == d.id)
+                                    .order_by(WebhookAttempt.id)))
+    return d, event, attempts
+
+
+def redeliver(uow: UnitOfWork, delivery_id: int, principal: Principal, *, now: datetime) -> WebhookDelivery:
+    """Send a delivery again from the start of the retry schedule (its attempts stay in the log)."""
+    d, sub = _delivery(uow.session, delivery_id, principal, for_update=True)
+    if not sub.enabled:
+        raise Conflict("L'abonnement est désactivé : réactivez-le (PATCH enabled=true) avant de relivrer.")
+    d.status, d.attempts, d.next_attempt_at, d.completed_at = "pending", 0, now, None
+    uow.commit()
+    return d

@@ -1,0 +1,392 @@
+"""`regieflow worker`: deadline watch, outbox fan-out, webhook deliveries with retries, purges.
+
+One round (`run_once`):
+
+1. deadline scan (app.deadline_watch; the long-running worker does it once a day);
+2. fan-out: each outbox row not yet dispatched becomes one delivery per enabled subscription that
+   wants its event type and whose owner may read the project; the row is then marked dispatched
+   (same transaction);
+3. deliveries: due ones are claimed (`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
+   serialises writers with BEGIN IMMEDIATE) by pushing their due time one lease ahead, then sent
+   outside any transaction, then their outcome is written. Several workers never send one delivery
+   at the same time; a worker that dies mid-send leaves its claims to be retried after the lease:
+   delivery is at least once;
+4. purges: expired idempotency records and rotated webhook secrets past their 24 hours.
+
+Time comes from an injected clock (due times, retries, expiries): tests move it instead of sleeping.
+The `webhook-timestamp` header is the wall-clock time of sending, which receivers check against
+their own clocks.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from app.core.clock import Clock
+from app.core.settings import Settings
+from app.deadline_watch.service import scan as scan_deadlines
+from app.feed.service import payload_of
+from app.idempotency import middleware as idempotency
+from app.projects.models import Event, OutboxMessage, Project
+from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSecret, WebhookSubscription
+from app.webhooks.service import TargetRefused, check_target, may_read, owner_principal, signature_header, valid_secrets
+
+log = logging.getLogger("regieflow.worker")
+
+
+LEASE = timedelta(minutes=5)  # a claimed delivery is not due again before this (must exceed a send)
+
+
+CLAIM_BATCH = 10
+
+
+FANOUT_BATCH = 200
+
+
+MAX_RETRY_AFTER = 86_400.0
+
+
+USER_AGENT = "regieflow-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    retry_after: float | None = None
+    excerpt: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass
+class RoundReport:
+    announced: int = 0
+    outbox_rows: int = 0
+    deliveries_created: int = 0
+    attempted: int = 0
+    succeeded: int = 0
+    failed: int = 0  # deliveries that gave up after the whole schedule
+    purged: int = 0
+
+    def __str__(self) -> str:
+        return (f"deadline events {self.announced}, outbox rows {self.outbox_rows}, deliveries created "
+                f"{self.deliveries_created}, attempts {self.attempted} ({self.succeeded} succeeded, {self.failed} "
+                f"failed for good), purged {self.purged}")
+
+
+def parse_retry_after(value: str | None, now_wall: float) -> float | None:
+    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return min(max(when.timestamp() - now_wall, 0.0), MAX_RETRY_AFTER)
+
+
+def _read_session(factory: sessionmaker[Session]) -> Session:
+    session = factory()
+    session.connection(execution_options={"regieflow_write": False})  # SQLite: BEGIN, not BEGIN IMMEDIATE
+    return session
+
+
+class Worker:
+    def __init__(self, session_factory: sessionmaker[Session], settings: Settings, *, clock: Clock,
+                 wall: Callable[[], float] = time.time, jitter: Callable[[float], float] | None = None,
+                 http: httpx.Client | None = None) -> None:
+        self.factory = session_factory
+        self.settings = settings
+        self.clock = clock
+        self.wall = wall
+        self.jitter = jitter or (lambda cap: random.uniform(0, cap))  # "full jitter"
+        timeout = settings.webhook_timeout_seconds
+        # trust_env=False: no proxy from the environment, so the address checked is the one connected to.
+        self.http = http or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+                                         follow_redirects=False, trust_env=False,
+                                         headers={"User-Agent": USER_AGENT})
+        self._last_scan: Any = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> "Worker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- rounds -------------------------------------------------------------------------------
+    def run_once(self, *, scan: bool = True) -> RoundReport:
+        report = RoundReport()
+        if scan:
+            report.announced = len(scan_deadlines(self.factory, self.clock).announced)
+        report.outbox_rows, report.deliveries_created = self.fan_out()
+        report.attempted, report.succeeded, report.failed = self.deliver_due()
+        report.purged = self.purge()
+        return report
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Rounds every REGIEFLOW_WORKER_POLL_SECONDS; the deadline scan once a day (and at start)."""
+        while not stop.is_set():
+            today = self.clock.today()
+            try:
+                self.run_once(scan=today != self._last_scan)
+                self._last_scan = today
+            except Exception:  # noqa: BLE001 - a bad round must not stop the worker
+                log.exception("worker round failed")
+            stop.wait(self.settings.worker_poll_seconds)
+
+    # --- fan-out ------------------------------------------------------------------------------
+    def fan_out(self) -> tuple[int, int]:
+        rows_seen = created = 0
+        while True:
+            now = self.clock.now()
+            with self.factory() as session:
+                rows = list(session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.dispatched_at.is_(None))
+                    .order_by(OutboxMessage.id).limit(FANOUT_BATCH).with_for_update(skip_locked=True)))
+                if not rows:
+                    return rows_seen, created
+                subs = list(session.scalars(select(WebhookSubscription)
+                                            .where(WebhookSubscription.enabled.is_(True))
+                                            .order_by(WebhookSubscription.id)))
+                owners = {}
+                for sub in subs:
+                    owner, why = owner_principal(session, sub, now)
+                    if owner is None:
+                        self._disable(session, sub.id, why, now)
+                    owners[sub.id] = owner
+                events = {e.id: e for e in session.scalars(
+                    select(Event).where(Event.id.in_([r.event_id for r in rows])))}
+                project_ids = sorted({e.project_id for e in events.values()}, key=str)
+                regions = {pid: region for pid, region in session.execute(
+                    select(Project.id, Project.region).where(Project.id.in_(project_ids)))}
+                for row in rows:
+                    event = events[row.event_id]
+                    for sub in subs:
+                        owner = owners[sub.id]
+                        if (owner is None or (sub.event_types and event.type not in sub.event_types)
+                                or event.recorded_at < sub.created_at
+                                or not may_read(owner, event.project_id, regions[event.project_id])):
+                            continue
+                        session.add(WebhookDelivery(subscription_id=sub.id, event_id=event.id,
+                                                      message_id=f"msg_{uuid.uuid4().hex}", status="pending",
+                                                      attempts=0, next_attempt_at=now, created_at=now))
+                        created += 1
+                    row.dispatched_at = now
+                session.commit()
+            rows_seen += len(rows)
+            if len(rows) < FANOUT_BATCH:
+                return rows_seen, created
+
+    # --- deliveries ---------------------------------------------------------------------------
+    def deliver_due(self, limit: int = 1000) -> tuple[int, int, int]:
+        """Send every delivery due now, once each (a retry due within this round waits for the next)."""
+        seen: set[int] = set()
+        attempted = succeeded = failed = 0
+        while attempted < limit:
+            claimed = self._claim(seen)
+            if not claimed:
+                break
+            for delivery_id in claimed:
+                seen.add(delivery_id)
+                result = self._deliver(delivery_id)
+                if result is None:
+                    continue
+                attempted += 1
+                if result == "succeeded":
+                    succeeded += 1
+                elif result == "failed":
+                    failed += 1
+        return attempted, succeeded, failed
+
+    def _claim(self, seen: set[int]) -> list[int]:
+        now = self.clock.now()
+        with self.factory() as session:
+            stmt = (select(WebhookDelivery.id)
+                    .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+                    .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
+                           WebhookSubscription.enabled.is_(True)))
+            if seen:
+                stmt = stmt.where(WebhookDelivery.id.not_in(seen))
+            stmt = (stmt.order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(CLAIM_BATCH)
+                    .with_for_update(skip_locked=True, of=WebhookDelivery))
+            ids = list(session.scalars(stmt))
+            if ids:
+                session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
+                                .values(next_attempt_at=now + LEASE).execution_options(synchronize_session=False))
+                session.commit()
+            return ids
+
+    def _deliver(self, delivery_id: int) -> str | None:
+        """Send one claimed delivery; its new status, or None when nothing was sent."""
+        now = self.clock.now()
+        with _read_session(self.factory) as session:
+            d = session.get(WebhookDelivery, delivery_id)
+            if d is None or d.status != "pending":
+                return None
+            sub = session.scalars(select(WebhookSubscription).where(WebhookSubscription.id == d.subscription_id)
+                                  .options(selectinload(WebhookSubscription.secrets))).one()
+            if not sub.enabled:
+                return None
+            event = session.get(Event, d.event_id)
+            region = session.scalar(select(Project.region).where(Project.id == event.project_id))
+            owner, why = owner_principal(session, sub, now)
+            refusal = None
+            if owner is None:
+                refusal = why
+            elif not may_read(owner, event.project_id, region):
+                refusal = "Le propriétaire de l'abonnement ne peut plus lire ce projet : rien n'a été envoyé."
+            body = json.dumps(payload_of(event), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+            secrets_ = valid_secrets(sub, now)
+            url, msg_id, sub_id = sub.url, d.message_id, sub.id
+        if refusal is not None:
+            return self._refuse(delivery_id, sub_id, refusal, disable=owner is None)
+        timestamp = int(self.wall())
+        headers = {"content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(timestamp),
+                   "webhook-signature": signature_header(secrets_, msg_id, timestamp, body)}
+        outcome = self._post(url, body, headers)
+        return self._record(delivery_id, outcome)
+
+    def _post(self, url: str, body: str, headers: dict[str, str]) -> Outcome:
+        try:
+            check_target(url, allow_private=self.settings.webhook_allow_private_targets)  # DNS may have changed
+        except TargetRefused as exc:
+            return Outcome(None, f"Cible refusée : {exc.message}", 0)
+        start = time.monotonic()
+        try:
+            with self.http.stream("POST", url, content=body.encode(), headers=headers) as r:
+                excerpt = b""
+                for chunk in r.iter_bytes():
+                    excerpt += chunk
+                    if len(excerpt) >= 500:
+                        break
+                status = r.status_code
+                retry_after = None if 200 <= status < 300 else parse_retry_after(r.headers.get("retry-after"),
+                                                                                 self.wall())
+        except httpx.TimeoutException:
+            return Outcome(None, "Délai dépassé.", int((time.monotonic() - start) * 1000))
+        except httpx.HTTPError as exc:
+            return Outcome(None, f"{type(exc).__name__}: {exc}"[:1000], int((time.monotonic() - start) * 1000))
+        duration = int((time.monotonic() - start) * 1000)
+        text = excerpt[:500].decode("utf-8", errors="replace")
+        error = None if 200 <= status < 300 else f"HTTP {status}"
+        return Outcome(status, error, duration, retry_after, text or None)
+
+    def _record(self, delivery_id: int, outcome: Outcome) -> str | None:
+        now = self.clock.now()
+        schedule = self.settings.webhook_retry_schedule_seconds
+        with self.factory() as session:
+            d = session.scalars(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+                                .with_for_update()).one_or_none()
+            if d is None or d.status != "pending":
+                return None
+            session.add(WebhookAttempt(delivery_id=d.id, attempted_at=now, status_code=outcome.status_code,
+                                         duration_ms=outcome.duration_ms, error=outcome.error,
+                                         response_excerpt=outcome.excerpt))
+            d.attempts += 1
+            d.last_attempt_at, d.last_status_code, d.last_error = now, outcome.status_code, outcome.error
+            sub_id = d.subscription_id
+            if outcome.ok:
+                d.status, d.completed_at, d.next_attempt_at = "succeeded", now, None
+                session.execute(update(WebhookSubscription).where(WebhookSubscription.id == sub_id)
+                                .values(consecutive_failures=0).execution_options(synchronize_session=False))
+            elif d.attempts > len(schedule):
+                d.status, d.completed_at, d.next_attempt_at = "failed", now, None
+                failures = session.execute(
+                    update(WebhookSubscription).where(WebhookSubscription.id == sub_id)
+                    .values(consecutive_failures=WebhookSubscription.consecutive_failures + 1)
+                    .returning(WebhookSubscription.consecutive_failures)
+                    .execution_options(synchronize_session=False)).scalar_one()
+                if failures >= self.settings.webhook_max_consecutive_failures:
+                    self._disable(session, sub_id, (
+                        f"Désactivé automatiquement le {now.astimezone(timezone.utc):%Y-%m-%d à %H:%M} UTC après "
+                        f"{failures} livraisons échouées consécutivement (dernière erreur : {outcome.error}). "
+                        "Corrigez le récepteur puis réactivez l'abonnement (PATCH enabled=true) ; les événements "
+                        "manqués restent lisibles dans le flux GET /api/v1/events."), now)
+            else:
+                if outcome.retry_after is not None:
+                    delay = max(1.0, outcome.retry_after)
+                else:
+                    delay = max(1.0, self.jitter(float(schedule[d.attempts - 1])))
+                d.next_attempt_at = now + timedelta(seconds=delay)
+            status = d.status
+            session.commit()
+            return status
+
+    def _refuse(self, delivery_id: int, sub_id: int, reason: str, *, disable: bool) -> str | None:
+        """Nothing may be sent: the owner lost access to the project (this delivery fails, uncounted) or
+        no longer exists (the subscription is disabled; its deliveries wait for a re-enable)."""
+        now = self.clock.now()
+        with self.factory() as session:
+            d = session.scalars(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+                                .with_for_update()).one_or_none()
+            if d is None or d.status != "pending":
+                return None
+            session.add(WebhookAttempt(delivery_id=d.id, attempted_at=now, status_code=None, duration_ms=0,
+                                         error=reason))
+            d.last_attempt_at, d.last_status_code, d.last_error = now, None, reason
+            if disable:
+                d.next_attempt_at = now
+                self._disable(session, sub_id, reason, now)
+            else:
+                d.status, d.completed_at, d.next_attempt_at = "failed", now, None
+            status = d.status
+            session.commit()
+            return status
+
+    @staticmethod
+    def _disable(session: Session, sub_id: int, reason: str, now: datetime) -> None:
+        session.execute(update(WebhookSubscription)
+                        .where(WebhookSubscription.id == sub_id, WebhookSubscription.enabled.is_(True))
+                        .values(enabled=False, disabled_at=now, disabled_reason=reason, updated_at=now)
+                        .execution_options(synchronize_session=False))
+
+    # --- purges -------------------------------------------------------------------------------
+    def purge(self) -> int:
+        now = self.clock.now()
+        with self.factory() as session:
+            purged = idempotency.purge(session, now)
+            purged += session.execute(delete(WebhookSecret).where(
+                WebhookSecret.expires_at.is_not(None), WebhookSecret.expires_at <= now)).rowcount or 0
+            session.commit()
+        return purged
+
+
+def run_in_thread(session_factory: sessionmaker[Session], settings: Settings, clock: Clock) -> threading.Event:
+    """Start a worker in a daemon thread (for `regieflow serve` with REGIEFLOW_WORKER_IN_SERVE); set the
+    returned event to stop it."""
+    stop = threading.Event()
+
+    def run() -> None:
+        with Worker(session_factory, settings, clock=clock) as worker:
+            worker.run_forever(stop)
+
+    threading.Thread(target=run, name="regieflow-worker", daemon=True).start()
+    return stop
