@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 
 import typer
 
 from app.core.settings import get_settings
 
-cli = typer.Typer(help="regieflow: the creation workflow of Régies de Quartier.", no_args_is_help=True,
-                  add_completion=False)
+cli = typer.Typer(
+    help="regieflow: the creation workflow of Régies de Quartier.", no_args_is_help=True, add_completion=False
+)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_cli = typer.Typer(help="People who log in.", no_args_is_help=True)
 keys_cli = typer.Typer(help="Partner API keys.", no_args_is_help=True)
@@ -113,7 +115,7 @@ def verify() -> None:
     raise typer.Exit(1 if findings else 0)
 
 
-def _session():  # noqa: ANN202
+def _session():
     from app.core.database import make_engine, make_session_factory
 
     settings = get_settings()
@@ -121,10 +123,10 @@ def _session():  # noqa: ANN202
     return make_session_factory(engine)()
 
 
-def _now():  # noqa: ANN202
-    from datetime import datetime, timezone
+def _now():
+    from datetime import datetime
 
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _fail(exc: Exception) -> None:
@@ -139,8 +141,11 @@ def users_create(
     role: str = typer.Option("admin", help="admin | consultant | observateur | porteur"),
     region: list[str] = typer.Option([], help="Region covered (consultant, observateur); repeatable."),
     project: list[str] = typer.Option([], help="Project id (porteur, observateur); repeatable."),
-    password: str = typer.Option(None, help="Prompted (hidden) when not given; REGIEFLOW_NEW_PASSWORD also works.",
-                                 envvar="REGIEFLOW_NEW_PASSWORD"),
+    password: str = typer.Option(
+        None,
+        help="Prompted (hidden) when not given; REGIEFLOW_NEW_PASSWORD also works.",
+        envvar="REGIEFLOW_NEW_PASSWORD",
+    ),
 ) -> None:
     """Create a user (e.g. the first admin) with one role, on regions or projects if given."""
     import uuid
@@ -159,8 +164,7 @@ def users_create(
     grants = [(role, pid, reg) for pid, reg in scopes]
     with _session() as session:
         try:
-            user = accounts.create_user(session, email=email, name=name, password=password, grants=grants,
-                                        now=_now())
+            user = accounts.create_user(session, email=email, name=name, password=password, grants=grants, now=_now())
         except DomainError as exc:
             _fail(exc)
         typer.echo(f"User {user.email} created (id {user.id}, role {role}).")
@@ -186,10 +190,17 @@ def keys_create(
     now = _now()
     with _session() as session:
         try:
-            new = accounts.create_api_key(session, name=name, scopes=scope, regions=region or None,
-                                          project_ids=[uuid.UUID(p) for p in project] or None,
-                                          expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
-                                          consultant=consultant, created_by="cli", now=now)
+            new = accounts.create_api_key(
+                session,
+                name=name,
+                scopes=scope,
+                regions=region or None,
+                project_ids=[uuid.UUID(p) for p in project] or None,
+                expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+                consultant=consultant,
+                created_by="cli",
+                now=now,
+            )
         except (DomainError, ValueError) as exc:
             _fail(exc)
         typer.echo(f"Key {new.row.prefix} created for {new.row.name}. Copy it now, it will not be shown again:")
@@ -204,9 +215,11 @@ def keys_list() -> None:
     with _session() as session:
         for k in accounts.list_api_keys(session):
             state = "revoked" if k.revoked_at else ("expires " + k.expires_at.isoformat() if k.expires_at else "active")
-            typer.echo(f"{k.prefix}  {k.name}  scopes={','.join(k.scopes)}{' consultant' if k.consultant else ''}  "
-                       f"regions={k.regions or '*'}  projects={k.project_ids or '*'}  {state}  "
-                       f"last used {k.last_used_at.isoformat() if k.last_used_at else 'never'}")
+            typer.echo(
+                f"{k.prefix}  {k.name}  scopes={','.join(k.scopes)}{' consultant' if k.consultant else ''}  "
+                f"regions={k.regions or '*'}  projects={k.project_ids or '*'}  {state}  "
+                f"last used {k.last_used_at.isoformat() if k.last_used_at else 'never'}"
+            )
 
 
 @keys_cli.command("revoke")
@@ -224,7 +237,7 @@ def keys_revoke(prefix: str = typer.Argument(..., help="The key's visible prefix
 
 
 # --- partner systems, part B: full export and import, bulk import of projects ---------------------
-def _engine():  # noqa: ANN202
+def _engine():
     from app.core.database import make_engine
 
     settings = get_settings()
@@ -232,8 +245,9 @@ def _engine():  # noqa: ANN202
 
 
 @cli.command("export")
-def export_db(output: str = typer.Option("-", "--output", "-o", help="File to write; '-' for the standard output.")
-              ) -> None:
+def export_db(
+    output: str = typer.Option("-", "--output", "-o", help="File to write; '-' for the standard output."),
+) -> None:
     """Export the whole database as JSON (all but sessions, login throttles and idempotency records)."""
     from app.exchange import dump
 
@@ -265,9 +279,11 @@ def import_db(file: str = typer.Argument(..., help="A file written by `regieflow
         _fail(exc)
     finally:
         engine.dispose()
-    typer.echo(f"Imported {sum(counts.values())} rows into {len(counts)} tables "
-               f"({counts.get('projects', 0)} projects, {counts.get('events', 0)} events). "
-               "Check it with: regieflow verify")
+    typer.echo(
+        f"Imported {sum(counts.values())} rows into {len(counts)} tables "
+        f"({counts.get('projects', 0)} projects, {counts.get('events', 0)} events). "
+        "Check it with: regieflow verify"
+    )
 
 
 @cli.command("import-projects")
@@ -297,9 +313,13 @@ def import_projects_cmd(
     engine = _engine()
     try:
         report = bulk_import.import_projects(
-            make_session_factory(engine), [p.model_dump(exclude_unset=True) for p in request.projects],
-            default_plan=settings.default_plan, actor=bulk_import.IMPORT_ACTOR, clock=Clock(settings.tz),
-            dry_run=dry_run)
+            make_session_factory(engine),
+            [p.model_dump(exclude_unset=True) for p in request.projects],
+            default_plan=settings.default_plan,
+            actor=bulk_import.IMPORT_ACTOR,
+            clock=Clock(settings.tz),
+            dry_run=dry_run,
+        )
     finally:
         engine.dispose()
     if as_json:
@@ -308,15 +328,19 @@ def import_projects_cmd(
         for o in report.projects:
             who = o.ref or o.name or f"#{o.index}"
             if o.status == "imported":
-                typer.echo(f"✓ {who}: {'would be imported' if dry_run else 'imported'} "
-                           f"({o.project_id or '-'}, {o.state}, version {o.version})")
+                typer.echo(
+                    f"✓ {who}: {'would be imported' if dry_run else 'imported'} "
+                    f"({o.project_id or '-'}, {o.state}, version {o.version})"
+                )
                 continue
             typer.echo(f"✗ {who}: refused at {o.at or '-'} [{o.code}] {o.detail}")
             for u in o.unmet:
                 typer.echo(f"    - {u.code}: {u.message}")
             for e in o.errors:
                 typer.echo(f"    - {e.field}: {e.message}")
-        typer.echo(f"{report.imported} imported, {report.refused} refused{' (dry run: nothing kept)' if dry_run else ''}.")
+        typer.echo(
+            f"{report.imported} imported, {report.refused} refused{' (dry run: nothing kept)' if dry_run else ''}."
+        )
     raise typer.Exit(1 if report.refused else 0)
 
 
@@ -327,7 +351,9 @@ cli.add_typer(deadlines_cli, name="deadlines")
 
 @cli.command()
 def worker(
-    once: bool = typer.Option(False, "--once", help="Do what is due now (scan, fan-out, deliveries, purges), then exit."),
+    once: bool = typer.Option(
+        False, "--once", help="Do what is due now (scan, fan-out, deliveries, purges), then exit."
+    ),
 ) -> None:
     """Deliver webhooks: fan the outbox out to subscriptions, send due deliveries with retries, scan the
     deadlines once a day, purge expired idempotency records. Several workers may run at once."""

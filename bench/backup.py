@@ -54,17 +54,24 @@ def counts(url: str) -> dict:
 
     factory = session_factory(url)
     with factory() as s:
-        out = {"projects": s.scalar(select(func.count()).select_from(Project)),
-               "events": s.scalar(select(func.count()).select_from(Event)),
-               "outbox": s.scalar(select(func.count()).select_from(OutboxMessage)),
-               "sum_of_versions": s.scalar(select(func.coalesce(func.sum(Project.version), 0)))}
+        out = {
+            "projects": s.scalar(select(func.count()).select_from(Project)),
+            "events": s.scalar(select(func.count()).select_from(Event)),
+            "outbox": s.scalar(select(func.count()).select_from(OutboxMessage)),
+            "sum_of_versions": s.scalar(select(func.coalesce(func.sum(Project.version), 0))),
+        }
     factory.kw["bind"].dispose()
     return out
 
 
 def verify_cli(url: str) -> tuple[int, str]:
-    r = subprocess.run([sys.executable, "-m", "app.cli", "verify"], cwd=ROOT, capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": str(ROOT), "REGIEFLOW_DATABASE_URL": url})
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "verify"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "REGIEFLOW_DATABASE_URL": url},
+    )
     return r.returncode, (r.stdout + r.stderr).strip().splitlines()[-1]
 
 
@@ -93,7 +100,10 @@ def backup_pg(url: str, suffix: str = "_restored") -> tuple[str, dict]:
     subprocess.run(["pg_restore", *conn, "--no-owner", "--dbname", target, str(dump)], check=True)
     t_restore = time.perf_counter() - t0
     return u.set(database=target).render_as_string(hide_password=False), {
-        "dump_s": round(t_dump, 2), "restore_s": round(t_restore, 2), "dump_bytes": dump.stat().st_size}
+        "dump_s": round(t_dump, 2),
+        "restore_s": round(t_restore, 2),
+        "dump_bytes": dump.stat().st_size,
+    }
 
 
 def main() -> None:
@@ -123,8 +133,11 @@ def drill(url: str, *, projects: int = 20, quiet: bool = False) -> dict:
     def writer() -> None:
         total = 0
         while not stop.is_set():
-            res = asyncio.run(run_closed("127.0.0.1", server.port, {"Authorization": f"Bearer {key}"}, wl,
-                                         connections=8, duration=1.0))
+            res = asyncio.run(
+                run_closed(
+                    "127.0.0.1", server.port, {"Authorization": f"Bearer {key}"}, wl, connections=8, duration=1.0
+                )
+            )
             total += res.count
         load["transitions_during_backup"] = total
 
@@ -146,12 +159,24 @@ def drill(url: str, *, projects: int = 20, quiet: bool = False) -> dict:
     code, last = verify_cli(restored)
     after = counts(restored)
     source_code, source_last = verify_cli(url)
-    report = {"backend": "sqlite" if is_sqlite(url) else "postgresql", "restored_url": restored, **timing, **load,
-              "restored": after, "verify_restored": {"exit": code, "last_line": last},
-              "source_after": counts(url), "verify_source": {"exit": source_code, "last_line": source_last},
-              "loadavg": loadavg(), "facts": facts}
-    report["ok"] = (code == 0 and source_code == 0 and after["events"] == after["outbox"] == after["sum_of_versions"]
-                    and after["projects"] == projects)
+    report = {
+        "backend": "sqlite" if is_sqlite(url) else "postgresql",
+        "restored_url": restored,
+        **timing,
+        **load,
+        "restored": after,
+        "verify_restored": {"exit": code, "last_line": last},
+        "source_after": counts(url),
+        "verify_source": {"exit": source_code, "last_line": source_last},
+        "loadavg": loadavg(),
+        "facts": facts,
+    }
+    report["ok"] = (
+        code == 0
+        and source_code == 0
+        and after["events"] == after["outbox"] == after["sum_of_versions"]
+        and after["projects"] == projects
+    )
     if not quiet:
         print(json.dumps({k: v for k, v in report.items() if k != "facts"}, indent=1))
     return report

@@ -50,14 +50,23 @@ def run_cpu(code: str) -> float:
 
 
 def stats(xs: list[float]) -> dict:
-    return {"median_s": round(statistics.median(xs), 3), "min_s": round(min(xs), 3), "max_s": round(max(xs), 3),
-            "runs": len(xs)}
+    return {
+        "median_s": round(statistics.median(xs), 3),
+        "min_s": round(min(xs), 3),
+        "max_s": round(max(xs), 3),
+        "runs": len(xs),
+    }
 
 
 def importtime_top(n: int = 12) -> list[tuple[str, int]]:
     """`python -X importtime -c "import app.main"`: self time summed per top-level package (µs)."""
-    r = subprocess.run([PY, "-X", "importtime", "-c", "import app.main"], cwd=ROOT, capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    r = subprocess.run(
+        [PY, "-X", "importtime", "-c", "import app.main"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     per: dict[str, int] = {}
     for line in r.stderr.splitlines():
         parts = line.split("|")
@@ -75,8 +84,13 @@ def serve_until(url: str, key: str | None, path: str) -> tuple[float, float, flo
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REGIEFLOW_DATABASE_URL": url, "REGIEFLOW_LOG_LEVEL": "warning"}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([PY, "-m", "app.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [PY, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         health = first = None
         while time.perf_counter() - t0 < 120:
@@ -85,8 +99,9 @@ def serve_until(url: str, key: str | None, path: str) -> tuple[float, float, flo
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=5) as r:
                         if r.status == 200:
                             health = time.perf_counter() - t0
-                req = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                             headers={"Authorization": f"Bearer {key}"} if key else {})
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {key}"} if key else {}
+                )
                 with urllib.request.urlopen(req, timeout=10) as r:
                     if r.status == 200:
                         first = time.perf_counter() - t0
@@ -117,18 +132,30 @@ def main() -> None:
     out["import_app_main_cpu"] = stats([run_cpu("import app.main") - run_cpu("pass") for _ in range(args.runs)])
     # side by side: the stack alone (what any app on it pays), for the ratio app / stack
     out["import_stack_cpu"] = stats([run_cpu(STACK) - run_cpu("pass") for _ in range(args.runs)])
-    out["import_ratio_app_to_stack"] = round(out["import_app_main_cpu"]["median_s"]
-                                             / out["import_stack_cpu"]["median_s"], 2)
-    r = subprocess.run([PY, "-c", "import app.main, time, os\nfrom app.settings import Settings\nxs=[]\n"
-                        "for _ in range(5):\n t=time.perf_counter(); app.main.create_app(Settings(database_url='sqlite://')); "
-                        "xs.append(time.perf_counter()-t)\nprint(sorted(xs)[2])"], cwd=ROOT, capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out["import_ratio_app_to_stack"] = round(
+        out["import_app_main_cpu"]["median_s"] / out["import_stack_cpu"]["median_s"], 2
+    )
+    r = subprocess.run(
+        [
+            PY,
+            "-c",
+            "import app.main, time, os\nfrom app.settings import Settings\nxs=[]\n"
+            "for _ in range(5):\n t=time.perf_counter(); app.main.create_app(Settings(database_url='sqlite://')); "
+            "xs.append(time.perf_counter()-t)\nprint(sorted(xs)[2])",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     out["create_app_median_s"] = round(float(r.stdout.strip()), 3) if r.returncode == 0 else r.stderr[-300:]
     out["importtime_top_us"] = importtime_top()
     with tempfile.TemporaryDirectory() as tmp:
-        for label, url, fresh in (("sqlite_migrated", f"sqlite:///{tmp}/cold.db", False),
-                                  ("sqlite_fresh", f"sqlite:///{tmp}/fresh.db", True),
-                                  ("postgresql_migrated", args.database_url, False)):
+        for label, url, fresh in (
+            ("sqlite_migrated", f"sqlite:///{tmp}/cold.db", False),
+            ("sqlite_fresh", f"sqlite:///{tmp}/fresh.db", True),
+            ("postgresql_migrated", args.database_url, False),
+        ):
             from bench.common import ensure_pg_database
 
             ensure_pg_database(url)
@@ -147,8 +174,12 @@ def main() -> None:
                 hs.append(h)
                 fs.append(f)
                 cs.append(c)
-            out[label] = {"serve_to_health": stats(hs), "serve_to_first_api_answer": stats(fs),
-                          "server_cpu_at_first_answer": stats(cs), "loadavg": loadavg()}
+            out[label] = {
+                "serve_to_health": stats(hs),
+                "serve_to_first_api_answer": stats(fs),
+                "server_cpu_at_first_answer": stats(cs),
+                "loadavg": loadavg(),
+            }
             print(label, json.dumps(out[label]), flush=True)
     out["loadavg"] = loadavg()
     print(json.dumps({k: v for k, v in out.items() if k != "facts"}, indent=1))

@@ -66,12 +66,36 @@ def ensure_pg_database(url: str) -> None:
     if is_sqlite(url):
         return
     u = make_url(url)
-    r = subprocess.run(["psql", "-h", u.host or "127.0.0.1", "-p", str(u.port or 5432), "-U", u.username or "postgres",
-                        "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{u.database}'", "postgres"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            "psql",
+            "-h",
+            u.host or "127.0.0.1",
+            "-p",
+            str(u.port or 5432),
+            "-U",
+            u.username or "postgres",
+            "-tAc",
+            f"SELECT 1 FROM pg_database WHERE datname = '{u.database}'",
+            "postgres",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if r.stdout.strip() != "1":
-        subprocess.run(["createdb", "-h", u.host or "127.0.0.1", "-p", str(u.port or 5432), "-U",
-                        u.username or "postgres", u.database], check=True)
+        subprocess.run(
+            [
+                "createdb",
+                "-h",
+                u.host or "127.0.0.1",
+                "-p",
+                str(u.port or 5432),
+                "-U",
+                u.username or "postgres",
+                u.database,
+            ],
+            check=True,
+        )
 
 
 def session_factory(url: str):
@@ -86,8 +110,14 @@ def create_key(url: str, name: str = "bench") -> str:
 
     factory = session_factory(url)
     with factory() as session:
-        new = accounts.create_api_key(session, name=name, scopes=["read", "write"], consultant=True,
-                                      created_by="bench", now=dt.datetime.now(dt.UTC))
+        new = accounts.create_api_key(
+            session,
+            name=name,
+            scopes=["read", "write"],
+            consultant=True,
+            created_by="bench",
+            now=dt.datetime.now(dt.UTC),
+        )
         key = new.key
     factory.kw["bind"].dispose()
     return key
@@ -96,8 +126,12 @@ def create_key(url: str, name: str = "bench") -> str:
 def db_versions(url: str) -> dict[str, str]:
     out = {"sqlite": sqlite3.sqlite_version}
     try:
-        r = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc", "SHOW server_version", "postgres"],
-                           capture_output=True, text=True, timeout=10)
+        r = subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc", "SHOW server_version", "postgres"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         out["postgresql"] = r.stdout.strip() or "?"
     except (OSError, subprocess.TimeoutExpired):
         out["postgresql"] = "?"
@@ -109,9 +143,20 @@ def pg_backend_pids(url: str) -> list[int]:
     if is_sqlite(url):
         return []
     u = make_url(url)
-    r = subprocess.run(["psql", "-h", u.host or "127.0.0.1", "-U", u.username or "postgres", "-tAc",
-                        f"SELECT pid FROM pg_stat_activity WHERE datname = '{u.database}' AND pid <> pg_backend_pid()",
-                        u.database], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            "psql",
+            "-h",
+            u.host or "127.0.0.1",
+            "-U",
+            u.username or "postgres",
+            "-tAc",
+            f"SELECT pid FROM pg_stat_activity WHERE datname = '{u.database}' AND pid <> pg_backend_pid()",
+            u.database,
+        ],
+        capture_output=True,
+        text=True,
+    )
     return [int(x) for x in r.stdout.split() if x.strip().isdigit()]
 
 
@@ -151,15 +196,23 @@ def story(demo: Any, site: Any, start: dt.date, name: str | None = None) -> Any:
 
 
 FORWARD_FROM = {  # state -> forward trigger out of it
-    "groupe_projet": "definir_contours", "contours": "lancer_faisabilite", "faisabilite": "soumettre_validation",
-    "validation": "lancer_prefiguration", "prefiguration": "demander_expertise", "expertise": "labelliser",
+    "groupe_projet": "definir_contours",
+    "contours": "lancer_faisabilite",
+    "faisabilite": "soumettre_validation",
+    "validation": "lancer_prefiguration",
+    "prefiguration": "demander_expertise",
+    "expertise": "labelliser",
 }
-BACKWARD_FROM = {"faisabilite": "reprendre_contours", "validation": "reprendre_faisabilite",
-                 "expertise": "ajourner_label"}
+BACKWARD_FROM = {
+    "faisabilite": "reprendre_contours",
+    "validation": "reprendre_faisabilite",
+    "expertise": "ajourner_label",
+}
 
 
-def seed_ready_projects(url: str, n: int, *, state: str = "faisabilite", prefix: str = "Bench",
-                        complete: bool = True, progress: bool = True) -> list[str]:
+def seed_ready_projects(
+    url: str, n: int, *, state: str = "faisabilite", prefix: str = "Bench", complete: bool = True, progress: bool = True
+) -> list[str]:
     """`n` projects moved through the services to `state`, with the evidence of that state recorded
     too (`complete`), so that the forward trigger out of it is allowed. Returns their ids."""
     from app.core.settings import Settings
@@ -221,8 +274,16 @@ class Server:
                 self.proc.wait()
 
 
-def start_server(url: str, *, port: int | None = None, cpus: str | None = "0", extra: Sequence[str] = (),
-                 env: dict[str, str] | None = None, wait: float = 60.0, log: Path | None = None) -> Server:
+def start_server(
+    url: str,
+    *,
+    port: int | None = None,
+    cpus: str | None = "0",
+    extra: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    wait: float = 60.0,
+    log: Path | None = None,
+) -> Server:
     """`python -m bench.server` (the regieflow app plus the bench-only baseline route), pinned with taskset."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "bench.server", "--database-url", url, "--port", str(port), *extra]
@@ -301,9 +362,13 @@ def machine_facts(url: str | None = None) -> dict[str, Any]:
         "cpu": sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "fastapi": fastapi.__version__, "sqlalchemy": sqlalchemy.__version__, "uvicorn": uvicorn.__version__,
-        "postgresql": versions["postgresql"], "sqlite": versions["sqlite"],
-        "git": sh(f"git -C {ROOT} rev-parse --short HEAD") + (" +changes" if sh(f"git -C {ROOT} status --porcelain") else ""),
+        "fastapi": fastapi.__version__,
+        "sqlalchemy": sqlalchemy.__version__,
+        "uvicorn": uvicorn.__version__,
+        "postgresql": versions["postgresql"],
+        "sqlite": versions["sqlite"],
+        "git": sh(f"git -C {ROOT} rev-parse --short HEAD")
+        + (" +changes" if sh(f"git -C {ROOT} status --porcelain") else ""),
         "loadavg": loadavg(),
     }
 

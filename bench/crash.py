@@ -55,8 +55,9 @@ async def retry_unknown(port: int, key: str, tally: Tally, *, patience: float = 
         tries = 0
         while True:
             tries += 1
-            status, raw, headers = await conn.request(w["method"], API + w["path"], data,
-                                                      {"Idempotency-Key": w["idempotency_key"]})
+            status, raw, headers = await conn.request(
+                w["method"], API + w["path"], data, {"Idempotency-Key": w["idempotency_key"]}
+            )
             code = _problem_code(raw) if status == 409 else None
             if code == "idempotence_en_cours" and time.perf_counter() < deadline:
                 await asyncio.sleep(min(5.0, float(headers.get("retry-after", "1") or 1)))
@@ -73,8 +74,16 @@ async def retry_unknown(port: int, key: str, tally: Tally, *, patience: float = 
                 tally.evidence_ok += 1
             elif w["kind"] == "create":
                 tally.creations_ok += 1
-        out.append({**{k: v for k, v in w.items() if k != "body"}, "retry_status": status, "retry_code": code,
-                    "tries": tries, "replayed": headers.get("idempotency-replayed") == "true", "applied": applied})
+        out.append(
+            {
+                **{k: v for k, v in w.items() if k != "body"},
+                "retry_status": status,
+                "retry_code": code,
+                "tries": tries,
+                "replayed": headers.get("idempotency-replayed") == "true",
+                "applied": applied,
+            }
+        )
     conn.close()
     tally.unknown = []
     return out
@@ -100,17 +109,34 @@ def main() -> None:
     ap.add_argument("--stale-seconds", type=int, default=3)
     ap.add_argument("--out")
     args = ap.parse_args()
-    report = crash(args.database_url, clients=args.clients, projects=args.projects, duration=args.duration,
-                   kills=args.kills, seed=args.seed, idempotency=args.idempotency,
-                   stale_seconds=args.stale_seconds)
+    report = crash(
+        args.database_url,
+        clients=args.clients,
+        projects=args.projects,
+        duration=args.duration,
+        kills=args.kills,
+        seed=args.seed,
+        idempotency=args.idempotency,
+        stale_seconds=args.stale_seconds,
+    )
     if args.out:
         with open(args.out, "w") as f:
             json.dump(report, f, indent=1, ensure_ascii=False)
     sys.exit(0 if report["ok"] else 1)
 
 
-def crash(url: str, *, clients: int, projects: int, duration: float, kills: int, seed: int = 2,
-          idempotency: bool = False, quiet: bool = False, stale_seconds: int = 3) -> dict:
+def crash(
+    url: str,
+    *,
+    clients: int,
+    projects: int,
+    duration: float,
+    kills: int,
+    seed: int = 2,
+    idempotency: bool = False,
+    quiet: bool = False,
+    stale_seconds: int = 3,
+) -> dict:
     if not quiet:
         print_facts(url)
     ensure_pg_database(url)
@@ -132,12 +158,26 @@ def crash(url: str, *, clients: int, projects: int, duration: float, kills: int,
             server = await asyncio.to_thread(start_server, url, port=port, cpus=None, env=env)
             restarts.append(round(time.perf_counter() - t0, 2))
             if not quiet:
-                print(f"kill -9 #{i + 1}; back after {restarts[-1]} s; writes cut so far: {len(tally.unknown)}",
-                      flush=True)
+                print(
+                    f"kill -9 #{i + 1}; back after {restarts[-1]} s; writes cut so far: {len(tally.unknown)}",
+                    flush=True,
+                )
 
     async def drill(ids: list[str]) -> None:
-        await asyncio.gather(run_clients(port, key, ids, tally, clients=clients, duration=duration, seed=seed,
-                                         idempotency=idempotency, today=date.today()), killer())
+        await asyncio.gather(
+            run_clients(
+                port,
+                key,
+                ids,
+                tally,
+                clients=clients,
+                duration=duration,
+                seed=seed,
+                idempotency=idempotency,
+                today=date.today(),
+            ),
+            killer(),
+        )
 
     try:
         ids = asyncio.run(create_projects(port, key, projects, tally))
@@ -147,14 +187,24 @@ def crash(url: str, *, clients: int, projects: int, duration: float, kills: int,
         if idempotency:
             retried = asyncio.run(retry_unknown(port, key, tally))
         elif cut and not quiet:
-            print(f"note: {len(cut)} write(s) got no answer; without --idempotency they are not retried",
-                  flush=True)
+            print(f"note: {len(cut)} write(s) got no answer; without --idempotency they are not retried", flush=True)
     finally:
         server.stop()
     report = check(url, tally, allow_unknown=not idempotency)
-    report.update({"kills": kills, "restart_s": restarts, "cut_writes": cut[:20], "n_cut_writes": len(cut),
-                   "retried": retried, "idempotency": idempotency, "loadavg": loadavg(), "clients": clients,
-                   "projects": projects, "duration_s": duration})
+    report.update(
+        {
+            "kills": kills,
+            "restart_s": restarts,
+            "cut_writes": cut[:20],
+            "n_cut_writes": len(cut),
+            "retried": retried,
+            "idempotency": idempotency,
+            "loadavg": loadavg(),
+            "clients": clients,
+            "projects": projects,
+            "duration_s": duration,
+        }
+    )
     if not quiet:
         print(json.dumps(report, ensure_ascii=False, indent=1, default=str))
     return report

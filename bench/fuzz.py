@@ -21,8 +21,10 @@ import sys
 
 from bench.common import create_key, loadavg, print_facts, reset_database, seed_ready_projects, start_server
 
-CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
-          "response_headers_conformance,negative_data_rejection")
+CHECKS = (
+    "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
+    "response_headers_conformance,negative_data_rejection"
+)
 
 
 def main() -> None:
@@ -42,12 +44,35 @@ def main() -> None:
     key = create_key(args.database_url)
     server = start_server(args.database_url, cpus=None)
     try:
-        cmd = [exe, "run", f"{server.base}/openapi.json", "--header", f"Authorization: Bearer {key}",
-               "--checks", args.checks, "--max-examples", str(args.max_examples), "--max-time", str(args.max_time),
-               "--seed", str(args.seed), "--generation-allow-x00", "true", "--workers", "1",
-               "--phases", "examples,coverage,fuzzing", "--report", "junit", "--report-dir", args.report_dir,
-               "--generation-database", "none",
-               "--no-color", *args.extra]
+        cmd = [
+            exe,
+            "run",
+            f"{server.base}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {key}",
+            "--checks",
+            args.checks,
+            "--max-examples",
+            str(args.max_examples),
+            "--max-time",
+            str(args.max_time),
+            "--seed",
+            str(args.seed),
+            "--generation-allow-x00",
+            "true",
+            "--workers",
+            "1",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--report",
+            "junit",
+            "--report-dir",
+            args.report_dir,
+            "--generation-database",
+            "none",
+            "--no-color",
+            *args.extra,
+        ]
         print(" ".join(c if "Bearer" not in c else "Authorization: Bearer <key>" for c in cmd), flush=True)
         code = subprocess.call(cmd)
     finally:

@@ -100,8 +100,11 @@ def worker(url: str, indexes: list[int], events: int, today: dt.date, wid: int, 
         total += one_project(demo, sites, i, events, today)
         if n % every == 0:
             el = time.perf_counter() - t0
-            print(f"[worker {wid}] {n}/{len(indexes)} projects, {total} events, {total / el:.0f} events/s, "
-                  f"ETA {el / n * (len(indexes) - n) / 60:.1f} min", flush=True)
+            print(
+                f"[worker {wid}] {n}/{len(indexes)} projects, {total} events, {total / el:.0f} events/s, "
+                f"ETA {el / n * (len(indexes) - n) / 60:.1f} min",
+                flush=True,
+            )
     return len(indexes), total
 
 
@@ -123,19 +126,27 @@ def main() -> None:
 
     today = dt.datetime.now(Settings(database_url=args.database_url).tz).date()
     indexes = list(range(args.first, args.first + args.projects))
-    shares = [indexes[w::args.workers] for w in range(args.workers)]
+    shares = [indexes[w :: args.workers] for w in range(args.workers)]
     t0 = time.perf_counter()
     if args.workers == 1:
         results = [worker(args.database_url, shares[0], args.events_per_project, today, 0, args.progress_every)]
     else:
         with mp.get_context("spawn").Pool(args.workers) as pool:
-            results = pool.starmap(worker, [(args.database_url, sh, args.events_per_project, today, w,
-                                             args.progress_every) for w, sh in enumerate(shares)])
+            results = pool.starmap(
+                worker,
+                [
+                    (args.database_url, sh, args.events_per_project, today, w, args.progress_every)
+                    for w, sh in enumerate(shares)
+                ],
+            )
     el = time.perf_counter() - t0
     projects = sum(r[0] for r in results)
     events = sum(r[1] for r in results)
-    print(f"generated {projects} projects, {events} events in {el:.0f} s ({events / el:.0f} events/s, "
-          f"{projects / el:.1f} projects/s) with {args.workers} worker(s)", flush=True)
+    print(
+        f"generated {projects} projects, {events} events in {el:.0f} s ({events / el:.0f} events/s, "
+        f"{projects / el:.1f} projects/s) with {args.workers} worker(s)",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -55,10 +55,16 @@ class Result:
 
     def summary(self) -> dict[str, Any]:
         ms = [x * 1000 for x in self.latencies]
-        return {"requests": self.count, "rps": round(self.rps, 1),
-                "p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2),
-                "p99_ms": round(percentile(ms, 99), 2), "max_ms": round(max(ms), 2) if ms else None,
-                "statuses": dict(sorted(self.statuses.items())), "errors": dict(self.errors)}
+        return {
+            "requests": self.count,
+            "rps": round(self.rps, 1),
+            "p50_ms": round(percentile(ms, 50), 2),
+            "p95_ms": round(percentile(ms, 95), 2),
+            "p99_ms": round(percentile(ms, 99), 2),
+            "max_ms": round(max(ms), 2) if ms else None,
+            "statuses": dict(sorted(self.statuses.items())),
+            "errors": dict(self.errors),
+        }
 
     def merge(self, other: Result) -> None:
         self.latencies += other.latencies
@@ -85,8 +91,9 @@ class Conn:
             self.writer.close()
         self.reader = self.writer = None
 
-    async def request(self, method: str, path: str, body: bytes | None = None,
-                      extra: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+    async def request(
+        self, method: str, path: str, body: bytes | None = None, extra: dict[str, str] | None = None
+    ) -> tuple[int, bytes, dict[str, str]]:
         if self.writer is None:
             await self.open()
         assert self.reader is not None and self.writer is not None
@@ -148,8 +155,16 @@ async def _one(conn: Conn, workload: Workload, item: tuple, res: Result, t_sched
     workload.done(key, status, data)
 
 
-async def run_closed(host: str, port: int, headers: dict[str, str], workload: Workload, *, connections: int,
-                     duration: float, max_requests: int | None = None) -> Result:
+async def run_closed(
+    host: str,
+    port: int,
+    headers: dict[str, str],
+    workload: Workload,
+    *,
+    connections: int,
+    duration: float,
+    max_requests: int | None = None,
+) -> Result:
     """Closed loop for `duration` seconds, or until `max_requests` requests were sent."""
     res = Result()
     sent = 0
@@ -176,8 +191,16 @@ async def run_closed(host: str, port: int, headers: dict[str, str], workload: Wo
     return res
 
 
-async def run_open(host: str, port: int, headers: dict[str, str], workload: Workload, *, rate: float,
-                   duration: float, max_connections: int = 256) -> Result:
+async def run_open(
+    host: str,
+    port: int,
+    headers: dict[str, str],
+    workload: Workload,
+    *,
+    rate: float,
+    duration: float,
+    max_connections: int = 256,
+) -> Result:
     """Send `rate` requests per second, evenly spaced, for `duration` s; latency from the scheduled time."""
     res = Result()
     idle: list[Conn] = []
@@ -242,11 +265,20 @@ def main() -> None:
     args = ap.parse_args()
     headers = {"Authorization": f"Bearer {args.key}"} if args.key else {}
     if args.rate:
-        res = asyncio.run(run_open("127.0.0.1", args.port, headers, FixedPath(args.path), rate=args.rate,
-                                   duration=args.duration))
+        res = asyncio.run(
+            run_open("127.0.0.1", args.port, headers, FixedPath(args.path), rate=args.rate, duration=args.duration)
+        )
     else:
-        res = asyncio.run(run_closed("127.0.0.1", args.port, headers, FixedPath(args.path),
-                                     connections=args.connections, duration=args.duration))
+        res = asyncio.run(
+            run_closed(
+                "127.0.0.1",
+                args.port,
+                headers,
+                FixedPath(args.path),
+                connections=args.connections,
+                duration=args.duration,
+            )
+        )
     print(json.dumps(res.summary()))
 
 

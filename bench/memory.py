@@ -47,8 +47,12 @@ def domain_check(n: int) -> dict:
     del flow, out
     gc.collect()
     alive = sum(isinstance(o, wf.Flow) for o in gc.get_objects())  # Flow has __slots__: no weakref, count them
-    return {"fires": n, "flows_alive_before": before, "flows_alive_after": alive,
-            "machine_models": len(wf.MACHINE.models)}
+    return {
+        "fires": n,
+        "flows_alive_before": before,
+        "flows_alive_after": alive,
+        "machine_models": len(wf.MACHINE.models),
+    }
 
 
 def main() -> None:
@@ -78,21 +82,43 @@ def main() -> None:
         print(json.dumps(samples[-1]), flush=True)
         while done < args.transitions:
             chunk = args.warmup if done == 0 else min(args.every, args.transitions - done)
-            res = asyncio.run(run_closed("127.0.0.1", server.port, headers, wl, connections=args.connections,
-                                         duration=1e9, max_requests=chunk))
+            res = asyncio.run(
+                run_closed(
+                    "127.0.0.1",
+                    server.port,
+                    headers,
+                    wl,
+                    connections=args.connections,
+                    duration=1e9,
+                    max_requests=chunk,
+                )
+            )
             done += res.count
             for k, v in res.statuses.items():
                 statuses[k] = statuses.get(k, 0) + v
-            samples.append({"transitions": done, "rss_mb": round(rss_mb(server.pid), 1),
-                            "elapsed_s": round(time.perf_counter() - t0), "rps": round(res.rps, 1),
-                            "loadavg": loadavg()})
+            samples.append(
+                {
+                    "transitions": done,
+                    "rss_mb": round(rss_mb(server.pid), 1),
+                    "elapsed_s": round(time.perf_counter() - t0),
+                    "rps": round(res.rps, 1),
+                    "loadavg": loadavg(),
+                }
+            )
             print(json.dumps(samples[-1]), flush=True)
     finally:
         server.stop()
     warm = samples[1]["rss_mb"]
-    report = {"facts": facts, "samples": samples, "statuses": statuses, "rss_after_warmup_mb": warm,
-              "rss_final_mb": samples[-1]["rss_mb"], "growth_after_warmup_mb": round(samples[-1]["rss_mb"] - warm, 1),
-              "peak_mb": max(s["rss_mb"] for s in samples), "transitions": done}
+    report = {
+        "facts": facts,
+        "samples": samples,
+        "statuses": statuses,
+        "rss_after_warmup_mb": warm,
+        "rss_final_mb": samples[-1]["rss_mb"],
+        "growth_after_warmup_mb": round(samples[-1]["rss_mb"] - warm, 1),
+        "peak_mb": max(s["rss_mb"] for s in samples),
+        "transitions": done,
+    }
     report["domain"] = domain_check(args.domain_fires)
     print(json.dumps({k: v for k, v in report.items() if k not in ("facts", "samples")}), flush=True)
     if args.out:

@@ -39,8 +39,16 @@ from sqlalchemy import func, select
 from bench.common import create_key, loadavg, percentile, print_facts, session_factory, start_server
 from bench.loadgen import Conn
 
-STATES = ["groupe_projet", "contours", "faisabilite", "validation", "prefiguration", "expertise", "labellisee",
-          "abandonnee"]
+STATES = [
+    "groupe_projet",
+    "contours",
+    "faisabilite",
+    "validation",
+    "prefiguration",
+    "expertise",
+    "labellisee",
+    "abandonnee",
+]
 STATUSES = ["en_retard", "a_risque", "dans_les_temps"]
 SORTS = ["status", "-status", "name", "started_on", "-step_due_on", "horizon_on", "-updated_at", "region"]
 
@@ -87,8 +95,14 @@ async def measure(port: int, headers: dict[str, str], paths: list[str]) -> dict[
         lat.append((time.perf_counter() - t0) * 1000)
         statuses[status] = statuses.get(status, 0) + 1
     conn.close()
-    return {"requests": len(lat), "p50_ms": round(percentile(lat, 50), 2), "p95_ms": round(percentile(lat, 95), 2),
-            "p99_ms": round(percentile(lat, 99), 2), "max_ms": round(max(lat), 2), "statuses": statuses}
+    return {
+        "requests": len(lat),
+        "p50_ms": round(percentile(lat, 50), 2),
+        "p95_ms": round(percentile(lat, 95), 2),
+        "p99_ms": round(percentile(lat, 99), 2),
+        "max_ms": round(max(lat), 2),
+        "statuses": statuses,
+    }
 
 
 async def probe(port: int, headers: dict[str, str], path: str) -> int:
@@ -110,14 +124,23 @@ def session_cookie(url: str, port: int) -> dict[str, str] | None:
     email, password = "bench-consultant@example.org", "bench-password-123"
     with factory() as s:
         try:
-            accounts.create_user(s, email=email, name="Bench", password=password,
-                                 grants=[(Role.CONSULTANT.value, None, None)], now=dt.datetime.now(dt.UTC))
-        except Exception:  # noqa: BLE001 - exists already
+            accounts.create_user(
+                s,
+                email=email,
+                name="Bench",
+                password=password,
+                grants=[(Role.CONSULTANT.value, None, None)],
+                now=dt.datetime.now(dt.UTC),
+            )
+        except Exception:
             s.rollback()
     factory.kw["bind"].dispose()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/auth/login", method="POST",
-                                 data=json.dumps({"email": email, "password": password}).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/auth/login",
+        method="POST",
+        data=json.dumps({"email": email, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req) as r:
             cookie = r.headers.get("set-cookie", "").split(";")[0]
@@ -155,12 +178,18 @@ def main() -> None:
     ap.add_argument("--database-url", required=True)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--feed-path", default="/api/v1/events?after={after}&limit=100",
-                    help="change feed route; {after} is replaced by a random feed position")
+    ap.add_argument(
+        "--feed-path",
+        default="/api/v1/events?after={after}&limit=100",
+        help="change feed route; {after} is replaced by a random feed position",
+    )
     ap.add_argument("--portfolio-path", default="/projets", help="web portfolio page (needs a session)")
     ap.add_argument("--explain", action="store_true")
-    ap.add_argument("--kinds", default="list,list-baseline,project,schedule,events,transitions,feed,portfolio",
-                    help="comma-separated subset of the request kinds")
+    ap.add_argument(
+        "--kinds",
+        default="list,list-baseline,project,schedule,events,transitions,feed,portfolio",
+        help="comma-separated subset of the request kinds",
+    )
     ap.add_argument("--out")
     args = ap.parse_args()
     facts = print_facts(args.database_url)
@@ -191,8 +220,10 @@ def main() -> None:
                 continue
             status = asyncio.run(probe(server.port, headers, paths[0]))
             if status == 404:
-                print(f"note: {kind} ({paths[0].split('?')[0]}) answers 404 in this build: skipped "
-                      f"(see --feed-path)", flush=True)
+                print(
+                    f"note: {kind} ({paths[0].split('?')[0]}) answers 404 in this build: skipped (see --feed-path)",
+                    flush=True,
+                )
                 results["kinds"][kind] = "skipped: 404"
                 continue
             res = asyncio.run(measure(server.port, headers, paths))
@@ -207,8 +238,11 @@ def main() -> None:
         if cookie:
             status = asyncio.run(probe(server.port, cookie, args.portfolio_path))
             if status in (404, 405):
-                print(f"note: portfolio page {args.portfolio_path} answers {status} in this build: skipped "
-                      f"(see --portfolio-path)", flush=True)
+                print(
+                    f"note: portfolio page {args.portfolio_path} answers {status} in this build: skipped "
+                    f"(see --portfolio-path)",
+                    flush=True,
+                )
                 results["kinds"]["portfolio"] = f"skipped: {status}"
             else:
                 res = asyncio.run(measure(server.port, cookie, [args.portfolio_path] * n))

@@ -26,11 +26,28 @@ from bench.common import create_key, ids_file, start_server
 from bench.loadgen import run_closed
 from bench.throughput import Flip
 
-AREAS = (("(app/", "app"), ("(workflow/", "workflow"), ("(bench/", "bench"), ("sqlalchemy", "sqlalchemy"),
-         ("psycopg", "driver"), ("sqlite3", "driver"),
-         ("pydantic", "fastapi/pydantic"), ("fastapi", "fastapi/pydantic"), ("starlette", "fastapi/pydantic"),
-         ("anyio", "fastapi/pydantic"), ("uvicorn", "uvicorn"), ("transitions", "transitions"))
-IDLE = ("wait (threading.py", "select (selectors.py", "_worker (concurrent", "run_forever", "_run_once", "get (queue.py")
+AREAS = (
+    ("(app/", "app"),
+    ("(workflow/", "workflow"),
+    ("(bench/", "bench"),
+    ("sqlalchemy", "sqlalchemy"),
+    ("psycopg", "driver"),
+    ("sqlite3", "driver"),
+    ("pydantic", "fastapi/pydantic"),
+    ("fastapi", "fastapi/pydantic"),
+    ("starlette", "fastapi/pydantic"),
+    ("anyio", "fastapi/pydantic"),
+    ("uvicorn", "uvicorn"),
+    ("transitions", "transitions"),
+)
+IDLE = (
+    "wait (threading.py",
+    "select (selectors.py",
+    "_worker (concurrent",
+    "run_forever",
+    "_run_once",
+    "get (queue.py",
+)
 
 
 def main() -> None:
@@ -52,12 +69,36 @@ def main() -> None:
     key = create_key(args.database_url)
     server = start_server(args.database_url)
     try:
-        spy = subprocess.Popen([args.py_spy, "record", "--pid", str(server.pid), "--rate", "200", "--format", "raw",
-                                "--output", args.out + ".txt", "--duration", str(int(args.duration)), "--nonblocking",
-                                *(["--gil"] if args.gil else [])],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        res = asyncio.run(run_closed("127.0.0.1", server.port, {"Authorization": f"Bearer {key}"}, wl,
-                                     connections=args.connections, duration=args.duration))
+        spy = subprocess.Popen(
+            [
+                args.py_spy,
+                "record",
+                "--pid",
+                str(server.pid),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                args.out + ".txt",
+                "--duration",
+                str(int(args.duration)),
+                "--nonblocking",
+                *(["--gil"] if args.gil else []),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        res = asyncio.run(
+            run_closed(
+                "127.0.0.1",
+                server.port,
+                {"Authorization": f"Bearer {key}"},
+                wl,
+                connections=args.connections,
+                duration=args.duration,
+            )
+        )
         spy.wait(60)
         print(json.dumps(res.summary()))
     finally:

@@ -14,10 +14,12 @@ import argparse
 import subprocess
 
 PG = ["-h", "127.0.0.1", "-U", "postgres"]
-COLUMNS = ("id, name, kind, initiator, region, departement, conventionnement, lead_name, description, state, "
-           "suspended_since, started_on, state_entered_on, last_transition_on, labelled_on, closed_on, closed_reason, "
-           "step_months, horizon_months, horizon_on, step_due_on, projected_label_on, deadline_status, version, "
-           "created_at, updated_at")
+COLUMNS = (
+    "id, name, kind, initiator, region, departement, conventionnement, lead_name, description, state, "
+    "suspended_since, started_on, state_entered_on, last_transition_on, labelled_on, closed_on, closed_reason, "
+    "step_months, horizon_months, horizon_on, step_due_on, projected_label_on, deadline_status, version, "
+    "created_at, updated_at"
+)
 
 
 def main() -> None:

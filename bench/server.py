@@ -55,28 +55,53 @@ def add_baseline(app: FastAPI) -> None:
         now = dt.datetime.now(dt.UTC)
         with engine.begin() as conn:
             version = conn.execute(
-                update(projects).where(projects.c.id == project_id)
-                .values(version=projects.c.version + 1, updated_at=now).returning(projects.c.version)
+                update(projects)
+                .where(projects.c.id == project_id)
+                .values(version=projects.c.version + 1, updated_at=now)
+                .returning(projects.c.version)
             ).scalar_one_or_none()
             if version is None:
                 return JSONResponse({"status": 404}, status_code=404)
-            row = {"project_id": project_id, "seq": version, "type": "bench.baseline", "recorded_at": now,
-                   "actor": principal.label, "data": {}}
+            row = {
+                "project_id": project_id,
+                "seq": version,
+                "type": "bench.baseline",
+                "recorded_at": now,
+                "actor": principal.label,
+                "data": {},
+            }
             if not full:
                 conn.execute(insert(events).values(**row))
             else:
-                row["feed_seq"] = conn.execute(update(counter).where(counter.c.id == 1)
-                                               .values(value=counter.c.value + 1).returning(counter.c.value)
-                                               ).scalar_one()
+                row["feed_seq"] = conn.execute(
+                    update(counter)
+                    .where(counter.c.id == 1)
+                    .values(value=counter.c.value + 1)
+                    .returning(counter.c.value)
+                ).scalar_one()
                 event_id = conn.execute(insert(events).values(**row).returning(events.c.id)).scalar_one()
-                conn.execute(insert(outbox).values(event_id=event_id, topic="bench.baseline", created_at=now,
-                                                   payload={"project_id": str(project_id), "seq": version}))
+                conn.execute(
+                    insert(outbox).values(
+                        event_id=event_id,
+                        topic="bench.baseline",
+                        created_at=now,
+                        payload={"project_id": str(project_id), "seq": version},
+                    )
+                )
         return JSONResponse({"id": str(project_id), "version": version}, headers={"ETag": f'"{version}"'})
 
     @app.get(BASELINE_LIST_PATH, include_in_schema=False)
-    def baseline_list(request: Request, page: int = 1, page_size: int = 50, sort: str = "status",
-                      state: list[str] = Query([]), status: list[str] = Query([]), region: list[str] = Query([]),
-                      kind: str | None = None, q: str | None = None) -> JSONResponse:
+    def baseline_list(
+        request: Request,
+        page: int = 1,
+        page_size: int = 50,
+        sort: str = "status",
+        state: list[str] = Query([]),
+        status: list[str] = Query([]),
+        region: list[str] = Query([]),
+        kind: str | None = None,
+        q: str | None = None,
+    ) -> JSONResponse:
         """The list's read without the app's layers: the same API-key authentication and the same
         repository query (filters, status sort, count), then the rows' stored columns as JSON: no
         access rule, no deadline presentation, no response model."""
@@ -86,12 +111,28 @@ def add_baseline(app: FastAPI) -> None:
         today = dt.date.today()
         with app.state.session_factory() as session:
             rows, total = ProjectRepository(session).search(
-                today=today, state=state, status=status, region=region, kind=kind, q=q, sort=sort,
-                offset=(page - 1) * page_size, limit=page_size)
-            items = [{"id": str(p.id), "name": p.name, "state": p.state, "region": p.region,
-                      "horizon_on": p.horizon_on.isoformat(),
-                      "step_due_on": p.step_due_on.isoformat() if p.step_due_on else None,
-                      "version": p.version} for p in rows]
+                today=today,
+                state=state,
+                status=status,
+                region=region,
+                kind=kind,
+                q=q,
+                sort=sort,
+                offset=(page - 1) * page_size,
+                limit=page_size,
+            )
+            items = [
+                {
+                    "id": str(p.id),
+                    "name": p.name,
+                    "state": p.state,
+                    "region": p.region,
+                    "horizon_on": p.horizon_on.isoformat(),
+                    "step_due_on": p.step_due_on.isoformat() if p.step_due_on else None,
+                    "version": p.version,
+                }
+                for p in rows
+            ]
         return JSONResponse({"items": items, "total": total, "page": page, "page_size": page_size})
 
     @app.post(BASELINE_PATH, include_in_schema=False)

@@ -58,9 +58,20 @@ from bench.loadgen import Conn
 
 API = "/api/v1"
 ALLOWED_REFUSALS = {409, 412, 422}
-TRIGGERS = ["definir_contours", "lancer_faisabilite", "soumettre_validation", "lancer_prefiguration",
-            "demander_expertise", "labelliser", "reprendre_contours", "reprendre_faisabilite", "ajourner_label",
-            "abandonner", "suspendre", "reprendre"]
+TRIGGERS = [
+    "definir_contours",
+    "lancer_faisabilite",
+    "soumettre_validation",
+    "lancer_prefiguration",
+    "demander_expertise",
+    "labelliser",
+    "reprendre_contours",
+    "reprendre_faisabilite",
+    "ajourner_label",
+    "abandonner",
+    "suspendre",
+    "reprendre",
+]
 
 
 @dataclass
@@ -84,15 +95,17 @@ class Tally:
 
 
 class Client:
-    def __init__(self, port: int, key: str, ids: list[str], tally: Tally, rnd: random.Random, *,
-                 idempotency: bool, today: date) -> None:
+    def __init__(
+        self, port: int, key: str, ids: list[str], tally: Tally, rnd: random.Random, *, idempotency: bool, today: date
+    ) -> None:
         self.conn = Conn("127.0.0.1", port, {"Authorization": f"Bearer {key}"})
         self.ids, self.t, self.r = ids, tally, rnd
         self.idempotency = idempotency
         self.today = today
 
-    async def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-                   kind: str = "read") -> tuple[int, Any, dict[str, str]]:
+    async def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, kind: str = "read"
+    ) -> tuple[int, Any, dict[str, str]]:
         data = None if body is None else json.dumps(body).encode()
         extra = dict(headers or {})
         key = None
@@ -103,8 +116,16 @@ class Client:
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             self.conn.close()
             if method != "GET":
-                self.t.unknown.append({"method": method, "path": path, "body": body, "kind": kind,
-                                       "idempotency_key": key, "error": type(exc).__name__})
+                self.t.unknown.append(
+                    {
+                        "method": method,
+                        "path": path,
+                        "body": body,
+                        "kind": kind,
+                        "idempotency_key": key,
+                        "error": type(exc).__name__,
+                    }
+                )
             raise ConnectionError from exc
         self.t.add(kind, status, raw, f"{method} {path}")
         if 200 <= status < 300:
@@ -130,18 +151,37 @@ class Client:
             await self.call("POST", f"{p}/communes", {"insee_code": "ABCDE", "name": self.uniq("X")}, kind="evidence")
             return
         if state == "groupe_projet":
-            cat, pilot = r.choice([("mouvement", True), ("habitant", False), ("collectivite", False),
-                                   ("bailleur_social", False), ("partenaire_socio_economique", False)])
-            await self.call("POST", f"{p}/stakeholders", {"name": self.uniq("Membre"), "category": cat,
-                                                          "is_amo_pilot": pilot}, kind="evidence")
+            cat, pilot = r.choice(
+                [
+                    ("mouvement", True),
+                    ("habitant", False),
+                    ("collectivite", False),
+                    ("bailleur_social", False),
+                    ("partenaire_socio_economique", False),
+                ]
+            )
+            await self.call(
+                "POST",
+                f"{p}/stakeholders",
+                {"name": self.uniq("Membre"), "category": cat, "is_amo_pilot": pilot},
+                kind="evidence",
+            )
         elif state == "contours":
             which = r.randrange(4)
             if which == 0:
-                await self.call("POST", f"{p}/communes", {"insee_code": f"{r.randint(10000, 95999)}",
-                                                          "name": self.uniq("Commune")}, kind="evidence")
+                await self.call(
+                    "POST",
+                    f"{p}/communes",
+                    {"insee_code": f"{r.randint(10000, 95999)}", "name": self.uniq("Commune")},
+                    kind="evidence",
+                )
             elif which == 1:
-                await self.call("POST", f"{p}/qpvs", {"code": f"QP{r.randint(0, 999999):06d}",
-                                                      "name": self.uniq("QPV")}, kind="evidence")
+                await self.call(
+                    "POST",
+                    f"{p}/qpvs",
+                    {"code": f"QP{r.randint(0, 999999):06d}", "name": self.uniq("QPV")},
+                    kind="evidence",
+                )
             elif which == 2:
                 await self.call("POST", f"{p}/needs", {"label": self.uniq("Besoin")}, kind="evidence")
             else:
@@ -153,48 +193,90 @@ class Client:
                 etag = hdrs.get("etag", "*")
                 for need in (needs or [])[:3] if status == 200 else []:
                     if need["status"] == "a_etudier":  # If-Match: a PATCH that changes nothing writes no event
-                        status, _, hdrs = await self.call("PATCH", f"{p}/needs/{need['id']}", {"status": "confirme"},
-                                                          {"If-Match": etag}, kind="evidence")
+                        status, _, hdrs = await self.call(
+                            "PATCH",
+                            f"{p}/needs/{need['id']}",
+                            {"status": "confirme"},
+                            {"If-Match": etag},
+                            kind="evidence",
+                        )
                         if status != 200:
                             break
                         etag = hdrs.get("etag", "*")
             elif which == 1:
-                await self.call("PUT", f"{p}/feasibility", {
-                    "annual_charges": 400000, "market_income": 250000, "non_market_income": 150000,
-                    "premises_address": self.uniq("rue"), "conclusion": "favorable", "conclusion_on": d},
-                    kind="evidence")
+                await self.call(
+                    "PUT",
+                    f"{p}/feasibility",
+                    {
+                        "annual_charges": 400000,
+                        "market_income": 250000,
+                        "non_market_income": 150000,
+                        "premises_address": self.uniq("rue"),
+                        "conclusion": "favorable",
+                        "conclusion_on": d,
+                    },
+                    kind="evidence",
+                )
             elif which == 2:
-                await self.call("POST", f"{p}/markets", {"label": self.uniq("Marché"), "buyer_name": "Vilogia",
-                                                         "buyer_category": "bailleur_social"}, kind="evidence")
+                await self.call(
+                    "POST",
+                    f"{p}/markets",
+                    {"label": self.uniq("Marché"), "buyer_name": "Vilogia", "buyer_category": "bailleur_social"},
+                    kind="evidence",
+                )
             else:
-                await self.call("POST", f"{p}/site-visits", {"regie_name": self.uniq("Régie"), "visited_on": d},
-                                kind="evidence")
+                await self.call(
+                    "POST", f"{p}/site-visits", {"regie_name": self.uniq("Régie"), "visited_on": d}, kind="evidence"
+                )
         elif state == "validation":
             status, people, _ = await self.call("GET", f"{p}/stakeholders")
             people = [x for x in (people or []) if x["category"] != "mouvement"] if status == 200 else []
             if people:
                 who = r.choice(people)
                 verdict = "favorable" if r.random() < 0.85 else "defavorable"
-                await self.call("POST", f"{p}/approvals", {"stakeholder_id": who["id"], "verdict": verdict,
-                                                           "given_on": d}, kind="evidence")
+                await self.call(
+                    "POST",
+                    f"{p}/approvals",
+                    {"stakeholder_id": who["id"], "verdict": verdict, "given_on": d},
+                    kind="evidence",
+                )
         elif state == "prefiguration":
             which = r.randrange(3)
             if which == 0:
-                await self.call("PUT", f"{p}/association", {"name": self.uniq("Association"), "declared_on": d,
-                                                            "rna": f"W{r.randint(0, 999999999):09d}"},
-                                kind="evidence")
+                await self.call(
+                    "PUT",
+                    f"{p}/association",
+                    {"name": self.uniq("Association"), "declared_on": d, "rna": f"W{r.randint(0, 999999999):09d}"},
+                    kind="evidence",
+                )
             elif which == 1:
-                await self.call("POST", f"{p}/board-members", {"name": self.uniq("Administrateur"),
-                                                               "college": r.choice(["habitant", "collectivite",
-                                                                                    "bailleur_social"])},
-                                kind="evidence")
+                await self.call(
+                    "POST",
+                    f"{p}/board-members",
+                    {
+                        "name": self.uniq("Administrateur"),
+                        "college": r.choice(["habitant", "collectivite", "bailleur_social"]),
+                    },
+                    kind="evidence",
+                )
             else:
-                await self.call("POST", f"{p}/hires", {"name": self.uniq("Salarié"), "role": "Chargé de mission",
-                                                       "start_on": d}, kind="evidence")
+                await self.call(
+                    "POST",
+                    f"{p}/hires",
+                    {"name": self.uniq("Salarié"), "role": "Chargé de mission", "start_on": d},
+                    kind="evidence",
+                )
         elif state == "expertise":
-            await self.call("POST", f"{p}/expertises", {
-                "conducted_on": d, "experts": ["Claire Martin"],
-                "conclusion": "favorable" if r.random() < 0.8 else "reserves"}, kind="evidence")
+            await self.call(
+                "POST",
+                f"{p}/expertises",
+                {
+                    "conducted_on": d,
+                    "experts": ["Claire Martin"],
+                    "conclusion": "favorable" if r.random() < 0.8 else "reserves",
+                },
+                kind="evidence",
+            )
 
     async def step(self) -> None:
         pid = self.r.choice(self.ids)
@@ -204,15 +286,23 @@ class Client:
             return
         state = view["state"]
         if roll < 0.45:  # a valid move, if there is one
-            allowed = [t for t in view["triggers"] if t["allowed"]
-                       and (t["trigger"] not in ("abandonner",) or self.r.random() < 0.02)]
+            allowed = [
+                t
+                for t in view["triggers"]
+                if t["allowed"] and (t["trigger"] not in ("abandonner",) or self.r.random() < 0.02)
+            ]
             if not allowed:
                 await self.evidence_for(pid, state)
                 return
             t = self.r.choice(allowed)
             body = {"reason": "Motif du soak"} if t["reason_required"] else None
-            await self.call("POST", f"/projects/{pid}/transitions/{t['trigger']}", body,
-                            {"If-Match": hdrs.get("etag", "*")}, kind="transition")
+            await self.call(
+                "POST",
+                f"/projects/{pid}/transitions/{t['trigger']}",
+                body,
+                {"If-Match": hdrs.get("etag", "*")},
+                kind="transition",
+            )
         elif roll < 0.65:  # any trigger, often refused
             trig = self.r.choice(TRIGGERS)
             body: dict[str, Any] | None = None
@@ -239,8 +329,13 @@ async def create_projects(port: int, key: str, n: int, tally: Tally) -> list[str
     ids = []
     kinds = ["regie_de_quartier", "regie_de_territoire"]
     for i in range(n):
-        body = {"name": f"Régie du soak n°{i:03d}", "kind": kinds[i % 2], "region": "Hauts-de-France",
-                "initiator": "habitants", "departement": "59"}
+        body = {
+            "name": f"Régie du soak n°{i:03d}",
+            "kind": kinds[i % 2],
+            "region": "Hauts-de-France",
+            "initiator": "habitants",
+            "departement": "59",
+        }
         status, raw, _ = await conn.request("POST", f"{API}/projects", json.dumps(body).encode())
         assert status == 201, raw
         tally.creations_ok += 1
@@ -249,11 +344,23 @@ async def create_projects(port: int, key: str, n: int, tally: Tally) -> list[str
     return ids
 
 
-async def run_clients(port: int, key: str, ids: list[str], tally: Tally, *, clients: int, duration: float,
-                      seed: int, idempotency: bool, today: date) -> None:
+async def run_clients(
+    port: int,
+    key: str,
+    ids: list[str],
+    tally: Tally,
+    *,
+    clients: int,
+    duration: float,
+    seed: int,
+    idempotency: bool,
+    today: date,
+) -> None:
     until = time.perf_counter() + duration
-    cs = [Client(port, key, ids, tally, random.Random(seed * 1000 + i), idempotency=idempotency, today=today)
-          for i in range(clients)]
+    cs = [
+        Client(port, key, ids, tally, random.Random(seed * 1000 + i), idempotency=idempotency, today=today)
+        for i in range(clients)
+    ]
     await asyncio.gather(*(c.run(until) for c in cs))
     for c in cs:
         c.conn.close()
@@ -273,30 +380,46 @@ def check(url: str, tally: Tally, *, allow_unknown: bool = False) -> dict[str, A
         n_events = s.scalar(select(func.count()).select_from(Event))
         n_outbox = s.scalar(select(func.count()).select_from(OutboxMessage))
         versions = s.scalar(select(func.coalesce(func.sum(Project.version), 0)))
-        feed = s.execute(select(func.count(Event.feed_seq), func.count(func.distinct(Event.feed_seq)),
-                                func.min(Event.feed_seq), func.max(Event.feed_seq))).one()
+        feed = s.execute(
+            select(
+                func.count(Event.feed_seq),
+                func.count(func.distinct(Event.feed_seq)),
+                func.min(Event.feed_seq),
+                func.max(Event.feed_seq),
+            )
+        ).one()
     factory.kw["bind"].dispose()
     unknown = len(tally.unknown)
     refusals = {f"{k}:{st}": n for (k, st), n in sorted(tally.statuses.items()) if st >= 400}
     report = {
-        "verify": {"checked": checked, "findings": [{"project": str(f.project_id), "problems": f.problems}
-                                                    for f in findings]},
-        "transitions_accepted": tally.transitions_ok, "transition_events": n_transitions,
-        "evidence_accepted": tally.evidence_ok, "evidence_events": n_evidence,
-        "creations": tally.creations_ok, "creation_events": n_created,
-        "events": n_events, "outbox": n_outbox, "sum_of_versions": versions,
+        "verify": {
+            "checked": checked,
+            "findings": [{"project": str(f.project_id), "problems": f.problems} for f in findings],
+        },
+        "transitions_accepted": tally.transitions_ok,
+        "transition_events": n_transitions,
+        "evidence_accepted": tally.evidence_ok,
+        "evidence_events": n_evidence,
+        "creations": tally.creations_ok,
+        "creation_events": n_created,
+        "events": n_events,
+        "outbox": n_outbox,
+        "sum_of_versions": versions,
         "feed_positions": {"count": feed[0], "distinct": feed[1], "min": feed[2], "max": feed[3]},
-        "writes_without_answer": unknown, "steps": tally.steps,
-        "statuses": {f"{k}:{st}": n for (k, st), n in sorted(tally.statuses.items())}, "refusals": refusals,
-        "unexpected": tally.bad[:20], "database_is_locked": tally.locked,
+        "writes_without_answer": unknown,
+        "steps": tally.steps,
+        "statuses": {f"{k}:{st}": n for (k, st), n in sorted(tally.statuses.items())},
+        "refusals": refusals,
+        "unexpected": tally.bad[:20],
+        "database_is_locked": tally.locked,
     }
     problems = []
     if findings:
         problems.append(f"verify: {len(findings)} project(s) with discrepancies")
     slack = unknown if allow_unknown else 0  # a write cut by a crash may or may not have committed
-    if not (n_transitions - tally.transitions_ok) in range(slack + 1):
+    if (n_transitions - tally.transitions_ok) not in range(slack + 1):
         problems.append(f"{n_transitions} transition events but {tally.transitions_ok} transitions accepted")
-    if not (n_evidence - tally.evidence_ok) in range(slack + 1):
+    if (n_evidence - tally.evidence_ok) not in range(slack + 1):
         problems.append(f"{n_evidence} evidence events but {tally.evidence_ok} evidence writes accepted")
     if n_created != tally.creations_ok:
         problems.append(f"{n_created} creation events but {tally.creations_ok} projects created")
@@ -324,16 +447,32 @@ def main() -> None:
     ap.add_argument("--server-cpus", default=None, help="taskset list for the server (default: not pinned)")
     ap.add_argument("--out")
     args = ap.parse_args()
-    report = soak(args.database_url, clients=args.clients, projects=args.projects, duration=args.duration,
-                  seed=args.seed, idempotency=args.idempotency, server_cpus=args.server_cpus)
+    report = soak(
+        args.database_url,
+        clients=args.clients,
+        projects=args.projects,
+        duration=args.duration,
+        seed=args.seed,
+        idempotency=args.idempotency,
+        server_cpus=args.server_cpus,
+    )
     if args.out:
         with open(args.out, "w") as f:
             json.dump(report, f, indent=1, ensure_ascii=False)
     sys.exit(0 if report["ok"] else 1)
 
 
-def soak(url: str, *, clients: int, projects: int, duration: float, seed: int = 1, idempotency: bool = False,
-         server_cpus: str | None = None, quiet: bool = False) -> dict[str, Any]:
+def soak(
+    url: str,
+    *,
+    clients: int,
+    projects: int,
+    duration: float,
+    seed: int = 1,
+    idempotency: bool = False,
+    server_cpus: str | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
     facts = print_facts(url) if not quiet else {}
     ensure_pg_database(url)
     reset_database(url)
@@ -344,15 +483,34 @@ def soak(url: str, *, clients: int, projects: int, duration: float, seed: int = 
     try:
         ids = asyncio.run(create_projects(server.port, key, projects, tally))
         t0 = time.perf_counter()
-        asyncio.run(run_clients(server.port, key, ids, tally, clients=clients, duration=duration, seed=seed,
-                                idempotency=idempotency, today=today))
+        asyncio.run(
+            run_clients(
+                server.port,
+                key,
+                ids,
+                tally,
+                clients=clients,
+                duration=duration,
+                seed=seed,
+                idempotency=idempotency,
+                today=today,
+            )
+        )
         elapsed = time.perf_counter() - t0
     finally:
         server.stop()
     report = check(url, tally)
-    report.update({"backend": backend(url), "clients": clients, "projects": projects, "duration_s": round(elapsed, 1),
-                   "requests_per_s": round(sum(tally.statuses.values()) / elapsed, 1), "loadavg": loadavg(),
-                   "facts": facts})
+    report.update(
+        {
+            "backend": backend(url),
+            "clients": clients,
+            "projects": projects,
+            "duration_s": round(elapsed, 1),
+            "requests_per_s": round(sum(tally.statuses.values()) / elapsed, 1),
+            "loadavg": loadavg(),
+            "facts": facts,
+        }
+    )
     if not quiet:
         print(json.dumps({k: v for k, v in report.items() if k != "facts"}, ensure_ascii=False, indent=1))
     return report

@@ -44,8 +44,12 @@ def main() -> None:
                 create_project(client, name=f"Régie supplémentaire n°{i}", started_on=START.isoformat())
             large = counts(client, app.state.engine, pid)
             fire = {}
-            for trigger, body in (("reprendre_faisabilite", {"reason": "Revoir."}), ("soumettre_validation", None),
-                                  ("reprendre_faisabilite", {"reason": "Revoir."}), ("soumettre_validation", None)):
+            for trigger, body in (
+                ("reprendre_faisabilite", {"reason": "Revoir."}),
+                ("soumettre_validation", None),
+                ("reprendre_faisabilite", {"reason": "Revoir."}),
+                ("soumettre_validation", None),
+            ):
                 with counting(app.state.engine) as seen:
                     client.post(f"/api/v1/projects/{pid}/transitions/{trigger}", json=body)
                 fire[trigger] = len(seen)

@@ -109,14 +109,24 @@ def states_of(url: str, ids: list[str]) -> dict[str, str]:
     return out
 
 
-def phase(server, url: str, headers: dict[str, str], workload: Flip, *, mode: str, connections: int,
-          duration: float, rate: float | None = None) -> dict[str, Any]:
+def phase(
+    server,
+    url: str,
+    headers: dict[str, str],
+    workload: Flip,
+    *,
+    mode: str,
+    connections: int,
+    duration: float,
+    rate: float | None = None,
+) -> dict[str, Any]:
     pg = pg_backend_pids(url)
     db0 = {pid: cpu_seconds(pid) for pid in pg}
     s0, g0, w0 = cpu_seconds(server.pid), time.process_time(), time.perf_counter()
     if mode == "closed":
-        res: Result = asyncio.run(run_closed("127.0.0.1", server.port, headers, workload, connections=connections,
-                                             duration=duration))
+        res: Result = asyncio.run(
+            run_closed("127.0.0.1", server.port, headers, workload, connections=connections, duration=duration)
+        )
     else:
         res = asyncio.run(run_open("127.0.0.1", server.port, headers, workload, rate=rate or 1, duration=duration))
     wall = time.perf_counter() - w0
@@ -128,14 +138,22 @@ def phase(server, url: str, headers: dict[str, str], workload: Flip, *, mode: st
         now = cpu_seconds(pid)
         d0, d1 = d0 + db0.get(pid, 0.0), d1 + now
     out = res.summary()
-    out.update({
-        "side": workload.side, "mode": mode, "rate": rate, "duration_s": round(res.elapsed, 1),
-        "server_cpu_pct": round(100 * (s1 - s0) / wall, 1), "loadgen_cpu_pct": round(100 * (g1 - g0) / wall, 1),
-        "db_cpu_pct": round(100 * (d1 - d0) / wall, 1) if pg else None,
-        "server_cpu_ms_per_req": round(1000 * (s1 - s0) / max(1, res.count), 3),
-        "db_cpu_ms_per_req": round(1000 * (d1 - d0) / max(1, res.count), 3) if pg else None,
-        "late_starts": res.late_starts, "loadavg": loadavg(), "_latencies": res.latencies,
-    })
+    out.update(
+        {
+            "side": workload.side,
+            "mode": mode,
+            "rate": rate,
+            "duration_s": round(res.elapsed, 1),
+            "server_cpu_pct": round(100 * (s1 - s0) / wall, 1),
+            "loadgen_cpu_pct": round(100 * (g1 - g0) / wall, 1),
+            "db_cpu_pct": round(100 * (d1 - d0) / wall, 1) if pg else None,
+            "server_cpu_ms_per_req": round(1000 * (s1 - s0) / max(1, res.count), 3),
+            "db_cpu_ms_per_req": round(1000 * (d1 - d0) / max(1, res.count), 3) if pg else None,
+            "late_starts": res.late_starts,
+            "loadavg": loadavg(),
+            "_latencies": res.latencies,
+        }
+    )
     return out
 
 
@@ -164,13 +182,20 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=20, help="seconds per closed-loop round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warmup", type=float, default=5)
-    ap.add_argument("--rates", type=float, nargs="*", help="open-loop rates (req/s); default 50%% and 80%% of the "
-                    "slower side's closed-loop throughput")
+    ap.add_argument(
+        "--rates",
+        type=float,
+        nargs="*",
+        help="open-loop rates (req/s); default 50%% and 80%% of the slower side's closed-loop throughput",
+    )
     ap.add_argument("--open-duration", type=float, default=20)
     ap.add_argument("--server-cpus", default="0")
     ap.add_argument("--loadgen-cpus", default="1")
-    ap.add_argument("--full-baseline", action="store_true",
-                    help="also run a third side, /bench/baseline-full (every row a transition writes, no workflow)")
+    ap.add_argument(
+        "--full-baseline",
+        action="store_true",
+        help="also run a third side, /bench/baseline-full (every row a transition writes, no workflow)",
+    )
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args()
 
@@ -196,7 +221,7 @@ def main() -> None:
     rest = ids[half:]
     wl = {"regieflow": Flip(ids[:half], "regieflow", args.database_url)}
     for i, side in enumerate(sides[1:]):
-        share = rest[i::len(sides) - 1]
+        share = rest[i :: len(sides) - 1]
         wl[side] = Flip(share, side)
 
     if args.rounds == 0:
@@ -206,15 +231,30 @@ def main() -> None:
     results: dict[str, Any] = {"facts": facts, "backend": backend(args.database_url), "args": vars(args)}
     try:
         for side in sides:
-            phase(server, args.database_url, headers, wl[side], mode="closed", connections=args.connections,
-                  duration=args.warmup)
+            phase(
+                server,
+                args.database_url,
+                headers,
+                wl[side],
+                mode="closed",
+                connections=args.connections,
+                duration=args.warmup,
+            )
         closed: dict[str, list] = {side: [] for side in sides}
         for r in range(args.rounds):
             for side in sides if r % 2 == 0 else sides[::-1]:
-                p = phase(server, args.database_url, headers, wl[side], mode="closed",
-                          connections=args.connections, duration=args.duration)
-                print(f"closed {side:9s} round {r}: {json.dumps({k: v for k, v in p.items() if k[0] != '_'})}",
-                      flush=True)
+                p = phase(
+                    server,
+                    args.database_url,
+                    headers,
+                    wl[side],
+                    mode="closed",
+                    connections=args.connections,
+                    duration=args.duration,
+                )
+                print(
+                    f"closed {side:9s} round {r}: {json.dumps({k: v for k, v in p.items() if k[0] != '_'})}", flush=True
+                )
                 closed[side].append(p)
         summary = {side: combine(parts) for side, parts in closed.items()}
         summary["ratio_rps"] = round(summary["regieflow"]["rps"] / summary["baseline"]["rps"], 3)
@@ -227,8 +267,16 @@ def main() -> None:
         results["open"] = []
         for rate in rates:
             for side in sides:
-                p = phase(server, args.database_url, headers, wl[side], mode="open", connections=0,
-                          duration=args.open_duration, rate=rate)
+                p = phase(
+                    server,
+                    args.database_url,
+                    headers,
+                    wl[side],
+                    mode="open",
+                    connections=0,
+                    duration=args.open_duration,
+                    rate=rate,
+                )
                 p.pop("_latencies")
                 print(f"open {side:9s} @ {rate}/s: {json.dumps(p)}", flush=True)
                 results["open"].append(p)
@@ -242,9 +290,17 @@ def main() -> None:
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1)
-    print("done: " + json.dumps({"ratio_rps": results["closed"]["ratio_rps"],
-                                "ratio_rps_full": results["closed"].get("ratio_rps_full"), "loadavg": loadavg()}),
-          flush=True)
+    print(
+        "done: "
+        + json.dumps(
+            {
+                "ratio_rps": results["closed"]["ratio_rps"],
+                "ratio_rps_full": results["closed"].get("ratio_rps_full"),
+                "loadavg": loadavg(),
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -45,13 +45,19 @@ def password_hash() -> str:
     return FAST_HASHER.hash(PASSWORD)
 
 
-def add_user(app: Any, email: str, grants: list[tuple[str, uuid.UUID | None, str | None]] = (),
-             *, name: str | None = None) -> tuple[int, list[int]]:
+def add_user(
+    app: Any, email: str, grants: list[tuple[str, uuid.UUID | None, str | None]] = (), *, name: str | None = None
+) -> tuple[int, list[int]]:
     """Insert a user whose password is PASSWORD, with role grants; returns (user id, grant ids)."""
     with app.state.session_factory() as session:
-        user = User(email=email, name=name or email.split("@")[0], password_hash=password_hash(),
-                      created_at=app.state.clock.now(), active=True,
-                      grants=[RoleGrant(role=r, project_id=p, region=g) for r, p, g in grants])
+        user = User(
+            email=email,
+            name=name or email.split("@")[0],
+            password_hash=password_hash(),
+            created_at=app.state.clock.now(),
+            active=True,
+            grants=[RoleGrant(role=r, project_id=p, region=g) for r, p, g in grants],
+        )
         session.add(user)
         session.commit()
         return user.id, [g.id for g in user.grants]
@@ -67,8 +73,12 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str,
 
 
 def project_body(region: str = REGION_A, **overrides: Any) -> dict[str, Any]:
-    return {"name": f"Régie de {region}", "kind": "regie_de_quartier", "region": region,
-            "initiator": "habitants"} | overrides
+    return {
+        "name": f"Régie de {region}",
+        "kind": "regie_de_quartier",
+        "region": region,
+        "initiator": "habitants",
+    } | overrides
 
 
 # Bodies to add one item of each kind (`seed` for the fixtures, `extra` for a second, distinct item),
@@ -125,8 +135,9 @@ def seed_project(client: TestClient, region: str) -> tuple[str, dict[str, int | 
     r = client.post(f"{API}/projects", json=project_body(region))
     assert r.status_code == 201, r.text
     pid = r.json()["id"]
-    voter = client.post(f"{API}/projects/{pid}/stakeholders",
-                        json={"name": "Ville de Roubaix", "category": "collectivite"})
+    voter = client.post(
+        f"{API}/projects/{pid}/stakeholders", json={"name": "Ville de Roubaix", "category": "collectivite"}
+    )
     assert voter.status_code == 201, voter.text
     items: dict[str, int | None] = {"_voter": voter.json()["id"]}
     for kind in KINDS.values():

@@ -87,15 +87,16 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def _one_app(database_url: str):  # noqa: ANN202
-    application = create_app(Settings(database_url=database_url, max_body_bytes=64 * 1024),
-                             clock=SettableClock(tz=ZoneInfo("Europe/Paris")))
+def _one_app(database_url: str):
+    application = create_app(
+        Settings(database_url=database_url, max_body_bytes=64 * 1024), clock=SettableClock(tz=ZoneInfo("Europe/Paris"))
+    )
     yield application
     application.state.engine.dispose()
 
 
 @pytest.fixture
-def app(_one_app, db: Engine, settings: Settings, clock: SettableClock):  # noqa: ANN001, ANN201
+def app(_one_app, db: Engine, settings: Settings, clock: SettableClock):
     """One application for the whole run, given each test's empty tables, settings and clock.
 
     FastAPI builds each route's handling lazily, per application, on its first request (~0.3 s for
@@ -106,27 +107,36 @@ def app(_one_app, db: Engine, settings: Settings, clock: SettableClock):  # noqa
 
 
 @pytest.fixture
-def fresh_app(db: Engine, settings: Settings, clock: SettableClock):  # noqa: ANN201
+def fresh_app(db: Engine, settings: Settings, clock: SettableClock):
     """A new application, for a test that changes the app itself (adds a route, say)."""
     application = create_app(settings, clock=clock)
     yield application
     application.state.engine.dispose()
 
 
-def make_key(app, *, scopes=("read", "write"), consultant=True, regions=None, project_ids=None,  # noqa: ANN001, ANN201
-             name="Test key", expires_at=None):
+def make_key(
+    app, *, scopes=("read", "write"), consultant=True, regions=None, project_ids=None, name="Test key", expires_at=None
+):
     """Create an API key directly through the accounts service; returns (key string, row)."""
     from app.accounts import service as accounts
 
     with app.state.session_factory() as session:
-        new = accounts.create_api_key(session, name=name, scopes=list(scopes), consultant=consultant, regions=regions,
-                                      project_ids=project_ids, expires_at=expires_at, created_by="tests",
-                                      now=app.state.clock.now())
+        new = accounts.create_api_key(
+            session,
+            name=name,
+            scopes=list(scopes),
+            consultant=consultant,
+            regions=regions,
+            project_ids=project_ids,
+            expires_at=expires_at,
+            created_by="tests",
+            now=app.state.clock.now(),
+        )
         return new.key, new.row
 
 
 @pytest.fixture
-def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+def client(app) -> Iterator[TestClient]:
     """A client authenticated with an unrestricted consultant key (read, write, label)."""
     key, _ = make_key(app, name="Mouvement des Régies – tests")
     with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {key}"}) as c:
@@ -134,6 +144,6 @@ def client(app) -> Iterator[TestClient]:  # noqa: ANN001
 
 
 @pytest.fixture
-def anon_client(app) -> Iterator[TestClient]:  # noqa: ANN001
+def anon_client(app) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c

@@ -22,8 +22,12 @@ def label_of(doc: Node, control: Node) -> str | None:
 
 def controls(form: Node) -> list[Node]:
     """The visible controls of a form: inputs (not hidden), selects, textareas."""
-    return [n for n in form.iter() if n.tag in ("select", "textarea")
-            or (n.tag == "input" and (n.get("type") or "text") not in ("hidden", "submit"))]
+    return [
+        n
+        for n in form.iter()
+        if n.tag in ("select", "textarea")
+        or (n.tag == "input" and (n.get("type") or "text") not in ("hidden", "submit"))
+    ]
 
 
 def duplicate_ids(doc: Node) -> list[str]:

@@ -32,11 +32,12 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 with receiver.lock:
-                    receiver.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()},
-                                              "body": body, "path": self.path})
+                    receiver.requests.append(
+                        {"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body, "path": self.path}
+                    )
                     status, headers = receiver.answers.popleft() if receiver.answers else receiver.default
                 if receiver.delay:
                     time.sleep(receiver.delay)
@@ -76,7 +77,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def loopback(app):  # noqa: ANN001, ANN201
+def loopback(app):
     """The test application, allowed to call loopback targets (REGIEFLOW_WEBHOOK_ALLOW_PRIVATE_TARGETS)."""
     app.state.settings = app.state.settings.model_copy(update={"webhook_allow_private_targets": True})
     return app

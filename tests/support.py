@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,18 +21,23 @@ class SettableClock(Clock):
     state: dict[str, datetime] = field(default_factory=dict)
 
     def set(self, day: date) -> None:
-        self.state["now"] = datetime.combine(day, time(12, 0), PARIS).astimezone(timezone.utc)
+        self.state["now"] = datetime.combine(day, time(12, 0), PARIS).astimezone(UTC)
 
     def now(self) -> datetime:
-        return self.state.get("now") or datetime.now(timezone.utc)
+        return self.state.get("now") or datetime.now(UTC)
 
 
 API = "/api/v1"
 
 
 def create_project(client: TestClient, **overrides: Any) -> dict[str, Any]:
-    body = {"name": "Régie des Trois Quartiers", "kind": "regie_de_quartier", "region": "Hauts-de-France",
-            "initiator": "habitants", "departement": "59"} | overrides
+    body = {
+        "name": "Régie des Trois Quartiers",
+        "kind": "regie_de_quartier",
+        "region": "Hauts-de-France",
+        "initiator": "habitants",
+        "departement": "59",
+    } | overrides
     r = client.post(f"{API}/projects", json=body)
     assert r.status_code == 201, r.text
     return r.json()
@@ -61,8 +66,16 @@ def satisfy(client: TestClient, pid: str, step: str, day: date) -> None:
     p = f"/projects/{pid}"
     d = day.isoformat()
     if step == "groupe_projet":
-        post(client, f"{p}/stakeholders", {"name": "Claire Martin", "category": "mouvement", "is_amo_pilot": True,
-                                           "organisation": "Mouvement des Régies"})
+        post(
+            client,
+            f"{p}/stakeholders",
+            {
+                "name": "Claire Martin",
+                "category": "mouvement",
+                "is_amo_pilot": True,
+                "organisation": "Mouvement des Régies",
+            },
+        )
         post(client, f"{p}/stakeholders", {"name": "Amina Benali", "category": "habitant"})
         post(client, f"{p}/stakeholders", {"name": "Ville de Roubaix", "category": "collectivite"})
         post(client, f"{p}/stakeholders", {"name": "Vilogia", "category": "bailleur_social"})
@@ -76,31 +89,57 @@ def satisfy(client: TestClient, pid: str, step: str, day: date) -> None:
         r = client.get(f"{API}{p}/needs")
         for need in r.json():
             client.patch(f"{API}{p}/needs/{need['id']}", json={"status": "confirme"})
-        put(client, f"{p}/feasibility", {"annual_charges": 420000, "market_income": 250000,
-                                         "non_market_income": 180000, "premises_address": "12 rue de l'Alma, Roubaix",
-                                         "conclusion": "favorable", "conclusion_on": d})
-        post(client, f"{p}/markets", {"label": "Entretien des halls", "buyer_name": "Vilogia",
-                                      "buyer_category": "bailleur_social"})
+        put(
+            client,
+            f"{p}/feasibility",
+            {
+                "annual_charges": 420000,
+                "market_income": 250000,
+                "non_market_income": 180000,
+                "premises_address": "12 rue de l'Alma, Roubaix",
+                "conclusion": "favorable",
+                "conclusion_on": d,
+            },
+        )
+        post(
+            client,
+            f"{p}/markets",
+            {"label": "Entretien des halls", "buyer_name": "Vilogia", "buyer_category": "bailleur_social"},
+        )
         post(client, f"{p}/site-visits", {"regie_name": "Régie de quartier de Tourcoing", "visited_on": d})
     elif step == "validation":
         for sh in client.get(f"{API}{p}/stakeholders").json():
             if sh["category"] != "mouvement":
                 post(client, f"{p}/approvals", {"stakeholder_id": sh["id"], "verdict": "favorable", "given_on": d})
     elif step == "prefiguration":
-        put(client, f"{p}/association", {"name": "Association de préfiguration de la Régie de Roubaix",
-                                         "declared_on": d, "rna": "W595012345"})
-        for name, college in (("Amina Benali", "habitant"), ("Élu de quartier", "collectivite"),
-                              ("Vilogia", "bailleur_social")):
+        put(
+            client,
+            f"{p}/association",
+            {"name": "Association de préfiguration de la Régie de Roubaix", "declared_on": d, "rna": "W595012345"},
+        )
+        for name, college in (
+            ("Amina Benali", "habitant"),
+            ("Élu de quartier", "collectivite"),
+            ("Vilogia", "bailleur_social"),
+        ):
             post(client, f"{p}/board-members", {"name": name, "college": college})
         post(client, f"{p}/hires", {"name": "Karim Haddad", "role": "Chargé de préfiguration", "start_on": d})
     elif step == "expertise":
-        post(client, f"{p}/expertises", {"conducted_on": d, "experts": ["Claire Martin", "Jean Dupuis"],
-                                         "conclusion": "favorable"})
+        post(
+            client,
+            f"{p}/expertises",
+            {"conducted_on": d, "experts": ["Claire Martin", "Jean Dupuis"], "conclusion": "favorable"},
+        )
 
 
-FORWARD = [("groupe_projet", "definir_contours"), ("contours", "lancer_faisabilite"),
-           ("faisabilite", "soumettre_validation"), ("validation", "lancer_prefiguration"),
-           ("prefiguration", "demander_expertise"), ("expertise", "labelliser")]
+FORWARD = [
+    ("groupe_projet", "definir_contours"),
+    ("contours", "lancer_faisabilite"),
+    ("faisabilite", "soumettre_validation"),
+    ("validation", "lancer_prefiguration"),
+    ("prefiguration", "demander_expertise"),
+    ("expertise", "labelliser"),
+]
 
 
 # --- helpers added for the API/integration suites (tests/test_api_*.py) --------------------------
@@ -153,7 +192,7 @@ def advance(client: TestClient, pid: str, until: str, *, start: date, gap_days: 
 
     project = get_project(client, pid)
     day = date.fromisoformat(project["last_transition_on"])
-    for step, trigger in FORWARD[STEP_ORDER.index(project["state"]):]:
+    for step, trigger in FORWARD[STEP_ORDER.index(project["state"]) :]:
         if step == until:
             break
         day = max(day, start) + timedelta(days=gap_days)

@@ -34,18 +34,22 @@ def csp_directives(value: str) -> dict[str, list[str]]:
     return out
 
 
-def assert_page_headers(r) -> None:  # noqa: ANN001
+def assert_page_headers(r) -> None:
     csp = csp_directives(r.headers["Content-Security-Policy"])
     scripts = csp.get("script-src", csp.get("default-src"))
     assert scripts and "'unsafe-inline'" not in scripts and "'unsafe-eval'" not in scripts, csp
     assert "'unsafe-inline'" not in csp.get("default-src", [])
     assert csp["frame-ancestors"] == ["'none'"]
     assert r.headers["X-Content-Type-Options"] == "nosniff"
-    assert r.headers["Referrer-Policy"] in ("same-origin", "no-referrer", "strict-origin-when-cross-origin",
-                                            "strict-origin")
+    assert r.headers["Referrer-Policy"] in (
+        "same-origin",
+        "no-referrer",
+        "strict-origin-when-cross-origin",
+        "strict-origin",
+    )
 
 
-def test_pages_send_a_strict_content_security_policy(app) -> None:  # noqa: ANN001
+def test_pages_send_a_strict_content_security_policy(app) -> None:
     add_user(app, "ana@example.fr", [("admin", None, None)])
     with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as c:
         page = c.get("/connexion")
@@ -66,7 +70,7 @@ def test_pages_send_a_strict_content_security_policy(app) -> None:  # noqa: ANN0
             assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
 
 
-def test_anonymous_reaches_only_the_login_page_health_and_openapi(app, anon_client) -> None:  # noqa: ANN001
+def test_anonymous_reaches_only_the_login_page_health_and_openapi(app, anon_client) -> None:
     """Walk every route of the application without credentials: which ones answer 2xx?"""
     answered, refused = set(), set()
     routes = served_routes(app)
@@ -89,15 +93,18 @@ def test_anonymous_reaches_only_the_login_page_health_and_openapi(app, anon_clie
                 assert r.headers["WWW-Authenticate"].startswith("Bearer")
                 refused.add(route.name)
     assert answered == {
-        ("GET", "/connexion"), (("GET", f"{API_PREFIX}/health")), ("GET", "/openapi.json"),
-        ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"),  # the documentation of the API
+        ("GET", "/connexion"),
+        (("GET", f"{API_PREFIX}/health")),
+        ("GET", "/openapi.json"),
+        ("GET", "/docs"),
+        ("GET", "/docs/oauth2-redirect"),  # the documentation of the API
         ("GET", "/static"),  # the login page's style sheet
     }, answered
     assert refused == {r.name for r in api_routes() if RULES[r.name].need != "public"}  # every API route: 401
     assert anon_client.get("/", follow_redirects=False).headers["location"] == "/connexion"
 
 
-def test_secrets_never_reach_the_logs(app, caplog: pytest.LogCaptureFixture) -> None:  # noqa: ANN001
+def test_secrets_never_reach_the_logs(app, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")  # even the SQL and its parameters
     add_user(app, "ana@example.fr", [("admin", None, None)])
@@ -111,8 +118,9 @@ def test_secrets_never_reach_the_logs(app, caplog: pytest.LogCaptureFixture) -> 
         secrets.append(c.cookies.get("regieflow_session"))
         new_password = "le mot de passe d'Olivier 3"
         secrets.append(new_password)
-        r = c.post(f"{API}/admin/users", json={"email": "olivier@example.fr", "name": "Olivier",
-                                               "password": new_password})
+        r = c.post(
+            f"{API}/admin/users", json={"email": "olivier@example.fr", "name": "Olivier", "password": new_password}
+        )
         assert r.status_code == 201, r.text
         r = c.post(f"{API}/admin/api-keys", json={"name": "Partenaire", "scopes": ["read"]})
         assert r.status_code == 201

@@ -32,25 +32,25 @@ from tests.conftest import make_key
 BAD_KEY = "Clé d'API invalide, expirée ou révoquée."
 
 
-def bearer(app, key: str) -> TestClient:  # noqa: ANN001
+def bearer(app, key: str) -> TestClient:
     return TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {key}"})
 
 
-def refused_401(r) -> None:  # noqa: ANN001
+def refused_401(r) -> None:
     assert r.status_code == 401, r.text
     assert is_problem(r) and r.json()["code"] == "authentification_requise"
     assert r.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 @pytest.fixture
-def admin(app) -> Iterator[TestClient]:  # noqa: ANN001
+def admin(app) -> Iterator[TestClient]:
     add_user(app, "admin@example.fr", [("admin", None, None)])
     with TestClient(app, raise_server_exceptions=False) as c:
         login(c, "admin@example.fr")
         yield c
 
 
-def test_the_database_holds_only_a_hash_of_the_key(app, admin, engine) -> None:  # noqa: ANN001
+def test_the_database_holds_only_a_hash_of_the_key(app, admin, engine) -> None:
     r = admin.post(f"{API}/admin/api-keys", json={"name": "Vilogia", "scopes": ["read", "write"]})
     assert r.status_code == 201, r.text
     created = r.json()
@@ -74,13 +74,26 @@ def test_the_database_holds_only_a_hash_of_the_key(app, admin, engine) -> None: 
     assert me == me | {"kind": "key", "label": f"key:{prefix}", "name": "Vilogia"}
 
 
-def test_admin_api_creates_lists_and_revokes_keys(app, admin) -> None:  # noqa: ANN001
-    r = admin.post(f"{API}/admin/api-keys", json={"name": "Ville de Roubaix", "scopes": ["read"],
-                                                  "regions": [REGION_A], "expires_at": "2027-06-30T00:00:00Z"})
+def test_admin_api_creates_lists_and_revokes_keys(app, admin) -> None:
+    r = admin.post(
+        f"{API}/admin/api-keys",
+        json={
+            "name": "Ville de Roubaix",
+            "scopes": ["read"],
+            "regions": [REGION_A],
+            "expires_at": "2027-06-30T00:00:00Z",
+        },
+    )
     assert r.status_code == 201, r.text
     made = r.json()
-    assert made == made | {"scopes": ["read"], "regions": [REGION_A], "consultant": False,
-                           "created_by": "user:admin@example.fr", "revoked_at": None, "last_used_at": None}
+    assert made == made | {
+        "scopes": ["read"],
+        "regions": [REGION_A],
+        "consultant": False,
+        "created_by": "user:admin@example.fr",
+        "revoked_at": None,
+        "last_used_at": None,
+    }
     partner = bearer(app, made["key"])
     assert partner.get(f"{API}/projects").status_code == 200
     r = admin.delete(f"{API}/admin/api-keys/{made['id']}")
@@ -90,15 +103,18 @@ def test_admin_api_creates_lists_and_revokes_keys(app, admin) -> None:  # noqa: 
     listed = {k["id"]: k for k in admin.get(f"{API}/admin/api-keys").json()}
     assert listed[made["id"]]["revoked_at"] is not None and listed[made["id"]]["last_used_at"] is not None
     # Bad requests are refused with the field at fault, not stored.
-    for body in ({"name": "x", "scopes": ["admin"]}, {"name": "x", "scopes": ["read"], "consultant": True},
-                 {"name": "x", "scopes": ["read"], "expires_at": "2020-01-01T00:00:00Z"},
-                 {"name": "x", "scopes": ["read"], "expires_at": "2030-01-01T00:00:00"}):
+    for body in (
+        {"name": "x", "scopes": ["admin"]},
+        {"name": "x", "scopes": ["read"], "consultant": True},
+        {"name": "x", "scopes": ["read"], "expires_at": "2020-01-01T00:00:00Z"},
+        {"name": "x", "scopes": ["read"], "expires_at": "2030-01-01T00:00:00"},
+    ):
         r = admin.post(f"{API}/admin/api-keys", json=body)
         assert r.status_code == 422, (body, r.text)
     assert admin.delete(f"{API}/admin/api-keys/999999").status_code == 404
 
 
-def test_revoked_key_is_refused(app) -> None:  # noqa: ANN001
+def test_revoked_key_is_refused(app) -> None:
     from app.accounts import service as accounts
 
     key, row = make_key(app)
@@ -110,7 +126,7 @@ def test_revoked_key_is_refused(app) -> None:  # noqa: ANN001
     refused_401(c.get(f"{API}/auth/me"))
 
 
-def test_expired_key_is_refused(app, clock) -> None:  # noqa: ANN001
+def test_expired_key_is_refused(app, clock) -> None:
     expires = app.state.clock.now() + timedelta(days=1)
     key, _ = make_key(app, expires_at=expires)
     c = bearer(app, key)
@@ -121,12 +137,20 @@ def test_expired_key_is_refused(app, clock) -> None:  # noqa: ANN001
     assert r.json()["detail"] == BAD_KEY
 
 
-MALFORMED = ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Token rf_12345678_abcdefghijklmnopqrstuvwxyz",
-             "Bearer not-a-key", "Bearer rf_1234_abcdefghijklmnopqrstuvwxyz", "Bearer rf_12345678_short",
-             "Bearer rf_12345678_" + "a" * 200, "Bearer rf_12345678_abcdefghijklmnopqrstuvwxyz extra"]
+MALFORMED = [
+    "Basic dXNlcjpwYXNz",
+    "Bearer",
+    "Bearer ",
+    "Token rf_12345678_abcdefghijklmnopqrstuvwxyz",
+    "Bearer not-a-key",
+    "Bearer rf_1234_abcdefghijklmnopqrstuvwxyz",
+    "Bearer rf_12345678_short",
+    "Bearer rf_12345678_" + "a" * 200,
+    "Bearer rf_12345678_abcdefghijklmnopqrstuvwxyz extra",
+]
 
 
-def test_malformed_authorization_is_refused(app) -> None:  # noqa: ANN001
+def test_malformed_authorization_is_refused(app) -> None:
     with TestClient(app, raise_server_exceptions=False) as c:
         for header in MALFORMED:
             # A broken header is an error, never a downgrade to anonymous.
@@ -136,7 +160,7 @@ def test_malformed_authorization_is_refused(app) -> None:  # noqa: ANN001
                 refused_401(r)
 
 
-def test_right_prefix_wrong_secret_is_refused(app) -> None:  # noqa: ANN001
+def test_right_prefix_wrong_secret_is_refused(app) -> None:
     key, row = make_key(app)
     forged = f"{row.prefix}_{'x' * 43}"
     with bearer(app, forged) as c:
@@ -145,7 +169,7 @@ def test_right_prefix_wrong_secret_is_refused(app) -> None:  # noqa: ANN001
     assert r.json()["detail"] == BAD_KEY
 
 
-def test_last_used_time_is_recorded(app, clock) -> None:  # noqa: ANN001
+def test_last_used_time_is_recorded(app, clock) -> None:
     key, row = make_key(app)
     assert row.last_used_at is None
     with bearer(app, key) as c:
@@ -160,7 +184,7 @@ def test_last_used_time_is_recorded(app, clock) -> None:  # noqa: ANN001
         assert session.get(ApiKey, row.id).last_used_at == app.state.clock.now() > used
 
 
-def test_read_only_key_cannot_write(app, client) -> None:  # noqa: ANN001
+def test_read_only_key_cannot_write(app, client) -> None:
     pid = client.post(f"{API}/projects", json=project_body()).json()["id"]
     key, _ = make_key(app, scopes=("read",), consultant=False)
     with bearer(app, key) as c:
@@ -170,7 +194,7 @@ def test_read_only_key_cannot_write(app, client) -> None:  # noqa: ANN001
         assert c.post(f"{API}/projects", json=project_body()).status_code == 403
 
 
-def test_region_restricted_key_sees_and_creates_only_in_its_regions(app, client) -> None:  # noqa: ANN001
+def test_region_restricted_key_sees_and_creates_only_in_its_regions(app, client) -> None:
     inside = client.post(f"{API}/projects", json=project_body(REGION_A)).json()["id"]
     outside = client.post(f"{API}/projects", json=project_body(REGION_B)).json()["id"]
     key, _ = make_key(app, regions=[REGION_A], consultant=False)
@@ -178,8 +202,11 @@ def test_region_restricted_key_sees_and_creates_only_in_its_regions(app, client)
         assert [p["id"] for p in c.get(f"{API}/projects").json()["items"]] == [inside]
         assert c.get(f"{API}/projects", params={"region": REGION_B}).json()["total"] == 0
         assert c.get(f"{API}/projects/{inside}").status_code == 200
-        for url in (f"{API}/projects/{outside}", f"{API}/projects/{outside}/events",
-                    f"{API}/projects/{outside}/stakeholders"):
+        for url in (
+            f"{API}/projects/{outside}",
+            f"{API}/projects/{outside}/events",
+            f"{API}/projects/{outside}/stakeholders",
+        ):
             r = c.get(url)
             assert r.status_code == 404 and r.json()["detail"] == "Projet introuvable.", url
         r = c.post(f"{API}/projects/{outside}/needs", json={"label": "Besoin"})
@@ -196,7 +223,7 @@ def test_region_restricted_key_sees_and_creates_only_in_its_regions(app, client)
         assert c.patch(f"{API}/projects/{inside}", json={"region": REGION_A, "name": "Renommée"}).status_code == 200
 
 
-def test_project_restricted_key_reaches_only_its_project(app, client) -> None:  # noqa: ANN001
+def test_project_restricted_key_reaches_only_its_project(app, client) -> None:
     mine = client.post(f"{API}/projects", json=project_body(REGION_A)).json()["id"]
     theirs = client.post(f"{API}/projects", json=project_body(REGION_A, name="Autre")).json()["id"]
     key, _ = make_key(app, project_ids=[uuid.UUID(mine)], consultant=False)
@@ -209,7 +236,7 @@ def test_project_restricted_key_reaches_only_its_project(app, client) -> None:  
 
 # --- the command line ----------------------------------------------------------------------------
 @pytest.fixture
-def cli_env(app, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:  # noqa: ANN001
+def cli_env(app, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     monkeypatch.setenv("REGIEFLOW_DATABASE_URL", database_url)
     monkeypatch.setattr("app.core.migrate.upgrade", lambda url, revision="head": None)  # already at head
     get_settings.cache_clear()
@@ -217,9 +244,12 @@ def cli_env(app, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
     get_settings.cache_clear()
 
 
-def test_cli_users_create_makes_the_first_admin(app, cli_env: CliRunner) -> None:  # noqa: ANN001
-    r = cli_env.invoke(cli, ["users", "create", "--email", "Premiere.Admin@example.fr", "--name", "Première admin"],
-                       env={"REGIEFLOW_NEW_PASSWORD": PASSWORD})
+def test_cli_users_create_makes_the_first_admin(app, cli_env: CliRunner) -> None:
+    r = cli_env.invoke(
+        cli,
+        ["users", "create", "--email", "Premiere.Admin@example.fr", "--name", "Première admin"],
+        env={"REGIEFLOW_NEW_PASSWORD": PASSWORD},
+    )
     assert r.exit_code == 0, r.output
     assert "premiere.admin@example.fr" in r.output and PASSWORD not in r.output
     with TestClient(app, raise_server_exceptions=False) as c:
@@ -230,17 +260,33 @@ def test_cli_users_create_makes_the_first_admin(app, cli_env: CliRunner) -> None
         user = session.scalars(select(User)).one()
         assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
     # The same e-mail twice, a short password, a porteur without project: refused, exit code 2.
-    for args, password in ((["--email", "premiere.admin@example.fr", "--name", "Bis"], PASSWORD),
-                           (["--email", "b@example.fr", "--name", "B"], "court"),
-                           (["--email", "c@example.fr", "--name", "C", "--role", "porteur"], PASSWORD)):
+    for args, password in (
+        (["--email", "premiere.admin@example.fr", "--name", "Bis"], PASSWORD),
+        (["--email", "b@example.fr", "--name", "B"], "court"),
+        (["--email", "c@example.fr", "--name", "C", "--role", "porteur"], PASSWORD),
+    ):
         r = cli_env.invoke(cli, ["users", "create", *args], env={"REGIEFLOW_NEW_PASSWORD": password})
         assert r.exit_code == 2, (args, r.output)
 
 
-def test_cli_regional_consultant(app, cli_env: CliRunner, client) -> None:  # noqa: ANN001
+def test_cli_regional_consultant(app, cli_env: CliRunner, client) -> None:
     pid = client.post(f"{API}/projects", json=project_body(REGION_B)).json()["id"]
-    r = cli_env.invoke(cli, ["users", "create", "--email", "conseil@example.fr", "--name", "Conseil",
-                             "--role", "consultant", "--region", REGION_A], env={"REGIEFLOW_NEW_PASSWORD": PASSWORD})
+    r = cli_env.invoke(
+        cli,
+        [
+            "users",
+            "create",
+            "--email",
+            "conseil@example.fr",
+            "--name",
+            "Conseil",
+            "--role",
+            "consultant",
+            "--region",
+            REGION_A,
+        ],
+        env={"REGIEFLOW_NEW_PASSWORD": PASSWORD},
+    )
     assert r.exit_code == 0, r.output
     with TestClient(app, raise_server_exceptions=False) as c:
         login(c, "conseil@example.fr")
@@ -248,10 +294,25 @@ def test_cli_regional_consultant(app, cli_env: CliRunner, client) -> None:  # no
         assert c.post(f"{API}/projects", json=project_body(REGION_A)).status_code == 201
 
 
-def test_cli_keys_create_list_revoke(app, cli_env: CliRunner, client, engine) -> None:  # noqa: ANN001
+def test_cli_keys_create_list_revoke(app, cli_env: CliRunner, client, engine) -> None:
     pid = client.post(f"{API}/projects", json=project_body(REGION_A)).json()["id"]
-    r = cli_env.invoke(cli, ["keys", "create", "--name", "Vilogia – suivi", "--scope", "read", "--scope", "write",
-                             "--region", REGION_A, "--expires-in-days", "30"])
+    r = cli_env.invoke(
+        cli,
+        [
+            "keys",
+            "create",
+            "--name",
+            "Vilogia – suivi",
+            "--scope",
+            "read",
+            "--scope",
+            "write",
+            "--region",
+            REGION_A,
+            "--expires-in-days",
+            "30",
+        ],
+    )
     assert r.exit_code == 0, r.output
     key = r.output.strip().splitlines()[-1]
     prefix = key[:11]  # rf_ + 8 hex digits
@@ -263,8 +324,10 @@ def test_cli_keys_create_list_revoke(app, cli_env: CliRunner, client, engine) ->
     with bearer(app, key) as c:
         assert c.get(f"{API}/projects/{pid}").status_code == 200
         assert c.post(f"{API}/projects/{pid}/needs", json={"label": "Besoin"}).status_code == 201
-        r = c.post(f"{API}/projects/{pid}/expertises",
-                   json={"conducted_on": "2026-11-01", "experts": ["X"], "conclusion": "favorable"})
+        r = c.post(
+            f"{API}/projects/{pid}/expertises",
+            json={"conducted_on": "2026-11-01", "experts": ["X"], "conclusion": "favorable"},
+        )
         assert r.status_code == 403  # not a consultant key
 
     listing = cli_env.invoke(cli, ["keys", "list"])
@@ -283,13 +346,15 @@ def test_cli_keys_create_list_revoke(app, cli_env: CliRunner, client, engine) ->
     assert cli_env.invoke(cli, ["keys", "create", "--name", "x", "--project", "pas-un-uuid"]).exit_code == 2
 
 
-def test_cli_consultant_key_records_the_label(app, cli_env: CliRunner, client) -> None:  # noqa: ANN001
+def test_cli_consultant_key_records_the_label(app, cli_env: CliRunner, client) -> None:
     r = cli_env.invoke(cli, ["keys", "create", "--name", "Mouvement", "--scope", "write", "--consultant"])
     assert r.exit_code == 0, r.output
     key = r.output.strip().splitlines()[-1]
     pid = client.post(f"{API}/projects", json=project_body()).json()["id"]
     with bearer(app, key) as c:
-        r = c.post(f"{API}/projects/{pid}/expertises",
-                   json={"conducted_on": "2026-11-01", "experts": ["X"], "conclusion": "favorable"})
+        r = c.post(
+            f"{API}/projects/{pid}/expertises",
+            json={"conducted_on": "2026-11-01", "experts": ["X"], "conclusion": "favorable"},
+        )
         assert r.status_code == 201, r.text
         assert c.get(f"{API}/projects/{pid}/events").json()["items"][-1]["actor"] == f"key:{key[:11]}"

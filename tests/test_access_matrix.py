@@ -127,8 +127,12 @@ class Call:
 
 
 ADMIN_BODIES: dict[str, Any] = {
-    "create_user": {"email": "nouvelle@example.fr", "name": "Nouvelle", "password": "un autre mot de passe 7",
-                    "grants": [{"role": "observateur", "region": "Occitanie"}]},
+    "create_user": {
+        "email": "nouvelle@example.fr",
+        "name": "Nouvelle",
+        "password": "un autre mot de passe 7",
+        "grants": [{"role": "observateur", "region": "Occitanie"}],
+    },
     "update_user": {"name": "Nom changé"},
     "add_grant": {"role": "observateur", "region": "Normandie"},
     "create_api_key": {"name": "Partenaire", "scopes": ["read"]},
@@ -140,11 +144,19 @@ ADMIN_BODIES: dict[str, Any] = {
     "create_calendar": {},  # a token for the caller's whole portfolio
 }
 ALLOWED_STATUS: dict[str, tuple[int, ...]] = {  # when the request is allowed, what it answers
-    "GET": (200,), "POST": (201,), "PUT": (200, 201), "PATCH": (200,), "DELETE": (204,),
+    "GET": (200,),
+    "POST": (201,),
+    "PUT": (200, 201),
+    "PATCH": (200,),
+    "DELETE": (204,),
 }
 SPECIAL_STATUS: dict[str, tuple[int, ...]] = {
-    "fire_transition": (200,), "login": (200,), "logout": (204,), "revoke_api_key": (200,),
-    "rotate_webhook_secret": (200,), "redeliver_webhook": (202,),
+    "fire_transition": (200,),
+    "login": (200,),
+    "logout": (204,),
+    "revoke_api_key": (200,),
+    "rotate_webhook_secret": (200,),
+    "redeliver_webhook": (202,),
     "import_projects": (200,),  # a report, whatever became of each project
 }
 # Evidence items and writes are probed rather than performed (each real one reloads the whole file of
@@ -170,10 +182,25 @@ def calls_for(route: Any, ctx: Ctx) -> list[Call]:
         if name == "create_project":
             return [Call(name, method, url, project_body(REGION_OF[t]), t, allowed_status=status) for t in (OWN, OTHER)]
         if name == "import_projects":  # creates, like create_project, in the region of each project
-            return [Call(name, method, url, {"projects": [{"project": project_body(REGION_OF[t], started_on=PAST)}]},
-                         t, allowed_status=status) for t in (OWN, OTHER)]
-        params = {"user_id": ctx.target_user, "grant_id": ctx.target_grant, "key_id": ctx.target_key,
-                  "webhook_id": ctx.webhook_id, "delivery_id": ctx.delivery_id, "calendar_id": ctx.calendar_id}
+            return [
+                Call(
+                    name,
+                    method,
+                    url,
+                    {"projects": [{"project": project_body(REGION_OF[t], started_on=PAST)}]},
+                    t,
+                    allowed_status=status,
+                )
+                for t in (OWN, OTHER)
+            ]
+        params = {
+            "user_id": ctx.target_user,
+            "grant_id": ctx.target_grant,
+            "key_id": ctx.target_key,
+            "webhook_id": ctx.webhook_id,
+            "delivery_id": ctx.delivery_id,
+            "calendar_id": ctx.calendar_id,
+        }
         body: Any = None
         if name == "login":
             body = {"email": ctx.login_email, "password": PASSWORD}
@@ -193,8 +220,10 @@ def calls_for(route: Any, ctx: Ctx) -> list[Call]:
             out.append(Call(name, method, url.format(**params), body, t, None, (422,) if probe else status, probe))
             continue
         if name == "fire_transition":
-            for trigger, body, st in (("labelliser", None, (409,)),  # allowed, but far from the expertise
-                                      ("suspendre", {"reason": "Pause estivale"}, status)):
+            for trigger, body, st in (
+                ("labelliser", None, (409,)),  # allowed, but far from the expertise
+                ("suspendre", {"reason": "Pause estivale"}, status),
+            ):
                 out.append(Call(name, method, url.format(**params, trigger=trigger), body, t, trigger, st))
             continue
         body = None
@@ -259,15 +288,21 @@ def _own_webhook(app: Any, c: TestClient) -> tuple[int, int]:
     assert r.status_code == 201, r.text
     with app.state.session_factory() as session:
         event_id = session.scalars(select(Event.id).order_by(Event.id)).first()
-        d = WebhookDelivery(subscription_id=r.json()["id"], event_id=event_id, message_id=f"msg_matrix_{event_id}",
-                              status="failed", attempts=1, created_at=app.state.clock.now())
+        d = WebhookDelivery(
+            subscription_id=r.json()["id"],
+            event_id=event_id,
+            message_id=f"msg_matrix_{event_id}",
+            status="failed",
+            attempts=1,
+            created_at=app.state.clock.now(),
+        )
         session.add(d)
         session.commit()
         return r.json()["id"], d.id
 
 
 @pytest.mark.parametrize("who_name", list(PRINCIPALS))
-def test_access_matrix(app, client, who_name: str) -> None:  # noqa: ANN001
+def test_access_matrix(app, client, who_name: str) -> None:
     routes = api_routes()
     missing = sorted({r.name for r in routes if r.name not in RULES})
     assert not missing, f"API routes without an access rule in app.authz.RULES: {missing}"
@@ -351,11 +386,17 @@ def test_the_rules_say_what_the_issue_says() -> None:
     """RULES drives the matrix; this pins RULES itself, so a route cannot be given a laxer rule unnoticed."""
     names = {r.name for r in (*api_routes(), *root_routes(), *page_routes())}  # pages: see tests/test_web_*
     assert set(RULES) <= names, f"rules for routes that do not exist: {sorted(set(RULES) - names)}"
-    wrong = {r.name: (RULES[r.name].need, issue_need(r)) for r in (*api_routes(), *root_routes())
-             if r.name in RULES and RULES[r.name].need != issue_need(r)}
+    wrong = {
+        r.name: (RULES[r.name].need, issue_need(r))
+        for r in (*api_routes(), *root_routes())
+        if r.name in RULES and RULES[r.name].need != issue_need(r)
+    }
     assert not wrong, f"route: (rule, what the issue asks): {wrong}"
-    wrong = {r.name: (RULES[r.name].need, issue_page_need(r)) for r in page_routes()
-             if RULES[r.name].need != issue_page_need(r)}
+    wrong = {
+        r.name: (RULES[r.name].need, issue_page_need(r))
+        for r in page_routes()
+        if RULES[r.name].need != issue_page_need(r)
+    }
     assert not wrong, f"page: (rule, what the issue asks): {wrong}"
     assert {rule.need for rule in RULES.values()} <= {"public", "authenticated", "create", "admin", R, W, P, C}
 
@@ -376,7 +417,7 @@ def issue_page_need(route: Any) -> str:
     return "authenticated"
 
 
-def test_real_writes_of_a_porteur(app, client) -> None:  # noqa: ANN001
+def test_real_writes_of_a_porteur(app, client) -> None:
     """What the matrix probes, done for real through a session cookie: a porteur records, changes and
     removes every kind of evidence but the expertise. (A regional consultant records the expertise for
     real in test_access_people; the consultant key in test_api_flow.)"""
@@ -389,14 +430,20 @@ def test_real_writes_of_a_porteur(app, client) -> None:  # noqa: ANN001
         for kind in KINDS.values():
             url = f"{base}/{kind.name}"
             if kind.singleton:
-                outcomes = [c.get(url).status_code, c.put(url, json=evidence_body(kind.name)).status_code,
-                            c.delete(url).status_code]
+                outcomes = [
+                    c.get(url).status_code,
+                    c.put(url, json=evidence_body(kind.name)).status_code,
+                    c.delete(url).status_code,
+                ]
                 assert outcomes == [200, 200, 204], (kind.name, outcomes)
                 continue
             item = f"{url}/{items[kind.name]}"
             consultant_only = expected(f"create_{kind.name.replace('-', '_')}", PRINCIPALS["porteur"], OWN, None) == 403
-            writes = [c.post(url, json=evidence_body(kind.name, stakeholder_id=items["_voter"], extra=True)),
-                      c.patch(item, json=PATCH_BODIES[kind.name]), c.delete(item)]
+            writes = [
+                c.post(url, json=evidence_body(kind.name, stakeholder_id=items["_voter"], extra=True)),
+                c.patch(item, json=PATCH_BODIES[kind.name]),
+                c.delete(item),
+            ]
             want = [403, 403, 403] if consultant_only else [201, 200, 204]
             assert [r.status_code for r in writes] == want, (kind.name, [r.text for r in writes])
             if consultant_only:

@@ -30,20 +30,21 @@ from tests.access_support import (
 from tests.support import FORWARD, satisfy
 
 WRONG = "Adresse e-mail ou mot de passe incorrect."
-LABEL_REFUSAL = ("Seul un consultant du Mouvement des Régies peut enregistrer l'expertise, attribuer ou ajourner "
-                 "le label.")
+LABEL_REFUSAL = (
+    "Seul un consultant du Mouvement des Régies peut enregistrer l'expertise, attribuer ou ajourner le label."
+)
 
 
-def people(app, base_url: str = "http://testserver") -> TestClient:  # noqa: ANN001
+def people(app, base_url: str = "http://testserver") -> TestClient:
     return TestClient(app, raise_server_exceptions=False, base_url=base_url, follow_redirects=False)
 
 
-def session_cookie_header(r) -> str:  # noqa: ANN001
+def session_cookie_header(r) -> str:
     return next(h for h in r.headers.get_list("set-cookie") if h.startswith(f"{SESSION_COOKIE}="))
 
 
 # --- sessions ---------------------------------------------------------------------------------
-def test_passwords_are_stored_with_argon2id(app) -> None:  # noqa: ANN001
+def test_passwords_are_stored_with_argon2id(app) -> None:
     from app.accounts import service as accounts
 
     with app.state.session_factory() as session:
@@ -58,14 +59,19 @@ def test_passwords_are_stored_with_argon2id(app) -> None:  # noqa: ANN001
         assert login(c, "ANA@example.fr")["label"] == "user:ana@example.fr"
 
 
-def test_login_sets_an_httponly_samesite_cookie(app) -> None:  # noqa: ANN001
+def test_login_sets_an_httponly_samesite_cookie(app) -> None:
     add_user(app, "ana@example.fr", [("observateur", None, REGION_A)], name="Ana")
     with people(app) as c:
         r = c.post(f"{API}/auth/login", json={"email": "ana@example.fr", "password": PASSWORD})
         assert r.status_code == 200, r.text
         me = r.json()
-        assert me == me | {"kind": "user", "label": "user:ana@example.fr", "name": "Ana", "roles": ["observateur"],
-                           "is_admin": False}
+        assert me == me | {
+            "kind": "user",
+            "label": "user:ana@example.fr",
+            "name": "Ana",
+            "roles": ["observateur"],
+            "is_admin": False,
+        }
         assert len(me["csrf_token"]) >= 32
         cookie = session_cookie_header(r)
         attrs = {a.strip().split("=")[0].lower() for a in cookie.split(";")}
@@ -80,7 +86,7 @@ def test_login_sets_an_httponly_samesite_cookie(app) -> None:  # noqa: ANN001
         assert c.get(f"{API}/auth/me").json()["csrf_token"] == me["csrf_token"]
 
 
-def test_secure_cookie_behind_https(app) -> None:  # noqa: ANN001
+def test_secure_cookie_behind_https(app) -> None:
     add_user(app, "ana@example.fr", [("observateur", None, REGION_A)])
     with people(app, "https://testserver") as c:
         r = c.post(f"{API}/auth/login", json={"email": "ana@example.fr", "password": PASSWORD})
@@ -90,7 +96,7 @@ def test_secure_cookie_behind_https(app) -> None:  # noqa: ANN001
         assert c.get(f"{API}/auth/me").json()["label"] == "user:ana@example.fr"
 
 
-def test_logout_ends_the_session(app) -> None:  # noqa: ANN001
+def test_logout_ends_the_session(app) -> None:
     add_user(app, "ana@example.fr", [("observateur", None, REGION_A)])
     with people(app) as c:
         login(c, "ana@example.fr")
@@ -104,7 +110,7 @@ def test_logout_ends_the_session(app) -> None:  # noqa: ANN001
         assert replay.get(f"{API}/projects").status_code == 401
 
 
-def test_session_expires(app, clock) -> None:  # noqa: ANN001
+def test_session_expires(app, clock) -> None:
     add_user(app, "ana@example.fr", [("observateur", None, REGION_A)])
     with people(app) as c:
         login(c, "ana@example.fr")
@@ -117,7 +123,7 @@ def test_session_expires(app, clock) -> None:  # noqa: ANN001
         assert c.get(f"{API}/projects").status_code == 200
 
 
-def test_deactivated_user_loses_their_session(app) -> None:  # noqa: ANN001
+def test_deactivated_user_loses_their_session(app) -> None:
     from app.accounts import service as accounts
 
     uid, _ = add_user(app, "ana@example.fr", [("observateur", None, REGION_A)])
@@ -131,7 +137,7 @@ def test_deactivated_user_loses_their_session(app) -> None:  # noqa: ANN001
 
 
 # --- CSRF -------------------------------------------------------------------------------------
-def test_cookie_writes_need_the_csrf_header(app, client) -> None:  # noqa: ANN001
+def test_cookie_writes_need_the_csrf_header(app, client) -> None:
     pid = client.post(f"{API}/projects", json=project_body()).json()["id"]
     add_user(app, "pauline@example.fr", [("porteur", uuid.UUID(pid), None)])
     with people(app) as c:
@@ -154,7 +160,7 @@ def _form_token(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
-def test_login_page_form_needs_its_csrf_token(app) -> None:  # noqa: ANN001
+def test_login_page_form_needs_its_csrf_token(app) -> None:
     add_user(app, "ana@example.fr", [("observateur", None, REGION_A)])
     form = {"email": "ana@example.fr", "password": PASSWORD, "next": "/"}
     with people(app) as c:  # no GET first: no cookie, the token is missing
@@ -177,7 +183,7 @@ def test_login_page_form_needs_its_csrf_token(app) -> None:  # noqa: ANN001
         assert home.status_code == 200 and "Se déconnecter" in home.text
 
 
-def test_login_page_wrong_password_says_nothing_more(app) -> None:  # noqa: ANN001
+def test_login_page_wrong_password_says_nothing_more(app) -> None:
     add_user(app, "ana@example.fr", [("observateur", None, REGION_A)])
     with people(app) as c:
         answers = []
@@ -189,7 +195,7 @@ def test_login_page_wrong_password_says_nothing_more(app) -> None:  # noqa: ANN0
         assert answers == [WRONG, WRONG]
 
 
-def test_logout_form_needs_its_csrf_token(app) -> None:  # noqa: ANN001
+def test_logout_form_needs_its_csrf_token(app) -> None:
     add_user(app, "ana@example.fr", [("observateur", None, REGION_A)])
     with people(app) as c:
         csrf = login(c, "ana@example.fr")["csrf_token"]
@@ -206,7 +212,7 @@ def test_logout_form_needs_its_csrf_token(app) -> None:  # noqa: ANN001
 
 
 # --- throttling -------------------------------------------------------------------------------
-def test_repeated_failures_are_throttled_without_saying_what_was_wrong(app, clock) -> None:  # noqa: ANN001
+def test_repeated_failures_are_throttled_without_saying_what_was_wrong(app, clock) -> None:
     add_user(app, "ana@example.fr", [("observateur", None, REGION_A)])
     settings = app.state.settings
     with people(app) as c:
@@ -231,7 +237,7 @@ def test_repeated_failures_are_throttled_without_saying_what_was_wrong(app, cloc
         login(c, "ana@example.fr")
 
 
-def test_throttling_is_per_email_too(app) -> None:  # noqa: ANN001
+def test_throttling_is_per_email_too(app) -> None:
     """Failures against one account add up even when they come from different addresses."""
     add_user(app, "ana@example.fr", [("observateur", None, REGION_A)])
     for i in range(app.state.settings.login_max_failures):
@@ -244,18 +250,19 @@ def test_throttling_is_per_email_too(app) -> None:  # noqa: ANN001
 
 
 # --- what each role may do ---------------------------------------------------------------------
-def test_an_observer_only_reads(app, client) -> None:  # noqa: ANN001
+def test_an_observer_only_reads(app, client) -> None:
     pid = client.post(f"{API}/projects", json=project_body()).json()["id"]
     add_user(app, "olivier@example.fr", [("observateur", uuid.UUID(pid), None)])
     with people(app) as c:
         login(c, "olivier@example.fr")
         assert c.get(f"{API}/projects/{pid}").status_code == 200
         assert c.get(f"{API}/projects/{pid}/schedule").status_code == 200
-        for method, url, body in (("PATCH", f"/projects/{pid}", {"description": "x"}),
-                                  ("POST", f"/projects/{pid}/needs", {"label": "Besoin"}),
-                                  ("POST", f"/projects/{pid}/transitions/suspendre", {"reason": "Pause"}),
-                                  ("PUT", f"/projects/{pid}/plan", {"step_months": {}, "horizon_months": 36,
-                                                                    "reason": "x"})):
+        for method, url, body in (
+            ("PATCH", f"/projects/{pid}", {"description": "x"}),
+            ("POST", f"/projects/{pid}/needs", {"label": "Besoin"}),
+            ("POST", f"/projects/{pid}/transitions/suspendre", {"reason": "Pause"}),
+            ("PUT", f"/projects/{pid}/plan", {"step_months": {}, "horizon_months": 36, "reason": "x"}),
+        ):
             r = c.request(method, API + url, json=body)
             assert r.status_code == 403 and is_problem(r), (url, r.text)
             assert r.json()["code"] == "acces_refuse"
@@ -263,7 +270,7 @@ def test_an_observer_only_reads(app, client) -> None:  # noqa: ANN001
     assert client.get(f"{API}/projects/{pid}").json()["version"] == 1  # nothing changed
 
 
-def test_a_porteur_moves_their_project_but_cannot_grant_the_label(app, client) -> None:  # noqa: ANN001
+def test_a_porteur_moves_their_project_but_cannot_grant_the_label(app, client) -> None:
     start = date(2024, 1, 15)  # a back-dated history, so that the sessions (and today) stay put
     pid = client.post(f"{API}/projects", json=project_body(started_on=start.isoformat())).json()["id"]
     add_user(app, "pauline@example.fr", [("porteur", uuid.UUID(pid), None)])
@@ -293,15 +300,27 @@ def test_a_porteur_moves_their_project_but_cannot_grant_the_label(app, client) -
             r = porteur.post(f"{API}/projects/{pid}/transitions/{variant}")
             assert r.status_code in (403, 404, 422), (variant, r.text)  # never a way around the rule
         assert porteur.get(f"{API}/projects/{pid}").json()["state"] == "expertise"
-        r = porteur.put(f"{API}/projects/{pid}/plan", json={"step_months": {"groupe_projet": 3, "contours": 4,
-                        "faisabilite": 8, "validation": 3, "prefiguration": 12, "expertise": 9},
-                        "horizon_months": 39, "reason": "Retard"})
+        r = porteur.put(
+            f"{API}/projects/{pid}/plan",
+            json={
+                "step_months": {
+                    "groupe_projet": 3,
+                    "contours": 4,
+                    "faisabilite": 8,
+                    "validation": 3,
+                    "prefiguration": 12,
+                    "expertise": 9,
+                },
+                "horizon_months": 39,
+                "reason": "Retard",
+            },
+        )
         assert r.status_code == 403 and "replanifier" in r.json()["detail"]
         r = consultant.post(f"{API}/projects/{pid}/transitions/labelliser")
         assert r.status_code == 200 and r.json()["state"] == "labellisee"
 
 
-def test_a_porteur_creates_a_project_and_becomes_its_porteur(app, client) -> None:  # noqa: ANN001
+def test_a_porteur_creates_a_project_and_becomes_its_porteur(app, client) -> None:
     existing = client.post(f"{API}/projects", json=project_body()).json()["id"]
     uid, _ = add_user(app, "pauline@example.fr", [("porteur", uuid.UUID(existing), None)])
     newcomer, _ = add_user(app, "nina@example.fr")  # no role yet: a new lead
@@ -318,14 +337,14 @@ def test_a_porteur_creates_a_project_and_becomes_its_porteur(app, client) -> Non
             assert events[0]["actor"] == f"user:{email}"
         with app.state.session_factory() as session:
             grants = session.scalars(select(RoleGrant).where(RoleGrant.user_id == user_id)).all()
-            assert (("porteur", uuid.UUID(pid)) in {(g.role, g.project_id) for g in grants})
+            assert ("porteur", uuid.UUID(pid)) in {(g.role, g.project_id) for g in grants}
     # Porteur of their projects only: the other's stays out of reach.
     with people(app) as c:
         login(c, "nina@example.fr")
         assert c.get(f"{API}/projects/{existing}").status_code == 404
 
 
-def test_consultant_in_a_region_does_not_become_porteur(app) -> None:  # noqa: ANN001
+def test_consultant_in_a_region_does_not_become_porteur(app) -> None:
     uid, _ = add_user(app, "claire@example.fr", [("consultant", None, REGION_A)])
     with people(app) as c:
         login(c, "claire@example.fr")
@@ -340,13 +359,19 @@ def test_consultant_in_a_region_does_not_become_porteur(app) -> None:  # noqa: A
     assert roles == ["consultant"]
 
 
-@pytest.mark.parametrize("field, value", [
-    ("state", "labellisee"), ("version", 99), ("id", "00000000-0000-4000-8000-000000000001"),
-    ("created_at", "2020-01-01T00:00:00Z"),
-    ("updated_at", "2020-01-01T00:00:00Z"), ("labelled_on", "2026-01-01"), ("horizon_on", "2030-01-01"),
-])
-def test_state_version_ids_and_timestamps_cannot_be_set_through_a_body(client, field: str,  # noqa: ANN001
-                                                                     value: object) -> None:
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("state", "labellisee"),
+        ("version", 99),
+        ("id", "00000000-0000-4000-8000-000000000001"),
+        ("created_at", "2020-01-01T00:00:00Z"),
+        ("updated_at", "2020-01-01T00:00:00Z"),
+        ("labelled_on", "2026-01-01"),
+        ("horizon_on", "2030-01-01"),
+    ],
+)
+def test_state_version_ids_and_timestamps_cannot_be_set_through_a_body(client, field: str, value: object) -> None:
     project = client.post(f"{API}/projects", json=project_body()).json()
     pid = project["id"]
     r = client.patch(f"{API}/projects/{pid}", json={"description": "x", field: value})
@@ -357,7 +382,7 @@ def test_state_version_ids_and_timestamps_cannot_be_set_through_a_body(client, f
     assert client.get(f"{API}/projects/{pid}").json() == project  # untouched
 
 
-def test_evidence_ids_cannot_be_set_through_a_body(client) -> None:  # noqa: ANN001
+def test_evidence_ids_cannot_be_set_through_a_body(client) -> None:
     pid = client.post(f"{API}/projects", json=project_body()).json()["id"]
     r = client.post(f"{API}/projects/{pid}/needs", json={"label": "Besoin", "id": 12345})
     assert r.status_code == 422
@@ -367,7 +392,7 @@ def test_evidence_ids_cannot_be_set_through_a_body(client) -> None:  # noqa: ANN
     assert r.status_code == 422
 
 
-def test_items_are_reached_only_through_their_own_project(app, client) -> None:  # noqa: ANN001
+def test_items_are_reached_only_through_their_own_project(app, client) -> None:
     mine = client.post(f"{API}/projects", json=project_body()).json()["id"]
     theirs = client.post(f"{API}/projects", json=project_body(name="Autre")).json()["id"]
     need = client.post(f"{API}/projects/{theirs}/needs", json={"label": "Le leur"}).json()["id"]

@@ -26,11 +26,13 @@ ROUNDS = 10
 
 
 @pytest.fixture
-def clients(app, client) -> Any:  # noqa: ANN001
+def clients(app, client) -> Any:
     """Two more clients with the same credentials as `client` (one HTTP connection each)."""
     auth = {"Authorization": client.headers["Authorization"]}
-    with TestClient(app, raise_server_exceptions=False, headers=auth) as a, \
-            TestClient(app, raise_server_exceptions=False, headers=auth) as b:
+    with (
+        TestClient(app, raise_server_exceptions=False, headers=auth) as a,
+        TestClient(app, raise_server_exceptions=False, headers=auth) as b,
+    ):
         yield a, b
 
 
@@ -53,8 +55,9 @@ def _ready(client: TestClient, i: int) -> str:
     return pid
 
 
-def _check_one_transition(client: TestClient, pid: str, before: int, trigger: str = "definir_contours",
-                          state: str = "contours") -> dict:
+def _check_one_transition(
+    client: TestClient, pid: str, before: int, trigger: str = "definir_contours", state: str = "contours"
+) -> dict:
     """Version `before` + 1, one event per version, and a single transition event in the log."""
     version = before + 1
     events = events_of(client, pid)
@@ -88,8 +91,9 @@ def test_same_transition_at_once_with_if_match(client, clients) -> None:
         before = 1
         tag = client.get(f"{API}/projects/{pid}").headers["etag"]
         url = f"{API}/projects/{pid}/transitions/suspendre"
-        responses = _race([lambda c=c: c.post(url, json={"reason": f"pause {c is a}"}, headers={"If-Match": tag})
-                           for c in (a, b)])
+        responses = _race(
+            [lambda c=c: c.post(url, json={"reason": f"pause {c is a}"}, headers={"If-Match": tag}) for c in (a, b)]
+        )
         statuses = sorted(r.status_code for r in responses)
         assert statuses in ([200, 409], [200, 412]), [r.text for r in responses]
         loser = next(r for r in responses if r.status_code != 200)
@@ -108,8 +112,15 @@ def test_same_transition_at_once_through_the_services(app, client) -> None:
     def attempt(pid: uuid.UUID, actor: str) -> str:
         try:
             with UnitOfWork(factory) as uow:
-                fire_transition(uow, pid, "abandonner", TransitionBody(reason=f"par {actor}"),
-                                         if_match=None, actor=Actor("user", actor, actor), clock=clock)
+                fire_transition(
+                    uow,
+                    pid,
+                    "abandonner",
+                    TransitionBody(reason=f"par {actor}"),
+                    if_match=None,
+                    actor=Actor("user", actor, actor),
+                    clock=clock,
+                )
             return "ok"
         except DomainError as exc:
             return exc.code
@@ -130,8 +141,12 @@ def test_concurrent_evidence_writes_all_land_in_order(client, app) -> None:
     pid = create_project(client)["id"]
     writers = 6
     with TestClient(app, headers={"Authorization": client.headers["Authorization"]}) as extra:
-        responses = _race([lambda i=i: extra.post(f"{API}/projects/{pid}/needs", json={"label": f"Besoin {i}"})
-                           for i in range(writers)])
+        responses = _race(
+            [
+                lambda i=i: extra.post(f"{API}/projects/{pid}/needs", json={"label": f"Besoin {i}"})
+                for i in range(writers)
+            ]
+        )
     assert [r.status_code for r in responses] == [201] * writers, [r.text for r in responses]
     assert sorted(int(r.headers["etag"].strip('"')) for r in responses) == list(range(2, writers + 2))
     assert footprint(client, pid) == (writers + 1, writers + 1)

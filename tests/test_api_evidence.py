@@ -9,7 +9,7 @@ import pytest
 
 from app.evidence.registry import KINDS
 from tests.conftest import TODAY
-from tests.support import (  # noqa: I001
+from tests.support import (
     API,
     actor_of,
     assert_problem,
@@ -30,19 +30,26 @@ BODIES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "qpvs": ({"code": "QP059036", "name": "Alma-Gare"}, {"code": "QP059037"}),
     "needs": ({"label": "Entretien des halls"}, {"status": "confirme"}),
     "activities": ({"label": "Petite maintenance"}, {"description": "Dans les halls et les caves"}),
-    "feasibility": ({"annual_charges": 420000}, {"annual_charges": 430000, "conclusion": "favorable",
-                                                 "conclusion_on": D}),
-    "markets": ({"label": "Entretien", "buyer_name": "Vilogia", "buyer_category": "bailleur_social"},
-                {"annual_amount": 80000}),
+    "feasibility": (
+        {"annual_charges": 420000},
+        {"annual_charges": 430000, "conclusion": "favorable", "conclusion_on": D},
+    ),
+    "markets": (
+        {"label": "Entretien", "buyer_name": "Vilogia", "buyer_category": "bailleur_social"},
+        {"annual_amount": 80000},
+    ),
     "site-visits": ({"regie_name": "Régie de Tourcoing", "visited_on": D}, {"visited_on": D2}),
     "approvals": ({"verdict": "favorable", "given_on": D}, {"verdict": "defavorable", "comment": "Pas de local"}),
-    "association": ({"name": "Association de préfiguration", "declared_on": D, "rna": "W595012345"},
-                    {"name": "Association de préfiguration", "declared_on": D, "rna": "W595012345",
-                     "siret": "73282932000074"}),
+    "association": (
+        {"name": "Association de préfiguration", "declared_on": D, "rna": "W595012345"},
+        {"name": "Association de préfiguration", "declared_on": D, "rna": "W595012345", "siret": "73282932000074"},
+    ),
     "board-members": ({"name": "Amina Benali", "college": "habitant"}, {"office": "Présidente"}),
     "hires": ({"name": "Karim Haddad", "role": "Chargé de préfiguration", "start_on": D}, {"role": "Directeur"}),
-    "expertises": ({"conducted_on": D, "experts": ["Claire Martin"]}, {"experts": ["Claire Martin", "Jean Dupuis"],
-                                                                       "conclusion": "reserves"}),
+    "expertises": (
+        {"conducted_on": D, "experts": ["Claire Martin"]},
+        {"experts": ["Claire Martin", "Jean Dupuis"], "conclusion": "reserves"},
+    ),
 }
 
 
@@ -60,7 +67,7 @@ def _setup(client, name: str) -> tuple[str, dict[str, Any]]:
     return pid, body
 
 
-def _one_write(client, pid: str, r, before: int, type_: str, kind: str) -> dict[str, Any]:  # noqa: ANN001
+def _one_write(client, pid: str, r, before: int, type_: str, kind: str) -> dict[str, Any]:
     """The write answered with version `before` + 1, and the log holds exactly one more event: returns it."""
     assert r.headers["etag"] == f'"{before + 1}"', r.headers
     events = events_of(client, pid)
@@ -193,11 +200,13 @@ def test_approval_from_a_stakeholder_of_another_project_is_409(client) -> None:
     b = create_project(client, name="B")["id"]
     theirs = post(client, f"/projects/{b}/stakeholders", {"name": "Bailleur de B", "category": "bailleur_social"})
     before = footprint(client, a)
-    r = client.post(f"{API}/projects/{a}/approvals", json={"stakeholder_id": theirs["id"], "verdict": "favorable",
-                                                           "given_on": D})
+    r = client.post(
+        f"{API}/projects/{a}/approvals", json={"stakeholder_id": theirs["id"], "verdict": "favorable", "given_on": D}
+    )
     assert_problem(r, 409, "conflit")
-    r = client.post(f"{API}/projects/{a}/approvals", json={"stakeholder_id": 999999, "verdict": "favorable",
-                                                           "given_on": D})
+    r = client.post(
+        f"{API}/projects/{a}/approvals", json={"stakeholder_id": 999999, "verdict": "favorable", "given_on": D}
+    )
     assert_problem(r, 409, "conflit")
     assert footprint(client, a) == before
     assert client.get(f"{API}/projects/{a}/approvals").json() == []
@@ -206,8 +215,9 @@ def test_approval_from_a_stakeholder_of_another_project_is_409(client) -> None:
 def test_a_stakeholder_who_gave_an_approval_cannot_be_deleted(client) -> None:
     pid = create_project(client)["id"]
     sh = post(client, f"/projects/{pid}/stakeholders", {"name": "Amina", "category": "habitant"})
-    approval = post(client, f"/projects/{pid}/approvals", {"stakeholder_id": sh["id"], "verdict": "favorable",
-                                                          "given_on": D})
+    approval = post(
+        client, f"/projects/{pid}/approvals", {"stakeholder_id": sh["id"], "verdict": "favorable", "given_on": D}
+    )
     before = footprint(client, pid)
     assert_problem(client.delete(f"{API}/projects/{pid}/stakeholders/{sh['id']}"), 409, "conflit")
     assert footprint(client, pid) == before
@@ -221,22 +231,31 @@ def test_a_stakeholder_who_gave_an_approval_cannot_be_deleted(client) -> None:
 def test_only_a_mouvement_stakeholder_can_be_amo_pilot(client) -> None:
     pid = create_project(client)["id"]
     for category in ("habitant", "collectivite", "bailleur_social", "partenaire_socio_economique"):
-        r = client.post(f"{API}/projects/{pid}/stakeholders",
-                        json={"name": "X", "category": category, "is_amo_pilot": True})
+        r = client.post(
+            f"{API}/projects/{pid}/stakeholders", json={"name": "X", "category": category, "is_amo_pilot": True}
+        )
         problem = assert_problem(r, 422, "donnee_invalide")
         assert problem["errors"][0]["field"] == "is_amo_pilot"
-    pilot = post(client, f"/projects/{pid}/stakeholders",
-                 {"name": "Claire", "category": "mouvement", "is_amo_pilot": True})
+    pilot = post(
+        client, f"/projects/{pid}/stakeholders", {"name": "Claire", "category": "mouvement", "is_amo_pilot": True}
+    )
     habitant = post(client, f"/projects/{pid}/stakeholders", {"name": "Amina", "category": "habitant"})
     before = footprint(client, pid)
     # Neither by changing the pilot's category, nor by making a habitant pilot.
-    assert_problem(client.patch(f"{API}/projects/{pid}/stakeholders/{pilot['id']}", json={"category": "habitant"}),
-                   422, "donnee_invalide")
-    assert_problem(client.patch(f"{API}/projects/{pid}/stakeholders/{habitant['id']}", json={"is_amo_pilot": True}),
-                   422, "donnee_invalide")
+    assert_problem(
+        client.patch(f"{API}/projects/{pid}/stakeholders/{pilot['id']}", json={"category": "habitant"}),
+        422,
+        "donnee_invalide",
+    )
+    assert_problem(
+        client.patch(f"{API}/projects/{pid}/stakeholders/{habitant['id']}", json={"is_amo_pilot": True}),
+        422,
+        "donnee_invalide",
+    )
     assert footprint(client, pid) == before
-    r = client.patch(f"{API}/projects/{pid}/stakeholders/{pilot['id']}",
-                     json={"is_amo_pilot": False, "category": "habitant"})
+    r = client.patch(
+        f"{API}/projects/{pid}/stakeholders/{pilot['id']}", json={"is_amo_pilot": False, "category": "habitant"}
+    )
     assert r.status_code == 200 and r.json()["category"] == "habitant"
 
 

@@ -21,8 +21,9 @@ def test_creation_to_label_over_http(client, clock) -> None:
         forward = next(t for t in transitions["triggers"] if t["trigger"] == trigger)
         assert forward["allowed"] is False and forward["unmet"], f"{trigger} should be blocked before evidence"
         satisfy(client, pid, step, day)
-        forward = next(t for t in client.get(f"{API}/projects/{pid}/transitions").json()["triggers"]
-                       if t["trigger"] == trigger)
+        forward = next(
+            t for t in client.get(f"{API}/projects/{pid}/transitions").json()["triggers"] if t["trigger"] == trigger
+        )
         assert forward == forward | {"allowed": True, "unmet": []}
         project = fire(client, pid, trigger)
     assert project["state"] == "labellisee"

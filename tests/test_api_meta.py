@@ -5,19 +5,49 @@ from __future__ import annotations
 from app.evidence.registry import KINDS
 from tests.support import API
 
-STATES = ["groupe_projet", "contours", "faisabilite", "validation", "prefiguration", "expertise", "labellisee",
-          "abandonnee"]
-TRIGGERS = ["definir_contours", "lancer_faisabilite", "soumettre_validation", "lancer_prefiguration",
-            "demander_expertise", "labelliser", "reprendre_contours", "reprendre_faisabilite", "ajourner_label",
-            "abandonner", "suspendre", "reprendre"]
+STATES = [
+    "groupe_projet",
+    "contours",
+    "faisabilite",
+    "validation",
+    "prefiguration",
+    "expertise",
+    "labellisee",
+    "abandonnee",
+]
+TRIGGERS = [
+    "definir_contours",
+    "lancer_faisabilite",
+    "soumettre_validation",
+    "lancer_prefiguration",
+    "demander_expertise",
+    "labelliser",
+    "reprendre_contours",
+    "reprendre_faisabilite",
+    "ajourner_label",
+    "abandonner",
+    "suspendre",
+    "reprendre",
+]
 # DOMAIN.md, "Guards: what must be true to go forward".
 GUARDS = {
     "definir_contours": ["pilote_mouvement", "groupe_habitants", "groupe_collectivite", "groupe_bailleur"],
     "lancer_faisabilite": ["territoire_defini", "besoins_identifies", "activites_prioritaires"],
-    "soumettre_validation": ["besoins_valides", "modele_economique", "locaux_identifies", "marches_mobilisables",
-                             "visite_terrain", "conclusion_favorable"],
-    "lancer_prefiguration": ["avis_habitants", "avis_collectivite", "avis_bailleur", "avis_partenaire",
-                             "aucun_avis_defavorable"],
+    "soumettre_validation": [
+        "besoins_valides",
+        "modele_economique",
+        "locaux_identifies",
+        "marches_mobilisables",
+        "visite_terrain",
+        "conclusion_favorable",
+    ],
+    "lancer_prefiguration": [
+        "avis_habitants",
+        "avis_collectivite",
+        "avis_bailleur",
+        "avis_partenaire",
+        "aucun_avis_defavorable",
+    ],
     "demander_expertise": ["association_declaree", "gouvernance_triptyque", "recrutement"],
     "labelliser": ["expertise_sur_site", "avis_expertise_favorable"],
 }
@@ -31,9 +61,15 @@ def test_workflow_description(client) -> None:
     assert [s["id"] for s in wf["states"]] == STATES
     assert all(s["label"] for s in wf["states"])
     assert [(s["id"], s["step"], s["default_months"], s["terminal"]) for s in wf["states"]] == [
-        ("groupe_projet", 1, 3, False), ("contours", 2, 4, False), ("faisabilite", 3, 8, False),
-        ("validation", 4, 3, False), ("prefiguration", 5, 12, False), ("expertise", 6, 6, False),
-        ("labellisee", None, None, True), ("abandonnee", None, None, True)]
+        ("groupe_projet", 1, 3, False),
+        ("contours", 2, 4, False),
+        ("faisabilite", 3, 8, False),
+        ("validation", 4, 3, False),
+        ("prefiguration", 5, 12, False),
+        ("expertise", 6, 6, False),
+        ("labellisee", None, None, True),
+        ("abandonnee", None, None, True),
+    ]
     assert wf["horizon_months"] == 36
 
     transitions = {t["trigger"]: t for t in wf["transitions"]}
@@ -47,16 +83,27 @@ def test_workflow_description(client) -> None:
     assert {c for codes in GUARDS.values() for c in codes} <= every_code
     for trigger in ("reprendre_contours", "reprendre_faisabilite", "ajourner_label", "abandonner"):
         assert [g["code"] for g in transitions[trigger]["guards"]] in ([], ["projet_suspendu"])
-    assert [(t, transitions[t]["sources"], transitions[t]["dest"]) for t in
-            ("definir_contours", "labelliser", "reprendre_contours", "reprendre_faisabilite", "ajourner_label")] == [
-        ("definir_contours", ["groupe_projet"], "contours"), ("labelliser", ["expertise"], "labellisee"),
-        ("reprendre_contours", ["faisabilite"], "contours"), ("reprendre_faisabilite", ["validation"], "faisabilite"),
-        ("ajourner_label", ["expertise"], "prefiguration")]
+    assert [
+        (t, transitions[t]["sources"], transitions[t]["dest"])
+        for t in ("definir_contours", "labelliser", "reprendre_contours", "reprendre_faisabilite", "ajourner_label")
+    ] == [
+        ("definir_contours", ["groupe_projet"], "contours"),
+        ("labelliser", ["expertise"], "labellisee"),
+        ("reprendre_contours", ["faisabilite"], "contours"),
+        ("reprendre_faisabilite", ["validation"], "faisabilite"),
+        ("ajourner_label", ["expertise"], "prefiguration"),
+    ]
     for trigger in ("abandonner", "suspendre", "reprendre"):
         assert sorted(transitions[trigger]["sources"]) == sorted(STEPS), trigger
     assert transitions["abandonner"]["dest"] == "abandonnee"
     assert {t for t, v in transitions.items() if v["reason_required"]} == {
-        "reprendre_contours", "reprendre_faisabilite", "ajourner_label", "abandonner", "suspendre", "reprendre"}
+        "reprendre_contours",
+        "reprendre_faisabilite",
+        "ajourner_label",
+        "abandonner",
+        "suspendre",
+        "reprendre",
+    }
     assert {t for t, v in transitions.items() if v["consultant_only"]} == {"labelliser", "ajourner_label"}
 
     mermaid = wf["mermaid"]

@@ -21,8 +21,14 @@ from tests.support import (
 )
 
 START = TODAY - timedelta(days=200)
-DEFAULT_MONTHS = {"groupe_projet": 3, "contours": 4, "faisabilite": 8, "validation": 3, "prefiguration": 12,
-                  "expertise": 6}
+DEFAULT_MONTHS = {
+    "groupe_projet": 3,
+    "contours": 4,
+    "faisabilite": 8,
+    "validation": 3,
+    "prefiguration": 12,
+    "expertise": 6,
+}
 
 
 # --- 404 ------------------------------------------------------------------------------------------
@@ -63,8 +69,7 @@ def test_404_unknown_url(client) -> None:
 
 def test_404_unknown_trigger(client) -> None:
     pid = create_project(client)["id"]
-    problem = assert_problem(client.post(f"{API}/projects/{pid}/transitions/sauter_etapes"), 404,
-                             "declencheur_inconnu")
+    problem = assert_problem(client.post(f"{API}/projects/{pid}/transitions/sauter_etapes"), 404, "declencheur_inconnu")
     assert "sauter_etapes" in problem["detail"]
     assert footprint(client, pid) == (1, 1)
 
@@ -93,8 +98,12 @@ def test_409_guards_unmet_lists_every_unmet_guard(client) -> None:
     r = client.post(f"{API}/projects/{pid}/transitions/definir_contours")
     problem = assert_problem(r, 409, "conditions_non_remplies")
     assert problem["trigger"] == "definir_contours"
-    assert [u["code"] for u in problem["unmet"]] == ["pilote_mouvement", "groupe_habitants", "groupe_collectivite",
-                                                     "groupe_bailleur"]
+    assert [u["code"] for u in problem["unmet"]] == [
+        "pilote_mouvement",
+        "groupe_habitants",
+        "groupe_collectivite",
+        "groupe_bailleur",
+    ]
     assert all(isinstance(u["message"], str) and len(u["message"]) > 10 for u in problem["unmet"])
 
     # A habitant, and a Mouvement consultant who is not (yet) the AMO pilot: three guards remain.
@@ -123,20 +132,31 @@ def test_409_territory_of_a_regie_de_quartier_needs_a_qpv(client) -> None:
 def test_409_every_soumettre_validation_guard_at_once(client) -> None:
     pid = project_at(client, "faisabilite", start=START)["id"]
     problem = assert_problem(client.post(f"{API}/projects/{pid}/transitions/soumettre_validation"), 409)
-    assert [u["code"] for u in problem["unmet"]] == ["besoins_valides", "modele_economique", "locaux_identifies",
-                                                     "marches_mobilisables", "visite_terrain",
-                                                     "conclusion_favorable"]
+    assert [u["code"] for u in problem["unmet"]] == [
+        "besoins_valides",
+        "modele_economique",
+        "locaux_identifies",
+        "marches_mobilisables",
+        "visite_terrain",
+        "conclusion_favorable",
+    ]
 
 
 def test_409_trigger_not_valid_from_current_state(client) -> None:
     pid = create_project(client)["id"]
     for trigger in ("labelliser", "lancer_faisabilite", "reprendre_contours", "ajourner_label"):
-        problem = assert_problem(client.post(f"{API}/projects/{pid}/transitions/{trigger}",
-                                             json={"reason": "essai"}), 409, "transition_impossible")
+        problem = assert_problem(
+            client.post(f"{API}/projects/{pid}/transitions/{trigger}", json={"reason": "essai"}),
+            409,
+            "transition_impossible",
+        )
         assert trigger in problem["detail"]
     # `reprendre` exists from every step, but only a suspended project can be resumed.
-    problem = assert_problem(client.post(f"{API}/projects/{pid}/transitions/reprendre", json={"reason": "essai"}),
-                             409, "conditions_non_remplies")
+    problem = assert_problem(
+        client.post(f"{API}/projects/{pid}/transitions/reprendre", json={"reason": "essai"}),
+        409,
+        "conditions_non_remplies",
+    )
     assert [u["code"] for u in problem["unmet"]] == ["projet_actif"]
     assert footprint(client, pid) == (1, 1)
 
@@ -146,8 +166,9 @@ def test_409_closed_project(client) -> None:
     fire(client, pid, "abandonner", reason="Plus de porteur")
     before = footprint(client, pid)
     for trigger in ("definir_contours", "suspendre", "reprendre", "abandonner"):
-        assert_problem(client.post(f"{API}/projects/{pid}/transitions/{trigger}", json={"reason": "x"}), 409,
-                       "projet_clos")
+        assert_problem(
+            client.post(f"{API}/projects/{pid}/transitions/{trigger}", json={"reason": "x"}), 409, "projet_clos"
+        )
     assert_problem(client.post(f"{API}/projects/{pid}/needs", json={"label": "Besoin"}), 409, "projet_clos")
     assert_problem(client.put(f"{API}/projects/{pid}/feasibility", json={"annual_charges": 1}), 409, "projet_clos")
     assert footprint(client, pid) == before
@@ -156,8 +177,7 @@ def test_409_closed_project(client) -> None:
 # --- 412 ------------------------------------------------------------------------------------------
 def _stale_project(client) -> tuple[str, str]:
     """A project at version 2, and the ETag of its version 1."""
-    created = client.post(f"{API}/projects", json={"name": "Régie", "kind": "regie_de_quartier",
-                                                   "region": "Bretagne"})
+    created = client.post(f"{API}/projects", json={"name": "Régie", "kind": "regie_de_quartier", "region": "Bretagne"})
     pid, old = created.json()["id"], created.headers["etag"]
     r = client.patch(f"{API}/projects/{pid}", json={"lead_name": "Nadia"}, headers={"If-Match": old})
     assert r.status_code == 200 and r.headers["etag"] == '"2"'
@@ -166,8 +186,9 @@ def _stale_project(client) -> tuple[str, str]:
 
 def test_412_stale_if_match_on_patch(client) -> None:
     pid, old = _stale_project(client)
-    problem = assert_problem(client.patch(f"{API}/projects/{pid}", json={"name": "Autre"}, headers={"If-Match": old}),
-                             412, "version_perimee")
+    problem = assert_problem(
+        client.patch(f"{API}/projects/{pid}", json={"name": "Autre"}, headers={"If-Match": old}), 412, "version_perimee"
+    )
     assert "version 1" in problem["detail"] and "actuelle 2" in problem["detail"]
     assert get_project(client, pid)["name"] == "Régie"
     assert footprint(client, pid) == (2, 2)
@@ -175,8 +196,11 @@ def test_412_stale_if_match_on_patch(client) -> None:
 
 def test_412_stale_if_match_on_transition(client) -> None:
     pid, old = _stale_project(client)
-    assert_problem(client.post(f"{API}/projects/{pid}/transitions/suspendre", json={"reason": "pause"},
-                               headers={"If-Match": old}), 412, "version_perimee")
+    assert_problem(
+        client.post(f"{API}/projects/{pid}/transitions/suspendre", json={"reason": "pause"}, headers={"If-Match": old}),
+        412,
+        "version_perimee",
+    )
     assert get_project(client, pid)["suspended"] is False
     assert footprint(client, pid) == (2, 2)
 
@@ -188,14 +212,31 @@ def test_412_stale_if_match_on_evidence_writes(client) -> None:
     before = footprint(client, pid)
     stale = {"If-Match": old}
     assert_problem(client.post(f"{API}/projects/{pid}/needs", json={"label": "Autre"}, headers=stale), 412)
-    assert_problem(client.patch(f"{API}/projects/{pid}/needs/{need['id']}", json={"label": "Autre"}, headers=stale),
-                   412)
+    assert_problem(
+        client.patch(f"{API}/projects/{pid}/needs/{need['id']}", json={"label": "Autre"}, headers=stale), 412
+    )
     assert_problem(client.delete(f"{API}/projects/{pid}/needs/{need['id']}", headers=stale), 412)
     assert_problem(client.put(f"{API}/projects/{pid}/feasibility", json={"annual_charges": 5}, headers=stale), 412)
     assert_problem(client.delete(f"{API}/projects/{pid}/feasibility", headers=stale), 412, "version_perimee")
-    assert_problem(client.put(f"{API}/projects/{pid}/plan", headers=stale, json={
-        "step_months": {"groupe_projet": 3, "contours": 4, "faisabilite": 8, "validation": 3, "prefiguration": 12,
-                        "expertise": 6}, "horizon_months": 36, "reason": "x"}), 412)
+    assert_problem(
+        client.put(
+            f"{API}/projects/{pid}/plan",
+            headers=stale,
+            json={
+                "step_months": {
+                    "groupe_projet": 3,
+                    "contours": 4,
+                    "faisabilite": 8,
+                    "validation": 3,
+                    "prefiguration": 12,
+                    "expertise": 6,
+                },
+                "horizon_months": 36,
+                "reason": "x",
+            },
+        ),
+        412,
+    )
     assert footprint(client, pid) == before
     assert [n["label"] for n in client.get(f"{API}/projects/{pid}/needs").json()] == ["Besoin"]
     assert client.get(f"{API}/projects/{pid}/feasibility").json()["annual_charges"] == 10
@@ -209,8 +250,11 @@ def test_if_match_current_star_and_unreadable(client) -> None:
     assert r.status_code == 200 and r.headers["etag"] == '"4"'
     r = client.patch(f"{API}/projects/{pid}", json={"lead_name": "C"}, headers={"If-Match": "*"})
     assert r.status_code == 200 and r.headers["etag"] == '"5"'
-    assert_problem(client.patch(f"{API}/projects/{pid}", json={"lead_name": "D"}, headers={"If-Match": "cinq"}),
-                   412, "version_perimee")
+    assert_problem(
+        client.patch(f"{API}/projects/{pid}", json={"lead_name": "D"}, headers={"If-Match": "cinq"}),
+        412,
+        "version_perimee",
+    )
     assert footprint(client, pid) == (5, 5)
 
 
@@ -222,13 +266,15 @@ def test_an_unreadable_if_match_does_not_hide_what_else_is_wrong(client) -> None
     bad = {"If-Match": "cinq"}
     assert_problem(client.patch(f"{API}/projects/{pid}", json={"lead_name": 5}, headers=bad), 422)
     assert_problem(client.post(f"{API}/projects/{pid}/needs", json={}, headers=bad), 422)
-    assert_problem(client.post(f"{API}/projects/{pid}/transitions/reprendre_contours", json={"raison": "x"},
-                               headers=bad), 422)
+    assert_problem(
+        client.post(f"{API}/projects/{pid}/transitions/reprendre_contours", json={"raison": "x"}, headers=bad), 422
+    )
     missing = "00000000-0000-4000-8000-000000000000"
     assert_problem(client.patch(f"{API}/projects/{missing}", json={"lead_name": "E"}, headers=bad), 404)
     # and a valid request with it is refused, with nothing written
-    assert_problem(client.post(f"{API}/projects/{pid}/needs", json={"label": "Besoin"}, headers=bad), 412,
-                   "version_perimee")
+    assert_problem(
+        client.post(f"{API}/projects/{pid}/needs", json={"label": "Besoin"}, headers=bad), 412, "version_perimee"
+    )
     assert footprint(client, pid) == before
 
 
@@ -246,8 +292,11 @@ def test_413_body_larger_than_the_limit(client, settings) -> None:
     assert_problem(r, 413, "requete_trop_volumineuse")
     assert footprint(client, pid) == (1, 1)
     # Just under the limit is fine as far as size goes (the field itself is bounded: 422, not 413).
-    assert_problem(client.post(f"{API}/projects/{pid}/needs",
-                               json={"label": "B", "description": "x" * 6000}), 422, "requete_invalide")
+    assert_problem(
+        client.post(f"{API}/projects/{pid}/needs", json={"label": "B", "description": "x" * 6000}),
+        422,
+        "requete_invalide",
+    )
 
 
 # --- 422 ------------------------------------------------------------------------------------------
@@ -256,15 +305,15 @@ def _errors(problem: dict) -> dict[str, str]:
 
 
 def test_422_unknown_field_is_rejected(client) -> None:
-    r = client.post(f"{API}/projects", json={"name": "R", "kind": "regie_de_quartier", "region": "Corse",
-                                             "budget": 12})
+    r = client.post(f"{API}/projects", json={"name": "R", "kind": "regie_de_quartier", "region": "Corse", "budget": 12})
     problem = assert_problem(r, 422, "requete_invalide")
     assert "budget" in _errors(problem)
     pid = create_project(client)["id"]
     problem = assert_problem(client.post(f"{API}/projects/{pid}/needs", json={"label": "B", "priority": 1}), 422)
     assert "priority" in _errors(problem)
-    problem = assert_problem(client.post(f"{API}/projects/{pid}/transitions/suspendre",
-                                         json={"reason": "x", "force": True}), 422)
+    problem = assert_problem(
+        client.post(f"{API}/projects/{pid}/transitions/suspendre", json={"reason": "x", "force": True}), 422
+    )
     assert "force" in _errors(problem)
     assert footprint(client, pid) == (1, 1)
     assert client.get(f"{API}/projects").json()["total"] == 1
@@ -285,8 +334,10 @@ def test_422_too_long_strings(client) -> None:
 
 def test_422_effective_on_in_the_future(client) -> None:
     pid = create_project(client)["id"]
-    r = client.post(f"{API}/projects/{pid}/transitions/suspendre",
-                    json={"reason": "pause", "effective_on": (TODAY + timedelta(days=1)).isoformat()})
+    r = client.post(
+        f"{API}/projects/{pid}/transitions/suspendre",
+        json={"reason": "pause", "effective_on": (TODAY + timedelta(days=1)).isoformat()},
+    )
     problem = assert_problem(r, 422, "date_effet_invalide")
     assert _errors(problem) == {"effective_on": problem["detail"]}
     assert footprint(client, pid) == (1, 1)
@@ -297,13 +348,17 @@ def test_422_effective_on_in_the_future(client) -> None:
 def test_422_effective_on_before_the_previous_transition(client) -> None:
     pid = create_project(client, started_on=START.isoformat())["id"]
     # Before the start of the groupe projet.
-    r = client.post(f"{API}/projects/{pid}/transitions/suspendre",
-                    json={"reason": "pause", "effective_on": (START - timedelta(days=1)).isoformat()})
+    r = client.post(
+        f"{API}/projects/{pid}/transitions/suspendre",
+        json={"reason": "pause", "effective_on": (START - timedelta(days=1)).isoformat()},
+    )
     assert_problem(r, 422, "date_effet_invalide")
     moved = START + timedelta(days=30)
     fire(client, pid, "suspendre", reason="pause", effective_on=moved.isoformat())
-    r = client.post(f"{API}/projects/{pid}/transitions/reprendre",
-                    json={"reason": "reprise", "effective_on": (moved - timedelta(days=1)).isoformat()})
+    r = client.post(
+        f"{API}/projects/{pid}/transitions/reprendre",
+        json={"reason": "reprise", "effective_on": (moved - timedelta(days=1)).isoformat()},
+    )
     problem = assert_problem(r, 422, "date_effet_invalide")
     assert moved.isoformat() in problem["detail"]
     assert footprint(client, pid) == (2, 2)
@@ -342,8 +397,9 @@ def test_422_invalid_insee_and_qpv(client) -> None:
 
 def test_valid_identifiers_are_normalised(client) -> None:
     pid = create_project(client)["id"]
-    assert post(client, f"/projects/{pid}/communes", {"insee_code": "2a004", "name": "Ajaccio"})["insee_code"] == \
-        "2A004"
+    assert (
+        post(client, f"/projects/{pid}/communes", {"insee_code": "2a004", "name": "Ajaccio"})["insee_code"] == "2A004"
+    )
     assert post(client, f"/projects/{pid}/qpvs", {"code": " qp059036 ", "name": "Alma"})["code"] == "QP059036"
 
 
@@ -358,13 +414,19 @@ def test_422_invalid_rna_and_siret(client) -> None:
         ({"rna": "W595012345", "siret": "7328293200007A"}, "siret"),
     ]:
         full = {"name": "Association de préfiguration", "declared_on": TODAY.isoformat()} | body
-        problem = assert_problem(client.put(f"{API}/projects/{pid}/association", json=full), 422,
-                                 "requete_invalide")
+        problem = assert_problem(client.put(f"{API}/projects/{pid}/association", json=full), 422, "requete_invalide")
         assert list(_errors(problem)) == [field], body
     assert_problem(client.get(f"{API}/projects/{pid}/association"), 404)
     assert footprint(client, pid) == (1, 1)
-    r = client.put(f"{API}/projects/{pid}/association", json={
-        "name": "Association", "declared_on": TODAY.isoformat(), "rna": "w595012345", "siret": "732 829 320 00074"})
+    r = client.put(
+        f"{API}/projects/{pid}/association",
+        json={
+            "name": "Association",
+            "declared_on": TODAY.isoformat(),
+            "rna": "w595012345",
+            "siret": "732 829 320 00074",
+        },
+    )
     assert r.status_code == 201, r.text
     assert r.json()["rna"] == "W595012345" and r.json()["siret"] == "73282932000074"
 
@@ -374,25 +436,33 @@ def test_422_future_dates_of_evidence(client) -> None:
     sh = post(client, f"/projects/{pid}/stakeholders", {"name": "Amina", "category": "habitant"})
     tomorrow = (TODAY + timedelta(days=1)).isoformat()
     before = footprint(client, pid)
-    r = client.post(f"{API}/projects/{pid}/approvals",
-                    json={"stakeholder_id": sh["id"], "verdict": "favorable", "given_on": tomorrow})
+    r = client.post(
+        f"{API}/projects/{pid}/approvals",
+        json={"stakeholder_id": sh["id"], "verdict": "favorable", "given_on": tomorrow},
+    )
     problem = assert_problem(r, 422, "donnee_invalide")
     assert "given_on" in _errors(problem)
-    for path, body in [("site-visits", {"regie_name": "Régie de Lille", "visited_on": tomorrow}),
-                       ("expertises", {"conducted_on": tomorrow, "experts": ["Claire"]})]:
+    for path, body in [
+        ("site-visits", {"regie_name": "Régie de Lille", "visited_on": tomorrow}),
+        ("expertises", {"conducted_on": tomorrow, "experts": ["Claire"]}),
+    ]:
         assert_problem(client.post(f"{API}/projects/{pid}/{path}", json=body), 422, "donnee_invalide")
     assert_problem(client.put(f"{API}/projects/{pid}/feasibility", json={"conclusion_on": tomorrow}), 422)
     assert footprint(client, pid) == before
     # A PATCH cannot move a date into the future either.
-    ok = post(client, f"/projects/{pid}/approvals", {"stakeholder_id": sh["id"], "verdict": "favorable",
-                                                    "given_on": TODAY.isoformat()})
+    ok = post(
+        client,
+        f"/projects/{pid}/approvals",
+        {"stakeholder_id": sh["id"], "verdict": "favorable", "given_on": TODAY.isoformat()},
+    )
     before = footprint(client, pid)
     r = client.patch(f"{API}/projects/{pid}/approvals/{ok['id']}", json={"given_on": tomorrow})
     assert_problem(r, 422, "donnee_invalide")
     assert footprint(client, pid) == before
     # ... and a project cannot start in the future.
-    r = client.post(f"{API}/projects", json={"name": "R", "kind": "regie_de_quartier", "region": "Corse",
-                                             "started_on": tomorrow})
+    r = client.post(
+        f"{API}/projects", json={"name": "R", "kind": "regie_de_quartier", "region": "Corse", "started_on": tomorrow}
+    )
     assert "started_on" in _errors(assert_problem(r, 422, "donnee_invalide"))
 
 
@@ -443,8 +513,11 @@ def test_refused_requests_leave_version_and_events_unchanged(client) -> None:
     needs = client.get(f"{API}/projects/{pid}/needs").json()
     stakeholders = client.get(f"{API}/projects/{pid}/stakeholders").json()
     habitant = next(s for s in stakeholders if s["category"] == "habitant")
-    post(client, f"/projects/{pid}/approvals", {"stakeholder_id": habitant["id"], "verdict": "favorable",
-                                               "given_on": TODAY.isoformat()})
+    post(
+        client,
+        f"/projects/{pid}/approvals",
+        {"stakeholder_id": habitant["id"], "verdict": "favorable", "given_on": TODAY.isoformat()},
+    )
     version, n_events = footprint(client, pid)
     etag = f'"{version}"'
     stale = {"If-Match": f'"{version - 1}"'}
@@ -465,8 +538,13 @@ def test_refused_requests_leave_version_and_events_unchanged(client) -> None:
         ("PUT", "/plan", {"step_months": months | {"expertise": 6}, "horizon_months": 36, "reason": "x"}, stale, 412),
         ("POST", "/communes", {"insee_code": "59512", "name": "Roubaix bis"}, None, 409),  # duplicate
         ("POST", "/qpvs", {"code": "QP059036", "name": "Alma bis"}, None, 409),  # duplicate
-        ("POST", "/approvals", {"stakeholder_id": foreign["id"], "verdict": "favorable",
-                                "given_on": TODAY.isoformat()}, None, 409),
+        (
+            "POST",
+            "/approvals",
+            {"stakeholder_id": foreign["id"], "verdict": "favorable", "given_on": TODAY.isoformat()},
+            None,
+            409,
+        ),
         ("DELETE", f"/stakeholders/{habitant['id']}", None, None, 409),
         ("POST", "/stakeholders", {"name": "X", "category": "habitant", "is_amo_pilot": True}, None, 422),
         ("PATCH", f"/needs/{needs[0]['id']}", {"label": None}, None, 422),

@@ -15,7 +15,7 @@ from tests.support import API, advance, create_project, fire, post, put
 START = date(2025, 1, 6)
 
 
-def _busy_project(client) -> str:  # noqa: ANN001
+def _busy_project(client) -> str:
     """Suspension, backward moves, a re-plan and evidence edits, up to the label."""
     pid = create_project(client, name="Régie du Mirail", started_on=START.isoformat())["id"]
     fire(client, pid, "suspendre", reason="Élections", effective_on="2025-02-01")
@@ -23,9 +23,21 @@ def _busy_project(client) -> str:  # noqa: ANN001
     advance(client, pid, "faisabilite", start=date(2025, 4, 1))
     fire(client, pid, "reprendre_contours", reason="Territoire à revoir", effective_on="2025-05-01")
     fire(client, pid, "lancer_faisabilite", effective_on="2025-05-10")
-    r = client.put(f"{API}/projects/{pid}/plan", json={
-        "step_months": {"groupe_projet": 3, "contours": 4, "faisabilite": 10, "validation": 3, "prefiguration": 12,
-                        "expertise": 6}, "horizon_months": 40, "reason": "Étude plus longue"})
+    r = client.put(
+        f"{API}/projects/{pid}/plan",
+        json={
+            "step_months": {
+                "groupe_projet": 3,
+                "contours": 4,
+                "faisabilite": 10,
+                "validation": 3,
+                "prefiguration": 12,
+                "expertise": 6,
+            },
+            "horizon_months": 40,
+            "reason": "Étude plus longue",
+        },
+    )
     assert r.status_code == 200, r.text
     need = post(client, f"/projects/{pid}/needs", {"label": "Mobilité"})
     assert client.patch(f"{API}/projects/{pid}/needs/{need['id']}", json={"status": "ecarte"}).status_code == 200
@@ -33,15 +45,27 @@ def _busy_project(client) -> str:  # noqa: ANN001
     assert client.delete(f"{API}/projects/{pid}/activities/{act['id']}").status_code == 204
     advance(client, pid, "validation", start=date(2025, 5, 10))
     fire(client, pid, "reprendre_faisabilite", reason="Le bailleur hésite", effective_on="2025-06-01")
-    put(client, f"/projects/{pid}/feasibility", {"annual_charges": 400000, "market_income": 260000,
-                                                 "non_market_income": 150000, "premises_address": "Place Abbal",
-                                                 "conclusion": "favorable", "conclusion_on": "2025-06-05"})
+    put(
+        client,
+        f"/projects/{pid}/feasibility",
+        {
+            "annual_charges": 400000,
+            "market_income": 260000,
+            "non_market_income": 150000,
+            "premises_address": "Place Abbal",
+            "conclusion": "favorable",
+            "conclusion_on": "2025-06-05",
+        },
+    )
     fire(client, pid, "soumettre_validation", effective_on="2025-06-10")
     fire(client, pid, "suspendre", reason="Audit", effective_on="2025-07-01")
     fire(client, pid, "reprendre", reason="Audit terminé", effective_on="2025-08-01")
     advance(client, pid, "expertise", start=date(2025, 8, 1))
-    post(client, f"/projects/{pid}/expertises", {"conducted_on": "2025-09-01", "experts": ["Claire"],
-                                                 "conclusion": "reserves"})
+    post(
+        client,
+        f"/projects/{pid}/expertises",
+        {"conducted_on": "2025-09-01", "experts": ["Claire"], "conclusion": "reserves"},
+    )
     fire(client, pid, "ajourner_label", reason="Réserves", effective_on="2025-09-15")
     fire(client, pid, "demander_expertise", effective_on="2025-10-01")
     advance(client, pid, "labellisee", start=date(2025, 10, 1))
@@ -49,7 +73,7 @@ def _busy_project(client) -> str:  # noqa: ANN001
     return pid
 
 
-def _cli_verify(database_url: str):  # noqa: ANN202
+def _cli_verify(database_url: str):
     get_settings.cache_clear()
     try:
         return CliRunner().invoke(cli, ["verify"], env={"REGIEFLOW_DATABASE_URL": database_url})
@@ -78,8 +102,10 @@ TAMPERING = {
     "horizon": ("UPDATE projects SET horizon_on = '2030-01-01' WHERE id = :id", "horizon_on is 2030-01-01"),
     "plan": ("UPDATE projects SET horizon_months = 48 WHERE id = :id", "differs from the events' plan"),
     "suspension": ("UPDATE suspensions SET ended_on = NULL WHERE project_id = :id", "suspensions"),
-    "outbox": ("DELETE FROM outbox WHERE event_id = (SELECT max(id) FROM events WHERE project_id = :id)",
-               "1 event(s) without their outbox message"),
+    "outbox": (
+        "DELETE FROM outbox WHERE event_id = (SELECT max(id) FROM events WHERE project_id = :id)",
+        "1 event(s) without their outbox message",
+    ),
     "event": (None, "event sequence has gaps or repeats"),
 }
 
@@ -90,8 +116,7 @@ def test_verify_reports_tampering_behind_the_services_back(client, engine, sessi
         pid = create_project(client, name=name, started_on=START.isoformat())["id"]
         fire(client, pid, "suspendre", reason="Pause", effective_on="2025-02-01")
         fire(client, pid, "reprendre", reason="Reprise", effective_on="2025-03-01")
-        fire(client, pid, "abandonner" if name == "event" else "suspendre", reason="Encore",
-             effective_on="2025-04-01")
+        fire(client, pid, "abandonner" if name == "event" else "suspendre", reason="Encore", effective_on="2025-04-01")
         pids[name] = pid
     assert verify(session_factory) == (len(pids), [])
 
@@ -101,8 +126,9 @@ def test_verify_reports_tampering_behind_the_services_back(client, engine, sessi
             if sql is not None:
                 conn.execute(text(sql), {"id": keys[name]})
         # Delete the 2nd event of "event": its transition and outbox message, as if it had never been.
-        second = conn.execute(text("SELECT id FROM events WHERE project_id = :id AND seq = 2"),
-                              {"id": keys["event"]}).scalar_one()
+        second = conn.execute(
+            text("SELECT id FROM events WHERE project_id = :id AND seq = 2"), {"id": keys["event"]}
+        ).scalar_one()
         conn.execute(text("DELETE FROM outbox WHERE event_id = :e"), {"e": second})
         conn.execute(text("DELETE FROM events WHERE id = :e"), {"e": second})
 

@@ -43,8 +43,18 @@ def test_deeply_nested_json_is_refused(client, depth: int) -> None:
     _problem(r, 422, 400)
 
 
-@pytest.mark.parametrize("query", ["page_size=1000000000", "page_size=0", "page_size=-5", "page=0",
-                                   "page=1000000000000", "page_size=201", "page=abc"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page_size=1000000000",
+        "page_size=0",
+        "page_size=-5",
+        "page=0",
+        "page=1000000000000",
+        "page_size=201",
+        "page=abc",
+    ],
+)
 def test_huge_or_absurd_pages_are_422(client, query: str) -> None:
     _problem(client.get(f"{API}/projects?{query}"), 422)
     pid = create_project(client)["id"]
@@ -69,8 +79,15 @@ def test_long_strings_in_evidence_reason_query_path_and_headers(client) -> None:
     _problem(client.post(f"{API}/projects/{pid}/transitions/suspendre", json={"reason": LONG}), 422)
     _problem(client.get(f"{API}/projects", params={"q": "x" * 5000}), 422)
     _problem(client.post(f"{API}/projects/{pid}/transitions/{'x' * 5000}"), 422, 404)
-    _problem(client.post(f"{API}/projects/{pid}/transitions/suspendre", json={"reason": "motif"},
-                         headers={"If-Match": '"' + "1" * 5000 + '"'}), 422, 412)
+    _problem(
+        client.post(
+            f"{API}/projects/{pid}/transitions/suspendre",
+            json={"reason": "motif"},
+            headers={"If-Match": '"' + "1" * 5000 + '"'},
+        ),
+        422,
+        412,
+    )
 
 
 @pytest.mark.parametrize("value", ["Régie\x00de l'Alma", "\x00", "ok\ud800"])
@@ -101,8 +118,7 @@ def test_dates_out_of_range_are_422(client, day: str) -> None:
     body = {"name": "Régie", "kind": "regie_de_quartier", "region": "Hauts-de-France", "started_on": day}
     _problem(client.post(f"{API}/projects", json=body), 422)
     pid = create_project(client)["id"]
-    _problem(client.post(f"{API}/projects/{pid}/transitions/suspendre", json={"reason": "m", "effective_on": day}),
-             422)
+    _problem(client.post(f"{API}/projects/{pid}/transitions/suspendre", json={"reason": "m", "effective_on": day}), 422)
 
 
 def test_many_repeated_query_parameters_are_422(client) -> None:
@@ -122,8 +138,11 @@ def test_booleans_are_not_numbers_and_numbers_are_not_booleans(client) -> None:
     refused = [
         ("PUT", "/feasibility", {"annual_charges": True}),
         ("PUT", "/feasibility", {"market_income": False}),
-        ("POST", "/markets", {"label": "Entretien", "buyer_name": "Ville", "buyer_category": "collectivite",
-                              "annual_amount": True}),
+        (
+            "POST",
+            "/markets",
+            {"label": "Entretien", "buyer_name": "Ville", "buyer_category": "collectivite", "annual_amount": True},
+        ),
         ("POST", "/stakeholders", {"name": "Mme A", "category": "habitant", "is_amo_pilot": "yes"}),
         ("POST", "/stakeholders", {"name": "Mme B", "category": "habitant", "is_amo_pilot": 1}),
         ("POST", "/approvals", {"stakeholder_id": True, "verdict": "favorable", "given_on": "2026-01-05"}),
@@ -133,8 +152,11 @@ def test_booleans_are_not_numbers_and_numbers_are_not_booleans(client) -> None:
         assert r.status_code == 422, (path, body, r.text)
     assert client.get(f"{API}/projects/{pid}").json()["version"] == 1  # nothing written
     # digits as text still count (the pages' forms send text), and real booleans still work
-    assert client.put(f"{API}/projects/{pid}/feasibility", json={"annual_charges": "250000"}).json()[
-        "annual_charges"] == 250000
-    r = client.post(f"{API}/projects/{pid}/stakeholders", json={"name": "Mme C", "category": "mouvement",
-                                                               "is_amo_pilot": True})
+    assert (
+        client.put(f"{API}/projects/{pid}/feasibility", json={"annual_charges": "250000"}).json()["annual_charges"]
+        == 250000
+    )
+    r = client.post(
+        f"{API}/projects/{pid}/stakeholders", json={"name": "Mme C", "category": "mouvement", "is_amo_pilot": True}
+    )
     assert r.status_code == 201 and r.json()["is_amo_pilot"] is True

@@ -32,7 +32,7 @@ def _explain(report: dict) -> str:
     return "\n".join(report["problems"]) + f"\nstatuses: {report['statuses']}\nunexpected: {report['unexpected']}"
 
 
-def _in_thread(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+def _in_thread(fn, *args, **kwargs):
     """Run a drill in its own thread: it drives asyncio itself, and the main thread may already have a
     running loop (Playwright's sync API keeps one while the e2e browser is open)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -50,8 +50,17 @@ def test_soak_small(drill_url: str) -> None:
 def test_kill_minus_nine_in_the_middle_leaves_nothing_half_written(drill_url: str) -> None:
     """Every write carries an Idempotency-Key; those the kill cut are retried with it after the restart,
     and the counts must match exactly: one effect per accepted write, none for the others."""
-    report = _in_thread(crash.crash, drill_url, clients=6, projects=8, duration=10, kills=1, quiet=True,
-                        idempotency=True, stale_seconds=2)
+    report = _in_thread(
+        crash.crash,
+        drill_url,
+        clients=6,
+        projects=8,
+        duration=10,
+        kills=1,
+        quiet=True,
+        idempotency=True,
+        stale_seconds=2,
+    )
     assert report["ok"], _explain(report)
     assert report["verify"]["findings"] == []
     assert report["events"] == report["outbox"] == report["sum_of_versions"]

@@ -50,7 +50,7 @@ schema = schemathesis.openapi.from_dict(_document(), config=SchemathesisConfig.f
 
 
 @pytest.fixture(scope="module")
-def contract(_one_app, engine, database_url: str) -> tuple[Any, dict[str, str], str]:  # noqa: ANN001
+def contract(_one_app, engine, database_url: str) -> tuple[Any, dict[str, str], str]:
     """The suite's application on fresh tables, the headers of a consultant key, and a project."""
     _truncate(engine)
     _one_app.state.settings = Settings(database_url=database_url, max_body_bytes=64 * 1024)
@@ -65,15 +65,18 @@ def contract(_one_app, engine, database_url: str) -> tuple[Any, dict[str, str], 
 
 
 @schema.parametrize()
-def test_the_api_keeps_its_contract(case, contract) -> None:  # noqa: ANN001
+def test_the_api_keeps_its_contract(case, contract) -> None:
     app, headers, project_id = contract
     # Random project ids only ever meet a 404: point the project's sub-resources (its evidence, history,
     # schedule) at the real project so that the generated bodies reach the services. Transitions keep
     # their random ids (a generated `abandonner` would close the project for every later operation).
     if case.path_parameters and "project_id" in case.path_parameters and "/transitions/" not in case.path:
         case.path_parameters["project_id"] = project_id
-    case.call_and_validate(app=app, headers=headers, checks=[not_a_server_error, response_schema_conformance,
-                                                              status_code_conformance, content_type_conformance])
+    case.call_and_validate(
+        app=app,
+        headers=headers,
+        checks=[not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance],
+    )
 
 
 # --- what the contract tests found (each answered 500 before its fix) --------------------------------
@@ -89,7 +92,7 @@ def test_nul_characters_are_refused_with_422(client: TestClient, anon_client: Te
             assert r.status_code == 422 and r.json()["code"] == "donnee_invalide", (path, params, r.text)
 
 
-def test_the_login_page_takes_a_nul_as_a_wrong_login(app, anon_client: TestClient) -> None:  # noqa: ANN001
+def test_the_login_page_takes_a_nul_as_a_wrong_login(app, anon_client: TestClient) -> None:
     """Not in the OpenAPI document (a page), same fault: the e-mail reached the throttle query."""
     import re
 
@@ -104,6 +107,7 @@ def test_a_required_field_cannot_be_emptied(client: TestClient) -> None:
     p = project_at(client, "groupe_projet", start=date(2026, 9, 1))
     r = client.patch(f"/api/v1/projects/{p['id']}", json={"conventionnement": None})
     assert r.status_code == 422 and r.json()["errors"] == [
-        {"field": "conventionnement", "message": "Ce champ ne peut pas être vidé."}], r.text
+        {"field": "conventionnement", "message": "Ce champ ne peut pas être vidé."}
+    ], r.text
     r = client.patch(f"/api/v1/projects/{p['id']}", json={"initiator": None})  # nullable: fine
     assert r.status_code == 200 and r.json()["initiator"] is None

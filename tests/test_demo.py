@@ -77,8 +77,13 @@ def test_demo_portfolio(client, session_factory, settings) -> None:
             if e["type"] == "project.transitioned":
                 triggers[e["trigger"]] += 1
                 assert e["effective_on"] < TODAY.isoformat()
-                if e["trigger"] in {"reprendre_contours", "reprendre_faisabilite", "ajourner_label", "abandonner",
-                                    "suspendre"}:
+                if e["trigger"] in {
+                    "reprendre_contours",
+                    "reprendre_faisabilite",
+                    "ajourner_label",
+                    "abandonner",
+                    "suspendre",
+                }:
                     assert e["reason"]
             elif e["type"] == "plan.changed":
                 triggers["replan"] += 1
@@ -87,8 +92,11 @@ def test_demo_portfolio(client, session_factory, settings) -> None:
     assert triggers["reprendre_contours"] + triggers["reprendre_faisabilite"] >= 1
 
     # An expertise project went through an adjournment, then a new expertise.
-    adjourned = [p for p in items if p["state"] == State.EXPERTISE
-                 and any(e["trigger"] == "ajourner_label" for e in _events(client, p["id"]))]
+    adjourned = [
+        p
+        for p in items
+        if p["state"] == State.EXPERTISE and any(e["trigger"] == "ajourner_label" for e in _events(client, p["id"]))
+    ]
     assert adjourned
     expertises = client.get(f"{API}/projects/{adjourned[0]['id']}/expertises").json()
     assert len(expertises) >= 2

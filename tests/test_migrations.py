@@ -12,9 +12,11 @@ from app.core.database import Base, make_engine
 from app.core.migrate import alembic_config, upgrade
 
 
-def _diff(conn) -> list:  # noqa: ANN001
-    ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True,
-                                                 "render_as_batch": conn.dialect.name == "sqlite"})
+def _diff(conn) -> list:
+    ctx = MigrationContext.configure(
+        conn,
+        opts={"compare_type": True, "compare_server_default": True, "render_as_batch": conn.dialect.name == "sqlite"},
+    )
     return compare_metadata(ctx, Base.metadata)
 
 

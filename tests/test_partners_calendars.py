@@ -65,8 +65,10 @@ def test_portfolio_feed_has_due_dates_horizons_and_planned_ends(client: TestClie
             assert "Fin prévue" in str(planned["SUMMARY"]) and p["name"] in str(planned["SUMMARY"])
         assert p["name"] in str(due["SUMMARY"]) and "Échéance" in str(due["SUMMARY"])
     assert set(events) - {f"{done['id']}-label@regieflow"} == {
-        f"{p['id']}-{what}@regieflow" for p in (a, b)
-        for what in ("horizon", f"due-{p['state']}", *(f"planned-{st}" for st in STEPS))}
+        f"{p['id']}-{what}@regieflow"
+        for p in (a, b)
+        for what in ("horizon", f"due-{p['state']}", *(f"planned-{st}" for st in STEPS))
+    }
     assert events[f"{done['id']}-label@regieflow"]["DTSTART"].dt == date.fromisoformat(done["labelled_on"])
     for e in events.values():  # all-day events, with the stamps calendar applications need
         start, end = e["DTSTART"].dt, e["DTEND"].dt
@@ -103,8 +105,7 @@ def test_project_token_shows_that_project_only(client: TestClient, anon_client: 
     assert r.status_code == 404
 
 
-def test_revoked_unknown_and_malformed_tokens_answer_404(app, client: TestClient,  # noqa: ANN001
-                                                         anon_client: TestClient) -> None:
+def test_revoked_unknown_and_malformed_tokens_answer_404(app, client: TestClient, anon_client: TestClient) -> None:
     project_at(client, "groupe_projet", start=date(2026, 9, 1))
     created = client.post(f"{API}/calendars", json={}).json()
     url = _path(created["url"])
@@ -132,8 +133,7 @@ def test_revoked_unknown_and_malformed_tokens_answer_404(app, client: TestClient
         assert anon_client.get(f"/calendars/{bad}.ics").status_code == 404, bad
 
 
-def test_the_feed_follows_the_owners_rights_at_fetch_time(app, client: TestClient,  # noqa: ANN001
-                                                          anon_client: TestClient) -> None:
+def test_the_feed_follows_the_owners_rights_at_fetch_time(app, client: TestClient, anon_client: TestClient) -> None:
     mine = project_at(client, "groupe_projet", start=date(2026, 9, 1), name="La mienne")
     other = project_at(client, "groupe_projet", start=date(2026, 9, 1), name="L'autre", region="Bretagne")
     user_id, grants = add_user(app, "porteur@example.fr", [("porteur", uuid.UUID(mine["id"]), None)])
@@ -157,7 +157,7 @@ def test_the_feed_follows_the_owners_rights_at_fetch_time(app, client: TestClien
         assert anon_client.get(url).status_code == 404
 
 
-def test_a_revoked_key_takes_its_feeds_with_it(app, anon_client: TestClient) -> None:  # noqa: ANN001
+def test_a_revoked_key_takes_its_feeds_with_it(app, anon_client: TestClient) -> None:
     key, row = make_key(app, name="Bailleur", scopes=("read",), consultant=False)
     with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {key}"}) as c:
         url = _path(c.post(f"{API}/calendars").json()["url"])  # no body: the whole portfolio
@@ -172,8 +172,10 @@ def test_a_revoked_key_takes_its_feeds_with_it(app, anon_client: TestClient) -> 
 def test_suspended_and_closed_projects(client: TestClient, anon_client: TestClient) -> None:
     p = project_at(client, "contours", start=date(2026, 1, 5))
     satisfy(client, p["id"], "contours", date(2026, 5, 1))
-    r = client.post(f"{API}/projects/{p['id']}/transitions/suspendre",
-                    json={"reason": "Élections municipales", "effective_on": "2026-10-01"})
+    r = client.post(
+        f"{API}/projects/{p['id']}/transitions/suspendre",
+        json={"reason": "Élections municipales", "effective_on": "2026-10-01"},
+    )
     assert r.status_code == 200, r.text
     url = _path(client.post(f"{API}/calendars", json={"project_id": p["id"]}).json()["url"])
     events = _events(_feed(anon_client, url))

@@ -35,7 +35,7 @@ def deadline_events(client: Any, pid: str) -> list[dict[str, Any]]:
     return [e for e in events_of(client, pid) if e["type"] == "deadline.status_changed"]
 
 
-def test_one_event_per_status_change(app, client) -> None:  # noqa: ANN001
+def test_one_event_per_status_change(app, client) -> None:
     p = create_project(client, started_on="2026-09-01")  # step 1 due 2026-12-01
     pid = p["id"]
     assert run_scan(app) == []  # first sighting, on time: recorded silently
@@ -45,29 +45,40 @@ def test_one_event_per_status_change(app, client) -> None:  # noqa: ANN001
     assert run_scan(app) == [(pid, "dans_les_temps", "en_retard")]
     assert run_scan(app) == []  # nothing moved since: nothing said
     [event] = deadline_events(client, pid)
-    assert event["data"] == {"from": "dans_les_temps", "to": "en_retard", "horizon_on": "2029-09-01",
-                             "step_due_on": "2026-12-01"}
+    assert event["data"] == {
+        "from": "dans_les_temps",
+        "to": "en_retard",
+        "horizon_on": "2029-09-01",
+        "step_due_on": "2026-12-01",
+    }
     assert event["actor"] == "system:regieflow" and event["effective_on"] == "2026-12-02"
     assert get_project(client, pid)["version"] == event["seq"] == 2
     with app.state.session_factory() as session:
-        assert session.scalar(select(OutboxMessage.topic).where(OutboxMessage.event_id == event["id"])) == \
-            "deadline.status_changed"
+        assert (
+            session.scalar(select(OutboxMessage.topic).where(OutboxMessage.event_id == event["id"]))
+            == "deadline.status_changed"
+        )
 
     satisfy(client, pid, "groupe_projet", date(2026, 12, 2))
     fire(client, pid, "definir_contours")  # late into step 2: the projection now passes the horizon
     assert get_project(client, pid)["status"] == "a_risque"
     assert run_scan(app) == [(pid, "en_retard", "a_risque")]
 
-    r = client.put(f"{API}/projects/{pid}/plan", json={"step_months": PLAN, "horizon_months": 40,
-                                                       "reason": "Le bailleur a demandé un délai"})
+    r = client.put(
+        f"{API}/projects/{pid}/plan",
+        json={"step_months": PLAN, "horizon_months": 40, "reason": "Le bailleur a demandé un délai"},
+    )
     assert r.status_code == 200, r.text
     assert run_scan(app) == [(pid, "a_risque", "dans_les_temps")]
     assert run_scan(app) == []
     assert [(e["data"]["from"], e["data"]["to"]) for e in deadline_events(client, pid)] == [
-        ("dans_les_temps", "en_retard"), ("en_retard", "a_risque"), ("a_risque", "dans_les_temps")]
+        ("dans_les_temps", "en_retard"),
+        ("en_retard", "a_risque"),
+        ("a_risque", "dans_les_temps"),
+    ]
 
 
-def test_first_scan_announces_a_project_already_late_and_ignores_closed_ones(app, client) -> None:  # noqa: ANN001
+def test_first_scan_announces_a_project_already_late_and_ignores_closed_ones(app, client) -> None:
     late = create_project(client, name="Régie en retard", started_on="2026-01-05")
     closed = create_project(client, name="Régie abandonnée", started_on="2026-01-05")
     fire(client, closed["id"], "abandonner", reason="Pas de portage politique")
@@ -77,7 +88,7 @@ def test_first_scan_announces_a_project_already_late_and_ignores_closed_ones(app
     assert r.json()["items"][-1]["type"] == "deadline.status_changed"  # in the feed too
 
 
-def test_concurrent_scans_announce_a_change_once(app, client) -> None:  # noqa: ANN001
+def test_concurrent_scans_announce_a_change_once(app, client) -> None:
     for i in range(4):
         create_project(client, name=f"Régie {i}", started_on="2026-01-05")
     reports: list[Any] = []
@@ -96,7 +107,7 @@ def test_concurrent_scans_announce_a_change_once(app, client) -> None:  # noqa: 
     assert count(app, Event, Event.type == "deadline.status_changed") == 4
 
 
-def test_the_worker_scans_and_the_change_reaches_the_webhooks(loopback, client, receiver) -> None:  # noqa: ANN001
+def test_the_worker_scans_and_the_change_reaches_the_webhooks(loopback, client, receiver) -> None:
     sub = subscribe(client, receiver.url, event_types=["deadline.status_changed"])
     p = create_project(client, started_on="2026-01-05")
     with worker(loopback) as w:
@@ -109,7 +120,7 @@ def test_the_worker_scans_and_the_change_reaches_the_webhooks(loopback, client, 
     assert payload["data"]["data"]["from"] is None and payload["data"]["data"]["to"] == "en_retard"
 
 
-def test_cli_commands(app, client, database_url, monkeypatch) -> None:  # noqa: ANN001
+def test_cli_commands(app, client, database_url, monkeypatch) -> None:
     p = create_project(client, started_on="2026-01-05")  # late on any day from now on
     monkeypatch.setenv("REGIEFLOW_DATABASE_URL", database_url)
     get_settings.cache_clear()

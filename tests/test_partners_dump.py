@@ -68,26 +68,44 @@ def fresh_url(_fresh_database: str) -> str:
     return _fresh_database
 
 
-def _rich_database(app, client: TestClient) -> None:  # noqa: ANN001
+def _rich_database(app, client: TestClient) -> None:
     """Every kind of row the dump must carry, through the API where there is one."""
     labelled = project_at(client, "labellisee", start=date(2023, 2, 1), name="Régie « labellisée »")
-    busy = project_at(client, "faisabilite", start=date(2025, 3, 3), name="Régie suspendue puis reprise",
-                      region="Bretagne", lead_name="Zoé", description="Texte\nsur deux lignes, avec des ; et des \"")
+    busy = project_at(
+        client,
+        "faisabilite",
+        start=date(2025, 3, 3),
+        name="Régie suspendue puis reprise",
+        region="Bretagne",
+        lead_name="Zoé",
+        description='Texte\nsur deux lignes, avec des ; et des "',
+    )
     pid = busy["id"]
-    assert client.post(f"{API}/projects/{pid}/transitions/suspendre",
-                       json={"reason": "Élections", "effective_on": "2026-03-02"}).status_code == 200
-    assert client.post(f"{API}/projects/{pid}/transitions/reprendre",
-                       json={"reason": "Reprise", "effective_on": "2026-05-04"}).status_code == 200
+    assert (
+        client.post(
+            f"{API}/projects/{pid}/transitions/suspendre", json={"reason": "Élections", "effective_on": "2026-03-02"}
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            f"{API}/projects/{pid}/transitions/reprendre", json={"reason": "Reprise", "effective_on": "2026-05-04"}
+        ).status_code
+        == 200
+    )
     r = client.put(f"{API}/projects/{pid}/plan", json={"step_months": PLAN, "horizon_months": 40, "reason": "Retard"})
     assert r.status_code == 200, r.text
     satisfy(client, pid, "faisabilite", date(2026, 6, 1))
     project_at(client, "groupe_projet", start=date(2026, 11, 2), name="Régie naissante")
-    user_id, _ = add_user(app, "porteuse@example.fr", [("porteur", uuid.UUID(pid), None),
-                                                       ("observateur", None, "Occitanie")])
+    user_id, _ = add_user(
+        app, "porteuse@example.fr", [("porteur", uuid.UUID(pid), None), ("observateur", None, "Occitanie")]
+    )
     add_user(app, "admin@example.fr", [("admin", None, None)])
     with TestClient(app, raise_server_exceptions=False) as c:  # a session and a throttle row: volatile
-        assert c.post(f"{API}/auth/login", json={"email": "x@example.fr", "password": "faux mot de passe"}
-                      ).status_code == 401
+        assert (
+            c.post(f"{API}/auth/login", json={"email": "x@example.fr", "password": "faux mot de passe"}).status_code
+            == 401
+        )
         login(c, "porteuse@example.fr")
         assert c.post(f"{API}/calendars", json={"project_id": pid}).status_code == 201
     assert client.post(f"{API}/calendars", json={}).status_code == 201
@@ -96,27 +114,59 @@ def _rich_database(app, client: TestClient) -> None:  # noqa: ANN001
     now = app.state.clock.now()
     with app.state.session_factory() as session:
         event_id = session.scalar(select(func.min(Event.id)))
-        sub = WebhookSubscription(owner="user:porteuse@example.fr", user_id=user_id, url="https://example.org/hook",
-                                    event_types=["project.transitioned"], description="Suivi", created_at=now,
-                                    updated_at=now, enabled=True, consecutive_failures=0,
-                                    secrets=[WebhookSecret(secret="whsec_" + "a" * 32, created_at=now,
-                                                             expires_at=now + timedelta(days=1))])
+        sub = WebhookSubscription(
+            owner="user:porteuse@example.fr",
+            user_id=user_id,
+            url="https://example.org/hook",
+            event_types=["project.transitioned"],
+            description="Suivi",
+            created_at=now,
+            updated_at=now,
+            enabled=True,
+            consecutive_failures=0,
+            secrets=[WebhookSecret(secret="whsec_" + "a" * 32, created_at=now, expires_at=now + timedelta(days=1))],
+        )
         session.add(sub)
         session.flush()
-        delivery = WebhookDelivery(subscription_id=sub.id, event_id=event_id, message_id="msg_1", status="failed",
-                                     attempts=1, created_at=now, last_attempt_at=now, last_status_code=500)
+        delivery = WebhookDelivery(
+            subscription_id=sub.id,
+            event_id=event_id,
+            message_id="msg_1",
+            status="failed",
+            attempts=1,
+            created_at=now,
+            last_attempt_at=now,
+            last_status_code=500,
+        )
         session.add(delivery)
         session.flush()
-        session.add(WebhookAttempt(delivery_id=delivery.id, attempted_at=now, status_code=500, duration_ms=12,
-                                     error="HTTP 500", response_excerpt="oops"))
-        session.add(IdempotencyRecord(caller="key:rf_x", key="k1", method="POST", path="/api/v1/projects",
-                                        body_hash="0" * 64, state="done", response_status=201, created_at=now,
-                                        expires_at=now + timedelta(hours=1)))
+        session.add(
+            WebhookAttempt(
+                delivery_id=delivery.id,
+                attempted_at=now,
+                status_code=500,
+                duration_ms=12,
+                error="HTTP 500",
+                response_excerpt="oops",
+            )
+        )
+        session.add(
+            IdempotencyRecord(
+                caller="key:rf_x",
+                key="k1",
+                method="POST",
+                path="/api/v1/projects",
+                body_hash="0" * 64,
+                state="done",
+                response_status=201,
+                created_at=now,
+                expires_at=now + timedelta(hours=1),
+            )
+        )
         session.commit()
 
 
-def test_export_import_export_is_byte_identical_and_verifies(app, client: TestClient,  # noqa: ANN001
-                                                              fresh_url: str) -> None:
+def test_export_import_export_is_byte_identical_and_verifies(app, client: TestClient, fresh_url: str) -> None:
     _rich_database(app, client)
     first = dump.export_json(app.state.engine)
     doc = json.loads(first)
@@ -125,9 +175,25 @@ def test_export_import_export_is_byte_identical_and_verifies(app, client: TestCl
     assert set(doc["excluded"]) == {"web_sessions", "login_throttles", "idempotency_keys"}
     assert not set(tables) & dump.EXCLUDED
     assert set(tables) == {t.name for t in Base.metadata.sorted_tables} - dump.EXCLUDED
-    for name in ("projects", "events", "outbox", "suspensions", "replans", "users", "role_grants", "api_keys",
-                 "calendar_tokens", "webhook_subscriptions", "webhook_secrets", "webhook_deliveries",
-                 "webhook_attempts", "feed_counter", "stakeholders", "approvals", "expertises"):
+    for name in (
+        "projects",
+        "events",
+        "outbox",
+        "suspensions",
+        "replans",
+        "users",
+        "role_grants",
+        "api_keys",
+        "calendar_tokens",
+        "webhook_subscriptions",
+        "webhook_secrets",
+        "webhook_deliveries",
+        "webhook_attempts",
+        "feed_counter",
+        "stakeholders",
+        "approvals",
+        "expertises",
+    ):
         assert tables[name]["rows"], f"the test database should hold {name}"
     events = [dict(zip(tables["events"]["columns"], r, strict=True)) for r in tables["events"]["rows"]]
     assert all(e["hash"] and e["feed_seq"] for e in events)
@@ -170,12 +236,15 @@ def _keeps_working(engine: Engine) -> None:
     factory = make_session_factory(engine)
     clock = Clock(ZoneInfo("Europe/Paris"))
     with UnitOfWork(factory) as uow:
-        p = create_project(uow, ProjectCreate(name="Après l'import", kind="regie_de_quartier",
-                                                         region="Normandie"),
-                                    plan=Plan(dict(PLAN), 36), actor=SYSTEM, clock=clock)
+        p = create_project(
+            uow,
+            ProjectCreate(name="Après l'import", kind="regie_de_quartier", region="Normandie"),
+            plan=Plan(dict(PLAN), 36),
+            actor=SYSTEM,
+            clock=clock,
+        )
     with UnitOfWork(factory) as uow:
-        add_evidence(uow, p.id, KINDS["needs"], NeedIn(label="Un besoin"), if_match=None, actor=SYSTEM,
-                              clock=clock)
+        add_evidence(uow, p.id, KINDS["needs"], NeedIn(label="Un besoin"), if_match=None, actor=SYSTEM, clock=clock)
     with factory() as session:
         accounts.create_api_key(session, name="Nouvelle clé", scopes=["read"], created_by="tests", now=clock.now())
         assert session.scalar(select(func.count()).select_from(Event).where(Event.project_id == p.id)) == 2
@@ -183,8 +252,9 @@ def _keeps_working(engine: Engine) -> None:
         assert feed == session.scalar(select(FeedCounter.value))
 
 
-def test_admin_route_and_cli_give_the_same_bytes(app, client: TestClient, fresh_url: str,  # noqa: ANN001
-                                                 tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_admin_route_and_cli_give_the_same_bytes(
+    app, client: TestClient, fresh_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from app.cli import cli
     from app.core.settings import get_settings
 
@@ -223,7 +293,7 @@ def test_admin_route_and_cli_give_the_same_bytes(app, client: TestClient, fresh_
         get_settings.cache_clear()
 
 
-def test_import_refuses_what_is_not_a_dump_of_this_schema(app, client: TestClient, fresh_url: str) -> None:  # noqa: ANN001
+def test_import_refuses_what_is_not_a_dump_of_this_schema(app, client: TestClient, fresh_url: str) -> None:
     good = json.loads(dump.export_json(app.state.engine))
     fresh = make_engine(fresh_url)
     try:

@@ -23,10 +23,17 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _portfolio(client: TestClient) -> dict[str, dict]:
-    a = project_at(client, "faisabilite", start=date(2025, 1, 6), name="Régie de l'Alma", region="Hauts-de-France",
-                   lead_name="Amina Benali")
-    b = project_at(client, "groupe_projet", start=date(2026, 10, 1), name="Régie du Blosne", region="Bretagne",
-                   departement="35")
+    a = project_at(
+        client,
+        "faisabilite",
+        start=date(2025, 1, 6),
+        name="Régie de l'Alma",
+        region="Hauts-de-France",
+        lead_name="Amina Benali",
+    )
+    b = project_at(
+        client, "groupe_projet", start=date(2026, 10, 1), name="Régie du Blosne", region="Bretagne", departement="35"
+    )
     c = project_at(client, "labellisee", start=date(2023, 3, 1), name="Régie des Coteaux", region="Occitanie")
     return {"a": a, "b": b, "c": c}
 
@@ -40,7 +47,7 @@ def _csv(r, sep: str = ",") -> list[list[str]]:
     return list(csv.reader(io.StringIO(text), delimiter=sep))
 
 
-def _cell(value) -> str:  # noqa: ANN001
+def _cell(value) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -65,8 +72,18 @@ def _check_csv(client: TestClient, ps: dict[str, dict]) -> None:
     by_id = {r[0]: dict(zip(HEADER, r, strict=True)) for r in rows[1:]}
     for p in listed:
         row = by_id[p["id"]]
-        for name in ("name", "kind", "region", "state", "state_label", "started_on", "state_entered_on", "horizon_on",
-                     "labelled_on", "lead_name"):
+        for name in (
+            "name",
+            "kind",
+            "region",
+            "state",
+            "state_label",
+            "started_on",
+            "state_entered_on",
+            "horizon_on",
+            "labelled_on",
+            "lead_name",
+        ):
             assert row[name] == ("" if p[name] is None else str(p[name])), name
         assert row["status"] == (p["status"] or "")
         assert row["step_due_on"] == (p["step_due_on"] or "")
@@ -103,13 +120,19 @@ def _check_xlsx(client: TestClient) -> None:
 
 def _check_filters(client: TestClient, ps: dict[str, dict]) -> None:
     """The filters are the list's own."""
-    for params in ({"state": "faisabilite"}, {"region": "Bretagne"}, {"q": "coteaux"}, {"status": "dans_les_temps"},
-                   {"kind": "regie_de_quartier", "sort": "-name"}):
+    for params in (
+        {"state": "faisabilite"},
+        {"region": "Bretagne"},
+        {"q": "coteaux"},
+        {"status": "dans_les_temps"},
+        {"kind": "regie_de_quartier", "sort": "-name"},
+    ):
         listed = [p["id"] for p in client.get(f"{API}/projects", params=params).json()["items"]]
         exported = [r[0] for r in _csv(client.get(f"{API}/exports/projects.csv", params=params))[1:]]
         assert exported == listed, params
-    assert [r[0] for r in _csv(client.get(f"{API}/exports/projects.csv", params={"state": "faisabilite"}))[1:]] \
-        == [ps["a"]["id"]]
+    assert [r[0] for r in _csv(client.get(f"{API}/exports/projects.csv", params={"state": "faisabilite"}))[1:]] == [
+        ps["a"]["id"]
+    ]
     # The export routes take exactly the list's filters (and nothing of its paging).
     doc = client.get("/openapi.json").json()["paths"]
     listing = {p["name"] for p in doc[f"{API}/projects"]["get"]["parameters"]} - {"page", "page_size"}
@@ -117,7 +140,7 @@ def _check_filters(client: TestClient, ps: dict[str, dict]) -> None:
     assert {p["name"] for p in doc[f"{API}/exports/projects.csv"]["get"]["parameters"]} == listing | {"separator"}
 
 
-def test_a_porteur_exports_only_their_projects(app, client: TestClient) -> None:  # noqa: ANN001
+def test_a_porteur_exports_only_their_projects(app, client: TestClient) -> None:
     ps = {"a": create_project(client), "b": create_project(client, name="Régie du Blosne", region="Bretagne")}
     add_user(app, "porteuse@example.fr", [("porteur", uuid.UUID(ps["b"]["id"]), None)])
     with TestClient(app, raise_server_exceptions=False) as c:
@@ -132,14 +155,14 @@ def test_a_porteur_exports_only_their_projects(app, client: TestClient) -> None:
 
 
 def test_cells_that_look_like_formulas_stay_text(client: TestClient) -> None:
-    p = create_project(client, name="=HYPERLINK(\"http://example.org\")", lead_name="@Claire")
+    p = create_project(client, name='=HYPERLINK("http://example.org")', lead_name="@Claire")
     rows = _csv(client.get(f"{API}/exports/projects.csv"))
     row = dict(zip(HEADER, rows[1], strict=True))
     assert row["id"] == p["id"]
-    assert row["name"] == "'=HYPERLINK(\"http://example.org\")" and row["lead_name"] == "'@Claire"
+    assert row["name"] == '\'=HYPERLINK("http://example.org")' and row["lead_name"] == "'@Claire"
     ws = load_workbook(io.BytesIO(client.get(f"{API}/exports/projects.xlsx").content)).active
     cell = ws.cell(row=2, column=HEADER.index("name") + 1)
-    assert cell.data_type == "s" and cell.value == "=HYPERLINK(\"http://example.org\")"
+    assert cell.data_type == "s" and cell.value == '=HYPERLINK("http://example.org")'
 
 
 def test_control_characters_do_not_break_the_workbook(client: TestClient) -> None:

@@ -24,7 +24,7 @@ def page(client: TestClient, after: str | None = None, limit: int = 50, **header
     return r.json()
 
 
-def test_feed_pages_with_a_cursor_across_projects(app, client) -> None:  # noqa: ANN001
+def test_feed_pages_with_a_cursor_across_projects(app, client) -> None:
     first = create_project(client, name="Régie lilloise")
     second = create_project(client, name="Régie rennaise", region="Bretagne")
     client.post(f"{API}/projects/{first['id']}/needs", json={"label": "Entretien des halls"})
@@ -32,7 +32,10 @@ def test_feed_pages_with_a_cursor_across_projects(app, client) -> None:  # noqa:
 
     one = page(client, limit=3)
     assert [(e["project_id"], e["type"]) for e in one["items"]] == [
-        (first["id"], "project.created"), (second["id"], "project.created"), (first["id"], "evidence.created")]
+        (first["id"], "project.created"),
+        (second["id"], "project.created"),
+        (first["id"], "evidence.created"),
+    ]
     assert one["has_more"] is True and one["next_cursor"] == f"fs_{one['items'][-1]['feed_seq']}"
     two = page(client, one["next_cursor"], limit=3)
     assert [e["type"] for e in two["items"]] == ["project.transitioned"] and two["has_more"] is False
@@ -51,7 +54,7 @@ def test_feed_pages_with_a_cursor_across_projects(app, client) -> None:  # noqa:
     assert_problem(TestClient(app, raise_server_exceptions=False).get(f"{API}/events"), 401)
 
 
-def test_a_poller_sees_every_event_once_in_order_while_others_write(app, client) -> None:  # noqa: ANN001
+def test_a_poller_sees_every_event_once_in_order_while_others_write(app, client) -> None:
     projects = [create_project(client, name=f"Régie {i}")["id"] for i in range(3)]
     writes_per_thread = 8
     done = threading.Event()

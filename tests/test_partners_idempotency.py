@@ -20,15 +20,20 @@ from tests.conftest import make_key
 from tests.partners_support import API, advance, count, worker
 from tests.support import assert_problem
 
-BODY = {"name": "Régie des Trois Quartiers", "kind": "regie_de_quartier", "region": "Hauts-de-France",
-        "initiator": "habitants"}
+BODY = {
+    "name": "Régie des Trois Quartiers",
+    "kind": "regie_de_quartier",
+    "region": "Hauts-de-France",
+    "initiator": "habitants",
+}
 
 
 def post(client: TestClient, key: str | None, body: Any = BODY, path: str = "/projects", **headers: str) -> Any:
     if key is not None:
         headers["Idempotency-Key"] = key
-    return client.post(f"{API}{path}", content=json.dumps(body), headers={"Content-Type": "application/json",
-                                                                          **headers})
+    return client.post(
+        f"{API}{path}", content=json.dumps(body), headers={"Content-Type": "application/json", **headers}
+    )
 
 
 def record(app: Any, key: str) -> IdempotencyRecord | None:
@@ -36,7 +41,7 @@ def record(app: Any, key: str) -> IdempotencyRecord | None:
         return session.scalars(select(IdempotencyRecord).where(IdempotencyRecord.key == key)).one_or_none()
 
 
-def test_a_retry_replays_the_first_answer_without_doing_the_work_again(app, client) -> None:  # noqa: ANN001
+def test_a_retry_replays_the_first_answer_without_doing_the_work_again(app, client) -> None:
     first = post(client, '"8e03978e-40d5-43e8-bc93-6894a57f9324"')
     assert first.status_code == 201 and "Idempotency-Replayed" not in first.headers
     again = post(client, '"8e03978e-40d5-43e8-bc93-6894a57f9324"')
@@ -62,7 +67,7 @@ def test_a_retry_replays_the_first_answer_without_doing_the_work_again(app, clie
     assert count(app, Project) == 3
 
 
-def test_the_same_key_with_another_body_is_refused(app, client) -> None:  # noqa: ANN001
+def test_the_same_key_with_another_body_is_refused(app, client) -> None:
     assert post(client, "cle-1").status_code == 201
     r = post(client, "cle-1", BODY | {"name": "Autre régie"})
     assert_problem(r, 422, "idempotence_cle_reutilisee")
@@ -71,7 +76,7 @@ def test_the_same_key_with_another_body_is_refused(app, client) -> None:  # noqa
     assert count(app, Project) == 1
 
 
-def test_keys_are_scoped_to_the_caller(app, client) -> None:  # noqa: ANN001
+def test_keys_are_scoped_to_the_caller(app, client) -> None:
     other_key, _ = make_key(app, name="Autre partenaire")
     assert post(client, "commande-42").status_code == 201
     r = post(client, "commande-42", Authorization=f"Bearer {other_key}")
@@ -79,14 +84,14 @@ def test_keys_are_scoped_to_the_caller(app, client) -> None:  # noqa: ANN001
     assert count(app, Project) == 2
 
 
-def test_invalid_keys(app, client) -> None:  # noqa: ANN001
+def test_invalid_keys(app, client) -> None:
     assert_problem(post(client, "x" * 256), 400, "idempotence_cle_invalide")
     assert_problem(post(client, '""'), 400, "idempotence_cle_invalide")
     assert post(client, "x" * 255).status_code == 201
     assert count(app, Project) == 1
 
 
-def test_a_failed_request_releases_its_key(app, client) -> None:  # noqa: ANN001
+def test_a_failed_request_releases_its_key(app, client) -> None:
     r = post(client, "essai", BODY | {"kind": "regie_inconnue"})
     assert_problem(r, 422, "requete_invalide")
     assert record(app, "essai") is None
@@ -113,7 +118,7 @@ def _blocking(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threadi
     return entered, release
 
 
-def test_a_retry_while_the_first_request_runs_gets_409(app, client, monkeypatch) -> None:  # noqa: ANN001
+def test_a_retry_while_the_first_request_runs_gets_409(app, client, monkeypatch) -> None:
     entered, release = _blocking(monkeypatch)
     results: dict[str, Any] = {}
     first = threading.Thread(target=lambda: results.setdefault("first", post(client, "k-concurrent")))
@@ -131,7 +136,7 @@ def test_a_retry_while_the_first_request_runs_gets_409(app, client, monkeypatch)
     assert count(app, Project) == 1
 
 
-def test_a_request_taken_for_dead_cannot_commit_after_its_retry(app, client, monkeypatch) -> None:  # noqa: ANN001
+def test_a_request_taken_for_dead_cannot_commit_after_its_retry(app, client, monkeypatch) -> None:
     """The first request stalls past REGIEFLOW_IDEMPOTENCY_STALE_SECONDS before committing; a retry takes
     the key over and creates the project; when the first one wakes up, its COMMIT is refused."""
     entered, release = _blocking(monkeypatch)
@@ -149,8 +154,7 @@ def test_a_request_taken_for_dead_cannot_commit_after_its_retry(app, client, mon
     assert post(client, "k-stale").json()["id"] == retry.json()["id"]
 
 
-def test_a_crash_between_commit_and_the_stored_response_never_repeats_the_effect(app, client,  # noqa: ANN001
-                                                                                 monkeypatch) -> None:
+def test_a_crash_between_commit_and_the_stored_response_never_repeats_the_effect(app, client, monkeypatch) -> None:
     """The record is marked committed in the transaction of the effect; if the process dies before the
     response is stored, a retry is told the request was applied (and what it wrote), never re-run."""
     monkeypatch.setattr(idempotency, "finish", lambda *args, **kwargs: None)  # "the process died here"
@@ -163,13 +167,20 @@ def test_a_crash_between_commit_and_the_stored_response_never_repeats_the_effect
         advance(app, seconds=wait)
         r = post(client, "k-crash")
         body = assert_problem(r, 409, "idempotence_deja_appliquee")
-        assert body["effects"] == [{"project_id": first.json()["id"], "seq": 1, "type": "project.created",
-                                    "project": f"{API}/projects/{first.json()['id']}"}]
+        assert body["effects"] == [
+            {
+                "project_id": first.json()["id"],
+                "seq": 1,
+                "type": "project.created",
+                "project": f"{API}/projects/{first.json()['id']}",
+            }
+        ]
     assert count(app, Project) == 1
 
 
-def test_a_rolled_back_effect_leaves_the_key_free(app, client, monkeypatch) -> None:  # noqa: ANN001
+def test_a_rolled_back_effect_leaves_the_key_free(app, client, monkeypatch) -> None:
     """The marking and the effect share one transaction: if the effect is rolled back, so is the marking."""
+
     def broken_feed(self: Any) -> None:
         raise RuntimeError("disk full")
 
@@ -182,7 +193,7 @@ def test_a_rolled_back_effect_leaves_the_key_free(app, client, monkeypatch) -> N
     assert post(client, "k-rollback").status_code == 201
 
 
-def test_records_expire_after_24_hours_and_are_purged(app, client) -> None:  # noqa: ANN001
+def test_records_expire_after_24_hours_and_are_purged(app, client) -> None:
     assert post(client, "k-old").status_code == 201
     advance(app, hours=23, minutes=59)
     assert post(client, "k-old").headers.get("Idempotency-Replayed") == "true"
@@ -196,21 +207,25 @@ def test_records_expire_after_24_hours_and_are_purged(app, client) -> None:  # n
     assert count(app, IdempotencyRecord) == 0
 
 
-def test_unauthenticated_requests_are_not_recorded(app, anon_client) -> None:  # noqa: ANN001
+def test_unauthenticated_requests_are_not_recorded(app, anon_client) -> None:
     r = post(anon_client, "k-anon")
     assert_problem(r, 401)
     assert count(app, IdempotencyRecord) == 0
 
 
-def test_put_patch_and_delete_take_a_key_too(app, client) -> None:  # noqa: ANN001
+def test_put_patch_and_delete_take_a_key_too(app, client) -> None:
     """Each of these writes an event when it runs: a retry with the key must not write a second one."""
     pid = post(client, None).json()["id"]
     study = {"annual_charges": 250000, "market_income": 150000, "non_market_income": 100000}
 
     def send(method: str, path: str, key: str, body: Any = None) -> Any:
         content = None if body is None else json.dumps(body)
-        return client.request(method, f"{API}/projects/{pid}{path}", content=content,
-                               headers={"Content-Type": "application/json", "Idempotency-Key": key})
+        return client.request(
+            method,
+            f"{API}/projects/{pid}{path}",
+            content=content,
+            headers={"Content-Type": "application/json", "Idempotency-Key": key},
+        )
 
     need = send("POST", "/needs", "need", {"label": "Entretien des halls"}).json()
     for _ in range(2):
@@ -220,13 +235,18 @@ def test_put_patch_and_delete_take_a_key_too(app, client) -> None:  # noqa: ANN0
         assert r.status_code == 200, r.text
     assert r.headers["Idempotency-Replayed"] == "true"
     events = client.get(f"{API}/projects/{pid}/events").json()["items"]
-    assert [e["type"] for e in events] == ["project.created", "evidence.created", "evidence.created",
-                                           "evidence.updated"]
+    assert [e["type"] for e in events] == [
+        "project.created",
+        "evidence.created",
+        "evidence.created",
+        "evidence.updated",
+    ]
     for _ in range(2):
         r = send("DELETE", f"/needs/{need['id']}", "delete-1")
         assert r.status_code == 204, r.text
     assert client.get(f"{API}/projects/{pid}").json()["version"] == 5  # created, need, study, patch, delete
     # the same key with another method is another request: refused, nothing done
-    assert_problem(send("PATCH", f"/needs/{need['id']}", "delete-1", {"status": "ecarte"}), 422,
-                   "idempotence_cle_reutilisee")
+    assert_problem(
+        send("PATCH", f"/needs/{need['id']}", "delete-1", {"status": "ecarte"}), 422, "idempotence_cle_reutilisee"
+    )
     assert record(app, "delete-1").method == "DELETE"

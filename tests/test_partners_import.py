@@ -33,12 +33,12 @@ def _example() -> dict:
     return json.loads(EXAMPLE.read_text(encoding="utf-8"))
 
 
-def _count(app, model, *where) -> int:  # noqa: ANN001
+def _count(app, model, *where) -> int:
     with app.state.session_factory() as session:
         return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
-def test_the_readme_example_imports_one_project_and_refuses_the_other(app, client: TestClient) -> None:  # noqa: ANN001
+def test_the_readme_example_imports_one_project_and_refuses_the_other(app, client: TestClient) -> None:
     r = client.post(f"{API}/imports/projects", json=_example())
     assert r.status_code == 200, r.text
     report = r.json()
@@ -48,30 +48,48 @@ def test_the_readme_example_imports_one_project_and_refuses_the_other(app, clien
     assert refused["status"] == "refused" and refused["ref"] == "crm-0057"
     assert refused["code"] == "conditions_non_remplies" and refused["at"] == "transitions.0"
     assert [u["code"] for u in refused["unmet"]] == ["groupe_bailleur"]
-    assert refused["project_id"] is None and "Régie de territoire du Val de Lys" == refused["name"]
+    assert refused["project_id"] is None and refused["name"] == "Régie de territoire du Val de Lys"
 
     # The imported project: the same history an API client would have written, day by day.
     p = client.get(f"{API}/projects/{ok['project_id']}").json()
-    assert (p["state"], p["started_on"], p["labelled_on"], p["version"]) == \
-        ("labellisee", "2023-01-16", "2025-10-06", ok["version"])
+    assert (p["state"], p["started_on"], p["labelled_on"], p["version"]) == (
+        "labellisee",
+        "2023-01-16",
+        "2025-10-06",
+        ok["version"],
+    )
     events = events_of(client, p["id"])
     assert len(events) == p["version"]
     fired = [(e["trigger"], e["effective_on"], e["reason"]) for e in events if e["type"] == "project.transitioned"]
-    assert [f[0] for f in fired] == ["definir_contours", "lancer_faisabilite", "soumettre_validation",
-                                     "lancer_prefiguration", "suspendre", "reprendre", "demander_expertise",
-                                     "labelliser"]
+    assert [f[0] for f in fired] == [
+        "definir_contours",
+        "lancer_faisabilite",
+        "soumettre_validation",
+        "lancer_prefiguration",
+        "suspendre",
+        "reprendre",
+        "demander_expertise",
+        "labelliser",
+    ]
     assert fired[4] == ("suspendre", "2024-07-01", "Élections municipales anticipées")
     first_need = next(e for e in events if e["type"] == "evidence.created" and e["data"]["kind"] == "needs")
     assert first_need["recorded_at"].startswith("2023-05-10T")  # recorded with the clock on that day
-    assert {e["actor"] for e in events} == {"key:" + "_".join(client.headers["Authorization"].split()[1]
-                                                               .split("_")[:2])}
+    assert {e["actor"] for e in events} == {
+        "key:" + "_".join(client.headers["Authorization"].split()[1].split("_")[:2])
+    }
     needs = {n["label"]: n["status"] for n in client.get(f"{API}/projects/{p['id']}/needs").json()}
-    assert needs == {"Entretien des halls et parties communes": "confirme",
-                     "Jardins partagés en pied d'immeuble": "ecarte"}
+    assert needs == {
+        "Entretien des halls et parties communes": "confirme",
+        "Jardins partagés en pied d'immeuble": "ecarte",
+    }
     approvals = client.get(f"{API}/projects/{p['id']}/approvals").json()
     people = {s["id"]: s["name"] for s in client.get(f"{API}/projects/{p['id']}/stakeholders").json()}
-    assert sorted(people[a["stakeholder_id"]] for a in approvals) == \
-        ["Amina Benali", "France Travail Roubaix", "Ville de Roubaix", "Vilogia"]
+    assert sorted(people[a["stakeholder_id"]] for a in approvals) == [
+        "Amina Benali",
+        "France Travail Roubaix",
+        "Ville de Roubaix",
+        "Vilogia",
+    ]
     schedule = client.get(f"{API}/projects/{p['id']}/schedule").json()
     assert schedule["suspended_days"] == 56 and schedule["within_horizon"] is True
 
@@ -85,7 +103,7 @@ def test_the_readme_example_imports_one_project_and_refuses_the_other(app, clien
     assert (checked, findings) == (1, [])
 
 
-def test_invalid_projects_are_refused_with_every_problem(app, client: TestClient) -> None:  # noqa: ANN001
+def test_invalid_projects_are_refused_with_every_problem(app, client: TestClient) -> None:
     doc = _example()
     bad = copy.deepcopy(doc["projects"][0])
     del bad["project"]["started_on"]
@@ -94,15 +112,22 @@ def test_invalid_projects_are_refused_with_every_problem(app, client: TestClient
     bad["evidence"][15]["data"]["stakeholder"] = "personne"  # approval
     bad["evidence"].append({"kind": "licornes", "on": "2023-05-10", "data": {}})
     bad["transitions"][0]["effective_on"] = "2099-01-01"
-    r = client.post(f"{API}/imports/projects", json={"projects": [bad, {"project": {"name": "Sans le reste"},
-                                                                        "surprise": 1}]})
+    r = client.post(
+        f"{API}/imports/projects", json={"projects": [bad, {"project": {"name": "Sans le reste"}, "surprise": 1}]}
+    )
     assert r.status_code == 200, r.text
     first, second = r.json()["projects"]
     assert first["status"] == second["status"] == "refused"
     assert first["code"] == "requete_invalide"
     fields = {e["field"] for e in first["errors"]}
-    assert fields == {"project.started_on", "evidence.5.data.insee_code", "evidence.11.update",
-                      "evidence.15.data.stakeholder", "evidence.25.kind", "transitions.0.effective_on"}, fields
+    assert fields == {
+        "project.started_on",
+        "evidence.5.data.insee_code",
+        "evidence.11.update",
+        "evidence.15.data.stakeholder",
+        "evidence.25.kind",
+        "transitions.0.effective_on",
+    }, fields
     assert {e["field"] for e in second["errors"]} >= {"surprise", "project.kind", "project.region"}
     assert _count(app, Project) == 0 and _count(app, Event) == 0
     # The envelope itself is checked by the API (422), not project by project.
@@ -110,7 +135,7 @@ def test_invalid_projects_are_refused_with_every_problem(app, client: TestClient
     assert client.post(f"{API}/imports/projects", json=[]).status_code == 422
 
 
-def test_a_workflow_refusal_midway_rolls_the_project_back(app, client: TestClient) -> None:  # noqa: ANN001
+def test_a_workflow_refusal_midway_rolls_the_project_back(app, client: TestClient) -> None:
     doc = _example()
     project = doc["projects"][0]
     project["evidence"] = [e for e in project["evidence"] if e["kind"] != "hires"]  # the hire is missing
@@ -125,12 +150,13 @@ def test_a_workflow_refusal_midway_rolls_the_project_back(app, client: TestClien
     project["evidence"][10]["data"]["visited_on"] = "2023-11-20"  # recorded on 2023-11-14
     outcome = client.post(f"{API}/imports/projects", json={"projects": [project]}).json()["projects"][0]
     assert outcome["status"] == "refused" and outcome["at"] == "evidence.10"
-    assert outcome["errors"] == [{"field": "evidence.10.visited_on",
-                                  "message": "Cette date ne peut pas être dans le futur."}]
+    assert outcome["errors"] == [
+        {"field": "evidence.10.visited_on", "message": "Cette date ne peut pas être dans le futur."}
+    ]
     assert _count(app, Project) == 0
 
 
-def test_dry_run_keeps_nothing(app, client: TestClient) -> None:  # noqa: ANN001
+def test_dry_run_keeps_nothing(app, client: TestClient) -> None:
     r = client.post(f"{API}/imports/projects", params={"dry_run": "true"}, json=_example())
     report = r.json()
     assert (report["imported"], report["refused"], report["dry_run"]) == (1, 1, True)
@@ -138,7 +164,7 @@ def test_dry_run_keeps_nothing(app, client: TestClient) -> None:  # noqa: ANN001
     assert _count(app, Project) == 0 and _count(app, Event) == 0
 
 
-def test_who_may_import_what(app, client: TestClient) -> None:  # noqa: ANN001
+def test_who_may_import_what(app, client: TestClient) -> None:
     doc = _example()
     read_key, _ = make_key(app, name="Lecture", scopes=("read",), consultant=False)
     write_key, _ = make_key(app, name="Écriture", scopes=("read", "write"), consultant=False)
@@ -155,8 +181,9 @@ def test_who_may_import_what(app, client: TestClient) -> None:  # noqa: ANN001
         assert r.status_code == 200 and r.json()["refused"] == 1
     assert _count(app, Project) == 0
     # A porteur of another project may import one: they become its porteur, as with POST /projects.
-    other = client.post(f"{API}/projects", json={"name": "Autre", "kind": "regie_de_quartier",
-                                                  "region": "Bretagne"}).json()
+    other = client.post(
+        f"{API}/projects", json={"name": "Autre", "kind": "regie_de_quartier", "region": "Bretagne"}
+    ).json()
     user_id, _ = add_user(app, "porteur@example.fr", [("porteur", uuid.UUID(other["id"]), None)])
     project = doc["projects"][0]
     project["evidence"] = [e for e in project["evidence"] if e["kind"] != "expertises"]
@@ -173,7 +200,7 @@ def test_who_may_import_what(app, client: TestClient) -> None:  # noqa: ANN001
     assert grants == 2  # the other project, and the imported one; none for the refused one
 
 
-def test_cli_import_projects(app, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_cli_import_projects(app, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     from app.cli import cli
     from app.core.settings import get_settings
 
@@ -195,8 +222,13 @@ def test_cli_import_projects(app, tmp_path, monkeypatch: pytest.MonkeyPatch) -> 
         assert actors == {"system:import"}
         only_good = tmp_path / "good.json"
         small = _example()["projects"][1]  # the refused one, with the landlord it lacked
-        small["evidence"].append({"kind": "stakeholders", "on": "2025-02-03",
-                                  "data": {"name": "Pas-de-Calais Habitat", "category": "bailleur_social"}})
+        small["evidence"].append(
+            {
+                "kind": "stakeholders",
+                "on": "2025-02-03",
+                "data": {"name": "Pas-de-Calais Habitat", "category": "bailleur_social"},
+            }
+        )
         only_good.write_text(json.dumps({"projects": [small]}), encoding="utf-8")
         res = runner.invoke(cli, ["import-projects", str(only_good), "--json"])
         assert res.exit_code == 0, res.output

@@ -9,7 +9,7 @@ import json
 import socket
 import threading
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -43,9 +43,10 @@ def verify(secret: str, request: dict) -> dict:
     return Webhook(secret).verify(request["body"], request["headers"])
 
 
-def test_delivery_is_signed_per_standard_webhooks(loopback, client, receiver) -> None:  # noqa: ANN001
-    sub = subscribe(client, receiver.url, event_types=["project.created", "project.transitioned"],
-                    description="Suivi Vilogia")
+def test_delivery_is_signed_per_standard_webhooks(loopback, client, receiver) -> None:
+    sub = subscribe(
+        client, receiver.url, event_types=["project.created", "project.transitioned"], description="Suivi Vilogia"
+    )
     secret = sub["secret"]
     assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) >= 24
     assert sub["enabled"] is True and sub["disabled_reason"] is None
@@ -59,7 +60,7 @@ def test_delivery_is_signed_per_standard_webhooks(loopback, client, receiver) ->
     [request] = receiver.requests
     assert request["headers"]["content-type"] == "application/json"
     assert request["headers"]["webhook-id"].startswith("msg_")
-    assert abs(int(request["headers"]["webhook-timestamp"]) - datetime.now(timezone.utc).timestamp()) < 60
+    assert abs(int(request["headers"]["webhook-timestamp"]) - datetime.now(UTC).timestamp()) < 60
     payload = verify(secret, request)
     assert payload["type"] == "project.created"
     data = payload["data"]
@@ -70,15 +71,19 @@ def test_delivery_is_signed_per_standard_webhooks(loopback, client, receiver) ->
         Webhook(wh.new_secret()).verify(request["body"], request["headers"])
 
     [d] = deliveries(client, sub["id"])
-    assert (d["status"], d["attempts"], d["last_status_code"], d["event_type"]) == ("succeeded", 1, 204,
-                                                                                   "project.created")
+    assert (d["status"], d["attempts"], d["last_status_code"], d["event_type"]) == (
+        "succeeded",
+        1,
+        204,
+        "project.created",
+    )
     assert d["message_id"] == request["headers"]["webhook-id"]
     log = client.get(f"{API}/webhooks/deliveries/{d['id']}/attempts").json()
     [attempt] = log["attempts"]
     assert attempt["status_code"] == 204 and attempt["duration_ms"] >= 0 and attempt["error"] is None
 
 
-def test_rotation_signs_with_both_secrets_for_24_hours(loopback, client, receiver) -> None:  # noqa: ANN001
+def test_rotation_signs_with_both_secrets_for_24_hours(loopback, client, receiver) -> None:
     sub = subscribe(client, receiver.url)
     old = sub["secret"]
     r = client.post(f"{API}/webhooks/{sub['id']}/rotate-secret")
@@ -105,7 +110,7 @@ def test_rotation_signs_with_both_secrets_for_24_hours(loopback, client, receive
     assert len(client.get(f"{API}/webhooks/{sub['id']}").json()["secrets"]) == 1  # purged by the worker
 
 
-def test_retries_honour_retry_after_then_recover(loopback, client, receiver) -> None:  # noqa: ANN001
+def test_retries_honour_retry_after_then_recover(loopback, client, receiver) -> None:
     sub = subscribe(client, receiver.url)
     create_project(client)
     receiver.script(500, (429, {"Retry-After": "120"}))  # then the default, 204
@@ -133,7 +138,7 @@ def test_retries_honour_retry_after_then_recover(loopback, client, receiver) -> 
 
 
 def test_retry_after_as_seconds_or_http_date() -> None:
-    now = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc).timestamp()
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC).timestamp()
     assert parse_retry_after("30", now) == 30
     assert parse_retry_after("Thu, 26 Nov 2026 12:02:00 GMT", now) == 120
     assert parse_retry_after("Thu, 26 Nov 2026 11:00:00 GMT", now) == 0
@@ -141,7 +146,7 @@ def test_retry_after_as_seconds_or_http_date() -> None:
     assert parse_retry_after("99999999", now) == 86_400
 
 
-def test_final_failure_after_the_whole_schedule(loopback, client, receiver) -> None:  # noqa: ANN001
+def test_final_failure_after_the_whole_schedule(loopback, client, receiver) -> None:
     assert loopback.state.settings.webhook_retry_schedule_seconds == SCHEDULE  # about a day in all
     sub = subscribe(client, receiver.url)
     create_project(client)
@@ -170,7 +175,7 @@ def test_final_failure_after_the_whole_schedule(loopback, client, receiver) -> N
     assert len(client.get(f"{API}/webhooks/deliveries/{d['id']}/attempts").json()["attempts"]) == 9
 
 
-def test_subscription_disabled_after_consecutive_failed_deliveries(loopback, client, receiver) -> None:  # noqa: ANN001
+def test_subscription_disabled_after_consecutive_failed_deliveries(loopback, client, receiver) -> None:
     configure(loopback, webhook_retry_schedule_seconds=[60], webhook_max_consecutive_failures=3)
     sub = subscribe(client, receiver.url)
     for i in range(3):
@@ -200,7 +205,7 @@ def test_subscription_disabled_after_consecutive_failed_deliveries(loopback, cli
     assert len(receiver.requests) == 3 * 2 + 1
 
 
-def test_two_workers_never_deliver_one_event_twice(loopback, client, receiver) -> None:  # noqa: ANN001
+def test_two_workers_never_deliver_one_event_twice(loopback, client, receiver) -> None:
     """Two workers run concurrently (threads) on the test database: on PostgreSQL they claim with
     FOR UPDATE SKIP LOCKED, on SQLite BEGIN IMMEDIATE serialises them; either way, once each."""
     subscribe(client, receiver.url)
@@ -233,7 +238,7 @@ def test_two_workers_never_deliver_one_event_twice(loopback, client, receiver) -
     assert count(loopback, WebhookAttempt) == 24
 
 
-def test_an_outbox_row_exists_if_and_only_if_the_change_committed(app, client) -> None:  # noqa: ANN001
+def test_an_outbox_row_exists_if_and_only_if_the_change_committed(app, client) -> None:
     project = create_project(client)
     assert outbox_count(app) == 1
     r = client.post(f"{API}/projects/{project['id']}/transitions/definir_contours")  # guards unmet
@@ -264,17 +269,30 @@ def _fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, str]) -> None:
     monkeypatch.setattr(wh, "resolver", resolve)
 
 
-def test_private_targets_are_refused_at_subscription_and_at_delivery(app, client, receiver,  # noqa: ANN001
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_private_targets_are_refused_at_subscription_and_at_delivery(
+    app, client, receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert app.state.settings.webhook_allow_private_targets is False
     _fake_dns(monkeypatch, {"interne.example": "192.168.1.10", "partenaire.example": "93.184.215.14"})
-    for url in ("http://127.0.0.1:8080/hook", "http://localhost/hook", "http://10.0.0.5/hook", "http://[::1]/hook",
-                "http://169.254.169.254/latest/meta-data", "http://224.0.0.1/", "http://0.0.0.0/",
-                "http://[::ffff:127.0.0.1]/", "https://interne.example/hook", "https://inconnu.example/hook",
-                "ftp://partenaire.example/hook", "partenaire.example/hook", receiver.url):
+    for url in (
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://10.0.0.5/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://224.0.0.1/",
+        "http://0.0.0.0/",
+        "http://[::ffff:127.0.0.1]/",
+        "https://interne.example/hook",
+        "https://inconnu.example/hook",
+        "ftp://partenaire.example/hook",
+        "partenaire.example/hook",
+        receiver.url,
+    ):
         if url == "http://localhost/hook":
-            monkeypatch.setattr(wh, "resolver", lambda host, port: [(socket.AF_INET, socket.SOCK_STREAM, 6, "",
-                                                                     ("127.0.0.1", port))])
+            monkeypatch.setattr(
+                wh, "resolver", lambda host, port: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+            )
         r = client.post(f"{API}/webhooks", json={"url": url})
         body = assert_problem(r, 422)
         assert body["errors"][0]["field"] == "url", (url, body)
@@ -296,15 +314,24 @@ def test_private_targets_are_refused_at_subscription_and_at_delivery(app, client
     assert receiver.requests == []
 
 
-def test_a_subscription_is_its_owners_alone(loopback, client, receiver) -> None:  # noqa: ANN001
+def test_a_subscription_is_its_owners_alone(loopback, client, receiver) -> None:
     mine = subscribe(client, receiver.url)
     other_key, _ = make_key(loopback, name="Autre partenaire", scopes=("read",), consultant=False)
     other = {"Authorization": f"Bearer {other_key}"}
     assert client.get(f"{API}/webhooks", headers=other).json() == []
-    for method, path in (("GET", ""), ("PATCH", ""), ("DELETE", ""), ("POST", "/rotate-secret"),
-                         ("GET", "/deliveries")):
-        r = client.request(method, f"{API}/webhooks/{mine['id']}{path}", headers=other,
-                           json={"description": "x"} if method == "PATCH" else None)
+    for method, path in (
+        ("GET", ""),
+        ("PATCH", ""),
+        ("DELETE", ""),
+        ("POST", "/rotate-secret"),
+        ("GET", "/deliveries"),
+    ):
+        r = client.request(
+            method,
+            f"{API}/webhooks/{mine['id']}{path}",
+            headers=other,
+            json={"description": "x"} if method == "PATCH" else None,
+        )
         assert_problem(r, 404, "introuvable")
     create_project(client)
     with worker(loopback) as w:
@@ -334,9 +361,10 @@ def test_a_subscription_is_its_owners_alone(loopback, client, receiver) -> None:
     assert count(loopback, WebhookSubscription) == 0 and count(loopback, WebhookDelivery) == 0
 
 
-def test_only_events_the_owner_may_read_are_delivered(loopback, client, receiver) -> None:  # noqa: ANN001
-    breton_key, breton_row = make_key(loopback, name="Bretagne", scopes=("read",), consultant=False,
-                                      regions=["Bretagne"])
+def test_only_events_the_owner_may_read_are_delivered(loopback, client, receiver) -> None:
+    breton_key, breton_row = make_key(
+        loopback, name="Bretagne", scopes=("read",), consultant=False, regions=["Bretagne"]
+    )
     breton = {"Authorization": f"Bearer {breton_key}"}
     sub = client.post(f"{API}/webhooks", json={"url": receiver.url}, headers=breton).json()
     create_project(client, name="Régie lilloise")  # Hauts-de-France: not for this key
@@ -363,7 +391,7 @@ def test_only_events_the_owner_may_read_are_delivered(loopback, client, receiver
     assert kept["id"]
 
 
-def test_subscription_validation(loopback, client, receiver) -> None:  # noqa: ANN001
+def test_subscription_validation(loopback, client, receiver) -> None:
     r = client.post(f"{API}/webhooks", json={"url": receiver.url, "event_types": ["project.exploded"]})
     assert_problem(r, 422, "requete_invalide")
     r = client.post(f"{API}/webhooks", json={"url": receiver.url, "secret": "whsec_moi"})

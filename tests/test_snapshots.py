@@ -25,9 +25,11 @@ def _openapi() -> dict[str, Any]:
 
 
 def routes_table() -> str:
-    rows = [f"{' '.join(sorted(r.methods))} {prefix}{r.path} {r.name}"
-            for prefix, routes in (("/api/v1", api_routes()), ("", root_routes()), ("", page_routes()))
-            for r in routes]
+    rows = [
+        f"{' '.join(sorted(r.methods))} {prefix}{r.path} {r.name}"
+        for prefix, routes in (("/api/v1", api_routes()), ("", root_routes()), ("", page_routes()))
+        for r in routes
+    ]
     return "\n".join(sorted(rows)) + "\n"
 
 

@@ -72,8 +72,9 @@ def test_statements_per_request_do_not_depend_on_the_number_of_projects(client, 
     for path in READS:
         n_small, _ = small[path]
         n_large, sql_large = large[path]
-        assert n_small == n_large, (
-            f"{path}: {n_small} statements with 5 projects, {n_large} with 60:\n" + "\n".join(sql_large))
+        assert n_small == n_large, f"{path}: {n_small} statements with 5 projects, {n_large} with 60:\n" + "\n".join(
+            sql_large
+        )
 
 
 def test_a_transition_costs_a_constant_number_of_statements(client, app) -> None:
@@ -83,8 +84,10 @@ def test_a_transition_costs_a_constant_number_of_statements(client, app) -> None
 
     def fire_pair() -> tuple[int, int]:
         out = []
-        for trigger, body in (("reprendre_faisabilite", {"reason": "Revoir le modèle économique."}),
-                              ("soumettre_validation", None)):
+        for trigger, body in (
+            ("reprendre_faisabilite", {"reason": "Revoir le modèle économique."}),
+            ("soumettre_validation", None),
+        ):
             with counting(engine) as seen:
                 r = client.post(f"{API}/projects/{pid}/transitions/{trigger}", json=body)
             assert r.status_code == 200, r.text

@@ -63,12 +63,16 @@ def can_log_in(app: Any, email: str, password: str) -> bool:
         return c.post(f"{API}/auth/login", json={"email": email, "password": password}).status_code == 200
 
 
-def test_only_admins_reach_the_administration(app, client) -> None:  # noqa: ANN001
+def test_only_admins_reach_the_administration(app, client) -> None:
     c, csrf = browser(app, "claire@example.fr", [("consultant", None, None)])
-    for r in (c.get("/admin"), c.get("/admin/utilisateurs"), c.get("/admin/cles"), c.get("/admin/utilisateurs/1"),
-              c.post("/admin/utilisateurs", data={"csrf": csrf, "email": "x@example.fr", "name": "X",
-                                                  "password": PASSWORD}),
-              c.post("/admin/cles", data={"csrf": csrf, "name": "K", "scopes": "read"})):
+    for r in (
+        c.get("/admin"),
+        c.get("/admin/utilisateurs"),
+        c.get("/admin/cles"),
+        c.get("/admin/utilisateurs/1"),
+        c.post("/admin/utilisateurs", data={"csrf": csrf, "email": "x@example.fr", "name": "X", "password": PASSWORD}),
+        c.post("/admin/cles", data={"csrf": csrf, "name": "K", "scopes": "read"}),
+    ):
         doc = page(r, 403)
         assert "Réservé aux administrateurs." in doc.text
     with app.state.session_factory() as session:
@@ -79,7 +83,7 @@ def test_only_admins_reach_the_administration(app, client) -> None:  # noqa: ANN
         assert r.status_code == 303 and r.headers["location"].startswith("/connexion")
 
 
-def test_create_a_user_with_a_role(app, client, admin) -> None:  # noqa: ANN001
+def test_create_a_user_with_a_role(app, client, admin) -> None:
     c, csrf = admin
     pid = client.post(f"{API}/projects", json=project_body(REGION_A)).json()["id"]
     doc = page(c.get("/admin/utilisateurs"))
@@ -90,8 +94,17 @@ def test_create_a_user_with_a_role(app, client, admin) -> None:  # noqa: ANN001
     assert projects[pid] == f"Régie de {REGION_A} ({REGION_A})"
     assert doc.by_id("f-password").get("autocomplete") == "new-password"
 
-    r = c.post("/admin/utilisateurs", data={"csrf": csrf, "email": "Paul@Example.fr", "name": "Paul Durand",
-                                            "password": PASSWORD, "role": "porteur", "project_id": pid})
+    r = c.post(
+        "/admin/utilisateurs",
+        data={
+            "csrf": csrf,
+            "email": "Paul@Example.fr",
+            "name": "Paul Durand",
+            "password": PASSWORD,
+            "role": "porteur",
+            "project_id": pid,
+        },
+    )
     assert r.status_code == 303, r.text[:2000]
     user = user_row(app, "paul@example.fr")
     assert r.headers["location"] == f"/admin/utilisateurs/{user.id}?ok=utilisateur_cree"
@@ -104,10 +117,15 @@ def test_create_a_user_with_a_role(app, client, admin) -> None:  # noqa: ANN001
     assert "Porteur de projet" in listing.by_id(f"utilisateur-{user.id}").text
 
 
-def test_user_creation_errors_are_shown_in_french(app, client, admin) -> None:  # noqa: ANN001
+def test_user_creation_errors_are_shown_in_french(app, client, admin) -> None:
     c, csrf = admin
-    doc = page(c.post("/admin/utilisateurs", data={"csrf": csrf, "email": "pas-une-adresse", "name": "",
-                                                   "password": "court", "role": "consultant"}), 422)
+    doc = page(
+        c.post(
+            "/admin/utilisateurs",
+            data={"csrf": csrf, "email": "pas-une-adresse", "name": "", "password": "court", "role": "consultant"},
+        ),
+        422,
+    )
     assert "Adresse e-mail invalide" in doc.by_id("f-email-erreur").text
     assert "obligatoire" in doc.by_id("f-name-erreur").text
     assert value_of(doc.by_id("f-email")) == "pas-une-adresse"
@@ -115,20 +133,32 @@ def test_user_creation_errors_are_shown_in_french(app, client, admin) -> None:  
     assert value_of(doc.by_id("f-password")) == ""  # a password is never sent back
     assert [a.get("href") for a in doc.by_id("resume-erreurs").find_all("a")] == ["#f-email", "#f-name"]
     # The accounts service's own rules, beside their fields.
-    doc = page(c.post("/admin/utilisateurs", data={"csrf": csrf, "email": "p@example.fr", "name": "P",
-                                                   "password": "court"}), 422)
+    doc = page(
+        c.post("/admin/utilisateurs", data={"csrf": csrf, "email": "p@example.fr", "name": "P", "password": "court"}),
+        422,
+    )
     assert "au moins 10 caractères" in doc.by_id("f-password-erreur").text
-    doc = page(c.post("/admin/utilisateurs", data={"csrf": csrf, "email": "p@example.fr", "name": "P",
-                                                   "password": PASSWORD, "role": "porteur"}), 422)
+    doc = page(
+        c.post(
+            "/admin/utilisateurs",
+            data={"csrf": csrf, "email": "p@example.fr", "name": "P", "password": PASSWORD, "role": "porteur"},
+        ),
+        422,
+    )
     assert "Un porteur l'est d'un projet" in doc.by_id("f-project-id-erreur").text
-    doc = page(c.post("/admin/utilisateurs", data={"csrf": csrf, "email": "ANA@example.fr", "name": "Ana bis",
-                                                   "password": PASSWORD}), 409)
+    doc = page(
+        c.post(
+            "/admin/utilisateurs",
+            data={"csrf": csrf, "email": "ANA@example.fr", "name": "Ana bis", "password": PASSWORD},
+        ),
+        409,
+    )
     assert "existe déjà" in doc.by_id("f-email-erreur").text
     with app.state.session_factory() as session:
         assert session.scalars(select(User).where(User.email == "p@example.fr")).first() is None
 
 
-def test_grants_activation_and_password(app, client, admin) -> None:  # noqa: ANN001
+def test_grants_activation_and_password(app, client, admin) -> None:
     c, csrf = admin
     uid, _ = add_user(app, "olivia@example.fr", [("observateur", None, REGION_A)])
     base = f"/admin/utilisateurs/{uid}"
@@ -139,7 +169,9 @@ def test_grants_activation_and_password(app, client, admin) -> None:  # noqa: AN
     r = c.post(f"{base}/roles", data={"csrf": csrf, "role": "consultant", "region": "Bretagne"})
     assert r.status_code == 303 and r.headers["location"] == f"{base}?ok=role_ajoute"
     assert {(g.role, g.region) for g in user_row(app, "olivia@example.fr").grants} == {
-        ("observateur", REGION_A), ("consultant", "Bretagne")}
+        ("observateur", REGION_A),
+        ("consultant", "Bretagne"),
+    }
     doc = page(c.post(f"{base}/roles", data={"csrf": csrf, "role": "consultant", "region": "Bretagne"}), 409)
     assert "déjà attribué" in doc.by_id("resume-erreurs").text
     doc = page(c.post(f"{base}/roles", data={"csrf": csrf, "role": "admin", "region": "Bretagne"}), 422)
@@ -179,19 +211,34 @@ def test_grants_activation_and_password(app, client, admin) -> None:  # noqa: AN
     page(c.get("/admin/utilisateurs/abc"), 404)
 
 
-def test_a_key_is_shown_once_and_only_its_hash_is_kept(app, client, admin) -> None:  # noqa: ANN001
+def test_a_key_is_shown_once_and_only_its_hash_is_kept(app, client, admin) -> None:
     c, csrf = admin
     pid = client.post(f"{API}/projects", json=project_body(REGION_A)).json()["id"]
     doc = page(c.get("/admin/cles"))
     form = doc.by_id("form-cle")
-    assert {ctl.get("name") for ctl in controls(form)} == {"name", "scopes", "consultant", "regions", "project_ids",
-                                                         "expires_in_days"}
+    assert {ctl.get("name") for ctl in controls(form)} == {
+        "name",
+        "scopes",
+        "consultant",
+        "regions",
+        "project_ids",
+        "expires_in_days",
+    }
     scopes = doc.by_id("f-scopes")
     assert scopes.tag == "fieldset" and scopes.find("legend").text.startswith("Portées")
     assert doc.by_id(f"f-project-ids-{pid}") is not None
 
-    r = c.post("/admin/cles", data={"csrf": csrf, "name": "Vilogia – suivi", "scopes": ["read", "write"],
-                                    "regions": f"{REGION_A}\n", "project_ids": pid, "expires_in_days": "30"})
+    r = c.post(
+        "/admin/cles",
+        data={
+            "csrf": csrf,
+            "name": "Vilogia – suivi",
+            "scopes": ["read", "write"],
+            "regions": f"{REGION_A}\n",
+            "project_ids": pid,
+            "expires_in_days": "30",
+        },
+    )
     doc = page(r, 200)
     assert r.headers["cache-control"] == "no-store"
     assert "location" not in r.headers
@@ -229,7 +276,7 @@ def test_a_key_is_shown_once_and_only_its_hash_is_kept(app, client, admin) -> No
     page(c.post("/admin/cles/999999/revoquer", data={"csrf": csrf}), 404)
 
 
-def test_key_form_errors_in_french(app, client, admin) -> None:  # noqa: ANN001
+def test_key_form_errors_in_french(app, client, admin) -> None:
     c, csrf = admin
     doc = page(c.post("/admin/cles", data={"csrf": csrf, "name": "", "expires_in_days": "trente"}), 422)
     assert "obligatoire" in doc.by_id("f-name-erreur").text

@@ -34,27 +34,56 @@ from tests.html_support import (
 
 # For each kind: one invalid submission, the field it is wrong in, and (part of) the French message.
 INVALID: dict[str, tuple[dict[str, str], str, str]] = {
-    "stakeholders": ({"name": "Amina Benali", "category": "habitant", "email": "pas-une-adresse"}, "email",
-                     "Adresse e-mail invalide"),
+    "stakeholders": (
+        {"name": "Amina Benali", "category": "habitant", "email": "pas-une-adresse"},
+        "email",
+        "Adresse e-mail invalide",
+    ),
     "communes": ({"insee_code": "ABC", "name": "Roubaix"}, "insee_code", "Code INSEE invalide"),
     "qpvs": ({"code": "Q1", "name": "Alma-Gare"}, "code", "Code QPV invalide"),
     "needs": ({"label": "x" * 301}, "label", "300 caractères au maximum"),
     "activities": ({"label": "   ", "description": "Halls"}, "label", "Ce champ est obligatoire."),
-    "feasibility": ({"annual_charges": "douze mille", "premises_address": "12 rue de l'Alma"}, "annual_charges",
-                    "Saisissez un nombre entier"),
-    "markets": ({"label": "Entretien des halls", "buyer_name": "Vilogia", "buyer_category": "bailleur_social",
-                 "annual_amount": "-5"}, "annual_amount", "supérieure ou égale à 0"),
-    "site-visits": ({"regie_name": "Régie de Tourcoing", "visited_on": "2026-12-25"}, "visited_on",
-                    "ne peut pas être dans le futur"),  # a domain rule, checked by the service
+    "feasibility": (
+        {"annual_charges": "douze mille", "premises_address": "12 rue de l'Alma"},
+        "annual_charges",
+        "Saisissez un nombre entier",
+    ),
+    "markets": (
+        {
+            "label": "Entretien des halls",
+            "buyer_name": "Vilogia",
+            "buyer_category": "bailleur_social",
+            "annual_amount": "-5",
+        },
+        "annual_amount",
+        "supérieure ou égale à 0",
+    ),
+    "site-visits": (
+        {"regie_name": "Régie de Tourcoing", "visited_on": "2026-12-25"},
+        "visited_on",
+        "ne peut pas être dans le futur",
+    ),  # a domain rule, checked by the service
     "approvals": ({"verdict": "favorable", "given_on": "2026-02-30"}, "given_on", "Date invalide"),
-    "association": ({"name": "Association de préfiguration", "declared_on": "2026-11-01", "rna": "X123"}, "rna",
-                    "Numéro RNA invalide"),
-    "board-members": ({"name": "É" * 201, "college": "collectivite", "office": "Trésorier"}, "name",
-                      "200 caractères au maximum"),
-    "hires": ({"name": "Karim Haddad", "role": "Chargé de préfiguration", "start_on": "demain"}, "start_on",
-              "Date invalide"),
-    "expertises": ({"conducted_on": "2026-11-01", "experts": "  \n ", "conclusion": "favorable"}, "experts",
-                   "Ce champ est obligatoire."),
+    "association": (
+        {"name": "Association de préfiguration", "declared_on": "2026-11-01", "rna": "X123"},
+        "rna",
+        "Numéro RNA invalide",
+    ),
+    "board-members": (
+        {"name": "É" * 201, "college": "collectivite", "office": "Trésorier"},
+        "name",
+        "200 caractères au maximum",
+    ),
+    "hires": (
+        {"name": "Karim Haddad", "role": "Chargé de préfiguration", "start_on": "demain"},
+        "start_on",
+        "Date invalide",
+    ),
+    "expertises": (
+        {"conducted_on": "2026-11-01", "experts": "  \n ", "conclusion": "favorable"},
+        "experts",
+        "Ce champ est obligatoire.",
+    ),
 }
 # What a change looks like in the form, for the single records (the collections use PATCH_BODIES).
 SINGLETON_CHANGES = {"feasibility": {"annual_charges": 430000}, "association": {"rna": "W595012346"}}
@@ -82,8 +111,9 @@ def field_id(name: str) -> str:
 def project(client: TestClient) -> dict[str, Any]:
     """A project in region A with one stakeholder (approvals need one)."""
     pid = client.post(f"{API}/projects", json=project_body(REGION_A)).json()["id"]
-    voter = client.post(f"{API}/projects/{pid}/stakeholders", json={"name": "Ville de Roubaix",
-                                                                    "category": "collectivite"}).json()
+    voter = client.post(
+        f"{API}/projects/{pid}/stakeholders", json={"name": "Ville de Roubaix", "category": "collectivite"}
+    ).json()
     return {"id": pid, "voter": voter["id"]}
 
 
@@ -138,7 +168,7 @@ def assert_field_error(doc: Node, name: str, fragment: str) -> None:
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_every_kind_add_change_remove(app, client, project, consultant, kind: str) -> None:  # noqa: ANN001
+def test_every_kind_add_change_remove(app, client, project, consultant, kind: str) -> None:
     c, csrf = consultant
     pid = project["id"]
     k = KINDS[kind]
@@ -232,7 +262,7 @@ def test_every_kind_add_change_remove(app, client, project, consultant, kind: st
         assert client.get(f"{API}/projects/{pid}/{kind}/{item['id']}").status_code == 404
 
 
-def test_widgets_follow_the_schema_types(app, client, project, consultant) -> None:  # noqa: ANN001
+def test_widgets_follow_the_schema_types(app, client, project, consultant) -> None:
     c, _ = consultant
     base = f"/projets/{project['id']}/preuves"
     doc = parse_html(c.get(f"{base}/feasibility").text)
@@ -243,9 +273,15 @@ def test_widgets_follow_the_schema_types(app, client, project, consultant) -> No
     conclusion = control(doc, "conclusion")
     assert conclusion.tag == "select"
     assert [(o.get("value"), o.text) for o in conclusion.find_all("option")] == [
-        ("", "— Non renseigné —"), ("favorable", "Favorable"), ("defavorable", "Défavorable")]
+        ("", "— Non renseigné —"),
+        ("favorable", "Favorable"),
+        ("defavorable", "Défavorable"),
+    ]
     assert [fs.find("legend").text for fs in doc.by_id("form-preuve").find_all("fieldset")] == [
-        "Modèle économique", "Locaux", "Conclusion de l'étude"]
+        "Modèle économique",
+        "Locaux",
+        "Conclusion de l'étude",
+    ]
     doc = parse_html(c.get(f"{base}/stakeholders").text)
     assert control(doc, "is_amo_pilot").get("type") == "checkbox"
     assert control(doc, "email").get("type") == "email"
@@ -264,19 +300,25 @@ def test_widgets_follow_the_schema_types(app, client, project, consultant) -> No
     experts = control(doc, "experts")
     assert experts.tag == "textarea" and "Un nom par ligne." in doc.by_id(field_id("experts") + "-aide").text
     assert [o.text for o in control(doc, "conclusion").find_all("option")][1:] == [
-        "Favorable", "Avec réserves", "Défavorable"]
+        "Favorable",
+        "Avec réserves",
+        "Défavorable",
+    ]
     # An approval names one of the project's stakeholders.
     doc = parse_html(c.get(f"{base}/approvals").text)
     options = control(doc, "stakeholder_id").find_all("option")
-    assert [(o.get("value"), o.text) for o in options] == [("", "— Choisir —"),
-                                                           (str(project["voter"]), "Ville de Roubaix (Collectivité)")]
+    assert [(o.get("value"), o.text) for o in options] == [
+        ("", "— Choisir —"),
+        (str(project["voter"]), "Ville de Roubaix (Collectivité)"),
+    ]
 
 
-def test_expertise_experts_one_per_line_and_french_dates(app, client, project, consultant) -> None:  # noqa: ANN001
+def test_expertise_experts_one_per_line_and_french_dates(app, client, project, consultant) -> None:
     c, csrf = consultant
     url = f"/projets/{project['id']}/preuves/expertises"
-    r = c.post(url, data={"csrf": csrf, "conducted_on": "01/11/2026",
-                          "experts": "Claire Martin\r\n\r\n Jean Dupuis \n"})
+    r = c.post(
+        url, data={"csrf": csrf, "conducted_on": "01/11/2026", "experts": "Claire Martin\r\n\r\n Jean Dupuis \n"}
+    )
     assert r.status_code == 303, r.text[:2000]
     [item] = client.get(f"{API}/projects/{project['id']}/expertises").json()
     assert item["experts"] == ["Claire Martin", "Jean Dupuis"] and item["conducted_on"] == "2026-11-01"
@@ -285,7 +327,7 @@ def test_expertise_experts_one_per_line_and_french_dates(app, client, project, c
     assert "Claire Martin, Jean Dupuis" in row.text and "01/11/2026" in row.text
 
 
-def test_several_errors_and_a_conflict(app, client, project, consultant) -> None:  # noqa: ANN001
+def test_several_errors_and_a_conflict(app, client, project, consultant) -> None:
     c, csrf = consultant
     url = f"/projets/{project['id']}/preuves/communes"
     doc = assert_html(c.post(url, data={"csrf": csrf, "insee_code": "", "name": ""}), 422)
@@ -300,8 +342,12 @@ def test_several_errors_and_a_conflict(app, client, project, consultant) -> None
     assert value_of(control(doc, "name")) == "Roubaix bis"
     assert version(client, project["id"]) == before
     # A value that is not in a list: the select cannot show it again, the error says what to do.
-    doc = assert_html(c.post(f"/projets/{project['id']}/preuves/board-members",
-                             data={"csrf": csrf, "name": "Élu", "college": "inconnu"}), 422)
+    doc = assert_html(
+        c.post(
+            f"/projets/{project['id']}/preuves/board-members", data={"csrf": csrf, "name": "Élu", "college": "inconnu"}
+        ),
+        422,
+    )
     assert_field_error(doc, "college", "Choisissez une valeur dans la liste.")
     assert value_of(control(doc, "name")) == "Élu"
     # A change may not empty a required field: the service's own message, beside it.
@@ -310,7 +356,7 @@ def test_several_errors_and_a_conflict(app, client, project, consultant) -> None
     assert_field_error(doc, "name", "ne peut pas être vidé")
 
 
-def test_a_form_without_the_session_token_is_refused(app, client, project, consultant) -> None:  # noqa: ANN001
+def test_a_form_without_the_session_token_is_refused(app, client, project, consultant) -> None:
     c, csrf = consultant
     pid = project["id"]
     before = version(client, pid)
@@ -326,7 +372,7 @@ def test_a_form_without_the_session_token_is_refused(app, client, project, consu
     assert version(client, pid) == before
 
 
-def test_an_observer_reads_but_gets_no_form(app, client, project) -> None:  # noqa: ANN001
+def test_an_observer_reads_but_gets_no_form(app, client, project) -> None:
     pid = project["id"]
     c, csrf = person(app, "olivia@example.fr", [("observateur", uuid.UUID(pid), None)])
     before = version(client, pid)
@@ -351,7 +397,7 @@ def test_an_observer_reads_but_gets_no_form(app, client, project) -> None:  # no
     assert version(client, pid) == before
 
 
-def test_a_porteur_records_evidence_but_not_the_expertise(app, client, project) -> None:  # noqa: ANN001
+def test_a_porteur_records_evidence_but_not_the_expertise(app, client, project) -> None:
     pid = project["id"]
     c, csrf = person(app, "paul@example.fr", [("porteur", uuid.UUID(pid), None)])
     r = c.post(f"/projets/{pid}/preuves/hires", data={"csrf": csrf, **as_form(CREATE_BODIES["hires"])})
@@ -365,18 +411,19 @@ def test_a_porteur_records_evidence_but_not_the_expertise(app, client, project) 
     assert version(client, pid) == before
 
 
-def test_another_project_is_not_found(app, client, project) -> None:  # noqa: ANN001
+def test_another_project_is_not_found(app, client, project) -> None:
     other = client.post(f"{API}/projects", json=project_body(REGION_B)).json()["id"]
     c, csrf = person(app, "paul@example.fr", [("porteur", uuid.UUID(project["id"]), None)])
     before = version(client, other)
-    for r in (c.get(f"/projets/{other}/preuves/stakeholders"),
-              c.post(f"/projets/{other}/preuves/stakeholders",
-                     data={"csrf": csrf, "name": "A", "category": "habitant"}),
-              c.get(f"/projets/{uuid.uuid4()}/preuves/stakeholders"),
-              c.get("/projets/pas-un-uuid/preuves/stakeholders"),
-              c.get(f"/projets/{project['id']}/preuves/inconnu"),
-              c.get(f"/projets/{project['id']}/preuves/stakeholders/999999"),
-              c.get(f"/projets/{project['id']}/preuves/stakeholders/abc")):
+    for r in (
+        c.get(f"/projets/{other}/preuves/stakeholders"),
+        c.post(f"/projets/{other}/preuves/stakeholders", data={"csrf": csrf, "name": "A", "category": "habitant"}),
+        c.get(f"/projets/{uuid.uuid4()}/preuves/stakeholders"),
+        c.get("/projets/pas-un-uuid/preuves/stakeholders"),
+        c.get(f"/projets/{project['id']}/preuves/inconnu"),
+        c.get(f"/projets/{project['id']}/preuves/stakeholders/999999"),
+        c.get(f"/projets/{project['id']}/preuves/stakeholders/abc"),
+    ):
         assert_html(r, 404)
     assert version(client, other) == before
     # Unknown and other's projects look the same.
@@ -385,7 +432,7 @@ def test_another_project_is_not_found(app, client, project) -> None:  # noqa: AN
     assert a == b
 
 
-def test_anonymous_visitors_are_sent_to_the_login_page(app, client, project) -> None:  # noqa: ANN001
+def test_anonymous_visitors_are_sent_to_the_login_page(app, client, project) -> None:
     with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as anon:
         url = f"/projets/{project['id']}/preuves/needs"
         r = anon.get(url)
@@ -394,7 +441,7 @@ def test_anonymous_visitors_are_sent_to_the_login_page(app, client, project) -> 
     assert version(client, project["id"]) == 2  # creation + the stakeholder
 
 
-def test_a_closed_project_shows_no_form(app, client, project, consultant) -> None:  # noqa: ANN001
+def test_a_closed_project_shows_no_form(app, client, project, consultant) -> None:
     c, csrf = consultant
     pid = project["id"]
     r = client.post(f"{API}/projects/{pid}/transitions/abandonner", json={"reason": "Plus de porteur"})
@@ -406,12 +453,14 @@ def test_a_closed_project_shows_no_form(app, client, project, consultant) -> Non
     doc = assert_html(c.post(f"/projets/{pid}/preuves/needs", data={"csrf": csrf, "label": "Besoin"}), 409)
     assert "clos" in doc.text
     assert_html(c.get(f"/projets/{pid}/preuves/stakeholders/{project['voter']}/supprimer"), 409)
-    assert c.post(f"/projets/{pid}/preuves/stakeholders/{project['voter']}/supprimer",
-                  data={"csrf": csrf}).status_code == 409
+    assert (
+        c.post(f"/projets/{pid}/preuves/stakeholders/{project['voter']}/supprimer", data={"csrf": csrf}).status_code
+        == 409
+    )
     assert version(client, pid) == before
 
 
-def test_pages_are_navigable(app, client, project, consultant) -> None:  # noqa: ANN001
+def test_pages_are_navigable(app, client, project, consultant) -> None:
     """Every interactive element has a stable id; the current piece is marked; the breadcrumb leads back."""
     c, _ = consultant
     pid = project["id"]
@@ -439,8 +488,7 @@ def test_the_evidence_pages_use_the_api_rules() -> None:
             assert needs_for(route.name, {"kind": kind}) == RULES[api].need, (route.name, kind)
 
 
-def test_two_people_editing_the_same_record_cannot_overwrite_each_other(app, client, project,  # noqa: ANN001
-                                                                       consultant) -> None:
+def test_two_people_editing_the_same_record_cannot_overwrite_each_other(app, client, project, consultant) -> None:
     """The edit and delete forms carry the project version they were built from; a save after someone
     else's change is refused (412, French message, nothing written) instead of silently replacing it."""
     c, csrf = consultant
@@ -473,8 +521,11 @@ def test_two_people_editing_the_same_record_cannot_overwrite_each_other(app, cli
 
     # a single record (the study) is replaced by its form: the same check
     study_url = f"/projets/{pid}/preuves/feasibility"
-    [study_version] = [i.get("value") for i in the_form(assert_html(c.get(study_url), 200)).find_all("input")
-                       if i.get("name") == "version"]
+    [study_version] = [
+        i.get("value")
+        for i in the_form(assert_html(c.get(study_url), 200)).find_all("input")
+        if i.get("name") == "version"
+    ]
     client.put(f"{API}/projects/{pid}/feasibility", json={"annual_charges": 1000})
     doc = assert_html(c.post(study_url, data={"csrf": csrf, "version": study_version, "annual_charges": "2000"}), 412)
     assert client.get(f"{API}/projects/{pid}/feasibility").json()["annual_charges"] == 1000

@@ -51,7 +51,7 @@ AUBERVILLIERS = "Régie de Quartier d'Aubervilliers Villette – Quatre-Chemins"
 
 # --- the demo portfolio, once for the module --------------------------------------------------------
 @pytest.fixture(scope="module")
-def demo_ids(_one_app, engine, database_url) -> dict[str, uuid.UUID]:  # noqa: ANN001
+def demo_ids(_one_app, engine, database_url) -> dict[str, uuid.UUID]:
     _truncate(engine)
     settings = Settings(database_url=database_url, max_body_bytes=64 * 1024)
     clock = SettableClock(tz=ZoneInfo("Europe/Paris"))
@@ -64,7 +64,7 @@ def demo_ids(_one_app, engine, database_url) -> dict[str, uuid.UUID]:  # noqa: A
 
 
 @pytest.fixture
-def demo(_one_app, demo_ids, engine, settings, clock):  # noqa: ANN001, ANN201
+def demo(_one_app, demo_ids, engine, settings, clock):
     """The application over the demo portfolio (reloaded if a test emptied the tables meanwhile)."""
     with engine.connect() as conn:
         count = conn.scalar(select(func.count()).select_from(Project))
@@ -73,8 +73,12 @@ def demo(_one_app, demo_ids, engine, settings, clock):  # noqa: ANN001, ANN201
         _truncate(engine)
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(security, "_hasher", FAST_HASHER)
-            demo_ids.update({p.name: p.id for p in load_demo(_one_app.state.session_factory, settings,
-                                                              only_if_empty=False, today=TODAY)})
+            demo_ids.update(
+                {
+                    p.name: p.id
+                    for p in load_demo(_one_app.state.session_factory, settings, only_if_empty=False, today=TODAY)
+                }
+            )
     _one_app.state.settings, _one_app.state.clock = settings, clock
     return _one_app
 
@@ -106,14 +110,17 @@ def nav_links(doc: Node) -> dict[str, str]:
 
 
 # --- pages over the demo portfolio ------------------------------------------------------------------
-def test_portfolio_lists_late_and_at_risk_first_with_counts(demo, demo_ids) -> None:  # noqa: ANN001
+def test_portfolio_lists_late_and_at_risk_first_with_counts(demo, demo_ids) -> None:
     with browser(demo, CONSULTANT) as c:
         r = c.get("/")
         assert r.status_code == 303 and r.headers["location"] == "/projets"
         doc = get_page(c, "/projets")
     assert doc.one("h1").text == "Portefeuille des projets"
-    assert nav_links(doc) == {"Portefeuille": "/projets", "Nouveau projet": "/projets/nouveau",
-                              "Workflow": "/workflow"}  # no Administration for a consultant
+    assert nav_links(doc) == {
+        "Portefeuille": "/projets",
+        "Nouveau projet": "/projets/nouveau",
+        "Workflow": "/workflow",
+    }  # no Administration for a consultant
     assert doc.one("nav", aria_label="Navigation principale").find("a", aria_current="page").text == "Portefeuille"
     rows = rows_of(doc)
     assert len(rows) == len(demo_ids) == 15
@@ -132,19 +139,27 @@ def test_portfolio_lists_late_and_at_risk_first_with_counts(demo, demo_ids) -> N
         assert link.get("href") == f"/projets/{row.get('data-project-id')}"
     # Counts per status and per step agree with the rows.
     by_status = Counter(statuses)
-    shown = {a.get("data-status"): int(a.one("span", cls="count").text)
-             for a in doc.by_id("comptes-statut").find_all(cls="badge")}
-    assert shown == {"en_retard": by_status["en_retard"], "a_risque": by_status["a_risque"],
-                     "dans_les_temps": by_status["dans_les_temps"], "clos": by_status["clos"]}
+    shown = {
+        a.get("data-status"): int(a.one("span", cls="count").text)
+        for a in doc.by_id("comptes-statut").find_all(cls="badge")
+    }
+    assert shown == {
+        "en_retard": by_status["en_retard"],
+        "a_risque": by_status["a_risque"],
+        "dans_les_temps": by_status["dans_les_temps"],
+        "clos": by_status["clos"],
+    }
     assert all(n >= 1 for n in shown.values())
     by_state = Counter(r.get("data-state") for r in rows)
-    steps = {a.get("data-state"): int(a.one("span", cls="count").text) for a in doc.by_id("comptes-etape").find_all("a")}
+    steps = {
+        a.get("data-state"): int(a.one("span", cls="count").text) for a in doc.by_id("comptes-etape").find_all("a")
+    }
     assert steps == {st.value: by_state[st.value] for st in State}
     assert "15 projets" in doc.by_id("resultats").text
     assert doc.by_id("pagination") is None
 
 
-def test_portfolio_filters_search_and_pagination(demo, demo_ids) -> None:  # noqa: ANN001
+def test_portfolio_filters_search_and_pagination(demo, demo_ids) -> None:
     with browser(demo, CONSULTANT) as c:
         # The summary's link for late projects filters the table to them, and says so.
         late_link = get_page(c, "/projets").by_id("comptes-statut").one("a", data_status="en_retard")
@@ -181,10 +196,12 @@ def test_portfolio_filters_search_and_pagination(demo, demo_ids) -> None:  # noq
         assert len(names2) == 5 and not set(names1) & set(names2) and len(set(names1) | set(names2)) == 15
         assert page2.by_id("page-suivante") is None and page2.by_id("page-precedente") is not None
         # A page beyond the last one shows the last one.
-        assert [r.one("th").one("a").text for r in rows_of(get_page(c, "/projets?par_page=10&tri=name&page=9"))] == names2
+        assert [
+            r.one("th").one("a").text for r in rows_of(get_page(c, "/projets?par_page=10&tri=name&page=9"))
+        ] == names2
 
 
-def test_porteur_sees_only_their_projects(demo, demo_ids) -> None:  # noqa: ANN001
+def test_porteur_sees_only_their_projects(demo, demo_ids) -> None:
     mine = {"Régie de Quartier de Pontanézen", "Régie de Quartier d'Empalot"}
     with browser(demo, PORTEUR) as c:
         home = get_page(c, "/")  # a project lead's home lists their projects
@@ -202,7 +219,7 @@ def test_porteur_sees_only_their_projects(demo, demo_ids) -> None:  # noqa: ANN0
         assert r.status_code == 404
 
 
-def test_observer_reads_without_any_action(demo, demo_ids) -> None:  # noqa: ANN001
+def test_observer_reads_without_any_action(demo, demo_ids) -> None:
     with browser(demo, OBSERVER) as c:
         r = c.get("/")
         assert r.status_code == 303 and r.headers["location"] == "/projets"
@@ -223,7 +240,7 @@ def test_observer_reads_without_any_action(demo, demo_ids) -> None:  # noqa: ANN
         assert r.status_code == 403 and "consultation" in html_of(r).by_id("message").text
 
 
-def test_project_page_for_a_consultant(demo, demo_ids) -> None:  # noqa: ANN001
+def test_project_page_for_a_consultant(demo, demo_ids) -> None:
     pid = demo_ids["Régie de Quartier de la Grande Île"]  # in the feasibility study, back from a rework
     with browser(demo, CONSULTANT) as c:
         doc = get_page(c, f"/projets/{pid}")
@@ -246,8 +263,14 @@ def test_project_page_for_a_consultant(demo, demo_ids) -> None:  # noqa: ANN001
     assert checklist.one("h2").text == "Ce qui manque pour passer à l'étape suivante"
     items = checklist.by_id("ce-qui-manque").find_all("li")
     codes = [li.get("data-code") for li in items]
-    assert codes and set(codes) <= {"besoins_valides", "modele_economique", "locaux_identifies",
-                                    "marches_mobilisables", "visite_terrain", "conclusion_favorable"}
+    assert codes and set(codes) <= {
+        "besoins_valides",
+        "modele_economique",
+        "locaux_identifies",
+        "marches_mobilisables",
+        "visite_terrain",
+        "conclusion_favorable",
+    }
     for li in items:
         hrefs = {a.get("href") for a in li.find_all("a")}
         assert hrefs == {f"/projets/{pid}/preuves/{k}" for k in GUARD_KINDS[li.get("data-code")]}
@@ -299,7 +322,7 @@ def test_project_page_for_a_consultant(demo, demo_ids) -> None:  # noqa: ANN001
     assert seqs2 == list(range(seqs[-1] - 1, 0, -1))
 
 
-def test_porteur_cannot_grant_the_label(demo, demo_ids) -> None:  # noqa: ANN001
+def test_porteur_cannot_grant_the_label(demo, demo_ids) -> None:
     pid = demo_ids["Régie de Quartier de Saint-Denis Franc-Moisin"]  # in the expertise step
     add_user(demo, "porteuse@example.fr", [("porteur", pid, None)])
     with browser(demo, "porteuse@example.fr", PASSWORD) as c:
@@ -320,7 +343,7 @@ def test_porteur_cannot_grant_the_label(demo, demo_ids) -> None:  # noqa: ANN001
         assert not doc.by_id("bouton-labelliser").has("disabled")
 
 
-def test_closed_projects_and_admin_navigation(demo, demo_ids) -> None:  # noqa: ANN001
+def test_closed_projects_and_admin_navigation(demo, demo_ids) -> None:
     with browser(demo, ADMIN) as c:
         doc = get_page(c, f"/projets/{demo_ids[ALMA]}")
         assert nav_links(doc)["Administration"] == "/admin"
@@ -334,7 +357,7 @@ def test_closed_projects_and_admin_navigation(demo, demo_ids) -> None:  # noqa: 
         assert "Interrompue par l'abandon" in phases and phases[-1] == "À venir"
 
 
-def test_workflow_page(demo) -> None:  # noqa: ANN001
+def test_workflow_page(demo) -> None:
     with browser(demo, OBSERVER) as c:
         doc = get_page(c, "/workflow")
     steps = doc.find_all("li", cls="card")
@@ -346,32 +369,48 @@ def test_workflow_page(demo) -> None:  # noqa: ANN001
     assert "Désignez un consultant du Mouvement" in pilot.text and "Groupe projet" in pilot.text
     assert doc.by_id("source-mermaid").text.startswith("stateDiagram-v2")
     svg = doc.by_id("schema-workflow")
-    assert svg.get("role") == "img" and [svg.by_id(i).tag for i in svg.get("aria-labelledby").split()] == ["title", "desc"]
+    assert svg.get("role") == "img" and [svg.by_id(i).tag for i in svg.get("aria-labelledby").split()] == [
+        "title",
+        "desc",
+    ]
     assert len(svg.find_all("g", cls="wf-box")) == 8  # six steps and the two ends
-    assert {t.text for t in svg.find_all("text", cls="wf-trigger")} >= {"definir_contours", "labelliser", "ajourner_label"}
+    assert {t.text for t in svg.find_all("text", cls="wf-trigger")} >= {
+        "definir_contours",
+        "labelliser",
+        "ajourner_label",
+    }
     assert {tr.get("data-trigger") for tr in doc.by_id("table-autres").find_all("tr", data_trigger=True)} == {
-        "reprendre_contours", "reprendre_faisabilite", "ajourner_label", "abandonner", "suspendre", "reprendre"}
+        "reprendre_contours",
+        "reprendre_faisabilite",
+        "ajourner_label",
+        "abandonner",
+        "suspendre",
+        "reprendre",
+    }
 
 
-def test_style_sheet_serves_small_screens_and_print(demo) -> None:  # noqa: ANN001
+def test_style_sheet_serves_small_screens_and_print(demo) -> None:
     with browser(demo) as c:
         css = c.get("/static/regieflow.css").text
-    small = css[css.index("@media (max-width: 640px)"):]
+    small = css[css.index("@media (max-width: 640px)") :]
     assert "table.responsive" in small and "attr(data-label)" in small  # tables become stacked cards
-    printed = css[css.index("@media print"):]
+    printed = css[css.index("@media print") :]
     assert "header.site" in printed and "form" in printed  # a printed project page has no navigation nor forms
     assert ":focus-visible" in css
 
 
 # --- writes through the pages (empty tables, then a few API calls) ----------------------------------
-def test_anonymous_visitors_are_sent_to_the_login_page(app, client) -> None:  # noqa: ANN001
+def test_anonymous_visitors_are_sent_to_the_login_page(app, client) -> None:
     pid = create_project(client)["id"]
     with browser(app) as c:
-        for url, location in (("/", "/connexion"), ("/projets", "/connexion?next=%2Fprojets"),
-                              ("/projets?statut=en_retard", "/connexion?next=%2Fprojets%3Fstatut%3Den_retard"),
-                              (f"/projets/{pid}", f"/connexion?next=%2Fprojets%2F{pid}"),
-                              ("/workflow", "/connexion?next=%2Fworkflow"),
-                              ("/projets/nouveau", "/connexion?next=%2Fprojets%2Fnouveau")):
+        for url, location in (
+            ("/", "/connexion"),
+            ("/projets", "/connexion?next=%2Fprojets"),
+            ("/projets?statut=en_retard", "/connexion?next=%2Fprojets%3Fstatut%3Den_retard"),
+            (f"/projets/{pid}", f"/connexion?next=%2Fprojets%2F{pid}"),
+            ("/workflow", "/connexion?next=%2Fworkflow"),
+            ("/projets/nouveau", "/connexion?next=%2Fprojets%2Fnouveau"),
+        ):
             r = c.get(url)
             assert (r.status_code, r.headers["location"]) == (303, location), url
         r = c.post(f"/projets/{pid}/transitions/abandonner", data={"reason": "x"})
@@ -384,8 +423,15 @@ def test_anonymous_visitors_are_sent_to_the_login_page(app, client) -> None:  # 
         login = html_of(c.get(f"/connexion?next=/projets/{pid}"))
         assert login.one("input", name="next").get("value") == f"/projets/{pid}"
         del c.headers["Authorization"]
-        r = c.post("/connexion", data={"email": "claire@example.fr", "password": PASSWORD,
-                                       "csrf": login.one("input", name="csrf").get("value"), "next": f"/projets/{pid}"})
+        r = c.post(
+            "/connexion",
+            data={
+                "email": "claire@example.fr",
+                "password": PASSWORD,
+                "csrf": login.one("input", name="csrf").get("value"),
+                "next": f"/projets/{pid}",
+            },
+        )
         assert (r.status_code, r.headers["location"]) == (303, f"/projets/{pid}")
         # Only local paths are followed after login.
         for evil in ("//evil.example", "/\\evil.example", "https://evil.example"):
@@ -397,7 +443,7 @@ def _consultant_browser(app: Any) -> TestClient:
     return browser(app, "claire@example.fr", PASSWORD)
 
 
-def test_firing_a_transition_from_the_page(app, client) -> None:  # noqa: ANN001
+def test_firing_a_transition_from_the_page(app, client) -> None:
     pid = create_project(client, started_on="2026-09-01")["id"]
     satisfy(client, pid, "groupe_projet", date(2026, 9, 10))
     with _consultant_browser(app) as c:
@@ -410,8 +456,9 @@ def test_firing_a_transition_from_the_page(app, client) -> None:  # noqa: ANN001
         assert r.status_code == 303
         assert r.headers["location"] == f"/projets/{pid}?ok=transition-definir_contours"
         doc = get_page(c, r.headers["location"])
-    assert doc.by_id("confirmation").text == ("Transition enregistrée : le projet est maintenant à l'étape "
-                                             "« Définition des contours du projet ».")
+    assert doc.by_id("confirmation").text == (
+        "Transition enregistrée : le projet est maintenant à l'étape « Définition des contours du projet »."
+    )
     assert doc.by_id("confirmation").get("role") == "status"
     assert doc.by_id("stepper").one("li", aria_current="step").get("data-state") == "contours"
     latest = doc.by_id("table-historique").find("tbody").find("tr")
@@ -429,7 +476,7 @@ def _consultant_browser_again(app: Any) -> TestClient:
     return browser(app, "claire@example.fr", PASSWORD)
 
 
-def test_refused_transition_shows_every_reason_and_keeps_what_was_typed(app, client) -> None:  # noqa: ANN001
+def test_refused_transition_shows_every_reason_and_keeps_what_was_typed(app, client) -> None:
     pid = create_project(client)["id"]
     with _consultant_browser(app) as c:
         doc = get_page(c, f"/projets/{pid}")
@@ -442,7 +489,11 @@ def test_refused_transition_shows_every_reason_and_keeps_what_was_typed(app, cli
         alert = page.by_id("erreur")
         assert alert.get("role") == "alert"
         assert [li.get("data-code") for li in alert.find_all("li")] == [
-            "pilote_mouvement", "groupe_habitants", "groupe_collectivite", "groupe_bailleur"]
+            "pilote_mouvement",
+            "groupe_habitants",
+            "groupe_collectivite",
+            "groupe_bailleur",
+        ]
         assert "Désignez un consultant du Mouvement des Régies" in alert.text
         assert page.by_id("confirmation") is None
         # A reason is required to suspend: refused (422), and the date typed is kept.
@@ -485,7 +536,7 @@ def test_refused_transition_shows_every_reason_and_keeps_what_was_typed(app, cli
         assert "projet_suspendu" in {li.get("data-code") for li in doc.by_id("ce-qui-manque").find_all("li")}
 
 
-def test_forms_refuse_a_missing_or_wrong_csrf_token(app, client) -> None:  # noqa: ANN001
+def test_forms_refuse_a_missing_or_wrong_csrf_token(app, client) -> None:
     pid = create_project(client)["id"]
     with _consultant_browser(app) as c:
         doc = get_page(c, f"/projets/{pid}")
@@ -504,9 +555,10 @@ def test_forms_refuse_a_missing_or_wrong_csrf_token(app, client) -> None:  # noq
         assert client.get(f"{API}/projects", params={"q": "pirate"}).json()["total"] == 0
 
 
-def test_checklist_shrinks_as_evidence_is_recorded(app, client) -> None:  # noqa: ANN001
+def test_checklist_shrinks_as_evidence_is_recorded(app, client) -> None:
     pid = create_project(client)["id"]
     with _consultant_browser(app) as c:
+
         def missing() -> list[str]:
             checklist = get_page(c, f"/projets/{pid}").by_id("ce-qui-manque")
             return [li.get("data-code") for li in checklist.find_all("li")] if checklist else []
@@ -517,8 +569,11 @@ def test_checklist_shrinks_as_evidence_is_recorded(app, client) -> None:  # noqa
         assert link.get("href") == f"/projets/{pid}/preuves/stakeholders"
         assert link.text == "Compléter : Groupe projet"
         assert "0 condition remplie sur 4" in doc.by_id("checklist").text
-        post(client, f"/projects/{pid}/stakeholders", {"name": "Claire Martin", "category": "mouvement",
-                                                        "is_amo_pilot": True})
+        post(
+            client,
+            f"/projects/{pid}/stakeholders",
+            {"name": "Claire Martin", "category": "mouvement", "is_amo_pilot": True},
+        )
         post(client, f"/projects/{pid}/stakeholders", {"name": "Amina Benali", "category": "habitant"})
         assert missing() == ["groupe_collectivite", "groupe_bailleur"]
         dossier = get_page(c, f"/projets/{pid}").by_id("dossier").one("li", data_kind="stakeholders")
@@ -532,11 +587,13 @@ def test_checklist_shrinks_as_evidence_is_recorded(app, client) -> None:  # noqa
         assert r.status_code == 303
         doc = get_page(c, f"/projets/{pid}")
         territory = doc.by_id("ce-qui-manque").one("li", data_code="territoire_defini")
-        assert [a.get("href") for a in territory.find_all("a")] == [f"/projets/{pid}/preuves/communes",
-                                                                    f"/projets/{pid}/preuves/qpvs"]
+        assert [a.get("href") for a in territory.find_all("a")] == [
+            f"/projets/{pid}/preuves/communes",
+            f"/projets/{pid}/preuves/qpvs",
+        ]
 
 
-def test_replanning_from_the_page(app, client) -> None:  # noqa: ANN001
+def test_replanning_from_the_page(app, client) -> None:
     pid = create_project(client, started_on="2026-01-05")["id"]
     with _consultant_browser(app) as c:
         doc = get_page(c, f"/projets/{pid}")
@@ -548,8 +605,10 @@ def test_replanning_from_the_page(app, client) -> None:  # noqa: ANN001
         assert "Chaque étape dure entre 1 et 120 mois" in page.by_id("erreur").text
         assert page.by_id("replanifier").has("open")
         assert page.by_id("plan-prefiguration").get("value") == "0" and page.by_id("plan-motif").text == "Essai"
-        r = c.post(form.get("action"), data=form_data(form, mois_prefiguration="18", horizon_months="42",
-                                                       reason="Recrutement difficile"))
+        r = c.post(
+            form.get("action"),
+            data=form_data(form, mois_prefiguration="18", horizon_months="42", reason="Recrutement difficile"),
+        )
         assert (r.status_code, r.headers["location"]) == (303, f"/projets/{pid}?ok=plan#planning")
         doc = get_page(c, f"/projets/{pid}?ok=plan")
     assert doc.by_id("confirmation").text.startswith("Le planning du projet a été révisé")
@@ -560,7 +619,7 @@ def test_replanning_from_the_page(app, client) -> None:  # noqa: ANN001
     assert client.get(f"{API}/projects/{pid}").json()["plan"]["horizon_months"] == 42
 
 
-def test_new_project_form(app, client) -> None:  # noqa: ANN001
+def test_new_project_form(app, client) -> None:
     add_user(app, "nadia@example.fr", [], name="Nadia Bouzid")  # no grant yet: a future project lead
     with browser(app, "nadia@example.fr", PASSWORD) as c:
         home = get_page(c, "/")
@@ -568,8 +627,14 @@ def test_new_project_form(app, client) -> None:  # noqa: ANN001
         doc = get_page(c, "/projets/nouveau")
         form = doc.by_id("form-nouveau-projet")
         assert form.get("action") == "/projets/nouveau" and form.get("method") == "post"
-        assert {n.get("name") for n in form.find_all(("input")) if n.get("type") != "hidden"} >= {
-            "name", "kind", "region", "departement", "lead_name", "started_on"}
+        assert {n.get("name") for n in form.find_all("input") if n.get("type") != "hidden"} >= {
+            "name",
+            "kind",
+            "region",
+            "departement",
+            "lead_name",
+            "started_on",
+        }
         assert form.one("textarea").get("name") == "description"
         # Invalid: French messages beside the fields, what was typed kept.
         bad = form_data(form, name="", region="Hauts-de-France", departement="596", lead_name="Nadia Bouzid")
@@ -580,13 +645,27 @@ def test_new_project_form(app, client) -> None:  # noqa: ANN001
         assert page.by_id("erreur-departement").text.startswith("Numéro de département invalide")
         assert page.by_id("champ-name").get("aria-invalid") == "true"
         assert page.by_id("champ-lead_name").get("value") == "Nadia Bouzid"
-        r = c.post("/projets/nouveau", data=form_data(form, name="Régie de l'Alma", region="Hauts-de-France",
-                                                      started_on=(TODAY + timedelta(days=1)).isoformat()))
+        r = c.post(
+            "/projets/nouveau",
+            data=form_data(
+                form,
+                name="Régie de l'Alma",
+                region="Hauts-de-France",
+                started_on=(TODAY + timedelta(days=1)).isoformat(),
+            ),
+        )
         assert r.status_code == 422 and "futur" in html_of(r).by_id("erreur-started_on").text
         # Valid: the project is created, its creator becomes its porteur and lands on it.
-        good = form_data(form, name="Régie de Quartier de l'Alma", region="Hauts-de-France", departement="59",
-                         initiator="habitants", lead_name="Nadia Bouzid", started_on="2026-10-01",
-                         description="Un projet d'habitants.")
+        good = form_data(
+            form,
+            name="Régie de Quartier de l'Alma",
+            region="Hauts-de-France",
+            departement="59",
+            initiator="habitants",
+            lead_name="Nadia Bouzid",
+            started_on="2026-10-01",
+            description="Un projet d'habitants.",
+        )
         r = c.post("/projets/nouveau", data=good)
         assert r.status_code == 303
         location = r.headers["location"]
@@ -604,7 +683,7 @@ def test_new_project_form(app, client) -> None:  # noqa: ANN001
         assert [(g.role, str(g.project_id)) for g in grants] == [("porteur", pid)]
 
 
-def test_a_regional_consultant_creates_projects_only_in_their_regions(app) -> None:  # noqa: ANN001
+def test_a_regional_consultant_creates_projects_only_in_their_regions(app) -> None:
     add_user(app, "julien@example.fr", [("consultant", None, "Bretagne")])
     with browser(app, "julien@example.fr", PASSWORD) as c:
         doc = get_page(c, "/projets/nouveau")
@@ -616,5 +695,4 @@ def test_a_regional_consultant_creates_projects_only_in_their_regions(app) -> No
         r = c.post("/projets/nouveau", data=data | {"region": "Bretagne"})
         assert r.status_code == 303
     with app.state.session_factory() as session:  # their region's grant already covers it: no porteur grant
-        assert session.scalar(select(func.count()).select_from(RoleGrant)
-                              .where(RoleGrant.role == "porteur")) == 0
+        assert session.scalar(select(func.count()).select_from(RoleGrant).where(RoleGrant.role == "porteur")) == 0

@@ -31,22 +31,40 @@ from workflow.vocabulary import BuyerCategory, Category, ExpertiseConclusion, Ki
 # --- the reference model, from DOMAIN.md -------------------------------------------------------
 STEPS = ["groupe_projet", "contours", "faisabilite", "validation", "prefiguration", "expertise"]
 TERMINALS = {"labellisee", "abandonnee"}
-FORWARD = {"definir_contours": ("groupe_projet", "contours"), "lancer_faisabilite": ("contours", "faisabilite"),
-           "soumettre_validation": ("faisabilite", "validation"),
-           "lancer_prefiguration": ("validation", "prefiguration"),
-           "demander_expertise": ("prefiguration", "expertise"), "labelliser": ("expertise", "labellisee")}
-BACKWARD = {"reprendre_contours": ("faisabilite", "contours"), "reprendre_faisabilite": ("validation", "faisabilite"),
-            "ajourner_label": ("expertise", "prefiguration")}
+FORWARD = {
+    "definir_contours": ("groupe_projet", "contours"),
+    "lancer_faisabilite": ("contours", "faisabilite"),
+    "soumettre_validation": ("faisabilite", "validation"),
+    "lancer_prefiguration": ("validation", "prefiguration"),
+    "demander_expertise": ("prefiguration", "expertise"),
+    "labelliser": ("expertise", "labellisee"),
+}
+BACKWARD = {
+    "reprendre_contours": ("faisabilite", "contours"),
+    "reprendre_faisabilite": ("validation", "faisabilite"),
+    "ajourner_label": ("expertise", "prefiguration"),
+}
 PAUSE = {"abandonner", "suspendre", "reprendre"}
 TRIGGERS = [*FORWARD, *BACKWARD, *sorted(PAUSE)]
 NEEDS_REASON = set(BACKWARD) | PAUSE
 GUARDS = {
     "definir_contours": ["pilote_mouvement", "groupe_habitants", "groupe_collectivite", "groupe_bailleur"],
     "lancer_faisabilite": ["territoire_defini", "besoins_identifies", "activites_prioritaires"],
-    "soumettre_validation": ["besoins_valides", "modele_economique", "locaux_identifies", "marches_mobilisables",
-                             "visite_terrain", "conclusion_favorable"],
-    "lancer_prefiguration": ["avis_habitants", "avis_collectivite", "avis_bailleur", "avis_partenaire",
-                             "aucun_avis_defavorable"],
+    "soumettre_validation": [
+        "besoins_valides",
+        "modele_economique",
+        "locaux_identifies",
+        "marches_mobilisables",
+        "visite_terrain",
+        "conclusion_favorable",
+    ],
+    "lancer_prefiguration": [
+        "avis_habitants",
+        "avis_collectivite",
+        "avis_bailleur",
+        "avis_partenaire",
+        "aucun_avis_defavorable",
+    ],
     "demander_expertise": ["association_declaree", "gouvernance_triptyque", "recrutement"],
     "labelliser": ["expertise_sur_site", "avis_expertise_favorable"],
 }
@@ -91,23 +109,29 @@ class Record:
         latest = max(self.expertises, key=lambda x: (x[0], x[2]), default=None)
         return {
             "pilote_mouvement": any(c == "mouvement" and p for _, c, p in self.stakeholders),
-            "groupe_habitants": "habitant" in cats, "groupe_collectivite": "collectivite" in cats,
+            "groupe_habitants": "habitant" in cats,
+            "groupe_collectivite": "collectivite" in cats,
             "groupe_bailleur": "bailleur_social" in cats,
             "territoire_defini": self.communes > 0 and (self.kind == "regie_de_territoire" or self.qpvs > 0),
-            "besoins_identifies": bool(self.needs), "activites_prioritaires": self.activities > 0,
+            "besoins_identifies": bool(self.needs),
+            "activites_prioritaires": self.activities > 0,
             "besoins_valides": bool(self.needs) and "a_etudier" not in self.needs and "confirme" in self.needs,
             "modele_economique": all(study.get(k) is not None for k in ("charges", "market", "non_market"))
             and self.study is not None,
             "locaux_identifies": bool(study.get("premises")),
-            "marches_mobilisables": any(name and cat in ("collectivite", "bailleur_social")
-                                        for name, cat in self.markets),
-            "visite_terrain": self.visits > 0, "conclusion_favorable": study.get("conclusion") == "favorable",
-            "avis_habitants": "habitant" in favourable, "avis_collectivite": "collectivite" in favourable,
+            "marches_mobilisables": any(
+                name and cat in ("collectivite", "bailleur_social") for name, cat in self.markets
+            ),
+            "visite_terrain": self.visits > 0,
+            "conclusion_favorable": study.get("conclusion") == "favorable",
+            "avis_habitants": "habitant" in favourable,
+            "avis_collectivite": "collectivite" in favourable,
             "avis_bailleur": "bailleur_social" in favourable,
             "avis_partenaire": "partenaire_socio_economique" in favourable,
             "aucun_avis_defavorable": "defavorable" not in standing.values(),
             "association_declaree": self.association is not None and all(self.association),
-            "gouvernance_triptyque": TRIPTYQUE <= set(self.colleges), "recrutement": self.hires > 0,
+            "gouvernance_triptyque": set(self.colleges) >= TRIPTYQUE,
+            "recrutement": self.hires > 0,
             "expertise_sur_site": latest is not None,
             "avis_expertise_favorable": latest is not None and latest[1] == "favorable",
         }[code]
@@ -120,16 +144,30 @@ class Record:
             stakeholders=tuple(ev.StakeholderFact(i, Category(c), p) for i, c, p in self.stakeholders),
             communes=tuple(f"{59000 + n}" for n in range(self.communes)),
             qpvs=tuple(f"QP059{n:03d}" for n in range(self.qpvs)),
-            needs=tuple(NeedStatus(n) for n in self.needs), activities=self.activities,
-            study=None if s is None else ev.StudyFact(s["charges"], s["market"], s["non_market"], s["premises"],
-                                                      Verdict(s["conclusion"]) if s["conclusion"] else None),
-            markets=tuple(ev.MarketFact(n, c) for n, c in self.markets), site_visits=self.visits,
-            approvals=tuple(ev.ApprovalFact(sid, Category(self.category_of(sid)), Verdict(v), d, o)
-                            for sid, v, d, o in self.approvals),
+            needs=tuple(NeedStatus(n) for n in self.needs),
+            activities=self.activities,
+            study=None
+            if s is None
+            else ev.StudyFact(
+                s["charges"],
+                s["market"],
+                s["non_market"],
+                s["premises"],
+                Verdict(s["conclusion"]) if s["conclusion"] else None,
+            ),
+            markets=tuple(ev.MarketFact(n, c) for n, c in self.markets),
+            site_visits=self.visits,
+            approvals=tuple(
+                ev.ApprovalFact(sid, Category(self.category_of(sid)), Verdict(v), d, o)
+                for sid, v, d, o in self.approvals
+            ),
             association=None if self.association is None else ev.AssociationFact(*self.association),
-            board_colleges=frozenset(Category(c) for c in self.colleges), hires=self.hires,
-            expertises=tuple(ev.ExpertiseFact(d, ("Claire Martin",), ExpertiseConclusion(c) if c else None, o)
-                             for d, c, o in self.expertises),
+            board_colleges=frozenset(Category(c) for c in self.colleges),
+            hires=self.hires,
+            expertises=tuple(
+                ev.ExpertiseFact(d, ("Claire Martin",), ExpertiseConclusion(c) if c else None, o)
+                for d, c, o in self.expertises
+            ),
         )
 
 
@@ -187,8 +225,13 @@ class WorkflowAgainstReference(RuleBasedStateMachine):
         if not any(a[0] == sid for a in self.rec.approvals):  # the app refuses to orphan approvals
             self.rec.stakeholders = [s for s in self.rec.stakeholders if s[0] != sid]
 
-    @rule(communes=st.integers(0, 2), qpvs=st.integers(0, 2), activities=st.integers(0, 2),
-          visits=st.integers(0, 1), hires=st.integers(0, 1))
+    @rule(
+        communes=st.integers(0, 2),
+        qpvs=st.integers(0, 2),
+        activities=st.integers(0, 2),
+        visits=st.integers(0, 1),
+        hires=st.integers(0, 1),
+    )
     def set_counts(self, communes: int, qpvs: int, activities: int, visits: int, hires: int) -> None:
         self.rec.communes, self.rec.qpvs, self.rec.activities = communes, qpvs, activities
         self.rec.visits, self.rec.hires = visits, hires
@@ -197,10 +240,18 @@ class WorkflowAgainstReference(RuleBasedStateMachine):
     def set_needs(self, needs: list[str]) -> None:
         self.rec.needs = needs
 
-    @rule(study=st.none() | st.fixed_dictionaries({
-        "charges": st.none() | st.just(400_000), "market": st.none() | st.just(250_000),
-        "non_market": st.none() | st.just(150_000), "premises": st.sampled_from([None, "", "12 rue de l'Alma"]),
-        "conclusion": st.sampled_from([None, *[v.value for v in Verdict]])}))
+    @rule(
+        study=st.none()
+        | st.fixed_dictionaries(
+            {
+                "charges": st.none() | st.just(400_000),
+                "market": st.none() | st.just(250_000),
+                "non_market": st.none() | st.just(150_000),
+                "premises": st.sampled_from([None, "", "12 rue de l'Alma"]),
+                "conclusion": st.sampled_from([None, *[v.value for v in Verdict]]),
+            }
+        )
+    )
     def set_study(self, study: dict | None) -> None:
         self.rec.study = study
 
@@ -219,8 +270,14 @@ class WorkflowAgainstReference(RuleBasedStateMachine):
         self.rec.approvals.append((sid, verdict, self.today - timedelta(days=days_ago), self.next_id))
         self.next_id += 1
 
-    @rule(assoc=st.none() | st.tuples(st.sampled_from([None, "Association"]), st.sampled_from([None, START]),
-                                      st.sampled_from([None, "W595012345"])))
+    @rule(
+        assoc=st.none()
+        | st.tuples(
+            st.sampled_from([None, "Association"]),
+            st.sampled_from([None, START]),
+            st.sampled_from([None, "W595012345"]),
+        )
+    )
     def set_association(self, assoc: tuple | None) -> None:
         self.rec.association = assoc
 
@@ -238,8 +295,12 @@ class WorkflowAgainstReference(RuleBasedStateMachine):
         """Record what DOMAIN.md asks before leaving the current step (so that runs go deep)."""
         r = self.rec
         if self.state == "groupe_projet":
-            for category, pilot in (("mouvement", True), ("habitant", False), ("collectivite", False),
-                                    ("bailleur_social", False)):
+            for category, pilot in (
+                ("mouvement", True),
+                ("habitant", False),
+                ("collectivite", False),
+                ("bailleur_social", False),
+            ):
                 r.stakeholders.append((self.next_id, category, pilot))
                 self.next_id += 1
         elif self.state == "contours":
@@ -287,11 +348,19 @@ class WorkflowAgainstReference(RuleBasedStateMachine):
         self.today += timedelta(days=days)
 
     # -- the workflow itself ---------------------------------------------------------------------
-    @rule(trigger=st.sampled_from(TRIGGERS), reason=REASONS,
-          when=st.sampled_from(["default", "today", "last", "before_last", "future"]))
+    @rule(
+        trigger=st.sampled_from(TRIGGERS),
+        reason=REASONS,
+        when=st.sampled_from(["default", "today", "last", "before_last", "future"]),
+    )
     def fire(self, trigger: str, reason: str | None, when: str) -> None:
-        effective = {"default": None, "today": self.today, "last": self.last,
-                     "before_last": self.last - timedelta(days=1), "future": self.today + timedelta(days=1)}[when]
+        effective = {
+            "default": None,
+            "today": self.today,
+            "last": self.last,
+            "before_last": self.last - timedelta(days=1),
+            "future": self.today + timedelta(days=1),
+        }[when]
         # What the reference expects, in DOMAIN.md's order: closed, not from here, guards, reason, date.
         text = (reason or "").strip()
         if self.state in TERMINALS:
@@ -307,8 +376,9 @@ class WorkflowAgainstReference(RuleBasedStateMachine):
         else:
             expected = None
         try:
-            out = wf.fire(self.flow(), trigger, self.rec.evidence(), today=self.today, effective_on=effective,
-                          reason=reason)
+            out = wf.fire(
+                self.flow(), trigger, self.rec.evidence(), today=self.today, effective_on=effective, reason=reason
+            )
         except (ProjectClosed, TriggerNotAllowed, GuardsUnmet, ReasonRequired, EffectiveDateInvalid) as exc:
             assert type(exc) is expected, f"{trigger} from {self.state}: got {type(exc).__name__}, expected {expected}"
             if isinstance(exc, GuardsUnmet):
@@ -373,5 +443,7 @@ class WorkflowAgainstReference(RuleBasedStateMachine):
 
 TestWorkflowAgainstReference = WorkflowAgainstReference.TestCase
 TestWorkflowAgainstReference.settings = settings(
-    max_examples=int(os.environ.get("REGIEFLOW_STATEFUL_EXAMPLES", "100")), stateful_step_count=50, deadline=None,
+    max_examples=int(os.environ.get("REGIEFLOW_STATEFUL_EXAMPLES", "100")),
+    stateful_step_count=50,
+    deadline=None,
 )

@@ -135,8 +135,9 @@ def page_login(client: TestClient, email: str, password: str) -> None:
     r = client.get("/connexion")
     assert r.status_code == 200, r.text
     token = html_of(r).one("input", name="csrf").get("value")
-    r = client.post("/connexion", data={"email": email, "password": password, "csrf": token, "next": "/"},
-                    follow_redirects=False)
+    r = client.post(
+        "/connexion", data={"email": email, "password": password, "csrf": token, "next": "/"}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
 
 

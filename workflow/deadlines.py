@@ -119,8 +119,9 @@ def deadline_index(
     horizon = shifted(add_months(started_on, plan.horizon_months), suspensions, since=started_on, open_until=frozen)
     if state not in STEPS:
         return DeadlineIndex(horizon, None, None)
-    due = shifted(add_months(state_entered_on, plan.months(state)), suspensions, since=state_entered_on,
-                  open_until=frozen)
+    due = shifted(
+        add_months(state_entered_on, plan.months(state)), suspensions, since=state_entered_on, open_until=frozen
+    )
     return DeadlineIndex(horizon, due, add_months(due, plan.months_after(state)))
 
 
@@ -196,8 +197,16 @@ def schedule(
         ends = [p.left_on for p in mine if p.left_on is not None]
         actual_end = None if is_current or not ends else max(ends)
         steps.append(
-            StepSchedule(step, STATE_LABELS[step], plan.months(step), previous_end, planned_end, actual_start,
-                         actual_end, is_current)
+            StepSchedule(
+                step,
+                STATE_LABELS[step],
+                plan.months(step),
+                previous_end,
+                planned_end,
+                actual_start,
+                actual_end,
+                is_current,
+            )
         )
         previous_end = planned_end
 
@@ -207,8 +216,9 @@ def schedule(
         entered = max(p.entered_on for p in periods if p.step == state and p.left_on is None)
         step_due = sh(add_months(entered, plan.months(state)), entered)
         open_start = next((s.start for s in suspensions if s.end is None), None)
-        frozen_due = shifted(add_months(entered, plan.months(state)), suspensions, since=entered,
-                             open_until=open_start or today)
+        frozen_due = shifted(
+            add_months(entered, plan.months(state)), suspensions, since=entered, open_until=open_start or today
+        )
         projected = _projection(step_due, today, step_due - frozen_due, plan.months_after(state))
         if today > horizon or today > step_due:
             status = Status.EN_RETARD

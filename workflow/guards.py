@@ -44,7 +44,7 @@ class Guard:
         return self.check(ctx)
 
     # `transitions` calls conditions with the EventData when send_event=True.
-    def __call__(self, event_data) -> bool:  # noqa: ANN001 - EventData from transitions
+    def __call__(self, event_data) -> bool:
         return self.holds(event_data.kwargs["context"])
 
 
@@ -103,7 +103,9 @@ PILOTE_MOUVEMENT = Guard(
     reads=("stakeholders",),
 )
 GROUPE_HABITANTS = Guard(
-    "groupe_habitants", "Ajoutez au moins un habitant au groupe projet.", _ev(_has_member(Category.HABITANT)),
+    "groupe_habitants",
+    "Ajoutez au moins un habitant au groupe projet.",
+    _ev(_has_member(Category.HABITANT)),
     reads=("stakeholders",),
 )
 GROUPE_COLLECTIVITE = Guard(
@@ -126,11 +128,15 @@ TERRITOIRE_DEFINI = Guard(
     reads=("communes", "qpvs"),
 )
 BESOINS_IDENTIFIES = Guard(
-    "besoins_identifies", "Recensez au moins un besoin du territoire.", _ev(lambda e: bool(e.needs)),
+    "besoins_identifies",
+    "Recensez au moins un besoin du territoire.",
+    _ev(lambda e: bool(e.needs)),
     reads=("needs",),
 )
 ACTIVITES_PRIORITAIRES = Guard(
-    "activites_prioritaires", "Indiquez au moins une activité prioritaire.", _ev(lambda e: e.activities > 0),
+    "activites_prioritaires",
+    "Indiquez au moins une activité prioritaire.",
+    _ev(lambda e: e.activities > 0),
     reads=("activities",),
 )
 BESOINS_VALIDES = Guard(
@@ -141,8 +147,7 @@ BESOINS_VALIDES = Guard(
 )
 MODELE_ECONOMIQUE = Guard(
     "modele_economique",
-    "Renseignez le modèle économique : budget annuel prévisionnel (charges, recettes marchandes et "
-    "non marchandes).",
+    "Renseignez le modèle économique : budget annuel prévisionnel (charges, recettes marchandes et non marchandes).",
     _ev(lambda e: e.study is not None and e.study.has_economic_model),
     reads=("study",),
 )
@@ -172,7 +177,9 @@ CONCLUSION_FAVORABLE = Guard(
     reads=("study",),
 )
 AVIS_HABITANTS = Guard(
-    "avis_habitants", "Recueillez l'avis favorable d'au moins un habitant.", _ev(_has_favourable(Category.HABITANT)),
+    "avis_habitants",
+    "Recueillez l'avis favorable d'au moins un habitant.",
+    _ev(_has_favourable(Category.HABITANT)),
     reads=("approvals",),
 )
 AVIS_COLLECTIVITE = Guard(
@@ -210,7 +217,7 @@ GOUVERNANCE_TRIPTYQUE = Guard(
     "gouvernance_triptyque",
     "Le conseil d'administration de l'association doit réunir les trois collèges : habitants, "
     "collectivités et bailleurs sociaux.",
-    _ev(lambda e: _TRIPTYQUE <= set(e.board_colleges)),
+    _ev(lambda e: set(e.board_colleges) >= _TRIPTYQUE),
     reads=("board_colleges",),
 )
 RECRUTEMENT = Guard(

@@ -48,8 +48,15 @@ def replay(started_on: date, transitions: Iterable[RecordedTransition]) -> Repla
                 f"alors que le projet était en « {flow.state} »."
             )
         try:
-            outcome = fire(flow, rec.trigger, None, today=rec.effective_on, effective_on=rec.effective_on,
-                           reason="(historique)", check_guards=False)
+            outcome = fire(
+                flow,
+                rec.trigger,
+                None,
+                today=rec.effective_on,
+                effective_on=rec.effective_on,
+                reason="(historique)",
+                check_guards=False,
+            )
         except DomainError as exc:
             raise HistoryInconsistent(f"Transition n°{i + 1} « {rec.trigger} » : {exc.message}") from exc
         if outcome.to_state.value != rec.to_state:
@@ -75,7 +82,13 @@ def replay(started_on: date, transitions: Iterable[RecordedTransition]) -> Repla
         flow = Flow(outcome.to_state.value, outcome.suspended, when)
         out.state = outcome.to_state
         out.last_effective_on = when
-    if out.state in (State.GROUPE_PROJET, State.CONTOURS, State.FAISABILITE, State.VALIDATION,
-                     State.PREFIGURATION, State.EXPERTISE):
+    if out.state in (
+        State.GROUPE_PROJET,
+        State.CONTOURS,
+        State.FAISABILITE,
+        State.VALIDATION,
+        State.PREFIGURATION,
+        State.EXPERTISE,
+    ):
         out.periods.append(Period(out.state, open_period_start, None))
     return out

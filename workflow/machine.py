@@ -66,7 +66,7 @@ _BACKWARD: list[tuple[Trigger, State, State]] = [
 
 
 def _set_suspended(value: bool):
-    def callback(event_data) -> None:  # noqa: ANN001 - EventData from transitions
+    def callback(event_data) -> None:
         event_data.model.suspended = value
 
     return callback
@@ -76,8 +76,12 @@ def _build() -> Machine:
     transitions: list[dict] = []
     for trigger, source, dest in _FORWARD:
         transitions.append(
-            {"trigger": trigger.value, "source": source.value, "dest": dest.value,
-             "conditions": [g.NOT_SUSPENDED, *FORWARD_GUARDS[trigger]]}
+            {
+                "trigger": trigger.value,
+                "source": source.value,
+                "dest": dest.value,
+                "conditions": [g.NOT_SUSPENDED, *FORWARD_GUARDS[trigger]],
+            }
         )
     for trigger, source, dest in _BACKWARD:
         transitions.append(
@@ -85,17 +89,31 @@ def _build() -> Machine:
         )
     steps = [s.value for s in STEPS]
     transitions.append(
-        {"trigger": Trigger.ABANDONNER.value, "source": steps, "dest": State.ABANDONNEE.value,
-         "after": [_set_suspended(False)]}
+        {
+            "trigger": Trigger.ABANDONNER.value,
+            "source": steps,
+            "dest": State.ABANDONNEE.value,
+            "after": [_set_suspended(False)],
+        }
     )
     # Internal transitions (dest=None): the step does not change, only the pause flag.
     transitions.append(
-        {"trigger": Trigger.SUSPENDRE.value, "source": steps, "dest": None,
-         "conditions": [g.NOT_SUSPENDED], "after": [_set_suspended(True)]}
+        {
+            "trigger": Trigger.SUSPENDRE.value,
+            "source": steps,
+            "dest": None,
+            "conditions": [g.NOT_SUSPENDED],
+            "after": [_set_suspended(True)],
+        }
     )
     transitions.append(
-        {"trigger": Trigger.REPRENDRE.value, "source": steps, "dest": None,
-         "conditions": [g.IS_SUSPENDED], "after": [_set_suspended(False)]}
+        {
+            "trigger": Trigger.REPRENDRE.value,
+            "source": steps,
+            "dest": None,
+            "conditions": [g.IS_SUSPENDED],
+            "after": [_set_suspended(False)],
+        }
     )
     states = [{"name": s.value, "final": s in TERMINAL} for s in State]
     return Machine(
@@ -214,9 +232,7 @@ def available(flow: Flow, evidence: Evidence) -> list[TriggerView]:
     for t in triggers_from(flow.state):
         unmet = explain(t.value, flow, evidence)
         dest = _transitions_from(t, flow.state)[0].dest
-        views.append(
-            TriggerView(t, State(dest or flow.state), not unmet, tuple(unmet), t in REASON_REQUIRED)
-        )
+        views.append(TriggerView(t, State(dest or flow.state), not unmet, tuple(unmet), t in REASON_REQUIRED))
     return views
 
 
@@ -296,7 +312,7 @@ def mermaid() -> str:
     """A Mermaid state diagram read from the machine's own states and transitions."""
     lines = ["stateDiagram-v2"]
     for s in State:
-        lines.append(f'    {s.value}: {STATE_LABELS[s]}')
+        lines.append(f"    {s.value}: {STATE_LABELS[s]}")
     lines.append(f"    [*] --> {MACHINE.initial}")
     for name, event in MACHINE.events.items():
         for source, transitions in event.transitions.items():

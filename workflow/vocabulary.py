@@ -139,8 +139,11 @@ class NeedStatus(StrEnum):
     ECARTE = "ecarte"
 
 
-NEED_STATUS_LABELS = {NeedStatus.A_ETUDIER: "À étudier", NeedStatus.CONFIRME: "Confirmé par l'étude",
-                      NeedStatus.ECARTE: "Écarté par l'étude"}
+NEED_STATUS_LABELS = {
+    NeedStatus.A_ETUDIER: "À étudier",
+    NeedStatus.CONFIRME: "Confirmé par l'étude",
+    NeedStatus.ECARTE: "Écarté par l'étude",
+}
 
 
 class Verdict(StrEnum):
@@ -157,9 +160,11 @@ class ExpertiseConclusion(StrEnum):
     DEFAVORABLE = "defavorable"
 
 
-EXPERTISE_CONCLUSION_LABELS = {ExpertiseConclusion.FAVORABLE: "Favorable",
-                               ExpertiseConclusion.RESERVES: "Avec réserves",
-                               ExpertiseConclusion.DEFAVORABLE: "Défavorable"}
+EXPERTISE_CONCLUSION_LABELS = {
+    ExpertiseConclusion.FAVORABLE: "Favorable",
+    ExpertiseConclusion.RESERVES: "Avec réserves",
+    ExpertiseConclusion.DEFAVORABLE: "Défavorable",
+}
 
 
 class BuyerCategory(StrEnum):

@@ -25,7 +25,7 @@ router = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Autho
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def _session(request: Request):  # noqa: ANN202
+def _session(request: Request):
     return request.app.state.session_factory()
 
 
@@ -38,8 +38,14 @@ def list_users(request: Request) -> list[UserRead]:
 @router.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED, name="create_user")
 def create_user(body: UserCreate, request: Request, clock: ClockDep) -> UserRead:
     with _session(request) as session:
-        user = accounts.create_user(session, email=body.email, name=body.name, password=body.password,
-                                    grants=[(g.role, g.project_id, g.region) for g in body.grants], now=clock.now())
+        user = accounts.create_user(
+            session,
+            email=body.email,
+            name=body.name,
+            password=body.password,
+            grants=[(g.role, g.project_id, g.region) for g in body.grants],
+            now=clock.now(),
+        )
         return UserRead.model_validate(accounts.get_user(session, user.id))
 
 
@@ -50,8 +56,7 @@ def update_user(user_id: Id, body: UserPatch, request: Request) -> UserRead:
         return UserRead.model_validate(user)
 
 
-@router.post("/users/{user_id}/grants", response_model=GrantRead, status_code=status.HTTP_201_CREATED,
-             name="add_grant")
+@router.post("/users/{user_id}/grants", response_model=GrantRead, status_code=status.HTTP_201_CREATED, name="add_grant")
 def add_grant(user_id: Id, body: GrantIn, request: Request) -> GrantRead:
     with _session(request) as session:
         grant = accounts.add_grant(session, user_id, role=body.role, project_id=body.project_id, region=body.region)
@@ -72,12 +77,19 @@ def list_api_keys(request: Request) -> list[ApiKeyRead]:
 
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED, name="create_api_key")
-def create_api_key(body: ApiKeyCreate, request: Request, clock: ClockDep,
-                   principal: PrincipalDep) -> ApiKeyCreated:
+def create_api_key(body: ApiKeyCreate, request: Request, clock: ClockDep, principal: PrincipalDep) -> ApiKeyCreated:
     with _session(request) as session:
-        new = accounts.create_api_key(session, name=body.name, scopes=body.scopes, regions=body.regions,
-                                      project_ids=body.project_ids, expires_at=body.expires_at,
-                                      consultant=body.consultant, created_by=principal.label, now=clock.now())
+        new = accounts.create_api_key(
+            session,
+            name=body.name,
+            scopes=body.scopes,
+            regions=body.regions,
+            project_ids=body.project_ids,
+            expires_at=body.expires_at,
+            consultant=body.consultant,
+            created_by=principal.label,
+            now=clock.now(),
+        )
         return ApiKeyCreated.model_validate({**ApiKeyRead.model_validate(new.row).model_dump(), "key": new.key})
 
 

@@ -29,15 +29,17 @@ from workflow.errors import InvalidInput
 router = APIRouter(prefix="/admin", include_in_schema=False, route_class=PageRoute)
 
 
-FLASH_MESSAGES.update({
-    "utilisateur_cree": "Le compte a été créé.",
-    "role_ajoute": "Le rôle a été attribué.",
-    "role_retire": "Le rôle a été retiré.",
-    "compte_desactive": "Le compte a été désactivé : ses sessions ont été fermées.",
-    "compte_reactive": "Le compte a été réactivé.",
-    "mot_de_passe_modifie": "Le mot de passe a été remplacé : les sessions de ce compte ont été fermées.",
-    "cle_revoquee": "La clé a été révoquée : elle ne donne plus accès à l'API.",
-})
+FLASH_MESSAGES.update(
+    {
+        "utilisateur_cree": "Le compte a été créé.",
+        "role_ajoute": "Le rôle a été attribué.",
+        "role_retire": "Le rôle a été retiré.",
+        "compte_desactive": "Le compte a été désactivé : ses sessions ont été fermées.",
+        "compte_reactive": "Le compte a été réactivé.",
+        "mot_de_passe_modifie": "Le mot de passe a été remplacé : les sessions de ce compte ont été fermées.",
+        "cle_revoquee": "La clé a été révoquée : elle ne donne plus accès à l'API.",
+    }
+)
 
 
 ROLE_LABELS = {
@@ -70,7 +72,7 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
     return render(request, name, {"section": "admin"} | context, status)
 
 
-def _session(request: Request):  # noqa: ANN202
+def _session(request: Request):
     return request.app.state.session_factory()
 
 
@@ -111,13 +113,30 @@ def admin_home(request: Request, principal: PageUser) -> Response:
 # --- users ----------------------------------------------------------------------------------------
 def _grant_fields(projects: list[tuple[str, str]]) -> list[Field]:
     return [
-        Field("role", "Rôle", "select", options=tuple(ROLE_LABELS.items()), blank="— Aucun rôle —",
-              hint="Administrateur : global. Consultant : tous les projets ou une région. "
-                   "Porteur : un projet. Observateur : un projet ou une région."),
-        Field("project_id", "Projet", "select", options=tuple(projects), blank="— Aucun projet en particulier —",
-              hint="Pour un porteur (obligatoire) ou un observateur d'un seul projet."),
-        Field("region", "Région", "text", datalist="regions-connues",
-              hint="Pour un consultant ou un observateur d'une région ; laissez vide pour tous les projets."),
+        Field(
+            "role",
+            "Rôle",
+            "select",
+            options=tuple(ROLE_LABELS.items()),
+            blank="— Aucun rôle —",
+            hint="Administrateur : global. Consultant : tous les projets ou une région. "
+            "Porteur : un projet. Observateur : un projet ou une région.",
+        ),
+        Field(
+            "project_id",
+            "Projet",
+            "select",
+            options=tuple(projects),
+            blank="— Aucun projet en particulier —",
+            hint="Pour un porteur (obligatoire) ou un observateur d'un seul projet.",
+        ),
+        Field(
+            "region",
+            "Région",
+            "text",
+            datalist="regions-connues",
+            hint="Pour un consultant ou un observateur d'une région ; laissez vide pour tous les projets.",
+        ),
     ]
 
 
@@ -125,11 +144,18 @@ def _user_form(projects: list[tuple[str, str]], values: dict[str, str] | None = 
     account = [
         Field("email", "Adresse e-mail", "email", required=True, autocomplete="off"),
         Field("name", "Nom", "text", required=True, autocomplete="off"),
-        Field("password", "Mot de passe initial", "password", required=True, autocomplete="new-password",
-              hint="10 caractères au moins ; à transmettre à la personne, qui pourra le faire changer."),
+        Field(
+            "password",
+            "Mot de passe initial",
+            "password",
+            required=True,
+            autocomplete="new-password",
+            hint="10 caractères au moins ; à transmettre à la personne, qui pourra le faire changer.",
+        ),
     ]
-    return FormState([Group("Compte", account), Group("Rôle et portée (facultatif)", _grant_fields(projects))],
-                     values or {})
+    return FormState(
+        [Group("Compte", account), Group("Rôle et portée (facultatif)", _grant_fields(projects))], values or {}
+    )
 
 
 def _grant_form(projects: list[tuple[str, str]], values: dict[str, str] | None = None) -> FormState:
@@ -139,10 +165,23 @@ def _grant_form(projects: list[tuple[str, str]], values: dict[str, str] | None =
 
 
 def _password_form() -> FormState:
-    return FormState([Group("Nouveau mot de passe", [
-        Field("password", "Nouveau mot de passe", "password", required=True, autocomplete="new-password",
-              hint="10 caractères au moins. Les sessions ouvertes de ce compte seront fermées."),
-    ])])
+    return FormState(
+        [
+            Group(
+                "Nouveau mot de passe",
+                [
+                    Field(
+                        "password",
+                        "Nouveau mot de passe",
+                        "password",
+                        required=True,
+                        autocomplete="new-password",
+                        hint="10 caractères au moins. Les sessions ouvertes de ce compte seront fermées.",
+                    ),
+                ],
+            )
+        ]
+    )
 
 
 def _grant_body(data: FormData) -> tuple[dict[str, Any], dict[str, str]]:
@@ -167,12 +206,21 @@ def _users_page(request: Request, form: FormState | None = None, status: int = 2
     with _reading(request) as session:
         projects = _projects(session)
         names = dict(projects)
-        users = [{"id": u.id, "email": u.email, "name": u.name, "active": u.active,
-                  "last_login": _when(request, u.last_login_at),
-                  "grants": [_grant_label(g, names) for g in u.grants]} for u in accounts.list_users(session)]
+        users = [
+            {
+                "id": u.id,
+                "email": u.email,
+                "name": u.name,
+                "active": u.active,
+                "last_login": _when(request, u.last_login_at),
+                "grants": [_grant_label(g, names) for g in u.grants],
+            }
+            for u in accounts.list_users(session)
+        ]
         regions = _regions(session)
-    return _render(request, "admin_users.html", {"users": users, "form": form or _user_form(projects),
-                                                "regions": regions}, status)
+    return _render(
+        request, "admin_users.html", {"users": users, "form": form or _user_form(projects), "regions": regions}, status
+    )
 
 
 @router.get("/utilisateurs", name="page_admin_users")
@@ -184,16 +232,25 @@ def users_page(request: Request, principal: PageUser) -> Response:
 def user_create(request: Request, principal: PageUser, data: Form) -> Response:
     values = {n: _text(data, n) for n in ("email", "name", "role", "project_id", "region")}
     grant, _ = _grant_body(data)
-    body = {"email": values["email"].strip(), "name": values["name"], "password": _text(data, "password"),
-            "grants": [grant] if grant else []}
+    body = {
+        "email": values["email"].strip(),
+        "name": values["name"],
+        "password": _text(data, "password"),
+        "grants": [grant] if grant else [],
+    }
     status = 422
     with _session(request) as session:
         form = _user_form(_projects(session), values)
         try:
             parsed = UserCreate.model_validate(body)
-            user = accounts.create_user(session, email=parsed.email, name=parsed.name, password=parsed.password,
-                                        grants=[(g.role, g.project_id, g.region) for g in parsed.grants],
-                                        now=request.app.state.clock.now())
+            user = accounts.create_user(
+                session,
+                email=parsed.email,
+                name=parsed.name,
+                password=parsed.password,
+                grants=[(g.role, g.project_id, g.region) for g in parsed.grants],
+                now=request.app.state.clock.now(),
+            )
             user_id = user.id
         except ValidationError as exc:
             record_validation(form, exc, GRANT_ALIASES)
@@ -209,17 +266,30 @@ def user_create(request: Request, principal: PageUser, data: Form) -> Response:
     return RedirectResponse(f"/admin/utilisateurs/{user_id}?ok=utilisateur_cree", status_code=303)
 
 
-def _user_page(request: Request, principal: Principal, user_id: int, *, grant_form: FormState | None = None,
-               password_form: FormState | None = None, general: list[str] | None = None,
-               status: int = 200) -> Response:
+def _user_page(
+    request: Request,
+    principal: Principal,
+    user_id: int,
+    *,
+    grant_form: FormState | None = None,
+    password_form: FormState | None = None,
+    general: list[str] | None = None,
+    status: int = 200,
+) -> Response:
     with _reading(request) as session:
         user = accounts.get_user(session, user_id)
         projects = _projects(session)
         names = dict(projects)
         ctx = {
-            "user": {"id": user.id, "email": user.email, "name": user.name, "active": user.active,
-                     "created": _when(request, user.created_at), "last_login": _when(request, user.last_login_at),
-                     "is_me": principal.id == user.id},
+            "user": {
+                "id": user.id,
+                "email": user.email,
+                "name": user.name,
+                "active": user.active,
+                "created": _when(request, user.created_at),
+                "last_login": _when(request, user.last_login_at),
+                "is_me": principal.id == user.id,
+            },
             "grants": [{"id": g.id, "label": _grant_label(g, names)} for g in user.grants],
             "grant_form": grant_form or _grant_form(projects),
             "password_form": password_form or _password_form(),
@@ -266,8 +336,9 @@ def grant_remove(request: Request, user_id: str, grant_id: str, principal: PageU
         user = accounts.get_user(session, uid)
         grant = next((g for g in user.grants if g.id == gid), None)
         if grant is not None and uid == principal.id and grant.role == Role.ADMIN.value:
-            refusal = ("Vous ne pouvez pas retirer votre propre rôle d'administrateur : "
-                       "demandez-le à un autre administrateur.")
+            refusal = (
+                "Vous ne pouvez pas retirer votre propre rôle d'administrateur : demandez-le à un autre administrateur."
+            )
         else:
             refusal = None
             accounts.remove_grant(session, uid, gid)
@@ -281,8 +352,9 @@ def user_active(request: Request, user_id: str, principal: PageUser, data: Form)
     uid = _id(user_id, "Utilisateur")
     active = _text(data, "active") == "1"
     if not active and uid == principal.id:
-        return _user_page(request, principal, uid, status=409,
-                          general=["Vous ne pouvez pas désactiver votre propre compte."])
+        return _user_page(
+            request, principal, uid, status=409, general=["Vous ne pouvez pas désactiver votre propre compte."]
+        )
     with _session(request) as session:
         accounts.update_user(session, uid, active=active)
     code = "compte_reactive" if active else "compte_desactive"
@@ -317,20 +389,46 @@ class KeyFormExtras(BaseModel):
 
 def _key_form(projects: list[tuple[str, str]], values: dict[str, str] | None = None) -> FormState:
     fields = [
-        Field("name", "Nom de la clé", "text", required=True, hint="Le système partenaire et son usage, "
-                                                                 "par exemple « Vilogia – suivi »."),
-        Field("scopes", "Portées", "checkboxes", required=True, options=tuple(SCOPE_LABELS.items()),
-              hint="Lecture seule, ou lecture et écriture."),
-        Field("consultant", "Clé du Mouvement des Régies (consultant)", "checkbox",
-              hint="Peut aussi enregistrer l'expertise, attribuer ou ajourner le label et replanifier ; "
-                   "demande la portée écriture."),
+        Field(
+            "name",
+            "Nom de la clé",
+            "text",
+            required=True,
+            hint="Le système partenaire et son usage, par exemple « Vilogia – suivi ».",
+        ),
+        Field(
+            "scopes",
+            "Portées",
+            "checkboxes",
+            required=True,
+            options=tuple(SCOPE_LABELS.items()),
+            hint="Lecture seule, ou lecture et écriture.",
+        ),
+        Field(
+            "consultant",
+            "Clé du Mouvement des Régies (consultant)",
+            "checkbox",
+            hint="Peut aussi enregistrer l'expertise, attribuer ou ajourner le label et replanifier ; "
+            "demande la portée écriture.",
+        ),
     ]
     limits = [
         Field("regions", "Régions", "lines", hint="Une région par ligne ; laissez vide pour toutes."),
-        Field("project_ids", "Projets", "checkboxes", options=tuple(projects),
-              hint="Cochez pour limiter la clé à ces projets ; aucun : pas de limite par projet."),
-        Field("expires_in_days", "Durée de validité (en jours)", "number", min=1, max=MAX_KEY_DAYS,
-              hint="Laissez vide pour une clé sans expiration."),
+        Field(
+            "project_ids",
+            "Projets",
+            "checkboxes",
+            options=tuple(projects),
+            hint="Cochez pour limiter la clé à ces projets ; aucun : pas de limite par projet.",
+        ),
+        Field(
+            "expires_in_days",
+            "Durée de validité (en jours)",
+            "number",
+            min=1,
+            max=MAX_KEY_DAYS,
+            hint="Laissez vide pour une clé sans expiration.",
+        ),
     ]
     if not projects:
         limits = [f for f in limits if f.name != "project_ids"]
@@ -349,16 +447,24 @@ def _keys_page(request: Request, form: FormState | None = None, status: int = 20
     with _reading(request) as session:
         projects = _projects(session)
         names = dict(projects)
-        keys = [{
-            "id": k.id, "prefix": k.prefix, "name": k.name,
-            "scopes": ", ".join(SCOPE_LABELS.get(sc, sc) for sc in k.scopes),
-            "consultant": k.consultant,
-            "regions": ", ".join(k.regions or []),
-            "projects": ", ".join(names.get(p, p) for p in (k.project_ids or [])),
-            "expires": _when(request, k.expires_at), "last_used": _when(request, k.last_used_at),
-            "created": _when(request, k.created_at), "created_by": k.created_by or "—",
-            "status": _key_status(request, k), "revoked": k.revoked_at is not None,
-        } for k in accounts.list_api_keys(session)]
+        keys = [
+            {
+                "id": k.id,
+                "prefix": k.prefix,
+                "name": k.name,
+                "scopes": ", ".join(SCOPE_LABELS.get(sc, sc) for sc in k.scopes),
+                "consultant": k.consultant,
+                "regions": ", ".join(k.regions or []),
+                "projects": ", ".join(names.get(p, p) for p in (k.project_ids or [])),
+                "expires": _when(request, k.expires_at),
+                "last_used": _when(request, k.last_used_at),
+                "created": _when(request, k.created_at),
+                "created_by": k.created_by or "—",
+                "status": _key_status(request, k),
+                "revoked": k.revoked_at is not None,
+            }
+            for k in accounts.list_api_keys(session)
+        ]
     return _render(request, "admin_keys.html", {"keys": keys, "form": form or _key_form(projects)}, status)
 
 
@@ -372,9 +478,14 @@ def key_create(request: Request, principal: PageUser, data: Form) -> Response:
     scopes = [v for v in data.getlist("scopes") if isinstance(v, str)]
     project_ids = [v for v in data.getlist("project_ids") if isinstance(v, str)]
     regions = [line.strip() for line in _text(data, "regions").splitlines() if line.strip()]
-    values = {"name": _text(data, "name"), "scopes": "\n".join(scopes), "regions": _text(data, "regions"),
-              "project_ids": "\n".join(project_ids), "expires_in_days": _text(data, "expires_in_days"),
-              "consultant": "1" if data.get("consultant") is not None else ""}
+    values = {
+        "name": _text(data, "name"),
+        "scopes": "\n".join(scopes),
+        "regions": _text(data, "regions"),
+        "project_ids": "\n".join(project_ids),
+        "expires_in_days": _text(data, "expires_in_days"),
+        "consultant": "1" if data.get("consultant") is not None else "",
+    }
     now = request.app.state.clock.now()
     with _session(request) as session:
         form = _key_form(_projects(session), values)
@@ -388,26 +499,42 @@ def key_create(request: Request, principal: PageUser, data: Form) -> Response:
             record_validation(form, exc)
         parsed = None
         try:
-            parsed = ApiKeyCreate.model_validate({
-                "name": values["name"], "scopes": scopes, "regions": regions or None,
-                "project_ids": project_ids or None, "expires_at": expires_at, "consultant": bool(values["consultant"]),
-            })
+            parsed = ApiKeyCreate.model_validate(
+                {
+                    "name": values["name"],
+                    "scopes": scopes,
+                    "regions": regions or None,
+                    "project_ids": project_ids or None,
+                    "expires_at": expires_at,
+                    "consultant": bool(values["consultant"]),
+                }
+            )
         except ValidationError as exc:
             record_validation(form, exc)
         if parsed is not None and not form.failed:
             try:
-                new = accounts.create_api_key(session, name=parsed.name, scopes=parsed.scopes,
-                                              regions=parsed.regions, project_ids=parsed.project_ids,
-                                              expires_at=parsed.expires_at, consultant=parsed.consultant,
-                                              created_by=principal.label, now=now)
+                new = accounts.create_api_key(
+                    session,
+                    name=parsed.name,
+                    scopes=parsed.scopes,
+                    regions=parsed.regions,
+                    project_ids=parsed.project_ids,
+                    expires_at=parsed.expires_at,
+                    consultant=parsed.consultant,
+                    created_by=principal.label,
+                    now=now,
+                )
             except InvalidInput as exc:
                 form.fail(exc.field, exc.message)
             except NotFound as exc:
                 form.fail("project_ids", exc.message)
         if new is not None:
-            shown = {"prefix": new.row.prefix, "name": new.row.name,
-                     "scopes": ", ".join(SCOPE_LABELS.get(sc, sc) for sc in new.row.scopes),
-                     "expires": _when(request, new.row.expires_at)}
+            shown = {
+                "prefix": new.row.prefix,
+                "name": new.row.name,
+                "scopes": ", ".join(SCOPE_LABELS.get(sc, sc) for sc in new.row.scopes),
+                "expires": _when(request, new.row.expires_at),
+            }
     if new is None:
         return _keys_page(request, form, 422)
     key = new.key
@@ -429,8 +556,15 @@ def _key(session: Any, key_id: int) -> ApiKey:
 def key_revoke_confirm(request: Request, key_id: str, principal: PageUser) -> Response:
     with _reading(request) as session:
         k = _key(session, _id(key_id, "Clé d'API"))
-        ctx = {"key": {"id": k.id, "prefix": k.prefix, "name": k.name, "status": _key_status(request, k),
-                       "revoked": k.revoked_at is not None}}
+        ctx = {
+            "key": {
+                "id": k.id,
+                "prefix": k.prefix,
+                "name": k.name,
+                "status": _key_status(request, k),
+                "revoked": k.revoked_at is not None,
+            }
+        }
     return _render(request, "admin_key_revoke.html", ctx)
 
 

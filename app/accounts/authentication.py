@@ -49,8 +49,12 @@ def authenticate(request: Request, session: Session | None = None) -> Principal:
         if prefix is None:
             raise Unauthenticated(BAD_KEY)
         row = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).one_or_none()
-        if (row is None or not same(row.secret_hash, sha256_hex(key)) or row.revoked_at is not None
-                or (row.expires_at is not None and row.expires_at <= now)):
+        if (
+            row is None
+            or not same(row.secret_hash, sha256_hex(key))
+            or row.revoked_at is not None
+            or (row.expires_at is not None and row.expires_at <= now)
+        ):
             raise Unauthenticated(BAD_KEY)
         principal = key_principal(row)
         if row.last_used_at is None or now - row.last_used_at > KEY_TOUCH_EVERY:
@@ -59,12 +63,11 @@ def authenticate(request: Request, session: Session | None = None) -> Principal:
         return principal
     token = request.cookies.get(SESSION_COOKIE)
     if token and len(token) < 200:
-        ws = session.scalars(
-            select(WebSession).where(WebSession.token_hash == sha256_hex(token))
-        ).one_or_none()
+        ws = session.scalars(select(WebSession).where(WebSession.token_hash == sha256_hex(token))).one_or_none()
         if ws is not None and ws.expires_at > now:
-            user = session.scalars(select(User).where(User.id == ws.user_id, User.active.is_(True))
-                                   .options(selectinload(User.grants))).one_or_none()
+            user = session.scalars(
+                select(User).where(User.id == ws.user_id, User.active.is_(True)).options(selectinload(User.grants))
+            ).one_or_none()
             if user is not None:
                 return user_principal(user, via_cookie=True, csrf_token=ws.csrf_token, session_id=ws.id)
     return ANONYMOUS
@@ -86,12 +89,14 @@ def _throttle_rows(session: Session, keys: list[str]) -> dict[str, LoginThrottle
 def _check_blocked(rows: dict[str, LoginThrottle], now: datetime) -> None:
     until = max((r.blocked_until for r in rows.values() if r.blocked_until and r.blocked_until > now), default=None)
     if until is not None:
-        raise Throttled("Trop de tentatives de connexion : réessayez plus tard.",
-                        max(1, int((until - now).total_seconds()) + 1))
+        raise Throttled(
+            "Trop de tentatives de connexion : réessayez plus tard.", max(1, int((until - now).total_seconds()) + 1)
+        )
 
 
-def _record_failure(session: Session, rows: dict[str, LoginThrottle], keys: list[str], now: datetime,
-                    policy: ThrottlePolicy) -> None:
+def _record_failure(
+    session: Session, rows: dict[str, LoginThrottle], keys: list[str], now: datetime, policy: ThrottlePolicy
+) -> None:
     for k in keys:
         row = rows.get(k)
         if row is None:
@@ -112,15 +117,22 @@ class LoginResult:
     expires_at: datetime
 
 
-def login(session: Session, email: str, password: str, *, client_ip: str, now: datetime, lifetime: timedelta,
-          policy: ThrottlePolicy) -> LoginResult:
+def login(
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    client_ip: str,
+    now: datetime,
+    lifetime: timedelta,
+    policy: ThrottlePolicy,
+) -> LoginResult:
     """Check the password; never say which of e-mail or password was wrong. Commits."""
     email = email.strip().lower().replace("\x00", "\ufffd")  # the login form too: PostgreSQL refuses NUL
     keys = [f"email:{email}"[:300], f"ip:{client_ip}"[:300]]
     rows = _throttle_rows(session, keys)
     _check_blocked(rows, now)
-    user = session.scalars(select(User).where(User.email == email)
-                           .options(selectinload(User.grants))).one_or_none()
+    user = session.scalars(select(User).where(User.email == email).options(selectinload(User.grants))).one_or_none()
     ok = verify_password(user.password_hash if user is not None else None, password)
     if not ok or user is None or not user.active:
         _record_failure(session, rows, keys, now, policy)
@@ -136,8 +148,9 @@ def login(session: Session, email: str, password: str, *, client_ip: str, now: d
             session.delete(row)
     token, csrf = new_token(), new_token()
     expires = now + lifetime
-    session.add(WebSession(token_hash=sha256_hex(token), user_id=user.id, csrf_token=csrf, created_at=now,
-                             expires_at=expires))
+    session.add(
+        WebSession(token_hash=sha256_hex(token), user_id=user.id, csrf_token=csrf, created_at=now, expires_at=expires)
+    )
     session.execute(WebSession.__table__.delete().where(WebSession.expires_at < now))
     user.last_login_at = now
     session.commit()

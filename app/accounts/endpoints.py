@@ -26,25 +26,48 @@ def policy(settings: Settings) -> ThrottlePolicy:
 
 def set_session_cookie(response: Response, request: Request, settings: Settings, result: LoginResult) -> None:
     secure = settings.secure_cookies if settings.secure_cookies is not None else request.url.scheme == "https"
-    response.set_cookie(SESSION_COOKIE, result.token, max_age=settings.session_hours * 3600, httponly=True,
-                        samesite="lax", secure=secure, path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        result.token,
+        max_age=settings.session_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
 
 
-def do_login(request: Request, settings: Settings, clock, email: str, password: str) -> LoginResult:  # noqa: ANN001
+def do_login(request: Request, settings: Settings, clock, email: str, password: str) -> LoginResult:
     with request.app.state.session_factory() as session:
-        return accounts_authentication.login(session, email, password, client_ip=client_ip(request), now=clock.now(),
-                          lifetime=timedelta(hours=settings.session_hours), policy=policy(settings))
+        return accounts_authentication.login(
+            session,
+            email,
+            password,
+            client_ip=client_ip(request),
+            now=clock.now(),
+            lifetime=timedelta(hours=settings.session_hours),
+            policy=policy(settings),
+        )
 
 
-@router.post("/login", response_model=MeRead, name="login",
-             responses={401: {"description": "Wrong e-mail or password"}, 429: {"description": "Too many failures"}})
-def login(body: LoginBody, request: Request, response: Response, settings: SettingsDep,
-          clock: ClockDep) -> MeRead:
+@router.post(
+    "/login",
+    response_model=MeRead,
+    name="login",
+    responses={401: {"description": "Wrong e-mail or password"}, 429: {"description": "Too many failures"}},
+)
+def login(body: LoginBody, request: Request, response: Response, settings: SettingsDep, clock: ClockDep) -> MeRead:
     result = do_login(request, settings, clock, body.email, body.password)
     set_session_cookie(response, request, settings, result)
     roles = sorted({g.role for g in result.user.grants})
-    return MeRead(kind="user", label=f"user:{result.user.email}", name=result.user.name, roles=roles,
-                    is_admin="admin" in roles, csrf_token=result.csrf_token)
+    return MeRead(
+        kind="user",
+        label=f"user:{result.user.email}",
+        name=result.user.name,
+        roles=roles,
+        is_admin="admin" in roles,
+        csrf_token=result.csrf_token,
+    )
 
 
 @router.post("/logout", status_code=204, name="logout")
@@ -58,5 +81,11 @@ def logout(request: Request, principal: PrincipalDep) -> Response:
 
 @router.get("/me", response_model=MeRead, name="me")
 def me(principal: PrincipalDep) -> MeRead:
-    return MeRead(kind=principal.kind, label=principal.label, name=principal.name, roles=list(principal.roles),
-                    is_admin=principal.is_admin, csrf_token=principal.csrf_token)
+    return MeRead(
+        kind=principal.kind,
+        label=principal.label,
+        name=principal.name,
+        roles=list(principal.roles),
+        is_admin=principal.is_admin,
+        csrf_token=principal.csrf_token,
+    )

@@ -22,7 +22,7 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 @router.get("/connexion", name="login_page")
-def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002
+def login_page(request: Request, next: str = "/") -> Response:
     token = new_token(16)
     response = render(request, "login.html", {"login_csrf": token, "next": _safe_next(next), "email": ""})
     _set_login_csrf(response, request, token)
@@ -41,17 +41,25 @@ def _safe_next(value: str) -> str:
 
 
 @router.post("/connexion", name="login_submit")
-def login_submit(request: Request, email: Annotated[str, Form(max_length=254)] = "",
-                 password: Annotated[str, Form(max_length=256)] = "", csrf: Annotated[str, Form(max_length=100)] = "",
-                 next: Annotated[str, Form(max_length=500)] = "/") -> Response:  # noqa: A002
+def login_submit(
+    request: Request,
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
     request.state.principal = ANONYMOUS
     settings = request.app.state.settings
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     fresh = new_token(16)
 
     def again(message: str, status_code: int, headers: dict[str, str] | None = None) -> Response:
-        resp = render(request, "login.html", {"login_csrf": fresh, "next": _safe_next(next), "email": email,
-                                              "error": message}, status_code=status_code)
+        resp = render(
+            request,
+            "login.html",
+            {"login_csrf": fresh, "next": _safe_next(next), "email": email, "error": message},
+            status_code=status_code,
+        )
         _set_login_csrf(resp, request, fresh)
         for k, v in (headers or {}).items():
             resp.headers[k] = v
@@ -61,9 +69,15 @@ def login_submit(request: Request, email: Annotated[str, Form(max_length=254)] =
         return again("Le formulaire a expiré : merci de vous reconnecter.", 403)
     try:
         with request.app.state.session_factory() as session:
-            result = login(session, email, password, client_ip=client_ip(request),
-                                now=request.app.state.clock.now(), lifetime=timedelta(hours=settings.session_hours),
-                                policy=policy(settings))
+            result = login(
+                session,
+                email,
+                password,
+                client_ip=client_ip(request),
+                now=request.app.state.clock.now(),
+                lifetime=timedelta(hours=settings.session_hours),
+                policy=policy(settings),
+            )
     except Throttled as exc:
         return again(exc.message, 429, {"Retry-After": str(exc.retry_after)})
     except Unauthenticated as exc:
@@ -79,8 +93,12 @@ def logout_page(request: Request, csrf: Annotated[str, Form(max_length=100)] = "
     principal = current(request)
     if principal.authenticated:
         if not check_form_csrf(request, csrf):
-            return render(request, "message.html", {"title": "Action refusée",
-                                                    "message": "Le formulaire a expiré : rechargez la page."}, 403)
+            return render(
+                request,
+                "message.html",
+                {"title": "Action refusée", "message": "Le formulaire a expiré : rechargez la page."},
+                403,
+            )
         with request.app.state.session_factory() as session:
             logout(session, principal.session_id)
     response = RedirectResponse(request.url_for("login_page").path, status_code=303)

@@ -78,8 +78,10 @@ class ApiKeyCreate(Body):
     regions: list[Region] | None = Field(None, max_length=MAX_LIST)
     project_ids: list[uuid.UUID] | None = Field(None, max_length=MAX_LIST)
     expires_at: AwareDatetime | None = Field(None, description="With a time zone, e.g. 2027-06-30T00:00:00Z.")
-    consultant: Flag = Field(False, description="For the Mouvement's own systems: may record expertise, "
-                             "grant or postpone the label, and re-plan.")
+    consultant: Flag = Field(
+        False,
+        description="For the Mouvement's own systems: may record expertise, grant or postpone the label, and re-plan.",
+    )
 
 
 class ApiKeyRead(Read):

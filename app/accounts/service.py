@@ -43,8 +43,15 @@ def _grant(session: Session, user: User, role: str, project_id: uuid.UUID | None
     return grant
 
 
-def create_user(session: Session, *, email: str, name: str, password: str,
-                grants: list[tuple[str, uuid.UUID | None, str | None]] = (), now: datetime) -> User:
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    grants: list[tuple[str, uuid.UUID | None, str | None]] = (),
+    now: datetime,
+) -> User:
     """Create a user with their roles, all or nothing."""
     email = email.strip().lower()
     _check_password(password)
@@ -69,8 +76,9 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).options(selectinload(User.grants)).order_by(User.email)))
 
 
-def update_user(session: Session, user_id: int, *, name: str | None = None, active: bool | None = None,
-                password: str | None = None) -> User:
+def update_user(
+    session: Session, user_id: int, *, name: str | None = None, active: bool | None = None, password: str | None = None
+) -> User:
     user = get_user(session, user_id)
     if name is not None:
         user.name = name.strip()
@@ -86,8 +94,9 @@ def update_user(session: Session, user_id: int, *, name: str | None = None, acti
     return user
 
 
-def add_grant(session: Session, user_id: int, *, role: str, project_id: uuid.UUID | None,
-              region: str | None) -> RoleGrant:
+def add_grant(
+    session: Session, user_id: int, *, role: str, project_id: uuid.UUID | None, region: str | None
+) -> RoleGrant:
     user = get_user(session, user_id)
     grant = _grant(session, user, role, project_id, region)
     session.commit()
@@ -109,9 +118,18 @@ class NewKey:
     key: str  # shown once, never stored
 
 
-def create_api_key(session: Session, *, name: str, scopes: list[str], regions: list[str] | None = None,
-                   project_ids: list[uuid.UUID] | None = None, expires_at: datetime | None = None,
-                   consultant: bool = False, created_by: str | None, now: datetime) -> NewKey:
+def create_api_key(
+    session: Session,
+    *,
+    name: str,
+    scopes: list[str],
+    regions: list[str] | None = None,
+    project_ids: list[uuid.UUID] | None = None,
+    expires_at: datetime | None = None,
+    consultant: bool = False,
+    created_by: str | None,
+    now: datetime,
+) -> NewKey:
     if not scopes or any(sc not in SCOPES for sc in scopes):
         raise InvalidInput("Portées possibles : read, write.", "scopes")
     if consultant and "write" not in scopes:
@@ -122,10 +140,18 @@ def create_api_key(session: Session, *, name: str, scopes: list[str], regions: l
         if session.get(Project, pid) is None:
             raise NotFound(f"Projet introuvable : {pid}.")
     key, prefix, digest = new_api_key()
-    row = ApiKey(prefix=prefix, secret_hash=digest, name=name.strip(), scopes=sorted(set(scopes)),
-                   consultant=consultant, regions=sorted(set(regions)) if regions else None,
-                   project_ids=[str(p) for p in project_ids] if project_ids else None, created_by=created_by,
-                   created_at=now, expires_at=expires_at)
+    row = ApiKey(
+        prefix=prefix,
+        secret_hash=digest,
+        name=name.strip(),
+        scopes=sorted(set(scopes)),
+        consultant=consultant,
+        regions=sorted(set(regions)) if regions else None,
+        project_ids=[str(p) for p in project_ids] if project_ids else None,
+        created_by=created_by,
+        created_at=now,
+        expires_at=expires_at,
+    )
     session.add(row)
     session.commit()
     return NewKey(row, key)
@@ -135,8 +161,7 @@ def list_api_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
 
 
-def revoke_api_key(session: Session, *, key_id: int | None = None, prefix: str | None = None,
-                   now: datetime) -> ApiKey:
+def revoke_api_key(session: Session, *, key_id: int | None = None, prefix: str | None = None, now: datetime) -> ApiKey:
     stmt = select(ApiKey)
     stmt = stmt.where(ApiKey.id == key_id) if key_id is not None else stmt.where(ApiKey.prefix == prefix)
     row = session.scalars(stmt).one_or_none()

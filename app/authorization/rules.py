@@ -87,8 +87,9 @@ class Principal:
 
     def reaches_region(self, region: str) -> bool:
         """Whether a new project in `region` would already be readable without a project grant."""
-        return any(Ability.READ in s.abilities and s.project_id is None and s.region in (None, region)
-                   for s in self.scopes)
+        return any(
+            Ability.READ in s.abilities and s.project_id is None and s.region in (None, region) for s in self.scopes
+        )
 
     def visible_condition(self) -> Any:
         """SQL condition on projects this principal may read (used by every list query)."""
@@ -108,8 +109,9 @@ class Principal:
 ANONYMOUS = Principal("anonymous", None, "anonymous", "Anonyme")
 
 
-def user_principal(user: User, *, via_cookie: bool = False, csrf_token: str | None = None,
-                   session_id: int | None = None) -> Principal:
+def user_principal(
+    user: User, *, via_cookie: bool = False, csrf_token: str | None = None, session_id: int | None = None
+) -> Principal:
     scopes: list[Scope] = []
     roles = []
     for g in user.grants:
@@ -121,11 +123,25 @@ def user_principal(user: User, *, via_cookie: bool = False, csrf_token: str | No
     # porteur unless their grants already cover its region.
     can_create = not roles or any(r != Role.OBSERVATEUR.value for r in roles)
     regional = [g.region for g in user.grants if g.role == Role.CONSULTANT.value and g.region is not None]
-    global_ = any(g.role in (Role.ADMIN.value, Role.PORTEUR.value) or (g.role == Role.CONSULTANT.value and g.region is None)
-                  for g in user.grants)
+    global_ = any(
+        g.role in (Role.ADMIN.value, Role.PORTEUR.value) or (g.role == Role.CONSULTANT.value and g.region is None)
+        for g in user.grants
+    )
     create_regions = frozenset(regional) if regional and not global_ else None
-    return Principal("user", user.id, f"user:{user.email}", user.name, tuple(scopes), is_admin, can_create,
-                     create_regions, via_cookie, csrf_token, session_id, tuple(sorted(set(roles))))
+    return Principal(
+        "user",
+        user.id,
+        f"user:{user.email}",
+        user.name,
+        tuple(scopes),
+        is_admin,
+        can_create,
+        create_regions,
+        via_cookie,
+        csrf_token,
+        session_id,
+        tuple(sorted(set(roles))),
+    )
 
 
 def key_principal(key: ApiKey) -> Principal:
@@ -145,8 +161,16 @@ def key_principal(key: ApiKey) -> Principal:
     if not key.project_ids and not key.regions:
         scopes.append(Scope(ab))
     can_create = "write" in key.scopes and not key.project_ids
-    return Principal("key", key.id, f"key:{key.prefix}", key.name, tuple(scopes), False, can_create,
-                     frozenset(key.regions) if key.regions else None)
+    return Principal(
+        "key",
+        key.id,
+        f"key:{key.prefix}",
+        key.name,
+        tuple(scopes),
+        False,
+        can_create,
+        frozenset(key.regions) if key.regions else None,
+    )
 
 
 # --- the rules table: route name → what it needs ------------------------------------------------
@@ -174,8 +198,10 @@ def _evidence_rules() -> dict[str, Rule]:
     rules: dict[str, Rule] = {}
     for kind in KINDS.values():
         slug = kind.name.replace("-", "_")
-        write = Rule(Ability.CONSULTANT if kind.name in CONSULTANT_ONLY_KINDS else Ability.WRITE,
-                     "only a Mouvement consultant records the expertise" if kind.name in CONSULTANT_ONLY_KINDS else "")
+        write = Rule(
+            Ability.CONSULTANT if kind.name in CONSULTANT_ONLY_KINDS else Ability.WRITE,
+            "only a Mouvement consultant records the expertise" if kind.name in CONSULTANT_ONLY_KINDS else "",
+        )
         rules[f"get_{slug}"] = Rule(Ability.READ)
         if kind.singleton:
             rules[f"put_{slug}"] = write
@@ -189,8 +215,11 @@ def _evidence_rules() -> dict[str, Rule]:
 
 RULES: dict[str, Rule] = {
     # projects
-    "create_project": Rule(CREATE, "any user but a pure observer (a regional consultant: in their regions); "
-                                   "keys with the write scope not tied to projects (and to their regions)"),
+    "create_project": Rule(
+        CREATE,
+        "any user but a pure observer (a regional consultant: in their regions); "
+        "keys with the write scope not tied to projects (and to their regions)",
+    ),
     "list_projects": Rule(AUTHENTICATED, "filtered to the projects the caller may read"),
     "get_project": Rule(Ability.READ),
     "update_project": Rule(Ability.WRITE),
@@ -267,11 +296,14 @@ RULES: dict[str, Rule] = {
     "create_calendar": Rule(AUTHENTICATED, "for a project the caller may read (else 404), or their portfolio"),
     "list_calendars": Rule(AUTHENTICATED, "the caller's own tokens"),
     "revoke_calendar": Rule(AUTHENTICATED, "the caller's own tokens; anyone else's answers 404"),
-    "calendar_feed": Rule(PUBLIC, "the token in the URL is the credential; the feed shows what its owner "
-                                  "may read at fetch time"),
+    "calendar_feed": Rule(
+        PUBLIC, "the token in the URL is the credential; the feed shows what its owner may read at fetch time"
+    ),
     "admin_export": Rule(ADMIN, "the whole database (password and key hashes included)"),
-    "import_projects": Rule(CREATE, "like create_project, for each project of the file (its region); "
-                                    "expertise and label steps need a consultant"),
+    "import_projects": Rule(
+        CREATE,
+        "like create_project, for each project of the file (its region); expertise and label steps need a consultant",
+    ),
 }
 
 
@@ -281,8 +313,10 @@ def needs_for(route_name: str, path_params: dict[str, Any]) -> str:
     from app.evidence.registry import CONSULTANT_ONLY_KINDS
 
     rule = RULES[route_name]
-    if rule.need == Ability.WRITE and (path_params.get("trigger") in {t.value for t in CONSULTANT_ONLY}
-                                       or path_params.get("kind") in CONSULTANT_ONLY_KINDS):
+    if rule.need == Ability.WRITE and (
+        path_params.get("trigger") in {t.value for t in CONSULTANT_ONLY}
+        or path_params.get("kind") in CONSULTANT_ONLY_KINDS
+    ):
         return Ability.CONSULTANT
     return rule.need
 
@@ -296,6 +330,6 @@ REFUSALS = {
     Ability.WRITE: "Votre rôle ne permet que la consultation de ce projet.",
     Ability.REPLAN: "Seuls un consultant du Mouvement ou un administrateur peuvent replanifier un projet.",
     Ability.CONSULTANT: "Seul un consultant du Mouvement des Régies peut enregistrer l'expertise, attribuer "
-                        "ou ajourner le label.",
+    "ou ajourner le label.",
     Ability.READ: "Accès refusé.",
 }

@@ -23,8 +23,11 @@ Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class CalendarCreate(Body):
-    project_id: uuid.UUID | None = Field(None, description="One project you may read; omit for your whole "
-                                         "portfolio (what you may read when the feed is fetched).")
+    project_id: uuid.UUID | None = Field(
+        None,
+        description="One project you may read; omit for your whole "
+        "portfolio (what you may read when the feed is fetched).",
+    )
 
 
 class CalendarRead(BaseModel):
@@ -41,15 +44,21 @@ class CalendarCreated(CalendarRead):
     url: str = Field(..., description="The address to subscribe to (the token is its only credential).")
 
 
-def _session(request: Request):  # noqa: ANN202
+def _session(request: Request):
     return request.app.state.session_factory()
 
 
-@router.post("", response_model=CalendarCreated, status_code=status.HTTP_201_CREATED, name="create_calendar",
-             summary="Create a calendar subscription token (shown once)",
-             responses={404: {"description": "No such project"}, 422: {"description": "Invalid input"}})
-def create_calendar(request: Request, response: Response, clock: ClockDep, principal: PrincipalDep,
-                    body: CalendarCreate | None = None) -> CalendarCreated:
+@router.post(
+    "",
+    response_model=CalendarCreated,
+    status_code=status.HTTP_201_CREATED,
+    name="create_calendar",
+    summary="Create a calendar subscription token (shown once)",
+    responses={404: {"description": "No such project"}, 422: {"description": "Invalid input"}},
+)
+def create_calendar(
+    request: Request, response: Response, clock: ClockDep, principal: PrincipalDep, body: CalendarCreate | None = None
+) -> CalendarCreated:
     body = body or CalendarCreate()
     with _session(request) as session:
         new = calendars.create_token(session, principal, project_id=body.project_id, now=clock.now())
@@ -64,8 +73,13 @@ def list_calendars(request: Request, principal: PrincipalDep) -> list[CalendarRe
         return [CalendarRead(**calendars.token_read(r)) for r in calendars.list_tokens(session, principal)]
 
 
-@router.delete("/{calendar_id}", status_code=204, name="revoke_calendar", summary="Revoke one of your tokens",
-               responses={404: {"description": "No such token of yours"}})
+@router.delete(
+    "/{calendar_id}",
+    status_code=204,
+    name="revoke_calendar",
+    summary="Revoke one of your tokens",
+    responses={404: {"description": "No such token of yours"}},
+)
 def revoke_calendar(calendar_id: Id, request: Request, clock: ClockDep, principal: PrincipalDep) -> Response:
     with _session(request) as session:
         calendars.revoke_token(session, principal, calendar_id, now=clock.now())
@@ -73,14 +87,23 @@ def revoke_calendar(calendar_id: Id, request: Request, clock: ClockDep, principa
 
 
 @feed_router.get(
-    "/calendars/{token}.ics", name="calendar_feed", response_class=Response,
+    "/calendars/{token}.ics",
+    name="calendar_feed",
+    response_class=Response,
     summary="iCalendar feed (step ends planned, due dates, horizons); the token is the credential",
-    responses={200: {"content": {"text/calendar": {"schema": {"type": "string"}}},
-                     "description": "An iCalendar (RFC 5545) document of all-day events."},
-               404: {"description": "Unknown or revoked token"}},
+    responses={
+        200: {
+            "content": {"text/calendar": {"schema": {"type": "string"}}},
+            "description": "An iCalendar (RFC 5545) document of all-day events.",
+        },
+        404: {"description": "Unknown or revoked token"},
+    },
 )
 def calendar_feed(token: Annotated[str, Path(max_length=120)], request: Request, clock: ClockDep) -> Response:
     with _session(request) as session:
         body = calendars.feed(session, token, now=clock.now(), today=clock.today())
-    return Response(body, media_type="text/calendar; charset=utf-8",
-                    headers={"Cache-Control": "private, no-cache", "Content-Disposition": 'inline; filename="regieflow.ics"'})
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Cache-Control": "private, no-cache", "Content-Disposition": 'inline; filename="regieflow.ics"'},
+    )

@@ -86,17 +86,28 @@ def create_token(session: Session, principal: Principal, *, project_id: uuid.UUI
     if project_id is not None and not _can_read(session, principal, project_id):
         raise NotFound("Projet introuvable.")
     token, prefix, digest = new_token()
-    row = CalendarToken(token_hash=digest, prefix=prefix, owner=principal.label, project_id=project_id,
-                          api_key_id=principal.id if principal.kind == "key" else None,
-                          user_id=principal.id if principal.kind == "user" else None, created_at=now)
+    row = CalendarToken(
+        token_hash=digest,
+        prefix=prefix,
+        owner=principal.label,
+        project_id=project_id,
+        api_key_id=principal.id if principal.kind == "key" else None,
+        user_id=principal.id if principal.kind == "user" else None,
+        created_at=now,
+    )
     session.add(row)
     session.commit()
     return NewToken(row, token)
 
 
 def list_tokens(session: Session, principal: Principal) -> list[CalendarToken]:
-    return list(session.scalars(select(CalendarToken).where(CalendarToken.owner == principal.label)
-                                .order_by(CalendarToken.created_at, CalendarToken.id)))
+    return list(
+        session.scalars(
+            select(CalendarToken)
+            .where(CalendarToken.owner == principal.label)
+            .order_by(CalendarToken.created_at, CalendarToken.id)
+        )
+    )
 
 
 def revoke_token(session: Session, principal: Principal, token_id: int, *, now: datetime) -> CalendarToken:
@@ -113,8 +124,9 @@ def revoke_token(session: Session, principal: Principal, token_id: int, *, now: 
 def owner_principal(session: Session, row: CalendarToken, now: datetime) -> Principal | None:
     """The token owner's rights as of now; None if the owner can no longer act."""
     if row.user_id is not None:
-        user = session.scalars(select(User).where(User.id == row.user_id, User.active.is_(True))
-                               .options(selectinload(User.grants))).one_or_none()
+        user = session.scalars(
+            select(User).where(User.id == row.user_id, User.active.is_(True)).options(selectinload(User.grants))
+        ).one_or_none()
         return user_principal(user) if user is not None else None
     if row.api_key_id is not None:
         key = session.get(ApiKey, row.api_key_id)
@@ -129,8 +141,7 @@ def resolve(session: Session, token: str, now: datetime) -> tuple[CalendarToken,
     prefix = prefix_of(token)
     if prefix is None:
         raise NotFound(NOT_FOUND)
-    row = session.scalars(select(CalendarToken).where(CalendarToken.token_hash == sha256_hex(token))
-                          ).one_or_none()
+    row = session.scalars(select(CalendarToken).where(CalendarToken.token_hash == sha256_hex(token))).one_or_none()
     if row is None or row.prefix != prefix or not same(row.token_hash, sha256_hex(token)) or row.revoked_at:
         raise NotFound(NOT_FOUND)
     principal = owner_principal(session, row, now)
@@ -157,15 +168,41 @@ def entries_of(p: Project, today: date) -> list[Entry]:
         return [Entry(f"{p.id}-label@{UID_DOMAIN}", p.labelled_on, f"Label attribué — {p.name}", "label")]
     if state not in STEPS:
         return []
-    sch = dl.schedule(started_on=p.started_on, state=state, periods=[dl.Period(state, p.state_entered_on, None)],
-                      suspensions=suspensions_of(p), plan=plan_of(p), today=today, labelled_on=p.labelled_on)
-    out = [Entry(f"{p.id}-planned-{st.step.value}@{UID_DOMAIN}", st.planned_end,
-                 f"Fin prévue : {st.label} — {p.name}", "fin prévue") for st in sch.steps]
+    sch = dl.schedule(
+        started_on=p.started_on,
+        state=state,
+        periods=[dl.Period(state, p.state_entered_on, None)],
+        suspensions=suspensions_of(p),
+        plan=plan_of(p),
+        today=today,
+        labelled_on=p.labelled_on,
+    )
+    out = [
+        Entry(
+            f"{p.id}-planned-{st.step.value}@{UID_DOMAIN}",
+            st.planned_end,
+            f"Fin prévue : {st.label} — {p.name}",
+            "fin prévue",
+        )
+        for st in sch.steps
+    ]
     if sch.step_due_on is not None:
-        out.append(Entry(f"{p.id}-due-{state.value}@{UID_DOMAIN}", sch.step_due_on,
-                         f"Échéance : {STATE_LABELS[state]} — {p.name}", "échéance"))
-    out.append(Entry(f"{p.id}-horizon@{UID_DOMAIN}", sch.horizon_on,
-                     f"Horizon de labellisation ({p.horizon_months} mois) — {p.name}", "horizon"))
+        out.append(
+            Entry(
+                f"{p.id}-due-{state.value}@{UID_DOMAIN}",
+                sch.step_due_on,
+                f"Échéance : {STATE_LABELS[state]} — {p.name}",
+                "échéance",
+            )
+        )
+    out.append(
+        Entry(
+            f"{p.id}-horizon@{UID_DOMAIN}",
+            sch.horizon_on,
+            f"Horizon de labellisation ({p.horizon_months} mois) — {p.name}",
+            "horizon",
+        )
+    )
     return out
 
 
@@ -233,5 +270,11 @@ def feed(session: Session, token: str, *, now: datetime, today: date) -> bytes:
 
 
 def token_read(row: CalendarToken) -> dict[str, Any]:
-    return {"id": row.id, "prefix": row.prefix, "project_id": row.project_id, "created_at": row.created_at,
-            "revoked_at": row.revoked_at, "last_used_at": row.last_used_at}
+    return {
+        "id": row.id,
+        "prefix": row.prefix,
+        "project_id": row.project_id,
+        "created_at": row.created_at,
+        "revoked_at": row.revoked_at,
+        "last_used_at": row.last_used_at,
+    }

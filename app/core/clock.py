@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 
@@ -12,7 +12,7 @@ class Clock:
     tz: ZoneInfo
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def today(self) -> date:
         return self.now().astimezone(self.tz).date()
@@ -22,7 +22,7 @@ class Clock:
 class FixedClock(Clock):
     """A clock stopped at a given instant (tests, demos, replays)."""
 
-    at: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    at: datetime = datetime(2026, 1, 1, tzinfo=UTC)
 
     def now(self) -> datetime:
         return self.at

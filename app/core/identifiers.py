@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 
-
 def parse_uuid(value: object) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value))

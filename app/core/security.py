@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -80,7 +80,7 @@ def same(a: str, b: str) -> bool:
 
 def _canonical(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -94,8 +94,19 @@ def event_hash(fields: dict[str, Any], prev_hash: str | None) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-HASHED_FIELDS = ("project_id", "seq", "type", "trigger", "from_state", "to_state", "effective_on", "recorded_at",
-                 "actor", "reason", "data")
+HASHED_FIELDS = (
+    "project_id",
+    "seq",
+    "type",
+    "trigger",
+    "from_state",
+    "to_state",
+    "effective_on",
+    "recorded_at",
+    "actor",
+    "reason",
+    "data",
+)
 
 
 def hash_of_event(event: Any) -> str:

@@ -19,8 +19,12 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `regieflow serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `regieflow serve` listens on.")
     timezone: str = Field("Europe/Paris", description="Time zone that decides what 'today' is.")
-    horizon_months: int = Field(DEFAULT_HORIZON_MONTHS, ge=1, le=MAX_HORIZON_MONTHS,
-                                description="Horizon from groupe projet to label, for new projects.")
+    horizon_months: int = Field(
+        DEFAULT_HORIZON_MONTHS,
+        ge=1,
+        le=MAX_HORIZON_MONTHS,
+        description="Horizon from groupe projet to label, for new projects.",
+    )
     step_months: dict[str, int] = Field(
         default_factory=lambda: {s.value: m for s, m in DEFAULT_STEP_MONTHS.items()},
         description="Indicative months per step for new projects (JSON object).",
@@ -31,25 +35,41 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0, description="How long SQLite writers wait for the lock.")
     log_level: str = Field("info")
     session_hours: int = Field(8, ge=1, le=24 * 30, description="Lifetime of a login session.")
-    secure_cookies: bool | None = Field(None, description="Force the Secure flag on cookies; default: when the "
-                                        "request came over HTTPS (uvicorn honours X-Forwarded-Proto).")
-    login_max_failures: int = Field(5, ge=1, le=100, description="Failed logins (per e-mail or address) before a block.")
+    secure_cookies: bool | None = Field(
+        None,
+        description="Force the Secure flag on cookies; default: when the "
+        "request came over HTTPS (uvicorn honours X-Forwarded-Proto).",
+    )
+    login_max_failures: int = Field(
+        5, ge=1, le=100, description="Failed logins (per e-mail or address) before a block."
+    )
     login_block_minutes: int = Field(15, ge=1, le=24 * 60, description="Window and block length for failed logins.")
     # partner systems: webhooks, the delivery worker, idempotency keys
-    webhook_allow_private_targets: bool = Field(False, description="Accept webhook targets that resolve to private, "
-                                                "loopback, link-local, multicast or reserved addresses (tests).")
+    webhook_allow_private_targets: bool = Field(
+        False,
+        description="Accept webhook targets that resolve to private, "
+        "loopback, link-local, multicast or reserved addresses (tests).",
+    )
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60, description="Timeout of one webhook POST.")
     webhook_retry_schedule_seconds: list[int] = Field(
         default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000],
-        description="Upper bound of the wait before each retry (full jitter); failed after the last one.")
-    webhook_max_consecutive_failures: int = Field(5, ge=1, le=1000, description="Failed deliveries in a row "
-                                                  "after which a subscription is disabled.")
+        description="Upper bound of the wait before each retry (full jitter); failed after the last one.",
+    )
+    webhook_max_consecutive_failures: int = Field(
+        5, ge=1, le=1000, description="Failed deliveries in a row after which a subscription is disabled."
+    )
     worker_in_serve: bool = Field(False, description="Run the delivery worker inside `regieflow serve`.")
     worker_poll_seconds: float = Field(2.0, gt=0, le=3600, description="Pause between two rounds of the worker.")
-    idempotency_retention_hours: int = Field(24, ge=1, le=24 * 30, description="How long an Idempotency-Key "
-                                             "and its stored response are kept.")
-    idempotency_stale_seconds: int = Field(60, ge=1, le=3600, description="After this, a request still marked "
-                                           "in progress (and not committed) is taken to have died: it may be retried.")
+    idempotency_retention_hours: int = Field(
+        24, ge=1, le=24 * 30, description="How long an Idempotency-Key and its stored response are kept."
+    )
+    idempotency_stale_seconds: int = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="After this, a request still marked "
+        "in progress (and not committed) is taken to have died: it may be retried.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -75,7 +95,7 @@ class Settings(BaseSettings):
         return v
 
     @model_validator(mode="after")
-    def _pages(self) -> "Settings":
+    def _pages(self) -> Settings:
         if self.default_page_size > self.max_page_size:
             raise ValueError("default_page_size cannot exceed max_page_size")
         return self

@@ -20,13 +20,18 @@ BEFORE_COMMIT = "regieflow_before_commit"
 
 
 class UnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session], *, write: bool = True,
-                 before_commit: Sequence[Callable[[Session], None]] = ()) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        write: bool = True,
+        before_commit: Sequence[Callable[[Session], None]] = (),
+    ) -> None:
         self._factory = session_factory
         self._write = write
         self._before_commit = list(before_commit)
 
-    def __enter__(self) -> "UnitOfWork":
+    def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
         if self._before_commit:
             self.session.info[BEFORE_COMMIT] = list(self._before_commit)
@@ -36,8 +41,9 @@ class UnitOfWork:
         self.events = EventRepository(self.session)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.session.info.pop(NEW_EVENTS, None)
         self.session.info.pop(BEFORE_COMMIT, None)
         self.session.info.pop(CHAIN_TAILS, None)
@@ -50,7 +56,9 @@ class UnitOfWork:
         try:
             self.session.flush()
         except StaleDataError as err:
-            raise ConcurrentUpdate("Le projet a été modifié par une autre requête : rechargez-le puis réessayez.") from err
+            raise ConcurrentUpdate(
+                "Le projet a été modifié par une autre requête : rechargez-le puis réessayez."
+            ) from err
 
     def _assign_feed_positions(self) -> None:
         """Give this transaction's new events their change-feed positions, as its last statements.
@@ -64,7 +72,9 @@ class UnitOfWork:
             return
         with self.session.no_autoflush:
             top = self.session.execute(
-                update(FeedCounter).where(FeedCounter.id == 1).values(value=FeedCounter.value + len(events))
+                update(FeedCounter)
+                .where(FeedCounter.id == 1)
+                .values(value=FeedCounter.value + len(events))
                 .returning(FeedCounter.value)
             ).scalar_one_or_none()
         if top is None:
@@ -84,7 +94,9 @@ class UnitOfWork:
             self.session.rollback()
             if isinstance(err, IntegrityError) and "events" not in str(err.orig):
                 raise
-            raise ConcurrentUpdate("Le projet a été modifié par une autre requête : rechargez-le puis réessayez.") from err
+            raise ConcurrentUpdate(
+                "Le projet a été modifié par une autre requête : rechargez-le puis réessayez."
+            ) from err
         finally:
             self.session.info.pop(CHAIN_TAILS, None)  # the rows are no longer locked: read tails again
 

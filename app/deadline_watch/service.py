@@ -20,7 +20,6 @@ from app.core.unit_of_work import UnitOfWork
 from app.projects.models import Event, Project
 from app.projects.repository import status_expression
 from app.projects.service import _record, index_of, plan_of
-
 from workflow import deadlines as dl
 from workflow.vocabulary import State
 
@@ -33,8 +32,11 @@ class ScanReport:
 
 def candidates(session: Session, clock: Clock) -> list[uuid.UUID]:
     current = func.coalesce(status_expression(clock.today()), "")
-    return list(session.scalars(select(Project.id).where(current != func.coalesce(Project.deadline_status, ""))
-                                .order_by(Project.id)))
+    return list(
+        session.scalars(
+            select(Project.id).where(current != func.coalesce(Project.deadline_status, "")).order_by(Project.id)
+        )
+    )
 
 
 def scan(session_factory: sessionmaker[Session], clock: Clock, *, actor: Actor = SYSTEM) -> ScanReport:
@@ -68,21 +70,32 @@ def watch_deadline(uow: UnitOfWork, project_id: uuid.UUID, *, actor: Actor, cloc
     if p is None:
         return None
     today = clock.today()
-    shown = dl.present(index_of(p), state=State(p.state), plan=plan_of(p), today=today,
-                       suspended_since=p.suspended_since)
+    shown = dl.present(
+        index_of(p), state=State(p.state), plan=plan_of(p), today=today, suspended_since=p.suspended_since
+    )
     new = shown.status.value if shown.status is not None else None
     old = p.deadline_status
     if new == old:
         uow.commit()
         return None
     if new is None or (old is None and new == dl.Status.DANS_LES_TEMPS.value):
-        uow.session.execute(update(Project.__table__).where(Project.__table__.c.id == p.id)
-                            .values(deadline_status=new))
+        uow.session.execute(update(Project.__table__).where(Project.__table__.c.id == p.id).values(deadline_status=new))
         uow.commit()
         return None
     p.deadline_status = new
-    event = _record(uow, p, clock, actor, "deadline.status_changed", effective_on=today,
-                    data={"from": old, "to": new, "horizon_on": shown.horizon_on.isoformat(),
-                          "step_due_on": shown.step_due_on.isoformat() if shown.step_due_on else None})
+    event = _record(
+        uow,
+        p,
+        clock,
+        actor,
+        "deadline.status_changed",
+        effective_on=today,
+        data={
+            "from": old,
+            "to": new,
+            "horizon_on": shown.horizon_on.isoformat(),
+            "step_due_on": shown.step_due_on.isoformat() if shown.step_due_on else None,
+        },
+    )
     uow.commit()
     return event

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -170,7 +170,7 @@ class _Demo:
         tick = self._ticks.get(day, 0)
         self._ticks[day] = tick + 1
         local = datetime.combine(day, time(9, 0), self.settings.tz) + timedelta(minutes=3 * tick)
-        return FixedClock(tz=self.settings.tz, at=local.astimezone(timezone.utc))
+        return FixedClock(tz=self.settings.tz, at=local.astimezone(UTC))
 
 
 @dataclass
@@ -209,20 +209,37 @@ class _Story:
         self.project = p
 
     def fire(self, day: date, trigger: Trigger, reason: str | None = None) -> None:
-        self.project = self._call(day, fire_transition, self.pid, trigger.value,
-                                  TransitionBody(effective_on=day, reason=reason), if_match=None)
+        self.project = self._call(
+            day,
+            fire_transition,
+            self.pid,
+            trigger.value,
+            TransitionBody(effective_on=day, reason=reason),
+            if_match=None,
+        )
 
     # -- the project and its evidence, step by step -------------------------------------------------
     def create(self) -> None:
         site = self.site
-        body = ProjectCreate(name=site.name, kind=site.kind, region=site.region, initiator=site.initiator,
-                               departement=site.departement, conventionnement=site.conventionnement,
-                               lead_name=site.lead_name, description=site.description, started_on=self.start)
+        body = ProjectCreate(
+            name=site.name,
+            kind=site.kind,
+            region=site.region,
+            initiator=site.initiator,
+            departement=site.departement,
+            conventionnement=site.conventionnement,
+            lead_name=site.lead_name,
+            description=site.description,
+            started_on=self.start,
+        )
         self.project = self._call(self.start, create_project, body, plan=self.demo.settings.default_plan)
 
     def member(self, day: date, who: Member, *, pilot: bool = False) -> None:
-        row = self.add(day, "stakeholders", StakeholderIn(name=who.name, category=who.category,
-                                                            organisation=who.organisation, is_amo_pilot=pilot))
+        row = self.add(
+            day,
+            "stakeholders",
+            StakeholderIn(name=who.name, category=who.category, organisation=who.organisation, is_amo_pilot=pilot),
+        )
         self.people[who.name] = row.id
 
     def group(self, day: date, *, pilot: bool = True, without: tuple[Category, ...] = ()) -> None:
@@ -252,21 +269,47 @@ class _Story:
             status = NeedStatus.ECARTE if label in self.site.dismissed_needs else NeedStatus.CONFIRME
             self.patch(day, "needs", need_id, NeedPatch(status=status))
 
-    def study(self, day: date, *, conclusion: Verdict | None = Verdict.FAVORABLE, premises: bool = True,
-              summary: str | None = None) -> None:
+    def study(
+        self,
+        day: date,
+        *,
+        conclusion: Verdict | None = Verdict.FAVORABLE,
+        premises: bool = True,
+        summary: str | None = None,
+    ) -> None:
         charges, market, non_market = self.site.budget
-        self.add(day, "feasibility", FeasibilityIn(
-            annual_charges=charges, market_income=market, non_market_income=non_market,
-            premises_address=self.site.premises if premises else None, conclusion=conclusion,
-            conclusion_on=day if conclusion else None, summary=summary or self.site.study_summary or None))
+        self.add(
+            day,
+            "feasibility",
+            FeasibilityIn(
+                annual_charges=charges,
+                market_income=market,
+                non_market_income=non_market,
+                premises_address=self.site.premises if premises else None,
+                conclusion=conclusion,
+                conclusion_on=day if conclusion else None,
+                summary=summary or self.site.study_summary or None,
+            ),
+        )
 
     def markets_and_visit(self, day: date) -> None:
         for mk in self.site.markets:
-            self.markets[mk.label] = self.add(day, "markets", MarketIn(
-                label=mk.label, buyer_name=mk.buyer, buyer_category=mk.buyer_category, annual_amount=mk.amount)).id
-        self.add(day, "site-visits", SiteVisitIn(regie_name=self.site.visited, visited_on=day,
-                                                   notes="Rencontre avec l'équipe, les salariés en parcours et "
-                                                         "le conseil d'administration."))
+            self.markets[mk.label] = self.add(
+                day,
+                "markets",
+                MarketIn(
+                    label=mk.label, buyer_name=mk.buyer, buyer_category=mk.buyer_category, annual_amount=mk.amount
+                ),
+            ).id
+        self.add(
+            day,
+            "site-visits",
+            SiteVisitIn(
+                regie_name=self.site.visited,
+                visited_on=day,
+                notes="Rencontre avec l'équipe, les salariés en parcours et le conseil d'administration.",
+            ),
+        )
 
     def feasibility(self, day: date) -> None:
         self.settle_needs(day)
@@ -275,8 +318,11 @@ class _Story:
         self.done.add(State.FAISABILITE)
 
     def approve(self, day: date, name: str, verdict: Verdict = Verdict.FAVORABLE, comment: str | None = None) -> None:
-        self.add(day, "approvals", ApprovalIn(stakeholder_id=self.people[name], verdict=verdict, given_on=day,
-                                                comment=comment))
+        self.add(
+            day,
+            "approvals",
+            ApprovalIn(stakeholder_id=self.people[name], verdict=verdict, given_on=day, comment=comment),
+        )
 
     def approvals(self, day: date, *, skip: tuple[str, ...] = ()) -> None:
         for who in self.site.members:
@@ -286,9 +332,17 @@ class _Story:
             self.done.add(State.VALIDATION)
 
     def prefiguration(self, day: date, *, colleges: tuple[Category, ...] = (H, C, B), hire: bool = True) -> None:
-        self.add(day, "association", AssociationIn(
-            name=self.site.association, declared_on=day, rna=self.site.rna,
-            siret=_siret(self.site.siret_seed) if self.site.siret_seed else None, address=self.site.premises))
+        self.add(
+            day,
+            "association",
+            AssociationIn(
+                name=self.site.association,
+                declared_on=day,
+                rna=self.site.rna,
+                siret=_siret(self.site.siret_seed) if self.site.siret_seed else None,
+                address=self.site.premises,
+            ),
+        )
         for name, college, office in self.site.board:
             if college in colleges:
                 self.add(day, "board-members", BoardMemberIn(name=name, college=college, office=office))
@@ -300,8 +354,9 @@ class _Story:
 
     def expertise(self, day: date, conclusion: ExpertiseConclusion | None, report: str | None = None) -> None:
         experts = [self.site.pilot, next(c for c in CONSULTANTS if c != self.site.pilot)]
-        row = self.add(day, "expertises", ExpertiseIn(conducted_on=day, experts=experts, conclusion=conclusion,
-                                                        report=report))
+        row = self.add(
+            day, "expertises", ExpertiseIn(conducted_on=day, experts=experts, conclusion=conclusion, report=report)
+        )
         self.expertises.append(row.id)
 
     def complete(self, step: State, day: date) -> None:
@@ -319,9 +374,12 @@ class _Story:
         elif step == State.PREFIGURATION:
             self.prefiguration(day)
         elif step == State.EXPERTISE:
-            self.expertise(day, ExpertiseConclusion.FAVORABLE,
-                           "Les trois collèges sont présents et actifs ; le projet social et économique "
-                           "répond à la charte nationale.")
+            self.expertise(
+                day,
+                ExpertiseConclusion.FAVORABLE,
+                "Les trois collèges sont présents et actifs ; le projet social et économique "
+                "répond à la charte nationale.",
+            )
         self.done.add(step)
 
     def forward(self, trigger: Trigger, day: date, *, prepare_days: int = 12) -> None:
@@ -342,334 +400,587 @@ FT = "France Travail"
 
 
 ROUBAIX = Site(
-    name="Régie de Quartier de l'Alma", kind=Kind.REGIE_DE_QUARTIER, region="Hauts-de-France", departement="59",
-    initiator=Initiator.HABITANTS, lead_name="Nadia Bouzid", conventionnement=Conventionnement.ACI_EI,
+    name="Régie de Quartier de l'Alma",
+    kind=Kind.REGIE_DE_QUARTIER,
+    region="Hauts-de-France",
+    departement="59",
+    initiator=Initiator.HABITANTS,
+    lead_name="Nadia Bouzid",
+    conventionnement=Conventionnement.ACI_EI,
     description="Née de l'initiative d'habitantes de l'Alma-Gare, la régie entretient les halls et les espaces "
-                "extérieurs des résidences du quartier et en fait des emplois d'insertion pour ses habitants.",
+    "extérieurs des résidences du quartier et en fait des emplois d'insertion pour ses habitants.",
     pilot="Claire Martin",
-    members=(Member("Nadia Bouzid", H, "Conseil citoyen de l'Alma"), Member("Gérard Vanhoutte", H),
-             Member("Ville de Roubaix", C, "Direction de la politique de la ville"),
-             Member("Vilogia", B, "Agence de Roubaix"), Member("Lille Métropole Habitat", B),
-             Member(FT, P, "Agence de Roubaix"), Member("PLIE de Roubaix", P)),
-    communes=(("59512", "Roubaix"),), qpvs=(("QP059036", "Alma-Gare"),),
-    needs=("Entretien des halls et des parties communes", "Propreté des espaces extérieurs",
-           "Emplois de proximité pour les habitants éloignés de l'emploi"),
+    members=(
+        Member("Nadia Bouzid", H, "Conseil citoyen de l'Alma"),
+        Member("Gérard Vanhoutte", H),
+        Member("Ville de Roubaix", C, "Direction de la politique de la ville"),
+        Member("Vilogia", B, "Agence de Roubaix"),
+        Member("Lille Métropole Habitat", B),
+        Member(FT, P, "Agence de Roubaix"),
+        Member("PLIE de Roubaix", P),
+    ),
+    communes=(("59512", "Roubaix"),),
+    qpvs=(("QP059036", "Alma-Gare"),),
+    needs=(
+        "Entretien des halls et des parties communes",
+        "Propreté des espaces extérieurs",
+        "Emplois de proximité pour les habitants éloignés de l'emploi",
+    ),
     dismissed_needs=("Conciergerie de quartier",),
-    activities=("Nettoyage des halls et cages d'escalier", "Entretien des espaces verts",
-                "Petite maintenance des logements"),
-    budget=(520_000, 310_000, 230_000), premises="27 rue de l'Alma, 59100 Roubaix",
-    markets=(Market("Entretien des halls des résidences de l'Alma", "Vilogia", BUY_B, 140_000),
-             Market("Propreté des abords des écoles", "Ville de Roubaix", BUY_C, 65_000)),
-    visited="Régie de Quartier de Tourcoing", association="Régie de Quartier de l'Alma", rna="W595034817",
+    activities=(
+        "Nettoyage des halls et cages d'escalier",
+        "Entretien des espaces verts",
+        "Petite maintenance des logements",
+    ),
+    budget=(520_000, 310_000, 230_000),
+    premises="27 rue de l'Alma, 59100 Roubaix",
+    markets=(
+        Market("Entretien des halls des résidences de l'Alma", "Vilogia", BUY_B, 140_000),
+        Market("Propreté des abords des écoles", "Ville de Roubaix", BUY_C, 65_000),
+    ),
+    visited="Régie de Quartier de Tourcoing",
+    association="Régie de Quartier de l'Alma",
+    rna="W595034817",
     siret_seed=8412_3456,
-    board=(("Nadia Bouzid", H, "Présidente"), ("Martine Delcroix", C, "Vice-présidente"),
-           ("Thierry Lemaire", B, "Trésorier")),
+    board=(
+        ("Nadia Bouzid", H, "Présidente"),
+        ("Martine Delcroix", C, "Vice-présidente"),
+        ("Thierry Lemaire", B, "Trésorier"),
+    ),
     hire=("Karim Haddad", "Directeur"),
 )
 
 
 SAINT_DENIS = Site(
-    name="Régie de Quartier de Saint-Denis Franc-Moisin", kind=Kind.REGIE_DE_QUARTIER, region="Île-de-France",
-    departement="93", initiator=Initiator.COLLECTIVITE, lead_name="Fatoumata Diallo",
+    name="Régie de Quartier de Saint-Denis Franc-Moisin",
+    kind=Kind.REGIE_DE_QUARTIER,
+    region="Île-de-France",
+    departement="93",
+    initiator=Initiator.COLLECTIVITE,
+    lead_name="Fatoumata Diallo",
     conventionnement=Conventionnement.ACI,
     description="Portée par la ville et Plaine Commune, la régie reprend la gestion de proximité du Franc-Moisin : "
-                "propreté, médiation, petits travaux, avec les habitants comme premiers salariés.",
+    "propreté, médiation, petits travaux, avec les habitants comme premiers salariés.",
     pilot="Julien Moreau",
-    members=(Member("Fatoumata Diallo", H, "Amicale des locataires du Franc-Moisin"), Member("Mehdi Ait Ali", H),
-             Member("Ville de Saint-Denis", C), Member("Plaine Commune", C, "Établissement public territorial"),
-             Member("Plaine Commune Habitat", B), Member(FT, P, "Agence de Saint-Denis"),
-             Member("PLIE de Plaine Commune", P)),
-    communes=(("93066", "Saint-Denis"),), qpvs=(("QP093021", "Franc-Moisin – Bel Air"),),
-    needs=("Propreté des pieds d'immeubles", "Médiation et tranquillité résidentielle",
-           "Insertion des jeunes du quartier"),
+    members=(
+        Member("Fatoumata Diallo", H, "Amicale des locataires du Franc-Moisin"),
+        Member("Mehdi Ait Ali", H),
+        Member("Ville de Saint-Denis", C),
+        Member("Plaine Commune", C, "Établissement public territorial"),
+        Member("Plaine Commune Habitat", B),
+        Member(FT, P, "Agence de Saint-Denis"),
+        Member("PLIE de Plaine Commune", P),
+    ),
+    communes=(("93066", "Saint-Denis"),),
+    qpvs=(("QP093021", "Franc-Moisin – Bel Air"),),
+    needs=(
+        "Propreté des pieds d'immeubles",
+        "Médiation et tranquillité résidentielle",
+        "Insertion des jeunes du quartier",
+    ),
     activities=("Nettoyage et gestion des encombrants", "Médiation de proximité", "Second œuvre dans les logements"),
-    budget=(690_000, 420_000, 270_000), premises="5 rue Danielle Casanova, 93200 Saint-Denis",
-    markets=(Market("Gestion des encombrants du Franc-Moisin", "Plaine Commune Habitat", BUY_B, 180_000),
-             Market("Propreté des espaces publics", "Plaine Commune", BUY_C, 90_000)),
-    visited="Régie de Quartier de Saint-Ouen", association="Régie de Quartier de Saint-Denis Franc-Moisin",
-    rna="W932011572", siret_seed=8523_4617,
-    board=(("Mehdi Ait Ali", H, "Président"), ("Sophie Renard", C, "Vice-présidente"),
-           ("Laurent Mercier", B, "Trésorier")),
+    budget=(690_000, 420_000, 270_000),
+    premises="5 rue Danielle Casanova, 93200 Saint-Denis",
+    markets=(
+        Market("Gestion des encombrants du Franc-Moisin", "Plaine Commune Habitat", BUY_B, 180_000),
+        Market("Propreté des espaces publics", "Plaine Commune", BUY_C, 90_000),
+    ),
+    visited="Régie de Quartier de Saint-Ouen",
+    association="Régie de Quartier de Saint-Denis Franc-Moisin",
+    rna="W932011572",
+    siret_seed=8523_4617,
+    board=(
+        ("Mehdi Ait Ali", H, "Président"),
+        ("Sophie Renard", C, "Vice-présidente"),
+        ("Laurent Mercier", B, "Trésorier"),
+    ),
     hire=("Aïcha Konaté", "Directrice de préfiguration"),
 )
 
 
 AUBERVILLIERS = Site(
-    name="Régie de Quartier d'Aubervilliers Villette – Quatre-Chemins", kind=Kind.REGIE_DE_QUARTIER,
-    region="Île-de-France", departement="93", initiator=Initiator.BAILLEUR, lead_name="Lucas Ferreira",
+    name="Régie de Quartier d'Aubervilliers Villette – Quatre-Chemins",
+    kind=Kind.REGIE_DE_QUARTIER,
+    region="Île-de-France",
+    departement="93",
+    initiator=Initiator.BAILLEUR,
+    lead_name="Lucas Ferreira",
     description="Projet lancé par les bailleurs du secteur Villette – Quatre-Chemins pour confier l'entretien "
-                "des résidences à une structure d'insertion des habitants.",
+    "des résidences à une structure d'insertion des habitants.",
     pilot="Julien Moreau",
-    members=(Member("Samia Belkacem", H, "Conseil citoyen des Quatre-Chemins"), Member("Ville d'Aubervilliers", C),
-             Member("OPH d'Aubervilliers", B), Member("Plaine Commune Habitat", B),
-             Member("Mission locale d'Aubervilliers", P)),
-    communes=(("93001", "Aubervilliers"),), qpvs=(("QP093005", "Villette – Quatre-Chemins"),),
+    members=(
+        Member("Samia Belkacem", H, "Conseil citoyen des Quatre-Chemins"),
+        Member("Ville d'Aubervilliers", C),
+        Member("OPH d'Aubervilliers", B),
+        Member("Plaine Commune Habitat", B),
+        Member("Mission locale d'Aubervilliers", P),
+    ),
+    communes=(("93001", "Aubervilliers"),),
+    qpvs=(("QP093005", "Villette – Quatre-Chemins"),),
     needs=("Entretien des parties communes", "Emplois d'insertion pour les jeunes"),
     activities=("Nettoyage des parties communes", "Petits travaux de remise en état"),
-    budget=(380_000, 150_000, 160_000), premises="Local à identifier, secteur Quatre-Chemins",
+    budget=(380_000, 150_000, 160_000),
+    premises="Local à identifier, secteur Quatre-Chemins",
     markets=(Market("Nettoyage des parties communes", "OPH d'Aubervilliers", BUY_B, 60_000),),
-    visited="Régie de Quartier de Saint-Ouen", association="Régie de Quartier des Quatre-Chemins", rna="W932012640",
-    board=(("Samia Belkacem", H, "Présidente"), ("Éric Vasseur", C, "Vice-président"),
-           ("Lucas Ferreira", B, "Trésorier")),
+    visited="Régie de Quartier de Saint-Ouen",
+    association="Régie de Quartier des Quatre-Chemins",
+    rna="W932012640",
+    board=(
+        ("Samia Belkacem", H, "Présidente"),
+        ("Éric Vasseur", C, "Vice-président"),
+        ("Lucas Ferreira", B, "Trésorier"),
+    ),
     hire=("Nabil Cherif", "Chargé de préfiguration"),
 )
 
 
 VAULX = Site(
-    name="Régie de Quartier de la Grande Île", kind=Kind.REGIE_DE_QUARTIER, region="Auvergne-Rhône-Alpes",
-    departement="69", initiator=Initiator.HABITANTS, lead_name="Yasmina Cherifi",
+    name="Régie de Quartier de la Grande Île",
+    kind=Kind.REGIE_DE_QUARTIER,
+    region="Auvergne-Rhône-Alpes",
+    departement="69",
+    initiator=Initiator.HABITANTS,
+    lead_name="Yasmina Cherifi",
     description="Des habitants du Mas du Taureau et de la Grande Île veulent une régie pour l'entretien, "
-                "la médiation et l'accompagnement des chantiers de renouvellement urbain.",
+    "la médiation et l'accompagnement des chantiers de renouvellement urbain.",
     pilot="Sandrine Petit",
-    members=(Member("Yasmina Cherifi", H, "Collectif des habitants du Mas du Taureau"), Member("Jean-Pierre Roux", H),
-             Member("Ville de Vaulx-en-Velin", C), Member("Métropole de Lyon", C),
-             Member("Est Métropole Habitat", B), Member("Grand Lyon Habitat", B),
-             Member("Mission locale de Vaulx-en-Velin", P), Member(FT, P, "Agence de Vaulx-en-Velin")),
-    communes=(("69256", "Vaulx-en-Velin"),), qpvs=(("QP069041", "Grande Île"),),
-    needs=("Entretien des résidences pendant les travaux de renouvellement urbain",
-           "Lien entre habitants et bailleurs"),
+    members=(
+        Member("Yasmina Cherifi", H, "Collectif des habitants du Mas du Taureau"),
+        Member("Jean-Pierre Roux", H),
+        Member("Ville de Vaulx-en-Velin", C),
+        Member("Métropole de Lyon", C),
+        Member("Est Métropole Habitat", B),
+        Member("Grand Lyon Habitat", B),
+        Member("Mission locale de Vaulx-en-Velin", P),
+        Member(FT, P, "Agence de Vaulx-en-Velin"),
+    ),
+    communes=(("69256", "Vaulx-en-Velin"),),
+    qpvs=(("QP069041", "Grande Île"),),
+    needs=(
+        "Entretien des résidences pendant les travaux de renouvellement urbain",
+        "Lien entre habitants et bailleurs",
+    ),
     dismissed_needs=("Garage solidaire",),
     activities=("Nettoyage des parties communes",),
-    budget=(610_000, 360_000, 250_000), premises="Rez-de-chaussée de la résidence Les Noirettes, Vaulx-en-Velin",
+    budget=(610_000, 360_000, 250_000),
+    premises="Rez-de-chaussée de la résidence Les Noirettes, Vaulx-en-Velin",
     markets=(Market("Entretien des halls pendant les relogements", "Est Métropole Habitat", BUY_B, 150_000),),
-    visited="Régie de Quartier de Vénissieux", association="Régie de Quartier de la Grande Île", rna="W691089234",
-    board=(("Yasmina Cherifi", H, "Présidente"), ("Omar Benyahia", C, "Vice-président"),
-           ("Anne Girard", B, "Trésorière")),
+    visited="Régie de Quartier de Vénissieux",
+    association="Régie de Quartier de la Grande Île",
+    rna="W691089234",
+    board=(
+        ("Yasmina Cherifi", H, "Présidente"),
+        ("Omar Benyahia", C, "Vice-président"),
+        ("Anne Girard", B, "Trésorière"),
+    ),
     hire=("Thomas Blanc", "Chargé de préfiguration"),
 )
 
 
 GRENOBLE = Site(
-    name="Régie de Quartier de la Villeneuve", kind=Kind.REGIE_DE_QUARTIER, region="Auvergne-Rhône-Alpes",
-    departement="38", initiator=Initiator.COLLECTIVITE, lead_name="Pauline Chevallier",
+    name="Régie de Quartier de la Villeneuve",
+    kind=Kind.REGIE_DE_QUARTIER,
+    region="Auvergne-Rhône-Alpes",
+    departement="38",
+    initiator=Initiator.COLLECTIVITE,
+    lead_name="Pauline Chevallier",
     description="La ville et la métropole soutiennent la création d'une régie pour la gestion urbaine de "
-                "proximité de la Villeneuve et du Village Olympique.",
+    "proximité de la Villeneuve et du Village Olympique.",
     pilot="Sandrine Petit",
-    members=(Member("Pauline Chevallier", H, "Union de quartier Villeneuve"), Member("Ville de Grenoble", C),
-             Member("Grenoble-Alpes Métropole", C), Member("Actis", B), Member("SDH", B),
-             Member("Mission locale de Grenoble", P)),
-    communes=(("38185", "Grenoble"),), qpvs=(("QP038015", "Villeneuve – Village Olympique"),),
+    members=(
+        Member("Pauline Chevallier", H, "Union de quartier Villeneuve"),
+        Member("Ville de Grenoble", C),
+        Member("Grenoble-Alpes Métropole", C),
+        Member("Actis", B),
+        Member("SDH", B),
+        Member("Mission locale de Grenoble", P),
+    ),
+    communes=(("38185", "Grenoble"),),
+    qpvs=(("QP038015", "Villeneuve – Village Olympique"),),
     needs=("Gestion urbaine de proximité", "Emplois pour les habitants des galeries"),
     activities=("Entretien des galeries et des parkings", "Médiation et accueil"),
-    budget=(560_000, 300_000, 240_000), premises="Galerie de l'Arlequin, 38100 Grenoble",
-    markets=(Market("Entretien des parkings de l'Arlequin", "Actis", BUY_B, 120_000),
-             Market("Entretien du parc Jean Verlhac", "Ville de Grenoble", BUY_C, 70_000)),
-    visited="Régie de Quartier d'Échirolles", association="Régie de Quartier de la Villeneuve", rna="W381019876",
-    board=(("Pauline Chevallier", H, "Présidente"), ("Bruno Fayolle", C, "Vice-président"),
-           ("Céline Dumas", B, "Trésorière")),
+    budget=(560_000, 300_000, 240_000),
+    premises="Galerie de l'Arlequin, 38100 Grenoble",
+    markets=(
+        Market("Entretien des parkings de l'Arlequin", "Actis", BUY_B, 120_000),
+        Market("Entretien du parc Jean Verlhac", "Ville de Grenoble", BUY_C, 70_000),
+    ),
+    visited="Régie de Quartier d'Échirolles",
+    association="Régie de Quartier de la Villeneuve",
+    rna="W381019876",
+    board=(
+        ("Pauline Chevallier", H, "Présidente"),
+        ("Bruno Fayolle", C, "Vice-président"),
+        ("Céline Dumas", B, "Trésorière"),
+    ),
     hire=("Romain Perrin", "Directeur de préfiguration"),
 )
 
 
 MARSEILLE = Site(
-    name="Régie de Quartier de Frais Vallon", kind=Kind.REGIE_DE_QUARTIER,
-    region="Provence-Alpes-Côte d'Azur", departement="13", initiator=Initiator.BAILLEUR, lead_name="Karima Saïdi",
+    name="Régie de Quartier de Frais Vallon",
+    kind=Kind.REGIE_DE_QUARTIER,
+    region="Provence-Alpes-Côte d'Azur",
+    departement="13",
+    initiator=Initiator.BAILLEUR,
+    lead_name="Karima Saïdi",
     description="À l'initiative de 13 Habitat, un projet de régie pour l'entretien et l'embellissement de la cité "
-                "de Frais Vallon (13e arrondissement), avec les locataires.",
+    "de Frais Vallon (13e arrondissement), avec les locataires.",
     pilot="Olivier Lambert",
-    members=(Member("Karima Saïdi", H, "Centre social Frais Vallon"), Member("Ville de Marseille", C),
-             Member("Métropole Aix-Marseille-Provence", C), Member("13 Habitat", B),
-             Member(FT, P, "Agence Marseille Saint-Just"), Member("Mission locale de Marseille", P)),
-    communes=(("13055", "Marseille"),), qpvs=(("QP013035", "Frais Vallon – Le Mail"),),
+    members=(
+        Member("Karima Saïdi", H, "Centre social Frais Vallon"),
+        Member("Ville de Marseille", C),
+        Member("Métropole Aix-Marseille-Provence", C),
+        Member("13 Habitat", B),
+        Member(FT, P, "Agence Marseille Saint-Just"),
+        Member("Mission locale de Marseille", P),
+    ),
+    communes=(("13055", "Marseille"),),
+    qpvs=(("QP013035", "Frais Vallon – Le Mail"),),
     needs=("Entretien des espaces extérieurs de la cité", "Emplois pour les jeunes du quartier"),
     activities=("Entretien des espaces verts", "Nettoyage des montées", "Petits travaux de peinture"),
-    budget=(470_000, 260_000, 210_000), premises="Bâtiment N, cité Frais Vallon, 13013 Marseille",
+    budget=(470_000, 260_000, 210_000),
+    premises="Bâtiment N, cité Frais Vallon, 13013 Marseille",
     markets=(Market("Nettoyage des montées de Frais Vallon", "13 Habitat", BUY_B, 130_000),),
-    visited="Régie de Quartier de la Belle de Mai", association="Régie de Quartier de Frais Vallon",
+    visited="Régie de Quartier de la Belle de Mai",
+    association="Régie de Quartier de Frais Vallon",
     rna="W133024518",
-    board=(("Karima Saïdi", H, "Présidente"), ("Patrick Orsini", C, "Vice-président"),
-           ("Lina Moretti", B, "Trésorière")),
+    board=(
+        ("Karima Saïdi", H, "Présidente"),
+        ("Patrick Orsini", C, "Vice-président"),
+        ("Lina Moretti", B, "Trésorière"),
+    ),
     hire=("Julie Fabre", "Chargée de préfiguration"),
 )
 
 
 TOULOUSE = Site(
-    name="Régie de Quartier d'Empalot", kind=Kind.REGIE_DE_QUARTIER, region="Occitanie", departement="31",
-    initiator=Initiator.HABITANTS, lead_name="Mamadou Sow",
+    name="Régie de Quartier d'Empalot",
+    kind=Kind.REGIE_DE_QUARTIER,
+    region="Occitanie",
+    departement="31",
+    initiator=Initiator.HABITANTS,
+    lead_name="Mamadou Sow",
     description="Des habitants d'Empalot, appuyés par le centre social, veulent une régie pour accompagner "
-                "la fin du renouvellement urbain et créer des emplois de proximité.",
+    "la fin du renouvellement urbain et créer des emplois de proximité.",
     pilot="Olivier Lambert",
-    members=(Member("Mamadou Sow", H, "Association des habitants d'Empalot"), Member("Ville de Toulouse", C),
-             Member("Toulouse Métropole Habitat", B), Member("Mission locale Toulouse", P)),
-    communes=(("31555", "Toulouse"),), qpvs=(("QP031009", "Empalot"),),
+    members=(
+        Member("Mamadou Sow", H, "Association des habitants d'Empalot"),
+        Member("Ville de Toulouse", C),
+        Member("Toulouse Métropole Habitat", B),
+        Member("Mission locale Toulouse", P),
+    ),
+    communes=(("31555", "Toulouse"),),
+    qpvs=(("QP031009", "Empalot"),),
     needs=("Entretien des nouveaux espaces publics", "Emplois de proximité"),
     activities=("Entretien des espaces verts", "Nettoyage des halls"),
-    budget=(430_000, 240_000, 190_000), premises="Place Commerciale d'Empalot, 31400 Toulouse",
+    budget=(430_000, 240_000, 190_000),
+    premises="Place Commerciale d'Empalot, 31400 Toulouse",
     markets=(Market("Entretien des halls", "Toulouse Métropole Habitat", BUY_B, 110_000),),
-    visited="Régie de Quartier Desbals", association="Régie de Quartier d'Empalot", rna="W313027741",
-    board=(("Mamadou Sow", H, "Président"), ("Hélène Garrigues", C, "Vice-présidente"),
-           ("Denis Rouquet", B, "Trésorier")),
+    visited="Régie de Quartier Desbals",
+    association="Régie de Quartier d'Empalot",
+    rna="W313027741",
+    board=(
+        ("Mamadou Sow", H, "Président"),
+        ("Hélène Garrigues", C, "Vice-présidente"),
+        ("Denis Rouquet", B, "Trésorier"),
+    ),
     hire=("Léa Bonnet", "Chargée de préfiguration"),
 )
 
 
 MONTPELLIER = Site(
-    name="Régie de Quartier de la Mosson", kind=Kind.REGIE_DE_QUARTIER, region="Occitanie", departement="34",
-    initiator=Initiator.COLLECTIVITE, lead_name="Rachid Benali",
+    name="Régie de Quartier de la Mosson",
+    kind=Kind.REGIE_DE_QUARTIER,
+    region="Occitanie",
+    departement="34",
+    initiator=Initiator.COLLECTIVITE,
+    lead_name="Rachid Benali",
     description="Montpellier Méditerranée Métropole et ACM Habitat portent avec les habitants de la Paillade "
-                "une régie d'entretien, de médiation et de services aux locataires.",
+    "une régie d'entretien, de médiation et de services aux locataires.",
     pilot="Isabelle Fontaine",
-    members=(Member("Rachid Benali", H, "Conseil citoyen Mosson"), Member("Josiane Fabre", H),
-             Member("Ville de Montpellier", C), Member("ACM Habitat", B), Member(FT, P, "Agence Montpellier Mosson"),
-             Member("PLIE de Montpellier Méditerranée Métropole", P)),
-    communes=(("34172", "Montpellier"),), qpvs=(("QP034006", "Mosson"),),
+    members=(
+        Member("Rachid Benali", H, "Conseil citoyen Mosson"),
+        Member("Josiane Fabre", H),
+        Member("Ville de Montpellier", C),
+        Member("ACM Habitat", B),
+        Member(FT, P, "Agence Montpellier Mosson"),
+        Member("PLIE de Montpellier Méditerranée Métropole", P),
+    ),
+    communes=(("34172", "Montpellier"),),
+    qpvs=(("QP034006", "Mosson"),),
     needs=("Entretien des halls et des abords", "Services aux locataires âgés", "Emplois pour les habitants"),
     dismissed_needs=("Laverie solidaire",),
     activities=("Nettoyage des halls", "Petits travaux chez les locataires âgés", "Médiation"),
-    budget=(540_000, 320_000, 220_000), premises="Centre commercial Saint-Paul, 34080 Montpellier",
-    markets=(Market("Entretien des halls de la Paillade", "ACM Habitat", BUY_B, 160_000),
-             Market("Propreté du parc de Bagatelle", "Ville de Montpellier", BUY_C, 40_000)),
-    visited="Régie de Quartier de Nîmes", association="Régie de Quartier de la Mosson", rna="W343031220",
+    budget=(540_000, 320_000, 220_000),
+    premises="Centre commercial Saint-Paul, 34080 Montpellier",
+    markets=(
+        Market("Entretien des halls de la Paillade", "ACM Habitat", BUY_B, 160_000),
+        Market("Propreté du parc de Bagatelle", "Ville de Montpellier", BUY_C, 40_000),
+    ),
+    visited="Régie de Quartier de Nîmes",
+    association="Régie de Quartier de la Mosson",
+    rna="W343031220",
     board=(("Rachid Benali", H, "Président"), ("Claire Vidal", C, "Vice-présidente"), ("Serge Pons", B, "Trésorier")),
     hire=("Inès Bouaziz", "Directrice de préfiguration"),
 )
 
 
 DECAZEVILLE = Site(
-    name="Régie de Territoire du Bassin de Decazeville", kind=Kind.REGIE_DE_TERRITOIRE, region="Occitanie",
-    departement="12", initiator=Initiator.COLLECTIVITE, lead_name="Michel Carrière",
+    name="Régie de Territoire du Bassin de Decazeville",
+    kind=Kind.REGIE_DE_TERRITOIRE,
+    region="Occitanie",
+    departement="12",
+    initiator=Initiator.COLLECTIVITE,
+    lead_name="Michel Carrière",
     description="Decazeville Communauté veut une régie de territoire pour les quatre communes de l'ancien bassin "
-                "minier : entretien des espaces communaux, petits travaux, services aux habitants.",
+    "minier : entretien des espaces communaux, petits travaux, services aux habitants.",
     pilot="Isabelle Fontaine",
-    members=(Member("Michel Carrière", H, "Comité de quartier de la Vieille Ville"),
-             Member("Decazeville Communauté", C),
-             Member("Ville de Decazeville", C), Member("Aveyron Habitat", B), Member(FT, P, "Agence de Decazeville"),
-             Member("Mission locale Ouest Aveyron", P)),
+    members=(
+        Member("Michel Carrière", H, "Comité de quartier de la Vieille Ville"),
+        Member("Decazeville Communauté", C),
+        Member("Ville de Decazeville", C),
+        Member("Aveyron Habitat", B),
+        Member(FT, P, "Agence de Decazeville"),
+        Member("Mission locale Ouest Aveyron", P),
+    ),
     communes=(("12089", "Decazeville"), ("12013", "Aubin"), ("12305", "Viviez"), ("12100", "Firmi")),
     needs=("Entretien des espaces communaux", "Emplois de proximité en zone rurale", "Petits travaux chez les aînés"),
     activities=("Entretien des espaces verts communaux", "Petits travaux de second œuvre"),
-    budget=(360_000, 190_000, 170_000), premises="Ancienne école de la Cité Bourran, Decazeville",
+    budget=(360_000, 190_000, 170_000),
+    premises="Ancienne école de la Cité Bourran, Decazeville",
     markets=(Market("Entretien des espaces verts des quatre communes", "Decazeville Communauté", BUY_C, 95_000),),
-    visited="Régie de Territoire des Deux Rives", association="Régie de Territoire du Bassin", rna="W122004417",
-    board=(("Michel Carrière", H, "Président"), ("Annie Delpech", C, "Vice-présidente"),
-           ("Paul Vergnes", B, "Trésorier")),
+    visited="Régie de Territoire des Deux Rives",
+    association="Régie de Territoire du Bassin",
+    rna="W122004417",
+    board=(
+        ("Michel Carrière", H, "Président"),
+        ("Annie Delpech", C, "Vice-présidente"),
+        ("Paul Vergnes", B, "Trésorier"),
+    ),
     hire=("Manon Rigal", "Chargée de préfiguration"),
 )
 
 
 STRASBOURG = Site(
-    name="Régie de Quartier du Neuhof", kind=Kind.REGIE_DE_QUARTIER, region="Grand Est", departement="67",
-    initiator=Initiator.HABITANTS, lead_name="Émilie Schmitt", conventionnement=Conventionnement.ACI,
+    name="Régie de Quartier du Neuhof",
+    kind=Kind.REGIE_DE_QUARTIER,
+    region="Grand Est",
+    departement="67",
+    initiator=Initiator.HABITANTS,
+    lead_name="Émilie Schmitt",
+    conventionnement=Conventionnement.ACI,
     description="Des habitants du Neuhof, avec Ophéa et l'Eurométropole, créent une régie pour l'entretien des "
-                "cités, la médiation et des chantiers d'insertion.",
+    "cités, la médiation et des chantiers d'insertion.",
     pilot="Claire Martin",
-    members=(Member("Émilie Schmitt", H, "Association des locataires du Neuhof"), Member("Yusuf Demir", H),
-             Member("Ville de Strasbourg", C), Member("Eurométropole de Strasbourg", C), Member("Ophéa", B),
-             Member(FT, P, "Agence Strasbourg Neuhof"), Member("PLIE de Strasbourg", P)),
-    communes=(("67482", "Strasbourg"),), qpvs=(("QP067006", "Neuhof Cités"),),
+    members=(
+        Member("Émilie Schmitt", H, "Association des locataires du Neuhof"),
+        Member("Yusuf Demir", H),
+        Member("Ville de Strasbourg", C),
+        Member("Eurométropole de Strasbourg", C),
+        Member("Ophéa", B),
+        Member(FT, P, "Agence Strasbourg Neuhof"),
+        Member("PLIE de Strasbourg", P),
+    ),
+    communes=(("67482", "Strasbourg"),),
+    qpvs=(("QP067006", "Neuhof Cités"),),
     needs=("Entretien des cités du Neuhof", "Médiation de nuit", "Emplois d'insertion"),
     activities=("Nettoyage des cages d'escalier", "Médiation", "Chantier d'insertion espaces verts"),
-    budget=(640_000, 350_000, 290_000), premises="Rue de Solignac, 67100 Strasbourg",
-    markets=(Market("Nettoyage des cages d'escalier", "Ophéa", BUY_B, 170_000),
-             Market("Entretien des espaces verts du Neuhof", "Ville de Strasbourg", BUY_C, 60_000)),
-    visited="Régie des Écrivains (Schiltigheim)", association="Régie de Quartier du Neuhof", rna="W672048153",
+    budget=(640_000, 350_000, 290_000),
+    premises="Rue de Solignac, 67100 Strasbourg",
+    markets=(
+        Market("Nettoyage des cages d'escalier", "Ophéa", BUY_B, 170_000),
+        Market("Entretien des espaces verts du Neuhof", "Ville de Strasbourg", BUY_C, 60_000),
+    ),
+    visited="Régie des Écrivains (Schiltigheim)",
+    association="Régie de Quartier du Neuhof",
+    rna="W672048153",
     siret_seed=8634_5728,
-    board=(("Émilie Schmitt", H, "Présidente"), ("Marc Hoffmann", C, "Vice-président"),
-           ("Nathalie Weber", B, "Trésorière"),
-           ("Yusuf Demir", H, "Secrétaire")),
+    board=(
+        ("Émilie Schmitt", H, "Présidente"),
+        ("Marc Hoffmann", C, "Vice-président"),
+        ("Nathalie Weber", B, "Trésorière"),
+        ("Yusuf Demir", H, "Secrétaire"),
+    ),
     hire=("Frédéric Muller", "Directeur"),
 )
 
 
 MULHOUSE = Site(
-    name="Régie de Quartier des Coteaux", kind=Kind.REGIE_DE_QUARTIER, region="Grand Est", departement="68",
-    initiator=Initiator.BAILLEUR, lead_name="Sébastien Kieffer",
+    name="Régie de Quartier des Coteaux",
+    kind=Kind.REGIE_DE_QUARTIER,
+    region="Grand Est",
+    departement="68",
+    initiator=Initiator.BAILLEUR,
+    lead_name="Sébastien Kieffer",
     description="m2A Habitat et la ville de Mulhouse accompagnent les habitants des Coteaux vers une régie "
-                "d'entretien et de services.",
+    "d'entretien et de services.",
     pilot="Julien Moreau",
-    members=(Member("Leïla Haddou", H, "Conseil citoyen des Coteaux"), Member("Ville de Mulhouse", C),
-             Member("m2A Habitat", B), Member(FT, P, "Agence de Mulhouse"), Member("Mission locale de Mulhouse", P)),
-    communes=(("68224", "Mulhouse"),), qpvs=(("QP068012", "Les Coteaux"),),
+    members=(
+        Member("Leïla Haddou", H, "Conseil citoyen des Coteaux"),
+        Member("Ville de Mulhouse", C),
+        Member("m2A Habitat", B),
+        Member(FT, P, "Agence de Mulhouse"),
+        Member("Mission locale de Mulhouse", P),
+    ),
+    communes=(("68224", "Mulhouse"),),
+    qpvs=(("QP068012", "Les Coteaux"),),
     needs=("Entretien des parties communes", "Emplois de proximité"),
     activities=("Nettoyage des parties communes", "Entretien des espaces verts"),
-    budget=(450_000, 250_000, 200_000), premises="Rue de Bourgogne, 68200 Mulhouse",
+    budget=(450_000, 250_000, 200_000),
+    premises="Rue de Bourgogne, 68200 Mulhouse",
     markets=(Market("Entretien des parties communes des Coteaux", "m2A Habitat", BUY_B, 125_000),),
-    visited="Régie de Quartier du Neuhof", association="Régie de Quartier des Coteaux", rna="W681023390",
-    board=(("Leïla Haddou", H, "Présidente"), ("Christophe Meyer", C, "Vice-président"),
-           ("Sébastien Kieffer", B, "Trésorier")),
+    visited="Régie de Quartier du Neuhof",
+    association="Régie de Quartier des Coteaux",
+    rna="W681023390",
+    board=(
+        ("Leïla Haddou", H, "Présidente"),
+        ("Christophe Meyer", C, "Vice-président"),
+        ("Sébastien Kieffer", B, "Trésorier"),
+    ),
     hire=("Camille Wolff", "Directrice de préfiguration"),
 )
 
 
 BORDEAUX = Site(
-    name="Régie de Quartier des Aubiers – Le Lac", kind=Kind.REGIE_DE_QUARTIER, region="Nouvelle-Aquitaine",
-    departement="33", initiator=Initiator.HABITANTS, lead_name="Awa Ndiaye",
+    name="Régie de Quartier des Aubiers – Le Lac",
+    kind=Kind.REGIE_DE_QUARTIER,
+    region="Nouvelle-Aquitaine",
+    departement="33",
+    initiator=Initiator.HABITANTS,
+    lead_name="Awa Ndiaye",
     description="Les habitants des Aubiers et du Lac veulent une régie pour l'entretien des résidences et des "
-                "emplois de proximité, avec Aquitanis et Domofrance.",
+    "emplois de proximité, avec Aquitanis et Domofrance.",
     pilot="Olivier Lambert",
-    members=(Member("Awa Ndiaye", H, "Centre social des Aubiers"), Member("Ville de Bordeaux", C),
-             Member("Aquitanis", B), Member("Domofrance", B), Member("Mission locale Bordeaux Avenir Jeunes", P)),
-    communes=(("33063", "Bordeaux"),), qpvs=(("QP033011", "Les Aubiers – Le Lac"),),
+    members=(
+        Member("Awa Ndiaye", H, "Centre social des Aubiers"),
+        Member("Ville de Bordeaux", C),
+        Member("Aquitanis", B),
+        Member("Domofrance", B),
+        Member("Mission locale Bordeaux Avenir Jeunes", P),
+    ),
+    communes=(("33063", "Bordeaux"),),
+    qpvs=(("QP033011", "Les Aubiers – Le Lac"),),
     needs=("Entretien des résidences", "Emplois de proximité", "Jardins partagés"),
     dismissed_needs=("Ressourcerie",),
     activities=("Nettoyage des halls", "Entretien des jardins"),
-    budget=(410_000, 230_000, 180_000), premises="Place Ginette Neveu, 33300 Bordeaux",
+    budget=(410_000, 230_000, 180_000),
+    premises="Place Ginette Neveu, 33300 Bordeaux",
     markets=(Market("Nettoyage des halls des Aubiers", "Aquitanis", BUY_B, 115_000),),
-    visited="Régie de Quartier Habiter Bacalan", association="Régie de Quartier des Aubiers – Le Lac",
+    visited="Régie de Quartier Habiter Bacalan",
+    association="Régie de Quartier des Aubiers – Le Lac",
     rna="W332041876",
-    board=(("Awa Ndiaye", H, "Présidente"), ("Vincent Laborde", C, "Vice-président"),
-           ("Sylvie Castaing", B, "Trésorière")),
+    board=(
+        ("Awa Ndiaye", H, "Présidente"),
+        ("Vincent Laborde", C, "Vice-président"),
+        ("Sylvie Castaing", B, "Trésorière"),
+    ),
     hire=("Hugo Lacoste", "Chargé de préfiguration"),
 )
 
 
 CREUSE = Site(
-    name="Régie de Territoire Creuse Grand Sud", kind=Kind.REGIE_DE_TERRITOIRE, region="Nouvelle-Aquitaine",
-    departement="23", initiator=Initiator.COLLECTIVITE, lead_name="Françoise Aubert",
+    name="Régie de Territoire Creuse Grand Sud",
+    kind=Kind.REGIE_DE_TERRITOIRE,
+    region="Nouvelle-Aquitaine",
+    departement="23",
+    initiator=Initiator.COLLECTIVITE,
+    lead_name="Françoise Aubert",
     description="La communauté de communes Creuse Grand Sud étudie une régie de territoire pour Aubusson et "
-                "Felletin : entretien des bourgs, petits travaux, services aux habitants isolés.",
+    "Felletin : entretien des bourgs, petits travaux, services aux habitants isolés.",
     pilot="Sandrine Petit",
-    members=(Member("Françoise Aubert", H, "Comité des fêtes de Felletin"), Member("Jacques Peyrot", H),
-             Member("CC Creuse Grand Sud", C), Member("Creusalis", B), Member(FT, P, "Agence d'Aubusson")),
+    members=(
+        Member("Françoise Aubert", H, "Comité des fêtes de Felletin"),
+        Member("Jacques Peyrot", H),
+        Member("CC Creuse Grand Sud", C),
+        Member("Creusalis", B),
+        Member(FT, P, "Agence d'Aubusson"),
+    ),
     communes=(("23008", "Aubusson"), ("23079", "Felletin")),
     needs=("Entretien des bourgs", "Services aux habitants isolés"),
     activities=("Entretien des espaces verts", "Petits travaux"),
-    budget=(290_000, 140_000, 150_000), premises="Rue Vieille, 23200 Aubusson",
+    budget=(290_000, 140_000, 150_000),
+    premises="Rue Vieille, 23200 Aubusson",
     markets=(Market("Entretien des bourgs", "CC Creuse Grand Sud", BUY_C, 70_000),),
-    visited="Régie de Territoire du Pays de Lure", association="Régie de Territoire Creuse Grand Sud",
+    visited="Régie de Territoire du Pays de Lure",
+    association="Régie de Territoire Creuse Grand Sud",
     rna="W231000952",
-    board=(("Françoise Aubert", H, "Présidente"), ("Gilles Tixier", C, "Vice-président"),
-           ("Marie Lagrange", B, "Trésorière")),
+    board=(
+        ("Françoise Aubert", H, "Présidente"),
+        ("Gilles Tixier", C, "Vice-président"),
+        ("Marie Lagrange", B, "Trésorière"),
+    ),
     hire=("Antoine Chabrat", "Chargé de préfiguration"),
 )
 
 
 THIERACHE = Site(
-    name="Régie de Territoire de Thiérache", kind=Kind.REGIE_DE_TERRITOIRE, region="Hauts-de-France",
-    departement="02", initiator=Initiator.HABITANTS, lead_name="Didier Lefèvre",
+    name="Régie de Territoire de Thiérache",
+    kind=Kind.REGIE_DE_TERRITOIRE,
+    region="Hauts-de-France",
+    departement="02",
+    initiator=Initiator.HABITANTS,
+    lead_name="Didier Lefèvre",
     description="Des habitants de Hirson, Vervins et Guise, soutenus par leurs communautés de communes, veulent "
-                "une régie de territoire pour l'entretien des bourgs et des logements sociaux.",
+    "une régie de territoire pour l'entretien des bourgs et des logements sociaux.",
     pilot="Claire Martin",
-    members=(Member("Didier Lefèvre", H, "Association Vivre en Thiérache"), Member("Ville d'Hirson", C),
-             Member("CC de la Thiérache du Centre", C), Member("Clésence", B), Member("PLIE de Thiérache", P)),
+    members=(
+        Member("Didier Lefèvre", H, "Association Vivre en Thiérache"),
+        Member("Ville d'Hirson", C),
+        Member("CC de la Thiérache du Centre", C),
+        Member("Clésence", B),
+        Member("PLIE de Thiérache", P),
+    ),
     communes=(("02381", "Hirson"), ("02789", "Vervins"), ("02361", "Guise")),
     needs=("Entretien des logements sociaux dispersés", "Emplois dans les bourgs", "Mobilité des salariés"),
     activities=("Entretien des espaces verts", "Petits travaux dans les logements"),
-    budget=(330_000, 170_000, 160_000), premises="Rue de Guise, 02500 Hirson",
+    budget=(330_000, 170_000, 160_000),
+    premises="Rue de Guise, 02500 Hirson",
     markets=(Market("Entretien des espaces verts des résidences", "Clésence", BUY_B, 80_000),),
-    visited="Régie de Quartier de Saint-Quentin", association="Régie de Territoire de Thiérache", rna="W023003185",
-    board=(("Didier Lefèvre", H, "Président"), ("Valérie Carlier", C, "Vice-présidente"),
-           ("Hervé Delattre", B, "Trésorier")),
+    visited="Régie de Quartier de Saint-Quentin",
+    association="Régie de Territoire de Thiérache",
+    rna="W023003185",
+    board=(
+        ("Didier Lefèvre", H, "Président"),
+        ("Valérie Carlier", C, "Vice-présidente"),
+        ("Hervé Delattre", B, "Trésorier"),
+    ),
     hire=("Amandine Leroy", "Chargée de préfiguration"),
 )
 
 
 BREST = Site(
-    name="Régie de Quartier de Pontanézen", kind=Kind.REGIE_DE_QUARTIER, region="Bretagne", departement="29",
-    initiator=Initiator.HABITANTS, lead_name="Gwenaëlle Le Goff",
+    name="Régie de Quartier de Pontanézen",
+    kind=Kind.REGIE_DE_QUARTIER,
+    region="Bretagne",
+    departement="29",
+    initiator=Initiator.HABITANTS,
+    lead_name="Gwenaëlle Le Goff",
     description="Des habitantes de Pontanézen veulent une régie pour l'entretien du quartier rénové et des "
-                "emplois pour ses habitants.",
+    "emplois pour ses habitants.",
     pilot="Isabelle Fontaine",
-    members=(Member("Gwenaëlle Le Goff", H, "Maison de quartier de Pontanézen"), Member("Yann Kerjean", H),
-             Member("Brest métropole", C), Member("Brest Métropole Habitat", B), Member(FT, P, "Agence de Brest")),
-    communes=(("29019", "Brest"),), qpvs=(("QP029003", "Pontanézen"),),
+    members=(
+        Member("Gwenaëlle Le Goff", H, "Maison de quartier de Pontanézen"),
+        Member("Yann Kerjean", H),
+        Member("Brest métropole", C),
+        Member("Brest Métropole Habitat", B),
+        Member(FT, P, "Agence de Brest"),
+    ),
+    communes=(("29019", "Brest"),),
+    qpvs=(("QP029003", "Pontanézen"),),
     needs=("Entretien du quartier rénové", "Emplois de proximité"),
     activities=("Nettoyage des halls", "Entretien des espaces verts"),
-    budget=(400_000, 220_000, 180_000), premises="Rue de Pontanézen, 29200 Brest",
+    budget=(400_000, 220_000, 180_000),
+    premises="Rue de Pontanézen, 29200 Brest",
     markets=(Market("Nettoyage des halls", "Brest Métropole Habitat", BUY_B, 100_000),),
-    visited="Régie de Quartier de Rennes Maurepas", association="Régie de Quartier de Pontanézen", rna="W294005316",
-    board=(("Gwenaëlle Le Goff", H, "Présidente"), ("Erwan Le Bihan", C, "Vice-président"),
-           ("Anne Quéré", B, "Trésorière")),
+    visited="Régie de Quartier de Rennes Maurepas",
+    association="Régie de Quartier de Pontanézen",
+    rna="W294005316",
+    board=(
+        ("Gwenaëlle Le Goff", H, "Présidente"),
+        ("Erwan Le Bihan", C, "Vice-président"),
+        ("Anne Quéré", B, "Trésorière"),
+    ),
     hire=("Loïc Morvan", "Chargé de préfiguration"),
 )
 
@@ -687,8 +998,11 @@ def _labelled(st: _Story) -> None:
     st.forward(F.SOUMETTRE_VALIDATION, st.on(14))
     st.forward(F.LANCER_PREFIGURATION, st.on(17), prepare_days=20)
     st.forward(F.DEMANDER_EXPERTISE, st.on(28, 15), prepare_days=40)
-    st.expertise(st.on(31), ExpertiseConclusion.FAVORABLE,
-                 "Gouvernance tripartite solide, activité économique équilibrée, forte implication des habitantes.")
+    st.expertise(
+        st.on(31),
+        ExpertiseConclusion.FAVORABLE,
+        "Gouvernance tripartite solide, activité économique équilibrée, forte implication des habitantes.",
+    )
     st.fire(st.on(31, 20), F.LABELLISER)
 
 
@@ -710,12 +1024,19 @@ def _abandoned(st: _Story) -> None:
     st.forward(F.LANCER_FAISABILITE, st.on(7, 10))
     st.settle_needs(st.on(10))
     st.markets_and_visit(st.on(11))
-    st.study(st.on(13), conclusion=Verdict.DEFAVORABLE, premises=False,
-             summary="Aucun local disponible avant 2028 et des marchés trop faibles : le modèle économique "
-                     "n'est pas viable à court terme.")
-    st.fire(st.on(13, 20), F.ABANDONNER,
-            "L'étude de faisabilité conclut à un modèle économique non viable (pas de locaux, marchés insuffisants). "
-            "Le groupe projet choisit de rejoindre la régie voisine plutôt que d'en créer une nouvelle.")
+    st.study(
+        st.on(13),
+        conclusion=Verdict.DEFAVORABLE,
+        premises=False,
+        summary="Aucun local disponible avant 2028 et des marchés trop faibles : le modèle économique "
+        "n'est pas viable à court terme.",
+    )
+    st.fire(
+        st.on(13, 20),
+        F.ABANDONNER,
+        "L'étude de faisabilité conclut à un modèle économique non viable (pas de locaux, marchés insuffisants). "
+        "Le groupe projet choisit de rejoindre la régie voisine plutôt que d'en créer une nouvelle.",
+    )
 
 
 def _back_to_contours(st: _Story) -> None:
@@ -724,9 +1045,12 @@ def _back_to_contours(st: _Story) -> None:
     st.forward(F.DEFINIR_CONTOURS, st.on(3))
     st.forward(F.LANCER_FAISABILITE, st.on(7))
     st.settle_needs(st.on(8))
-    st.fire(st.on(9), F.REPRENDRE_CONTOURS,
-            "L'étude montre qu'une seule activité de nettoyage ne suffit pas à équilibrer le modèle : les "
-            "contours doivent intégrer la médiation et les chantiers du renouvellement urbain.")
+    st.fire(
+        st.on(9),
+        F.REPRENDRE_CONTOURS,
+        "L'étude montre qu'une seule activité de nettoyage ne suffit pas à équilibrer le modèle : les "
+        "contours doivent intégrer la médiation et les chantiers du renouvellement urbain.",
+    )
     st.add(st.on(9, 25), "activities", ActivityIn(label="Médiation pendant les chantiers de renouvellement urbain"))
     st.add(st.on(10, 10), "needs", NeedIn(label="Accompagnement des relogements"))
     st.fire(st.on(11), F.LANCER_FAISABILITE)
@@ -752,14 +1076,25 @@ def _back_to_feasibility(st: _Story) -> None:
     st.forward(F.SOUMETTRE_VALIDATION, st.on(11))
     st.approve(st.on(11, 15), "Karima Saïdi")
     st.approve(st.on(11, 20), "Ville de Marseille")
-    st.approve(st.on(11, 25), "13 Habitat", Verdict.DEFAVORABLE,
-               "Les marchés prévus dépassent ce que 13 Habitat peut garantir : revoir le modèle économique.")
-    st.fire(st.on(12), F.REPRENDRE_FAISABILITE,
-            "13 Habitat demande de revoir le modèle économique : marchés d'entretien surestimés.")
-    st.patch(st.on(13, 10), "markets", st.markets["Nettoyage des montées de Frais Vallon"],
-             MarketPatch(annual_amount=95_000))
-    st.study(st.on(13, 20), summary="Modèle économique revu : marché de nettoyage des montées ramené de 130 000 à "
-                                    "95 000 € par an, aide de la métropole au démarrage.")
+    st.approve(
+        st.on(11, 25),
+        "13 Habitat",
+        Verdict.DEFAVORABLE,
+        "Les marchés prévus dépassent ce que 13 Habitat peut garantir : revoir le modèle économique.",
+    )
+    st.fire(
+        st.on(12),
+        F.REPRENDRE_FAISABILITE,
+        "13 Habitat demande de revoir le modèle économique : marchés d'entretien surestimés.",
+    )
+    st.patch(
+        st.on(13, 10), "markets", st.markets["Nettoyage des montées de Frais Vallon"], MarketPatch(annual_amount=95_000)
+    )
+    st.study(
+        st.on(13, 20),
+        summary="Modèle économique revu : marché de nettoyage des montées ramené de 130 000 à "
+        "95 000 € par an, aide de la métropole au démarrage.",
+    )
     st.fire(st.on(14, 15), F.SOUMETTRE_VALIDATION)
     st.approve(st.on(15, 10), "13 Habitat", comment="Avis favorable sur le modèle économique révisé.")
     st.approve(st.on(16), "Métropole Aix-Marseille-Provence")
@@ -789,9 +1124,12 @@ def _suspended(st: _Story) -> None:
     st.forward(F.LANCER_FAISABILITE, st.on(6, 20))
     st.settle_needs(st.on(7, 15))
     st.study(st.on(8, 10), conclusion=None, premises=False)
-    st.fire(st.on(9), F.SUSPENDRE,
-            "Départ de la chargée de mission de Decazeville Communauté : le groupe projet attend son remplacement "
-            "pour reprendre l'étude.")
+    st.fire(
+        st.on(9),
+        F.SUSPENDRE,
+        "Départ de la chargée de mission de Decazeville Communauté : le groupe projet attend son remplacement "
+        "pour reprendre l'étude.",
+    )
 
 
 def _adjourned(st: _Story) -> None:
@@ -802,14 +1140,23 @@ def _adjourned(st: _Story) -> None:
     st.forward(F.SOUMETTRE_VALIDATION, st.on(15))
     st.forward(F.LANCER_PREFIGURATION, st.on(18))
     st.forward(F.DEMANDER_EXPERTISE, st.on(28), prepare_days=60)
-    st.expertise(st.on(29), ExpertiseConclusion.RESERVES,
-                 "Le collège des habitants ne siège pas encore réellement au conseil d'administration.")
-    st.fire(st.on(29, 10), F.AJOURNER_LABEL,
-            "Expertise avec réserves : la place des habitants dans la gouvernance doit être renforcée.")
+    st.expertise(
+        st.on(29),
+        ExpertiseConclusion.RESERVES,
+        "Le collège des habitants ne siège pas encore réellement au conseil d'administration.",
+    )
+    st.fire(
+        st.on(29, 10),
+        F.AJOURNER_LABEL,
+        "Expertise avec réserves : la place des habitants dans la gouvernance doit être renforcée.",
+    )
     st.add(st.on(30, 15), "board-members", BoardMemberIn(name="Fatma Yilmaz", college=H, office="Administratrice"))
     st.fire(st.on(32), F.DEMANDER_EXPERTISE)
-    st.expertise(st.on(33, 20), ExpertiseConclusion.FAVORABLE,
-                 "Les réserves sont levées : trois habitants administrateurs, dont la présidente.")
+    st.expertise(
+        st.on(33, 20),
+        ExpertiseConclusion.FAVORABLE,
+        "Les réserves sont levées : trois habitants administrateurs, dont la présidente.",
+    )
 
 
 def _replanned(st: _Story) -> None:
@@ -820,8 +1167,11 @@ def _replanned(st: _Story) -> None:
     st.forward(F.SOUMETTRE_VALIDATION, st.on(15))
     st.forward(F.LANCER_PREFIGURATION, st.on(18))
     st.prefiguration(st.on(18, 25), hire=False)
-    st.replan(st.on(19, 15), {State.PREFIGURATION: 16},
-              "Recrutement de la direction reporté faute de financement du poste avant le prochain exercice.")
+    st.replan(
+        st.on(19, 15),
+        {State.PREFIGURATION: 16},
+        "Recrutement de la direction reporté faute de financement du poste avant le prochain exercice.",
+    )
 
 
 def _feasibility_on_time(st: _Story) -> None:
@@ -877,8 +1227,9 @@ def _has_projects(session_factory: sessionmaker[Session]) -> bool:
         return bool(session.scalar(select(func.count()).select_from(Project)))
 
 
-def load_demo(session_factory: sessionmaker[Session], settings: Settings, *, only_if_empty: bool,
-              today: date | None = None) -> list[Project]:
+def load_demo(
+    session_factory: sessionmaker[Session], settings: Settings, *, only_if_empty: bool, today: date | None = None
+) -> list[Project]:
     """Create the demo portfolio through the services; return the projects created (none if skipped).
 
     `today` defaults to the real date in the settings' time zone; histories are backdated from it.
@@ -904,14 +1255,19 @@ DEMO_PASSWORD = "regieflow-demo"
 DEMO_ACCOUNTS: tuple[tuple[str, str, str, str | tuple[str, ...] | None], ...] = (
     ("admin@demo.regieflow.fr", "Alex Admin", "admin", None),
     ("consultant@demo.regieflow.fr", "Claire Martin", "consultant", None),
-    ("porteur@demo.regieflow.fr", "Gwenaëlle Le Goff", "porteur",
-     ("Régie de Quartier de Pontanézen", "Régie de Quartier d'Empalot")),
+    (
+        "porteur@demo.regieflow.fr",
+        "Gwenaëlle Le Goff",
+        "porteur",
+        ("Régie de Quartier de Pontanézen", "Régie de Quartier d'Empalot"),
+    ),
     ("observateur@demo.regieflow.fr", "Olivier Roux", "observateur", "Occitanie"),
 )
 
 
-def create_demo_accounts(session_factory: sessionmaker[Session], projects: list[Project], *,
-                         now: datetime) -> list[tuple[str, str]]:
+def create_demo_accounts(
+    session_factory: sessionmaker[Session], projects: list[Project], *, now: datetime
+) -> list[tuple[str, str]]:
     """Demo logins (password DEMO_PASSWORD), created once; returns (e-mail, role) of each account."""
     from app.accounts import service as accounts
 

@@ -18,38 +18,55 @@ from app.projects.service import get_project
 router = APIRouter(prefix="/projects/{project_id}", tags=["evidence"], dependencies=[Authorized])
 
 
-PROBLEMS = {404: {"description": "No such project or item"}, 409: {"description": "Project closed or conflict"},
-            412: {"description": "If-Match is stale"}, 422: {"description": "Invalid input"}}
+PROBLEMS = {
+    404: {"description": "No such project or item"},
+    409: {"description": "Project closed or conflict"},
+    412: {"description": "If-Match is stale"},
+    422: {"description": "Invalid input"},
+}
 
 
 ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _register_collection(kind: EvidenceKind) -> None:
-    Create, Patch, Read = kind.create, kind.patch, kind.read  # noqa: N806
+    Create, Patch, Read = kind.create, kind.patch, kind.read
     base = f"/{kind.name}"
     slug = kind.name.replace("-", "_")
 
-    @router.get(base, response_model=list[Read], name=f"list_{slug}", summary=f"List: {kind.label}",
-                responses=PROBLEMS)
+    @router.get(base, response_model=list[Read], name=f"list_{slug}", summary=f"List: {kind.label}", responses=PROBLEMS)
     def list_items(project_id: uuid.UUID, response: Response, uow: ReadUow) -> Any:
         p = get_project(uow, project_id, with_evidence=(kind.relation,))
         set_etag(response, p.version)
         return [Read.model_validate(r) for r in getattr(p, kind.relation)]
 
-    @router.post(base, response_model=Read, status_code=status.HTTP_201_CREATED, name=f"create_{slug}",
-                 summary=f"Add: {kind.label}", responses=PROBLEMS)
-    def create_item(project_id: uuid.UUID, body: Create, request: Request, response: Response,  # type: ignore[valid-type]
-                    uow: WriteUow, actor: ActorDep, clock: ClockDep, if_match: IfMatch) -> Any:
+    @router.post(
+        base,
+        response_model=Read,
+        status_code=status.HTTP_201_CREATED,
+        name=f"create_{slug}",
+        summary=f"Add: {kind.label}",
+        responses=PROBLEMS,
+    )
+    def create_item(
+        project_id: uuid.UUID,
+        body: Create,
+        request: Request,
+        response: Response,  # type: ignore[valid-type]
+        uow: WriteUow,
+        actor: ActorDep,
+        clock: ClockDep,
+        if_match: IfMatch,
+    ) -> Any:
         with uow:
-            p, row, _ = add_evidence(uow, project_id, kind, body, if_match=if_match, actor=actor,
-                                              clock=clock)
+            p, row, _ = add_evidence(uow, project_id, kind, body, if_match=if_match, actor=actor, clock=clock)
         response.headers["Location"] = str(request.url_for(f"get_{slug}", project_id=project_id, item_id=row.id).path)
         set_etag(response, p.version)
         return Read.model_validate(row)
 
-    @router.get(base + "/{item_id}", response_model=Read, name=f"get_{slug}", summary=f"Read: {kind.label}",
-                responses=PROBLEMS)
+    @router.get(
+        base + "/{item_id}", response_model=Read, name=f"get_{slug}", summary=f"Read: {kind.label}", responses=PROBLEMS
+    )
     def get_item(project_id: uuid.UUID, item_id: ItemId, uow: ReadUow) -> Any:
         p = get_project(uow, project_id, with_evidence=(kind.relation,))
         row = next((r for r in getattr(p, kind.relation) if r.id == item_id), None)
@@ -57,28 +74,45 @@ def _register_collection(kind: EvidenceKind) -> None:
             raise NotFound(f"Élément introuvable ({kind.label}).")
         return Read.model_validate(row)
 
-    @router.patch(base + "/{item_id}", response_model=Read, name=f"update_{slug}", summary=f"Change: {kind.label}",
-                  responses=PROBLEMS)
-    def update_item(project_id: uuid.UUID, item_id: ItemId, body: Patch, response: Response,  # type: ignore[valid-type]
-                    uow: WriteUow, actor: ActorDep, clock: ClockDep, if_match: IfMatch) -> Any:
+    @router.patch(
+        base + "/{item_id}",
+        response_model=Read,
+        name=f"update_{slug}",
+        summary=f"Change: {kind.label}",
+        responses=PROBLEMS,
+    )
+    def update_item(
+        project_id: uuid.UUID,
+        item_id: ItemId,
+        body: Patch,
+        response: Response,  # type: ignore[valid-type]
+        uow: WriteUow,
+        actor: ActorDep,
+        clock: ClockDep,
+        if_match: IfMatch,
+    ) -> Any:
         with uow:
-            p, row = update_evidence(uow, project_id, kind, item_id, body, if_match=if_match,
-                                              actor=actor, clock=clock)
+            p, row = update_evidence(uow, project_id, kind, item_id, body, if_match=if_match, actor=actor, clock=clock)
         set_etag(response, p.version)
         return Read.model_validate(row)
 
-    @router.delete(base + "/{item_id}", status_code=status.HTTP_204_NO_CONTENT, name=f"delete_{slug}",
-                   summary=f"Remove: {kind.label}", responses=PROBLEMS)
-    def delete_item(project_id: uuid.UUID, item_id: ItemId, uow: WriteUow, actor: ActorDep, clock: ClockDep,
-                    if_match: IfMatch) -> Response:
+    @router.delete(
+        base + "/{item_id}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        name=f"delete_{slug}",
+        summary=f"Remove: {kind.label}",
+        responses=PROBLEMS,
+    )
+    def delete_item(
+        project_id: uuid.UUID, item_id: ItemId, uow: WriteUow, actor: ActorDep, clock: ClockDep, if_match: IfMatch
+    ) -> Response:
         with uow:
-            p = delete_evidence(uow, project_id, kind, item_id, if_match=if_match, actor=actor,
-                                         clock=clock)
+            p = delete_evidence(uow, project_id, kind, item_id, if_match=if_match, actor=actor, clock=clock)
         return Response(status_code=204, headers={"ETag": etag(p.version)})
 
 
 def _register_singleton(kind: EvidenceKind) -> None:
-    Create, Read = kind.create, kind.read  # noqa: N806
+    Create, Read = kind.create, kind.read
     base = f"/{kind.name}"
     slug = kind.name.replace("-", "_")
 
@@ -91,22 +125,39 @@ def _register_singleton(kind: EvidenceKind) -> None:
         set_etag(response, p.version)
         return Read.model_validate(row)
 
-    @router.put(base, response_model=Read, name=f"put_{slug}", summary=f"Record or replace: {kind.label}",
-                responses={**PROBLEMS, 201: {"description": "Created"}})
-    def put_item(project_id: uuid.UUID, body: Create, response: Response,  # type: ignore[valid-type]
-                 uow: WriteUow, actor: ActorDep, clock: ClockDep, if_match: IfMatch) -> Any:
+    @router.put(
+        base,
+        response_model=Read,
+        name=f"put_{slug}",
+        summary=f"Record or replace: {kind.label}",
+        responses={**PROBLEMS, 201: {"description": "Created"}},
+    )
+    def put_item(
+        project_id: uuid.UUID,
+        body: Create,
+        response: Response,  # type: ignore[valid-type]
+        uow: WriteUow,
+        actor: ActorDep,
+        clock: ClockDep,
+        if_match: IfMatch,
+    ) -> Any:
         with uow:
-            p, row, created = add_evidence(uow, project_id, kind, body, if_match=if_match, actor=actor,
-                                                    clock=clock)
+            p, row, created = add_evidence(uow, project_id, kind, body, if_match=if_match, actor=actor, clock=clock)
         set_etag(response, p.version)
         if created:
             response.status_code = status.HTTP_201_CREATED
         return Read.model_validate(row)
 
-    @router.delete(base, status_code=status.HTTP_204_NO_CONTENT, name=f"delete_{slug}",
-                   summary=f"Remove: {kind.label}", responses=PROBLEMS)
-    def delete_item(project_id: uuid.UUID, uow: WriteUow, actor: ActorDep, clock: ClockDep,
-                    if_match: IfMatch) -> Response:
+    @router.delete(
+        base,
+        status_code=status.HTTP_204_NO_CONTENT,
+        name=f"delete_{slug}",
+        summary=f"Remove: {kind.label}",
+        responses=PROBLEMS,
+    )
+    def delete_item(
+        project_id: uuid.UUID, uow: WriteUow, actor: ActorDep, clock: ClockDep, if_match: IfMatch
+    ) -> Response:
         with uow:
             p = delete_evidence(uow, project_id, kind, None, if_match=if_match, actor=actor, clock=clock)
         return Response(status_code=204, headers={"ETag": etag(p.version)})

@@ -100,8 +100,11 @@ def checklist(project_id: object, state: State, transitions: TransitionsRead) ->
     if view is None:
         return None
     missing = tuple(
-        Missing(u.code, u.message, tuple(Link(k, KINDS[k].label, evidence_url(project_id, k))
-                                         for k in GUARD_KINDS.get(u.code, ())))
+        Missing(
+            u.code,
+            u.message,
+            tuple(Link(k, KINDS[k].label, evidence_url(project_id, k)) for k in GUARD_KINDS.get(u.code, ())),
+        )
         for u in view.unmet
     )
     return Checklist(trigger, view.label, STATE_LABELS[view.to_state], len(FORWARD_GUARDS[trigger]), missing)

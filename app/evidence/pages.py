@@ -54,12 +54,14 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 BASE = "/projets/{project_id}/preuves/{kind}"
 
 
-FLASH_MESSAGES.update({
-    "preuve_ajoutee": "L'élément a été ajouté au dossier.",
-    "preuve_modifiee": "Les modifications ont été enregistrées.",
-    "preuve_enregistree": "La fiche a été enregistrée.",
-    "preuve_supprimee": "L'élément a été supprimé du dossier.",
-})
+FLASH_MESSAGES.update(
+    {
+        "preuve_ajoutee": "L'élément a été ajouté au dossier.",
+        "preuve_modifiee": "Les modifications ont été enregistrées.",
+        "preuve_enregistree": "La fiche a été enregistrée.",
+        "preuve_supprimee": "L'élément a été supprimé du dossier.",
+    }
+)
 
 
 EUROS = frozenset({"annual_charges", "market_income", "non_market_income", "annual_amount"})
@@ -67,10 +69,10 @@ EUROS = frozenset({"annual_charges", "market_income", "non_market_income", "annu
 
 INTRO: dict[str, str] = {
     "stakeholders": "Les membres du groupe projet : habitants, collectivités, bailleurs sociaux, partenaires "
-                    "socio-économiques et le consultant du Mouvement qui pilote le projet (AMO).",
+    "socio-économiques et le consultant du Mouvement qui pilote le projet (AMO).",
     "communes": "Les communes du territoire de la future régie (code INSEE).",
     "qpvs": "Les quartiers prioritaires de la politique de la ville concernés (obligatoire pour une Régie de "
-            "Quartier).",
+    "Quartier).",
     "needs": "Les besoins du territoire ; l'étude de faisabilité confirme ou écarte chacun d'eux.",
     "activities": "Les activités prioritaires envisagées.",
     "feasibility": "Le modèle économique, les locaux et la conclusion de l'étude de faisabilité.",
@@ -133,8 +135,11 @@ def _row(p: Project, kind: EvidenceKind, item_id: int) -> Any:
 def _choices(kind: EvidenceKind, p: Project) -> dict[str, tuple[tuple[str, str], ...]]:
     if kind.name != "approvals":
         return {}
-    return {"stakeholder_id": tuple((str(st.id), f"{st.name} ({CATEGORY_LABELS[Category(st.category)]})")
-                                    for st in p.stakeholders)}
+    return {
+        "stakeholder_id": tuple(
+            (str(st.id), f"{st.name} ({CATEGORY_LABELS[Category(st.category)]})") for st in p.stakeholders
+        )
+    }
 
 
 def create_fields(kind: EvidenceKind, p: Project | None = None) -> list[Field]:
@@ -145,8 +150,10 @@ def patch_fields(kind: EvidenceKind) -> list[Field]:
     """The change form: the patch schema's fields, marked required where creating requires them."""
     assert kind.patch is not None
     created = {f.name: f for f in create_fields(kind)}
-    return [replace(f, required=created[f.name].required, blank=created[f.name].blank) if f.name in created else f
-            for f in fields_of(kind.patch, kind=kind.name)]
+    return [
+        replace(f, required=created[f.name].required, blank=created[f.name].blank) if f.name in created else f
+        for f in fields_of(kind.patch, kind=kind.name)
+    ]
 
 
 def _legend(kind: EvidenceKind, editing: bool) -> str:
@@ -225,9 +232,14 @@ def _context(request: Request, principal: Principal, p: Project, kind: EvidenceK
     can_write = not closed and may(principal, p.id, p.region, needs_for("page_evidence_create", {"kind": kind.name}))
     return {
         "project": {"id": str(p.id), "name": p.name, "state_label": STATE_LABELS[State(p.state)]},
-        "kind": kind, "kinds": list(KINDS.values()), "closed": closed, "can_write": can_write,
-        "consultant_only": kind.name in CONSULTANT_ONLY_KINDS, "intro": INTRO.get(kind.name, ""),
-        "page_url": f"/projets/{p.id}/preuves/{kind.name}", "section": "portefeuille",
+        "kind": kind,
+        "kinds": list(KINDS.values()),
+        "closed": closed,
+        "can_write": can_write,
+        "consultant_only": kind.name in CONSULTANT_ONLY_KINDS,
+        "intro": INTRO.get(kind.name, ""),
+        "page_url": f"/projets/{p.id}/preuves/{kind.name}",
+        "section": "portefeuille",
         # sent back by the forms that change or delete what the page shows: a save refused with 412 if
         # the project changed since the page was read (no silent lost update between two people)
         "version": p.version,
@@ -235,8 +247,14 @@ def _context(request: Request, principal: Principal, p: Project, kind: EvidenceK
 
 
 # --- pages ----------------------------------------------------------------------------------------
-def _kind_page(request: Request, principal: Principal, pid: uuid.UUID, kind: EvidenceKind,
-               form: FormState | None = None, status: int = 200) -> Response:
+def _kind_page(
+    request: Request,
+    principal: Principal,
+    pid: uuid.UUID,
+    kind: EvidenceKind,
+    form: FormState | None = None,
+    status: int = 200,
+) -> Response:
     with _project(request, pid, kind) as p:
         ctx = _context(request, principal, p, kind)
         names = _names(p, kind)
@@ -256,8 +274,12 @@ def _kind_page(request: Request, principal: Principal, pid: uuid.UUID, kind: Evi
         if kind.name == "approvals" and not p.stakeholders:
             ctx["no_stakeholders"] = True
         columns = [field_label(kind, n) for n in _columns(kind)]
-        return render(request, "evidence.html", ctx | {"items": items, "record": record, "columns": columns,
-                                                       "form": form if ctx["can_write"] else None}, status)
+        return render(
+            request,
+            "evidence.html",
+            ctx | {"items": items, "record": record, "columns": columns, "form": form if ctx["can_write"] else None},
+            status,
+        )
 
 
 @router.get(BASE, name="page_evidence")
@@ -288,9 +310,11 @@ def _save(request: Request, form: FormState, action: Any) -> int | None:
     return None
 
 
-STALE_PAGE = ("Le dossier a été modifié par quelqu'un d'autre depuis que vous avez ouvert cette page : rien n'a été "
-              "enregistré. Les valeurs enregistrées sont affichées ci-dessus ; vérifiez-les, puis enregistrez à "
-              "nouveau si vos modifications doivent les remplacer.")
+STALE_PAGE = (
+    "Le dossier a été modifié par quelqu'un d'autre depuis que vous avez ouvert cette page : rien n'a été "
+    "enregistré. Les valeurs enregistrées sont affichées ci-dessus ; vérifiez-les, puis enregistrez à "
+    "nouveau si vos modifications doivent les remplacer."
+)
 
 
 @router.post(BASE, name="page_evidence_create")
@@ -306,8 +330,7 @@ def evidence_create(request: Request, project_id: str, kind: str, principal: Pag
     def write() -> None:
         parsed = k.create.model_validate(body)
         with UnitOfWork(request.app.state.session_factory) as uow:
-            add_evidence(uow, pid, k, parsed, if_match=version, actor=actor_of(request),
-                                  clock=request.app.state.clock)
+            add_evidence(uow, pid, k, parsed, if_match=version, actor=actor_of(request), clock=request.app.state.clock)
 
     status = _save(request, form, write)
     if status is None:
@@ -317,8 +340,15 @@ def evidence_create(request: Request, project_id: str, kind: str, principal: Pag
     return _kind_page(request, principal, pid, k, form, status)
 
 
-def _item_page(request: Request, principal: Principal, pid: uuid.UUID, kind: EvidenceKind, item_id: int,
-               form: FormState | None = None, status: int = 200) -> Response:
+def _item_page(
+    request: Request,
+    principal: Principal,
+    pid: uuid.UUID,
+    kind: EvidenceKind,
+    item_id: int,
+    form: FormState | None = None,
+    status: int = 200,
+) -> Response:
     with _project(request, pid, kind) as p:
         ctx = _context(request, principal, p, kind)
         row = _row(p, kind, item_id)
@@ -326,8 +356,9 @@ def _item_page(request: Request, principal: Principal, pid: uuid.UUID, kind: Evi
         if form is None and ctx["can_write"]:
             fields = patch_fields(kind)
             form = _state(kind, fields, True, values_from(row, fields))
-        return render(request, "evidence_item.html", ctx | {"item": item, "form": form if ctx["can_write"] else None},
-                      status)
+        return render(
+            request, "evidence_item.html", ctx | {"item": item, "form": form if ctx["can_write"] else None}, status
+        )
 
 
 # The single records' paths come first: "supprimer" is not an item id.
@@ -356,8 +387,9 @@ def evidence_item(request: Request, project_id: str, kind: str, item: str, princ
 
 
 @router.post(BASE + "/{item}", name="page_evidence_update")
-def evidence_update(request: Request, project_id: str, kind: str, item: str, principal: PageUser,
-                    data: Form) -> Response:
+def evidence_update(
+    request: Request, project_id: str, kind: str, item: str, principal: PageUser, data: Form
+) -> Response:
     k, pid = _kind(kind), _project_id(project_id)
     if k.singleton:
         raise NotFound("Élément introuvable.")
@@ -370,8 +402,16 @@ def evidence_update(request: Request, project_id: str, kind: str, item: str, pri
         assert k.patch is not None
         parsed = k.patch.model_validate(body)
         with UnitOfWork(request.app.state.session_factory) as uow:
-            update_evidence(uow, pid, k, item_id, parsed, if_match=form_version(data.get("version")),
-                                     actor=actor_of(request), clock=request.app.state.clock)
+            update_evidence(
+                uow,
+                pid,
+                k,
+                item_id,
+                parsed,
+                if_match=form_version(data.get("version")),
+                actor=actor_of(request),
+                clock=request.app.state.clock,
+            )
 
     status = _save(request, form, write)
     if status is None:
@@ -379,8 +419,9 @@ def evidence_update(request: Request, project_id: str, kind: str, item: str, pri
     return _item_page(request, principal, pid, k, item_id, form, status)
 
 
-def _delete_page(request: Request, principal: Principal, pid: uuid.UUID, kind: EvidenceKind,
-                 item_id: int | None) -> Response:
+def _delete_page(
+    request: Request, principal: Principal, pid: uuid.UUID, kind: EvidenceKind, item_id: int | None
+) -> Response:
     with _project(request, pid, kind) as p:
         ctx = _context(request, principal, p, kind)
         if ctx["closed"]:
@@ -393,11 +434,17 @@ def _delete_page(request: Request, principal: Principal, pid: uuid.UUID, kind: E
         return render(request, "evidence_delete.html", ctx | {"item": item, "action": action})
 
 
-def _delete(request: Request, pid: uuid.UUID, kind: EvidenceKind, item_id: int | None,
-            data: FormData) -> Response:
+def _delete(request: Request, pid: uuid.UUID, kind: EvidenceKind, item_id: int | None, data: FormData) -> Response:
     with UnitOfWork(request.app.state.session_factory) as uow:
-        delete_evidence(uow, pid, kind, item_id, if_match=form_version(data.get("version")), actor=actor_of(request),
-                                 clock=request.app.state.clock)
+        delete_evidence(
+            uow,
+            pid,
+            kind,
+            item_id,
+            if_match=form_version(data.get("version")),
+            actor=actor_of(request),
+            clock=request.app.state.clock,
+        )
     return _redirect(request, pid, kind, "preuve_supprimee")
 
 
@@ -410,8 +457,7 @@ def item_delete_confirm(request: Request, project_id: str, kind: str, item: str,
 
 
 @router.post(BASE + "/{item}/supprimer", name="page_evidence_delete")
-def item_delete(request: Request, project_id: str, kind: str, item: str, principal: PageUser,
-                data: Form) -> Response:
+def item_delete(request: Request, project_id: str, kind: str, item: str, principal: PageUser, data: Form) -> Response:
     k = _kind(kind)
     if k.singleton:
         raise NotFound("Élément introuvable.")

@@ -105,29 +105,93 @@ def _check_pilot(project: Project, values: dict[str, Any]) -> None:
 KINDS: dict[str, EvidenceKind] = {
     k.name: k
     for k in (
-        EvidenceKind("stakeholders", "Groupe projet", Stakeholder, StakeholderIn, StakeholderRead,
-                     StakeholderPatch, "stakeholders", extra_check=_check_pilot),
-        EvidenceKind("communes", "Communes du territoire", Commune, CommuneIn, CommuneRead, CommunePatch,
-                     "communes", unique=("insee_code",)),
-        EvidenceKind("qpvs", "Quartiers prioritaires (QPV)", Qpv, QpvIn, QpvRead, QpvPatch, "qpvs",
-                     unique=("code",)),
+        EvidenceKind(
+            "stakeholders",
+            "Groupe projet",
+            Stakeholder,
+            StakeholderIn,
+            StakeholderRead,
+            StakeholderPatch,
+            "stakeholders",
+            extra_check=_check_pilot,
+        ),
+        EvidenceKind(
+            "communes",
+            "Communes du territoire",
+            Commune,
+            CommuneIn,
+            CommuneRead,
+            CommunePatch,
+            "communes",
+            unique=("insee_code",),
+        ),
+        EvidenceKind("qpvs", "Quartiers prioritaires (QPV)", Qpv, QpvIn, QpvRead, QpvPatch, "qpvs", unique=("code",)),
         EvidenceKind("needs", "Besoins du territoire", Need, NeedIn, NeedRead, NeedPatch, "needs"),
-        EvidenceKind("activities", "Activités prioritaires", Activity, ActivityIn, ActivityRead,
-                     ActivityPatch, "activities"),
-        EvidenceKind("feasibility", "Étude de faisabilité", FeasibilityStudy, FeasibilityIn, FeasibilityRead,
-                     None, "feasibility", past_dates=("conclusion_on",)),
+        EvidenceKind(
+            "activities", "Activités prioritaires", Activity, ActivityIn, ActivityRead, ActivityPatch, "activities"
+        ),
+        EvidenceKind(
+            "feasibility",
+            "Étude de faisabilité",
+            FeasibilityStudy,
+            FeasibilityIn,
+            FeasibilityRead,
+            None,
+            "feasibility",
+            past_dates=("conclusion_on",),
+        ),
         EvidenceKind("markets", "Marchés mobilisables", Market, MarketIn, MarketRead, MarketPatch, "markets"),
-        EvidenceKind("site-visits", "Visites de régies", SiteVisit, SiteVisitIn, SiteVisitRead,
-                     SiteVisitPatch, "site_visits", past_dates=("visited_on",)),
-        EvidenceKind("approvals", "Avis des acteurs", Approval, ApprovalIn, ApprovalRead, ApprovalPatch,
-                     "approvals", past_dates=("given_on",), extra_check=_check_approval),
-        EvidenceKind("association", "Association de préfiguration", Association, AssociationIn,
-                     AssociationRead, None, "association", past_dates=("declared_on",)),
-        EvidenceKind("board-members", "Conseil d'administration", BoardMember, BoardMemberIn,
-                     BoardMemberRead, BoardMemberPatch, "board_members"),
+        EvidenceKind(
+            "site-visits",
+            "Visites de régies",
+            SiteVisit,
+            SiteVisitIn,
+            SiteVisitRead,
+            SiteVisitPatch,
+            "site_visits",
+            past_dates=("visited_on",),
+        ),
+        EvidenceKind(
+            "approvals",
+            "Avis des acteurs",
+            Approval,
+            ApprovalIn,
+            ApprovalRead,
+            ApprovalPatch,
+            "approvals",
+            past_dates=("given_on",),
+            extra_check=_check_approval,
+        ),
+        EvidenceKind(
+            "association",
+            "Association de préfiguration",
+            Association,
+            AssociationIn,
+            AssociationRead,
+            None,
+            "association",
+            past_dates=("declared_on",),
+        ),
+        EvidenceKind(
+            "board-members",
+            "Conseil d'administration",
+            BoardMember,
+            BoardMemberIn,
+            BoardMemberRead,
+            BoardMemberPatch,
+            "board_members",
+        ),
         EvidenceKind("hires", "Recrutements", Hire, HireIn, HireRead, HirePatch, "hires"),
-        EvidenceKind("expertises", "Expertise sur site", Expertise, ExpertiseIn, ExpertiseRead,
-                     ExpertisePatch, "expertises", past_dates=("conducted_on",)),
+        EvidenceKind(
+            "expertises",
+            "Expertise sur site",
+            Expertise,
+            ExpertiseIn,
+            ExpertiseRead,
+            ExpertisePatch,
+            "expertises",
+            past_dates=("conducted_on",),
+        ),
     )
 }
 
@@ -138,10 +202,19 @@ CONSULTANT_ONLY_KINDS = frozenset({"expertises"})
 
 # Which relations of Project fill each Evidence field (approvals carry their stakeholder's category).
 FIELD_RELATIONS: dict[str, tuple[str, ...]] = {
-    "stakeholders": ("stakeholders",), "communes": ("communes",), "qpvs": ("qpvs",), "needs": ("needs",),
-    "activities": ("activities",), "study": ("feasibility",), "markets": ("markets",),
-    "site_visits": ("site_visits",), "approvals": ("approvals", "stakeholders"), "association": ("association",),
-    "board_colleges": ("board_members",), "hires": ("hires",), "expertises": ("expertises",),
+    "stakeholders": ("stakeholders",),
+    "communes": ("communes",),
+    "qpvs": ("qpvs",),
+    "needs": ("needs",),
+    "activities": ("activities",),
+    "study": ("feasibility",),
+    "markets": ("markets",),
+    "site_visits": ("site_visits",),
+    "approvals": ("approvals", "stakeholders"),
+    "association": ("association",),
+    "board_colleges": ("board_members",),
+    "hires": ("hires",),
+    "expertises": ("expertises",),
 }
 
 
@@ -175,9 +248,16 @@ def snapshot(project: Project, fields: frozenset[str] | None = None) -> ev.Evide
         values["activities"] = len(project.activities)
     if "study" in want:
         study = project.feasibility
-        values["study"] = None if study is None else ev.StudyFact(
-            study.annual_charges, study.market_income, study.non_market_income, study.premises_address,
-            Verdict(study.conclusion) if study.conclusion else None,
+        values["study"] = (
+            None
+            if study is None
+            else ev.StudyFact(
+                study.annual_charges,
+                study.market_income,
+                study.non_market_income,
+                study.premises_address,
+                Verdict(study.conclusion) if study.conclusion else None,
+            )
         )
     if "markets" in want:
         values["markets"] = tuple(ev.MarketFact(mk.buyer_name, mk.buyer_category) for mk in project.markets)
@@ -191,16 +271,16 @@ def snapshot(project: Project, fields: frozenset[str] | None = None) -> ev.Evide
         )
     if "association" in want:
         assoc = project.association
-        values["association"] = None if assoc is None else ev.AssociationFact(assoc.name, assoc.declared_on,
-                                                                              assoc.rna)
+        values["association"] = None if assoc is None else ev.AssociationFact(assoc.name, assoc.declared_on, assoc.rna)
     if "board_colleges" in want:
         values["board_colleges"] = frozenset(Category(b.college) for b in project.board_members)
     if "hires" in want:
         values["hires"] = len(project.hires)
     if "expertises" in want:
         values["expertises"] = tuple(
-            ev.ExpertiseFact(x.conducted_on, tuple(x.experts),
-                             ExpertiseConclusion(x.conclusion) if x.conclusion else None, x.id)
+            ev.ExpertiseFact(
+                x.conducted_on, tuple(x.experts), ExpertiseConclusion(x.conclusion) if x.conclusion else None, x.id
+            )
             for x in project.expertises
         )
     return ev.Evidence(kind=Kind(project.kind), loaded=None if fields is None else frozenset(fields), **values)

@@ -9,13 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.projects.models import Project
-from app.projects.service import _jsonable, _load_for_write, _plain, _record
-
 from app.core.clock import Actor, Clock
 from app.core.errors import Conflict, NotFound
 from app.core.unit_of_work import UnitOfWork
 from app.evidence.registry import EvidenceKind
+from app.projects.models import Project
+from app.projects.service import _jsonable, _load_for_write, _plain, _record
 from workflow.errors import InvalidInput
 
 
@@ -51,8 +50,16 @@ def _check_unique(p: Project, kind: EvidenceKind, values: dict[str, Any], exclud
             raise Conflict(f"« {values[name]} » est déjà enregistré pour ce projet ({kind.label}).")
 
 
-def add_evidence(uow: UnitOfWork, project_id: uuid.UUID, kind: EvidenceKind, body: BaseModel, *,
-                 if_match: int | None, actor: Actor, clock: Clock) -> tuple[Project, Any, bool]:
+def add_evidence(
+    uow: UnitOfWork,
+    project_id: uuid.UUID,
+    kind: EvidenceKind,
+    body: BaseModel,
+    *,
+    if_match: int | None,
+    actor: Actor,
+    clock: Clock,
+) -> tuple[Project, Any, bool]:
     """Add a row (or record/replace a singleton); returns the project, the row and whether it is new."""
     p = _load_for_write(uow, project_id, if_match, relations=_relations_for(kind))
     values = _plain(body.model_dump())
@@ -74,14 +81,29 @@ def add_evidence(uow: UnitOfWork, project_id: uuid.UUID, kind: EvidenceKind, bod
         _rows(p, kind).append(row)
         created = True
     uow.flush()
-    _record(uow, p, clock, actor, "evidence.created" if created else "evidence.updated",
-            data={"kind": kind.name, "id": getattr(row, "id", None), "values": _jsonable(values)})
+    _record(
+        uow,
+        p,
+        clock,
+        actor,
+        "evidence.created" if created else "evidence.updated",
+        data={"kind": kind.name, "id": getattr(row, "id", None), "values": _jsonable(values)},
+    )
     uow.commit()
     return p, row, created
 
 
-def update_evidence(uow: UnitOfWork, project_id: uuid.UUID, kind: EvidenceKind, item_id: int, body: BaseModel, *,
-                    if_match: int | None, actor: Actor, clock: Clock) -> tuple[Project, Any]:
+def update_evidence(
+    uow: UnitOfWork,
+    project_id: uuid.UUID,
+    kind: EvidenceKind,
+    item_id: int,
+    body: BaseModel,
+    *,
+    if_match: int | None,
+    actor: Actor,
+    clock: Clock,
+) -> tuple[Project, Any]:
     p = _load_for_write(uow, project_id, if_match, relations=_relations_for(kind))
     row = _find(p, kind, item_id)
     changes = {k: v for k, v in _plain(body.model_dump(exclude_unset=True)).items() if getattr(row, k) != v}
@@ -96,14 +118,28 @@ def update_evidence(uow: UnitOfWork, project_id: uuid.UUID, kind: EvidenceKind, 
     for name, value in changes.items():
         setattr(row, name, value)
     if changes:
-        _record(uow, p, clock, actor, "evidence.updated",
-                data={"kind": kind.name, "id": item_id, "values": _jsonable(changes)})
+        _record(
+            uow,
+            p,
+            clock,
+            actor,
+            "evidence.updated",
+            data={"kind": kind.name, "id": item_id, "values": _jsonable(changes)},
+        )
     uow.commit()  # even with nothing to write: a rollback would expire the rows the caller reads next
     return p, row
 
 
-def delete_evidence(uow: UnitOfWork, project_id: uuid.UUID, kind: EvidenceKind, item_id: int | None, *,
-                    if_match: int | None, actor: Actor, clock: Clock) -> Project:
+def delete_evidence(
+    uow: UnitOfWork,
+    project_id: uuid.UUID,
+    kind: EvidenceKind,
+    item_id: int | None,
+    *,
+    if_match: int | None,
+    actor: Actor,
+    clock: Clock,
+) -> Project:
     p = _load_for_write(uow, project_id, if_match, relations=_relations_for(kind))
     if kind.singleton:
         row = getattr(p, kind.relation)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -76,10 +76,12 @@ class _Strict(Body):
 class EvidenceStep(_Strict):
     kind: Literal[tuple(KINDS)]  # type: ignore[valid-type]
     on: date = Field(..., description="Day it was recorded (the clock is set to that day).")
-    ref: str | None = Field(None, min_length=1, max_length=100,
-                            description="Your name for this item, for a later `update` or an approval.")
-    update: str | None = Field(None, min_length=1, max_length=100,
-                               description="Change the earlier item with this `ref` (body of its PATCH).")
+    ref: str | None = Field(
+        None, min_length=1, max_length=100, description="Your name for this item, for a later `update` or an approval."
+    )
+    update: str | None = Field(
+        None, min_length=1, max_length=100, description="Change the earlier item with this `ref` (body of its PATCH)."
+    )
     data: dict[str, Any]
 
 
@@ -109,16 +111,26 @@ class ImportProjectIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     ref: Any = Field(None, description="Your own identifier for the project, echoed in the report.")
-    project: dict[str, Any] = Field(default_factory=dict, description="The body of POST /projects, with "
-                                    "`started_on` (required here): the day the groupe projet started.")
-    evidence: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_EVIDENCE, description=(
-        "Items `{kind, on, ref?, update?, data}`: `kind` an evidence collection (stakeholders, communes, qpvs, "
-        "needs, activities, feasibility, markets, site-visits, approvals, association, board-members, hires, "
-        "expertises), `on` the day it was recorded, `data` the body of its POST (or PUT), or of its PATCH "
-        "with `update: <ref of an earlier item>`. An approval names its stakeholder with `stakeholder`: the "
-        "`ref` (or the name) of a stakeholder recorded before it."))
-    transitions: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_TRANSITIONS, description=(
-        "Items `{trigger, effective_on, reason?}` in the order they happened."))
+    project: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The body of POST /projects, with `started_on` (required here): the day the groupe projet started.",
+    )
+    evidence: list[dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=MAX_EVIDENCE,
+        description=(
+            "Items `{kind, on, ref?, update?, data}`: `kind` an evidence collection (stakeholders, communes, qpvs, "
+            "needs, activities, feasibility, markets, site-visits, approvals, association, board-members, hires, "
+            "expertises), `on` the day it was recorded, `data` the body of its POST (or PUT), or of its PATCH "
+            "with `update: <ref of an earlier item>`. An approval names its stakeholder with `stakeholder`: the "
+            "`ref` (or the name) of a stakeholder recorded before it."
+        ),
+    )
+    transitions: list[dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=MAX_TRANSITIONS,
+        description=("Items `{trigger, effective_on, reason?}` in the order they happened."),
+    )
 
 
 class ImportRequest(BaseModel):
@@ -139,8 +151,11 @@ class ProjectOutcome(BaseModel):
     project_id: uuid.UUID | None = Field(None, description="The new project (absent in a dry run).")
     state: str | None = None
     version: int | None = None
-    code: str | None = Field(None, description="Why it was refused: a problem code (conditions_non_remplies, "
-                             "donnee_invalide, requete_invalide, transition_impossible, …).")
+    code: str | None = Field(
+        None,
+        description="Why it was refused: a problem code (conditions_non_remplies, "
+        "donnee_invalide, requete_invalide, transition_impossible, …).",
+    )
     detail: str | None = None
     at: str | None = Field(None, description="The step that was refused, e.g. `transitions.2` or `evidence.5`.")
     unmet: list[UnmetRead] = Field(default_factory=list, description="Unmet guards, when a transition was refused.")
@@ -197,8 +212,12 @@ def check(raw: dict[str, Any], today: date) -> tuple[Plan | None, list[FieldProb
         item = None
     start = item.project.started_on if item is not None else None
     if item is not None and start is None:
-        problems.append(FieldProblem(field="project.started_on", message="Indiquez le jour où le groupe projet "
-                                     "a démarré : l'historique se rejoue à partir de là."))
+        problems.append(
+            FieldProblem(
+                field="project.started_on",
+                message="Indiquez le jour où le groupe projet a démarré : l'historique se rejoue à partir de là.",
+            )
+        )
     elif start is not None and start > today:
         problems.append(FieldProblem(field="project.started_on", message="Cette date ne peut pas être dans le futur."))
     start = start or date.min
@@ -222,19 +241,33 @@ def check(raw: dict[str, Any], today: date) -> tuple[Plan | None, list[FieldProb
         stakeholder_ref = None
         if ev.kind == "approvals" and ev.update is None:
             if "stakeholder_id" in data:
-                problems.append(FieldProblem(field=f"{where}.data.stakeholder_id", message="Les identifiants ne sont "
-                                             "pas encore connus : nommez la partie prenante avec « stakeholder » "
-                                             "(sa « ref » ou son nom)."))
+                problems.append(
+                    FieldProblem(
+                        field=f"{where}.data.stakeholder_id",
+                        message="Les identifiants ne sont "
+                        "pas encore connus : nommez la partie prenante avec « stakeholder » "
+                        "(sa « ref » ou son nom).",
+                    )
+                )
                 continue
             stakeholder_ref = data.pop("stakeholder", None)
             if not isinstance(stakeholder_ref, str) or not stakeholder_ref:
-                problems.append(FieldProblem(field=f"{where}.data.stakeholder", message="Indiquez la « ref » (ou le "
-                                             "nom) de la partie prenante qui donne cet avis."))
+                problems.append(
+                    FieldProblem(
+                        field=f"{where}.data.stakeholder",
+                        message="Indiquez la « ref » (ou le nom) de la partie prenante qui donne cet avis.",
+                    )
+                )
                 continue
             data["stakeholder_id"] = 1  # placeholder, replaced by the real id when the approval is recorded
         if ev.update is not None and kind.singleton:
-            problems.append(FieldProblem(field=f"{where}.update", message="Un élément unique (étude, association) "
-                                         "se remplace : donnez-le à nouveau, sans « update »."))
+            problems.append(
+                FieldProblem(
+                    field=f"{where}.update",
+                    message="Un élément unique (étude, association) "
+                    "se remplace : donnez-le à nouveau, sans « update ».",
+                )
+            )
             continue
         model = kind.patch if ev.update is not None else kind.create
         try:
@@ -243,14 +276,22 @@ def check(raw: dict[str, Any], today: date) -> tuple[Plan | None, list[FieldProb
             problems += _errors(exc, f"{where}.data")
             continue
         if not (start <= ev.on <= today):
-            problems.append(FieldProblem(field=f"{where}.on", message="Le jour d'enregistrement doit être entre le "
-                                         "démarrage du groupe projet et aujourd'hui."))
+            problems.append(
+                FieldProblem(
+                    field=f"{where}.on",
+                    message="Le jour d'enregistrement doit être entre le démarrage du groupe projet et aujourd'hui.",
+                )
+            )
         steps.append(Step(ev.on, (0, i), where, evidence=ev, body=body, stakeholder_ref=stakeholder_ref))
     for i, tr in transitions:
         where = f"transitions.{i}"
         if not (start <= tr.effective_on <= today):
-            problems.append(FieldProblem(field=f"{where}.effective_on", message="La date d'effet doit être entre le "
-                                         "démarrage du groupe projet et aujourd'hui."))
+            problems.append(
+                FieldProblem(
+                    field=f"{where}.effective_on",
+                    message="La date d'effet doit être entre le démarrage du groupe projet et aujourd'hui.",
+                )
+            )
         steps.append(Step(tr.effective_on, (1, i), where, transition=tr))
     steps.sort(key=lambda st: (st.on, st.order))
     # References: an `update` or an approval names an item recorded before it (in the replayed order).
@@ -261,12 +302,24 @@ def check(raw: dict[str, Any], today: date) -> tuple[Plan | None, list[FieldProb
         if ev is None:
             continue
         if ev.update is not None and seen.get(ev.update) != ev.kind:
-            problems.append(FieldProblem(field=f"{st.where}.update", message=f"Aucun élément « {ev.kind} » de ref "
-                                         f"« {ev.update} » n'est enregistré avant ce jour."))
-        if st.stakeholder_ref is not None and seen.get(st.stakeholder_ref) != "stakeholders" \
-                and names.get(st.stakeholder_ref) != 1:
-            problems.append(FieldProblem(field=f"{st.where}.data.stakeholder", message=f"Aucune partie prenante "
-                                         f"« {st.stakeholder_ref} » (ref ou nom unique) n'est enregistrée avant ce jour."))
+            problems.append(
+                FieldProblem(
+                    field=f"{st.where}.update",
+                    message=f"Aucun élément « {ev.kind} » de ref « {ev.update} » n'est enregistré avant ce jour.",
+                )
+            )
+        if (
+            st.stakeholder_ref is not None
+            and seen.get(st.stakeholder_ref) != "stakeholders"
+            and names.get(st.stakeholder_ref) != 1
+        ):
+            problems.append(
+                FieldProblem(
+                    field=f"{st.where}.data.stakeholder",
+                    message=f"Aucune partie prenante "
+                    f"« {st.stakeholder_ref} » (ref ou nom unique) n'est enregistrée avant ce jour.",
+                )
+            )
         if ev.ref is not None:
             if ev.ref in seen:
                 problems.append(FieldProblem(field=f"{st.where}.ref", message=f"La ref « {ev.ref} » est déjà prise."))
@@ -292,20 +345,29 @@ def check_access(items: list[dict[str, Any]], principal: Principal) -> None:
             continue  # refused by validation, in the report
         region = region.strip()
         if principal.create_regions is not None and region not in principal.create_regions:
-            problems.append(f"projet {label} : vous ne pouvez créer de projet que dans vos régions "
-                            f"({', '.join(sorted(principal.create_regions))})")
+            problems.append(
+                f"projet {label} : vous ne pouvez créer de projet que dans vos régions "
+                f"({', '.join(sorted(principal.create_regions))})"
+            )
             continue
         abilities = set(principal.abilities(uuid.uuid4(), region))
         if principal.kind == "user" and not principal.reaches_region(region):
             abilities |= ROLE_ABILITIES[Role.PORTEUR]  # they would become its porteur
         evidence = raw.get("evidence") if isinstance(raw.get("evidence"), list) else []
         transitions = raw.get("transitions") if isinstance(raw.get("transitions"), list) else []
-        consultant_steps = [e.get("kind") for e in evidence if isinstance(e, dict) and e.get("kind") in CONSULTANT_ONLY_KINDS]
-        consultant_steps += [t.get("trigger") for t in transitions
-                             if isinstance(t, dict) and t.get("trigger") in {x.value for x in CONSULTANT_ONLY}]
+        consultant_steps = [
+            e.get("kind") for e in evidence if isinstance(e, dict) and e.get("kind") in CONSULTANT_ONLY_KINDS
+        ]
+        consultant_steps += [
+            t.get("trigger")
+            for t in transitions
+            if isinstance(t, dict) and t.get("trigger") in {x.value for x in CONSULTANT_ONLY}
+        ]
         if consultant_steps and Ability.CONSULTANT not in abilities:
-            problems.append(f"projet {label} : seul un consultant du Mouvement des Régies peut enregistrer "
-                            f"l'expertise, attribuer ou ajourner le label ({', '.join(sorted(set(consultant_steps)))})")
+            problems.append(
+                f"projet {label} : seul un consultant du Mouvement des Régies peut enregistrer "
+                f"l'expertise, attribuer ou ajourner le label ({', '.join(sorted(set(consultant_steps)))})"
+            )
     if problems:
         raise Forbidden("Import refusé : " + " ; ".join(problems) + ".")
 
@@ -325,7 +387,7 @@ class _Clocks:
         tick = self.ticks.get(day, 0)
         self.ticks[day] = tick + 1
         local = datetime.combine(day, time(12, 0), self.real.tz) + timedelta(seconds=tick)
-        return FixedClock(tz=self.real.tz, at=local.astimezone(timezone.utc))
+        return FixedClock(tz=self.real.tz, at=local.astimezone(UTC))
 
 
 def _refusal(outcome: ProjectOutcome, exc: DomainError, where: str) -> ProjectOutcome:
@@ -337,8 +399,17 @@ def _refusal(outcome: ProjectOutcome, exc: DomainError, where: str) -> ProjectOu
     return outcome
 
 
-def run_one(session_factory: sessionmaker[Session], plan: Plan, outcome: ProjectOutcome, *, default_plan: dl.Plan,
-            actor: Actor, clock: Clock, principal: Principal | None, dry_run: bool) -> ProjectOutcome:
+def run_one(
+    session_factory: sessionmaker[Session],
+    plan: Plan,
+    outcome: ProjectOutcome,
+    *,
+    default_plan: dl.Plan,
+    actor: Actor,
+    clock: Clock,
+    principal: Principal | None,
+    dry_run: bool,
+) -> ProjectOutcome:
     item = plan.item
     clocks = _Clocks(clock)
     body = item.project
@@ -348,8 +419,9 @@ def run_one(session_factory: sessionmaker[Session], plan: Plan, outcome: Project
     where = "project"
     with BatchUnitOfWork(session_factory) as uow:
         try:
-            p = create_project(uow, body, plan=default_plan, actor=actor, clock=clocks.on(body.started_on),
-                                        porteur_user_id=owner)
+            p = create_project(
+                uow, body, plan=default_plan, actor=actor, clock=clocks.on(body.started_on), porteur_user_id=owner
+            )
             ids: dict[str, int] = {}  # ref -> row id
             names: dict[str, int] = {}  # stakeholder name -> row id
             for st in plan.steps:
@@ -357,22 +429,31 @@ def run_one(session_factory: sessionmaker[Session], plan: Plan, outcome: Project
                 day_clock = clocks.on(st.on)
                 if st.transition is not None:
                     tr = st.transition
-                    p = fire_transition(uow, p.id, tr.trigger, TransitionBody(
-                        effective_on=tr.effective_on, reason=tr.reason), if_match=None, actor=actor, clock=day_clock)
+                    p = fire_transition(
+                        uow,
+                        p.id,
+                        tr.trigger,
+                        TransitionBody(effective_on=tr.effective_on, reason=tr.reason),
+                        if_match=None,
+                        actor=actor,
+                        clock=day_clock,
+                    )
                     continue
                 ev = st.evidence
                 assert ev is not None and st.body is not None
                 kind = KINDS[ev.kind]
                 if ev.update is not None:
-                    p, row = update_evidence(uow, p.id, kind, ids[ev.update], st.body, if_match=None,
-                                                      actor=actor, clock=day_clock)
+                    p, row = update_evidence(
+                        uow, p.id, kind, ids[ev.update], st.body, if_match=None, actor=actor, clock=day_clock
+                    )
                 else:
                     evidence_body = st.body
                     if st.stakeholder_ref is not None:
                         sid = ids.get(st.stakeholder_ref) or names[st.stakeholder_ref]
                         evidence_body = st.body.model_copy(update={"stakeholder_id": sid})
-                    p, row, _ = add_evidence(uow, p.id, kind, evidence_body, if_match=None, actor=actor,
-                                                      clock=day_clock)
+                    p, row, _ = add_evidence(
+                        uow, p.id, kind, evidence_body, if_match=None, actor=actor, clock=day_clock
+                    )
                 if ev.ref is not None and getattr(row, "id", None) is not None:
                     ids[ev.ref] = row.id
                 if ev.kind == "stakeholders":
@@ -391,26 +472,44 @@ def run_one(session_factory: sessionmaker[Session], plan: Plan, outcome: Project
             return outcome
 
 
-def import_projects(session_factory: sessionmaker[Session], items: list[dict[str, Any]], *, default_plan: dl.Plan,
-                    actor: Actor, clock: Clock, principal: Principal | None = None,
-                    dry_run: bool = False) -> ImportReport:
+def import_projects(
+    session_factory: sessionmaker[Session],
+    items: list[dict[str, Any]],
+    *,
+    default_plan: dl.Plan,
+    actor: Actor,
+    clock: Clock,
+    principal: Principal | None = None,
+    dry_run: bool = False,
+) -> ImportReport:
     """Import each project in its own transaction; the report says, per project, what happened."""
     today = clock.today()
     outcomes = []
     for index, raw in enumerate(items):
         project = raw.get("project") if isinstance(raw.get("project"), dict) else {}
         ref = raw.get("ref")
-        outcome = ProjectOutcome(index=index, ref=ref if isinstance(ref, str) else None,
-                                 name=project.get("name") if isinstance(project.get("name"), str) else None,
-                                 status="imported")
+        outcome = ProjectOutcome(
+            index=index,
+            ref=ref if isinstance(ref, str) else None,
+            name=project.get("name") if isinstance(project.get("name"), str) else None,
+            status="imported",
+        )
         plan, problems = check(raw, today)
         if plan is None:
             outcome.status, outcome.code = "refused", "requete_invalide"
             outcome.detail = "Le projet ne respecte pas le format attendu : voir « errors »."
             outcome.errors = problems
         else:
-            run_one(session_factory, plan, outcome, default_plan=default_plan, actor=actor, clock=clock,
-                    principal=principal, dry_run=dry_run)
+            run_one(
+                session_factory,
+                plan,
+                outcome,
+                default_plan=default_plan,
+                actor=actor,
+                clock=clock,
+                principal=principal,
+                dry_run=dry_run,
+            )
         outcomes.append(outcome)
     imported = sum(o.status == "imported" for o in outcomes)
     return ImportReport(dry_run=dry_run, imported=imported, refused=len(outcomes) - imported, projects=outcomes)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Date, Engine, Table, Uuid, func, select, text
@@ -53,7 +53,7 @@ def _out(column: Any, value: Any) -> Any:
     if value is None:
         return None
     if isinstance(column.type, UTCDateTime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):  # pragma: no cover - every timestamp column is UTCDateTime
@@ -67,7 +67,7 @@ def _in(column: Any, value: Any) -> Any:
     if value is None:
         return None
     if isinstance(column.type, UTCDateTime):
-        return datetime.fromisoformat(value).astimezone(timezone.utc)
+        return datetime.fromisoformat(value).astimezone(UTC)
     if isinstance(column.type, Uuid):
         return uuid.UUID(value)
     if isinstance(column.type, Date):
@@ -87,7 +87,7 @@ def _pk_key(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
 def schema_revision(conn: Connection) -> str | None:
     try:
         return conn.scalar(text("SELECT version_num FROM alembic_version"))
-    except Exception:  # noqa: BLE001 - no Alembic table: not a regieflow database
+    except Exception:
         return None
 
 
@@ -142,8 +142,9 @@ def _reset_sequences(conn: Connection) -> None:
             continue
         seq = conn.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name})
         if seq:
-            conn.execute(text(f'SELECT setval(:s, COALESCE((SELECT MAX(id) FROM "{table.name}"), 0) + 1, false)'),
-                         {"s": seq})
+            conn.execute(
+                text(f'SELECT setval(:s, COALESCE((SELECT MAX(id) FROM "{table.name}"), 0) + 1, false)'), {"s": seq}
+            )
 
 
 def parse(raw: str | bytes) -> dict[str, Any]:
@@ -154,8 +155,9 @@ def parse(raw: str | bytes) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ImportRefused("Ce fichier n'est pas un export complet de regieflow (format regieflow-dump).")
     if doc.get("format_version") != FORMAT_VERSION:
-        raise ImportRefused(f"Version de format {doc.get('format_version')!r} non prise en charge "
-                            f"(attendue : {FORMAT_VERSION}).")
+        raise ImportRefused(
+            f"Version de format {doc.get('format_version')!r} non prise en charge (attendue : {FORMAT_VERSION})."
+        )
     return doc
 
 
@@ -172,18 +174,23 @@ def import_json(engine: Engine, raw: str | bytes) -> dict[str, int]:
     names = [t.get("name") for t in given]
     if sorted(map(str, names)) != sorted(known):
         missing, extra = sorted(set(known) - set(names)), sorted(set(map(str, names)) - set(known))
-        raise ImportRefused(f"Les tables de l'export ne sont pas celles de cette version (manquantes : "
-                            f"{missing or 'aucune'} ; inconnues : {extra or 'aucune'}).")
+        raise ImportRefused(
+            f"Les tables de l'export ne sont pas celles de cette version (manquantes : "
+            f"{missing or 'aucune'} ; inconnues : {extra or 'aucune'})."
+        )
     counts: dict[str, int] = {}
     with engine.connect() as conn, conn.begin():
         revision = schema_revision(conn)
         if revision != doc.get("schema_revision"):
-            raise ImportRefused(f"L'export vient du schéma {doc.get('schema_revision')!r}, la base est au schéma "
-                                f"{revision!r} : mettez les deux à la même version (regieflow db upgrade).")
+            raise ImportRefused(
+                f"L'export vient du schéma {doc.get('schema_revision')!r}, la base est au schéma "
+                f"{revision!r} : mettez les deux à la même version (regieflow db upgrade)."
+            )
         busy = _is_empty(conn)
         if busy:
-            raise ImportRefused("La base n'est pas vide (" + ", ".join(busy) + ") : l'import ne se fait que dans "
-                                "une base neuve.")
+            raise ImportRefused(
+                "La base n'est pas vide (" + ", ".join(busy) + ") : l'import ne se fait que dans une base neuve."
+            )
         by_name = {t["name"]: t for t in given}
         for table in tables():  # parents first, whatever the file's order
             entry = by_name[table.name]
@@ -198,7 +205,7 @@ def import_json(engine: Engine, raw: str | bytes) -> dict[str, int]:
                 conn.execute(table.delete())
             try:
                 for start in range(0, len(rows), BATCH):
-                    conn.execute(table.insert(), rows[start:start + BATCH])
+                    conn.execute(table.insert(), rows[start : start + BATCH])
             except IntegrityError as exc:
                 raise ImportRefused(f"Données incohérentes dans « {table.name} » : {exc.orig}.") from None
             counts[table.name] = len(rows)

@@ -11,14 +11,23 @@ router = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Autho
 
 
 @router.get(
-    "/export", name="admin_export", response_class=Response,
+    "/export",
+    name="admin_export",
+    response_class=Response,
     summary="Full JSON export of the database (every table but sessions, login throttles, idempotency records)",
-    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}},
-                     "description": "The `regieflow-dump` document that `regieflow import FILE` loads into an "
-                                    "empty database. Holds password and key hashes: keep it safe."}},
+    responses={
+        200: {
+            "content": {"application/json": {"schema": {"type": "object"}}},
+            "description": "The `regieflow-dump` document that `regieflow import FILE` loads into an "
+            "empty database. Holds password and key hashes: keep it safe.",
+        }
+    },
 )
 def admin_export(request: Request, clock: ClockDep) -> Response:
     body = dump.export_json(request.app.state.engine)
     name = f"regieflow-export-{clock.today().isoformat()}.json"
-    return Response(body.encode("utf-8"), media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    return Response(
+        body.encode("utf-8"),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )

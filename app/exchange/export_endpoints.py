@@ -18,34 +18,58 @@ def _attachment(name: str) -> dict[str, str]:
 
 
 @router.get(
-    "/projects.csv", name="export_projects_csv", response_class=Response,
+    "/projects.csv",
+    name="export_projects_csv",
+    response_class=Response,
     summary="The portfolio as CSV (UTF-8 with BOM), same filters as GET /projects",
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
-                     "description": "One row per project the caller may read; dates are YYYY-MM-DD."}},
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "One row per project the caller may read; dates are YYYY-MM-DD.",
+        }
+    },
 )
 def export_projects_csv(
-    uow: ReadUow, clock: ClockDep, principal: PrincipalDep, filters: ProjectFiltersDep,
-    separator: Annotated[Literal["comma", "semicolon"], Query(
-        description="Field separator: `semicolon` for spreadsheets set up for French (which expect `;`).")] = "comma",
+    uow: ReadUow,
+    clock: ClockDep,
+    principal: PrincipalDep,
+    filters: ProjectFiltersDep,
+    separator: Annotated[
+        Literal["comma", "semicolon"],
+        Query(description="Field separator: `semicolon` for spreadsheets set up for French (which expect `;`)."),
+    ] = "comma",
 ) -> Response:
     today = clock.today()
-    rows = exports.rows_of(exports.portfolio(uow, visible=principal.visible_condition(), today=today,
-                                             filters=filters.search_args()))
+    rows = exports.rows_of(
+        exports.portfolio(uow, visible=principal.visible_condition(), today=today, filters=filters.search_args())
+    )
     body = exports.to_csv(rows, separator=exports.SEPARATORS[separator])
-    return Response(body, media_type="text/csv; charset=utf-8",
-                    headers=_attachment(f"regieflow-projets-{today.isoformat()}.csv"))
+    return Response(
+        body, media_type="text/csv; charset=utf-8", headers=_attachment(f"regieflow-projets-{today.isoformat()}.csv")
+    )
 
 
 @router.get(
-    "/projects.xlsx", name="export_projects_xlsx", response_class=Response,
+    "/projects.xlsx",
+    name="export_projects_xlsx",
+    response_class=Response,
     summary="The portfolio as an Excel workbook, same rows as the CSV",
-    responses={200: {"content": {exports.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
-                     "description": "One sheet, a header row, frozen panes, dates as dates."}},
+    responses={
+        200: {
+            "content": {exports.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "One sheet, a header row, frozen panes, dates as dates.",
+        }
+    },
 )
-def export_projects_xlsx(uow: ReadUow, clock: ClockDep, principal: PrincipalDep,
-                         filters: ProjectFiltersDep) -> Response:
+def export_projects_xlsx(
+    uow: ReadUow, clock: ClockDep, principal: PrincipalDep, filters: ProjectFiltersDep
+) -> Response:
     today = clock.today()
-    rows = exports.rows_of(exports.portfolio(uow, visible=principal.visible_condition(), today=today,
-                                             filters=filters.search_args()))
-    return Response(exports.to_xlsx(rows), media_type=exports.XLSX_MEDIA_TYPE,
-                    headers=_attachment(f"regieflow-projets-{today.isoformat()}.xlsx"))
+    rows = exports.rows_of(
+        exports.portfolio(uow, visible=principal.visible_condition(), today=today, filters=filters.search_args())
+    )
+    return Response(
+        exports.to_xlsx(rows),
+        media_type=exports.XLSX_MEDIA_TYPE,
+        headers=_attachment(f"regieflow-projets-{today.isoformat()}.xlsx"),
+    )

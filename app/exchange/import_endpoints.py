@@ -13,22 +13,36 @@ router = APIRouter(prefix="/imports", tags=["imports"], dependencies=[Authorized
 
 
 @router.post(
-    "/projects", response_model=bulk_import.ImportReport, name="import_projects",
+    "/projects",
+    response_model=bulk_import.ImportReport,
+    name="import_projects",
     summary="Import projects with their evidence and transitions, replayed through the workflow",
     description="Each project is replayed day by day through the same services and guards as the API, in "
-                "its own transaction: it is imported whole or refused without a trace. The answer reports, "
-                "per project, `imported` (with its id, state and version) or `refused` with the reason (unmet "
-                "guards, invalid fields, and the step that failed). A project outside your regions, or an "
-                "expertise or label step without the consultant right, refuses the whole request (403).",
+    "its own transaction: it is imported whole or refused without a trace. The answer reports, "
+    "per project, `imported` (with its id, state and version) or `refused` with the reason (unmet "
+    "guards, invalid fields, and the step that failed). A project outside your regions, or an "
+    "expertise or label step without the consultant right, refuses the whole request (403).",
     responses={403: {"description": "A project outside your reach"}, 422: {"description": "Invalid envelope"}},
 )
 def import_projects(
-    body: bulk_import.ImportRequest, request: Request, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
+    body: bulk_import.ImportRequest,
+    request: Request,
+    actor: ActorDep,
+    clock: ClockDep,
+    settings: SettingsDep,
     principal: PrincipalDep,
-    dry_run: Annotated[bool, Query(description="Check and replay everything, then roll back: nothing is kept.")]
-    = False,
+    dry_run: Annotated[
+        bool, Query(description="Check and replay everything, then roll back: nothing is kept.")
+    ] = False,
 ) -> bulk_import.ImportReport:
     items = [p.model_dump(exclude_unset=True) for p in body.projects]
     bulk_import.check_access(items, principal)
-    return bulk_import.import_projects(request.app.state.session_factory, items, default_plan=settings.default_plan,
-                                       actor=actor, clock=clock, principal=principal, dry_run=dry_run)
+    return bulk_import.import_projects(
+        request.app.state.session_factory,
+        items,
+        default_plan=settings.default_plan,
+        actor=actor,
+        clock=clock,
+        principal=principal,
+        dry_run=dry_run,
+    )

@@ -13,16 +13,27 @@ from workflow.errors import InvalidInput
 router = APIRouter(tags=["feed"], dependencies=[Authorized])
 
 
-@router.get("/events", response_model=FeedPage, name="read_feed",
-            summary="Every event of the projects you may read, in commit order, after a cursor",
-            description="Start without `after`; then pass the `next_cursor` of each answer as `after`. "
-                        "Positions are given at commit time in commit order, so polling this way never "
-                        "misses nor repeats an event. `next_cursor` is opaque: store it as given.")
+@router.get(
+    "/events",
+    response_model=FeedPage,
+    name="read_feed",
+    summary="Every event of the projects you may read, in commit order, after a cursor",
+    description="Start without `after`; then pass the `next_cursor` of each answer as `after`. "
+    "Positions are given at commit time in commit order, so polling this way never "
+    "misses nor repeats an event. `next_cursor` is opaque: store it as given.",
+)
 def read_feed_route(
-    uow: ReadUow, principal: PrincipalDep, settings: SettingsDep,
+    uow: ReadUow,
+    principal: PrincipalDep,
+    settings: SettingsDep,
     after: Annotated[str | None, Query(max_length=40, description="The next_cursor of the previous answer.")] = None,
-    limit: Annotated[int | None, Query(ge=1, description="Events per answer (default REGIEFLOW_DEFAULT_PAGE_SIZE, "
-                                       "at most REGIEFLOW_MAX_PAGE_SIZE).")] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description="Events per answer (default REGIEFLOW_DEFAULT_PAGE_SIZE, at most REGIEFLOW_MAX_PAGE_SIZE).",
+        ),
+    ] = None,
 ) -> FeedPage:
     position = decode_cursor(after)
     if position is None:

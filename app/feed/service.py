@@ -41,23 +41,28 @@ def decode_cursor(cursor: str | None) -> int | None:
     """The position a cursor stands for; None when it is not one of ours (the caller answers 422)."""
     if cursor is None or cursor == "":
         return 0
-    raw = cursor[len(CURSOR_PREFIX):] if cursor.startswith(CURSOR_PREFIX) else cursor
+    raw = cursor[len(CURSOR_PREFIX) :] if cursor.startswith(CURSOR_PREFIX) else cursor
     if not raw.isdigit() or len(raw) > 18:
         return None
     return int(raw)
 
 
 def read_feed(session: Session, *, visible: Any, after: int, limit: int) -> FeedPage:
-    rows = list(session.scalars(
-        select(Event).join(Project, Project.id == Event.project_id)
-        .where(visible, Event.feed_seq.is_not(None), Event.feed_seq > after)
-        .order_by(Event.feed_seq).limit(limit + 1)
-    ))
+    rows = list(
+        session.scalars(
+            select(Event)
+            .join(Project, Project.id == Event.project_id)
+            .where(visible, Event.feed_seq.is_not(None), Event.feed_seq > after)
+            .order_by(Event.feed_seq)
+            .limit(limit + 1)
+        )
+    )
     has_more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1].feed_seq if rows else after
-    return FeedPage(items=[FeedItem.model_validate(e) for e in rows], next_cursor=encode_cursor(last or 0),
-                    has_more=has_more)
+    return FeedPage(
+        items=[FeedItem.model_validate(e) for e in rows], next_cursor=encode_cursor(last or 0), has_more=has_more
+    )
 
 
 def payload_of(event: Event) -> dict[str, Any]:

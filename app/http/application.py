@@ -36,9 +36,21 @@ from app.webhooks import endpoints as webhooks
 API_PREFIX = "/api/v1"
 
 
-API_ROUTERS = (projects_endpoints.router, transitions_endpoints.router, evidence.router, transitions_description.router,
-               health.router, auth.router, admin.router, exports.router, calendars.router, imports.router, dump.router,
-               webhooks.router, feed.router)
+API_ROUTERS = (
+    projects_endpoints.router,
+    transitions_endpoints.router,
+    evidence.router,
+    transitions_description.router,
+    health.router,
+    auth.router,
+    admin.router,
+    exports.router,
+    calendars.router,
+    imports.router,
+    dump.router,
+    webhooks.router,
+    feed.router,
+)
 
 
 # Routers served outside /api/v1 that still go through `authorize` (and so need a rule in RULES).
@@ -63,8 +75,14 @@ work again.
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="regieflow", version=__version__, description=DESCRIPTION, docs_url="/docs",
-                  redoc_url=None, openapi_url="/openapi.json")
+    app = FastAPI(
+        title="regieflow",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     app.state.settings = settings
     app.state.engine = engine
@@ -83,8 +101,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     check_rules(app)
-    openapi.install(app, [(API_PREFIX + r.path_format, r) for r in api_routes()]
-                    + [(r.path_format, r) for r in root_routes()])
+    openapi.install(
+        app, [(API_PREFIX + r.path_format, r) for r in api_routes()] + [(r.path_format, r) for r in root_routes()]
+    )
     return app
 
 
@@ -100,8 +119,13 @@ def root_routes() -> list[APIRoute]:
 
 def page_routers() -> tuple:
     """The routers of the HTML pages (French, server-rendered), in the order they are matched."""
-    return (accounts_pages.router, projects_pages.router, transitions_pages.router, evidence_pages.router,
-            admin_pages.router)
+    return (
+        accounts_pages.router,
+        projects_pages.router,
+        transitions_pages.router,
+        evidence_pages.router,
+        admin_pages.router,
+    )
 
 
 def page_routes() -> list[APIRoute]:

@@ -54,8 +54,9 @@ CSRF_HEADER = "x-csrf-token"
 CSRF_REFUSAL = "Jeton CSRF manquant ou invalide (en-tête X-CSRF-Token)."
 
 
-def check_access(request: Request, route_name: str, *, csrf_sent: str | None, bearer: bool = True,
-                 csrf_refusal: str = CSRF_REFUSAL) -> Principal:
+def check_access(
+    request: Request, route_name: str, *, csrf_sent: str | None, bearer: bool = True, csrf_refusal: str = CSRF_REFUSAL
+) -> Principal:
     """Who is calling, and may they do what route `route_name` does here? The one check behind every
     API route (`authorize`) and every page (app.web.pages.page_access).
 
@@ -74,10 +75,10 @@ def check_access(request: Request, route_name: str, *, csrf_sent: str | None, be
         return _check(request, session, need, csrf_sent=csrf_sent, bearer=bearer, csrf_refusal=csrf_refusal)
 
 
-def _check(request: Request, session: Session, need: str, *, csrf_sent: str | None, bearer: bool,
-           csrf_refusal: str) -> Principal:
-    principal = authenticate(request, session) if bearer or "authorization" not in request.headers \
-        else ANON_PRINCIPAL
+def _check(
+    request: Request, session: Session, need: str, *, csrf_sent: str | None, bearer: bool, csrf_refusal: str
+) -> Principal:
+    principal = authenticate(request, session) if bearer or "authorization" not in request.headers else ANON_PRINCIPAL
     request.state.principal = principal
     if not principal.authenticated:
         raise Unauthenticated("Authentification requise : clé d'API (Authorization: Bearer …) ou session.")
@@ -147,9 +148,12 @@ def parse_if_match(value: str | None) -> int | None:
     return int(match.group(1))
 
 
-async def _if_match(if_match: Annotated[str | None, Header(max_length=100, description='ETag of the version you '
-                                                      'read, e.g. "3"; 412 if the project changed since.')] = None
-              ) -> int | None:
+async def _if_match(
+    if_match: Annotated[
+        str | None,
+        Header(max_length=100, description='ETag of the version you read, e.g. "3"; 412 if the project changed since.'),
+    ] = None,
+) -> int | None:
     return parse_if_match(if_match)
 
 
@@ -196,10 +200,14 @@ IfMatch = Annotated[int | None, Depends(_if_match)]
 
 
 class Paging:
-    def __init__(self, request: Request,
-                 page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1.")] = 1,
-                 page_size: Annotated[int | None, Query(ge=1, description="Items per page (bounded by the "
-                                                        "REGIEFLOW_MAX_PAGE_SIZE setting).")] = None) -> None:
+    def __init__(
+        self,
+        request: Request,
+        page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1.")] = 1,
+        page_size: Annotated[
+            int | None, Query(ge=1, description="Items per page (bounded by the REGIEFLOW_MAX_PAGE_SIZE setting).")
+        ] = None,
+    ) -> None:
         settings: Settings = request.app.state.settings
         size = page_size or settings.default_page_size
         if size > settings.max_page_size:

@@ -23,7 +23,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
     "type": "object",
     "description": "RFC 9457 problem details. `code` is stable (see DOMAIN.md for the guard codes); "
-                   "refused transitions list every unmet guard in `unmet`, invalid input lists `errors`.",
+    "refused transitions list every unmet guard in `unmet`, invalid input lists `errors`.",
     "required": ["type", "title", "status", "detail", "code"],
     "properties": {
         "type": {"type": "string"},
@@ -33,8 +33,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "code": {"type": "string"},
         "instance": {"type": "string"},
         "errors": {"type": "array", "items": {"type": "object"}},
-        "unmet": {"type": "array", "items": {"type": "object", "properties": {
-            "code": {"type": "string"}, "message": {"type": "string"}}}},
+        "unmet": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+        },
     },
     "additionalProperties": True,
 }

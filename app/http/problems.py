@@ -54,17 +54,33 @@ STATUS: list[tuple[type[DomainError], int, str]] = [
 
 
 HTTP_TITLES = {
-    400: "Requête invalide", 401: "Authentification requise", 403: "Accès refusé", 404: "Ressource introuvable",
-    405: "Méthode non autorisée", 406: "Format non disponible", 409: "Conflit", 412: "Version périmée",
-    413: "Requête trop volumineuse", 415: "Type de contenu non pris en charge", 422: "Donnée invalide",
-    428: "Précondition requise", 429: "Trop de requêtes", 500: "Erreur interne",
+    400: "Requête invalide",
+    401: "Authentification requise",
+    403: "Accès refusé",
+    404: "Ressource introuvable",
+    405: "Méthode non autorisée",
+    406: "Format non disponible",
+    409: "Conflit",
+    412: "Version périmée",
+    413: "Requête trop volumineuse",
+    415: "Type de contenu non pris en charge",
+    422: "Donnée invalide",
+    428: "Précondition requise",
+    429: "Trop de requêtes",
+    500: "Erreur interne",
 }
 
 
-def problem(status: int, code: str, title: str, detail: str, instance: str | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    body = {"type": f"urn:regieflow:problem:{code}", "title": title, "status": status, "detail": detail,
-            "code": code}
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {"type": f"urn:regieflow:problem:{code}", "title": title, "status": status, "detail": detail, "code": code}
     if instance:
         body["instance"] = instance
     body.update(extra)
@@ -100,8 +116,11 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 def _allowed_methods(request: Request) -> str:
     """Every method some route offers at this path (Starlette's own Allow names the first route's only)."""
     scope = {"type": "http", "path": request.scope["path"], "root_path": request.scope.get("root_path", "")}
-    allowed = [method for method in _METHODS
-               if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in request.app.router.routes)]
+    allowed = [
+        method
+        for method in _METHODS
+        if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in request.app.router.routes)
+    ]
     return ", ".join(allowed)
 
 
@@ -112,11 +131,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", ""), "type": e.get("type")}
-                  for e in exc.errors()]
-        return problem(422, "requete_invalide", "Donnée invalide",
-                       "La requête ne respecte pas le format attendu : voir « errors ».", request.url.path,
-                       errors=errors)
+        errors = [
+            {"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", ""), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return problem(
+            422,
+            "requete_invalide",
+            "Donnée invalide",
+            "La requête ne respecte pas le format attendu : voir « errors ».",
+            request.url.path,
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -128,11 +154,15 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:
             detail = "Cette méthode n'est pas disponible sur cette ressource."
             headers = {**(headers or {}), "Allow": _allowed_methods(request)}
-        return problem(exc.status_code, f"http_{exc.status_code}", title, detail, request.url.path,
-                       headers=headers)
+        return problem(exc.status_code, f"http_{exc.status_code}", title, detail, request.url.path, headers=headers)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "erreur_interne", "Erreur interne",
-                       "Une erreur inattendue s'est produite ; elle a été journalisée.", request.url.path)
+        return problem(
+            500,
+            "erreur_interne",
+            "Erreur interne",
+            "Une erreur inattendue s'est produite ; elle a été journalisée.",
+            request.url.path,
+        )

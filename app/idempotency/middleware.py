@@ -93,12 +93,16 @@ def hooks_for(request: Request) -> list[Any]:
 
 def _commit_hook(attempt: Attempt) -> Any:
     def mark_committed(session: Session) -> None:
-        effect = [{"project_id": str(e.project_id), "seq": e.seq, "type": e.type}
-                  for e in session.info.get(NEW_EVENTS, [])]
+        effect = [
+            {"project_id": str(e.project_id), "seq": e.seq, "type": e.type} for e in session.info.get(NEW_EVENTS, [])
+        ]
         result = session.execute(
             update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == attempt.record_id, IdempotencyRecord.created_at == attempt.started,
-                   IdempotencyRecord.state == "in_progress")
+            .where(
+                IdempotencyRecord.id == attempt.record_id,
+                IdempotencyRecord.created_at == attempt.started,
+                IdempotencyRecord.state == "in_progress",
+            )
             .values(state="committed", response_body=json.dumps({"events": effect}))
             .execution_options(synchronize_session=False)
         )
@@ -107,8 +111,10 @@ def _commit_hook(attempt: Attempt) -> Any:
         row = session.get(IdempotencyRecord, attempt.record_id)
         if row is not None and row.created_at == attempt.started and row.state == "committed":
             return  # a second unit of work in the same request: already marked in this request
-        raise IdempotencyTakenOver("Cette requête a été reprise par un nouvel essai portant la même clé "
-                                   "d'idempotence : elle n'est pas appliquée.")
+        raise IdempotencyTakenOver(
+            "Cette requête a été reprise par un nouvel essai portant la même clé "
+            "d'idempotence : elle n'est pas appliquée."
+        )
 
     return mark_committed
 
@@ -131,9 +137,14 @@ class IdempotencyMiddleware:
             return
         key = parse_key(raw.decode("latin-1"))
         if key is None:
-            await problem(400, "idempotence_cle_invalide", "Requête invalide",
-                          f"En-tête Idempotency-Key invalide : de 1 à {MAX_KEY_LENGTH} caractères ASCII "
-                          "imprimables, de préférence un UUID entre guillemets.", scope["path"])(scope, receive, send)
+            await problem(
+                400,
+                "idempotence_cle_invalide",
+                "Requête invalide",
+                f"En-tête Idempotency-Key invalide : de 1 à {MAX_KEY_LENGTH} caractères ASCII "
+                "imprimables, de préférence un UUID entre guillemets.",
+                scope["path"],
+            )(scope, receive, send)
             return
         application = scope["app"]
         principal = await run_in_threadpool(_caller, application, scope)
@@ -153,10 +164,18 @@ class IdempotencyMiddleware:
         digest = hashlib.sha256(body).hexdigest()
         settings = application.state.settings
         now = application.state.clock.now()
-        outcome = await run_in_threadpool(begin, application.state.session_factory, caller=principal, key=key,
-                                          method=scope["method"], path=scope["path"], body_hash=digest, now=now,
-                                          retention=timedelta(hours=settings.idempotency_retention_hours),
-                                          stale=timedelta(seconds=settings.idempotency_stale_seconds))
+        outcome = await run_in_threadpool(
+            begin,
+            application.state.session_factory,
+            caller=principal,
+            key=key,
+            method=scope["method"],
+            path=scope["path"],
+            body_hash=digest,
+            now=now,
+            retention=timedelta(hours=settings.idempotency_retention_hours),
+            stale=timedelta(seconds=settings.idempotency_stale_seconds),
+        )
         if isinstance(outcome, Response):
             await outcome(scope, receive, send)
             return
@@ -201,16 +220,35 @@ def _caller(application: Any, scope: Scope) -> str | None:
     return principal.label if principal.authenticated else None
 
 
-def begin(factory: Any, *, caller: str, key: str, path: str, body_hash: str, now: datetime, retention: timedelta,
-          stale: timedelta, method: str = "POST") -> Attempt | Response:
+def begin(
+    factory: Any,
+    *,
+    caller: str,
+    key: str,
+    path: str,
+    body_hash: str,
+    now: datetime,
+    retention: timedelta,
+    stale: timedelta,
+    method: str = "POST",
+) -> Attempt | Response:
     """Take the key for this request, or the answer to give instead of running it."""
     for _ in range(3):
         with factory() as session:
-            row = session.scalars(select(IdempotencyRecord).where(
-                IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)).one_or_none()
+            row = session.scalars(
+                select(IdempotencyRecord).where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
+            ).one_or_none()
             if row is None:
-                row = IdempotencyRecord(caller=caller, key=key, method=method, path=path, body_hash=body_hash,
-                                          state="in_progress", created_at=now, expires_at=now + retention)
+                row = IdempotencyRecord(
+                    caller=caller,
+                    key=key,
+                    method=method,
+                    path=path,
+                    body_hash=body_hash,
+                    state="in_progress",
+                    created_at=now,
+                    expires_at=now + retention,
+                )
                 session.add(row)
                 try:
                     session.commit()
@@ -222,45 +260,78 @@ def begin(factory: Any, *, caller: str, key: str, path: str, body_hash: str, now
                 taken = session.execute(
                     update(IdempotencyRecord)
                     .where(IdempotencyRecord.id == row.id, IdempotencyRecord.expires_at == row.expires_at)
-                    .values(method=method, path=path, body_hash=body_hash, state="in_progress", created_at=now,
-                            expires_at=now + retention, response_status=None, response_headers=None,
-                            response_body=None)
-                    .execution_options(synchronize_session=False)).rowcount
+                    .values(
+                        method=method,
+                        path=path,
+                        body_hash=body_hash,
+                        state="in_progress",
+                        created_at=now,
+                        expires_at=now + retention,
+                        response_status=None,
+                        response_headers=None,
+                        response_body=None,
+                    )
+                    .execution_options(synchronize_session=False)
+                ).rowcount
                 session.commit()
                 if taken == 1:
                     return Attempt(row.id, now)
                 continue
             if row.path != path or row.body_hash != body_hash or row.method != method:
-                return problem(422, "idempotence_cle_reutilisee", "Clé d'idempotence réutilisée",
-                               "Cette clé d'idempotence a déjà servi pour une autre requête (autre corps ou autre "
-                               "adresse) : utilisez une nouvelle clé pour une nouvelle requête.", path)
+                return problem(
+                    422,
+                    "idempotence_cle_reutilisee",
+                    "Clé d'idempotence réutilisée",
+                    "Cette clé d'idempotence a déjà servi pour une autre requête (autre corps ou autre "
+                    "adresse) : utilisez une nouvelle clé pour une nouvelle requête.",
+                    path,
+                )
             if row.state == "done":
                 return _replay(row)
             if row.state == "committed":
                 return _already_applied(row, path)
             if now - row.created_at < stale:
-                return problem(409, "idempotence_en_cours", "Requête en cours",
-                               "Une requête portant cette clé d'idempotence est encore en cours : réessayez dans un "
-                               "instant.", path, headers={"Retry-After": "1"})
+                return problem(
+                    409,
+                    "idempotence_en_cours",
+                    "Requête en cours",
+                    "Une requête portant cette clé d'idempotence est encore en cours : réessayez dans un instant.",
+                    path,
+                    headers={"Retry-After": "1"},
+                )
             taken = session.execute(  # the first attempt died before committing: take the key over
                 update(IdempotencyRecord)
-                .where(IdempotencyRecord.id == row.id, IdempotencyRecord.state == "in_progress",
-                       IdempotencyRecord.created_at == row.created_at)
-                .values(created_at=now).execution_options(synchronize_session=False)).rowcount
+                .where(
+                    IdempotencyRecord.id == row.id,
+                    IdempotencyRecord.state == "in_progress",
+                    IdempotencyRecord.created_at == row.created_at,
+                )
+                .values(created_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
             session.commit()
             if taken == 1:
                 return Attempt(row.id, now)
-    return problem(409, "idempotence_en_cours", "Requête en cours",
-                   "Une requête portant cette clé d'idempotence est encore en cours : réessayez dans un instant.",
-                   path, headers={"Retry-After": "1"})
+    return problem(
+        409,
+        "idempotence_en_cours",
+        "Requête en cours",
+        "Une requête portant cette clé d'idempotence est encore en cours : réessayez dans un instant.",
+        path,
+        headers={"Retry-After": "1"},
+    )
 
 
 def _replay(row: IdempotencyRecord) -> Response:
     headers = dict(row.response_headers or {})
     headers[REPLAYED] = "true"
     media = headers.pop("content-type", None)
-    return Response(content=(row.response_body or "").encode(), status_code=row.response_status or 200,
-                    headers=headers, media_type=media)
+    return Response(
+        content=(row.response_body or "").encode(),
+        status_code=row.response_status or 200,
+        headers=headers,
+        media_type=media,
+    )
 
 
 def _already_applied(row: IdempotencyRecord, path: str) -> Response:
@@ -269,17 +340,24 @@ def _already_applied(row: IdempotencyRecord, path: str) -> Response:
     except ValueError:
         events = []
     effects = [{**e, "project": f"/api/v1/projects/{e['project_id']}"} for e in events]
-    return problem(409, "idempotence_deja_appliquee", "Requête déjà appliquée",
-                   "La requête portant cette clé d'idempotence a bien été appliquée, mais sa réponse n'a pas pu "
-                   "être conservée (interruption). Ne la renvoyez pas : relisez la ressource concernée "
-                   "(voir « effects »).", path, effects=effects)
+    return problem(
+        409,
+        "idempotence_deja_appliquee",
+        "Requête déjà appliquée",
+        "La requête portant cette clé d'idempotence a bien été appliquée, mais sa réponse n'a pas pu "
+        "être conservée (interruption). Ne la renvoyez pas : relisez la ressource concernée "
+        "(voir « effects »).",
+        path,
+        effects=effects,
+    )
 
 
 def finish(factory: Any, attempt: Attempt, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
     """Store the response of a request that committed (or succeeded); release the key of one that failed."""
     with factory() as session:
-        row = session.scalars(select(IdempotencyRecord).where(IdempotencyRecord.id == attempt.record_id)
-                              .with_for_update()).one_or_none()
+        row = session.scalars(
+            select(IdempotencyRecord).where(IdempotencyRecord.id == attempt.record_id).with_for_update()
+        ).one_or_none()
         if row is None or row.created_at != attempt.started:
             return  # purged, or taken over by a retry: not ours any more
         if row.state == "in_progress" and status >= 400:

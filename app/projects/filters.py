@@ -23,8 +23,12 @@ class ProjectFilters:
         region: Annotated[list[Annotated[str, Query(max_length=100)]], Query(max_length=30)] = [],  # noqa: B006
         status_: Annotated[list[Status], Query(alias="status", max_length=3)] = [],  # noqa: B006
         q: Annotated[str | None, Query(max_length=100, description="Search in name, region and lead")] = None,
-        sort: Annotated[SortKey, Query(description="Sort key; prefix with '-' for descending. 'status' puts "
-                                       "late then at-risk projects first.")] = "status",
+        sort: Annotated[
+            SortKey,
+            Query(
+                description="Sort key; prefix with '-' for descending. 'status' puts late then at-risk projects first."
+            ),
+        ] = "status",
     ) -> None:
         for name, value in (("q", q), ("region", region)):
             if unstorable(value):  # PostgreSQL cannot even compare with a NUL: answer 422, not 500
@@ -37,8 +41,14 @@ class ProjectFilters:
         self.sort = sort
 
     def search_args(self) -> dict[str, object]:
-        return {"state": self.state, "kind": self.kind, "region": self.region, "status": self.status, "q": self.q,
-                "sort": self.sort}
+        return {
+            "state": self.state,
+            "kind": self.kind,
+            "region": self.region,
+            "status": self.status,
+            "q": self.q,
+            "sort": self.sort,
+        }
 
 
 ProjectFiltersDep = Annotated[ProjectFilters, Depends()]

@@ -75,17 +75,41 @@ SORTS_FR = {
 }
 
 
-INITIATOR_LABELS = {Initiator.HABITANTS: "Des habitants", Initiator.BAILLEUR: "Un bailleur social",
-                    Initiator.COLLECTIVITE: "Une collectivité"}
+INITIATOR_LABELS = {
+    Initiator.HABITANTS: "Des habitants",
+    Initiator.BAILLEUR: "Un bailleur social",
+    Initiator.COLLECTIVITE: "Une collectivité",
+}
 
 
-CONVENTIONNEMENT_LABELS = {Conventionnement.AUCUN: "Aucun pour l'instant", Conventionnement.ACI: "ACI",
-                           Conventionnement.EI: "EI", Conventionnement.ACI_EI: "ACI et EI"}
+CONVENTIONNEMENT_LABELS = {
+    Conventionnement.AUCUN: "Aucun pour l'instant",
+    Conventionnement.ACI: "ACI",
+    Conventionnement.EI: "EI",
+    Conventionnement.ACI_EI: "ACI et EI",
+}
 
 
-REGIONS = ("Auvergne-Rhône-Alpes", "Bourgogne-Franche-Comté", "Bretagne", "Centre-Val de Loire", "Corse", "Grand Est",
-           "Guadeloupe", "Guyane", "Hauts-de-France", "Île-de-France", "La Réunion", "Martinique", "Mayotte",
-           "Normandie", "Nouvelle-Aquitaine", "Occitanie", "Pays de la Loire", "Provence-Alpes-Côte d'Azur")
+REGIONS = (
+    "Auvergne-Rhône-Alpes",
+    "Bourgogne-Franche-Comté",
+    "Bretagne",
+    "Centre-Val de Loire",
+    "Corse",
+    "Grand Est",
+    "Guadeloupe",
+    "Guyane",
+    "Hauts-de-France",
+    "Île-de-France",
+    "La Réunion",
+    "Martinique",
+    "Mayotte",
+    "Normandie",
+    "Nouvelle-Aquitaine",
+    "Occitanie",
+    "Pays de la Loire",
+    "Provence-Alpes-Côte d'Azur",
+)
 
 
 EVENT_TYPES = {
@@ -102,15 +126,17 @@ EVENT_TYPES = {
 NOT_WRITER = "Votre rôle permet seulement de consulter ce projet : aucune action n'est proposée."
 
 
-CONSULTANT_ONLY_NOTE = "Réservé à un consultant du Mouvement des Régies, seul habilité à attribuer ou ajourner le label."
+CONSULTANT_ONLY_NOTE = (
+    "Réservé à un consultant du Mouvement des Régies, seul habilité à attribuer ou ajourner le label."
+)
 
 
-
-
-FLASH_MESSAGES.update({
-    "projet-cree": "Le projet a été créé. Première étape : constituer le groupe projet.",
-    "plan": "Le planning du projet a été révisé ; la révision est inscrite dans l'historique.",
-})
+FLASH_MESSAGES.update(
+    {
+        "projet-cree": "Le projet a été créé. Première étape : constituer le groupe projet.",
+        "plan": "Le planning du projet a été révisé ; la révision est inscrite dans l'historique.",
+    }
+)
 
 
 # --- small helpers -------------------------------------------------------------------------------
@@ -220,49 +246,108 @@ def _portfolio(request: Request, principal: Principal, raw: dict[str, str], *, m
     size = size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
     page = _int(raw.get("page"), 1)
     visible = principal.visible_condition()
-    facets = {"visible": visible, "region": [region] if region else (), "kind": kind.value if kind else None,
-              "q": q or None}
+    facets = {
+        "visible": visible,
+        "region": [region] if region else (),
+        "kind": kind.value if kind else None,
+        "q": q or None,
+    }
     with _uow(request, write=False) as uow:
-        rows, total = uow.projects.search(today=today, state=[state.value] if state else (),
-                                          status=[status.value] if status else (), sort=sort,
-                                          offset=(page - 1) * size, limit=size, **facets)
+        rows, total = uow.projects.search(
+            today=today,
+            state=[state.value] if state else (),
+            status=[status.value] if status else (),
+            sort=sort,
+            offset=(page - 1) * size,
+            limit=size,
+            **facets,
+        )
         pages = max(1, -(-total // size))
         if page > pages:
             page = pages
-            rows, total = uow.projects.search(today=today, state=[state.value] if state else (),
-                                              status=[status.value] if status else (), sort=sort,
-                                              offset=(page - 1) * size, limit=size, **facets)
+            rows, total = uow.projects.search(
+                today=today,
+                state=[state.value] if state else (),
+                status=[status.value] if status else (),
+                sort=sort,
+                offset=(page - 1) * size,
+                limit=size,
+                **facets,
+            )
         by_state = uow.projects.counts(today=today, by="state", status=[status.value] if status else (), **facets)
         by_status = uow.projects.counts(today=today, by="status", state=[state.value] if state else (), **facets)
         regions = uow.projects.regions(visible=visible)
         items = [_row(p, today) for p in rows]
-    params = {"region": region, "etape": state.value if state else "", "statut": status.value if status else "",
-              "type": kind.value if kind else "", "q": q, "tri": sort, "par_page": size}
+    params = {
+        "region": region,
+        "etape": state.value if state else "",
+        "statut": status.value if status else "",
+        "type": kind.value if kind else "",
+        "q": q,
+        "tri": sort,
+        "par_page": size,
+    }
     base = "/" if mine else "/projets"
-    step_counts = [{"state": st.value, "label": STATE_LABELS[st], "number": STEPS.index(st) + 1 if st in STEPS else None,
-                    "count": by_state.get(st.value, 0), "current": state == st,
-                    "url": base + _query(params, etape=st.value, page=1)} for st in State]
-    status_counts = [{"status": st.value, "label": STATUS_LABELS[st], "count": by_status.get(st.value, 0),
-                      "current": status == st, "url": base + _query(params, statut=st.value, page=1)}
-                     for st in (Status.EN_RETARD, Status.A_RISQUE, Status.DANS_LES_TEMPS)]
+    step_counts = [
+        {
+            "state": st.value,
+            "label": STATE_LABELS[st],
+            "number": STEPS.index(st) + 1 if st in STEPS else None,
+            "count": by_state.get(st.value, 0),
+            "current": state == st,
+            "url": base + _query(params, etape=st.value, page=1),
+        }
+        for st in State
+    ]
+    status_counts = [
+        {
+            "status": st.value,
+            "label": STATUS_LABELS[st],
+            "count": by_status.get(st.value, 0),
+            "current": status == st,
+            "url": base + _query(params, statut=st.value, page=1),
+        }
+        for st in (Status.EN_RETARD, Status.A_RISQUE, Status.DANS_LES_TEMPS)
+    ]
     closed = by_status.get(None, 0)
     pager = {
-        "page": page, "pages": pages, "total": total, "size": size,
-        "first": (page - 1) * size + 1 if total else 0, "last": min(page * size, total),
+        "page": page,
+        "pages": pages,
+        "total": total,
+        "size": size,
+        "first": (page - 1) * size + 1 if total else 0,
+        "last": min(page * size, total),
         "prev": base + _query(params, page=page - 1) if page > 1 else None,
         "next": base + _query(params, page=page + 1) if page < pages else None,
-        "links": [{"n": n, "url": base + _query(params, page=n), "current": n == page}
-                  for n in range(max(1, page - 3), min(pages, page + 3) + 1)],
+        "links": [
+            {"n": n, "url": base + _query(params, page=n), "current": n == page}
+            for n in range(max(1, page - 3), min(pages, page + 3) + 1)
+        ],
     }
     filtered = bool(state or status or kind or region or q)
-    return render(request, "portfolio.html", {
-        "section": "portefeuille", "mine": mine, "rows": items, "pager": pager, "params": params,
-        "filtered": filtered, "regions": sorted(set(regions) | ({region} if region else set())),
-        "states": [(st.value, STATE_LABELS[st]) for st in State], "statuses": list(STATUS_LABELS.items()),
-        "kinds": list(KIND_LABELS.items()), "sorts": SORTS_FR, "page_sizes": PAGE_SIZES,
-        "step_counts": step_counts, "status_counts": status_counts, "closed_count": closed, "today": today,
-        "date_fr": charts.date_fr,
-    })
+    return render(
+        request,
+        "portfolio.html",
+        {
+            "section": "portefeuille",
+            "mine": mine,
+            "rows": items,
+            "pager": pager,
+            "params": params,
+            "filtered": filtered,
+            "regions": sorted(set(regions) | ({region} if region else set())),
+            "states": [(st.value, STATE_LABELS[st]) for st in State],
+            "statuses": list(STATUS_LABELS.items()),
+            "kinds": list(KIND_LABELS.items()),
+            "sorts": SORTS_FR,
+            "page_sizes": PAGE_SIZES,
+            "step_counts": step_counts,
+            "status_counts": status_counts,
+            "closed_count": closed,
+            "today": today,
+            "date_fr": charts.date_fr,
+        },
+    )
 
 
 def _row(p: Project, today: date) -> Row:
@@ -270,17 +355,37 @@ def _row(p: Project, today: date) -> Row:
     st = State(p.state)
     active = st in STEPS
     until = p.closed_on or today
-    return Row(p.id, p.name, f"/projets/{p.id}", KIND_LABELS[Kind(p.kind)], STEPS.index(st) + 1 if active else None,
-               st.value, STATE_LABELS[st], read.status.value if read.status else None,
-               STATUS_LABELS[read.status] if read.status else ("Labellisée" if st == State.LABELLISEE else "Clos"),
-               p.region, p.lead_name or "—", (today - p.state_entered_on).days if active else None,
-               read.step_due_on, p.suspended_since is not None,
-               charts.horizon_bar(p.started_on, read.horizon_on, until, read.status))
+    return Row(
+        p.id,
+        p.name,
+        f"/projets/{p.id}",
+        KIND_LABELS[Kind(p.kind)],
+        STEPS.index(st) + 1 if active else None,
+        st.value,
+        STATE_LABELS[st],
+        read.status.value if read.status else None,
+        STATUS_LABELS[read.status] if read.status else ("Labellisée" if st == State.LABELLISEE else "Clos"),
+        p.region,
+        p.lead_name or "—",
+        (today - p.state_entered_on).days if active else None,
+        read.step_due_on,
+        p.suspended_since is not None,
+        charts.horizon_bar(p.started_on, read.horizon_on, until, read.status),
+    )
 
 
 # --- new project (declared before /projets/{project_id}, which would match "nouveau") ------------------
-NEW_FIELDS = ("name", "kind", "region", "departement", "initiator", "conventionnement", "lead_name", "description",
-              "started_on")
+NEW_FIELDS = (
+    "name",
+    "kind",
+    "region",
+    "departement",
+    "initiator",
+    "conventionnement",
+    "lead_name",
+    "description",
+    "started_on",
+)
 
 
 FIELD_MESSAGES = {
@@ -296,13 +401,22 @@ FIELD_MESSAGES = {
 }
 
 
-def _new_context(request: Request, principal: Principal, values: dict[str, str], errors: dict[str, str],
-                 error: str | None = None) -> dict[str, Any]:
+def _new_context(
+    request: Request, principal: Principal, values: dict[str, str], errors: dict[str, str], error: str | None = None
+) -> dict[str, Any]:
     regions = sorted(principal.create_regions) if principal.create_regions is not None else list(REGIONS)
-    return {"section": "nouveau", "values": values, "errors": errors, "error": error,
-            "kinds": list(KIND_LABELS.items()), "initiators": list(INITIATOR_LABELS.items()),
-            "conventionnements": list(CONVENTIONNEMENT_LABELS.items()), "regions": regions,
-            "fixed_regions": principal.create_regions is not None, "today": _today(request)}
+    return {
+        "section": "nouveau",
+        "values": values,
+        "errors": errors,
+        "error": error,
+        "kinds": list(KIND_LABELS.items()),
+        "initiators": list(INITIATOR_LABELS.items()),
+        "conventionnements": list(CONVENTIONNEMENT_LABELS.items()),
+        "regions": regions,
+        "fixed_regions": principal.create_regions is not None,
+        "today": _today(request),
+    }
 
 
 @router.get("/projets/nouveau", name="page_new_project")
@@ -325,20 +439,35 @@ def _create(request: Request, principal: Principal, values: dict[str, str]) -> R
         for e in exc.errors():
             name = str(e.get("loc", ("",))[0])
             errors.setdefault(name, FIELD_MESSAGES.get(name, "Valeur invalide."))
-        return render(request, "project_new.html", _new_context(request, principal, values, errors,
-                                                                "Le formulaire contient des erreurs :"), 422)
+        return render(
+            request,
+            "project_new.html",
+            _new_context(request, principal, values, errors, "Le formulaire contient des erreurs :"),
+            422,
+        )
     try:
         with _uow(request, write=True) as uow:
-            p = create_project_as(uow, body, principal, plan=request.app.state.settings.default_plan,
-                                           actor=actor_of(request), clock=request.app.state.clock)
+            p = create_project_as(
+                uow,
+                body,
+                principal,
+                plan=request.app.state.settings.default_plan,
+                actor=actor_of(request),
+                clock=request.app.state.clock,
+            )
             pid = p.id
     except DomainError as exc:
         field = getattr(exc, "field", None)
         if field:
             errors[field] = exc.message
-        return render(request, "project_new.html",
-                      _new_context(request, principal, values, errors, exc.message if not field
-                                   else "Le formulaire contient des erreurs :"), _status_of(exc))
+        return render(
+            request,
+            "project_new.html",
+            _new_context(
+                request, principal, values, errors, exc.message if not field else "Le formulaire contient des erreurs :"
+            ),
+            _status_of(exc),
+        )
     raise PageRedirect(f"/projets/{pid}?ok=projet-cree")
 
 
@@ -358,13 +487,15 @@ class Failure:
 
 
 @router.get("/projets/{project_id}", name="page_project")
-def project_page(request: Request, project_id: str, principal: PageUser,
-                 historique: Annotated[str, Query(max_length=10)] = "1") -> Response:
+def project_page(
+    request: Request, project_id: str, principal: PageUser, historique: Annotated[str, Query(max_length=10)] = "1"
+) -> Response:
     return _project_response(request, principal, _project_id(project_id), history_page=_int(historique, 1))
 
 
-def _project_response(request: Request, principal: Principal, pid: uuid.UUID, *, history_page: int = 1,
-                      failure: Failure | None = None) -> Response:
+def _project_response(
+    request: Request, principal: Principal, pid: uuid.UUID, *, history_page: int = 1, failure: Failure | None = None
+) -> Response:
     today = _today(request)
     with _uow(request, write=False) as uow:
         p = get_project(uow, pid, with_evidence=True)
@@ -375,8 +506,9 @@ def _project_response(request: Request, principal: Principal, pid: uuid.UUID, *,
     return render(request, "project.html", ctx, status_code=failure.status if failure else 200)
 
 
-def _project_context(uow: UnitOfWork, p: Project, principal: Principal, today: date,
-                     history_page: int) -> dict[str, Any]:
+def _project_context(
+    uow: UnitOfWork, p: Project, principal: Principal, today: date, history_page: int
+) -> dict[str, Any]:
     read = project_read(p, today)
     view = transitions_view(p)
     sch = schedule_of(uow, p, today)
@@ -400,9 +532,20 @@ def _project_context(uow: UnitOfWork, p: Project, principal: Principal, today: d
             phase, phase_label = "revisited", "Déjà ouverte, à reprendre"
         else:
             phase, phase_label = "todo", "À venir"
-        stepper.append({"number": i + 1, "state": st.step.value, "label": st.label, "phase": phase,
-                        "phase_label": phase_label, "planned_start": st.planned_start, "planned_end": st.planned_end,
-                        "actual_start": st.actual_start, "actual_end": st.actual_end, "months": st.months})
+        stepper.append(
+            {
+                "number": i + 1,
+                "state": st.step.value,
+                "label": st.label,
+                "phase": phase,
+                "phase_label": phase_label,
+                "planned_start": st.planned_start,
+                "planned_end": st.planned_end,
+                "actual_start": st.actual_start,
+                "actual_end": st.actual_end,
+                "months": st.months,
+            }
+        )
 
     forward = guidance.FORWARD_TRIGGER.get(state)
     actions = []
@@ -412,45 +555,71 @@ def _project_context(uow: UnitOfWork, p: Project, principal: Principal, today: d
         if t.trigger == Trigger.SUSPENDRE and p.suspended_since:
             continue
         permitted = can_write and (is_consultant or not t.consultant_only)
-        actions.append({
-            "trigger": t.trigger.value, "label": t.label, "allowed": t.allowed, "permitted": permitted,
-            "to_label": STATE_LABELS[t.to_state], "reason_required": t.reason_required,
-            "consultant_only": t.consultant_only, "forward": t.trigger == forward,
-            "unmet": [(u.code, u.message) for u in t.unmet],
-        })
+        actions.append(
+            {
+                "trigger": t.trigger.value,
+                "label": t.label,
+                "allowed": t.allowed,
+                "permitted": permitted,
+                "to_label": STATE_LABELS[t.to_state],
+                "reason_required": t.reason_required,
+                "consultant_only": t.consultant_only,
+                "forward": t.trigger == forward,
+                "unmet": [(u.code, u.message) for u in t.unmet],
+            }
+        )
     primary = [a for a in actions if a["forward"]]
     others = [a for a in actions if not a["forward"]]
 
-    events, total_events = uow.events.page(p.id, offset=(history_page - 1) * HISTORY_PAGE_SIZE,
-                                           limit=HISTORY_PAGE_SIZE, newest_first=True)
+    events, total_events = uow.events.page(
+        p.id, offset=(history_page - 1) * HISTORY_PAGE_SIZE, limit=HISTORY_PAGE_SIZE, newest_first=True
+    )
     history_pages = max(1, -(-total_events // HISTORY_PAGE_SIZE))
     if history_page > history_pages:  # beyond the last page: show the last one
         history_page = history_pages
-        events, _ = uow.events.page(p.id, offset=(history_page - 1) * HISTORY_PAGE_SIZE, limit=HISTORY_PAGE_SIZE,
-                                    newest_first=True)
+        events, _ = uow.events.page(
+            p.id, offset=(history_page - 1) * HISTORY_PAGE_SIZE, limit=HISTORY_PAGE_SIZE, newest_first=True
+        )
     plan = plan_of(p)
     return {
         "section": "portefeuille",
-        "p": read, "project_id": str(p.id), "state": state, "closed": closed,
+        "p": read,
+        "project_id": str(p.id),
+        "state": state,
+        "closed": closed,
         "kind_label": KIND_LABELS[Kind(p.kind)],
         "initiator_label": INITIATOR_LABELS.get(_enum(Initiator, p.initiator), "—") if p.initiator else "—",
         "conventionnement_label": CONVENTIONNEMENT_LABELS.get(_enum(Conventionnement, p.conventionnement), "—"),
         "status_label": STATUS_LABELS[read.status] if read.status else None,
         "step_number": guidance.step_number(state),
         "days_in_step": (today - p.state_entered_on).days if not closed else None,
-        "stepper": stepper, "schedule": sch, "timeline": charts.timeline(sch),
+        "stepper": stepper,
+        "schedule": sch,
+        "timeline": charts.timeline(sch),
         "checklist": guidance.checklist(p.id, state, view),
         "evidence": _evidence_summary(p),
-        "can_write": can_write, "is_consultant": is_consultant,
+        "can_write": can_write,
+        "is_consultant": is_consultant,
         "can_replan": Ability.REPLAN in abilities and not closed,
-        "primary": primary, "others": others, "not_writer": NOT_WRITER, "consultant_note": CONSULTANT_ONLY_NOTE,
-        "plan": [(st.value, STATE_LABELS[st], plan.months(st)) for st in STEPS], "horizon_months": plan.horizon_months,
-        "events": [_event_row(e) for e in events], "history": {
-            "page": history_page, "pages": history_pages, "total": total_events,
+        "primary": primary,
+        "others": others,
+        "not_writer": NOT_WRITER,
+        "consultant_note": CONSULTANT_ONLY_NOTE,
+        "plan": [(st.value, STATE_LABELS[st], plan.months(st)) for st in STEPS],
+        "horizon_months": plan.horizon_months,
+        "events": [_event_row(e) for e in events],
+        "history": {
+            "page": history_page,
+            "pages": history_pages,
+            "total": total_events,
             "prev": f"/projets/{p.id}?historique={history_page - 1}#historique" if history_page > 1 else None,
-            "next": f"/projets/{p.id}?historique={history_page + 1}#historique" if history_page < history_pages
-            else None},
-        "today": today, "date_fr": charts.date_fr, "short_date": charts.short_date_fr,
+            "next": f"/projets/{p.id}?historique={history_page + 1}#historique"
+            if history_page < history_pages
+            else None,
+        },
+        "today": today,
+        "date_fr": charts.date_fr,
+        "short_date": charts.short_date_fr,
     }
 
 
@@ -468,8 +637,15 @@ def _event_row(e: Event) -> dict[str, Any]:
         detail = kind.label if kind else ""
     elif e.type == "project.created":
         detail = STATE_LABELS[State.GROUPE_PROJET]
-    return {"seq": e.seq, "what": what, "detail": detail, "effective_on": e.effective_on,
-            "recorded_at": e.recorded_at, "actor": e.actor or "—", "reason": e.reason}
+    return {
+        "seq": e.seq,
+        "what": what,
+        "detail": detail,
+        "effective_on": e.effective_on,
+        "recorded_at": e.recorded_at,
+        "actor": e.actor or "—",
+        "reason": e.reason,
+    }
 
 
 def _summary(kind: str, row: Any, stakeholders: dict[int, str]) -> str:
@@ -512,8 +688,9 @@ def _summary(kind: str, row: Any, stakeholders: dict[int, str]) -> str:
         return f"{row.name}, {row.role}, depuis le {d(row.start_on)}"
     if kind == "expertises":
         conclusion = {"favorable": "favorable", "reserves": "avec réserves", "defavorable": "défavorable"}
-        return (f"Expertise du {d(row.conducted_on)} ({', '.join(row.experts)}) : "
-                + conclusion.get(row.conclusion or "", "conclusion à venir"))
+        return f"Expertise du {d(row.conducted_on)} ({', '.join(row.experts)}) : " + conclusion.get(
+            row.conclusion or "", "conclusion à venir"
+        )
     return str(getattr(row, "name", getattr(row, "label", "")))
 
 
@@ -523,9 +700,17 @@ def _evidence_summary(p: Project) -> list[dict[str, Any]]:
     for kind in KINDS.values():
         value = getattr(p, kind.relation)
         rows = ([] if value is None else [value]) if kind.singleton else list(value)
-        out.append({"kind": kind.name, "label": kind.label, "url": guidance.evidence_url(p.id, kind.name),
-                    "count": len(rows), "singleton": kind.singleton,
-                    "entries": [_summary(kind.name, r, stakeholders) for r in rows[:5]], "more": max(len(rows) - 5, 0)})
+        out.append(
+            {
+                "kind": kind.name,
+                "label": kind.label,
+                "url": guidance.evidence_url(p.id, kind.name),
+                "count": len(rows),
+                "singleton": kind.singleton,
+                "entries": [_summary(kind.name, r, stakeholders) for r in rows[:5]],
+                "more": max(len(rows) - 5, 0),
+            }
+        )
     return out
 
 
@@ -547,8 +732,10 @@ def _replan(request: Request, principal: Principal, pid: uuid.UUID, values: dict
         for st in STEPS:
             raw = values.get(f"mois_{st.value}", "").strip()
             if not raw.isdigit():
-                raise InvalidInput(f"Durée invalide pour l'étape « {STATE_LABELS[st]} » : un nombre de mois "
-                                   "entre 1 et 120.", f"mois_{st.value}")
+                raise InvalidInput(
+                    f"Durée invalide pour l'étape « {STATE_LABELS[st]} » : un nombre de mois entre 1 et 120.",
+                    f"mois_{st.value}",
+                )
             months[st] = int(raw)
         horizon = values.get("horizon_months", "").strip()
         if not horizon.isdigit():
@@ -560,13 +747,20 @@ def _replan(request: Request, principal: Principal, pid: uuid.UUID, values: dict
         except ValidationError as exc:
             loc = exc.errors()[0].get("loc", ())
             field = "horizon_months" if "horizon_months" in loc else ("reason" if "reason" in loc else "step_months")
-            message = {"horizon_months": "Horizon invalide : un nombre de mois entre 1 et 240.",
-                       "reason": "Le motif doit faire entre 1 et 2000 caractères."}.get(
-                field, "Chaque étape dure entre 1 et 120 mois.")
+            message = {
+                "horizon_months": "Horizon invalide : un nombre de mois entre 1 et 240.",
+                "reason": "Le motif doit faire entre 1 et 2000 caractères.",
+            }.get(field, "Chaque étape dure entre 1 et 120 mois.")
             raise InvalidInput(message, field) from None
         with _uow(request, write=True) as uow:
-            projects_service.replan(uow, pid, body, if_match=form_version(values.get("version", "")), actor=actor_of(request),
-                            clock=request.app.state.clock)
+            projects_service.replan(
+                uow,
+                pid,
+                body,
+                if_match=form_version(values.get("version", "")),
+                actor=actor_of(request),
+                clock=request.app.state.clock,
+            )
     except NotFound:
         raise
     except DomainError as exc:

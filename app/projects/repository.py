@@ -43,7 +43,9 @@ def status_expression(today: date) -> Any:
 def _severity(today: date) -> Any:
     st = status_expression(today)
     return case(
-        (st == Status.EN_RETARD.value, 0), (st == Status.A_RISQUE.value, 1), (st == Status.DANS_LES_TEMPS.value, 2),
+        (st == Status.EN_RETARD.value, 0),
+        (st == Status.A_RISQUE.value, 1),
+        (st == Status.DANS_LES_TEMPS.value, 2),
         else_=3,
     )
 
@@ -55,8 +57,9 @@ class ProjectRepository:
     def add(self, project: Project) -> None:
         self.session.add(project)
 
-    def get(self, project_id: uuid.UUID, *, with_evidence: bool | Iterable[str] = False,
-            for_update: bool = False) -> Project | None:
+    def get(
+        self, project_id: uuid.UUID, *, with_evidence: bool | Iterable[str] = False, for_update: bool = False
+    ) -> Project | None:
         """One project; `with_evidence` loads every evidence relation (True) or only the named ones."""
         if not for_update:
             stmt = select(Project).where(Project.id == project_id)
@@ -65,10 +68,15 @@ class ProjectRepository:
             # version) in the same statement as the locked row; and whether it was ever paused: most
             # never were, and then the suspensions every write reads (for the deadline index) are
             # known to be none without another query.
-            tail = (select(Event.hash).where(Event.project_id == Project.id, Event.seq == Project.version)
-                    .correlate(Project).scalar_subquery())
-            paused = (select(SuspensionRecord.id).where(SuspensionRecord.project_id == Project.id)
-                      .correlate(Project).exists())
+            tail = (
+                select(Event.hash)
+                .where(Event.project_id == Project.id, Event.seq == Project.version)
+                .correlate(Project)
+                .scalar_subquery()
+            )
+            paused = (
+                select(SuspensionRecord.id).where(SuspensionRecord.project_id == Project.id).correlate(Project).exists()
+            )
             stmt = select(Project, tail, paused).where(Project.id == project_id).with_for_update(of=Project)
         relations = (*EVIDENCE_RELATIONS, "suspensions") if with_evidence is True else tuple(with_evidence or ())
         if relations:
@@ -115,8 +123,16 @@ class ProjectRepository:
         return list(self.session.scalars(stmt)), total
 
     @staticmethod
-    def _where(*, today: date, visible: Any = None, state: Sequence[str] = (), kind: str | None = None,
-               region: Sequence[str] = (), status: Sequence[str] = (), q: str | None = None) -> Any:
+    def _where(
+        *,
+        today: date,
+        visible: Any = None,
+        state: Sequence[str] = (),
+        kind: str | None = None,
+        region: Sequence[str] = (),
+        status: Sequence[str] = (),
+        q: str | None = None,
+    ) -> Any:
         conditions = [] if visible is None else [visible]
         if state:
             conditions.append(Project.state.in_(list(state)))
@@ -128,16 +144,21 @@ class ProjectRepository:
             conditions.append(status_expression(today).in_(list(status)))
         if q:
             pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            conditions.append(or_(func.lower(Project.name).like(pattern, escape="\\"),
-                                  func.lower(Project.region).like(pattern, escape="\\"),
-                                  func.lower(func.coalesce(Project.lead_name, "")).like(pattern, escape="\\")))
+            conditions.append(
+                or_(
+                    func.lower(Project.name).like(pattern, escape="\\"),
+                    func.lower(Project.region).like(pattern, escape="\\"),
+                    func.lower(func.coalesce(Project.lead_name, "")).like(pattern, escape="\\"),
+                )
+            )
         return and_(*conditions) if conditions else literal(True)
 
     def counts(self, *, today: date, by: str, **filters: Any) -> dict[str | None, int]:
         """How many projects match `filters` (those of `search`), grouped `by` "state" or "status"."""
         key = Project.state if by == "state" else status_expression(today)
-        rows = self.session.execute(select(key, func.count()).select_from(Project)
-                                    .where(self._where(today=today, **filters)).group_by(key))
+        rows = self.session.execute(
+            select(key, func.count()).select_from(Project).where(self._where(today=today, **filters)).group_by(key)
+        )
         return {k: n for k, n in rows}
 
     def regions(self, *, visible: Any = None) -> list[str]:
@@ -160,20 +181,30 @@ class EventRepository:
         tails = self.session.info.setdefault(CHAIN_TAILS, {})
         known = tails.get(event.project_id)
         if event.seq > 1:
-            event.prev_hash = known[1] if known is not None and known[0] == event.seq - 1 else self.session.scalar(
-                select(Event.hash).where(Event.project_id == event.project_id, Event.seq == event.seq - 1))
+            event.prev_hash = (
+                known[1]
+                if known is not None and known[0] == event.seq - 1
+                else self.session.scalar(
+                    select(Event.hash).where(Event.project_id == event.project_id, Event.seq == event.seq - 1)
+                )
+            )
         event.hash = hash_of_event(event)
         tails[event.project_id] = (event.seq, event.hash)
         self.session.add(event)
         self.session.info.setdefault(NEW_EVENTS, []).append(event)  # feed positions are given at commit
         # Inserted at the next flush, with the event (at the latest when the unit of work commits).
-        self.session.add(OutboxMessage(event=event, topic=topic or event.type,
-                                         payload={"project_id": str(event.project_id), "seq": event.seq,
-                                                  "type": event.type}))
+        self.session.add(
+            OutboxMessage(
+                event=event,
+                topic=topic or event.type,
+                payload={"project_id": str(event.project_id), "seq": event.seq, "type": event.type},
+            )
+        )
         return event
 
-    def page(self, project_id: uuid.UUID, *, offset: int, limit: int,
-             newest_first: bool = False) -> tuple[list[Event], int]:
+    def page(
+        self, project_id: uuid.UUID, *, offset: int, limit: int, newest_first: bool = False
+    ) -> tuple[list[Event], int]:
         where = Event.project_id == project_id
         total = self.session.scalar(select(func.count()).select_from(Event).where(where)) or 0
         order = Event.seq.desc() if newest_first else Event.seq

@@ -32,7 +32,9 @@ class ProjectCreate(Body):
     conventionnement: Conventionnement = Conventionnement.AUCUN
     lead_name: Name | None = None
     description: Text | None = None
-    started_on: date | None = Field(None, description="Day the groupe projet started (default: today, never in the future).")
+    started_on: date | None = Field(
+        None, description="Day the groupe projet started (default: today, never in the future)."
+    )
 
 
 class ProjectUpdate(Body):

@@ -39,19 +39,30 @@ def index_of(p: Project) -> dl.DeadlineIndex:
 
 
 def refresh_index(p: Project) -> None:
-    idx = dl.deadline_index(started_on=p.started_on, state=State(p.state), state_entered_on=p.state_entered_on,
-                            suspensions=suspensions_of(p), plan=plan_of(p))
+    idx = dl.deadline_index(
+        started_on=p.started_on,
+        state=State(p.state),
+        state_entered_on=p.state_entered_on,
+        suspensions=suspensions_of(p),
+        plan=plan_of(p),
+    )
     p.horizon_on, p.step_due_on, p.projected_label_on = idx.horizon_on, idx.step_due_on, idx.projected_label_on
 
 
-def _load_for_write(uow: UnitOfWork, project_id: uuid.UUID, if_match: int | None, *,
-                    allow_closed: bool = False, relations: bool | tuple[str, ...] = True) -> Project:
+def _load_for_write(
+    uow: UnitOfWork,
+    project_id: uuid.UUID,
+    if_match: int | None,
+    *,
+    allow_closed: bool = False,
+    relations: bool | tuple[str, ...] = True,
+) -> Project:
     """The project, locked for this transaction, with the evidence the caller needs loaded up front."""
     p = uow.projects.get(project_id, with_evidence=relations, for_update=True)
     if p is None:
         raise NotFound("Projet introuvable.")
     if if_match == UNREADABLE_VERSION:
-        raise PreconditionFailed("En-tête If-Match illisible : attendu une étiquette comme \"3\" (voir ETag).")
+        raise PreconditionFailed('En-tête If-Match illisible : attendu une étiquette comme "3" (voir ETag).')
     if if_match is not None and if_match != p.version:
         raise PreconditionFailed(
             f"Le projet a changé depuis votre lecture (version {if_match}, actuelle {p.version}) : rechargez-le."
@@ -68,8 +79,15 @@ def _record(uow: UnitOfWork, p: Project, clock: Clock, actor: Actor, type_: str,
     p.updated_at = now
     if p in uow.session.new:
         uow.flush()  # a new project's row first: its event refers to it (no ORM relationship orders them)
-    event = Event(project_id=p.id, seq=p.version, type=type_, recorded_at=now, actor=actor.label,
-                    data=fields.pop("data", {}), **fields)
+    event = Event(
+        project_id=p.id,
+        seq=p.version,
+        type=type_,
+        recorded_at=now,
+        actor=actor.label,
+        data=fields.pop("data", {}),
+        **fields,
+    )
     return uow.events.append(event)
 
 
@@ -82,21 +100,45 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- projects -----------------------------------------------------------------------------------
-def create_project(uow: UnitOfWork, body: ProjectCreate, *, plan: dl.Plan, actor: Actor, clock: Clock,
-                   porteur_user_id: int | None = None) -> Project:
+def create_project(
+    uow: UnitOfWork,
+    body: ProjectCreate,
+    *,
+    plan: dl.Plan,
+    actor: Actor,
+    clock: Clock,
+    porteur_user_id: int | None = None,
+) -> Project:
     today = clock.today()
     started_on = body.started_on or today
     if started_on > today:
         raise InvalidInput("La date de démarrage du groupe projet ne peut pas être dans le futur.", "started_on")
     values = _plain(body.model_dump(exclude={"started_on"}))
-    p = Project(id=uuid.uuid4(), state=State.GROUPE_PROJET.value, started_on=started_on,
-                  state_entered_on=started_on, last_transition_on=started_on, step_months=dict(plan.step_months),
-                  horizon_months=plan.horizon_months, version=0, created_at=clock.now(), **values)
+    p = Project(
+        id=uuid.uuid4(),
+        state=State.GROUPE_PROJET.value,
+        started_on=started_on,
+        state_entered_on=started_on,
+        last_transition_on=started_on,
+        step_months=dict(plan.step_months),
+        horizon_months=plan.horizon_months,
+        version=0,
+        created_at=clock.now(),
+        **values,
+    )
     p.suspensions = []
     refresh_index(p)
     uow.projects.add(p)
-    _record(uow, p, clock, actor, "project.created", effective_on=started_on, to_state=p.state,
-            data={**_jsonable(values), "started_on": started_on.isoformat(), "plan": plan.as_dict()})
+    _record(
+        uow,
+        p,
+        clock,
+        actor,
+        "project.created",
+        effective_on=started_on,
+        to_state=p.state,
+        data={**_jsonable(values), "started_on": started_on.isoformat(), "plan": plan.as_dict()},
+    )
     if porteur_user_id is not None:
         uow.session.add(RoleGrant(user_id=porteur_user_id, role="porteur", project_id=p.id))
     uow.commit()
@@ -106,12 +148,14 @@ def create_project(uow: UnitOfWork, body: ProjectCreate, *, plan: dl.Plan, actor
 def check_region(principal: Principal, region: str, what: str) -> None:
     """A principal bound to regions may only put projects there (create one, or move one)."""
     if principal.create_regions is not None and region not in principal.create_regions:
-        raise Forbidden(f"Vous ne pouvez {what} que dans vos régions : "
-                        + ", ".join(sorted(principal.create_regions)) + ".")
+        raise Forbidden(
+            f"Vous ne pouvez {what} que dans vos régions : " + ", ".join(sorted(principal.create_regions)) + "."
+        )
 
 
-def create_project_as(uow: UnitOfWork, body: ProjectCreate, principal: Principal, *, plan: dl.Plan,
-                      actor: Actor, clock: Clock) -> Project:
+def create_project_as(
+    uow: UnitOfWork, body: ProjectCreate, principal: Principal, *, plan: dl.Plan, actor: Actor, clock: Clock
+) -> Project:
     """Create a project on behalf of `principal` (the API and the "Nouveau projet" page both call this).
 
     A principal bound to regions creates only there; a user who would not see the new project
@@ -121,8 +165,9 @@ def create_project_as(uow: UnitOfWork, body: ProjectCreate, principal: Principal
     return create_project(uow, body, plan=plan, actor=actor, clock=clock, porteur_user_id=owner)
 
 
-def update_project(uow: UnitOfWork, project_id: uuid.UUID, body: ProjectUpdate, *, if_match: int | None,
-                   actor: Actor, clock: Clock) -> Project:
+def update_project(
+    uow: UnitOfWork, project_id: uuid.UUID, body: ProjectUpdate, *, if_match: int | None, actor: Actor, clock: Clock
+) -> Project:
     p = _load_for_write(uow, project_id, if_match, allow_closed=True, relations=())
     changes: dict[str, Any] = {}
     for name, value in _plain(body.model_dump(exclude_unset=True)).items():
@@ -137,8 +182,9 @@ def update_project(uow: UnitOfWork, project_id: uuid.UUID, body: ProjectUpdate, 
     return p
 
 
-def replan(uow: UnitOfWork, project_id: uuid.UUID, body: PlanBody, *, if_match: int | None, actor: Actor,
-           clock: Clock) -> Project:
+def replan(
+    uow: UnitOfWork, project_id: uuid.UUID, body: PlanBody, *, if_match: int | None, actor: Actor, clock: Clock
+) -> Project:
     p = _load_for_write(uow, project_id, if_match, relations=("suspensions",))
     months = {k.value: v for k, v in body.step_months.items()}
     if set(months) != {st.value for st in State if st not in TERMINAL}:
@@ -146,17 +192,25 @@ def replan(uow: UnitOfWork, project_id: uuid.UUID, body: PlanBody, *, if_match: 
     before = plan_of(p).as_dict()
     p.step_months, p.horizon_months = months, body.horizon_months
     refresh_index(p)
-    uow.session.add(Replan(project_id=p.id, step_months=months, horizon_months=body.horizon_months,
-                             reason=body.reason, actor=actor.label, recorded_at=clock.now()))
-    _record(uow, p, clock, actor, "plan.changed", reason=body.reason,
-            data={"before": before, "after": plan_of(p).as_dict()})
+    uow.session.add(
+        Replan(
+            project_id=p.id,
+            step_months=months,
+            horizon_months=body.horizon_months,
+            reason=body.reason,
+            actor=actor.label,
+            recorded_at=clock.now(),
+        )
+    )
+    _record(
+        uow, p, clock, actor, "plan.changed", reason=body.reason, data={"before": before, "after": plan_of(p).as_dict()}
+    )
     uow.commit()
     return p
 
 
 # --- reads --------------------------------------------------------------------------------------
-def get_project(uow: UnitOfWork, project_id: uuid.UUID, *,
-                with_evidence: bool | tuple[str, ...] = False) -> Project:
+def get_project(uow: UnitOfWork, project_id: uuid.UUID, *, with_evidence: bool | tuple[str, ...] = False) -> Project:
     p = uow.projects.get(project_id, with_evidence=with_evidence)
     if p is None:
         raise NotFound("Projet introuvable.")
@@ -164,17 +218,36 @@ def get_project(uow: UnitOfWork, project_id: uuid.UUID, *,
 
 
 def project_read(p: Project, today: date) -> ProjectRead:
-    shown = dl.present(index_of(p), state=State(p.state), plan=plan_of(p), today=today,
-                       suspended_since=p.suspended_since)
+    shown = dl.present(
+        index_of(p), state=State(p.state), plan=plan_of(p), today=today, suspended_since=p.suspended_since
+    )
     return ProjectRead(
-        id=p.id, name=p.name, kind=p.kind, region=p.region, initiator=p.initiator, departement=p.departement,
-        conventionnement=p.conventionnement, lead_name=p.lead_name, description=p.description, state=p.state,
-        state_label=STATE_LABELS[State(p.state)], suspended=p.suspended_since is not None,
-        suspended_since=p.suspended_since, started_on=p.started_on, state_entered_on=p.state_entered_on,
-        last_transition_on=p.last_transition_on, labelled_on=p.labelled_on, closed_on=p.closed_on,
-        closed_reason=p.closed_reason, horizon_on=shown.horizon_on, step_due_on=shown.step_due_on,
-        projected_label_on=shown.projected_label_on, status=shown.status,
+        id=p.id,
+        name=p.name,
+        kind=p.kind,
+        region=p.region,
+        initiator=p.initiator,
+        departement=p.departement,
+        conventionnement=p.conventionnement,
+        lead_name=p.lead_name,
+        description=p.description,
+        state=p.state,
+        state_label=STATE_LABELS[State(p.state)],
+        suspended=p.suspended_since is not None,
+        suspended_since=p.suspended_since,
+        started_on=p.started_on,
+        state_entered_on=p.state_entered_on,
+        last_transition_on=p.last_transition_on,
+        labelled_on=p.labelled_on,
+        closed_on=p.closed_on,
+        closed_reason=p.closed_reason,
+        horizon_on=shown.horizon_on,
+        step_due_on=shown.step_due_on,
+        projected_label_on=shown.projected_label_on,
+        status=shown.status,
         within_horizon=None if p.labelled_on is None else p.labelled_on <= shown.horizon_on,
-        plan=PlanRead(**plan_of(p).as_dict()), version=p.version, created_at=p.created_at,
+        plan=PlanRead(**plan_of(p).as_dict()),
+        version=p.version,
+        created_at=p.created_at,
         updated_at=p.updated_at,
     )

@@ -27,48 +27,94 @@ from app.transitions.service import schedule_of, transitions_view
 router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[Authorized])
 
 
-PROBLEMS = {404: {"description": "No such project"}, 409: {"description": "Refused by the workflow"},
-            412: {"description": "If-Match is stale"}, 422: {"description": "Invalid input"}}
+PROBLEMS = {
+    404: {"description": "No such project"},
+    409: {"description": "Refused by the workflow"},
+    412: {"description": "If-Match is stale"},
+    422: {"description": "Invalid input"},
+}
 
 
-@router.get("/{project_id}/transitions", response_model=TransitionsRead, responses=PROBLEMS,
-            summary="Every trigger from the current state, whether it is allowed, and what is missing")
+@router.get(
+    "/{project_id}/transitions",
+    response_model=TransitionsRead,
+    responses=PROBLEMS,
+    summary="Every trigger from the current state, whether it is allowed, and what is missing",
+)
 def list_transitions(project_id: uuid.UUID, uow: ReadUow) -> Response:
     p = get_project(uow, project_id)  # transitions_view loads the evidence its guards read
     return json_of(transitions_view(p), version=p.version)
 
 
-@router.post("/{project_id}/transitions/{trigger}", response_model=ProjectRead, responses=PROBLEMS,
-             summary="Fire a trigger")
-def fire_transition(project_id: uuid.UUID, trigger: Annotated[str, Path(max_length=40)], uow: WriteUow,
-                    actor: ActorDep, clock: ClockDep, if_match: IfMatch,
-                    body: Annotated[TransitionBody | None, Body()] = None) -> Response:
+@router.post(
+    "/{project_id}/transitions/{trigger}", response_model=ProjectRead, responses=PROBLEMS, summary="Fire a trigger"
+)
+def fire_transition(
+    project_id: uuid.UUID,
+    trigger: Annotated[str, Path(max_length=40)],
+    uow: WriteUow,
+    actor: ActorDep,
+    clock: ClockDep,
+    if_match: IfMatch,
+    body: Annotated[TransitionBody | None, Body()] = None,
+) -> Response:
     with uow:
-        p = transitions_service.fire_transition(uow, project_id, trigger, body or TransitionBody(), if_match=if_match,
-                                     actor=actor, clock=clock)
+        p = transitions_service.fire_transition(
+            uow, project_id, trigger, body or TransitionBody(), if_match=if_match, actor=actor, clock=clock
+        )
     return json_of(project_read(p, clock.today()), version=p.version)
 
 
-@router.get("/{project_id}/events", response_model=Page[EventRead], responses=PROBLEMS,
-            summary="The project's history, oldest first")
+@router.get(
+    "/{project_id}/events",
+    response_model=Page[EventRead],
+    responses=PROBLEMS,
+    summary="The project's history, oldest first",
+)
 def list_events(project_id: uuid.UUID, uow: ReadUow, paging: PagingDep) -> Response:
     get_project(uow, project_id)
     rows, total = uow.events.page(project_id, offset=paging.offset, limit=paging.page_size)
-    return json_of(Page[EventRead](items=[EventRead.model_validate(e) for e in rows], total=total,
-                                       page=paging.page, page_size=paging.page_size))
+    return json_of(
+        Page[EventRead](
+            items=[EventRead.model_validate(e) for e in rows], total=total, page=paging.page, page_size=paging.page_size
+        )
+    )
 
 
-@router.get("/{project_id}/schedule", response_model=ScheduleRead, responses=PROBLEMS,
-            summary="Plan versus actual per step, horizon, projection and status")
+@router.get(
+    "/{project_id}/schedule",
+    response_model=ScheduleRead,
+    responses=PROBLEMS,
+    summary="Plan versus actual per step, horizon, projection and status",
+)
 def get_schedule(project_id: uuid.UUID, uow: ReadUow, clock: ClockDep) -> Response:
     p = get_project(uow, project_id)
     sch = schedule_of(uow, p, clock.today())
-    return json_of(ScheduleRead(
-        today=sch.today, started_on=sch.started_on, horizon_on=sch.horizon_on, step_due_on=sch.step_due_on,
-        projected_label_on=sch.projected_label_on, status=sch.status, suspended_since=sch.suspended_since,
-        suspended_days=sch.suspended_days, labelled_on=sch.labelled_on, within_horizon=sch.within_horizon,
-        plan=PlanRead(**sch.plan.as_dict()),
-        steps=[StepScheduleRead(step=x.step, label=x.label, months=x.months, planned_start=x.planned_start,
-                                  planned_end=x.planned_end, actual_start=x.actual_start, actual_end=x.actual_end,
-                                  current=x.current) for x in sch.steps],
-    ))
+    return json_of(
+        ScheduleRead(
+            today=sch.today,
+            started_on=sch.started_on,
+            horizon_on=sch.horizon_on,
+            step_due_on=sch.step_due_on,
+            projected_label_on=sch.projected_label_on,
+            status=sch.status,
+            suspended_since=sch.suspended_since,
+            suspended_days=sch.suspended_days,
+            labelled_on=sch.labelled_on,
+            within_horizon=sch.within_horizon,
+            plan=PlanRead(**sch.plan.as_dict()),
+            steps=[
+                StepScheduleRead(
+                    step=x.step,
+                    label=x.label,
+                    months=x.months,
+                    planned_start=x.planned_start,
+                    planned_end=x.planned_end,
+                    actual_start=x.actual_start,
+                    actual_end=x.actual_end,
+                    current=x.current,
+                )
+                for x in sch.steps
+            ],
+        )
+    )

@@ -14,12 +14,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from app.projects.pages import Failure, _parse_date, _project_id, _project_response, _status_of, _uow
-
 from app.core.errors import NotFound
 from app.evidence import guidance
 from app.evidence.registry import KINDS
 from app.http.dependencies import actor_of
+from app.projects.pages import Failure, _parse_date, _project_id, _project_response, _status_of, _uow
 from app.transitions.description import describe
 from app.transitions.schemas import TransitionBody
 from app.transitions.service import fire_transition
@@ -61,9 +60,15 @@ def _flash_for(trigger: Trigger) -> str:
 
 # --- writes from the project page ------------------------------------------------------------------
 @router.post("/projets/{project_id}/transitions/{trigger}", name="page_fire")
-def fire(request: Request, project_id: str, trigger: str, principal: PageUser,
-         reason: Annotated[str, Form()] = "", effective_on: Annotated[str, Form()] = "",
-         version: Annotated[str, Form()] = "") -> Response:
+def fire(
+    request: Request,
+    project_id: str,
+    trigger: str,
+    principal: PageUser,
+    reason: Annotated[str, Form()] = "",
+    effective_on: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
+) -> Response:
     pid = _project_id(project_id)
     if trigger not in {t.value for t in Trigger}:
         raise UnknownTrigger(f"Déclencheur inconnu : « {trigger[:40]} ».")
@@ -74,14 +79,28 @@ def fire(request: Request, project_id: str, trigger: str, principal: PageUser,
         except ValidationError:
             raise InvalidInput("Le motif dépasse 2000 caractères.", "reason") from None
         with _uow(request, write=True) as uow:
-            fire_transition(uow, pid, trigger, body, if_match=form_version(version), actor=actor_of(request),
-                                     clock=request.app.state.clock)
+            fire_transition(
+                uow,
+                pid,
+                trigger,
+                body,
+                if_match=form_version(version),
+                actor=actor_of(request),
+                clock=request.app.state.clock,
+            )
     except NotFound:
         raise
     except DomainError as exc:
         unmet = tuple((u.code, u.message) for u in exc.unmet) if isinstance(exc, GuardsUnmet) else ()
-        failure = Failure(_status_of(exc), exc.message if not unmet else "Conditions non remplies :",
-                          trigger, unmet, reason[:2000], effective_on[:20], field=getattr(exc, "field", None))
+        failure = Failure(
+            _status_of(exc),
+            exc.message if not unmet else "Conditions non remplies :",
+            trigger,
+            unmet,
+            reason[:2000],
+            effective_on[:20],
+            field=getattr(exc, "field", None),
+        )
         return _project_response(request, principal, pid, failure=failure)
     raise PageRedirect(f"/projets/{pid}?ok=transition-{trigger}")
 
@@ -95,20 +114,37 @@ def workflow_page(request: Request, principal: PageUser) -> Response:
     for st in STEPS:
         forward = guidance.FORWARD_TRIGGER[st]
         guards = wf.guards_of(forward, st.value)
-        steps.append({
-            "number": STEPS.index(st) + 1, "state": st.value, "label": STATE_LABELS[st],
-            "months": settings.step_months.get(st.value), "trigger": forward.value,
-            "trigger_label": TRIGGER_LABELS[forward],
-            "guards": [(g.code, g.message, [KINDS[k].label for k in guidance.GUARD_KINDS.get(g.code, ())])
-                       for g in guards if g.code in guidance.GUARD_KINDS],
-            "kinds": [KINDS[k].label for k in guidance.STEP_KINDS[st]],
-        })
+        steps.append(
+            {
+                "number": STEPS.index(st) + 1,
+                "state": st.value,
+                "label": STATE_LABELS[st],
+                "months": settings.step_months.get(st.value),
+                "trigger": forward.value,
+                "trigger_label": TRIGGER_LABELS[forward],
+                "guards": [
+                    (g.code, g.message, [KINDS[k].label for k in guidance.GUARD_KINDS.get(g.code, ())])
+                    for g in guards
+                    if g.code in guidance.GUARD_KINDS
+                ],
+                "kinds": [KINDS[k].label for k in guidance.STEP_KINDS[st]],
+            }
+        )
     others = [t for t in described.transitions if t.trigger not in guidance.FORWARD_TRIGGER.values()]
-    return render(request, "workflow.html", {
-        "section": "workflow", "steps": steps, "others": others, "horizon_months": settings.horizon_months,
-        "total_months": sum(settings.step_months.values()), "mermaid": described.mermaid,
-        "diagram": charts.workflow_diagram(), "state_labels": STATE_LABELS,
-    })
+    return render(
+        request,
+        "workflow.html",
+        {
+            "section": "workflow",
+            "steps": steps,
+            "others": others,
+            "horizon_months": settings.horizon_months,
+            "total_months": sum(settings.step_months.values()),
+            "mermaid": described.mermaid,
+            "diagram": charts.workflow_diagram(),
+            "state_labels": STATE_LABELS,
+        },
+    )
 
 
 FLASH_MESSAGES.update({f"transition-{t.value}": _flash_for(t) for t in Trigger})

@@ -21,8 +21,9 @@ from workflow.vocabulary import (
 
 # --- transitions ----------------------------------------------------------------------------
 class TransitionBody(Body):
-    effective_on: date | None = Field(None, description="Default: today (Europe/Paris). Never in the future, "
-                                      "never before the previous transition.")
+    effective_on: date | None = Field(
+        None, description="Default: today (Europe/Paris). Never in the future, never before the previous transition."
+    )
     reason: Reason | None = Field(None, description="Required for backward moves, abandon, suspend and resume.")
 
 

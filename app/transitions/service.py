@@ -23,14 +23,28 @@ def flow_of(p: Project) -> wf.Flow:
     return wf.Flow(p.state, p.suspended_since is not None, p.last_transition_on)
 
 
-def fire_transition(uow: UnitOfWork, project_id: uuid.UUID, trigger: str, body: TransitionBody, *,
-                    if_match: int | None, actor: Actor, clock: Clock) -> Project:
+def fire_transition(
+    uow: UnitOfWork,
+    project_id: uuid.UUID,
+    trigger: str,
+    body: TransitionBody,
+    *,
+    if_match: int | None,
+    actor: Actor,
+    clock: Clock,
+) -> Project:
     p = _load_for_write(uow, project_id, if_match, allow_closed=True, relations=())
     # Only the evidence this trigger's guards read (a step back, a pause or an abandon reads none):
     # the rows load lazily, inside this transaction, while the project row is locked.
     fields = wf.reads_of(trigger, p.state)
-    outcome = wf.fire(flow_of(p), trigger, snapshot(p, fields), today=clock.today(),
-                      effective_on=body.effective_on, reason=body.reason)
+    outcome = wf.fire(
+        flow_of(p),
+        trigger,
+        snapshot(p, fields),
+        today=clock.today(),
+        effective_on=body.effective_on,
+        reason=body.reason,
+    )
     when = outcome.effective_on
     if outcome.trigger == Trigger.SUSPENDRE:
         p.suspensions.append(SuspensionRecord(project_id=p.id, started_on=when, reason=outcome.reason or ""))
@@ -47,9 +61,19 @@ def fire_transition(uow: UnitOfWork, project_id: uuid.UUID, trigger: str, body: 
         p.closed_on, p.closed_reason = when, outcome.reason
     p.last_transition_on = when
     refresh_index(p)
-    _record(uow, p, clock, actor, "project.transitioned", trigger=outcome.trigger.value,
-            from_state=outcome.from_state.value, to_state=outcome.to_state.value, effective_on=when,
-            reason=outcome.reason, data={"suspended": outcome.suspended})
+    _record(
+        uow,
+        p,
+        clock,
+        actor,
+        "project.transitioned",
+        trigger=outcome.trigger.value,
+        from_state=outcome.from_state.value,
+        to_state=outcome.to_state.value,
+        effective_on=when,
+        reason=outcome.reason,
+        data={"suspended": outcome.suspended},
+    )
     uow.commit()
     return p
 
@@ -57,22 +81,40 @@ def fire_transition(uow: UnitOfWork, project_id: uuid.UUID, trigger: str, body: 
 def transitions_view(p: Project) -> TransitionsRead:
     views = wf.available(flow_of(p), snapshot(p, wf.reads_from(p.state)))
     return TransitionsRead(
-        state=p.state, suspended=p.suspended_since is not None, version=p.version,
+        state=p.state,
+        suspended=p.suspended_since is not None,
+        version=p.version,
         triggers=[
-            TriggerRead(trigger=v.trigger, label=TRIGGER_LABELS[v.trigger], to_state=v.dest, allowed=v.allowed,
-                          reason_required=v.reason_required, consultant_only=v.trigger in CONSULTANT_ONLY,
-                          unmet=[UnmetRead(code=u.code, message=u.message) for u in v.unmet])
+            TriggerRead(
+                trigger=v.trigger,
+                label=TRIGGER_LABELS[v.trigger],
+                to_state=v.dest,
+                allowed=v.allowed,
+                reason_required=v.reason_required,
+                consultant_only=v.trigger in CONSULTANT_ONLY,
+                unmet=[UnmetRead(code=u.code, message=u.message) for u in v.unmet],
+            )
             for v in views
         ],
     )
 
 
 def recorded_transitions(events: list[Event]) -> list[RecordedTransition]:
-    return [RecordedTransition(e.trigger or "", e.from_state or "", e.to_state or "", e.effective_on)
-            for e in events if e.type == "project.transitioned" and e.effective_on is not None]
+    return [
+        RecordedTransition(e.trigger or "", e.from_state or "", e.to_state or "", e.effective_on)
+        for e in events
+        if e.type == "project.transitioned" and e.effective_on is not None
+    ]
 
 
 def schedule_of(uow: UnitOfWork, p: Project, today: date) -> dl.Schedule:
     history = replay(p.started_on, recorded_transitions(uow.events.of_project(p.id, transitions_only=True)))
-    return dl.schedule(started_on=p.started_on, state=State(p.state), periods=history.periods,
-                       suspensions=history.suspensions, plan=plan_of(p), today=today, labelled_on=p.labelled_on)
+    return dl.schedule(
+        started_on=p.started_on,
+        state=State(p.state),
+        periods=history.periods,
+        suspensions=history.suspensions,
+        plan=plan_of(p),
+        today=today,
+        labelled_on=p.labelled_on,
+    )

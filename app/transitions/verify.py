@@ -65,8 +65,12 @@ def check_project(session: Session, p: Project) -> list[str]:
         problems.append(f"history does not replay: {exc.message}")
         return problems
     expected = {
-        "state": r.state.value, "suspended_since": r.suspended_since, "state_entered_on": r.state_entered_on,
-        "last_transition_on": r.last_effective_on, "labelled_on": r.labelled_on, "closed_on": r.closed_on,
+        "state": r.state.value,
+        "suspended_since": r.suspended_since,
+        "state_entered_on": r.state_entered_on,
+        "last_transition_on": r.last_effective_on,
+        "labelled_on": r.labelled_on,
+        "closed_on": r.closed_on,
     }
     for name, value in expected.items():
         if getattr(p, name) != value:
@@ -74,13 +78,20 @@ def check_project(session: Session, p: Project) -> list[str]:
     stored = [dl.Suspension(s.started_on, s.ended_on) for s in p.suspensions]
     if stored != r.suspensions:
         problems.append(f"suspensions {stored} differ from the events' {r.suspensions}")
-    idx = dl.deadline_index(started_on=p.started_on, state=State(r.state), state_entered_on=r.state_entered_on,
-                            suspensions=r.suspensions, plan=plan_of(p))
+    idx = dl.deadline_index(
+        started_on=p.started_on,
+        state=State(r.state),
+        state_entered_on=r.state_entered_on,
+        suspensions=r.suspensions,
+        plan=plan_of(p),
+    )
     for name in ("horizon_on", "step_due_on", "projected_label_on"):
         if getattr(p, name) != getattr(idx, name):
             problems.append(f"{name} is {_d(getattr(p, name))} but the events give {_d(getattr(idx, name))}")
     missing = session.scalar(
-        select(func.count()).select_from(Event).outerjoin(OutboxMessage, OutboxMessage.event_id == Event.id)
+        select(func.count())
+        .select_from(Event)
+        .outerjoin(OutboxMessage, OutboxMessage.event_id == Event.id)
         .where(Event.project_id == p.id, OutboxMessage.id.is_(None))
     )
     if missing:
@@ -94,9 +105,10 @@ def verify(session_factory: sessionmaker[Session], batch: int = 200) -> tuple[in
     with session_factory() as session:
         ids = list(session.scalars(select(Project.id).order_by(Project.created_at, Project.id)))
         for start in range(0, len(ids), batch):
-            chunk = ids[start:start + batch]
-            projects = session.scalars(select(Project).where(Project.id.in_(chunk))
-                                       .options(selectinload(Project.suspensions)))
+            chunk = ids[start : start + batch]
+            projects = session.scalars(
+                select(Project).where(Project.id.in_(chunk)).options(selectinload(Project.suspensions))
+            )
             for p in projects:
                 checked += 1
                 problems = check_project(session, p)

@@ -14,8 +14,20 @@ from workflow import machine as wf
 from workflow.vocabulary import STATE_LABELS, STEPS, State, Status
 
 MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
-MONTHS_FR_LONG = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-                  "novembre", "décembre")
+MONTHS_FR_LONG = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
 
 
 def date_fr(d: date | None) -> str:
@@ -62,8 +74,14 @@ def horizon_bar(started_on: date, horizon_on: date, until: date, status: Status 
     share = elapsed_days / total_days
     percent = min(round(share * 100), 100)
     css = Status(status).value if status else "clos"
-    return HorizonBar(percent, round(min(share, 1.0) * 100, 1), months_between(started_on, until),
-                      months_between(started_on, horizon_on), until > horizon_on, css)
+    return HorizonBar(
+        percent,
+        round(min(share, 1.0) * 100, 1),
+        months_between(started_on, until),
+        months_between(started_on, horizon_on),
+        until > horizon_on,
+        css,
+    )
 
 
 # --- the project's timeline: planned versus actual per step ----------------------------------------
@@ -140,8 +158,7 @@ def timeline(sch: dl.Schedule) -> Timeline:
                 until = sch.labelled_on or sch.today
                 ongoing = st.current
             actual = bar(st.actual_start, until)
-        rows.append(TimelineRow(i + 1, st.label, y, bar(st.planned_start, st.planned_end), actual, st.current,
-                                ongoing))
+        rows.append(TimelineRow(i + 1, st.label, y, bar(st.planned_start, st.planned_end), actual, st.current, ongoing))
     axis_y = TOP + len(rows) * ROW + 4
     ticks = []
     year = start.year + 1
@@ -149,11 +166,15 @@ def timeline(sch: dl.Schedule) -> Timeline:
         ticks.append(Tick(x(date(year, 1, 1)), str(year)))
         year += 1
     current = next((s for s in sch.steps if s.current), None)
-    parts = [f"Projet démarré le {date_fr(sch.started_on)} ; horizon de {sch.plan.horizon_months} mois le "
-             f"{date_fr(sch.horizon_on)} ; aujourd'hui {date_fr(sch.today)}."]
+    parts = [
+        f"Projet démarré le {date_fr(sch.started_on)} ; horizon de {sch.plan.horizon_months} mois le "
+        f"{date_fr(sch.horizon_on)} ; aujourd'hui {date_fr(sch.today)}."
+    ]
     for st in sch.steps:
-        line = f"Étape {STEPS.index(st.step) + 1}, {st.label} : prévue du {short_date_fr(st.planned_start)} au " \
-               f"{short_date_fr(st.planned_end)}"
+        line = (
+            f"Étape {STEPS.index(st.step) + 1}, {st.label} : prévue du {short_date_fr(st.planned_start)} au "
+            f"{short_date_fr(st.planned_end)}"
+        )
         if st.actual_start:
             line += f", réalisée depuis le {short_date_fr(st.actual_start)}"
             if st.actual_end:
@@ -161,8 +182,18 @@ def timeline(sch: dl.Schedule) -> Timeline:
         parts.append(line + ".")
     if current is not None:
         parts.append(f"Étape en cours : {current.label}.")
-    return Timeline(WIDTH, int(axis_y + 30), tuple(rows), tuple(ticks), x(sch.today), sch.today,
-                    x(sch.horizon_on), sch.horizon_on, axis_y, " ".join(parts))
+    return Timeline(
+        WIDTH,
+        int(axis_y + 30),
+        tuple(rows),
+        tuple(ticks),
+        x(sch.today),
+        sch.today,
+        x(sch.horizon_on),
+        sch.horizon_on,
+        axis_y,
+        " ".join(parts),
+    )
 
 
 # --- the workflow diagram ------------------------------------------------------------------------
@@ -205,10 +236,19 @@ def workflow_diagram() -> Diagram:
     boxes: dict[str, DiagramBox] = {}
     order = [*STEPS, State.LABELLISEE]
     for i, st in enumerate(order):
-        boxes[st.value] = DiagramBox(st, i + 1 if st in STEPS else None, STATE_LABELS[st], left,
-                                     10 + i * (box_h + gap), box_w, box_h, st not in STEPS)
-    abandon = DiagramBox(State.ABANDONNEE, None, STATE_LABELS[State.ABANDONNEE], side,
-                         10 + 3 * (box_h + gap), 250, box_h, True)
+        boxes[st.value] = DiagramBox(
+            st,
+            i + 1 if st in STEPS else None,
+            STATE_LABELS[st],
+            left,
+            10 + i * (box_h + gap),
+            box_w,
+            box_h,
+            st not in STEPS,
+        )
+    abandon = DiagramBox(
+        State.ABANDONNEE, None, STATE_LABELS[State.ABANDONNEE], side, 10 + 3 * (box_h + gap), 250, box_h, True
+    )
     arrows: list[DiagramArrow] = []
     cx = left + box_w / 2
     for name, event in wf.MACHINE.events.items():
@@ -219,17 +259,28 @@ def workflow_diagram() -> Diagram:
                 a, b = boxes[source], boxes[tr.dest]
                 if b.y > a.y:  # forward: straight down
                     y1, y2 = a.y + a.height, b.y
-                    arrows.append(DiagramArrow(name, name, f"M{cx} {y1} L{cx} {y2 - 2}", cx + 8, (y1 + y2) / 2 + 4,
-                                               False))
+                    arrows.append(
+                        DiagramArrow(name, name, f"M{cx} {y1} L{cx} {y2 - 2}", cx + 8, (y1 + y2) / 2 + 4, False)
+                    )
                 else:  # backward: a curve on the right side
                     x0 = left + box_w
                     y1, y2 = a.y + a.height / 2, b.y + b.height / 2
                     bend = x0 + 60
-                    arrows.append(DiagramArrow(name, name, f"M{x0} {y1} C{bend} {y1} {bend} {y2} {x0 + 2} {y2}",
-                                               bend - 8, (y1 + y2) / 2 + 4, True))
+                    arrows.append(
+                        DiagramArrow(
+                            name,
+                            name,
+                            f"M{x0} {y1} C{bend} {y1} {bend} {y2} {x0 + 2} {y2}",
+                            bend - 8,
+                            (y1 + y2) / 2 + 4,
+                            True,
+                        )
+                    )
     height = int(10 + len(order) * (box_h + gap))
-    description = ("Les six étapes se suivent de haut en bas, de la constitution du groupe projet à la "
-                   "labellisation ; chaque flèche porte le déclencheur qui fait passer à l'étape suivante. "
-                   "Sur la droite, les retours en arrière (reprendre_contours, reprendre_faisabilite, "
-                   "ajourner_label). Depuis chaque étape, le projet peut être abandonné, suspendu puis repris.")
+    description = (
+        "Les six étapes se suivent de haut en bas, de la constitution du groupe projet à la "
+        "labellisation ; chaque flèche porte le déclencheur qui fait passer à l'étape suivante. "
+        "Sur la droite, les retours en arrière (reprendre_contours, reprendre_faisabilite, "
+        "ajourner_label). Depuis chaque étape, le projet peut être abandonné, suspendu puis repris."
+    )
     return Diagram(side + 250 + 10, height, (*boxes.values(), abandon), tuple(arrows), description)

@@ -231,8 +231,14 @@ def enum_options(enum: type[Enum]) -> tuple[tuple[str, str], ...]:
     return tuple((member.value, labels.get(member, member.value)) for member in enum)
 
 
-def fields_of(schema: type[BaseModel], *, kind: str = "", choices: dict[str, tuple[tuple[str, str], ...]] | None = None,
-              labels: dict[str, str] | None = None, hints: dict[str, str] | None = None) -> list[Field]:
+def fields_of(
+    schema: type[BaseModel],
+    *,
+    kind: str = "",
+    choices: dict[str, tuple[tuple[str, str], ...]] | None = None,
+    labels: dict[str, str] | None = None,
+    hints: dict[str, str] | None = None,
+) -> list[Field]:
     """One Field per schema field, its widget decided by the field's type."""
     out = []
     for name, info in schema.model_fields.items():
@@ -269,8 +275,20 @@ def fields_of(schema: type[BaseModel], *, kind: str = "", choices: dict[str, tup
                 blank = "— Choisir —"
             elif shape.optional:
                 blank = "— Non renseigné —"
-        out.append(Field(name, label, widget, required=info.is_required(), options=options, hint=hint, min=lo,
-                         max=hi, default=_shown(default), blank=blank))
+        out.append(
+            Field(
+                name,
+                label,
+                widget,
+                required=info.is_required(),
+                options=options,
+                hint=hint,
+                min=lo,
+                max=hi,
+                default=_shown(default),
+                blank=blank,
+            )
+        )
     return out
 
 
@@ -387,12 +405,18 @@ def translate(error: Any) -> str:
         return "Saisissez un nombre entier, sans décimale."
     if kind in ("greater_than_equal", "greater_than"):
         bound = ctx.get("ge", ctx.get("gt"))
-        return f"La valeur doit être supérieure ou égale à {bound}." if kind == "greater_than_equal" else \
-            f"La valeur doit être supérieure à {bound}."
+        return (
+            f"La valeur doit être supérieure ou égale à {bound}."
+            if kind == "greater_than_equal"
+            else f"La valeur doit être supérieure à {bound}."
+        )
     if kind in ("less_than_equal", "less_than"):
         bound = ctx.get("le", ctx.get("lt"))
-        return f"La valeur doit être inférieure ou égale à {bound}." if kind == "less_than_equal" else \
-            f"La valeur doit être inférieure à {bound}."
+        return (
+            f"La valeur doit être inférieure ou égale à {bound}."
+            if kind == "less_than_equal"
+            else f"La valeur doit être inférieure à {bound}."
+        )
     if kind in ("enum", "literal_error"):
         return "Choisissez une valeur dans la liste."
     if kind == "bool_parsing":

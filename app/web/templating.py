@@ -73,9 +73,16 @@ class PageRoute(APIRoute):
             except DomainError as exc:
                 return error_page(request, exc)
             except RequestValidationError:
-                return render(request, "message.html", {
-                    "title": "Requête invalide", "status": 422,
-                    "message": "Cette adresse ou ce formulaire contient une valeur invalide."}, 422)
+                return render(
+                    request,
+                    "message.html",
+                    {
+                        "title": "Requête invalide",
+                        "status": 422,
+                        "message": "Cette adresse ou ce formulaire contient une valeur invalide.",
+                    },
+                    422,
+                )
 
         return page_handler
 
@@ -103,8 +110,7 @@ def flash_of(request: Request) -> str | None:
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     principal: Principal = getattr(request.state, "principal", None) or ANONYMOUS
-    base = {"request": request, "principal": principal, "csrf_token": principal.csrf_token,
-            "flash": flash_of(request)}
+    base = {"request": request, "principal": principal, "csrf_token": principal.csrf_token, "flash": flash_of(request)}
     return templates.TemplateResponse(request, name, base | context, status_code=status_code)
 
 

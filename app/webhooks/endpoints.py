@@ -40,8 +40,9 @@ PROBLEMS = {404: {"description": "No such subscription (or not yours)"}, 422: {"
 
 class WebhookCreate(Body):
     url: Url = Field(..., description="http(s) URL receiving the POSTs; it must resolve to public addresses.")
-    event_types: list[EventType] = Field(default_factory=list, max_length=len(EVENT_TYPES),
-                                         description="Event types wanted; empty: all of them.")
+    event_types: list[EventType] = Field(
+        default_factory=list, max_length=len(EVENT_TYPES), description="Event types wanted; empty: all of them."
+    )
     description: Description | None = None
 
 
@@ -118,28 +119,60 @@ def _read(sub: WebhookSubscription) -> WebhookRead:
 
 
 def _delivery(d: WebhookDelivery, e: Event) -> DeliveryRead:
-    return DeliveryRead(id=d.id, subscription_id=d.subscription_id, message_id=d.message_id, event_id=d.event_id,
-                        event_type=e.type, project_id=e.project_id, feed_seq=e.feed_seq, status=d.status,
-                        attempts=d.attempts, next_attempt_at=d.next_attempt_at, last_attempt_at=d.last_attempt_at,
-                        last_status_code=d.last_status_code, last_error=d.last_error, created_at=d.created_at,
-                        completed_at=d.completed_at)
+    return DeliveryRead(
+        id=d.id,
+        subscription_id=d.subscription_id,
+        message_id=d.message_id,
+        event_id=d.event_id,
+        event_type=e.type,
+        project_id=e.project_id,
+        feed_seq=e.feed_seq,
+        status=d.status,
+        attempts=d.attempts,
+        next_attempt_at=d.next_attempt_at,
+        last_attempt_at=d.last_attempt_at,
+        last_status_code=d.last_status_code,
+        last_error=d.last_error,
+        created_at=d.created_at,
+        completed_at=d.completed_at,
+    )
 
 
-@router.post("", response_model=WebhookWithSecret, status_code=status.HTTP_201_CREATED, responses=PROBLEMS,
-             name="create_webhook", summary="Subscribe to events (the signing secret is shown once)")
-def create_webhook(body: WebhookCreate, request: Request, response: Response, uow: WriteUow, clock: ClockDep,
-                   settings: SettingsDep, principal: PrincipalDep) -> WebhookWithSecret:
+@router.post(
+    "",
+    response_model=WebhookWithSecret,
+    status_code=status.HTTP_201_CREATED,
+    responses=PROBLEMS,
+    name="create_webhook",
+    summary="Subscribe to events (the signing secret is shown once)",
+)
+def create_webhook(
+    body: WebhookCreate,
+    request: Request,
+    response: Response,
+    uow: WriteUow,
+    clock: ClockDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+) -> WebhookWithSecret:
     with uow:
-        new = wh.create_subscription(uow, principal, url=body.url, event_types=list(body.event_types),
-                                     description=body.description, now=clock.now(),
-                                     allow_private=settings.webhook_allow_private_targets)
+        new = wh.create_subscription(
+            uow,
+            principal,
+            url=body.url,
+            event_types=list(body.event_types),
+            description=body.description,
+            now=clock.now(),
+            allow_private=settings.webhook_allow_private_targets,
+        )
         out = WebhookWithSecret(**_read(new.subscription).model_dump(), secret=new.secret)
     response.headers["Location"] = str(request.url_for("get_webhook", webhook_id=out.id).path)
     return out
 
 
-@router.get("", response_model=list[WebhookRead], name="list_webhooks",
-            summary="Your subscriptions (an admin sees every one)")
+@router.get(
+    "", response_model=list[WebhookRead], name="list_webhooks", summary="Your subscriptions (an admin sees every one)"
+)
 def list_webhooks(uow: ReadUow, principal: PrincipalDep) -> list[WebhookRead]:
     return [_read(sub) for sub in wh.list_subscriptions(uow.session, principal)]
 
@@ -149,14 +182,21 @@ def get_webhook(webhook_id: Id, uow: ReadUow, principal: PrincipalDep) -> Webhoo
     return _read(wh.get_subscription(uow.session, webhook_id, principal))
 
 
-@router.patch("/{webhook_id}", response_model=WebhookRead, responses=PROBLEMS, name="update_webhook",
-              summary="Change the target, the event types, the description; disable or re-enable")
-def update_webhook(webhook_id: Id, body: WebhookUpdate, uow: WriteUow, clock: ClockDep, settings: SettingsDep,
-                   principal: PrincipalDep) -> WebhookRead:
+@router.patch(
+    "/{webhook_id}",
+    response_model=WebhookRead,
+    responses=PROBLEMS,
+    name="update_webhook",
+    summary="Change the target, the event types, the description; disable or re-enable",
+)
+def update_webhook(
+    webhook_id: Id, body: WebhookUpdate, uow: WriteUow, clock: ClockDep, settings: SettingsDep, principal: PrincipalDep
+) -> WebhookRead:
     changes = body.model_dump(exclude_unset=True)
     with uow:
-        sub = wh.update_subscription(uow, webhook_id, principal, changes, now=clock.now(),
-                                     allow_private=settings.webhook_allow_private_targets)
+        sub = wh.update_subscription(
+            uow, webhook_id, principal, changes, now=clock.now(), allow_private=settings.webhook_allow_private_targets
+        )
         return _read(sub)
 
 
@@ -167,36 +207,59 @@ def delete_webhook(webhook_id: Id, uow: WriteUow, principal: PrincipalDep) -> Re
     return Response(status_code=204)
 
 
-@router.post("/{webhook_id}/rotate-secret", response_model=WebhookWithSecret, responses=PROBLEMS,
-             name="rotate_webhook_secret",
-             summary="New signing secret, shown once; the previous one stays valid 24 hours (both sign)")
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    response_model=WebhookWithSecret,
+    responses=PROBLEMS,
+    name="rotate_webhook_secret",
+    summary="New signing secret, shown once; the previous one stays valid 24 hours (both sign)",
+)
 def rotate_webhook_secret(webhook_id: Id, uow: WriteUow, clock: ClockDep, principal: PrincipalDep) -> WebhookWithSecret:
     with uow:
         new = wh.rotate_secret(uow, webhook_id, principal, now=clock.now())
         return WebhookWithSecret(**_read(new.subscription).model_dump(), secret=new.secret)
 
 
-@router.get("/{webhook_id}/deliveries", response_model=Page[DeliveryRead], responses=PROBLEMS,
-            name="list_webhook_deliveries", summary="Delivery log, newest first")
-def list_webhook_deliveries(webhook_id: Id, uow: ReadUow, principal: PrincipalDep, paging: PagingDep,
-                            status_: Annotated[Literal["pending", "succeeded", "failed"] | None,
-                                               Query(alias="status")] = None) -> Page[DeliveryRead]:
-    rows, total = wh.deliveries_page(uow.session, webhook_id, principal, status=status_, offset=paging.offset,
-                                     limit=paging.page_size)
-    return Page(items=[_delivery(d, e) for d, e in rows], total=total, page=paging.page,
-                  page_size=paging.page_size)
+@router.get(
+    "/{webhook_id}/deliveries",
+    response_model=Page[DeliveryRead],
+    responses=PROBLEMS,
+    name="list_webhook_deliveries",
+    summary="Delivery log, newest first",
+)
+def list_webhook_deliveries(
+    webhook_id: Id,
+    uow: ReadUow,
+    principal: PrincipalDep,
+    paging: PagingDep,
+    status_: Annotated[Literal["pending", "succeeded", "failed"] | None, Query(alias="status")] = None,
+) -> Page[DeliveryRead]:
+    rows, total = wh.deliveries_page(
+        uow.session, webhook_id, principal, status=status_, offset=paging.offset, limit=paging.page_size
+    )
+    return Page(items=[_delivery(d, e) for d, e in rows], total=total, page=paging.page, page_size=paging.page_size)
 
 
-@router.get("/deliveries/{delivery_id}/attempts", response_model=DeliveryAttempts, responses=PROBLEMS,
-            name="list_webhook_attempts", summary="Every attempt of one delivery: status code, duration, error")
+@router.get(
+    "/deliveries/{delivery_id}/attempts",
+    response_model=DeliveryAttempts,
+    responses=PROBLEMS,
+    name="list_webhook_attempts",
+    summary="Every attempt of one delivery: status code, duration, error",
+)
 def list_webhook_attempts(delivery_id: Id, uow: ReadUow, principal: PrincipalDep) -> DeliveryAttempts:
     d, e, attempts = wh.delivery_attempts(uow.session, delivery_id, principal)
     return DeliveryAttempts(delivery=_delivery(d, e), attempts=[AttemptRead.model_validate(a) for a in attempts])
 
 
-@router.post("/deliveries/{delivery_id}/redeliver", response_model=DeliveryRead, status_code=202,
-             responses={**PROBLEMS, 409: {"description": "Subscription disabled"}}, name="redeliver_webhook",
-             summary="Send a delivery again, from the start of the retry schedule")
+@router.post(
+    "/deliveries/{delivery_id}/redeliver",
+    response_model=DeliveryRead,
+    status_code=202,
+    responses={**PROBLEMS, 409: {"description": "Subscription disabled"}},
+    name="redeliver_webhook",
+    summary="Send a delivery again, from the start of the retry schedule",
+)
 def redeliver_webhook(delivery_id: Id, uow: WriteUow, clock: ClockDep, principal: PrincipalDep) -> DeliveryRead:
     with uow:
         d = wh.redeliver(uow, delivery_id, principal, now=clock.now())

@@ -41,8 +41,16 @@ SECRET_BYTES = 32
 ROTATION_OVERLAP = timedelta(hours=24)
 
 
-EVENT_TYPES = ("project.created", "project.updated", "project.transitioned", "evidence.created",
-               "evidence.updated", "evidence.deleted", "plan.changed", "deadline.status_changed")
+EVENT_TYPES = (
+    "project.created",
+    "project.updated",
+    "project.transitioned",
+    "evidence.created",
+    "evidence.updated",
+    "evidence.deleted",
+    "plan.changed",
+    "deadline.status_changed",
+)
 
 
 NOT_FOUND = "Abonnement introuvable."
@@ -71,8 +79,15 @@ resolver: Resolver = _resolve
 def _forbidden_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return (not ip.is_global or ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-            or ip.is_reserved or ip.is_unspecified)
+    return (
+        not ip.is_global
+        or ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
 
 
 def check_target(url: str, *, allow_private: bool) -> None:
@@ -106,8 +121,7 @@ def check_target(url: str, *, allow_private: bool) -> None:
         except ValueError:
             raise TargetRefused(f"Adresse inattendue pour « {host} » : {address}.") from None
         if _forbidden_address(ip):
-            raise TargetRefused(f"L'hôte « {host} » désigne une adresse privée, locale ou réservée ({ip}) : "
-                                "refusé.")
+            raise TargetRefused(f"L'hôte « {host} » désigne une adresse privée, locale ou réservée ({ip}) : refusé.")
 
 
 def _validated_url(url: str, allow_private: bool) -> str:
@@ -124,7 +138,7 @@ def new_secret() -> str:
 
 
 def secret_bytes(secret: str) -> bytes:
-    raw = secret[len(SECRET_PREFIX):] if secret.startswith(SECRET_PREFIX) else secret
+    raw = secret[len(SECRET_PREFIX) :] if secret.startswith(SECRET_PREFIX) else secret
     return base64.b64decode(raw)
 
 
@@ -158,8 +172,9 @@ def owner_principal(session: Session, sub: WebhookSubscription, now: datetime) -
             return None, "La clé d'API propriétaire de l'abonnement a expiré."
         return key_principal(key), ""
     if sub.user_id is not None:
-        user = session.scalars(select(User).where(User.id == sub.user_id)
-                               .options(selectinload(User.grants))).one_or_none()
+        user = session.scalars(
+            select(User).where(User.id == sub.user_id).options(selectinload(User.grants))
+        ).one_or_none()
         if user is None or not user.active:
             return None, "Le compte propriétaire de l'abonnement est désactivé."
         return user_principal(user), ""
@@ -181,14 +196,19 @@ def _types(event_types: list[str] | None) -> list[str]:
     types = sorted(set(event_types or []))
     unknown = [t for t in types if t not in EVENT_TYPES]
     if unknown:
-        raise InvalidInput(f"Types d'événements inconnus : {', '.join(unknown)}. Possibles : "
-                           + ", ".join(EVENT_TYPES) + ".", "event_types")
+        raise InvalidInput(
+            f"Types d'événements inconnus : {', '.join(unknown)}. Possibles : " + ", ".join(EVENT_TYPES) + ".",
+            "event_types",
+        )
     return types
 
 
 def _load(session: Session, sub_id: int, principal: Principal, *, for_update: bool = False) -> WebhookSubscription:
-    stmt = select(WebhookSubscription).where(WebhookSubscription.id == sub_id).options(
-        selectinload(WebhookSubscription.secrets))
+    stmt = (
+        select(WebhookSubscription)
+        .where(WebhookSubscription.id == sub_id)
+        .options(selectinload(WebhookSubscription.secrets))
+    )
     if for_update:
         stmt = stmt.with_for_update()
     sub = session.scalars(stmt).one_or_none()
@@ -197,15 +217,30 @@ def _load(session: Session, sub_id: int, principal: Principal, *, for_update: bo
     return sub
 
 
-def create_subscription(uow: UnitOfWork, principal: Principal, *, url: str, event_types: list[str] | None,
-                        description: str | None, now: datetime, allow_private: bool) -> NewSecret:
+def create_subscription(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    url: str,
+    event_types: list[str] | None,
+    description: str | None,
+    now: datetime,
+    allow_private: bool,
+) -> NewSecret:
     if not may_subscribe(principal):
         raise Forbidden("Il faut pouvoir lire au moins un projet pour s'abonner à ses événements.")
     sub = WebhookSubscription(
-        owner=principal.label, api_key_id=principal.id if principal.kind == "key" else None,
-        user_id=principal.id if principal.kind == "user" else None, url=_validated_url(url, allow_private),
-        event_types=_types(event_types), description=description, enabled=True, consecutive_failures=0,
-        created_at=now, updated_at=now)
+        owner=principal.label,
+        api_key_id=principal.id if principal.kind == "key" else None,
+        user_id=principal.id if principal.kind == "user" else None,
+        url=_validated_url(url, allow_private),
+        event_types=_types(event_types),
+        description=description,
+        enabled=True,
+        consecutive_failures=0,
+        created_at=now,
+        updated_at=now,
+    )
     secret = new_secret()
     sub.secrets = [WebhookSecret(secret=secret, created_at=now)]
     uow.session.add(sub)
@@ -224,8 +259,9 @@ def get_subscription(session: Session, sub_id: int, principal: Principal) -> Web
     return _load(session, sub_id, principal)
 
 
-def update_subscription(uow: UnitOfWork, sub_id: int, principal: Principal, changes: dict[str, Any], *,
-                        now: datetime, allow_private: bool) -> WebhookSubscription:
+def update_subscription(
+    uow: UnitOfWork, sub_id: int, principal: Principal, changes: dict[str, Any], *, now: datetime, allow_private: bool
+) -> WebhookSubscription:
     sub = _load(uow.session, sub_id, principal, for_update=True)
     if "url" in changes:
         if changes["url"] is None:
@@ -266,22 +302,28 @@ def rotate_secret(uow: UnitOfWork, sub_id: int, principal: Principal, *, now: da
 
 
 # --- deliveries, as the owner sees them ----------------------------------------------------------
-def deliveries_page(session: Session, sub_id: int, principal: Principal, *, status: str | None, offset: int,
-                    limit: int) -> tuple[list[tuple[WebhookDelivery, Event]], int]:
+def deliveries_page(
+    session: Session, sub_id: int, principal: Principal, *, status: str | None, offset: int, limit: int
+) -> tuple[list[tuple[WebhookDelivery, Event]], int]:
     _load(session, sub_id, principal)
     where = [WebhookDelivery.subscription_id == sub_id]
     if status:
         where.append(WebhookDelivery.status == status)
     total = session.scalar(select(func.count()).select_from(WebhookDelivery).where(*where)) or 0
     rows = session.execute(
-        select(WebhookDelivery, Event).join(Event, Event.id == WebhookDelivery.event_id)
-        .where(*where).order_by(WebhookDelivery.id.desc()).offset(offset).limit(limit)
+        select(WebhookDelivery, Event)
+        .join(Event, Event.id == WebhookDelivery.event_id)
+        .where(*where)
+        .order_by(WebhookDelivery.id.desc())
+        .offset(offset)
+        .limit(limit)
     ).all()
     return [(d, e) for d, e in rows], total
 
 
-def _delivery(session: Session, delivery_id: int, principal: Principal, *,
-              for_update: bool = False) -> tuple[WebhookDelivery, WebhookSubscription]:
+def _delivery(
+    session: Session, delivery_id: int, principal: Principal, *, for_update: bool = False
+) -> tuple[WebhookDelivery, WebhookSubscription]:
     stmt = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
     if for_update:
         stmt = stmt.with_for_update()
@@ -295,12 +337,14 @@ def _delivery(session: Session, delivery_id: int, principal: Principal, *,
     return d, sub
 
 
-def delivery_attempts(session: Session, delivery_id: int,
-                      principal: Principal) -> tuple[WebhookDelivery, Event, list[WebhookAttempt]]:
+def delivery_attempts(
+    session: Session, delivery_id: int, principal: Principal
+) -> tuple[WebhookDelivery, Event, list[WebhookAttempt]]:
     d, _ = _delivery(session, delivery_id, principal)
     event = session.get(Event, d.event_id)
-    attempts = list(session.scalars(select(WebhookAttempt).where(WebhookAttempt.delivery_id == d.id)
-                                    .order_by(WebhookAttempt.id)))
+    attempts = list(
+        session.scalars(select(WebhookAttempt).where(WebhookAttempt.delivery_id == d.id).order_by(WebhookAttempt.id))
+    )
     return d, event, attempts
 
 

@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -87,9 +87,11 @@ class RoundReport:
     purged: int = 0
 
     def __str__(self) -> str:
-        return (f"deadline events {self.announced}, outbox rows {self.outbox_rows}, deliveries created "
-                f"{self.deliveries_created}, attempts {self.attempted} ({self.succeeded} succeeded, {self.failed} "
-                f"failed for good), purged {self.purged}")
+        return (
+            f"deadline events {self.announced}, outbox rows {self.outbox_rows}, deliveries created "
+            f"{self.deliveries_created}, attempts {self.attempted} ({self.succeeded} succeeded, {self.failed} "
+            f"failed for good), purged {self.purged}"
+        )
 
 
 def parse_retry_after(value: str | None, now_wall: float) -> float | None:
@@ -106,7 +108,7 @@ def parse_retry_after(value: str | None, now_wall: float) -> float | None:
     if when is None:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return min(max(when.timestamp() - now_wall, 0.0), MAX_RETRY_AFTER)
 
 
@@ -117,9 +119,16 @@ def _read_session(factory: sessionmaker[Session]) -> Session:
 
 
 class Worker:
-    def __init__(self, session_factory: sessionmaker[Session], settings: Settings, *, clock: Clock,
-                 wall: Callable[[], float] = time.time, jitter: Callable[[float], float] | None = None,
-                 http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        settings: Settings,
+        *,
+        clock: Clock,
+        wall: Callable[[], float] = time.time,
+        jitter: Callable[[float], float] | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
         self.factory = session_factory
         self.settings = settings
         self.clock = clock
@@ -127,15 +136,18 @@ class Worker:
         self.jitter = jitter or (lambda cap: random.uniform(0, cap))  # "full jitter"
         timeout = settings.webhook_timeout_seconds
         # trust_env=False: no proxy from the environment, so the address checked is the one connected to.
-        self.http = http or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-                                         follow_redirects=False, trust_env=False,
-                                         headers={"User-Agent": USER_AGENT})
+        self.http = http or httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": USER_AGENT},
+        )
         self._last_scan: Any = None
 
     def close(self) -> None:
         self.http.close()
 
-    def __enter__(self) -> "Worker":
+    def __enter__(self) -> Worker:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -158,7 +170,7 @@ class Worker:
             try:
                 self.run_once(scan=today != self._last_scan)
                 self._last_scan = today
-            except Exception:  # noqa: BLE001 - a bad round must not stop the worker
+            except Exception:
                 log.exception("worker round failed")
             stop.wait(self.settings.worker_poll_seconds)
 
@@ -168,36 +180,62 @@ class Worker:
         while True:
             now = self.clock.now()
             with self.factory() as session:
-                rows = list(session.scalars(
-                    select(OutboxMessage).where(OutboxMessage.dispatched_at.is_(None))
-                    .order_by(OutboxMessage.id).limit(FANOUT_BATCH).with_for_update(skip_locked=True)))
+                rows = list(
+                    session.scalars(
+                        select(OutboxMessage)
+                        .where(OutboxMessage.dispatched_at.is_(None))
+                        .order_by(OutboxMessage.id)
+                        .limit(FANOUT_BATCH)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
                 if not rows:
                     return rows_seen, created
-                subs = list(session.scalars(select(WebhookSubscription)
-                                            .where(WebhookSubscription.enabled.is_(True))
-                                            .order_by(WebhookSubscription.id)))
+                subs = list(
+                    session.scalars(
+                        select(WebhookSubscription)
+                        .where(WebhookSubscription.enabled.is_(True))
+                        .order_by(WebhookSubscription.id)
+                    )
+                )
                 owners = {}
                 for sub in subs:
                     owner, why = owner_principal(session, sub, now)
                     if owner is None:
                         self._disable(session, sub.id, why, now)
                     owners[sub.id] = owner
-                events = {e.id: e for e in session.scalars(
-                    select(Event).where(Event.id.in_([r.event_id for r in rows])))}
+                events = {
+                    e.id: e for e in session.scalars(select(Event).where(Event.id.in_([r.event_id for r in rows])))
+                }
                 project_ids = sorted({e.project_id for e in events.values()}, key=str)
-                regions = {pid: region for pid, region in session.execute(
-                    select(Project.id, Project.region).where(Project.id.in_(project_ids)))}
+                regions = {
+                    pid: region
+                    for pid, region in session.execute(
+                        select(Project.id, Project.region).where(Project.id.in_(project_ids))
+                    )
+                }
                 for row in rows:
                     event = events[row.event_id]
                     for sub in subs:
                         owner = owners[sub.id]
-                        if (owner is None or (sub.event_types and event.type not in sub.event_types)
-                                or event.recorded_at < sub.created_at
-                                or not may_read(owner, event.project_id, regions[event.project_id])):
+                        if (
+                            owner is None
+                            or (sub.event_types and event.type not in sub.event_types)
+                            or event.recorded_at < sub.created_at
+                            or not may_read(owner, event.project_id, regions[event.project_id])
+                        ):
                             continue
-                        session.add(WebhookDelivery(subscription_id=sub.id, event_id=event.id,
-                                                      message_id=f"msg_{uuid.uuid4().hex}", status="pending",
-                                                      attempts=0, next_attempt_at=now, created_at=now))
+                        session.add(
+                            WebhookDelivery(
+                                subscription_id=sub.id,
+                                event_id=event.id,
+                                message_id=f"msg_{uuid.uuid4().hex}",
+                                status="pending",
+                                attempts=0,
+                                next_attempt_at=now,
+                                created_at=now,
+                            )
+                        )
                         created += 1
                     row.dispatched_at = now
                 session.commit()
@@ -229,18 +267,30 @@ class Worker:
     def _claim(self, seen: set[int]) -> list[int]:
         now = self.clock.now()
         with self.factory() as session:
-            stmt = (select(WebhookDelivery.id)
-                    .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-                    .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
-                           WebhookSubscription.enabled.is_(True)))
+            stmt = (
+                select(WebhookDelivery.id)
+                .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+                .where(
+                    WebhookDelivery.status == "pending",
+                    WebhookDelivery.next_attempt_at <= now,
+                    WebhookSubscription.enabled.is_(True),
+                )
+            )
             if seen:
                 stmt = stmt.where(WebhookDelivery.id.not_in(seen))
-            stmt = (stmt.order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(CLAIM_BATCH)
-                    .with_for_update(skip_locked=True, of=WebhookDelivery))
+            stmt = (
+                stmt.order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+                .limit(CLAIM_BATCH)
+                .with_for_update(skip_locked=True, of=WebhookDelivery)
+            )
             ids = list(session.scalars(stmt))
             if ids:
-                session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
-                                .values(next_attempt_at=now + LEASE).execution_options(synchronize_session=False))
+                session.execute(
+                    update(WebhookDelivery)
+                    .where(WebhookDelivery.id.in_(ids))
+                    .values(next_attempt_at=now + LEASE)
+                    .execution_options(synchronize_session=False)
+                )
                 session.commit()
             return ids
 
@@ -251,8 +301,11 @@ class Worker:
             d = session.get(WebhookDelivery, delivery_id)
             if d is None or d.status != "pending":
                 return None
-            sub = session.scalars(select(WebhookSubscription).where(WebhookSubscription.id == d.subscription_id)
-                                  .options(selectinload(WebhookSubscription.secrets))).one()
+            sub = session.scalars(
+                select(WebhookSubscription)
+                .where(WebhookSubscription.id == d.subscription_id)
+                .options(selectinload(WebhookSubscription.secrets))
+            ).one()
             if not sub.enabled:
                 return None
             event = session.get(Event, d.event_id)
@@ -269,8 +322,12 @@ class Worker:
         if refusal is not None:
             return self._refuse(delivery_id, sub_id, refusal, disable=owner is None)
         timestamp = int(self.wall())
-        headers = {"content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(timestamp),
-                   "webhook-signature": signature_header(secrets_, msg_id, timestamp, body)}
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature_header(secrets_, msg_id, timestamp, body),
+        }
         outcome = self._post(url, body, headers)
         return self._record(delivery_id, outcome)
 
@@ -288,8 +345,9 @@ class Worker:
                     if len(excerpt) >= 500:
                         break
                 status = r.status_code
-                retry_after = None if 200 <= status < 300 else parse_retry_after(r.headers.get("retry-after"),
-                                                                                 self.wall())
+                retry_after = (
+                    None if 200 <= status < 300 else parse_retry_after(r.headers.get("retry-after"), self.wall())
+                )
         except httpx.TimeoutException:
             return Outcome(None, "Délai dépassé.", int((time.monotonic() - start) * 1000))
         except httpx.HTTPError as exc:
@@ -303,33 +361,53 @@ class Worker:
         now = self.clock.now()
         schedule = self.settings.webhook_retry_schedule_seconds
         with self.factory() as session:
-            d = session.scalars(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
-                                .with_for_update()).one_or_none()
+            d = session.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
+            ).one_or_none()
             if d is None or d.status != "pending":
                 return None
-            session.add(WebhookAttempt(delivery_id=d.id, attempted_at=now, status_code=outcome.status_code,
-                                         duration_ms=outcome.duration_ms, error=outcome.error,
-                                         response_excerpt=outcome.excerpt))
+            session.add(
+                WebhookAttempt(
+                    delivery_id=d.id,
+                    attempted_at=now,
+                    status_code=outcome.status_code,
+                    duration_ms=outcome.duration_ms,
+                    error=outcome.error,
+                    response_excerpt=outcome.excerpt,
+                )
+            )
             d.attempts += 1
             d.last_attempt_at, d.last_status_code, d.last_error = now, outcome.status_code, outcome.error
             sub_id = d.subscription_id
             if outcome.ok:
                 d.status, d.completed_at, d.next_attempt_at = "succeeded", now, None
-                session.execute(update(WebhookSubscription).where(WebhookSubscription.id == sub_id)
-                                .values(consecutive_failures=0).execution_options(synchronize_session=False))
+                session.execute(
+                    update(WebhookSubscription)
+                    .where(WebhookSubscription.id == sub_id)
+                    .values(consecutive_failures=0)
+                    .execution_options(synchronize_session=False)
+                )
             elif d.attempts > len(schedule):
                 d.status, d.completed_at, d.next_attempt_at = "failed", now, None
                 failures = session.execute(
-                    update(WebhookSubscription).where(WebhookSubscription.id == sub_id)
+                    update(WebhookSubscription)
+                    .where(WebhookSubscription.id == sub_id)
                     .values(consecutive_failures=WebhookSubscription.consecutive_failures + 1)
                     .returning(WebhookSubscription.consecutive_failures)
-                    .execution_options(synchronize_session=False)).scalar_one()
+                    .execution_options(synchronize_session=False)
+                ).scalar_one()
                 if failures >= self.settings.webhook_max_consecutive_failures:
-                    self._disable(session, sub_id, (
-                        f"Désactivé automatiquement le {now.astimezone(timezone.utc):%Y-%m-%d à %H:%M} UTC après "
-                        f"{failures} livraisons échouées consécutivement (dernière erreur : {outcome.error}). "
-                        "Corrigez le récepteur puis réactivez l'abonnement (PATCH enabled=true) ; les événements "
-                        "manqués restent lisibles dans le flux GET /api/v1/events."), now)
+                    self._disable(
+                        session,
+                        sub_id,
+                        (
+                            f"Désactivé automatiquement le {now.astimezone(UTC):%Y-%m-%d à %H:%M} UTC après "
+                            f"{failures} livraisons échouées consécutivement (dernière erreur : {outcome.error}). "
+                            "Corrigez le récepteur puis réactivez l'abonnement (PATCH enabled=true) ; les événements "
+                            "manqués restent lisibles dans le flux GET /api/v1/events."
+                        ),
+                        now,
+                    )
             else:
                 if outcome.retry_after is not None:
                     delay = max(1.0, outcome.retry_after)
@@ -345,12 +423,14 @@ class Worker:
         no longer exists (the subscription is disabled; its deliveries wait for a re-enable)."""
         now = self.clock.now()
         with self.factory() as session:
-            d = session.scalars(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
-                                .with_for_update()).one_or_none()
+            d = session.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
+            ).one_or_none()
             if d is None or d.status != "pending":
                 return None
-            session.add(WebhookAttempt(delivery_id=d.id, attempted_at=now, status_code=None, duration_ms=0,
-                                         error=reason))
+            session.add(
+                WebhookAttempt(delivery_id=d.id, attempted_at=now, status_code=None, duration_ms=0, error=reason)
+            )
             d.last_attempt_at, d.last_status_code, d.last_error = now, None, reason
             if disable:
                 d.next_attempt_at = now
@@ -363,18 +443,24 @@ class Worker:
 
     @staticmethod
     def _disable(session: Session, sub_id: int, reason: str, now: datetime) -> None:
-        session.execute(update(WebhookSubscription)
-                        .where(WebhookSubscription.id == sub_id, WebhookSubscription.enabled.is_(True))
-                        .values(enabled=False, disabled_at=now, disabled_reason=reason, updated_at=now)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(WebhookSubscription)
+            .where(WebhookSubscription.id == sub_id, WebhookSubscription.enabled.is_(True))
+            .values(enabled=False, disabled_at=now, disabled_reason=reason, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
     # --- purges -------------------------------------------------------------------------------
     def purge(self) -> int:
         now = self.clock.now()
         with self.factory() as session:
             purged = idempotency.purge(session, now)
-            purged += session.execute(delete(WebhookSecret).where(
-                WebhookSecret.expires_at.is_not(None), WebhookSecret.expires_at <= now)).rowcount or 0
+            purged += (
+                session.execute(
+                    delete(WebhookSecret).where(WebhookSecret.expires_at.is_not(None), WebhookSecret.expires_at <= now)
+                ).rowcount
+                or 0
+            )
             session.commit()
         return purged
 

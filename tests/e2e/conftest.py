@@ -15,8 +15,15 @@ import uvicorn
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 # Headless, and quiet on a closed network: no background connections, no component updates.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 def _free_port() -> int:
@@ -26,10 +33,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def _server(_one_app) -> Iterator[str]:  # noqa: ANN001
+def _server(_one_app) -> Iterator[str]:
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(_one_app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(_one_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -43,7 +49,7 @@ def _server(_one_app) -> Iterator[str]:  # noqa: ANN001
 
 
 @pytest.fixture
-def live_server(_server: str, app) -> str:  # noqa: ANN001
+def live_server(_server: str, app) -> str:
     """The served app's base URL, with this test's empty tables, settings and clock (via `app`)."""
     return _server
 
@@ -61,7 +67,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, live_server):  # noqa: ANN001, ANN201
+def page(browser, live_server):
     context = browser.new_context(base_url=live_server, locale="fr-FR", viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     pg.set_default_timeout(10_000)
@@ -69,7 +75,7 @@ def page(browser, live_server):  # noqa: ANN001, ANN201
     context.close()
 
 
-def screenshot(page, name: str) -> Path:  # noqa: ANN001
+def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

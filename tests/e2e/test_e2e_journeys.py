@@ -5,7 +5,7 @@ records the expertise and grants the label. Screenshots land in tests/artifacts/
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app.accounts import service as accounts
 from tests.conftest import TODAY
@@ -15,13 +15,14 @@ PASSWORD = "mot-de-passe-e2e"
 DAY = TODAY.isoformat()
 
 
-def _user(app, email: str, name: str, grants=()) -> None:  # noqa: ANN001
+def _user(app, email: str, name: str, grants=()) -> None:
     with app.state.session_factory() as session:
-        accounts.create_user(session, email=email, name=name, password=PASSWORD, grants=list(grants),
-                             now=datetime.now(timezone.utc))
+        accounts.create_user(
+            session, email=email, name=name, password=PASSWORD, grants=list(grants), now=datetime.now(UTC)
+        )
 
 
-def _login(page, email: str) -> None:  # noqa: ANN001
+def _login(page, email: str) -> None:
     page.goto("/connexion")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
@@ -30,12 +31,18 @@ def _login(page, email: str) -> None:  # noqa: ANN001
     assert "/connexion" not in page.url, page.content()[:500]
 
 
-def _checklist(page) -> int:  # noqa: ANN001
+def _checklist(page) -> int:
     return page.locator("[id^='manque-']").count()
 
 
-def _add(page, pid: str, kind: str, fill: dict[str, str] | None = None, select: dict[str, str] | None = None,
-         check: tuple[str, ...] = ()) -> None:  # noqa: ANN001
+def _add(
+    page,
+    pid: str,
+    kind: str,
+    fill: dict[str, str] | None = None,
+    select: dict[str, str] | None = None,
+    check: tuple[str, ...] = (),
+) -> None:
     page.goto(f"/projets/{pid}/preuves/{kind}")
     for field, value in (fill or {}).items():
         page.fill(f"#f-{field}", value)
@@ -48,14 +55,14 @@ def _add(page, pid: str, kind: str, fill: dict[str, str] | None = None, select: 
     assert page.locator("#resume-erreurs").count() == 0, page.locator("#resume-erreurs").inner_text()
 
 
-def _fire(page, pid: str, trigger: str) -> None:  # noqa: ANN001
+def _fire(page, pid: str, trigger: str) -> None:
     page.goto(f"/projets/{pid}")
     page.click(f"#bouton-{trigger}")
     page.wait_for_load_state()
     assert page.locator("#confirmation").count() == 1, page.content()[:800]
 
 
-def test_lead_then_consultant_take_a_project_to_the_label(page, app) -> None:  # noqa: ANN001
+def test_lead_then_consultant_take_a_project_to_the_label(page, app) -> None:
     _user(app, "lea.porteuse@example.org", "Léa Porteuse")
     _user(app, "claire.consultante@example.org", "Claire Consultante", [("consultant", None, None)])
 
@@ -77,16 +84,22 @@ def test_lead_then_consultant_take_a_project_to_the_label(page, app) -> None:  #
     pid = match.group(1)
 
     # A refused transition shows its reasons.
-    assert page.locator("#bouton-definir_contours").get_attribute("aria-disabled") == "true" or \
-        page.locator("#bouton-definir_contours").is_disabled()
+    assert (
+        page.locator("#bouton-definir_contours").get_attribute("aria-disabled") == "true"
+        or page.locator("#bouton-definir_contours").is_disabled()
+    )
     assert "pilote" in page.locator("#raisons-definir_contours").inner_text().lower()
     before = _checklist(page)
     assert before == 4
 
     # Step 1: the groupe projet, the checklist shrinking with each member.
-    members = [("Claire Martin", "mouvement", True), ("Amina Benali", "habitant", False),
-               ("Ville de Lille", "collectivite", False), ("Lille Métropole Habitat", "bailleur_social", False),
-               ("France Travail", "partenaire_socio_economique", False)]
+    members = [
+        ("Claire Martin", "mouvement", True),
+        ("Amina Benali", "habitant", False),
+        ("Ville de Lille", "collectivite", False),
+        ("Lille Métropole Habitat", "bailleur_social", False),
+        ("France Travail", "partenaire_socio_economique", False),
+    ]
     seen = [before]
     for name, category, pilot in members:
         _add(page, pid, "stakeholders", {"name": name}, {"category": category}, ("is-amo-pilot",) if pilot else ())
@@ -109,28 +122,50 @@ def test_lead_then_consultant_take_a_project_to_the_label(page, app) -> None:  #
     page.select_option("#f-status", "confirme")
     page.click("#btn-enregistrer")
     page.wait_for_load_state()
-    _add(page, pid, "feasibility", {"annual-charges": "380000", "market-income": "240000",
-                                    "non-market-income": "150000", "premises-address": "3 rue de la Monnaie, Lille"},
-         {"conclusion": "favorable"})
-    _add(page, pid, "markets", {"label": "Entretien des halls", "buyer-name": "Lille Métropole Habitat"},
-         {"buyer-category": "bailleur_social"})
+    _add(
+        page,
+        pid,
+        "feasibility",
+        {
+            "annual-charges": "380000",
+            "market-income": "240000",
+            "non-market-income": "150000",
+            "premises-address": "3 rue de la Monnaie, Lille",
+        },
+        {"conclusion": "favorable"},
+    )
+    _add(
+        page,
+        pid,
+        "markets",
+        {"label": "Entretien des halls", "buyer-name": "Lille Métropole Habitat"},
+        {"buyer-category": "bailleur_social"},
+    )
     _add(page, pid, "site-visits", {"regie-name": "Régie de Quartier de Roubaix", "visited-on": DAY})
     _fire(page, pid, "soumettre_validation")
 
     # Step 4: favourable approvals from every stakeholder outside the Mouvement.
     page.goto(f"/projets/{pid}/preuves/approvals")
     options = page.locator("#f-stakeholder-id option").evaluate_all(
-        "os => os.filter(o => o.value && !o.textContent.includes('Claire')).map(o => o.value)")
+        "os => os.filter(o => o.value && !o.textContent.includes('Claire')).map(o => o.value)"
+    )
     assert len(options) == 4, options
     for value in options:
         _add(page, pid, "approvals", {"given-on": DAY}, {"stakeholder-id": value, "verdict": "favorable"})
     _fire(page, pid, "lancer_prefiguration")
 
     # Step 5: the association, its board, a hire.
-    _add(page, pid, "association", {"name": "Association de préfiguration du Vieux-Lille", "declared-on": DAY,
-                                    "rna": "W595012345"})
-    for name, college in (("Amina Benali", "habitant"), ("Élue de quartier", "collectivite"),
-                          ("Lille Métropole Habitat", "bailleur_social")):
+    _add(
+        page,
+        pid,
+        "association",
+        {"name": "Association de préfiguration du Vieux-Lille", "declared-on": DAY, "rna": "W595012345"},
+    )
+    for name, college in (
+        ("Amina Benali", "habitant"),
+        ("Élue de quartier", "collectivite"),
+        ("Lille Métropole Habitat", "bailleur_social"),
+    ):
         _add(page, pid, "board-members", {"name": name}, {"college": college})
     _add(page, pid, "hires", {"name": "Karim Haddad", "role": "Chargé de préfiguration", "start-on": DAY})
     _fire(page, pid, "demander_expertise")
@@ -138,8 +173,9 @@ def test_lead_then_consultant_take_a_project_to_the_label(page, app) -> None:  #
     # The lead cannot grant the label.
     page.goto(f"/projets/{pid}")
     label_button = page.locator("#bouton-labelliser")
-    assert label_button.count() == 0 or label_button.is_disabled() or \
-        label_button.get_attribute("aria-disabled") == "true"
+    assert (
+        label_button.count() == 0 or label_button.is_disabled() or label_button.get_attribute("aria-disabled") == "true"
+    )
     screenshot(page, "projet-porteur-expertise")
     page.click("#nav-deconnexion")
     page.wait_for_load_state()

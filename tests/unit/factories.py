@@ -29,8 +29,9 @@ STAKEHOLDERS = (
 APPROVAL_DAY = date(2024, 6, 1)
 
 
-def approval(stakeholder_id: int, category: Category, verdict: Verdict, given_on: date = APPROVAL_DAY,
-             order: int = 0) -> ApprovalFact:
+def approval(
+    stakeholder_id: int, category: Category, verdict: Verdict, given_on: date = APPROVAL_DAY, order: int = 0
+) -> ApprovalFact:
     return ApprovalFact(stakeholder_id, category, verdict, given_on, order)
 
 
@@ -54,8 +55,9 @@ def complete_study(**changes) -> StudyFact:
     return replace(study, **changes)
 
 
-def expertise(conclusion: ExpertiseConclusion | None, conducted_on: date = date(2026, 9, 1),
-              order: int = 0) -> ExpertiseFact:
+def expertise(
+    conclusion: ExpertiseConclusion | None, conducted_on: date = date(2026, 9, 1), order: int = 0
+) -> ExpertiseFact:
     return ExpertiseFact(conducted_on, ("Expert A", "Expert B"), conclusion, order)
 
 

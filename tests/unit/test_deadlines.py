@@ -49,20 +49,36 @@ def periods_for(state: State, entered: date, started: date = STARTED) -> list[Pe
     return out
 
 
-def sched(state: State, entered: date, today: date, suspensions=(), plan: Plan | None = None,
-          started: date = STARTED, labelled_on: date | None = None) -> Schedule:
+def sched(
+    state: State,
+    entered: date,
+    today: date,
+    suspensions=(),
+    plan: Plan | None = None,
+    started: date = STARTED,
+    labelled_on: date | None = None,
+) -> Schedule:
     periods = periods_for(state, entered, started) if state in STEPS else periods_for(S.EXPERTISE, entered, started)
     if state not in STEPS:
         periods[-1] = Period(S.EXPERTISE, entered, labelled_on)
-    return schedule(started_on=started, state=state, periods=periods, suspensions=list(suspensions),
-                    plan=plan or Plan(), today=today, labelled_on=labelled_on)
+    return schedule(
+        started_on=started,
+        state=state,
+        periods=periods,
+        suspensions=list(suspensions),
+        plan=plan or Plan(),
+        today=today,
+        labelled_on=labelled_on,
+    )
 
 
-def index_status(state: State, entered: date, today: date, suspensions=(), plan: Plan | None = None,
-                 started: date = STARTED) -> Status | None:
+def index_status(
+    state: State, entered: date, today: date, suspensions=(), plan: Plan | None = None, started: date = STARTED
+) -> Status | None:
     susp = list(suspensions)
-    idx = deadline_index(started_on=started, state=state, state_entered_on=entered, suspensions=susp,
-                         plan=plan or Plan())
+    idx = deadline_index(
+        started_on=started, state=state, state_entered_on=entered, suspensions=susp, plan=plan or Plan()
+    )
     open_since = next((s.start for s in susp if s.end is None), None)
     return status_at(idx, today=today, suspended_since=open_since)
 
@@ -79,8 +95,14 @@ def test_default_durations_sum_to_the_horizon():
     assert [plan.months_through(s) for s in STEPS] == [3, 7, 15, 18, 30, 36]
     assert [plan.months_after(s) for s in STEPS] == [33, 29, 21, 18, 6, 0]
     assert plan.as_dict() == {
-        "step_months": {"groupe_projet": 3, "contours": 4, "faisabilite": 8, "validation": 3,
-                        "prefiguration": 12, "expertise": 6},
+        "step_months": {
+            "groupe_projet": 3,
+            "contours": 4,
+            "faisabilite": 8,
+            "validation": 3,
+            "prefiguration": 12,
+            "expertise": 6,
+        },
         "horizon_months": 36,
     }
 
@@ -147,13 +169,12 @@ def test_actual_dates_come_from_periods():
         Period(S.CONTOURS, date(2024, 10, 1), date(2024, 11, 1)),  # sent back to contours
         Period(S.FAISABILITE, date(2024, 11, 1), None),
     ]
-    sc = schedule(started_on=STARTED, state=S.FAISABILITE, periods=periods, suspensions=[], plan=Plan(),
-                  today=date(2024, 12, 1))
+    sc = schedule(
+        started_on=STARTED, state=S.FAISABILITE, periods=periods, suspensions=[], plan=Plan(), today=date(2024, 12, 1)
+    )
     by_step = {st.step: st for st in sc.steps}
-    assert (by_step[S.GROUPE_PROJET].actual_start, by_step[S.GROUPE_PROJET].actual_end) == (
-        STARTED, date(2024, 5, 10))
-    assert (by_step[S.CONTOURS].actual_start, by_step[S.CONTOURS].actual_end) == (
-        date(2024, 5, 10), date(2024, 11, 1))
+    assert (by_step[S.GROUPE_PROJET].actual_start, by_step[S.GROUPE_PROJET].actual_end) == (STARTED, date(2024, 5, 10))
+    assert (by_step[S.CONTOURS].actual_start, by_step[S.CONTOURS].actual_end) == (date(2024, 5, 10), date(2024, 11, 1))
     assert (by_step[S.FAISABILITE].actual_start, by_step[S.FAISABILITE].actual_end) == (date(2024, 9, 1), None)
     assert by_step[S.FAISABILITE].current
     # The current step is due from the day it was last entered.
@@ -322,32 +343,47 @@ def test_label_within_a_horizon_extended_by_a_suspension():
 
 
 def test_index_values_without_suspension():
-    idx = deadline_index(started_on=STARTED, state=S.CONTOURS, state_entered_on=date(2024, 5, 1), suspensions=[],
-                         plan=Plan())
+    idx = deadline_index(
+        started_on=STARTED, state=S.CONTOURS, state_entered_on=date(2024, 5, 1), suspensions=[], plan=Plan()
+    )
     assert idx == DeadlineIndex(HORIZON, date(2024, 9, 1), add_months(date(2024, 9, 1), 29))
 
 
 def test_index_for_a_closed_project_has_no_status():
-    idx = deadline_index(started_on=STARTED, state=S.LABELLISEE, state_entered_on=date(2026, 12, 1),
-                         suspensions=[], plan=Plan())
+    idx = deadline_index(
+        started_on=STARTED, state=S.LABELLISEE, state_entered_on=date(2026, 12, 1), suspensions=[], plan=Plan()
+    )
     assert idx == DeadlineIndex(HORIZON, None, None)
     assert status_at(idx, today=date(2027, 6, 1), suspended_since=None) is None
 
 
 def test_index_treats_an_open_suspension_as_zero_days():
     susp = [Suspension(date(2024, 2, 1), date(2024, 2, 11)), Suspension(date(2024, 3, 1))]
-    idx = deadline_index(started_on=STARTED, state=S.GROUPE_PROJET, state_entered_on=STARTED, suspensions=susp,
-                         plan=Plan())
+    idx = deadline_index(
+        started_on=STARTED, state=S.GROUPE_PROJET, state_entered_on=STARTED, suspensions=susp, plan=Plan()
+    )
     assert idx.horizon_on == HORIZON + 10 * DAY
     assert idx.step_due_on == date(2024, 4, 30) + 10 * DAY
     # The schedule on the day the suspension started sees the same dates.
     sc = sched(S.GROUPE_PROJET, STARTED, date(2024, 3, 1), susp)
     assert (sc.horizon_on, sc.step_due_on, sc.projected_label_on) == (
-        idx.horizon_on, idx.step_due_on, idx.projected_label_on)
+        idx.horizon_on,
+        idx.step_due_on,
+        idx.projected_label_on,
+    )
 
 
-REPLAN = Plan(step_months={"groupe_projet": 2, "contours": 5, "faisabilite": 7, "validation": 4,
-                           "prefiguration": 10, "expertise": 8}, horizon_months=30)
+REPLAN = Plan(
+    step_months={
+        "groupe_projet": 2,
+        "contours": 5,
+        "faisabilite": 7,
+        "validation": 4,
+        "prefiguration": 10,
+        "expertise": 8,
+    },
+    horizon_months=30,
+)
 
 # (state, date entered): on time, late, very late.
 CASES = [

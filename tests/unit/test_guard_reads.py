@@ -53,9 +53,19 @@ def evidence(draw: st.DrawFn) -> Evidence:
         ApprovalFact(s.id, s.category, draw(st.sampled_from(Verdict)), draw(DAYS), order)
         for order, s in enumerate(draw(st.lists(st.sampled_from(stakeholders), max_size=6)) if stakeholders else ())
     )
-    study = draw(st.one_of(st.none(), st.builds(
-        StudyFact, st.one_of(st.none(), st.integers(0, 9)), st.one_of(st.none(), st.integers(0, 9)),
-        st.one_of(st.none(), st.integers(0, 9)), maybe_text, st.one_of(st.none(), st.sampled_from(Verdict)))))
+    study = draw(
+        st.one_of(
+            st.none(),
+            st.builds(
+                StudyFact,
+                st.one_of(st.none(), st.integers(0, 9)),
+                st.one_of(st.none(), st.integers(0, 9)),
+                st.one_of(st.none(), st.integers(0, 9)),
+                maybe_text,
+                st.one_of(st.none(), st.sampled_from(Verdict)),
+            ),
+        )
+    )
     return Evidence(
         kind=draw(st.sampled_from(Kind)),
         stakeholders=stakeholders,
@@ -64,18 +74,28 @@ def evidence(draw: st.DrawFn) -> Evidence:
         needs=tuple(draw(st.lists(st.sampled_from(NeedStatus), max_size=3))),
         activities=draw(st.integers(0, 2)),
         study=study,
-        markets=tuple(draw(st.lists(st.builds(MarketFact, st.sampled_from(["", "Ville"]),
-                                              st.sampled_from([c.value for c in BuyerCategory])), max_size=2))),
+        markets=tuple(
+            draw(
+                st.lists(
+                    st.builds(
+                        MarketFact, st.sampled_from(["", "Ville"]), st.sampled_from([c.value for c in BuyerCategory])
+                    ),
+                    max_size=2,
+                )
+            )
+        ),
         site_visits=draw(st.integers(0, 2)),
         approvals=approvals,
-        association=draw(st.one_of(st.none(), st.builds(AssociationFact, maybe_text, st.one_of(st.none(), DAYS),
-                                                          maybe_text))),
+        association=draw(
+            st.one_of(st.none(), st.builds(AssociationFact, maybe_text, st.one_of(st.none(), DAYS), maybe_text))
+        ),
         board_colleges=frozenset(draw(st.lists(st.sampled_from(Category), max_size=4))),
         hires=draw(st.integers(0, 2)),
         expertises=tuple(
             ExpertiseFact(day, ("A",), conclusion, order)
-            for order, (day, conclusion) in enumerate(draw(st.lists(
-                st.tuples(DAYS, st.one_of(st.none(), st.sampled_from(ExpertiseConclusion))), max_size=3)))
+            for order, (day, conclusion) in enumerate(
+                draw(st.lists(st.tuples(DAYS, st.one_of(st.none(), st.sampled_from(ExpertiseConclusion))), max_size=3))
+            )
         ),
     )
 
@@ -108,8 +128,9 @@ def test_a_guard_answers_the_same_on_its_declared_fields_alone(e: Evidence) -> N
 def test_explain_and_available_agree_on_a_lean_snapshot(e: Evidence, state: State, suspended: bool) -> None:
     flow = Flow(state.value, suspended, None)
     for trigger in triggers_from(state.value):
-        assert explain(trigger.value, flow, only(e, reads_of(trigger.value, state.value))) == \
-            explain(trigger.value, flow, e)
+        assert explain(trigger.value, flow, only(e, reads_of(trigger.value, state.value))) == explain(
+            trigger.value, flow, e
+        )
     assert available(flow, only(e, reads_from(state.value))) == available(flow, e)
 
 
@@ -139,5 +160,5 @@ def test_state_guards_read_no_evidence() -> None:
 
 
 def test_evidence_fields_are_the_dataclass_fields() -> None:
-    assert EVIDENCE_FIELDS == {f.name for f in fields(Evidence)} - {"kind", "loaded"}
+    assert {f.name for f in fields(Evidence)} - {"kind", "loaded"} == EVIDENCE_FIELDS
     assert replace(complete_evidence(), loaded=None).loaded is None

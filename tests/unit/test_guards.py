@@ -449,29 +449,39 @@ def test_a_mouvement_pilot_does_not_count_as_a_triptyque_member():
         ((expertise(None),), ["avis_expertise_favorable"]),
         # The latest expertise decides, whatever the recording order.
         (
-            (expertise(ExpertiseConclusion.FAVORABLE, date(2026, 3, 1)),
-             expertise(ExpertiseConclusion.RESERVES, date(2026, 9, 1))),
+            (
+                expertise(ExpertiseConclusion.FAVORABLE, date(2026, 3, 1)),
+                expertise(ExpertiseConclusion.RESERVES, date(2026, 9, 1)),
+            ),
             ["avis_expertise_favorable"],
         ),
         (
-            (expertise(ExpertiseConclusion.RESERVES, date(2026, 9, 1)),
-             expertise(ExpertiseConclusion.FAVORABLE, date(2026, 3, 1))),
+            (
+                expertise(ExpertiseConclusion.RESERVES, date(2026, 9, 1)),
+                expertise(ExpertiseConclusion.FAVORABLE, date(2026, 3, 1)),
+            ),
             ["avis_expertise_favorable"],
         ),
         (
-            (expertise(ExpertiseConclusion.RESERVES, date(2026, 3, 1)),
-             expertise(ExpertiseConclusion.FAVORABLE, date(2026, 9, 1))),
+            (
+                expertise(ExpertiseConclusion.RESERVES, date(2026, 3, 1)),
+                expertise(ExpertiseConclusion.FAVORABLE, date(2026, 9, 1)),
+            ),
             [],
         ),
         # Same day: `order` breaks the tie.
         (
-            (expertise(ExpertiseConclusion.FAVORABLE, date(2026, 9, 1), order=2),
-             expertise(ExpertiseConclusion.RESERVES, date(2026, 9, 1), order=1)),
+            (
+                expertise(ExpertiseConclusion.FAVORABLE, date(2026, 9, 1), order=2),
+                expertise(ExpertiseConclusion.RESERVES, date(2026, 9, 1), order=1),
+            ),
             [],
         ),
         (
-            (expertise(ExpertiseConclusion.FAVORABLE, date(2026, 9, 1), order=1),
-             expertise(ExpertiseConclusion.RESERVES, date(2026, 9, 1), order=2)),
+            (
+                expertise(ExpertiseConclusion.FAVORABLE, date(2026, 9, 1), order=1),
+                expertise(ExpertiseConclusion.RESERVES, date(2026, 9, 1), order=2),
+            ),
             ["avis_expertise_favorable"],
         ),
         ((), ["expertise_sur_site", "avis_expertise_favorable"]),

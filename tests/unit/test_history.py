@@ -59,8 +59,15 @@ def test_full_forward_history_reaches_the_label():
         Period(S.PREFIGURATION, date(2025, 7, 1), date(2026, 6, 15)),
         Period(S.EXPERTISE, date(2026, 6, 15), date(2026, 12, 1)),
     ]
-    sc = schedule(started_on=STARTED, state=r.state, periods=r.periods, suspensions=r.suspensions, plan=Plan(),
-                  today=date(2027, 1, 5), labelled_on=r.labelled_on)
+    sc = schedule(
+        started_on=STARTED,
+        state=r.state,
+        periods=r.periods,
+        suspensions=r.suspensions,
+        plan=Plan(),
+        today=date(2027, 1, 5),
+        labelled_on=r.labelled_on,
+    )
     assert sc.within_horizon is True and sc.status is None
 
 
@@ -87,12 +94,20 @@ def test_suspend_and_resume_produce_suspension_records():
     assert r.suspensions == [Suspension(date(2024, 2, 10), date(2024, 2, 20)), Suspension(date(2024, 5, 1), None)]
     assert r.suspended_since == date(2024, 5, 1)
     # Pausing does not change step: no period is cut by it.
-    assert r.periods == [Period(S.GROUPE_PROJET, STARTED, date(2024, 4, 15)),
-                         Period(S.CONTOURS, date(2024, 4, 15), None)]
+    assert r.periods == [
+        Period(S.GROUPE_PROJET, STARTED, date(2024, 4, 15)),
+        Period(S.CONTOURS, date(2024, 4, 15), None),
+    ]
     assert r.state_entered_on == date(2024, 4, 15)
     assert r.last_effective_on == date(2024, 5, 1)
-    sc = schedule(started_on=STARTED, state=r.state, periods=r.periods, suspensions=r.suspensions, plan=Plan(),
-                  today=date(2024, 5, 11))
+    sc = schedule(
+        started_on=STARTED,
+        state=r.state,
+        periods=r.periods,
+        suspensions=r.suspensions,
+        plan=Plan(),
+        today=date(2024, 5, 11),
+    )
     assert sc.suspended_since == date(2024, 5, 1)
     assert sc.suspended_days == 20
     assert sc.status is Status.DANS_LES_TEMPS
@@ -132,8 +147,14 @@ def test_backward_moves_reopen_steps():
     r = replay(STARTED, history)
     assert r.state is S.CONTOURS
     assert r.state_entered_on == date(2025, 5, 1)
-    assert [p.step for p in r.periods] == [S.GROUPE_PROJET, S.CONTOURS, S.FAISABILITE, S.VALIDATION,
-                                           S.FAISABILITE, S.CONTOURS]
+    assert [p.step for p in r.periods] == [
+        S.GROUPE_PROJET,
+        S.CONTOURS,
+        S.FAISABILITE,
+        S.VALIDATION,
+        S.FAISABILITE,
+        S.CONTOURS,
+    ]
     assert r.periods[-2] == Period(S.FAISABILITE, date(2025, 5, 1), date(2025, 5, 1))
 
 
@@ -146,8 +167,15 @@ def test_ajourner_then_label():
     ]
     r = replay(STARTED, history)
     assert r.state is S.LABELLISEE and r.labelled_on == date(2027, 3, 1)
-    sc = schedule(started_on=STARTED, state=r.state, periods=r.periods, suspensions=r.suspensions, plan=Plan(),
-                  today=date(2027, 3, 2), labelled_on=r.labelled_on)
+    sc = schedule(
+        started_on=STARTED,
+        state=r.state,
+        periods=r.periods,
+        suspensions=r.suspensions,
+        plan=Plan(),
+        today=date(2027, 3, 2),
+        labelled_on=r.labelled_on,
+    )
     assert sc.within_horizon is False
 
 

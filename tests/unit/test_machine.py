@@ -325,16 +325,20 @@ def test_effective_date_defaults_to_today():
 
 def test_effective_date_in_the_past_is_kept():
     past = TODAY - timedelta(days=400)
-    o = fire(Flow(S.GROUPE_PROJET.value), T.DEFINIR_CONTOURS.value, complete_evidence(), today=TODAY,
-             effective_on=past)
+    o = fire(Flow(S.GROUPE_PROJET.value), T.DEFINIR_CONTOURS.value, complete_evidence(), today=TODAY, effective_on=past)
     assert o.effective_on == past
 
 
 @pytest.mark.parametrize("days", [1, 365])
 def test_effective_date_in_the_future_is_refused(days):
     with pytest.raises(EffectiveDateInvalid) as info:
-        fire(Flow(S.GROUPE_PROJET.value), T.DEFINIR_CONTOURS.value, complete_evidence(), today=TODAY,
-             effective_on=TODAY + timedelta(days=days))
+        fire(
+            Flow(S.GROUPE_PROJET.value),
+            T.DEFINIR_CONTOURS.value,
+            complete_evidence(),
+            today=TODAY,
+            effective_on=TODAY + timedelta(days=days),
+        )
     assert info.value.code == "date_effet_invalide"
     assert info.value.field == "effective_on"
 
@@ -487,15 +491,16 @@ def test_fire_without_guard_checks_still_refuses_moves_the_machine_does_not_defi
             fire(Flow(state.value), trigger.value, None, today=TODAY, reason=REASON, check_guards=False)
         except expected:
             continue
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             wrong.append(f"{state}/{trigger}: {type(exc).__name__}")
         else:
             wrong.append(f"{state}/{trigger}: no error")
     assert wrong == [], f"{len(wrong)} pairs, e.g. {wrong[:4]}"
 
 
-@pytest.mark.parametrize(("state", "trigger"), [k for k, v in TABLE.items() if isinstance(v, tuple)],
-                         ids=lambda x: str(x))
+@pytest.mark.parametrize(
+    ("state", "trigger"), [k for k, v in TABLE.items() if isinstance(v, tuple)], ids=lambda x: str(x)
+)
 def test_fire_without_guard_checks_follows_the_table_without_evidence(state, trigger):
     dest, suspended_after = TABLE[state, trigger]
     flow = Flow(state.value, suspended=trigger is T.REPRENDRE)
