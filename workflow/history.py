@@ -1,5 +1,6 @@
 """Rebuild a project's moving parts from its recorded transitions (for `regieflow verify`, the
-schedule and imports). Every step is replayed through the shared machine."""
+schedule and imports). Every step is replayed through the shared machine, and its effect on the
+project's dates is the one the service applies when it fires (workflow.effects)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from workflow.deadlines import Period, Suspension
+from workflow.effects import Dates, effect_of
 from workflow.errors import DomainError
 from workflow.machine import Flow, fire
-from workflow.vocabulary import State, Trigger
+from workflow.vocabulary import TERMINAL, State
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,17 @@ class Replayed:
     periods: list[Period] = field(default_factory=list)
     suspensions: list[Suspension] = field(default_factory=list)
 
+    @property
+    def dates(self) -> Dates:
+        return Dates(
+            self.state,
+            self.state_entered_on,
+            self.last_effective_on,
+            self.suspended_since,
+            self.labelled_on,
+            self.closed_on,
+        )
+
 
 class HistoryInconsistent(DomainError):
     code = "historique_incoherent"
@@ -39,8 +52,9 @@ class HistoryInconsistent(DomainError):
 
 def replay(started_on: date, transitions: Iterable[RecordedTransition]) -> Replayed:
     flow = Flow(State.GROUPE_PROJET.value, False, started_on)
-    out = Replayed(State.GROUPE_PROJET, None, started_on, started_on, None, None)
-    open_period_start = started_on
+    dates = Dates.start(started_on)
+    periods: list[Period] = []
+    suspensions: list[Suspension] = []
     for i, rec in enumerate(transitions):
         if rec.from_state != flow.state:
             raise HistoryInconsistent(
@@ -64,31 +78,24 @@ def replay(started_on: date, transitions: Iterable[RecordedTransition]) -> Repla
                 f"Transition n°{i + 1} « {rec.trigger} » mène à « {outcome.to_state} », pas à « {rec.to_state} »."
             )
         when = rec.effective_on
-        if outcome.trigger == Trigger.SUSPENDRE:
-            out.suspensions.append(Suspension(when))
-            out.suspended_since = when
-        elif outcome.trigger == Trigger.REPRENDRE or (outcome.trigger == Trigger.ABANDONNER and flow.suspended):
-            last = out.suspensions[-1]
-            out.suspensions[-1] = Suspension(last.start, when)
-            out.suspended_since = None
-        if outcome.to_state != outcome.from_state:
-            out.periods.append(Period(outcome.from_state, open_period_start, when))
-            open_period_start = when
-            out.state_entered_on = when
-        if outcome.to_state == State.LABELLISEE:
-            out.labelled_on = when
-        if outcome.to_state in (State.LABELLISEE, State.ABANDONNEE):
-            out.closed_on = when
+        effect = effect_of(dates, outcome)
+        if effect.suspension_opened:
+            suspensions.append(Suspension(when))
+        if effect.suspension_closed:
+            suspensions[-1] = Suspension(suspensions[-1].start, when)
+        if effect.step_changed:
+            periods.append(Period(outcome.from_state, dates.state_entered_on, when))
+        dates = effect.after
         flow = Flow(outcome.to_state.value, outcome.suspended, when)
-        out.state = outcome.to_state
-        out.last_effective_on = when
-    if out.state in (
-        State.GROUPE_PROJET,
-        State.CONTOURS,
-        State.FAISABILITE,
-        State.VALIDATION,
-        State.PREFIGURATION,
-        State.EXPERTISE,
-    ):
-        out.periods.append(Period(out.state, open_period_start, None))
-    return out
+    if dates.state not in TERMINAL:
+        periods.append(Period(dates.state, dates.state_entered_on, None))
+    return Replayed(
+        state=dates.state,
+        suspended_since=dates.suspended_since,
+        state_entered_on=dates.state_entered_on,
+        last_effective_on=dates.last_transition_on,
+        labelled_on=dates.labelled_on,
+        closed_on=dates.closed_on,
+        periods=periods,
+        suspensions=suspensions,
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -66,7 +68,7 @@ from app.evidence.schemas import (
 )
 from app.projects.models import Project
 from workflow import evidence as ev
-from workflow.vocabulary import Category, ExpertiseConclusion, Kind, NeedStatus, Verdict
+from workflow.vocabulary import CATEGORY_LABELS, Category, ExpertiseConclusion, Kind, NeedStatus, Verdict
 
 
 @dataclass(frozen=True)
@@ -81,10 +83,20 @@ class EvidenceKind:
     past_dates: tuple[str, ...] = ()  # date fields that cannot be in the future
     unique: tuple[str, ...] = ()  # fields unique within a project
     extra_check: Callable[[Project, dict[str, Any]], None] | None = field(default=None, compare=False)
+    # The Evidence field (workflow.evidence) these rows fill, how, and from which relations of Project.
+    fact: str = ""
+    facts: Callable[[Project], Any] = field(default=lambda p: None, compare=False)
+    reads: tuple[str, ...] = ()  # default: (relation,)
+    # One line of French that sums a row up on the project page; `names` maps stakeholder ids to names.
+    summary: Callable[[Any, dict[int, str]], str] = field(default=lambda row, names: "", compare=False)
 
     @property
     def singleton(self) -> bool:
         return self.patch is None
+
+    @property
+    def relations(self) -> tuple[str, ...]:
+        return self.reads or (self.relation,)
 
 
 def _check_approval(project: Project, values: dict[str, Any]) -> None:
@@ -102,6 +114,94 @@ def _check_pilot(project: Project, values: dict[str, Any]) -> None:
         raise InvalidInput("Seul un consultant du Mouvement des Régies peut être pilote (AMO).", "is_amo_pilot")
 
 
+def _day(d: date | None) -> str:
+    """26/11/2026 (empty for None)."""
+    return "" if d is None else d.strftime("%d/%m/%Y")
+
+
+def _label_of(enum: type[StrEnum], value: str | None, labels: dict[Any, str], default: str) -> str:
+    try:
+        return labels.get(enum(value), default) if value else default
+    except ValueError:
+        return default
+
+
+def _stakeholder_facts(p: Project) -> tuple[ev.StakeholderFact, ...]:
+    return tuple(ev.StakeholderFact(st.id, Category(st.category), st.is_amo_pilot) for st in p.stakeholders)
+
+
+def _stakeholder_summary(row: Stakeholder, names: dict[int, str]) -> str:
+    text = f"{row.name} ({CATEGORY_LABELS[Category(row.category)]})"
+    return text + (" — pilote (AMO)" if row.is_amo_pilot else "")
+
+
+NEED_LABELS = {NeedStatus.A_ETUDIER: "à étudier", NeedStatus.CONFIRME: "confirmé", NeedStatus.ECARTE: "écarté"}
+
+
+def _need_summary(row: Need, names: dict[int, str]) -> str:
+    return f"{row.label} — {_label_of(NeedStatus, row.status, NEED_LABELS, row.status)}"
+
+
+def _study_fact(p: Project) -> ev.StudyFact | None:
+    study = p.feasibility
+    if study is None:
+        return None
+    conclusion = Verdict(study.conclusion) if study.conclusion else None
+    return ev.StudyFact(
+        study.annual_charges, study.market_income, study.non_market_income, study.premises_address, conclusion
+    )
+
+
+def _study_summary(row: FeasibilityStudy, names: dict[int, str]) -> str:
+    parts = []
+    if row.annual_charges is not None:
+        parts.append(f"charges annuelles {row.annual_charges:,} €".replace(",", "\u202f"))
+    if row.premises_address:
+        parts.append(f"locaux : {row.premises_address}")
+    verdicts = {Verdict.FAVORABLE: "favorable", Verdict.DEFAVORABLE: "défavorable"}
+    parts.append("conclusion : " + _label_of(Verdict, row.conclusion, verdicts, "à venir"))
+    return " ; ".join(parts)
+
+
+def _approval_facts(p: Project) -> tuple[ev.ApprovalFact, ...]:
+    categories = {st.id: Category(st.category) for st in p.stakeholders}
+    return tuple(
+        ev.ApprovalFact(a.stakeholder_id, categories[a.stakeholder_id], Verdict(a.verdict), a.given_on, a.id)
+        for a in p.approvals
+    )
+
+
+def _approval_summary(row: Approval, names: dict[int, str]) -> str:
+    verdict = "favorable" if row.verdict == "favorable" else "défavorable"
+    return f"{names.get(row.stakeholder_id, 'Partie prenante')} : avis {verdict} le {_day(row.given_on)}"
+
+
+def _association_fact(p: Project) -> ev.AssociationFact | None:
+    assoc = p.association
+    return None if assoc is None else ev.AssociationFact(assoc.name, assoc.declared_on, assoc.rna)
+
+
+def _board_summary(row: BoardMember, names: dict[int, str]) -> str:
+    return f"{row.name} ({CATEGORY_LABELS[Category(row.college)]})" + (f", {row.office}" if row.office else "")
+
+
+def _expertise_facts(p: Project) -> tuple[ev.ExpertiseFact, ...]:
+    return tuple(
+        ev.ExpertiseFact(
+            x.conducted_on, tuple(x.experts), ExpertiseConclusion(x.conclusion) if x.conclusion else None, x.id
+        )
+        for x in p.expertises
+    )
+
+
+EXPERTISE_CONCLUSIONS = {"favorable": "favorable", "reserves": "avec réserves", "defavorable": "défavorable"}
+
+
+def _expertise_summary(row: Expertise, names: dict[int, str]) -> str:
+    conclusion = EXPERTISE_CONCLUSIONS.get(row.conclusion or "", "conclusion à venir")
+    return f"Expertise du {_day(row.conducted_on)} ({', '.join(row.experts)}) : {conclusion}"
+
+
 KINDS: dict[str, EvidenceKind] = {
     k.name: k
     for k in (
@@ -114,6 +214,9 @@ KINDS: dict[str, EvidenceKind] = {
             StakeholderPatch,
             "stakeholders",
             extra_check=_check_pilot,
+            fact="stakeholders",
+            facts=_stakeholder_facts,
+            summary=_stakeholder_summary,
         ),
         EvidenceKind(
             "communes",
@@ -124,11 +227,46 @@ KINDS: dict[str, EvidenceKind] = {
             CommunePatch,
             "communes",
             unique=("insee_code",),
+            fact="communes",
+            facts=lambda p: tuple(c.insee_code for c in p.communes),
+            summary=lambda row, names: f"{row.name} ({row.insee_code})",
         ),
-        EvidenceKind("qpvs", "Quartiers prioritaires (QPV)", Qpv, QpvIn, QpvRead, QpvPatch, "qpvs", unique=("code",)),
-        EvidenceKind("needs", "Besoins du territoire", Need, NeedIn, NeedRead, NeedPatch, "needs"),
         EvidenceKind(
-            "activities", "Activités prioritaires", Activity, ActivityIn, ActivityRead, ActivityPatch, "activities"
+            "qpvs",
+            "Quartiers prioritaires (QPV)",
+            Qpv,
+            QpvIn,
+            QpvRead,
+            QpvPatch,
+            "qpvs",
+            unique=("code",),
+            fact="qpvs",
+            facts=lambda p: tuple(q.code for q in p.qpvs),
+            summary=lambda row, names: f"{row.name} ({row.code})",
+        ),
+        EvidenceKind(
+            "needs",
+            "Besoins du territoire",
+            Need,
+            NeedIn,
+            NeedRead,
+            NeedPatch,
+            "needs",
+            fact="needs",
+            facts=lambda p: tuple(NeedStatus(n.status) for n in p.needs),
+            summary=_need_summary,
+        ),
+        EvidenceKind(
+            "activities",
+            "Activités prioritaires",
+            Activity,
+            ActivityIn,
+            ActivityRead,
+            ActivityPatch,
+            "activities",
+            fact="activities",
+            facts=lambda p: len(p.activities),
+            summary=lambda row, names: row.label,
         ),
         EvidenceKind(
             "feasibility",
@@ -139,8 +277,22 @@ KINDS: dict[str, EvidenceKind] = {
             None,
             "feasibility",
             past_dates=("conclusion_on",),
+            fact="study",
+            facts=_study_fact,
+            summary=_study_summary,
         ),
-        EvidenceKind("markets", "Marchés mobilisables", Market, MarketIn, MarketRead, MarketPatch, "markets"),
+        EvidenceKind(
+            "markets",
+            "Marchés mobilisables",
+            Market,
+            MarketIn,
+            MarketRead,
+            MarketPatch,
+            "markets",
+            fact="markets",
+            facts=lambda p: tuple(ev.MarketFact(mk.buyer_name, mk.buyer_category) for mk in p.markets),
+            summary=lambda row, names: f"{row.label} — {row.buyer_name}",
+        ),
         EvidenceKind(
             "site-visits",
             "Visites de régies",
@@ -150,6 +302,9 @@ KINDS: dict[str, EvidenceKind] = {
             SiteVisitPatch,
             "site_visits",
             past_dates=("visited_on",),
+            fact="site_visits",
+            facts=lambda p: len(p.site_visits),
+            summary=lambda row, names: f"{row.regie_name}, visitée le {_day(row.visited_on)}",
         ),
         EvidenceKind(
             "approvals",
@@ -161,6 +316,10 @@ KINDS: dict[str, EvidenceKind] = {
             "approvals",
             past_dates=("given_on",),
             extra_check=_check_approval,
+            fact="approvals",
+            facts=_approval_facts,
+            reads=("approvals", "stakeholders"),
+            summary=_approval_summary,
         ),
         EvidenceKind(
             "association",
@@ -171,6 +330,9 @@ KINDS: dict[str, EvidenceKind] = {
             None,
             "association",
             past_dates=("declared_on",),
+            fact="association",
+            facts=_association_fact,
+            summary=lambda row, names: f"{row.name} — RNA {row.rna}, déclarée le {_day(row.declared_on)}",
         ),
         EvidenceKind(
             "board-members",
@@ -180,8 +342,22 @@ KINDS: dict[str, EvidenceKind] = {
             BoardMemberRead,
             BoardMemberPatch,
             "board_members",
+            fact="board_colleges",
+            facts=lambda p: frozenset(Category(b.college) for b in p.board_members),
+            summary=_board_summary,
         ),
-        EvidenceKind("hires", "Recrutements", Hire, HireIn, HireRead, HirePatch, "hires"),
+        EvidenceKind(
+            "hires",
+            "Recrutements",
+            Hire,
+            HireIn,
+            HireRead,
+            HirePatch,
+            "hires",
+            fact="hires",
+            facts=lambda p: len(p.hires),
+            summary=lambda row, names: f"{row.name}, {row.role}, depuis le {_day(row.start_on)}",
+        ),
         EvidenceKind(
             "expertises",
             "Expertise sur site",
@@ -191,6 +367,9 @@ KINDS: dict[str, EvidenceKind] = {
             ExpertisePatch,
             "expertises",
             past_dates=("conducted_on",),
+            fact="expertises",
+            facts=_expertise_facts,
+            summary=_expertise_summary,
         ),
     )
 }
@@ -200,26 +379,14 @@ KINDS: dict[str, EvidenceKind] = {
 CONSULTANT_ONLY_KINDS = frozenset({"expertises"})
 
 
-# Which relations of Project fill each Evidence field (approvals carry their stakeholder's category).
-FIELD_RELATIONS: dict[str, tuple[str, ...]] = {
-    "stakeholders": ("stakeholders",),
-    "communes": ("communes",),
-    "qpvs": ("qpvs",),
-    "needs": ("needs",),
-    "activities": ("activities",),
-    "study": ("feasibility",),
-    "markets": ("markets",),
-    "site_visits": ("site_visits",),
-    "approvals": ("approvals", "stakeholders"),
-    "association": ("association",),
-    "board_colleges": ("board_members",),
-    "hires": ("hires",),
-    "expertises": ("expertises",),
-}
+# Which kind fills each Evidence field, and the relations of Project it reads (approvals carry their
+# stakeholder's category).
+BY_FACT: dict[str, EvidenceKind] = {k.fact: k for k in KINDS.values()}
+FIELD_RELATIONS: dict[str, tuple[str, ...]] = {name: k.relations for name, k in BY_FACT.items()}
 
 
-if set(FIELD_RELATIONS) != ev.EVIDENCE_FIELDS:  # pragma: no cover - caught by any import
-    raise RuntimeError("every Evidence field needs its relations in FIELD_RELATIONS")
+if set(BY_FACT) != ev.EVIDENCE_FIELDS:  # pragma: no cover - caught by any import
+    raise RuntimeError("every Evidence field needs the evidence kind that fills it (EvidenceKind.fact)")
 
 
 def relations_for(fields: frozenset[str]) -> tuple[str, ...]:
@@ -228,62 +395,18 @@ def relations_for(fields: frozenset[str]) -> tuple[str, ...]:
 
 
 def snapshot(project: Project, fields: frozenset[str] | None = None) -> ev.Evidence:
-    """The plain Evidence the guards read, built from the project's evidence rows.
+    """The plain Evidence the guards read, built from the project's evidence rows by each kind.
 
     With `fields`, only those are read (and lazily loaded if they were not); the snapshot records
     them in `loaded`, so a guard that reads anything else fails loudly instead of seeing nothing."""
     want = ev.EVIDENCE_FIELDS if fields is None else fields
-    values: dict[str, Any] = {}
-    if "stakeholders" in want:
-        values["stakeholders"] = tuple(
-            ev.StakeholderFact(st.id, Category(st.category), st.is_amo_pilot) for st in project.stakeholders
-        )
-    if "communes" in want:
-        values["communes"] = tuple(c.insee_code for c in project.communes)
-    if "qpvs" in want:
-        values["qpvs"] = tuple(q.code for q in project.qpvs)
-    if "needs" in want:
-        values["needs"] = tuple(NeedStatus(n.status) for n in project.needs)
-    if "activities" in want:
-        values["activities"] = len(project.activities)
-    if "study" in want:
-        study = project.feasibility
-        values["study"] = (
-            None
-            if study is None
-            else ev.StudyFact(
-                study.annual_charges,
-                study.market_income,
-                study.non_market_income,
-                study.premises_address,
-                Verdict(study.conclusion) if study.conclusion else None,
-            )
-        )
-    if "markets" in want:
-        values["markets"] = tuple(ev.MarketFact(mk.buyer_name, mk.buyer_category) for mk in project.markets)
-    if "site_visits" in want:
-        values["site_visits"] = len(project.site_visits)
-    if "approvals" in want:
-        categories = {st.id: Category(st.category) for st in project.stakeholders}
-        values["approvals"] = tuple(
-            ev.ApprovalFact(a.stakeholder_id, categories[a.stakeholder_id], Verdict(a.verdict), a.given_on, a.id)
-            for a in project.approvals
-        )
-    if "association" in want:
-        assoc = project.association
-        values["association"] = None if assoc is None else ev.AssociationFact(assoc.name, assoc.declared_on, assoc.rna)
-    if "board_colleges" in want:
-        values["board_colleges"] = frozenset(Category(b.college) for b in project.board_members)
-    if "hires" in want:
-        values["hires"] = len(project.hires)
-    if "expertises" in want:
-        values["expertises"] = tuple(
-            ev.ExpertiseFact(
-                x.conducted_on, tuple(x.experts), ExpertiseConclusion(x.conclusion) if x.conclusion else None, x.id
-            )
-            for x in project.expertises
-        )
+    values = {name: BY_FACT[name].facts(project) for name in sorted(want)}
     return ev.Evidence(kind=Kind(project.kind), loaded=None if fields is None else frozenset(fields), **values)
+
+
+def summary_of(kind: EvidenceKind, row: Any, names: dict[int, str]) -> str:
+    """One line of French for a row on the project page."""
+    return kind.summary(row, names) or str(getattr(row, "name", getattr(row, "label", "")))
 
 
 EVIDENCE_RELATIONS = tuple(k.relation for k in KINDS.values())

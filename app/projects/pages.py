@@ -23,7 +23,7 @@ from app.core.errors import NotFound
 from app.core.identifiers import parse_uuid
 from app.core.unit_of_work import UnitOfWork
 from app.evidence import guidance
-from app.evidence.registry import KINDS
+from app.evidence.registry import KINDS, summary_of
 from app.http.dependencies import actor_of
 from app.http.problems import STATUS
 from app.projects import service as projects_service
@@ -36,14 +36,12 @@ from app.web.forms import form_version
 from app.web.templating import FLASH_MESSAGES, PageRedirect, PageRoute, PageUser, render
 from workflow.errors import DomainError, InvalidInput
 from workflow.vocabulary import (
-    CATEGORY_LABELS,
     KIND_LABELS,
     STATE_LABELS,
     STATUS_LABELS,
     STEPS,
     TERMINAL,
     TRIGGER_LABELS,
-    Category,
     Conventionnement,
     Initiator,
     Kind,
@@ -648,52 +646,6 @@ def _event_row(e: Event) -> dict[str, Any]:
     }
 
 
-def _summary(kind: str, row: Any, stakeholders: dict[int, str]) -> str:
-    from workflow.vocabulary import NeedStatus, Verdict
-
-    d = charts.short_date_fr
-    if kind == "stakeholders":
-        text = f"{row.name} ({CATEGORY_LABELS[Category(row.category)]})"
-        return text + (" — pilote (AMO)" if row.is_amo_pilot else "")
-    if kind == "communes":
-        return f"{row.name} ({row.insee_code})"
-    if kind == "qpvs":
-        return f"{row.name} ({row.code})"
-    if kind == "needs":
-        labels = {NeedStatus.A_ETUDIER: "à étudier", NeedStatus.CONFIRME: "confirmé", NeedStatus.ECARTE: "écarté"}
-        return f"{row.label} — {labels.get(_enum(NeedStatus, row.status), row.status)}"
-    if kind == "activities":
-        return row.label
-    if kind == "feasibility":
-        parts = []
-        if row.annual_charges is not None:
-            parts.append(f"charges annuelles {row.annual_charges:,} €".replace(",", "\u202f"))
-        if row.premises_address:
-            parts.append(f"locaux : {row.premises_address}")
-        verdict = {Verdict.FAVORABLE: "favorable", Verdict.DEFAVORABLE: "défavorable"}
-        parts.append("conclusion : " + verdict.get(_enum(Verdict, row.conclusion), "à venir"))
-        return " ; ".join(parts)
-    if kind == "markets":
-        return f"{row.label} — {row.buyer_name}"
-    if kind == "site-visits":
-        return f"{row.regie_name}, visitée le {d(row.visited_on)}"
-    if kind == "approvals":
-        verdict = "favorable" if row.verdict == "favorable" else "défavorable"
-        return f"{stakeholders.get(row.stakeholder_id, 'Partie prenante')} : avis {verdict} le {d(row.given_on)}"
-    if kind == "association":
-        return f"{row.name} — RNA {row.rna}, déclarée le {d(row.declared_on)}"
-    if kind == "board-members":
-        return f"{row.name} ({CATEGORY_LABELS[Category(row.college)]})" + (f", {row.office}" if row.office else "")
-    if kind == "hires":
-        return f"{row.name}, {row.role}, depuis le {d(row.start_on)}"
-    if kind == "expertises":
-        conclusion = {"favorable": "favorable", "reserves": "avec réserves", "defavorable": "défavorable"}
-        return f"Expertise du {d(row.conducted_on)} ({', '.join(row.experts)}) : " + conclusion.get(
-            row.conclusion or "", "conclusion à venir"
-        )
-    return str(getattr(row, "name", getattr(row, "label", "")))
-
-
 def _evidence_summary(p: Project) -> list[dict[str, Any]]:
     stakeholders = {st.id: st.name for st in p.stakeholders}
     out = []
@@ -707,7 +659,7 @@ def _evidence_summary(p: Project) -> list[dict[str, Any]]:
                 "url": guidance.evidence_url(p.id, kind.name),
                 "count": len(rows),
                 "singleton": kind.singleton,
-                "entries": [_summary(kind.name, r, stakeholders) for r in rows[:5]],
+                "entries": [summary_of(kind, r, stakeholders) for r in rows[:5]],
                 "more": max(len(rows) - 5, 0),
             }
         )

@@ -14,11 +14,24 @@ from app.projects.service import _load_for_write, _record, plan_of, refresh_inde
 from app.transitions.schemas import TransitionBody, TransitionsRead, TriggerRead, UnmetRead
 from workflow import deadlines as dl
 from workflow import machine as wf
+from workflow.effects import Dates, effect_of
 from workflow.history import RecordedTransition, replay
-from workflow.vocabulary import CONSULTANT_ONLY, TRIGGER_LABELS, State, Trigger
+from workflow.vocabulary import CONSULTANT_ONLY, TRIGGER_LABELS, State
 
 
 # --- transitions --------------------------------------------------------------------------------
+def dates_of(p: Project) -> Dates:
+    """The project's dates as the domain sees them (workflow.effects)."""
+    return Dates(
+        State(p.state),
+        p.state_entered_on,
+        p.last_transition_on,
+        p.suspended_since,
+        p.labelled_on,
+        p.closed_on,
+    )
+
+
 def flow_of(p: Project) -> wf.Flow:
     return wf.Flow(p.state, p.suspended_since is not None, p.last_transition_on)
 
@@ -46,20 +59,19 @@ def fire_transition(
         reason=body.reason,
     )
     when = outcome.effective_on
-    if outcome.trigger == Trigger.SUSPENDRE:
+    effect = effect_of(dates_of(p), outcome)
+    if effect.suspension_opened:
         p.suspensions.append(SuspensionRecord(project_id=p.id, started_on=when, reason=outcome.reason or ""))
-        p.suspended_since = when
-    elif p.suspended_since is not None and not outcome.suspended:  # reprendre, or abandon while suspended
+    if effect.suspension_closed:
         open_ = next(r for r in p.suspensions if r.ended_on is None)
         open_.ended_on, open_.resume_reason = when, outcome.reason
-        p.suspended_since = None
-    if outcome.to_state != outcome.from_state:
-        p.state, p.state_entered_on = outcome.to_state.value, when
-    if outcome.to_state == State.LABELLISEE:
-        p.labelled_on = p.closed_on = when
-    elif outcome.to_state == State.ABANDONNEE:
-        p.closed_on, p.closed_reason = when, outcome.reason
-    p.last_transition_on = when
+    after = effect.after
+    if effect.step_changed:
+        p.state, p.state_entered_on = after.state.value, after.state_entered_on
+    p.suspended_since, p.labelled_on, p.closed_on = after.suspended_since, after.labelled_on, after.closed_on
+    if after.state == State.ABANDONNEE:
+        p.closed_reason = effect.closed_reason
+    p.last_transition_on = after.last_transition_on
     refresh_index(p)
     _record(
         uow,

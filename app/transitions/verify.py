@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from app.core.security import hash_of_event
 from app.projects.models import Event, OutboxMessage, Project
 from app.projects.service import plan_of
-from app.transitions.service import recorded_transitions
+from app.transitions.service import dates_of, recorded_transitions
 from workflow import deadlines as dl
+from workflow.effects import Dates
 from workflow.errors import DomainError
 from workflow.history import replay
-from workflow.vocabulary import State
 
 
 @dataclass
@@ -31,8 +31,27 @@ def _d(v: date | None) -> str:
 
 
 def check_project(session: Session, p: Project) -> list[str]:
-    problems: list[str] = []
+    """Every way the stored project can disagree with its own events, in words (empty: it agrees)."""
     events = list(session.scalars(select(Event).where(Event.project_id == p.id).order_by(Event.seq)))
+    problems = _check_chain(p, events)
+    if not events or events[0].type != "project.created":
+        return [*problems, "first event is not project.created"]
+    problems += _check_creation_and_plan(p, events)
+    problems += _check_replay(p, events)
+    missing = session.scalar(
+        select(func.count())
+        .select_from(Event)
+        .outerjoin(OutboxMessage, OutboxMessage.event_id == Event.id)
+        .where(Event.project_id == p.id, OutboxMessage.id.is_(None))
+    )
+    if missing:
+        problems.append(f"{missing} event(s) without their outbox message")
+    return problems
+
+
+def _check_chain(p: Project, events: list[Event]) -> list[str]:
+    """Sequence numbers 1..n, the version equal to n, and an unbroken hash chain."""
+    problems: list[str] = []
     seqs = [e.seq for e in events]
     if seqs != list(range(1, len(seqs) + 1)):
         problems.append(f"event sequence has gaps or repeats: {seqs[:10]}{'…' if len(seqs) > 10 else ''}")
@@ -47,9 +66,12 @@ def check_project(session: Session, p: Project) -> list[str]:
             problems.append(f"event {e.seq}: content does not match its hash (edited behind the service's back?)")
             break
         prev = e.hash
-    if not events or events[0].type != "project.created":
-        problems.append("first event is not project.created")
-        return problems
+    return problems
+
+
+def _check_creation_and_plan(p: Project, events: list[Event]) -> list[str]:
+    """The start date the creation event gives, and the plan after the last re-plan."""
+    problems: list[str] = []
     created = events[0].data
     if created.get("started_on") != p.started_on.isoformat():
         problems.append(f"started_on {_d(p.started_on)} but the creation event says {created.get('started_on')}")
@@ -59,28 +81,27 @@ def check_project(session: Session, p: Project) -> list[str]:
             plan = e.data.get("after") or plan
     if plan != plan_of(p).as_dict():
         problems.append(f"plan {plan_of(p).as_dict()} differs from the events' plan {plan}")
+    return problems
+
+
+def _check_replay(p: Project, events: list[Event]) -> list[str]:
+    """The dates, pauses and deadline index that replaying the transitions gives (workflow.effects)."""
     try:
         r = replay(p.started_on, recorded_transitions(events))
     except DomainError as exc:
-        problems.append(f"history does not replay: {exc.message}")
-        return problems
-    expected = {
-        "state": r.state.value,
-        "suspended_since": r.suspended_since,
-        "state_entered_on": r.state_entered_on,
-        "last_transition_on": r.last_effective_on,
-        "labelled_on": r.labelled_on,
-        "closed_on": r.closed_on,
-    }
-    for name, value in expected.items():
-        if getattr(p, name) != value:
-            problems.append(f"{name} is {getattr(p, name)} but the events give {value}")
-    stored = [dl.Suspension(s.started_on, s.ended_on) for s in p.suspensions]
-    if stored != r.suspensions:
-        problems.append(f"suspensions {stored} differ from the events' {r.suspensions}")
+        return [f"history does not replay: {exc.message}"]
+    stored, replayed = dates_of(p), r.dates
+    problems = [
+        f"{name} is {getattr(stored, name)} but the events give {getattr(replayed, name)}"
+        for name in Dates.__slots__
+        if getattr(stored, name) != getattr(replayed, name)
+    ]
+    suspensions = [dl.Suspension(s.started_on, s.ended_on) for s in p.suspensions]
+    if suspensions != r.suspensions:
+        problems.append(f"suspensions {suspensions} differ from the events' {r.suspensions}")
     idx = dl.deadline_index(
         started_on=p.started_on,
-        state=State(r.state),
+        state=r.state,
         state_entered_on=r.state_entered_on,
         suspensions=r.suspensions,
         plan=plan_of(p),
@@ -88,14 +109,6 @@ def check_project(session: Session, p: Project) -> list[str]:
     for name in ("horizon_on", "step_due_on", "projected_label_on"):
         if getattr(p, name) != getattr(idx, name):
             problems.append(f"{name} is {_d(getattr(p, name))} but the events give {_d(getattr(idx, name))}")
-    missing = session.scalar(
-        select(func.count())
-        .select_from(Event)
-        .outerjoin(OutboxMessage, OutboxMessage.event_id == Event.id)
-        .where(Event.project_id == p.id, OutboxMessage.id.is_(None))
-    )
-    if missing:
-        problems.append(f"{missing} event(s) without their outbox message")
     return problems
 
 
