@@ -7,6 +7,7 @@ from datetime import UTC
 
 import typer
 
+from app.core.errors import Refusal
 from app.core.settings import get_settings
 
 cli = typer.Typer(
@@ -151,7 +152,6 @@ def users_create(
     import uuid
 
     from app.accounts import service as accounts
-    from workflow.errors import DomainError
 
     _upgrade()
     if password is None:
@@ -165,7 +165,7 @@ def users_create(
     with _session() as session:
         try:
             user = accounts.create_user(session, email=email, name=name, password=password, grants=grants, now=_now())
-        except DomainError as exc:
+        except Refusal as exc:
             _fail(exc)
         typer.echo(f"User {user.email} created (id {user.id}, role {role}).")
 
@@ -184,7 +184,6 @@ def keys_create(
     from datetime import timedelta
 
     from app.accounts import service as accounts
-    from workflow.errors import DomainError
 
     _upgrade()
     now = _now()
@@ -201,7 +200,7 @@ def keys_create(
                 created_by="cli",
                 now=now,
             )
-        except (DomainError, ValueError) as exc:
+        except (*Refusal, ValueError) as exc:
             _fail(exc)
         typer.echo(f"Key {new.row.prefix} created for {new.row.name}. Copy it now, it will not be shown again:")
         typer.echo(new.key)
@@ -226,12 +225,11 @@ def keys_list() -> None:
 def keys_revoke(prefix: str = typer.Argument(..., help="The key's visible prefix, e.g. rf_1a2b3c4d.")) -> None:
     """Revoke a key at once."""
     from app.accounts import service as accounts
-    from workflow.errors import DomainError
 
     with _session() as session:
         try:
             row = accounts.revoke_api_key(session, prefix=prefix, now=_now())
-        except DomainError as exc:
+        except Refusal as exc:
             _fail(exc)
         typer.echo(f"Key {row.prefix} revoked.")
 

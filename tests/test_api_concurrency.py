@@ -117,7 +117,7 @@ def test_same_transition_at_once_through_the_services(app, client) -> None:
                     pid,
                     "abandonner",
                     TransitionBody(reason=f"par {actor}"),
-                    if_match=None,
+                    expected_version=None,
                     actor=Actor("user", actor, actor),
                     clock=clock,
                 )

@@ -244,7 +244,7 @@ def _keeps_working(engine: Engine) -> None:
             clock=clock,
         )
     with UnitOfWork(factory) as uow:
-        add_evidence(uow, p.id, KINDS["needs"], NeedIn(label="Un besoin"), if_match=None, actor=SYSTEM, clock=clock)
+        add_evidence(uow, p.id, KINDS["needs"], NeedIn(label="Un besoin"), expected_version=None, actor=SYSTEM, clock=clock)
     with factory() as session:
         accounts.create_api_key(session, name="Nouvelle clé", scopes=["read"], created_by="tests", now=clock.now())
         assert session.scalar(select(func.count()).select_from(Event).where(Event.project_id == p.id)) == 2

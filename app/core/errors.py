@@ -1,43 +1,65 @@
-"""Errors of the service layer that are not domain refusals (workflow.errors holds those)."""
+"""Errors of the application (not found, stale version, access, limits): the domain's own refusals
+live in workflow.errors. Both carry a stable French `code` and a French message; app.http.problems
+maps each class to its HTTP status, and the pages to their error page."""
 
 from __future__ import annotations
 
 from workflow.errors import DomainError
 
 
-class NotFound(DomainError):
+class AppError(Exception):
+    """Base of the application's errors."""
+
+    code = "erreur"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# What a service, a page or the CLI catches to show a refusal: the domain's or the application's.
+Refusal = (DomainError, AppError)
+
+
+class NotFound(AppError):
     code = "introuvable"
 
 
-class PreconditionFailed(DomainError):
-    """If-Match names a version that is no longer the current one."""
+class PreconditionFailed(AppError):
+    """The caller read version `expected`; the project is now at version `current`."""
 
     code = "version_perimee"
 
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(
+            f"Le projet a changé depuis votre lecture (version {expected}, actuelle {current}) : rechargez-le."
+        )
+        self.expected, self.current = expected, current
 
-class ConcurrentUpdate(DomainError):
+
+class ConcurrentUpdate(AppError):
     """Another request changed the project between our read and our write."""
 
     code = "modification_concurrente"
 
 
-class Conflict(DomainError):
+class Conflict(AppError):
     code = "conflit"
 
 
-class PayloadTooLarge(DomainError):
+class PayloadTooLarge(AppError):
     code = "requete_trop_volumineuse"
 
 
-class Unauthenticated(DomainError):
+class Unauthenticated(AppError):
     code = "authentification_requise"
 
 
-class Forbidden(DomainError):
+class Forbidden(AppError):
     code = "acces_refuse"
 
 
-class Throttled(DomainError):
+class Throttled(AppError):
     code = "trop_de_tentatives"
 
     def __init__(self, message: str, retry_after: int) -> None:

@@ -1,4 +1,8 @@
-"""Unit of work: one transaction; rolls back unless `commit()` was called."""
+"""Unit of work: one transaction; rolls back unless `commit()` was called.
+
+The one way to the database. The API and the pages get a unit of work from one dependency
+(app.http.dependencies.unit_of_work); the CLI, the worker and the demo from a UnitOfWorkFactory.
+Only the unit of work commits; repositories read and write through its session."""
 
 from __future__ import annotations
 
@@ -10,9 +14,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.accounts.repository import AccountRepository
+from app.calendars.repository import CalendarRepository
+from app.core.database import make_engine, make_session_factory
 from app.core.errors import ConcurrentUpdate
+from app.core.settings import Settings
 from app.feed.models import FeedCounter
+from app.feed.repository import FeedRepository
+from app.idempotency.repository import IdempotencyRepository
 from app.projects.repository import CHAIN_TAILS, NEW_EVENTS, EventRepository, ProjectRepository
+from app.webhooks.repository import WebhookRepository
 
 # Callables run inside the transaction just before COMMIT (after every change, before the feed positions):
 # the idempotency layer marks its record "committed" there, so the effect and the record cannot disagree.
@@ -39,6 +50,11 @@ class UnitOfWork:
             self.session.connection(execution_options={"regieflow_write": False})
         self.projects = ProjectRepository(self.session)
         self.events = EventRepository(self.session)
+        self.accounts = AccountRepository(self.session)
+        self.webhooks = WebhookRepository(self.session)
+        self.calendars = CalendarRepository(self.session)
+        self.idempotency = IdempotencyRepository(self.session)
+        self.feed = FeedRepository(self.session)
         return self
 
     def __exit__(
@@ -113,3 +129,28 @@ class BatchUnitOfWork(UnitOfWork):
 
     def finish(self) -> None:
         super().commit()
+
+
+class UnitOfWorkFactory:
+    """Units of work on one database, for the code that runs outside a request: the CLI, the worker,
+    the demo loader, verify, imports and the deadline scan."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+
+    @classmethod
+    def connect(cls, settings: Settings) -> UnitOfWorkFactory:
+        """A new engine on REGIEFLOW_DATABASE_URL; `dispose()` closes its connections."""
+        engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        return cls(make_session_factory(engine))
+
+    def __call__(self, *, write: bool = True, before_commit: Sequence[Callable[[Session], None]] = ()) -> UnitOfWork:
+        return UnitOfWork(self.session_factory, write=write, before_commit=before_commit)
+
+    def batch(self) -> BatchUnitOfWork:
+        return BatchUnitOfWork(self.session_factory)
+
+    def dispose(self) -> None:
+        bind = self.session_factory.kw.get("bind")
+        if bind is not None:
+            bind.dispose()

@@ -200,12 +200,12 @@ class _Story:
         return self.project.id
 
     def add(self, day: date, kind: str, body: BaseModel) -> Any:
-        p, row, _ = self._call(day, add_evidence, self.pid, KINDS[kind], body, if_match=None)
+        p, row, _ = self._call(day, add_evidence, self.pid, KINDS[kind], body, expected_version=None)
         self.project = p
         return row
 
     def patch(self, day: date, kind: str, item_id: int, body: BaseModel) -> None:
-        p, _ = self._call(day, update_evidence, self.pid, KINDS[kind], item_id, body, if_match=None)
+        p, _ = self._call(day, update_evidence, self.pid, KINDS[kind], item_id, body, expected_version=None)
         self.project = p
 
     def fire(self, day: date, trigger: Trigger, reason: str | None = None) -> None:
@@ -215,7 +215,7 @@ class _Story:
             self.pid,
             trigger.value,
             TransitionBody(effective_on=day, reason=reason),
-            if_match=None,
+            expected_version=None,
         )
 
     # -- the project and its evidence, step by step -------------------------------------------------
@@ -392,7 +392,7 @@ class _Story:
         assert self.project is not None
         plan = {State(k): v for k, v in self.project.step_months.items()} | months
         body = PlanBody(step_months=plan, horizon_months=self.project.horizon_months, reason=reason)
-        self.project = self._call(day, projects_service.replan, self.pid, body, if_match=None)
+        self.project = self._call(day, projects_service.replan, self.pid, body, expected_version=None)
 
 
 # --- the portfolio --------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def _register_collection(kind: EvidenceKind) -> None:
         if_match: IfMatch,
     ) -> Any:
         with uow:
-            p, row, _ = add_evidence(uow, project_id, kind, body, if_match=if_match, actor=actor, clock=clock)
+            p, row, _ = add_evidence(uow, project_id, kind, body, expected_version=if_match, actor=actor, clock=clock)
         response.headers["Location"] = str(request.url_for(f"get_{slug}", project_id=project_id, item_id=row.id).path)
         set_etag(response, p.version)
         return Read.model_validate(row)
@@ -92,7 +92,9 @@ def _register_collection(kind: EvidenceKind) -> None:
         if_match: IfMatch,
     ) -> Any:
         with uow:
-            p, row = update_evidence(uow, project_id, kind, item_id, body, if_match=if_match, actor=actor, clock=clock)
+            p, row = update_evidence(
+                uow, project_id, kind, item_id, body, expected_version=if_match, actor=actor, clock=clock
+            )
         set_etag(response, p.version)
         return Read.model_validate(row)
 
@@ -107,7 +109,7 @@ def _register_collection(kind: EvidenceKind) -> None:
         project_id: uuid.UUID, item_id: ItemId, uow: WriteUow, actor: ActorDep, clock: ClockDep, if_match: IfMatch
     ) -> Response:
         with uow:
-            p = delete_evidence(uow, project_id, kind, item_id, if_match=if_match, actor=actor, clock=clock)
+            p = delete_evidence(uow, project_id, kind, item_id, expected_version=if_match, actor=actor, clock=clock)
         return Response(status_code=204, headers={"ETag": etag(p.version)})
 
 
@@ -142,7 +144,9 @@ def _register_singleton(kind: EvidenceKind) -> None:
         if_match: IfMatch,
     ) -> Any:
         with uow:
-            p, row, created = add_evidence(uow, project_id, kind, body, if_match=if_match, actor=actor, clock=clock)
+            p, row, created = add_evidence(
+                uow, project_id, kind, body, expected_version=if_match, actor=actor, clock=clock
+            )
         set_etag(response, p.version)
         if created:
             response.status_code = status.HTTP_201_CREATED
@@ -159,7 +163,7 @@ def _register_singleton(kind: EvidenceKind) -> None:
         project_id: uuid.UUID, uow: WriteUow, actor: ActorDep, clock: ClockDep, if_match: IfMatch
     ) -> Response:
         with uow:
-            p = delete_evidence(uow, project_id, kind, None, if_match=if_match, actor=actor, clock=clock)
+            p = delete_evidence(uow, project_id, kind, None, expected_version=if_match, actor=actor, clock=clock)
         return Response(status_code=204, headers={"ETag": etag(p.version)})
 
 

@@ -330,7 +330,9 @@ def evidence_create(request: Request, project_id: str, kind: str, principal: Pag
     def write() -> None:
         parsed = k.create.model_validate(body)
         with UnitOfWork(request.app.state.session_factory) as uow:
-            add_evidence(uow, pid, k, parsed, if_match=version, actor=actor_of(request), clock=request.app.state.clock)
+            add_evidence(
+                uow, pid, k, parsed, expected_version=version, actor=actor_of(request), clock=request.app.state.clock
+            )
 
     status = _save(request, form, write)
     if status is None:
@@ -408,7 +410,7 @@ def evidence_update(
                 k,
                 item_id,
                 parsed,
-                if_match=form_version(data.get("version")),
+                expected_version=form_version(data.get("version")),
                 actor=actor_of(request),
                 clock=request.app.state.clock,
             )
@@ -441,7 +443,7 @@ def _delete(request: Request, pid: uuid.UUID, kind: EvidenceKind, item_id: int |
             pid,
             kind,
             item_id,
-            if_match=form_version(data.get("version")),
+            expected_version=form_version(data.get("version")),
             actor=actor_of(request),
             clock=request.app.state.clock,
         )

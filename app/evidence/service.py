@@ -56,12 +56,12 @@ def add_evidence(
     kind: EvidenceKind,
     body: BaseModel,
     *,
-    if_match: int | None,
+    expected_version: int | None,
     actor: Actor,
     clock: Clock,
 ) -> tuple[Project, Any, bool]:
     """Add a row (or record/replace a singleton); returns the project, the row and whether it is new."""
-    p = _load_for_write(uow, project_id, if_match, relations=_relations_for(kind))
+    p = _load_for_write(uow, project_id, expected_version, relations=_relations_for(kind))
     values = _plain(body.model_dump())
     _check_past(kind, values, clock.today())
     if kind.extra_check:
@@ -100,11 +100,11 @@ def update_evidence(
     item_id: int,
     body: BaseModel,
     *,
-    if_match: int | None,
+    expected_version: int | None,
     actor: Actor,
     clock: Clock,
 ) -> tuple[Project, Any]:
-    p = _load_for_write(uow, project_id, if_match, relations=_relations_for(kind))
+    p = _load_for_write(uow, project_id, expected_version, relations=_relations_for(kind))
     row = _find(p, kind, item_id)
     changes = {k: v for k, v in _plain(body.model_dump(exclude_unset=True)).items() if getattr(row, k) != v}
     for name, value in changes.items():
@@ -136,11 +136,11 @@ def delete_evidence(
     kind: EvidenceKind,
     item_id: int | None,
     *,
-    if_match: int | None,
+    expected_version: int | None,
     actor: Actor,
     clock: Clock,
 ) -> Project:
-    p = _load_for_write(uow, project_id, if_match, relations=_relations_for(kind))
+    p = _load_for_write(uow, project_id, expected_version, relations=_relations_for(kind))
     if kind.singleton:
         row = getattr(p, kind.relation)
         if row is None:

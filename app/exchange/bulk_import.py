@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.authorization.rules import ROLE_ABILITIES, Ability, Principal, Role
 from app.core.clock import Actor, Clock, FixedClock
-from app.core.errors import Forbidden
+from app.core.errors import Forbidden, Refusal
 from app.core.schemas import Body, Reason
 from app.core.unit_of_work import BatchUnitOfWork
 from app.evidence.registry import CONSULTANT_ONLY_KINDS, KINDS
@@ -434,7 +434,7 @@ def run_one(
                         p.id,
                         tr.trigger,
                         TransitionBody(effective_on=tr.effective_on, reason=tr.reason),
-                        if_match=None,
+                        expected_version=None,
                         actor=actor,
                         clock=day_clock,
                     )
@@ -444,7 +444,7 @@ def run_one(
                 kind = KINDS[ev.kind]
                 if ev.update is not None:
                     p, row = update_evidence(
-                        uow, p.id, kind, ids[ev.update], st.body, if_match=None, actor=actor, clock=day_clock
+                        uow, p.id, kind, ids[ev.update], st.body, expected_version=None, actor=actor, clock=day_clock
                     )
                 else:
                     evidence_body = st.body
@@ -452,7 +452,7 @@ def run_one(
                         sid = ids.get(st.stakeholder_ref) or names[st.stakeholder_ref]
                         evidence_body = st.body.model_copy(update={"stakeholder_id": sid})
                     p, row, _ = add_evidence(
-                        uow, p.id, kind, evidence_body, if_match=None, actor=actor, clock=day_clock
+                        uow, p.id, kind, evidence_body, expected_version=None, actor=actor, clock=day_clock
                     )
                 if ev.ref is not None and getattr(row, "id", None) is not None:
                     ids[ev.ref] = row.id
@@ -463,7 +463,7 @@ def run_one(
                 uow.finish()
                 outcome.project_id = p.id
             return outcome
-        except DomainError as exc:
+        except Refusal as exc:
             return _refusal(outcome, exc, where)
         except SQLAlchemyError:
             log.exception("bulk import: database error on project %s (%s)", outcome.index, where)

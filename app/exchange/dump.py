@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Date, Engine, Table, Uuid, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.core.database import Base, UTCDateTime
-from workflow.errors import DomainError
+from app.core.errors import AppError
 
 FORMAT = "regieflow-dump"
 
@@ -39,7 +39,7 @@ EXCLUDED = frozenset({"web_sessions", "login_throttles", "idempotency_keys"})
 BATCH = 1000
 
 
-class ImportRefused(DomainError):
+class ImportRefused(AppError):
     code = "import_refuse"
 
 

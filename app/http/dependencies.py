@@ -21,7 +21,6 @@ from app.core.security import same
 from app.core.settings import Settings
 from app.core.unit_of_work import UnitOfWork
 from app.projects.models import Project
-from app.projects.service import UNREADABLE_VERSION
 
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a sync dependency in its thread pool, and
@@ -34,14 +33,24 @@ async def _clock(request: Request) -> Clock:
     return request.app.state.clock
 
 
-async def _write_uow(request: Request) -> UnitOfWork:
-    from app.idempotency.middleware import hooks_for  # an Idempotency-Key's record is marked in the same transaction
+def unit_of_work(request: Request, *, write: bool = True) -> UnitOfWork:
+    """The one way a request reaches the database (API routes, pages and the access check alike).
+
+    A write's unit of work carries the Idempotency-Key hook, so that the key's record is marked in
+    the same transaction as the effect."""
+    if not write:
+        return UnitOfWork(request.app.state.session_factory, write=False)
+    from app.idempotency.middleware import hooks_for
 
     return UnitOfWork(request.app.state.session_factory, before_commit=hooks_for(request))
 
 
+async def _write_uow(request: Request) -> UnitOfWork:
+    return unit_of_work(request)
+
+
 def _read_uow(request: Request) -> Iterator[UnitOfWork]:
-    with UnitOfWork(request.app.state.session_factory, write=False) as uow:
+    with unit_of_work(request, write=False) as uow:
         yield uow
 
 
@@ -132,6 +141,9 @@ async def _principal(request: Request) -> Principal:
     return getattr(request.state, "principal", None) or ANON_PRINCIPAL
 
 
+# What an If-Match that is not an ETag of ours stands for: no version can match it (versions start at
+# 1). The service refuses it like any stale version; app.http.problems words the refusal for the header.
+UNREADABLE_VERSION = 0
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,12})"\s*$')
 
 

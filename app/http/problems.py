@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.core.errors import (
+    AppError,
     ConcurrentUpdate,
     Conflict,
     Forbidden,
@@ -21,6 +22,7 @@ from app.core.errors import (
     Throttled,
     Unauthenticated,
 )
+from app.http.dependencies import UNREADABLE_VERSION
 from workflow.errors import (
     DomainError,
     GuardsUnmet,
@@ -36,7 +38,7 @@ log = logging.getLogger("regieflow")
 PROBLEM = "application/problem+json"
 
 
-STATUS: list[tuple[type[DomainError], int, str]] = [
+STATUS: list[tuple[type[DomainError] | type[AppError], int, str]] = [
     (Unauthenticated, 401, "Authentification requise"),
     (Forbidden, 403, "Accès refusé"),
     (Throttled, 429, "Trop de tentatives"),
@@ -87,7 +89,17 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def domain_problem(exc: DomainError, instance: str | None = None) -> JSONResponse:
+UNREADABLE_IF_MATCH = 'En-tête If-Match illisible : attendu une étiquette comme "3" (voir ETag).'
+
+
+def message_of(exc: DomainError | AppError) -> str:
+    """The refusal's French message, as a person or a client reads it over HTTP."""
+    if isinstance(exc, PreconditionFailed) and exc.expected == UNREADABLE_VERSION:
+        return UNREADABLE_IF_MATCH
+    return exc.message
+
+
+def domain_problem(exc: DomainError | AppError, instance: str | None = None) -> JSONResponse:
     for cls, status, title in STATUS:
         if isinstance(exc, cls):
             extra: dict[str, Any] = {}
@@ -101,7 +113,7 @@ def domain_problem(exc: DomainError, instance: str | None = None) -> JSONRespons
                 headers = {"WWW-Authenticate": 'Bearer realm="regieflow"'}
             elif isinstance(exc, Throttled):
                 headers = {"Retry-After": str(exc.retry_after)}
-            return problem(status, exc.code, title, exc.message, instance, headers=headers, **extra)
+            return problem(status, exc.code, title, message_of(exc), instance, headers=headers, **extra)
     return problem(409, exc.code, "Refus", exc.message, instance)
 
 
@@ -126,7 +138,8 @@ def _allowed_methods(request: Request) -> str:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+    @app.exception_handler(AppError)
+    async def _domain(request: Request, exc: DomainError | AppError) -> JSONResponse:
         return domain_problem(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)

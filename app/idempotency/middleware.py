@@ -39,10 +39,10 @@ from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.errors import AppError, Refusal
 from app.http.problems import problem
 from app.idempotency.models import IdempotencyRecord
 from app.projects.repository import NEW_EVENTS
-from workflow.errors import DomainError
 
 HEADER = "idempotency-key"
 
@@ -62,7 +62,7 @@ REPLAYED_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-co
 PREFIX = "/api/v1/"
 
 
-class IdempotencyTakenOver(DomainError):
+class IdempotencyTakenOver(AppError):
     """Our record was taken over by a retry (we were taken for dead): our effect must not be applied."""
 
     code = "idempotence_en_cours"
@@ -215,7 +215,7 @@ def _caller(application: Any, scope: Scope) -> str | None:
 
     try:
         principal = authenticate(StarletteRequest(scope))
-    except DomainError:
+    except Refusal:
         return None
     return principal.label if principal.authenticated else None
 

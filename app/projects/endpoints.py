@@ -102,7 +102,7 @@ def update_project(
     if body.region is not None:
         check_region(principal, body.region, "placer un projet")
     with uow:
-        p = projects_service.update_project(uow, project_id, body, if_match=if_match, actor=actor, clock=clock)
+        p = projects_service.update_project(uow, project_id, body, expected_version=if_match, actor=actor, clock=clock)
     set_etag(response, p.version)
     return project_read(p, clock.today())
 
@@ -123,6 +123,6 @@ def replan(
     if_match: IfMatch,
 ) -> ProjectRead:
     with uow:
-        p = projects_service.replan(uow, project_id, body, if_match=if_match, actor=actor, clock=clock)
+        p = projects_service.replan(uow, project_id, body, expected_version=if_match, actor=actor, clock=clock)
     set_etag(response, p.version)
     return project_read(p, clock.today())

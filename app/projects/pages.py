@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from app.authorization.rules import Ability, Principal
-from app.core.errors import NotFound
+from app.core.errors import AppError, NotFound, Refusal
 from app.core.identifiers import parse_uuid
 from app.core.unit_of_work import UnitOfWork
 from app.evidence import guidance
@@ -168,7 +168,7 @@ def _enum(enum: type, value: str | None) -> Any:
         return None
 
 
-def _status_of(domain_error: DomainError) -> int:
+def _status_of(domain_error: DomainError | AppError) -> int:
     return next((st for cls, st, _ in STATUS if isinstance(domain_error, cls)), 409)
 
 
@@ -454,7 +454,7 @@ def _create(request: Request, principal: Principal, values: dict[str, str]) -> R
                 clock=request.app.state.clock,
             )
             pid = p.id
-    except DomainError as exc:
+    except Refusal as exc:
         field = getattr(exc, "field", None)
         if field:
             errors[field] = exc.message
@@ -709,13 +709,13 @@ def _replan(request: Request, principal: Principal, pid: uuid.UUID, values: dict
                 uow,
                 pid,
                 body,
-                if_match=form_version(values.get("version", "")),
+                expected_version=form_version(values.get("version", "")),
                 actor=actor_of(request),
                 clock=request.app.state.clock,
             )
     except NotFound:
         raise
-    except DomainError as exc:
+    except Refusal as exc:
         failure = Failure(_status_of(exc), exc.message, replan=values, field=getattr(exc, "field", None))
         return _project_response(request, principal, pid, failure=failure)
     raise PageRedirect(f"/projets/{pid}?ok=plan#planning")

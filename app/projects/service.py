@@ -18,10 +18,6 @@ from workflow import deadlines as dl
 from workflow.errors import InvalidInput, ProjectClosed
 from workflow.vocabulary import STATE_LABELS, TERMINAL, State
 
-# What an If-Match that is not an ETag of ours stands for: no version can match it (versions start at 1).
-UNREADABLE_VERSION = -1
-
-
 CLOSED_MESSAGE = "Le projet est clos (labellisé ou abandonné) : son dossier ne peut plus être modifié."
 
 
@@ -52,7 +48,7 @@ def refresh_index(p: Project) -> None:
 def _load_for_write(
     uow: UnitOfWork,
     project_id: uuid.UUID,
-    if_match: int | None,
+    expected_version: int | None,
     *,
     allow_closed: bool = False,
     relations: bool | tuple[str, ...] = True,
@@ -61,12 +57,8 @@ def _load_for_write(
     p = uow.projects.get(project_id, with_evidence=relations, for_update=True)
     if p is None:
         raise NotFound("Projet introuvable.")
-    if if_match == UNREADABLE_VERSION:
-        raise PreconditionFailed('En-tête If-Match illisible : attendu une étiquette comme "3" (voir ETag).')
-    if if_match is not None and if_match != p.version:
-        raise PreconditionFailed(
-            f"Le projet a changé depuis votre lecture (version {if_match}, actuelle {p.version}) : rechargez-le."
-        )
+    if expected_version is not None and expected_version != p.version:
+        raise PreconditionFailed(expected_version, p.version)
     if not allow_closed and State(p.state) in TERMINAL:
         raise ProjectClosed(CLOSED_MESSAGE)
     return p
@@ -166,9 +158,15 @@ def create_project_as(
 
 
 def update_project(
-    uow: UnitOfWork, project_id: uuid.UUID, body: ProjectUpdate, *, if_match: int | None, actor: Actor, clock: Clock
+    uow: UnitOfWork,
+    project_id: uuid.UUID,
+    body: ProjectUpdate,
+    *,
+    expected_version: int | None,
+    actor: Actor,
+    clock: Clock,
 ) -> Project:
-    p = _load_for_write(uow, project_id, if_match, allow_closed=True, relations=())
+    p = _load_for_write(uow, project_id, expected_version, allow_closed=True, relations=())
     changes: dict[str, Any] = {}
     for name, value in _plain(body.model_dump(exclude_unset=True)).items():
         if value is None and not Project.__table__.c[name].nullable:  # name, kind, region, conventionnement
@@ -183,9 +181,9 @@ def update_project(
 
 
 def replan(
-    uow: UnitOfWork, project_id: uuid.UUID, body: PlanBody, *, if_match: int | None, actor: Actor, clock: Clock
+    uow: UnitOfWork, project_id: uuid.UUID, body: PlanBody, *, expected_version: int | None, actor: Actor, clock: Clock
 ) -> Project:
-    p = _load_for_write(uow, project_id, if_match, relations=("suspensions",))
+    p = _load_for_write(uow, project_id, expected_version, relations=("suspensions",))
     months = {k.value: v for k, v in body.step_months.items()}
     if set(months) != {st.value for st in State if st not in TERMINAL}:
         raise InvalidInput("Donnez la durée (en mois) de chacune des six étapes.", "step_months")

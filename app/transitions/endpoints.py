@@ -60,7 +60,7 @@ def fire_transition(
 ) -> Response:
     with uow:
         p = transitions_service.fire_transition(
-            uow, project_id, trigger, body or TransitionBody(), if_match=if_match, actor=actor, clock=clock
+            uow, project_id, trigger, body or TransitionBody(), expected_version=if_match, actor=actor, clock=clock
         )
     return json_of(project_read(p, clock.today()), version=p.version)
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from app.core.errors import NotFound
+from app.core.errors import NotFound, Refusal
 from app.evidence import guidance
 from app.evidence.registry import KINDS
 from app.http.dependencies import actor_of
@@ -26,7 +26,7 @@ from app.web import charts
 from app.web.forms import form_version
 from app.web.templating import FLASH_MESSAGES, PageRedirect, PageRoute, PageUser, render
 from workflow import machine as wf
-from workflow.errors import DomainError, GuardsUnmet, InvalidInput, UnknownTrigger
+from workflow.errors import GuardsUnmet, InvalidInput, UnknownTrigger
 from workflow.vocabulary import (
     STATE_LABELS,
     STEPS,
@@ -84,13 +84,13 @@ def fire(
                 pid,
                 trigger,
                 body,
-                if_match=form_version(version),
+                expected_version=form_version(version),
                 actor=actor_of(request),
                 clock=request.app.state.clock,
             )
     except NotFound:
         raise
-    except DomainError as exc:
+    except Refusal as exc:
         unmet = tuple((u.code, u.message) for u in exc.unmet) if isinstance(exc, GuardsUnmet) else ()
         failure = Failure(
             _status_of(exc),

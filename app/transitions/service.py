@@ -42,11 +42,11 @@ def fire_transition(
     trigger: str,
     body: TransitionBody,
     *,
-    if_match: int | None,
+    expected_version: int | None,
     actor: Actor,
     clock: Clock,
 ) -> Project:
-    p = _load_for_write(uow, project_id, if_match, allow_closed=True, relations=())
+    p = _load_for_write(uow, project_id, expected_version, allow_closed=True, relations=())
     # Only the evidence this trigger's guards read (a step back, a pause or an abandon reads none):
     # the rows load lazily, inside this transaction, while the project row is locked.
     fields = wf.reads_of(trigger, p.state)

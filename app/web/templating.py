@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.accounts.authentication import authenticate
 from app.authorization.rules import ANONYMOUS, Principal
-from app.core.errors import Unauthenticated
+from app.core.errors import AppError, Refusal, Unauthenticated
 from app.core.security import same
 from app.http.dependencies import SAFE_METHODS, check_access
 from app.http.problems import STATUS
@@ -51,7 +51,7 @@ def login_url(request: Request) -> str:
     return "/connexion?" + urlencode({"next": target})
 
 
-def error_page(request: Request, exc: DomainError) -> HTMLResponse:
+def error_page(request: Request, exc: DomainError | AppError) -> HTMLResponse:
     """A domain refusal as a French HTML page with the same status the API would answer."""
     status, title = next(((st, t) for cls, st, t in STATUS if isinstance(exc, cls)), (409, "Refus"))
     return render(request, "message.html", {"title": title, "message": exc.message, "status": status}, status)
@@ -70,7 +70,7 @@ class PageRoute(APIRoute):
                 return RedirectResponse(exc.location, status_code=303)
             except Unauthenticated:
                 return RedirectResponse(login_url(request), status_code=303)
-            except DomainError as exc:
+            except Refusal as exc:
                 return error_page(request, exc)
             except RequestValidationError:
                 return render(

@@ -1,0 +1,10 @@
+"""Repository: The change feed: events in commit order. It never commits; the unit of work does."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+
+class FeedRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
