@@ -172,6 +172,7 @@ class BenchDemo:
 
     def __new__(cls, session_factory, settings, today):
         from app.core.clock import FixedClock
+        from app.core.unit_of_work import UnitOfWorkFactory
         from app.demo.service import _Demo
 
         class _BenchDemo(_Demo):
@@ -183,7 +184,7 @@ class BenchDemo:
                 local = dt.datetime.combine(day, dt.time(8, 0), self.settings.tz) + dt.timedelta(seconds=tick % 36_000)
                 return FixedClock(tz=self.settings.tz, at=local.astimezone(dt.UTC))
 
-        return _BenchDemo(session_factory, settings, today)
+        return _BenchDemo(UnitOfWorkFactory(session_factory), settings, today)
 
 
 def story(demo: Any, site: Any, start: dt.date, name: str | None = None) -> Any:

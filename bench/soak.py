@@ -44,6 +44,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app.core.unit_of_work import UnitOfWorkFactory
 from bench.common import (
     backend,
     create_key,
@@ -372,7 +373,7 @@ def check(url: str, tally: Tally, *, allow_unknown: bool = False) -> dict[str, A
     from app.transitions.verify import verify
 
     factory = session_factory(url)
-    checked, findings = verify(factory)
+    checked, findings = verify(UnitOfWorkFactory(factory))
     with factory() as s:
         n_transitions = s.scalar(select(func.count()).select_from(Event).where(Event.type == "project.transitioned"))
         n_evidence = s.scalar(select(func.count()).select_from(Event).where(Event.type.like("evidence.%")))

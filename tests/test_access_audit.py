@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.core.security import hash_of_event
 from app.core.settings import get_settings
+from app.core.unit_of_work import UnitOfWorkFactory
 from app.projects.models import Event, OutboxMessage
 from app.transitions.verify import verify
 from tests.access_support import (
@@ -105,12 +106,12 @@ def test_every_event_records_its_actor_and_the_chain_verifies(client, session_fa
         assert e.prev_hash == prev
         assert re.fullmatch(r"[0-9a-f]{64}", e.hash) and e.hash == hash_of_event(e)
         prev = e.hash
-    checked, findings = verify(session_factory)
+    checked, findings = verify(UnitOfWorkFactory(session_factory))
     assert checked == 2 and findings == []
 
 
 def _problems(session_factory, pid: str) -> list[str]:
-    _, findings = verify(session_factory)
+    _, findings = verify(UnitOfWorkFactory(session_factory))
     assert [f.project_id for f in findings] == [uuid.UUID(pid)], findings
     return findings[0].problems
 
@@ -149,7 +150,7 @@ def test_any_hashed_field_edited_is_reported(engine, session_factory, history) -
         assert any(f"event {seq}: content does not match its hash" in p for p in problems), (column, problems)
         with engine.begin() as conn:
             conn.execute(update(table).where(where).values({column: original}))
-        assert verify(session_factory)[1] == [], f"restoring {column} should verify again"
+        assert verify(UnitOfWorkFactory(session_factory))[1] == [], f"restoring {column} should verify again"
 
     # Someone who rewrites an event and its own hash is caught by the next event's link.
     with session_factory() as session:
@@ -180,7 +181,7 @@ def test_deleted_events_are_reported(engine, session_factory, history) -> None:
 
     delete(history["pid"], None)
     delete(history["other"], 2)
-    _, findings = verify(session_factory)
+    _, findings = verify(UnitOfWorkFactory(session_factory))
     problems = {str(f.project_id): f.problems for f in findings}
     assert set(problems) == {history["pid"], history["other"]}
     assert any("version 7 but 6 events" in p for p in problems[history["pid"]]), problems

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.core.settings import get_settings
+from app.core.unit_of_work import UnitOfWorkFactory
 from app.transitions.verify import verify
 from tests.support import API, advance, create_project, fire, post, put
 
@@ -90,7 +91,7 @@ def test_verify_is_clean_after_a_busy_history(client, session_factory, database_
     fire(client, gone, "abandonner", reason="Fin", effective_on="2025-04-01")
     p = client.get(f"{API}/projects/{pid}").json()
     assert p["state"] == "labellisee" and p["plan"]["horizon_months"] == 40 and p["conventionnement"] == "aci"
-    assert verify(session_factory) == (3, [])
+    assert verify(UnitOfWorkFactory(session_factory)) == (3, [])
     result = _cli_verify(database_url)
     assert result.exit_code == 0, result.output
     assert "3 project(s) checked, 0 with discrepancies." in result.output
@@ -118,7 +119,7 @@ def test_verify_reports_tampering_behind_the_services_back(client, engine, sessi
         fire(client, pid, "reprendre", reason="Reprise", effective_on="2025-03-01")
         fire(client, pid, "abandonner" if name == "event" else "suspendre", reason="Encore", effective_on="2025-04-01")
         pids[name] = pid
-    assert verify(session_factory) == (len(pids), [])
+    assert verify(UnitOfWorkFactory(session_factory)) == (len(pids), [])
 
     with engine.begin() as conn:
         keys = dict(conn.execute(text("SELECT name, id FROM projects")).all())  # ids as each backend stores them
@@ -132,7 +133,7 @@ def test_verify_reports_tampering_behind_the_services_back(client, engine, sessi
         conn.execute(text("DELETE FROM outbox WHERE event_id = :e"), {"e": second})
         conn.execute(text("DELETE FROM events WHERE id = :e"), {"e": second})
 
-    checked, findings = verify(session_factory)
+    checked, findings = verify(UnitOfWorkFactory(session_factory))
     assert checked == len(pids)
     found = {f.name: f for f in findings}
     assert set(found) == set(TAMPERING)

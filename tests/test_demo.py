@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.core.settings import get_settings
-from app.core.unit_of_work import UnitOfWork
+from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.demo.service import load_demo
 from app.projects.service import project_read
 from app.transitions.verify import verify
@@ -25,7 +25,7 @@ def _events(client, pid: str) -> list[dict]:
 
 
 def test_demo_portfolio(client, session_factory, settings) -> None:
-    created = load_demo(session_factory, settings, only_if_empty=True, today=TODAY)
+    created = load_demo(UnitOfWorkFactory(session_factory), settings, only_if_empty=True, today=TODAY)
     assert len(created) >= 12
 
     # What the API shows on the same day (the client's clock is fixed at TODAY).
@@ -118,11 +118,11 @@ def test_demo_portfolio(client, session_factory, settings) -> None:
                     assert full.qpvs and all(q.code.startswith(f"QP0{full.departement}") for q in full.qpvs)
 
     # Every stored project replays to what is stored.
-    checked, findings = verify(session_factory)
+    checked, findings = verify(UnitOfWorkFactory(session_factory))
     assert checked == len(created) and findings == []
 
     # Loading again only if empty creates nothing.
-    assert load_demo(session_factory, settings, only_if_empty=True, today=TODAY) == []
+    assert load_demo(UnitOfWorkFactory(session_factory), settings, only_if_empty=True, today=TODAY) == []
     assert client.get(f"{API}/projects").json()["total"] == len(created)
 
 
@@ -151,7 +151,7 @@ def test_demo_logins_see_what_their_role_covers(app, session_factory, settings) 
 
     from app.demo.service import DEMO_ACCOUNTS, DEMO_PASSWORD
 
-    created = load_demo(session_factory, settings, only_if_empty=True, today=TODAY)
+    created = load_demo(UnitOfWorkFactory(session_factory), settings, only_if_empty=True, today=TODAY)
     totals = {}
     for email, _name, role, _scope in DEMO_ACCOUNTS:
         with TestClient(app) as c:
@@ -163,4 +163,4 @@ def test_demo_logins_see_what_their_role_covers(app, session_factory, settings) 
     assert totals["porteur"] == 2  # Pontanézen and Empalot
     assert totals["observateur"] == sum(1 for p in created if p.region == "Occitanie")
     # Loading again creates neither projects nor accounts.
-    assert load_demo(session_factory, settings, only_if_empty=True, today=TODAY) == []
+    assert load_demo(UnitOfWorkFactory(session_factory), settings, only_if_empty=True, today=TODAY) == []

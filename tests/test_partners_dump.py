@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from app.core.database import Base, is_sqlite, make_engine, make_session_factory
 from app.core.migrate import upgrade
+from app.core.unit_of_work import UnitOfWorkFactory
 from app.exchange import dump
 from app.feed.models import FeedCounter
 from app.idempotency.models import IdempotencyRecord
@@ -168,7 +169,7 @@ def _rich_database(app, client: TestClient) -> None:
 
 def test_export_import_export_is_byte_identical_and_verifies(app, client: TestClient, fresh_url: str) -> None:
     _rich_database(app, client)
-    first = dump.export_json(app.state.engine)
+    first = dump.export_json(UnitOfWorkFactory(app.state.session_factory))
     doc = json.loads(first)
     tables = {t["name"]: t for t in doc["tables"]}
     assert doc["format"] == "regieflow-dump" and doc["schema_revision"]
@@ -205,16 +206,16 @@ def test_export_import_export_is_byte_identical_and_verifies(app, client: TestCl
 
     fresh = make_engine(fresh_url)
     try:
-        counts = dump.import_json(fresh, first.encode())
+        counts = dump.import_json(UnitOfWorkFactory(make_session_factory(fresh)), first.encode())
         assert counts["events"] == len(events)
-        second = dump.export_json(fresh)
+        second = dump.export_json(UnitOfWorkFactory(make_session_factory(fresh)))
         assert second == first
-        checked, findings = verify(make_session_factory(fresh))
+        checked, findings = verify(UnitOfWorkFactory(make_session_factory(fresh)))
         assert checked == len(tables["projects"]["rows"]) and findings == []
         _keeps_working(fresh)
         # An import only goes into an empty database.
         with pytest.raises(dump.ImportRefused, match="pas vide"):
-            dump.import_json(fresh, first)
+            dump.import_json(UnitOfWorkFactory(make_session_factory(fresh)), first)
     finally:
         fresh.dispose()
 
@@ -244,7 +245,9 @@ def _keeps_working(engine: Engine) -> None:
             clock=clock,
         )
     with UnitOfWork(factory) as uow:
-        add_evidence(uow, p.id, KINDS["needs"], NeedIn(label="Un besoin"), expected_version=None, actor=SYSTEM, clock=clock)
+        add_evidence(
+            uow, p.id, KINDS["needs"], NeedIn(label="Un besoin"), expected_version=None, actor=SYSTEM, clock=clock
+        )
     with factory() as session:
         accounts.create_api_key(session, name="Nouvelle clé", scopes=["read"], created_by="tests", now=clock.now())
         assert session.scalar(select(func.count()).select_from(Event).where(Event.project_id == p.id)) == 2
@@ -267,7 +270,7 @@ def test_admin_route_and_cli_give_the_same_bytes(
         assert r.headers["content-type"] == "application/json"
         assert "attachment" in r.headers["content-disposition"]
     assert client.get(f"{API}/admin/export").status_code == 403  # a consultant key is not an admin
-    assert r.text == dump.export_json(app.state.engine)
+    assert r.text == dump.export_json(UnitOfWorkFactory(app.state.session_factory))
 
     runner = CliRunner()
     out = tmp_path / "export.json"
@@ -294,7 +297,7 @@ def test_admin_route_and_cli_give_the_same_bytes(
 
 
 def test_import_refuses_what_is_not_a_dump_of_this_schema(app, client: TestClient, fresh_url: str) -> None:
-    good = json.loads(dump.export_json(app.state.engine))
+    good = json.loads(dump.export_json(UnitOfWorkFactory(app.state.session_factory)))
     fresh = make_engine(fresh_url)
     try:
         for raw, message in (
@@ -305,12 +308,12 @@ def test_import_refuses_what_is_not_a_dump_of_this_schema(app, client: TestClien
             (json.dumps(good | {"tables": good["tables"][1:]}), "manquantes"),
         ):
             with pytest.raises(dump.ImportRefused, match=message):
-                dump.import_json(fresh, raw)
+                dump.import_json(UnitOfWorkFactory(make_session_factory(fresh)), raw)
         broken = json.loads(json.dumps(good))
         users = next(t for t in broken["tables"] if t["name"] == "projects")
         users["columns"] = users["columns"][:-1]
         with pytest.raises(dump.ImportRefused, match="Colonnes"):
-            dump.import_json(fresh, json.dumps(broken))
+            dump.import_json(UnitOfWorkFactory(make_session_factory(fresh)), json.dumps(broken))
         with fresh.connect() as conn:  # nothing was written by the refused imports
             assert dump._is_empty(conn) == []
     finally:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from app.accounts.models import RoleGrant
+from app.core.unit_of_work import UnitOfWorkFactory
 from app.evidence.models import Stakeholder
 from app.feed.models import FeedCounter
 from app.projects.models import Event, OutboxMessage, Project
@@ -99,7 +100,7 @@ def test_the_readme_example_imports_one_project_and_refuses_the_other(app, clien
     with app.state.session_factory() as session:
         assert session.scalar(select(FeedCounter.value)) == len(events)
         assert session.scalar(select(func.max(Event.feed_seq))) == len(events)
-    checked, findings = verify(app.state.session_factory)
+    checked, findings = verify(UnitOfWorkFactory(app.state.session_factory))
     assert (checked, findings) == (1, [])
 
 

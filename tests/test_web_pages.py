@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from app.accounts.models import RoleGrant, User
 from app.core import security
 from app.core.settings import Settings
+from app.core.unit_of_work import UnitOfWorkFactory
 from app.demo.service import DEMO_PASSWORD, load_demo
 from app.evidence.guidance import GUARD_KINDS
 from app.evidence.registry import KINDS
@@ -59,7 +60,9 @@ def demo_ids(_one_app, engine, database_url) -> dict[str, uuid.UUID]:
     _one_app.state.settings, _one_app.state.clock = settings, clock
     with pytest.MonkeyPatch.context() as mp:  # cheap argon2 for the demo logins
         mp.setattr(security, "_hasher", FAST_HASHER)
-        created = load_demo(_one_app.state.session_factory, settings, only_if_empty=False, today=TODAY)
+        created = load_demo(
+            UnitOfWorkFactory(_one_app.state.session_factory), settings, only_if_empty=False, today=TODAY
+        )
     return {p.name: p.id for p in created}
 
 
@@ -76,7 +79,9 @@ def demo(_one_app, demo_ids, engine, settings, clock):
             demo_ids.update(
                 {
                     p.name: p.id
-                    for p in load_demo(_one_app.state.session_factory, settings, only_if_empty=False, today=TODAY)
+                    for p in load_demo(
+                        UnitOfWorkFactory(_one_app.state.session_factory), settings, only_if_empty=False, today=TODAY
+                    )
                 }
             )
     _one_app.state.settings, _one_app.state.clock = settings, clock

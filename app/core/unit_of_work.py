@@ -36,18 +36,25 @@ class UnitOfWork:
         session_factory: sessionmaker[Session],
         *,
         write: bool = True,
+        snapshot: bool = False,
         before_commit: Sequence[Callable[[Session], None]] = (),
     ) -> None:
         self._factory = session_factory
         self._write = write
+        self._snapshot = snapshot
         self._before_commit = list(before_commit)
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
         if self._before_commit:
             self.session.info[BEFORE_COMMIT] = list(self._before_commit)
+        options: dict[str, object] = {}
         if not self._write:
-            self.session.connection(execution_options={"regieflow_write": False})
+            options["regieflow_write"] = False
+        if self._snapshot and self.session.get_bind().dialect.name == "postgresql":
+            options["isolation_level"] = "REPEATABLE READ"  # every read sees one moment (full exports)
+        if options:
+            self.session.connection(execution_options=options)
         self.projects = ProjectRepository(self.session)
         self.events = EventRepository(self.session)
         self.accounts = AccountRepository(self.session)
@@ -144,8 +151,10 @@ class UnitOfWorkFactory:
         engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
         return cls(make_session_factory(engine))
 
-    def __call__(self, *, write: bool = True, before_commit: Sequence[Callable[[Session], None]] = ()) -> UnitOfWork:
-        return UnitOfWork(self.session_factory, write=write, before_commit=before_commit)
+    def __call__(
+        self, *, write: bool = True, snapshot: bool = False, before_commit: Sequence[Callable[[Session], None]] = ()
+    ) -> UnitOfWork:
+        return UnitOfWork(self.session_factory, write=write, snapshot=snapshot, before_commit=before_commit)
 
     def batch(self) -> BatchUnitOfWork:
         return BatchUnitOfWork(self.session_factory)

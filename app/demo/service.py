@@ -25,14 +25,11 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 from stdnum import luhn
 
-from app.accounts.models import User
 from app.core.clock import Actor, Clock, FixedClock
 from app.core.settings import Settings
-from app.core.unit_of_work import UnitOfWork
+from app.core.unit_of_work import UnitOfWorkFactory
 from app.evidence.registry import KINDS
 from app.evidence.schemas import (
     ActivityIn,
@@ -157,8 +154,8 @@ def _siret(seed: int) -> str:
 
 # --- telling one project's story through the services -------------------------------------------
 class _Demo:
-    def __init__(self, session_factory: sessionmaker[Session], settings: Settings, today: date) -> None:
-        self.session_factory = session_factory
+    def __init__(self, uows: UnitOfWorkFactory, settings: Settings, today: date) -> None:
+        self.uows = uows
         self.settings = settings
         self.today = today
         self._ticks: dict[date, int] = {}
@@ -191,7 +188,7 @@ class _Story:
         return self.start + relativedelta(months=months) + timedelta(days=days)
 
     def _call(self, day: date, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        with UnitOfWork(self.demo.session_factory) as uow:
+        with self.demo.uows() as uow:
             return fn(uow, *args, actor=DEMO_ACTOR, clock=self.demo.clock_at(day), **kwargs)
 
     @property
@@ -1222,21 +1219,21 @@ PORTFOLIO: tuple[tuple[Site, tuple[int, int], Callable[[_Story], None]], ...] = 
 )
 
 
-def _has_projects(session_factory: sessionmaker[Session]) -> bool:
-    with session_factory() as session:
-        return bool(session.scalar(select(func.count()).select_from(Project)))
+def _has_projects(uows: UnitOfWorkFactory) -> bool:
+    with uows(write=False) as uow:
+        return uow.projects.exists()
 
 
 def load_demo(
-    session_factory: sessionmaker[Session], settings: Settings, *, only_if_empty: bool, today: date | None = None
+    uows: UnitOfWorkFactory, settings: Settings, *, only_if_empty: bool, today: date | None = None
 ) -> list[Project]:
     """Create the demo portfolio through the services; return the projects created (none if skipped).
 
     `today` defaults to the real date in the settings' time zone; histories are backdated from it.
     """
-    if only_if_empty and _has_projects(session_factory):
+    if only_if_empty and _has_projects(uows):
         return []
-    demo = _Demo(session_factory, settings, today or Clock(settings.tz).today())
+    demo = _Demo(uows, settings, today or Clock(settings.tz).today())
     created: list[Project] = []
     for site, (months, days), script in PORTFOLIO:
         start = demo.today - relativedelta(months=months) - timedelta(days=days)
@@ -1244,7 +1241,7 @@ def load_demo(
         script(story)
         assert story.project is not None
         created.append(story.project)
-    create_demo_accounts(session_factory, created, now=Clock(settings.tz).now())
+    create_demo_accounts(uows, created, now=Clock(settings.tz).now())
     return created
 
 
@@ -1265,16 +1262,14 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str, str | tuple[str, ...] | None], ...] = 
 )
 
 
-def create_demo_accounts(
-    session_factory: sessionmaker[Session], projects: list[Project], *, now: datetime
-) -> list[tuple[str, str]]:
+def create_demo_accounts(uows: UnitOfWorkFactory, projects: list[Project], *, now: datetime) -> list[tuple[str, str]]:
     """Demo logins (password DEMO_PASSWORD), created once; returns (e-mail, role) of each account."""
     from app.accounts import service as accounts
 
     by_name = {p.name: p.id for p in projects}
     out = []
-    with session_factory() as session:
-        existing = set(session.scalars(select(User.email)))
+    with uows() as uow:
+        existing = uow.accounts.emails()
         for email, name, role, scope in DEMO_ACCOUNTS:
             out.append((email, role))
             if email in existing:
@@ -1284,5 +1279,7 @@ def create_demo_accounts(
             else:
                 grants = [(role, None, scope)]
             if grants:
-                accounts.create_user(session, email=email, name=name, password=DEMO_PASSWORD, grants=grants, now=now)
+                accounts.create_user(
+                    uow.session, email=email, name=name, password=DEMO_PASSWORD, grants=grants, now=now
+                )
     return out

@@ -24,10 +24,9 @@ from starlette.datastructures import FormData
 from app.authorization.rules import Principal, may, needs_for
 from app.core.errors import ConcurrentUpdate, Conflict, NotFound, PreconditionFailed
 from app.core.identifiers import parse_uuid
-from app.core.unit_of_work import UnitOfWork
 from app.evidence.registry import CONSULTANT_ONLY_KINDS, KINDS, EvidenceKind
 from app.evidence.service import add_evidence, delete_evidence, update_evidence
-from app.http.dependencies import actor_of
+from app.http.dependencies import actor_of, unit_of_work
 from app.projects.models import Project
 from app.projects.service import CLOSED_MESSAGE, get_project
 from app.web.forms import (
@@ -120,7 +119,7 @@ def _relations(kind: EvidenceKind) -> tuple[str, ...]:
 
 @contextmanager
 def _project(request: Request, pid: uuid.UUID, kind: EvidenceKind) -> Iterator[Project]:
-    with UnitOfWork(request.app.state.session_factory, write=False) as uow:
+    with unit_of_work(request, write=False) as uow:
         yield get_project(uow, pid, with_evidence=_relations(kind))
 
 
@@ -329,7 +328,7 @@ def evidence_create(request: Request, project_id: str, kind: str, principal: Pag
 
     def write() -> None:
         parsed = k.create.model_validate(body)
-        with UnitOfWork(request.app.state.session_factory) as uow:
+        with unit_of_work(request) as uow:
             add_evidence(
                 uow, pid, k, parsed, expected_version=version, actor=actor_of(request), clock=request.app.state.clock
             )
@@ -403,7 +402,7 @@ def evidence_update(
     def write() -> None:
         assert k.patch is not None
         parsed = k.patch.model_validate(body)
-        with UnitOfWork(request.app.state.session_factory) as uow:
+        with unit_of_work(request) as uow:
             update_evidence(
                 uow,
                 pid,
@@ -437,7 +436,7 @@ def _delete_page(
 
 
 def _delete(request: Request, pid: uuid.UUID, kind: EvidenceKind, item_id: int | None, data: FormData) -> Response:
-    with UnitOfWork(request.app.state.session_factory) as uow:
+    with unit_of_work(request) as uow:
         delete_evidence(
             uow,
             pid,

@@ -33,13 +33,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from app.authorization.rules import ROLE_ABILITIES, Ability, Principal, Role
 from app.core.clock import Actor, Clock, FixedClock
 from app.core.errors import Forbidden, Refusal
 from app.core.schemas import Body, Reason
-from app.core.unit_of_work import BatchUnitOfWork
+from app.core.unit_of_work import UnitOfWorkFactory
 from app.evidence.registry import CONSULTANT_ONLY_KINDS, KINDS
 from app.evidence.service import add_evidence, update_evidence
 from app.projects.schemas import ProjectCreate
@@ -400,7 +399,7 @@ def _refusal(outcome: ProjectOutcome, exc: DomainError, where: str) -> ProjectOu
 
 
 def run_one(
-    session_factory: sessionmaker[Session],
+    uows: UnitOfWorkFactory,
     plan: Plan,
     outcome: ProjectOutcome,
     *,
@@ -417,7 +416,7 @@ def run_one(
     if principal is not None and principal.kind == "user" and not principal.reaches_region(body.region):
         owner = principal.id  # like POST /projects: a user who would not see it becomes its porteur
     where = "project"
-    with BatchUnitOfWork(session_factory) as uow:
+    with uows.batch() as uow:
         try:
             p = create_project(
                 uow, body, plan=default_plan, actor=actor, clock=clocks.on(body.started_on), porteur_user_id=owner
@@ -473,7 +472,7 @@ def run_one(
 
 
 def import_projects(
-    session_factory: sessionmaker[Session],
+    uows: UnitOfWorkFactory,
     items: list[dict[str, Any]],
     *,
     default_plan: dl.Plan,
@@ -501,7 +500,7 @@ def import_projects(
             outcome.errors = problems
         else:
             run_one(
-                session_factory,
+                uows,
                 plan,
                 outcome,
                 default_plan=default_plan,

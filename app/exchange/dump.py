@@ -21,11 +21,12 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Date, Engine, Table, Uuid, func, select, text
+from sqlalchemy import Connection, Date, Table, Uuid, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.core.database import Base, UTCDateTime
 from app.core.errors import AppError
+from app.core.unit_of_work import UnitOfWorkFactory
 
 FORMAT = "regieflow-dump"
 
@@ -110,13 +111,10 @@ def export_lines(conn: Connection) -> Iterable[str]:
     yield "\n]}\n"
 
 
-def export_json(engine: Engine) -> str:
-    """The whole dump as one string, read in one consistent snapshot."""
-    options: dict[str, Any] = {"regieflow_write": False}
-    if engine.dialect.name == "postgresql":
-        options["isolation_level"] = "REPEATABLE READ"
-    with engine.connect().execution_options(**options) as conn, conn.begin():
-        return "".join(export_lines(conn))
+def export_json(uows: UnitOfWorkFactory) -> str:
+    """The whole dump as one string, read in one consistent snapshot (REPEATABLE READ on PostgreSQL)."""
+    with uows(write=False, snapshot=True) as uow:
+        return "".join(export_lines(uow.session.connection()))
 
 
 # --- import -----------------------------------------------------------------------------------------
@@ -161,7 +159,7 @@ def parse(raw: str | bytes) -> dict[str, Any]:
     return doc
 
 
-def import_json(engine: Engine, raw: str | bytes) -> dict[str, int]:
+def import_json(uows: UnitOfWorkFactory, raw: str | bytes) -> dict[str, int]:
     """Load a dump into an empty database at the same schema revision, in one transaction.
 
     Returns the number of rows per table. Refuses (ImportRefused) a database that holds data, a dump
@@ -179,7 +177,8 @@ def import_json(engine: Engine, raw: str | bytes) -> dict[str, int]:
             f"{missing or 'aucune'} ; inconnues : {extra or 'aucune'})."
         )
     counts: dict[str, int] = {}
-    with engine.connect() as conn, conn.begin():
+    with uows() as uow:
+        conn = uow.session.connection()
         revision = schema_revision(conn)
         if revision != doc.get("schema_revision"):
             raise ImportRefused(
@@ -210,4 +209,5 @@ def import_json(engine: Engine, raw: str | bytes) -> dict[str, int]:
                 raise ImportRefused(f"Données incohérentes dans « {table.name} » : {exc.orig}.") from None
             counts[table.name] = len(rows)
         _reset_sequences(conn)
+        uow.commit()
     return counts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app.exchange import dump
-from app.http.dependencies import Authorized, ClockDep
+from app.http.dependencies import Authorized, ClockDep, uow_factory
 
 router = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Authorized])
 
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Autho
     },
 )
 def admin_export(request: Request, clock: ClockDep) -> Response:
-    body = dump.export_json(request.app.state.engine)
+    body = dump.export_json(uow_factory(request))
     name = f"regieflow-export-{clock.today().isoformat()}.json"
     return Response(
         body.encode("utf-8"),

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from app.exchange import bulk_import
-from app.http.dependencies import ActorDep, Authorized, ClockDep, PrincipalDep, SettingsDep
+from app.http.dependencies import ActorDep, Authorized, ClockDep, PrincipalDep, SettingsDep, uow_factory
 
 router = APIRouter(prefix="/imports", tags=["imports"], dependencies=[Authorized])
 
@@ -38,7 +38,7 @@ def import_projects(
     items = [p.model_dump(exclude_unset=True) for p in body.projects]
     bulk_import.check_access(items, principal)
     return bulk_import.import_projects(
-        request.app.state.session_factory,
+        uow_factory(request),
         items,
         default_plan=settings.default_plan,
         actor=actor,

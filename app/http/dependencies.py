@@ -19,7 +19,7 @@ from app.core.errors import Forbidden, NotFound, Unauthenticated
 from app.core.identifiers import parse_uuid
 from app.core.security import same
 from app.core.settings import Settings
-from app.core.unit_of_work import UnitOfWork
+from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.projects.models import Project
 
 
@@ -43,6 +43,11 @@ def unit_of_work(request: Request, *, write: bool = True) -> UnitOfWork:
     from app.idempotency.middleware import hooks_for
 
     return UnitOfWork(request.app.state.session_factory, before_commit=hooks_for(request))
+
+
+def uow_factory(request: Request) -> UnitOfWorkFactory:
+    """Units of work on the application's database, for a route that needs several (a full export)."""
+    return UnitOfWorkFactory(request.app.state.session_factory)
 
 
 async def _write_uow(request: Request) -> UnitOfWork:

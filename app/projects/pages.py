@@ -24,7 +24,7 @@ from app.core.identifiers import parse_uuid
 from app.core.unit_of_work import UnitOfWork
 from app.evidence import guidance
 from app.evidence.registry import KINDS, summary_of
-from app.http.dependencies import actor_of
+from app.http.dependencies import actor_of, unit_of_work
 from app.http.problems import STATUS
 from app.projects import service as projects_service
 from app.projects.models import Event, Project
@@ -139,7 +139,7 @@ FLASH_MESSAGES.update(
 
 # --- small helpers -------------------------------------------------------------------------------
 def _uow(request: Request, *, write: bool) -> UnitOfWork:
-    return UnitOfWork(request.app.state.session_factory, write=write)
+    return unit_of_work(request, write=write)
 
 
 def _today(request: Request) -> date:

@@ -57,6 +57,10 @@ class ProjectRepository:
     def add(self, project: Project) -> None:
         self.session.add(project)
 
+    def exists(self) -> bool:
+        """Whether the database holds any project."""
+        return self.session.scalar(select(Project.id).limit(1)) is not None
+
     def get(
         self, project_id: uuid.UUID, *, with_evidence: bool | Iterable[str] = False, for_update: bool = False
     ) -> Project | None:

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, selectinload
 
 from app.core.security import hash_of_event
+from app.core.unit_of_work import UnitOfWorkFactory
 from app.projects.models import Event, OutboxMessage, Project
 from app.projects.service import plan_of
 from app.transitions.service import dates_of, recorded_transitions
@@ -112,10 +113,11 @@ def _check_replay(p: Project, events: list[Event]) -> list[str]:
     return problems
 
 
-def verify(session_factory: sessionmaker[Session], batch: int = 200) -> tuple[int, list[Finding]]:
+def verify(uows: UnitOfWorkFactory, batch: int = 200) -> tuple[int, list[Finding]]:
     findings: list[Finding] = []
     checked = 0
-    with session_factory() as session:
+    with uows(write=False) as uow:
+        session = uow.session
         ids = list(session.scalars(select(Project.id).order_by(Project.created_at, Project.id)))
         for start in range(0, len(ids), batch):
             chunk = ids[start : start + batch]

@@ -1,0 +1,26 @@
+"""The `regieflow` command line, one module per command group; this module registers them in the
+order `regieflow --help` lists them."""
+
+from __future__ import annotations
+
+from app.cli import accounts, database, deadlines, demo, exchange, server, verify
+from app.cli.root import cli
+
+cli.command()(server.serve)
+cli.command()(demo.demo)
+cli.command()(verify.verify)
+cli.command("export")(exchange.export_db)
+cli.command("import")(exchange.import_db)
+cli.command("import-projects")(exchange.import_projects_cmd)
+cli.command()(server.worker)
+cli.add_typer(database.db_cli, name="db")
+cli.add_typer(accounts.users_cli, name="users")
+cli.add_typer(accounts.keys_cli, name="keys")
+cli.add_typer(deadlines.deadlines_cli, name="deadlines")
+
+
+def main() -> None:
+    cli(prog_name="regieflow")
+
+
+__all__ = ["cli", "main"]

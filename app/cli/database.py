@@ -1,0 +1,16 @@
+"""`regieflow db`: the database schema."""
+
+from __future__ import annotations
+
+import typer
+
+from app.cli.root import migrate, printable
+
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every Alembic migration to REGIEFLOW_DATABASE_URL."""
+    url = migrate()
+    typer.echo(f"Database is up to date: {printable(url)}")

@@ -1,0 +1,30 @@
+"""`regieflow demo`: the demo portfolio."""
+
+from __future__ import annotations
+
+import typer
+
+from app.cli.root import database, migrate
+from app.core.settings import get_settings
+
+
+def load_demo_portfolio(*, only_if_empty: bool) -> None:
+    from app.demo.service import load_demo
+
+    with database() as uows:
+        created = load_demo(uows, get_settings(), only_if_empty=only_if_empty)
+    if created:
+        typer.echo(f"Demo portfolio loaded: {len(created)} projects.")
+    else:
+        typer.echo("Demo portfolio not loaded: the database already holds projects.")
+    from app.demo.service import DEMO_ACCOUNTS, DEMO_PASSWORD
+
+    typer.echo(f"Demo logins (password: {DEMO_PASSWORD}):")
+    for email, _name, role, _scope in DEMO_ACCOUNTS:
+        typer.echo(f"  {email:<34} {role}")
+
+
+def demo(force: bool = typer.Option(False, "--force", help="Add the demo projects even if others exist.")) -> None:
+    """Migrate, then load a realistic demo portfolio (a dozen projects with backdated histories)."""
+    migrate()
+    load_demo_portfolio(only_if_empty=not force)
