@@ -14,10 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import false, or_, true
-
 from app.accounts.models import ApiKey, User
-from app.projects.models import Project
 from workflow.vocabulary import CONSULTANT_ONLY
 
 
@@ -59,6 +56,13 @@ class Scope:
         return True
 
 
+@dataclass(frozen=True, slots=True)
+class Reach:
+    everything: bool
+    regions: tuple[str, ...] = ()
+    project_ids: tuple[uuid.UUID, ...] = ()
+
+
 @dataclass(frozen=True)
 class Principal:
     kind: str  # "user" | "key" | "anonymous"
@@ -91,19 +95,17 @@ class Principal:
             Ability.READ in s.abilities and s.project_id is None and s.region in (None, region) for s in self.scopes
         )
 
-    def visible_condition(self) -> Any:
-        """SQL condition on projects this principal may read (used by every list query)."""
+    def reach(self) -> Reach:
+        """The projects this principal may read: all of them, or those of some regions and some ids.
+        ProjectRepository.visible_to turns it into the condition every list query applies."""
         readable = [s for s in self.scopes if Ability.READ in s.abilities]
         if any(s.project_id is None and s.region is None for s in readable):
-            return true()
-        regions = sorted({s.region for s in readable if s.region is not None})
-        projects = sorted({s.project_id for s in readable if s.project_id is not None}, key=str)
-        parts = []
-        if regions:
-            parts.append(Project.region.in_(regions))
-        if projects:
-            parts.append(Project.id.in_(projects))
-        return or_(*parts) if parts else false()
+            return Reach(everything=True)
+        return Reach(
+            everything=False,
+            regions=tuple(sorted({s.region for s in readable if s.region is not None})),
+            project_ids=tuple(sorted({s.project_id for s in readable if s.project_id is not None}, key=str)),
+        )
 
 
 ANONYMOUS = Principal("anonymous", None, "anonymous", "Anonyme")

@@ -31,6 +31,7 @@ from app.core.errors import NotFound
 from app.core.security import new_prefixed_secret, same, sha256_hex
 from app.core.security import prefix_of as security_prefix_of
 from app.projects.models import Project
+from app.projects.repository import ProjectRepository
 from app.projects.service import plan_of, suspensions_of
 from workflow import deadlines as dl
 from workflow.vocabulary import STATE_LABELS, STEPS, State
@@ -224,7 +225,7 @@ def feed_projects(session: Session, row: CalendarToken, principal: Principal) ->
             raise NotFound(NOT_FOUND)
         stmt = stmt.where(Project.id == row.project_id)
     else:
-        stmt = stmt.where(principal.visible_condition())
+        stmt = stmt.where(ProjectRepository.visible_to(principal))
     return list(session.scalars(stmt))
 
 

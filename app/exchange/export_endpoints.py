@@ -40,9 +40,7 @@ def export_projects_csv(
     ] = "comma",
 ) -> Response:
     today = clock.today()
-    rows = exports.rows_of(
-        exports.portfolio(uow, visible=principal.visible_condition(), today=today, filters=filters.search_args())
-    )
+    rows = exports.rows_of(exports.portfolio(uow, visible_to=principal, today=today, filters=filters.search_args()))
     body = exports.to_csv(rows, separator=exports.SEPARATORS[separator])
     return Response(
         body, media_type="text/csv; charset=utf-8", headers=_attachment(f"regieflow-projets-{today.isoformat()}.csv")
@@ -65,9 +63,7 @@ def export_projects_xlsx(
     uow: ReadUow, clock: ClockDep, principal: PrincipalDep, filters: ProjectFiltersDep
 ) -> Response:
     today = clock.today()
-    rows = exports.rows_of(
-        exports.portfolio(uow, visible=principal.visible_condition(), today=today, filters=filters.search_args())
-    )
+    rows = exports.rows_of(exports.portfolio(uow, visible_to=principal, today=today, filters=filters.search_args()))
     return Response(
         exports.to_xlsx(rows),
         media_type=exports.XLSX_MEDIA_TYPE,

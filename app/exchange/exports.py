@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from app.authorization.rules import Principal
 from app.core.unit_of_work import UnitOfWork
 from app.projects.schemas import ProjectRead
 from app.projects.service import project_read
@@ -58,11 +59,11 @@ COLUMNS: tuple[Column, ...] = (
 HEADER = [c.name for c in COLUMNS]
 
 
-def portfolio(uow: UnitOfWork, *, visible: Any, today: date, filters: dict[str, Any]) -> Iterator[ProjectRead]:
-    """Every project `visible` lets through, filtered and sorted like the list (all pages)."""
+def portfolio(uow: UnitOfWork, *, visible_to: Principal, today: date, filters: dict[str, Any]) -> Iterator[ProjectRead]:
+    """Every project `visible_to` may read, filtered and sorted like the list (all pages)."""
     offset = 0
     while True:
-        rows, total = uow.projects.search(today=today, visible=visible, offset=offset, limit=BATCH, **filters)
+        rows, total = uow.projects.search(today=today, visible_to=visible_to, offset=offset, limit=BATCH, **filters)
         for p in rows:
             yield project_read(p, today)
         offset += BATCH

@@ -14,7 +14,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.authorization.rules import Principal
 from app.projects.models import Event, Project
+from app.projects.repository import ProjectRepository
 from app.transitions.schemas import EventRead
 
 CURSOR_PREFIX = "fs_"
@@ -47,12 +49,12 @@ def decode_cursor(cursor: str | None) -> int | None:
     return int(raw)
 
 
-def read_feed(session: Session, *, visible: Any, after: int, limit: int) -> FeedPage:
+def read_feed(session: Session, *, visible_to: Principal, after: int, limit: int) -> FeedPage:
     rows = list(
         session.scalars(
             select(Event)
             .join(Project, Project.id == Event.project_id)
-            .where(visible, Event.feed_seq.is_not(None), Event.feed_seq > after)
+            .where(ProjectRepository.visible_to(visible_to), Event.feed_seq.is_not(None), Event.feed_seq > after)
             .order_by(Event.feed_seq)
             .limit(limit + 1)
         )

@@ -63,7 +63,7 @@ def list_projects(
     today = clock.today()
     rows, total = uow.projects.search(
         today=today,
-        visible=principal.visible_condition(),
+        visible_to=principal,
         offset=paging.offset,
         limit=paging.page_size,
         **filters.search_args(),

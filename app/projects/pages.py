@@ -243,9 +243,8 @@ def _portfolio(request: Request, principal: Principal, raw: dict[str, str], *, m
     size = _int(raw.get("par_page"), DEFAULT_PAGE_SIZE)
     size = size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
     page = _int(raw.get("page"), 1)
-    visible = principal.visible_condition()
     facets = {
-        "visible": visible,
+        "visible_to": principal,
         "region": [region] if region else (),
         "kind": kind.value if kind else None,
         "q": q or None,
@@ -274,7 +273,7 @@ def _portfolio(request: Request, principal: Principal, raw: dict[str, str], *, m
             )
         by_state = uow.projects.counts(today=today, by="state", status=[status.value] if status else (), **facets)
         by_status = uow.projects.counts(today=today, by="status", state=[state.value] if state else (), **facets)
-        regions = uow.projects.regions(visible=visible)
+        regions = uow.projects.regions(visible_to=principal)
         items = [_row(p, today) for p in rows]
     params = {
         "region": region,

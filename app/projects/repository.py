@@ -7,11 +7,12 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, or_, select, true
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.authorization.rules import Principal
 from app.core.security import hash_of_event
 from app.evidence.registry import EVIDENCE_RELATIONS
 from app.projects.models import Event, OutboxMessage, Project, SuspensionRecord
@@ -53,6 +54,20 @@ def _severity(today: date) -> Any:
 class ProjectRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    @staticmethod
+    def visible_to(principal: Principal) -> ColumnElement[bool]:
+        """The SQL condition on projects that `principal` may read: the one rule every list, export,
+        feed, calendar and webhook query applies."""
+        reach = principal.reach()
+        if reach.everything:
+            return true()
+        parts = []
+        if reach.regions:
+            parts.append(Project.region.in_(reach.regions))
+        if reach.project_ids:
+            parts.append(Project.id.in_(reach.project_ids))
+        return or_(*parts) if parts else false()
 
     def add(self, project: Project) -> None:
         self.session.add(project)
@@ -101,7 +116,7 @@ class ProjectRepository:
         self,
         *,
         today: date,
-        visible: Any = None,
+        visible_to: Principal | None = None,
         state: Sequence[str] = (),
         kind: str | None = None,
         region: Sequence[str] = (),
@@ -111,7 +126,9 @@ class ProjectRepository:
         offset: int = 0,
         limit: int = 50,
     ) -> tuple[list[Project], int]:
-        where = self._where(today=today, visible=visible, state=state, kind=kind, region=region, status=status, q=q)
+        where = self._where(
+            today=today, visible_to=visible_to, state=state, kind=kind, region=region, status=status, q=q
+        )
         total = self.session.scalar(select(func.count()).select_from(Project).where(where)) or 0
         stmt: Select = select(Project).where(where)
         desc = sort.startswith("-")
@@ -130,14 +147,14 @@ class ProjectRepository:
     def _where(
         *,
         today: date,
-        visible: Any = None,
+        visible_to: Principal | None = None,
         state: Sequence[str] = (),
         kind: str | None = None,
         region: Sequence[str] = (),
         status: Sequence[str] = (),
         q: str | None = None,
     ) -> Any:
-        conditions = [] if visible is None else [visible]
+        conditions = [] if visible_to is None else [ProjectRepository.visible_to(visible_to)]
         if state:
             conditions.append(Project.state.in_(list(state)))
         if kind:
@@ -165,11 +182,11 @@ class ProjectRepository:
         )
         return {k: n for k, n in rows}
 
-    def regions(self, *, visible: Any = None) -> list[str]:
-        """The regions of the projects `visible` selects, sorted."""
+    def regions(self, *, visible_to: Principal | None = None) -> list[str]:
+        """The regions of the projects `visible_to` may read (all projects without it), sorted."""
         stmt = select(Project.region).distinct().order_by(Project.region)
-        if visible is not None:
-            stmt = stmt.where(visible)
+        if visible_to is not None:
+            stmt = stmt.where(self.visible_to(visible_to))
         return list(self.session.scalars(stmt))
 
     def all_ids(self) -> list[uuid.UUID]:
