@@ -4,7 +4,7 @@
 
 Each figure is the median of --runs fresh processes (min and max given too):
 
-* import: wall time of `python -c "import app.main"` minus that of `python -c "pass"` (same interpreter),
+* import: wall time of `python -c "import app.http.application"` minus that of `python -c "pass"` (same interpreter),
   and the same in CPU seconds (less sensitive to other processes on the machine), side by side with
   the import of the stack alone (FastAPI, SQLAlchemy ORM, pydantic, uvicorn, Jinja2, transitions,
   psycopg, argon2, dateutil): the ratio says what the app adds to what any app on this stack pays;
@@ -59,9 +59,9 @@ def stats(xs: list[float]) -> dict:
 
 
 def importtime_top(n: int = 12) -> list[tuple[str, int]]:
-    """`python -X importtime -c "import app.main"`: self time summed per top-level package (µs)."""
+    """`python -X importtime -c "import app.http.application"`: self time summed per top-level package (µs)."""
     r = subprocess.run(
-        [PY, "-X", "importtime", "-c", "import app.main"],
+        [PY, "-X", "importtime", "-c", "import app.http.application"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -126,10 +126,10 @@ def main() -> None:
     facts = print_facts(args.database_url)
     out: dict = {"facts": facts}
     base = [run_time("pass") for _ in range(args.runs)]
-    imp = [run_time("import app.main") for _ in range(args.runs)]
+    imp = [run_time("import app.http.application") for _ in range(args.runs)]
     out["python_startup"] = stats(base)
     out["import_app_main"] = stats([i - statistics.median(base) for i in imp])
-    out["import_app_main_cpu"] = stats([run_cpu("import app.main") - run_cpu("pass") for _ in range(args.runs)])
+    out["import_app_main_cpu"] = stats([run_cpu("import app.http.application") - run_cpu("pass") for _ in range(args.runs)])
     # side by side: the stack alone (what any app on it pays), for the ratio app / stack
     out["import_stack_cpu"] = stats([run_cpu(STACK) - run_cpu("pass") for _ in range(args.runs)])
     out["import_ratio_app_to_stack"] = round(
@@ -139,7 +139,7 @@ def main() -> None:
         [
             PY,
             "-c",
-            "import app.main, time, os\nfrom app.settings import Settings\nxs=[]\n"
+            "import app.http.application, time, os\nfrom app.settings import Settings\nxs=[]\n"
             "for _ in range(5):\n t=time.perf_counter(); app.main.create_app(Settings(database_url='sqlite://')); "
             "xs.append(time.perf_counter()-t)\nprint(sorted(xs)[2])",
         ],
