@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from app.core.unit_of_work import UnitOfWorkFactory
 from app.projects.models import OutboxMessage
 from app.webhooks.worker import Worker
 
@@ -90,7 +91,7 @@ def configure(app: Any, **changes: Any) -> None:
 def worker(app: Any, **kwargs: Any) -> Worker:
     """A worker on the test database, the test clock, and the upper bound of each jittered wait."""
     kwargs.setdefault("jitter", lambda cap: cap)
-    return Worker(app.state.session_factory, app.state.settings, clock=app.state.clock, **kwargs)
+    return Worker(UnitOfWorkFactory(app.state.session_factory), app.state.settings, clock=app.state.clock, **kwargs)
 
 
 def advance(app: Any, **delta: float) -> None:

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.core.settings import get_settings
+from app.core.unit_of_work import UnitOfWorkFactory
 from app.deadline_watch.service import scan
 from app.projects.models import Event, OutboxMessage, Project
 from tests.access_support import PLAN
@@ -22,7 +23,7 @@ from tests.support import create_project, events_of, fire, get_project, satisfy
 
 
 def run_scan(app: Any) -> list[tuple[str, str | None, str]]:
-    report = scan(app.state.session_factory, app.state.clock)
+    report = scan(UnitOfWorkFactory(app.state.session_factory), app.state.clock)
     return [(str(pid), old, new) for pid, old, new in report.announced]
 
 

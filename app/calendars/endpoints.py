@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from app.calendars import service as calendars
 from app.core.schemas import Body
-from app.http.dependencies import Authorized, ClockDep, PrincipalDep
+from app.http.dependencies import Authorized, ClockDep, PrincipalDep, ReadUow, WriteUow
 
 router = APIRouter(prefix="/calendars", tags=["calendars"], dependencies=[Authorized])
 
@@ -44,10 +44,6 @@ class CalendarCreated(CalendarRead):
     url: str = Field(..., description="The address to subscribe to (the token is its only credential).")
 
 
-def _session(request: Request):
-    return request.app.state.session_factory()
-
-
 @router.post(
     "",
     response_model=CalendarCreated,
@@ -57,20 +53,24 @@ def _session(request: Request):
     responses={404: {"description": "No such project"}, 422: {"description": "Invalid input"}},
 )
 def create_calendar(
-    request: Request, response: Response, clock: ClockDep, principal: PrincipalDep, body: CalendarCreate | None = None
+    request: Request,
+    response: Response,
+    uow: WriteUow,
+    clock: ClockDep,
+    principal: PrincipalDep,
+    body: CalendarCreate | None = None,
 ) -> CalendarCreated:
     body = body or CalendarCreate()
-    with _session(request) as session:
-        new = calendars.create_token(session, principal, project_id=body.project_id, now=clock.now())
+    with uow:
+        new = calendars.create_token(uow, principal, project_id=body.project_id, now=clock.now())
         url = str(request.url_for("calendar_feed", token=new.token))
         response.headers["Location"] = url
         return CalendarCreated(**calendars.token_read(new.row), token=new.token, url=url)
 
 
 @router.get("", response_model=list[CalendarRead], name="list_calendars", summary="Your calendar tokens")
-def list_calendars(request: Request, principal: PrincipalDep) -> list[CalendarRead]:
-    with _session(request) as session:
-        return [CalendarRead(**calendars.token_read(r)) for r in calendars.list_tokens(session, principal)]
+def list_calendars(uow: ReadUow, principal: PrincipalDep) -> list[CalendarRead]:
+    return [CalendarRead(**calendars.token_read(r)) for r in calendars.list_tokens(uow, principal)]
 
 
 @router.delete(
@@ -80,9 +80,9 @@ def list_calendars(request: Request, principal: PrincipalDep) -> list[CalendarRe
     summary="Revoke one of your tokens",
     responses={404: {"description": "No such token of yours"}},
 )
-def revoke_calendar(calendar_id: Id, request: Request, clock: ClockDep, principal: PrincipalDep) -> Response:
-    with _session(request) as session:
-        calendars.revoke_token(session, principal, calendar_id, now=clock.now())
+def revoke_calendar(calendar_id: Id, uow: WriteUow, clock: ClockDep, principal: PrincipalDep) -> Response:
+    with uow:
+        calendars.revoke_token(uow, principal, calendar_id, now=clock.now())
     return Response(status_code=204)
 
 
@@ -99,9 +99,9 @@ def revoke_calendar(calendar_id: Id, request: Request, clock: ClockDep, principa
         404: {"description": "Unknown or revoked token"},
     },
 )
-def calendar_feed(token: Annotated[str, Path(max_length=120)], request: Request, clock: ClockDep) -> Response:
-    with _session(request) as session:
-        body = calendars.feed(session, token, now=clock.now(), today=clock.today())
+def calendar_feed(token: Annotated[str, Path(max_length=120)], uow: WriteUow, clock: ClockDep) -> Response:
+    with uow:  # a writing unit of work: the fetch notes the token's last use
+        body = calendars.feed(uow, token, now=clock.now(), today=clock.today())
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",

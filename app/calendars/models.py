@@ -1,4 +1,4 @@
-"""ORM tables (SQLAlchemy 2 typed). Tables are storage only: API schemas live in app/schemas.py."""
+"""Calendar tokens table (SQLAlchemy 2 typed): storage only; the API shapes are in app/calendars/endpoints.py."""
 
 from __future__ import annotations
 

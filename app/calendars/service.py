@@ -21,17 +21,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
-
-from app.accounts.models import ApiKey, User
 from app.authorization.rules import Ability, Principal, key_principal, user_principal
 from app.calendars.models import CalendarToken
+from app.calendars.repository import CalendarRepository
 from app.core.errors import NotFound
 from app.core.security import new_prefixed_secret, same, sha256_hex
 from app.core.security import prefix_of as security_prefix_of
+from app.core.unit_of_work import UnitOfWork
 from app.projects.models import Project
-from app.projects.repository import ProjectRepository
 from app.projects.service import plan_of, suspensions_of
 from workflow import deadlines as dl
 from workflow.vocabulary import STATE_LABELS, STEPS, State
@@ -77,14 +74,14 @@ def prefix_of(token: str) -> str | None:
     return security_prefix_of(token, TOKEN_PREFIX)
 
 
-def _can_read(session: Session, principal: Principal, project_id: uuid.UUID) -> bool:
-    region = session.scalar(select(Project.region).where(Project.id == project_id))
+def _can_read(repo: CalendarRepository, principal: Principal, project_id: uuid.UUID) -> bool:
+    region = repo.region_of(project_id)
     return region is not None and Ability.READ in principal.abilities(project_id, region)
 
 
-def create_token(session: Session, principal: Principal, *, project_id: uuid.UUID | None, now: datetime) -> NewToken:
+def create_token(uow: UnitOfWork, principal: Principal, *, project_id: uuid.UUID | None, now: datetime) -> NewToken:
     """A token for one project the principal may read, or for its whole portfolio. Commits."""
-    if project_id is not None and not _can_read(session, principal, project_id):
+    if project_id is not None and not _can_read(uow.calendars, principal, project_id):
         raise NotFound("Projet introuvable.")
     token, prefix, digest = new_token()
     row = CalendarToken(
@@ -96,56 +93,48 @@ def create_token(session: Session, principal: Principal, *, project_id: uuid.UUI
         user_id=principal.id if principal.kind == "user" else None,
         created_at=now,
     )
-    session.add(row)
-    session.commit()
+    uow.calendars.add(row)
+    uow.commit()
     return NewToken(row, token)
 
 
-def list_tokens(session: Session, principal: Principal) -> list[CalendarToken]:
-    return list(
-        session.scalars(
-            select(CalendarToken)
-            .where(CalendarToken.owner == principal.label)
-            .order_by(CalendarToken.created_at, CalendarToken.id)
-        )
-    )
+def list_tokens(uow: UnitOfWork, principal: Principal) -> list[CalendarToken]:
+    return uow.calendars.of_owner(principal.label)
 
 
-def revoke_token(session: Session, principal: Principal, token_id: int, *, now: datetime) -> CalendarToken:
+def revoke_token(uow: UnitOfWork, principal: Principal, token_id: int, *, now: datetime) -> CalendarToken:
     """Revoke one of the principal's own tokens (someone else's answers 404, like a missing one). Commits."""
-    row = session.get(CalendarToken, token_id)
+    row = uow.calendars.get(token_id)
     if row is None or row.owner != principal.label:
         raise NotFound(NOT_FOUND)
     if row.revoked_at is None:
         row.revoked_at = now
-        session.commit()
+        uow.commit()
     return row
 
 
-def owner_principal(session: Session, row: CalendarToken, now: datetime) -> Principal | None:
+def owner_principal(repo: CalendarRepository, row: CalendarToken, now: datetime) -> Principal | None:
     """The token owner's rights as of now; None if the owner can no longer act."""
     if row.user_id is not None:
-        user = session.scalars(
-            select(User).where(User.id == row.user_id, User.active.is_(True)).options(selectinload(User.grants))
-        ).one_or_none()
+        user = repo.active_owner_user(row.user_id)
         return user_principal(user) if user is not None else None
     if row.api_key_id is not None:
-        key = session.get(ApiKey, row.api_key_id)
+        key = repo.owner_key(row.api_key_id)
         if key is None or key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
             return None
         return key_principal(key)
     return None
 
 
-def resolve(session: Session, token: str, now: datetime) -> tuple[CalendarToken, Principal]:
+def resolve(repo: CalendarRepository, token: str, now: datetime) -> tuple[CalendarToken, Principal]:
     """The live token and its owner's rights; NotFound for anything else (unknown, revoked, orphaned)."""
     prefix = prefix_of(token)
     if prefix is None:
         raise NotFound(NOT_FOUND)
-    row = session.scalars(select(CalendarToken).where(CalendarToken.token_hash == sha256_hex(token))).one_or_none()
+    row = repo.by_hash(sha256_hex(token))
     if row is None or row.prefix != prefix or not same(row.token_hash, sha256_hex(token)) or row.revoked_at:
         raise NotFound(NOT_FOUND)
-    principal = owner_principal(session, row, now)
+    principal = owner_principal(repo, row, now)
     if principal is None:
         raise NotFound(NOT_FOUND)
     return row, principal
@@ -217,16 +206,11 @@ def _description(p: Project) -> str:
     return "\n".join(lines)
 
 
-def feed_projects(session: Session, row: CalendarToken, principal: Principal) -> list[Project]:
+def feed_projects(repo: CalendarRepository, row: CalendarToken, principal: Principal) -> list[Project]:
     """The projects the feed shows: the token's project, or every project the owner may read now."""
-    stmt = select(Project).options(selectinload(Project.suspensions)).order_by(Project.name, Project.id)
-    if row.project_id is not None:
-        if not _can_read(session, principal, row.project_id):
-            raise NotFound(NOT_FOUND)
-        stmt = stmt.where(Project.id == row.project_id)
-    else:
-        stmt = stmt.where(ProjectRepository.visible_to(principal))
-    return list(session.scalars(stmt))
+    if row.project_id is not None and not _can_read(repo, principal, row.project_id):
+        raise NotFound(NOT_FOUND)
+    return repo.feed_projects(project_id=row.project_id, visible_to=principal)
 
 
 def to_ical(projects: list[Project], *, name: str, today: date) -> bytes:
@@ -255,18 +239,19 @@ def to_ical(projects: list[Project], *, name: str, today: date) -> bytes:
             ev.add("categories", ["regieflow", entry.category])
             ev.add("transp", "TRANSPARENT")
             cal.add_component(ev)
-    return cal.to_ical()
+    document: bytes = cal.to_ical()  # icalendar ships no type information
+    return document
 
 
-def feed(session: Session, token: str, *, now: datetime, today: date) -> bytes:
-    """The iCalendar document a token gives access to (NotFound otherwise). Touches last_used_at."""
-    row, principal = resolve(session, token, now)
-    projects = feed_projects(session, row, principal)
+def feed(uow: UnitOfWork, token: str, *, now: datetime, today: date) -> bytes:
+    """The iCalendar document a token gives access to (NotFound otherwise). Touches last_used_at (commits)."""
+    row, principal = resolve(uow.calendars, token, now)
+    projects = feed_projects(uow.calendars, row, principal)
     name = f"regieflow — {projects[0].name}" if row.project_id is not None else f"regieflow — {principal.name}"
     body = to_ical(projects, name=name, today=today)
     if row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY:
         row.last_used_at = now
-        session.commit()
+        uow.commit()
     return body
 
 

@@ -19,7 +19,7 @@ def deadlines_scan() -> None:
     migrate()
     settings = get_settings()
     with database() as uows:
-        report = scan(uows.session_factory, Clock(settings.tz))
+        report = scan(uows, Clock(settings.tz))
     for project_id, old, new in report.announced:
         typer.echo(f"{project_id}: {old or '-'} → {new}")
     typer.echo(f"{report.checked} project(s) with a changed status, {len(report.announced)} announced.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import typer
 
 from app.cli.demo import load_demo_portfolio
@@ -24,14 +26,16 @@ def serve(
     if demo:
         load_demo_portfolio(only_if_empty=True)
     app = create_app(settings)
-    if settings.worker_in_serve:  # REGIEFLOW_WORKER_IN_SERVE: deliver webhooks from this process too
-        from app.webhooks.worker import run_in_thread
-
-        run_in_thread(app.state.session_factory, settings, app.state.clock)
     host = host or settings.host
     port = port or settings.port
-    typer.echo(f"regieflow is listening on http://{host}:{port}/  (API documentation: http://{host}:{port}/docs)")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=True)
+    with ExitStack() as stack:
+        if settings.worker_in_serve:  # REGIEFLOW_WORKER_IN_SERVE: deliver webhooks from this process too
+            from app.webhooks.worker import run_in_thread
+
+            uows = stack.enter_context(database())  # the worker's own connections, closed when serving ends
+            stack.callback(run_in_thread(uows, settings, app.state.clock).set)  # stops it first
+        typer.echo(f"regieflow is listening on http://{host}:{port}/  (API documentation: http://{host}:{port}/docs)")
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=True)
 
 
 def worker(
@@ -49,7 +53,7 @@ def worker(
 
     migrate()
     settings = get_settings()
-    with database() as uows, Worker(uows.session_factory, settings, clock=Clock(settings.tz)) as w:
+    with database() as uows, Worker(uows, settings, clock=Clock(settings.tz)) as w:
         if once:
             typer.echo(str(w.run_once()))
             return

@@ -2,7 +2,7 @@
 
 The candidates are found in SQL (today's status, from the stored deadline index, differs from the
 last one announced in `projects.deadline_status`); each is then re-checked and written in its own
-transaction by services.watch_deadline, under the project's row lock, so two scans running at once
+transaction by watch_deadline (below), under the project's row lock, so two scans running at once
 announce a change once.
 """
 
@@ -11,17 +11,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, sessionmaker
-
 from app.core.clock import SYSTEM, Actor, Clock
 from app.core.errors import ConcurrentUpdate
-from app.core.unit_of_work import UnitOfWork
-from app.projects.models import Event, Project
-from app.projects.repository import status_expression
+from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.deadline_watch.repository import DeadlineWatchRepository
+from app.projects.models import Event
 from app.projects.service import _record, index_of, plan_of
 from workflow import deadlines as dl
-from workflow.vocabulary import State
+from workflow.vocabulary import State, Status
 
 
 @dataclass
@@ -30,24 +27,15 @@ class ScanReport:
     announced: list[tuple[uuid.UUID, str | None, str]] = field(default_factory=list)  # (project, from, to)
 
 
-def candidates(session: Session, clock: Clock) -> list[uuid.UUID]:
-    current = func.coalesce(status_expression(clock.today()), "")
-    return list(
-        session.scalars(
-            select(Project.id).where(current != func.coalesce(Project.deadline_status, "")).order_by(Project.id)
-        )
-    )
-
-
-def scan(session_factory: sessionmaker[Session], clock: Clock, *, actor: Actor = SYSTEM) -> ScanReport:
+def scan(uows: UnitOfWorkFactory, clock: Clock, *, actor: Actor = SYSTEM) -> ScanReport:
     report = ScanReport()
-    with session_factory() as session:
-        ids = candidates(session, clock)
+    with uows(write=False) as uow:
+        ids = DeadlineWatchRepository(uow.session).candidates(clock.today())
     for project_id in ids:
         report.checked += 1
         for _ in range(3):  # a concurrent change of the project: look again
             try:
-                with UnitOfWork(session_factory) as uow:
+                with uows() as uow:
                     event = watch_deadline(uow, project_id, actor=actor, clock=clock)
                 break
             except ConcurrentUpdate:
@@ -78,8 +66,8 @@ def watch_deadline(uow: UnitOfWork, project_id: uuid.UUID, *, actor: Actor, cloc
     if new == old:
         uow.commit()
         return None
-    if new is None or (old is None and new == dl.Status.DANS_LES_TEMPS.value):
-        uow.session.execute(update(Project.__table__).where(Project.__table__.c.id == p.id).values(deadline_status=new))
+    if new is None or (old is None and new == Status.DANS_LES_TEMPS.value):
+        DeadlineWatchRepository(uow.session).note_status(p.id, new)
         uow.commit()
         return None
     p.deadline_status = new

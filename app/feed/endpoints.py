@@ -41,4 +41,4 @@ def read_feed_route(
     size = limit or settings.default_page_size
     if size > settings.max_page_size:
         raise InvalidInput(f"limit ne peut pas dépasser {settings.max_page_size}.", "limit")
-    return read_feed(uow.session, visible_to=principal, after=position, limit=size)
+    return read_feed(uow, visible_to=principal, after=position, limit=size)

@@ -1,4 +1,4 @@
-"""ORM tables (SQLAlchemy 2 typed). Tables are storage only: API schemas live in app/schemas.py."""
+"""Change feed counter table (SQLAlchemy 2 typed): storage only; the API shapes are in app/feed/service.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.core.database import Base
 
 
-# --- partner systems: change feed, webhooks, idempotency, calendars ------------------------------
 class FeedCounter(Base):
     """One row: the last feed position given. Taken as the last statement of a writing transaction,
     so positions are handed out in commit order (the row lock is held until commit)."""

@@ -1,6 +1,6 @@
 """The change feed: every event of the projects a caller may read, in `feed_seq` order.
 
-Positions are handed out at commit time, in commit order (app.uow), so a client that asks for the
+Positions are handed out at commit time, in commit order (app.core.unit_of_work), so a client that asks for the
 events after the last position it saw never misses one that commits later with a smaller number,
 and never sees one twice. The same item shape is the `data` of a webhook payload.
 """
@@ -11,12 +11,10 @@ import uuid
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.authorization.rules import Principal
-from app.projects.models import Event, Project
-from app.projects.repository import ProjectRepository
+from app.core.unit_of_work import UnitOfWork
+from app.projects.models import Event
 from app.transitions.schemas import EventRead
 
 CURSOR_PREFIX = "fs_"
@@ -49,16 +47,8 @@ def decode_cursor(cursor: str | None) -> int | None:
     return int(raw)
 
 
-def read_feed(session: Session, *, visible_to: Principal, after: int, limit: int) -> FeedPage:
-    rows = list(
-        session.scalars(
-            select(Event)
-            .join(Project, Project.id == Event.project_id)
-            .where(ProjectRepository.visible_to(visible_to), Event.feed_seq.is_not(None), Event.feed_seq > after)
-            .order_by(Event.feed_seq)
-            .limit(limit + 1)
-        )
-    )
+def read_feed(uow: UnitOfWork, *, visible_to: Principal, after: int, limit: int) -> FeedPage:
+    rows = uow.feed.after(after, visible_to=visible_to, limit=limit + 1)  # one more: is there a next page?
     has_more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1].feed_seq if rows else after

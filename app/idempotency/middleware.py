@@ -5,7 +5,7 @@ principal's label) and key, with its method, path and the SHA-256 of its raw bod
 idempotent in state, but each one that runs writes an event: a retried one would write a second.)
 
 - first time: the request runs; its record is marked `committed` INSIDE the transaction that applies
-  its effect (a before-commit hook of the unit of work, see app.uow), then its response is stored
+  its effect (a before-commit hook of the unit of work, see app.core.unit_of_work), then its response is stored
   (`done`) and replayed to any retry within the retention period (REGIEFLOW_IDEMPOTENCY_RETENTION_HOURS,
   24 h) with `Idempotency-Replayed: true`;
 - same key, another body (or another path or method): 422 `idempotence_cle_reutilisee`;
@@ -18,30 +18,36 @@ idempotent in state, but each one that runs writes an event: a retried one would
   request that died: a retry takes it over. If the first request was only slow and reaches its COMMIT
   after that, its before-commit hook finds the record taken over and rolls the effect back.
 
-Routes that write through the unit of work (every project route, webhooks) get the atomic marking;
-the few that commit on their own (administration, login) store their response after the fact.
+Routes that write through a unit of work from app.http.dependencies (projects, evidence, transitions,
+webhooks, calendars) get the atomic marking; a route that commits outside one, or commits nothing,
+has its response stored after the fact.
+
+The middleware reaches the database through units of work too (see _units_of_work), and every query
+on the records is in app.idempotency.repository.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import AppError, Refusal
+from app.core.unit_of_work import UnitOfWorkFactory
+from app.http.dependencies import uow_factory
 from app.http.problems import problem
 from app.idempotency.models import IdempotencyRecord
+from app.idempotency.repository import IdempotencyRepository
 from app.projects.repository import NEW_EVENTS
 
 HEADER = "idempotency-key"
@@ -85,30 +91,24 @@ def parse_key(raw: str) -> str | None:
 
 
 # --- the before-commit hook ----------------------------------------------------------------------
-def hooks_for(request: Request) -> list[Any]:
+CommitHook = Callable[[Session], None]
+
+
+def hooks_for(request: Request) -> list[CommitHook]:
     """What a writing unit of work must run before COMMIT for this request (nothing without a key)."""
     attempt: Attempt | None = request.scope.get("state", {}).get(STATE_KEY)
     return [] if attempt is None else [_commit_hook(attempt)]
 
 
-def _commit_hook(attempt: Attempt) -> Any:
+def _commit_hook(attempt: Attempt) -> CommitHook:
     def mark_committed(session: Session) -> None:
         effect = [
             {"project_id": str(e.project_id), "seq": e.seq, "type": e.type} for e in session.info.get(NEW_EVENTS, [])
         ]
-        result = session.execute(
-            update(IdempotencyRecord)
-            .where(
-                IdempotencyRecord.id == attempt.record_id,
-                IdempotencyRecord.created_at == attempt.started,
-                IdempotencyRecord.state == "in_progress",
-            )
-            .values(state="committed", response_body=json.dumps({"events": effect}))
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:
+        records = IdempotencyRepository(session)  # the unit of work's own session, inside its transaction
+        if records.mark_committed(attempt.record_id, attempt.started, effect):
             return
-        row = session.get(IdempotencyRecord, attempt.record_id)
+        row = records.get(attempt.record_id)
         if row is not None and row.created_at == attempt.started and row.state == "committed":
             return  # a second unit of work in the same request: already marked in this request
         raise IdempotencyTakenOver(
@@ -164,9 +164,10 @@ class IdempotencyMiddleware:
         digest = hashlib.sha256(body).hexdigest()
         settings = application.state.settings
         now = application.state.clock.now()
+        uows = _units_of_work(scope)
         outcome = await run_in_threadpool(
             begin,
-            application.state.session_factory,
+            uows,
             caller=principal,
             key=key,
             method=scope["method"],
@@ -205,23 +206,34 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_body, capture)
         except BaseException:
-            await run_in_threadpool(finish, application.state.session_factory, outcome, 500, [], b"")
+            await run_in_threadpool(finish, uows, outcome, 500, [], b"")
             raise
-        await run_in_threadpool(finish, application.state.session_factory, outcome, status, headers, b"".join(sent))
+        await run_in_threadpool(finish, uows, outcome, status, headers, b"".join(sent))
+
+
+def _units_of_work(scope: Scope) -> UnitOfWorkFactory:
+    """Units of work for this middleware, on the application's database.
+
+    The middleware is plain ASGI, outside FastAPI's dependency system: it cannot declare a dependency.
+    It builds a Request on its scope and asks the one dependency every route uses
+    (app.http.dependencies.uow_factory), so it reaches the database the same way they do. Its units of
+    work carry no Idempotency-Key hook: they write the key's record itself, before and after the
+    request (the request's own unit of work marks it "committed", see hooks_for)."""
+    return uow_factory(Request(scope))
 
 
 def _caller(application: Any, scope: Scope) -> str | None:
     from app.accounts.authentication import authenticate
 
     try:
-        principal = authenticate(StarletteRequest(scope))
+        principal = authenticate(Request(scope))
     except Refusal:
         return None
     return principal.label if principal.authenticated else None
 
 
 def begin(
-    factory: Any,
+    uows: UnitOfWorkFactory,
     *,
     caller: str,
     key: str,
@@ -234,10 +246,9 @@ def begin(
 ) -> Attempt | Response:
     """Take the key for this request, or the answer to give instead of running it."""
     for _ in range(3):
-        with factory() as session:
-            row = session.scalars(
-                select(IdempotencyRecord).where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
-            ).one_or_none()
+        with uows() as uow:
+            records = uow.idempotency
+            row = records.find(caller, key)
             if row is None:
                 row = IdempotencyRecord(
                     caller=caller,
@@ -249,32 +260,19 @@ def begin(
                     created_at=now,
                     expires_at=now + retention,
                 )
-                session.add(row)
+                records.add(row)
                 try:
-                    session.commit()
+                    uow.flush()
                 except IntegrityError:  # another request with this key got in first: look again
-                    session.rollback()
                     continue
+                uow.commit()
                 return Attempt(row.id, now)
             if row.expires_at <= now:  # an expired record: the key is free again
-                taken = session.execute(
-                    update(IdempotencyRecord)
-                    .where(IdempotencyRecord.id == row.id, IdempotencyRecord.expires_at == row.expires_at)
-                    .values(
-                        method=method,
-                        path=path,
-                        body_hash=body_hash,
-                        state="in_progress",
-                        created_at=now,
-                        expires_at=now + retention,
-                        response_status=None,
-                        response_headers=None,
-                        response_body=None,
-                    )
-                    .execution_options(synchronize_session=False)
-                ).rowcount
-                session.commit()
-                if taken == 1:
+                taken = records.renew_expired(
+                    row, method=method, path=path, body_hash=body_hash, now=now, expires_at=now + retention
+                )
+                uow.commit()
+                if taken:
                     return Attempt(row.id, now)
                 continue
             if row.path != path or row.body_hash != body_hash or row.method != method:
@@ -291,27 +289,15 @@ def begin(
             if row.state == "committed":
                 return _already_applied(row, path)
             if now - row.created_at < stale:
-                return problem(
-                    409,
-                    "idempotence_en_cours",
-                    "Requête en cours",
-                    "Une requête portant cette clé d'idempotence est encore en cours : réessayez dans un instant.",
-                    path,
-                    headers={"Retry-After": "1"},
-                )
-            taken = session.execute(  # the first attempt died before committing: take the key over
-                update(IdempotencyRecord)
-                .where(
-                    IdempotencyRecord.id == row.id,
-                    IdempotencyRecord.state == "in_progress",
-                    IdempotencyRecord.created_at == row.created_at,
-                )
-                .values(created_at=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            session.commit()
-            if taken == 1:
+                return _in_progress(path)
+            taken = records.take_over(row, now)  # the first attempt died before committing: take the key over
+            uow.commit()
+            if taken:
                 return Attempt(row.id, now)
+    return _in_progress(path)
+
+
+def _in_progress(path: str) -> Response:
     return problem(
         409,
         "idempotence_en_cours",
@@ -352,16 +338,17 @@ def _already_applied(row: IdempotencyRecord, path: str) -> Response:
     )
 
 
-def finish(factory: Any, attempt: Attempt, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+def finish(
+    uows: UnitOfWorkFactory, attempt: Attempt, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
     """Store the response of a request that committed (or succeeded); release the key of one that failed."""
-    with factory() as session:
-        row = session.scalars(
-            select(IdempotencyRecord).where(IdempotencyRecord.id == attempt.record_id).with_for_update()
-        ).one_or_none()
+    with uows() as uow:
+        records = uow.idempotency
+        row = records.get(attempt.record_id, for_update=True)
         if row is None or row.created_at != attempt.started:
             return  # purged, or taken over by a retry: not ours any more
         if row.state == "in_progress" and status >= 400:
-            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == row.id))
+            records.delete(row.id)
         elif row.state in ("in_progress", "committed") and status < 500:
             kept = {}
             for name, value in headers:
@@ -372,10 +359,4 @@ def finish(factory: Any, attempt: Attempt, status: int, headers: list[tuple[byte
             row.response_body = body.decode("utf-8", errors="replace")
         else:
             return  # committed but answered 5xx: keep "committed", a retry is told it was applied
-        session.commit()
-
-
-def purge(session: Session, now: datetime) -> int:
-    """Delete expired records (the worker calls this)."""
-    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))
-    return result.rowcount or 0
+        uow.commit()

@@ -1,4 +1,4 @@
-"""ORM tables (SQLAlchemy 2 typed). Tables are storage only: API schemas live in app/schemas.py."""
+"""Idempotency-Key records table (SQLAlchemy 2 typed): storage only; see app/idempotency/middleware.py."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
@@ -17,16 +17,13 @@ from app.core.schemas import Body, Page
 from app.http.dependencies import Authorized, ClockDep, PagingDep, PrincipalDep, ReadUow, SettingsDep, WriteUow
 from app.projects.models import Event
 from app.webhooks import service as wh
-from app.webhooks.models import WebhookDelivery, WebhookSubscription
-from app.webhooks.service import EVENT_TYPES
+from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
+from app.webhooks.service import EVENT_TYPES, EventType
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], dependencies=[Authorized])
 
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 
 
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -35,7 +32,10 @@ Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
 
 
-PROBLEMS = {404: {"description": "No such subscription (or not yours)"}, 422: {"description": "Invalid input"}}
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such subscription (or not yours)"},
+    422: {"description": "Invalid input"},
+}
 
 
 class WebhookCreate(Body):
@@ -89,7 +89,7 @@ class DeliveryRead(BaseModel):
     event_type: str
     project_id: uuid.UUID
     feed_seq: int | None
-    status: Literal["pending", "succeeded", "failed"]
+    status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime | None
     last_attempt_at: datetime | None
@@ -174,12 +174,12 @@ def create_webhook(
     "", response_model=list[WebhookRead], name="list_webhooks", summary="Your subscriptions (an admin sees every one)"
 )
 def list_webhooks(uow: ReadUow, principal: PrincipalDep) -> list[WebhookRead]:
-    return [_read(sub) for sub in wh.list_subscriptions(uow.session, principal)]
+    return [_read(sub) for sub in wh.list_subscriptions(uow, principal)]
 
 
 @router.get("/{webhook_id}", response_model=WebhookRead, responses=PROBLEMS, name="get_webhook")
 def get_webhook(webhook_id: Id, uow: ReadUow, principal: PrincipalDep) -> WebhookRead:
-    return _read(wh.get_subscription(uow.session, webhook_id, principal))
+    return _read(wh.get_subscription(uow, webhook_id, principal))
 
 
 @router.patch(
@@ -232,10 +232,10 @@ def list_webhook_deliveries(
     uow: ReadUow,
     principal: PrincipalDep,
     paging: PagingDep,
-    status_: Annotated[Literal["pending", "succeeded", "failed"] | None, Query(alias="status")] = None,
+    status_: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
 ) -> Page[DeliveryRead]:
     rows, total = wh.deliveries_page(
-        uow.session, webhook_id, principal, status=status_, offset=paging.offset, limit=paging.page_size
+        uow, webhook_id, principal, status=status_, offset=paging.offset, limit=paging.page_size
     )
     return Page(items=[_delivery(d, e) for d, e in rows], total=total, page=paging.page, page_size=paging.page_size)
 
@@ -248,7 +248,7 @@ def list_webhook_deliveries(
     summary="Every attempt of one delivery: status code, duration, error",
 )
 def list_webhook_attempts(delivery_id: Id, uow: ReadUow, principal: PrincipalDep) -> DeliveryAttempts:
-    d, e, attempts = wh.delivery_attempts(uow.session, delivery_id, principal)
+    d, e, attempts = wh.delivery_attempts(uow, delivery_id, principal)
     return DeliveryAttempts(delivery=_delivery(d, e), attempts=[AttemptRead.model_validate(a) for a in attempts])
 
 
@@ -262,6 +262,5 @@ def list_webhook_attempts(delivery_id: Id, uow: ReadUow, principal: PrincipalDep
 )
 def redeliver_webhook(delivery_id: Id, uow: WriteUow, clock: ClockDep, principal: PrincipalDep) -> DeliveryRead:
     with uow:
-        d = wh.redeliver(uow, delivery_id, principal, now=clock.now())
-        event = uow.session.get(Event, d.event_id)
+        d, event = wh.redeliver(uow, delivery_id, principal, now=clock.now())
         return _delivery(d, event)

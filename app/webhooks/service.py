@@ -4,7 +4,7 @@ A subscription belongs to the principal that created it (`owner`, its label); on
 or an admin sees or changes it. Deliveries are signed per Standard Webhooks
 (https://www.standardwebhooks.com/): `webhook-id`, `webhook-timestamp` and `webhook-signature`
 = space-separated `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, one per valid secret.
-The delivery worker itself is in app.worker.
+The delivery worker itself is in app.webhooks.worker.
 """
 
 from __future__ import annotations
@@ -18,18 +18,15 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
-
-from app.accounts.models import ApiKey, User
 from app.authorization.rules import Ability, Principal, key_principal, user_principal
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.unit_of_work import UnitOfWork
 from app.projects.models import Event
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSecret, WebhookSubscription
+from app.webhooks.repository import WebhookRepository
 from workflow.errors import InvalidInput
 
 SECRET_PREFIX = "whsec_"
@@ -41,7 +38,7 @@ SECRET_BYTES = 32
 ROTATION_OVERLAP = timedelta(hours=24)
 
 
-EVENT_TYPES = (
+EventType = Literal[
     "project.created",
     "project.updated",
     "project.transitioned",
@@ -50,7 +47,10 @@ EVENT_TYPES = (
     "evidence.deleted",
     "plan.changed",
     "deadline.status_changed",
-)
+]
+
+
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 
 NOT_FOUND = "Abonnement introuvable."
@@ -162,19 +162,17 @@ def may_subscribe(principal: Principal) -> bool:
     return any(Ability.READ in s.abilities for s in principal.scopes)
 
 
-def owner_principal(session: Session, sub: WebhookSubscription, now: datetime) -> tuple[Principal | None, str]:
+def owner_principal(repo: WebhookRepository, sub: WebhookSubscription, now: datetime) -> tuple[Principal | None, str]:
     """The owner as it stands now, or (None, why the subscription can no longer be served)."""
     if sub.api_key_id is not None:
-        key = session.get(ApiKey, sub.api_key_id)
+        key = repo.owner_key(sub.api_key_id)
         if key is None or key.revoked_at is not None:
             return None, "La clé d'API propriétaire de l'abonnement a été révoquée."
         if key.expires_at is not None and key.expires_at <= now:
             return None, "La clé d'API propriétaire de l'abonnement a expiré."
         return key_principal(key), ""
     if sub.user_id is not None:
-        user = session.scalars(
-            select(User).where(User.id == sub.user_id).options(selectinload(User.grants))
-        ).one_or_none()
+        user = repo.owner_user(sub.user_id)
         if user is None or not user.active:
             return None, "Le compte propriétaire de l'abonnement est désactivé."
         return user_principal(user), ""
@@ -203,15 +201,8 @@ def _types(event_types: list[str] | None) -> list[str]:
     return types
 
 
-def _load(session: Session, sub_id: int, principal: Principal, *, for_update: bool = False) -> WebhookSubscription:
-    stmt = (
-        select(WebhookSubscription)
-        .where(WebhookSubscription.id == sub_id)
-        .options(selectinload(WebhookSubscription.secrets))
-    )
-    if for_update:
-        stmt = stmt.with_for_update()
-    sub = session.scalars(stmt).one_or_none()
+def _load(uow: UnitOfWork, sub_id: int, principal: Principal, *, for_update: bool = False) -> WebhookSubscription:
+    sub = uow.webhooks.subscription(sub_id, for_update=for_update)
     if sub is None or not (principal.is_admin or sub.owner == principal.label):
         raise NotFound(NOT_FOUND)  # someone else's subscription looks exactly like a missing one
     return sub
@@ -243,26 +234,23 @@ def create_subscription(
     )
     secret = new_secret()
     sub.secrets = [WebhookSecret(secret=secret, created_at=now)]
-    uow.session.add(sub)
+    uow.webhooks.add(sub)
     uow.commit()
     return NewSecret(sub, secret)
 
 
-def list_subscriptions(session: Session, principal: Principal) -> list[WebhookSubscription]:
-    stmt = select(WebhookSubscription).options(selectinload(WebhookSubscription.secrets))
-    if not principal.is_admin:
-        stmt = stmt.where(WebhookSubscription.owner == principal.label)
-    return list(session.scalars(stmt.order_by(WebhookSubscription.id)))
+def list_subscriptions(uow: UnitOfWork, principal: Principal) -> list[WebhookSubscription]:
+    return uow.webhooks.subscriptions(owner=None if principal.is_admin else principal.label)
 
 
-def get_subscription(session: Session, sub_id: int, principal: Principal) -> WebhookSubscription:
-    return _load(session, sub_id, principal)
+def get_subscription(uow: UnitOfWork, sub_id: int, principal: Principal) -> WebhookSubscription:
+    return _load(uow, sub_id, principal)
 
 
 def update_subscription(
     uow: UnitOfWork, sub_id: int, principal: Principal, changes: dict[str, Any], *, now: datetime, allow_private: bool
 ) -> WebhookSubscription:
-    sub = _load(uow.session, sub_id, principal, for_update=True)
+    sub = _load(uow, sub_id, principal, for_update=True)
     if "url" in changes:
         if changes["url"] is None:
             raise InvalidInput("Ce champ ne peut pas être vidé.", "url")
@@ -283,14 +271,14 @@ def update_subscription(
 
 
 def delete_subscription(uow: UnitOfWork, sub_id: int, principal: Principal) -> None:
-    sub = _load(uow.session, sub_id, principal, for_update=True)
-    uow.session.delete(sub)
+    sub = _load(uow, sub_id, principal, for_update=True)
+    uow.webhooks.delete(sub)
     uow.commit()
 
 
 def rotate_secret(uow: UnitOfWork, sub_id: int, principal: Principal, *, now: datetime) -> NewSecret:
     """A new secret, shown once; the current one stays valid 24 hours (deliveries carry both signatures)."""
-    sub = _load(uow.session, sub_id, principal, for_update=True)
+    sub = _load(uow, sub_id, principal, for_update=True)
     for row in sub.secrets:
         if row.expires_at is None or row.expires_at > now + ROTATION_OVERLAP:
             row.expires_at = now + ROTATION_OVERLAP
@@ -303,56 +291,47 @@ def rotate_secret(uow: UnitOfWork, sub_id: int, principal: Principal, *, now: da
 
 # --- deliveries, as the owner sees them ----------------------------------------------------------
 def deliveries_page(
-    session: Session, sub_id: int, principal: Principal, *, status: str | None, offset: int, limit: int
+    uow: UnitOfWork, sub_id: int, principal: Principal, *, status: str | None, offset: int, limit: int
 ) -> tuple[list[tuple[WebhookDelivery, Event]], int]:
-    _load(session, sub_id, principal)
-    where = [WebhookDelivery.subscription_id == sub_id]
-    if status:
-        where.append(WebhookDelivery.status == status)
-    total = session.scalar(select(func.count()).select_from(WebhookDelivery).where(*where)) or 0
-    rows = session.execute(
-        select(WebhookDelivery, Event)
-        .join(Event, Event.id == WebhookDelivery.event_id)
-        .where(*where)
-        .order_by(WebhookDelivery.id.desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    return [(d, e) for d, e in rows], total
+    _load(uow, sub_id, principal)
+    return uow.webhooks.deliveries_page(sub_id, status=status, offset=offset, limit=limit)
 
 
 def _delivery(
-    session: Session, delivery_id: int, principal: Principal, *, for_update: bool = False
+    uow: UnitOfWork, delivery_id: int, principal: Principal, *, for_update: bool = False
 ) -> tuple[WebhookDelivery, WebhookSubscription]:
-    stmt = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    d = session.scalars(stmt).one_or_none()
+    d = uow.webhooks.delivery(delivery_id, for_update=for_update)
     if d is None:
         raise NotFound("Livraison introuvable.")
     try:
-        sub = _load(session, d.subscription_id, principal)
+        sub = _load(uow, d.subscription_id, principal)
     except NotFound:
         raise NotFound("Livraison introuvable.") from None
     return d, sub
 
 
+def _event_of(uow: UnitOfWork, d: WebhookDelivery) -> Event:
+    event = uow.webhooks.event(d.event_id)
+    if event is None:  # webhook_deliveries.event_id is a foreign key ON DELETE RESTRICT
+        raise RuntimeError(f"delivery {d.id} names event {d.event_id}, which does not exist")
+    return event
+
+
 def delivery_attempts(
-    session: Session, delivery_id: int, principal: Principal
+    uow: UnitOfWork, delivery_id: int, principal: Principal
 ) -> tuple[WebhookDelivery, Event, list[WebhookAttempt]]:
-    d, _ = _delivery(session, delivery_id, principal)
-    event = session.get(Event, d.event_id)
-    attempts = list(
-        session.scalars(select(WebhookAttempt).where(WebhookAttempt.delivery_id == d.id).order_by(WebhookAttempt.id))
-    )
-    return d, event, attempts
+    d, _ = _delivery(uow, delivery_id, principal)
+    return d, _event_of(uow, d), uow.webhooks.attempts(d.id)
 
 
-def redeliver(uow: UnitOfWork, delivery_id: int, principal: Principal, *, now: datetime) -> WebhookDelivery:
-    """Send a delivery again from the start of the retry schedule (its attempts stay in the log)."""
-    d, sub = _delivery(uow.session, delivery_id, principal, for_update=True)
+def redeliver(
+    uow: UnitOfWork, delivery_id: int, principal: Principal, *, now: datetime
+) -> tuple[WebhookDelivery, Event]:
+    """Send a delivery again from the start of the retry schedule (its attempts stay in the log).
+    Returns the delivery and its event."""
+    d, sub = _delivery(uow, delivery_id, principal, for_update=True)
     if not sub.enabled:
         raise Conflict("L'abonnement est désactivé : réactivez-le (PATCH enabled=true) avant de relivrer.")
     d.status, d.attempts, d.next_attempt_at, d.completed_at = "pending", 0, now, None
     uow.commit()
-    return d
+    return d, _event_of(uow, d)

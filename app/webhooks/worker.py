@@ -29,20 +29,19 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from app.authorization.rules import Principal
 from app.core.clock import Clock
 from app.core.settings import Settings
+from app.core.unit_of_work import UnitOfWorkFactory
 from app.deadline_watch.service import scan as scan_deadlines
 from app.feed.service import payload_of
-from app.idempotency import middleware as idempotency
-from app.projects.models import Event, OutboxMessage, Project
-from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSecret, WebhookSubscription
+from app.projects.models import OutboxMessage
+from app.webhooks.models import WebhookAttempt, WebhookDelivery
+from app.webhooks.repository import WebhookRepository
 from app.webhooks.service import TargetRefused, check_target, may_read, owner_principal, signature_header, valid_secrets
 
 log = logging.getLogger("regieflow.worker")
@@ -94,6 +93,19 @@ class RoundReport:
         )
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A claimed delivery, ready to send (or to refuse: `refusal` says why nothing may be sent)."""
+
+    subscription_id: int
+    url: str
+    message_id: str
+    body: str
+    secrets: list[str]
+    refusal: str | None
+    orphaned: bool  # the owner no longer exists or may no longer act: the subscription is disabled
+
+
 def parse_retry_after(value: str | None, now_wall: float) -> float | None:
     """Seconds to wait from a Retry-After header: delay-seconds or an HTTP date (RFC 9110)."""
     if not value:
@@ -112,16 +124,10 @@ def parse_retry_after(value: str | None, now_wall: float) -> float | None:
     return min(max(when.timestamp() - now_wall, 0.0), MAX_RETRY_AFTER)
 
 
-def _read_session(factory: sessionmaker[Session]) -> Session:
-    session = factory()
-    session.connection(execution_options={"regieflow_write": False})  # SQLite: BEGIN, not BEGIN IMMEDIATE
-    return session
-
-
 class Worker:
     def __init__(
         self,
-        session_factory: sessionmaker[Session],
+        uows: UnitOfWorkFactory,
         settings: Settings,
         *,
         clock: Clock,
@@ -129,7 +135,7 @@ class Worker:
         jitter: Callable[[float], float] | None = None,
         http: httpx.Client | None = None,
     ) -> None:
-        self.factory = session_factory
+        self.uows = uows
         self.settings = settings
         self.clock = clock
         self.wall = wall
@@ -142,7 +148,7 @@ class Worker:
             trust_env=False,
             headers={"User-Agent": USER_AGENT},
         )
-        self._last_scan: Any = None
+        self._last_scan: date | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -157,7 +163,7 @@ class Worker:
     def run_once(self, *, scan: bool = True) -> RoundReport:
         report = RoundReport()
         if scan:
-            report.announced = len(scan_deadlines(self.factory, self.clock).announced)
+            report.announced = len(scan_deadlines(self.uows, self.clock).announced)
         report.outbox_rows, report.deliveries_created = self.fan_out()
         report.attempted, report.succeeded, report.failed = self.deliver_due()
         report.purged = self.purge()
@@ -179,69 +185,54 @@ class Worker:
         rows_seen = created = 0
         while True:
             now = self.clock.now()
-            with self.factory() as session:
-                rows = list(
-                    session.scalars(
-                        select(OutboxMessage)
-                        .where(OutboxMessage.dispatched_at.is_(None))
-                        .order_by(OutboxMessage.id)
-                        .limit(FANOUT_BATCH)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
+            with self.uows() as uow:
+                rows = uow.webhooks.undispatched(FANOUT_BATCH)
                 if not rows:
                     return rows_seen, created
-                subs = list(
-                    session.scalars(
-                        select(WebhookSubscription)
-                        .where(WebhookSubscription.enabled.is_(True))
-                        .order_by(WebhookSubscription.id)
-                    )
-                )
-                owners = {}
-                for sub in subs:
-                    owner, why = owner_principal(session, sub, now)
-                    if owner is None:
-                        self._disable(session, sub.id, why, now)
-                    owners[sub.id] = owner
-                events = {
-                    e.id: e for e in session.scalars(select(Event).where(Event.id.in_([r.event_id for r in rows])))
-                }
-                project_ids = sorted({e.project_id for e in events.values()}, key=str)
-                regions = {
-                    pid: region
-                    for pid, region in session.execute(
-                        select(Project.id, Project.region).where(Project.id.in_(project_ids))
-                    )
-                }
-                for row in rows:
-                    event = events[row.event_id]
-                    for sub in subs:
-                        owner = owners[sub.id]
-                        if (
-                            owner is None
-                            or (sub.event_types and event.type not in sub.event_types)
-                            or event.recorded_at < sub.created_at
-                            or not may_read(owner, event.project_id, regions[event.project_id])
-                        ):
-                            continue
-                        session.add(
-                            WebhookDelivery(
-                                subscription_id=sub.id,
-                                event_id=event.id,
-                                message_id=f"msg_{uuid.uuid4().hex}",
-                                status="pending",
-                                attempts=0,
-                                next_attempt_at=now,
-                                created_at=now,
-                            )
-                        )
-                        created += 1
-                    row.dispatched_at = now
-                session.commit()
+                created += self._fan_out_rows(uow.webhooks, rows, now)
+                uow.commit()
             rows_seen += len(rows)
             if len(rows) < FANOUT_BATCH:
                 return rows_seen, created
+
+    def _fan_out_rows(self, repo: WebhookRepository, rows: list[OutboxMessage], now: datetime) -> int:
+        """One delivery per (row, subscription that wants it and whose owner may read it); the rows are
+        marked dispatched. How many deliveries were created."""
+        created = 0
+        subs = repo.enabled_subscriptions()
+        owners: dict[int, Principal | None] = {}
+        for sub in subs:
+            owner, why = owner_principal(repo, sub, now)
+            if owner is None:
+                repo.disable(sub.id, why, now)
+            owners[sub.id] = owner
+        events = repo.events(r.event_id for r in rows)
+        regions = repo.regions(e.project_id for e in events.values())
+        for row in rows:
+            event = events[row.event_id]
+            for sub in subs:
+                owner = owners[sub.id]
+                if (
+                    owner is None
+                    or (sub.event_types and event.type not in sub.event_types)
+                    or event.recorded_at < sub.created_at
+                    or not may_read(owner, event.project_id, regions[event.project_id])
+                ):
+                    continue
+                repo.add_delivery(
+                    WebhookDelivery(
+                        subscription_id=sub.id,
+                        event_id=event.id,
+                        message_id=f"msg_{uuid.uuid4().hex}",
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+                created += 1
+            row.dispatched_at = now
+        return created
 
     # --- deliveries ---------------------------------------------------------------------------
     def deliver_due(self, limit: int = 1000) -> tuple[int, int, int]:
@@ -265,71 +256,62 @@ class Worker:
         return attempted, succeeded, failed
 
     def _claim(self, seen: set[int]) -> list[int]:
+        """Claim a batch of due deliveries in a short writing transaction (see claim_due: two workers
+        never claim the same one)."""
         now = self.clock.now()
-        with self.factory() as session:
-            stmt = (
-                select(WebhookDelivery.id)
-                .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-                .where(
-                    WebhookDelivery.status == "pending",
-                    WebhookDelivery.next_attempt_at <= now,
-                    WebhookSubscription.enabled.is_(True),
-                )
-            )
-            if seen:
-                stmt = stmt.where(WebhookDelivery.id.not_in(seen))
-            stmt = (
-                stmt.order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                .limit(CLAIM_BATCH)
-                .with_for_update(skip_locked=True, of=WebhookDelivery)
-            )
-            ids = list(session.scalars(stmt))
+        with self.uows() as uow:
+            ids = uow.webhooks.claim_due(now, lease_until=now + LEASE, skip=seen, limit=CLAIM_BATCH)
             if ids:
-                session.execute(
-                    update(WebhookDelivery)
-                    .where(WebhookDelivery.id.in_(ids))
-                    .values(next_attempt_at=now + LEASE)
-                    .execution_options(synchronize_session=False)
-                )
-                session.commit()
+                uow.commit()
             return ids
 
     def _deliver(self, delivery_id: int) -> str | None:
         """Send one claimed delivery; its new status, or None when nothing was sent."""
         now = self.clock.now()
-        with _read_session(self.factory) as session:
-            d = session.get(WebhookDelivery, delivery_id)
-            if d is None or d.status != "pending":
-                return None
-            sub = session.scalars(
-                select(WebhookSubscription)
-                .where(WebhookSubscription.id == d.subscription_id)
-                .options(selectinload(WebhookSubscription.secrets))
-            ).one()
-            if not sub.enabled:
-                return None
-            event = session.get(Event, d.event_id)
-            region = session.scalar(select(Project.region).where(Project.id == event.project_id))
-            owner, why = owner_principal(session, sub, now)
-            refusal = None
-            if owner is None:
-                refusal = why
-            elif not may_read(owner, event.project_id, region):
-                refusal = "Le propriétaire de l'abonnement ne peut plus lire ce projet : rien n'a été envoyé."
-            body = json.dumps(payload_of(event), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-            secrets_ = valid_secrets(sub, now)
-            url, msg_id, sub_id = sub.url, d.message_id, sub.id
-        if refusal is not None:
-            return self._refuse(delivery_id, sub_id, refusal, disable=owner is None)
+        with self.uows(write=False) as uow:  # SQLite: BEGIN, not BEGIN IMMEDIATE
+            prepared = self._prepare(uow.webhooks, delivery_id, now)
+        if prepared is None:
+            return None
+        if prepared.refusal is not None:
+            return self._refuse(delivery_id, prepared.subscription_id, prepared.refusal, disable=prepared.orphaned)
         timestamp = int(self.wall())
         headers = {
             "content-type": "application/json",
-            "webhook-id": msg_id,
+            "webhook-id": prepared.message_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature_header(secrets_, msg_id, timestamp, body),
+            "webhook-signature": signature_header(prepared.secrets, prepared.message_id, timestamp, prepared.body),
         }
-        outcome = self._post(url, body, headers)
+        outcome = self._post(prepared.url, prepared.body, headers)
         return self._record(delivery_id, outcome)
+
+    @staticmethod
+    def _prepare(repo: WebhookRepository, delivery_id: int, now: datetime) -> Prepared | None:
+        """What to send for a claimed delivery (read in one transaction), or None if nothing is to be sent."""
+        d = repo.delivery(delivery_id)
+        if d is None or d.status != "pending":
+            return None
+        sub = repo.subscription(d.subscription_id)
+        if sub is None or not sub.enabled:
+            return None
+        event = repo.event(d.event_id)
+        if event is None:  # webhook_deliveries.event_id is a foreign key ON DELETE RESTRICT
+            raise RuntimeError(f"delivery {d.id} names event {d.event_id}, which does not exist")
+        region = repo.region_of(event.project_id)
+        owner, why = owner_principal(repo, sub, now)
+        refusal = None
+        if owner is None:
+            refusal = why
+        elif region is None or not may_read(owner, event.project_id, region):
+            refusal = "Le propriétaire de l'abonnement ne peut plus lire ce projet : rien n'a été envoyé."
+        return Prepared(
+            subscription_id=sub.id,
+            url=sub.url,
+            message_id=d.message_id,
+            body=json.dumps(payload_of(event), ensure_ascii=False, separators=(",", ":"), sort_keys=True),
+            secrets=valid_secrets(sub, now),
+            refusal=refusal,
+            orphaned=owner is None,
+        )
 
     def _post(self, url: str, body: str, headers: dict[str, str]) -> Outcome:
         try:
@@ -358,15 +340,15 @@ class Worker:
         return Outcome(status, error, duration, retry_after, text or None)
 
     def _record(self, delivery_id: int, outcome: Outcome) -> str | None:
+        """Write an attempt's outcome: success, a retry at its due time, or the end of the schedule."""
         now = self.clock.now()
         schedule = self.settings.webhook_retry_schedule_seconds
-        with self.factory() as session:
-            d = session.scalars(
-                select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
-            ).one_or_none()
+        with self.uows() as uow:
+            repo = uow.webhooks
+            d = repo.delivery(delivery_id, for_update=True)
             if d is None or d.status != "pending":
                 return None
-            session.add(
+            repo.add_attempt(
                 WebhookAttempt(
                     delivery_id=d.id,
                     attempted_at=now,
@@ -378,36 +360,12 @@ class Worker:
             )
             d.attempts += 1
             d.last_attempt_at, d.last_status_code, d.last_error = now, outcome.status_code, outcome.error
-            sub_id = d.subscription_id
             if outcome.ok:
                 d.status, d.completed_at, d.next_attempt_at = "succeeded", now, None
-                session.execute(
-                    update(WebhookSubscription)
-                    .where(WebhookSubscription.id == sub_id)
-                    .values(consecutive_failures=0)
-                    .execution_options(synchronize_session=False)
-                )
+                repo.reset_failures(d.subscription_id)
             elif d.attempts > len(schedule):
                 d.status, d.completed_at, d.next_attempt_at = "failed", now, None
-                failures = session.execute(
-                    update(WebhookSubscription)
-                    .where(WebhookSubscription.id == sub_id)
-                    .values(consecutive_failures=WebhookSubscription.consecutive_failures + 1)
-                    .returning(WebhookSubscription.consecutive_failures)
-                    .execution_options(synchronize_session=False)
-                ).scalar_one()
-                if failures >= self.settings.webhook_max_consecutive_failures:
-                    self._disable(
-                        session,
-                        sub_id,
-                        (
-                            f"Désactivé automatiquement le {now.astimezone(UTC):%Y-%m-%d à %H:%M} UTC après "
-                            f"{failures} livraisons échouées consécutivement (dernière erreur : {outcome.error}). "
-                            "Corrigez le récepteur puis réactivez l'abonnement (PATCH enabled=true) ; les événements "
-                            "manqués restent lisibles dans le flux GET /api/v1/events."
-                        ),
-                        now,
-                    )
+                self._count_failure(repo, d.subscription_id, outcome, now)
             else:
                 if outcome.retry_after is not None:
                     delay = max(1.0, outcome.retry_after)
@@ -415,63 +373,63 @@ class Worker:
                     delay = max(1.0, self.jitter(float(schedule[d.attempts - 1])))
                 d.next_attempt_at = now + timedelta(seconds=delay)
             status = d.status
-            session.commit()
+            uow.commit()
             return status
+
+    def _count_failure(self, repo: WebhookRepository, sub_id: int, outcome: Outcome, now: datetime) -> None:
+        """A delivery failed for good: one more consecutive failure; too many disable the subscription."""
+        failures = repo.count_failure(sub_id)
+        if failures >= self.settings.webhook_max_consecutive_failures:
+            repo.disable(
+                sub_id,
+                (
+                    f"Désactivé automatiquement le {now.astimezone(UTC):%Y-%m-%d à %H:%M} UTC après "
+                    f"{failures} livraisons échouées consécutivement (dernière erreur : {outcome.error}). "
+                    "Corrigez le récepteur puis réactivez l'abonnement (PATCH enabled=true) ; les événements "
+                    "manqués restent lisibles dans le flux GET /api/v1/events."
+                ),
+                now,
+            )
 
     def _refuse(self, delivery_id: int, sub_id: int, reason: str, *, disable: bool) -> str | None:
         """Nothing may be sent: the owner lost access to the project (this delivery fails, uncounted) or
         no longer exists (the subscription is disabled; its deliveries wait for a re-enable)."""
         now = self.clock.now()
-        with self.factory() as session:
-            d = session.scalars(
-                select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
-            ).one_or_none()
+        with self.uows() as uow:
+            repo = uow.webhooks
+            d = repo.delivery(delivery_id, for_update=True)
             if d is None or d.status != "pending":
                 return None
-            session.add(
+            repo.add_attempt(
                 WebhookAttempt(delivery_id=d.id, attempted_at=now, status_code=None, duration_ms=0, error=reason)
             )
             d.last_attempt_at, d.last_status_code, d.last_error = now, None, reason
             if disable:
                 d.next_attempt_at = now
-                self._disable(session, sub_id, reason, now)
+                repo.disable(sub_id, reason, now)
             else:
                 d.status, d.completed_at, d.next_attempt_at = "failed", now, None
             status = d.status
-            session.commit()
+            uow.commit()
             return status
-
-    @staticmethod
-    def _disable(session: Session, sub_id: int, reason: str, now: datetime) -> None:
-        session.execute(
-            update(WebhookSubscription)
-            .where(WebhookSubscription.id == sub_id, WebhookSubscription.enabled.is_(True))
-            .values(enabled=False, disabled_at=now, disabled_reason=reason, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
 
     # --- purges -------------------------------------------------------------------------------
     def purge(self) -> int:
+        """Expired idempotency records and rotated webhook secrets past their overlap; how many went."""
         now = self.clock.now()
-        with self.factory() as session:
-            purged = idempotency.purge(session, now)
-            purged += (
-                session.execute(
-                    delete(WebhookSecret).where(WebhookSecret.expires_at.is_not(None), WebhookSecret.expires_at <= now)
-                ).rowcount
-                or 0
-            )
-            session.commit()
+        with self.uows() as uow:
+            purged = uow.idempotency.purge_expired(now) + uow.webhooks.purge_expired_secrets(now)
+            uow.commit()
         return purged
 
 
-def run_in_thread(session_factory: sessionmaker[Session], settings: Settings, clock: Clock) -> threading.Event:
+def run_in_thread(uows: UnitOfWorkFactory, settings: Settings, clock: Clock) -> threading.Event:
     """Start a worker in a daemon thread (for `regieflow serve` with REGIEFLOW_WORKER_IN_SERVE); set the
     returned event to stop it."""
     stop = threading.Event()
 
     def run() -> None:
-        with Worker(session_factory, settings, clock=clock) as worker:
+        with Worker(uows, settings, clock=clock) as worker:
             worker.run_forever(stop)
 
     threading.Thread(target=run, name="regieflow-worker", daemon=True).start()
