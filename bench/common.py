@@ -107,11 +107,12 @@ def session_factory(url: str):
 def create_key(url: str, name: str = "bench") -> str:
     """An unrestricted consultant key (read, write, label), created with app.accounts."""
     from app.accounts import service as accounts
+    from app.core.unit_of_work import UnitOfWork
 
     factory = session_factory(url)
-    with factory() as session:
+    with UnitOfWork(factory) as uow:
         new = accounts.create_api_key(
-            session,
+            uow,
             name=name,
             scopes=["read", "write"],
             consultant=True,

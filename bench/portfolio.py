@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -119,21 +120,19 @@ def session_cookie(url: str, port: int) -> dict[str, str] | None:
 
     from app.accounts import service as accounts
     from app.authorization.rules import Role
+    from app.core.unit_of_work import UnitOfWork
 
     factory = session_factory(url)
     email, password = "bench-consultant@example.org", "bench-password-123"
-    with factory() as s:
-        try:
-            accounts.create_user(
-                s,
-                email=email,
-                name="Bench",
-                password=password,
-                grants=[(Role.CONSULTANT.value, None, None)],
-                now=dt.datetime.now(dt.UTC),
-            )
-        except Exception:
-            s.rollback()
+    with UnitOfWork(factory) as uow, contextlib.suppress(Exception):  # already there from an earlier run
+        accounts.create_user(
+            uow,
+            email=email,
+            name="Bench",
+            password=password,
+            grants=[(Role.CONSULTANT.value, None, None)],
+            now=dt.datetime.now(dt.UTC),
+        )
     factory.kw["bind"].dispose()
     req = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/v1/auth/login",

@@ -119,10 +119,11 @@ def make_key(
 ):
     """Create an API key directly through the accounts service; returns (key string, row)."""
     from app.accounts import service as accounts
+    from app.core.unit_of_work import UnitOfWork
 
-    with app.state.session_factory() as session:
+    with UnitOfWork(app.state.session_factory) as uow:
         new = accounts.create_api_key(
-            session,
+            uow,
             name=name,
             scopes=list(scopes),
             consultant=consultant,

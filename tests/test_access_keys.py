@@ -116,12 +116,13 @@ def test_admin_api_creates_lists_and_revokes_keys(app, admin) -> None:
 
 def test_revoked_key_is_refused(app) -> None:
     from app.accounts import service as accounts
+    from app.core.unit_of_work import UnitOfWork
 
     key, row = make_key(app)
     c = bearer(app, key)
     assert c.get(f"{API}/projects").status_code == 200
-    with app.state.session_factory() as session:
-        accounts.revoke_api_key(session, key_id=row.id, now=app.state.clock.now())
+    with UnitOfWork(app.state.session_factory) as uow:
+        accounts.revoke_api_key(uow, key_id=row.id, now=app.state.clock.now())
     refused_401(c.get(f"{API}/projects"))
     refused_401(c.get(f"{API}/auth/me"))
 

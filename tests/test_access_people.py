@@ -46,12 +46,13 @@ def session_cookie_header(r) -> str:
 # --- sessions ---------------------------------------------------------------------------------
 def test_passwords_are_stored_with_argon2id(app) -> None:
     from app.accounts import service as accounts
+    from app.core.unit_of_work import UnitOfWork
 
-    with app.state.session_factory() as session:
-        accounts.create_user(session, email="Ana@Example.fr", name="Ana", password=PASSWORD, now=app.state.clock.now())
-        user = session.scalars(select(User)).one()
-    assert user.email == "ana@example.fr"
-    assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
+    with UnitOfWork(app.state.session_factory) as uow:
+        accounts.create_user(uow, email="Ana@Example.fr", name="Ana", password=PASSWORD, now=app.state.clock.now())
+        user = uow.session.scalars(select(User)).one()
+        assert user.email == "ana@example.fr"
+        assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
     # The application's own parameters (these tests swap in cheap ones): argon2id, at least OWASP's minimum.
     assert REAL_HASHER.type is Type.ID
     assert REAL_HASHER.time_cost >= 2 and REAL_HASHER.memory_cost >= 19 * 1024
@@ -125,12 +126,13 @@ def test_session_expires(app, clock) -> None:
 
 def test_deactivated_user_loses_their_session(app) -> None:
     from app.accounts import service as accounts
+    from app.core.unit_of_work import UnitOfWork
 
     uid, _ = add_user(app, "ana@example.fr", [("observateur", None, REGION_A)])
     with people(app) as c:
         login(c, "ana@example.fr")
-        with app.state.session_factory() as session:
-            accounts.update_user(session, uid, active=False)
+        with UnitOfWork(app.state.session_factory) as uow:
+            accounts.update_user(uow, uid, active=False)
         assert c.get(f"{API}/projects").status_code == 401
         r = c.post(f"{API}/auth/login", json={"email": "ana@example.fr", "password": PASSWORD})
         assert r.status_code == 401 and r.json()["detail"] == WRONG

@@ -163,9 +163,10 @@ def test_a_revoked_key_takes_its_feeds_with_it(app, anon_client: TestClient) -> 
         url = _path(c.post(f"{API}/calendars").json()["url"])  # no body: the whole portfolio
     assert anon_client.get(url).status_code == 200
     from app.accounts import service as accounts
+    from app.core.unit_of_work import UnitOfWork
 
-    with app.state.session_factory() as session:
-        accounts.revoke_api_key(session, key_id=row.id, now=app.state.clock.now())
+    with UnitOfWork(app.state.session_factory) as uow:
+        accounts.revoke_api_key(uow, key_id=row.id, now=app.state.clock.now())
     assert anon_client.get(url).status_code == 404
 
 

@@ -248,8 +248,9 @@ def _keeps_working(engine: Engine) -> None:
         add_evidence(
             uow, p.id, KINDS["needs"], NeedIn(label="Un besoin"), expected_version=None, actor=SYSTEM, clock=clock
         )
-    with factory() as session:
-        accounts.create_api_key(session, name="Nouvelle clé", scopes=["read"], created_by="tests", now=clock.now())
+    with UnitOfWork(factory) as uow:
+        accounts.create_api_key(uow, name="Nouvelle clé", scopes=["read"], created_by="tests", now=clock.now())
+        session = uow.session
         assert session.scalar(select(func.count()).select_from(Event).where(Event.project_id == p.id)) == 2
         feed = session.scalar(select(Event.feed_seq).where(Event.project_id == p.id, Event.seq == 2))
         assert feed == session.scalar(select(FeedCounter.value))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Response, status
 
 from app.accounts import service as accounts
 from app.accounts.schemas import (
@@ -17,7 +17,7 @@ from app.accounts.schemas import (
     UserPatch,
     UserRead,
 )
-from app.http.dependencies import Authorized, ClockDep, PrincipalDep
+from app.http.dependencies import Authorized, ClockDep, PrincipalDep, ReadUow, WriteUow
 
 router = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Authorized])
 
@@ -25,62 +25,56 @@ router = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Autho
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def _session(request: Request):
-    return request.app.state.session_factory()
-
-
 @router.get("/users", response_model=list[UserRead], name="list_users")
-def list_users(request: Request) -> list[UserRead]:
-    with _session(request) as session:
-        return [UserRead.model_validate(u) for u in accounts.list_users(session)]
+def list_users(uow: ReadUow) -> list[UserRead]:
+    return [UserRead.model_validate(u) for u in accounts.list_users(uow)]
 
 
 @router.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED, name="create_user")
-def create_user(body: UserCreate, request: Request, clock: ClockDep) -> UserRead:
-    with _session(request) as session:
+def create_user(body: UserCreate, uow: WriteUow, clock: ClockDep) -> UserRead:
+    with uow:
         user = accounts.create_user(
-            session,
+            uow,
             email=body.email,
             name=body.name,
             password=body.password,
             grants=[(g.role, g.project_id, g.region) for g in body.grants],
             now=clock.now(),
         )
-        return UserRead.model_validate(accounts.get_user(session, user.id))
+        return UserRead.model_validate(accounts.get_user(uow, user.id))
 
 
 @router.patch("/users/{user_id}", response_model=UserRead, name="update_user")
-def update_user(user_id: Id, body: UserPatch, request: Request) -> UserRead:
-    with _session(request) as session:
-        user = accounts.update_user(session, user_id, name=body.name, active=body.active, password=body.password)
+def update_user(user_id: Id, body: UserPatch, uow: WriteUow) -> UserRead:
+    with uow:
+        user = accounts.update_user(uow, user_id, name=body.name, active=body.active, password=body.password)
         return UserRead.model_validate(user)
 
 
 @router.post("/users/{user_id}/grants", response_model=GrantRead, status_code=status.HTTP_201_CREATED, name="add_grant")
-def add_grant(user_id: Id, body: GrantIn, request: Request) -> GrantRead:
-    with _session(request) as session:
-        grant = accounts.add_grant(session, user_id, role=body.role, project_id=body.project_id, region=body.region)
+def add_grant(user_id: Id, body: GrantIn, uow: WriteUow) -> GrantRead:
+    with uow:
+        grant = accounts.add_grant(uow, user_id, role=body.role, project_id=body.project_id, region=body.region)
         return GrantRead.model_validate(grant)
 
 
 @router.delete("/users/{user_id}/grants/{grant_id}", status_code=204, name="remove_grant")
-def remove_grant(user_id: Id, grant_id: Id, request: Request) -> Response:
-    with _session(request) as session:
-        accounts.remove_grant(session, user_id, grant_id)
+def remove_grant(user_id: Id, grant_id: Id, uow: WriteUow) -> Response:
+    with uow:
+        accounts.remove_grant(uow, user_id, grant_id)
     return Response(status_code=204)
 
 
 @router.get("/api-keys", response_model=list[ApiKeyRead], name="list_api_keys")
-def list_api_keys(request: Request) -> list[ApiKeyRead]:
-    with _session(request) as session:
-        return [ApiKeyRead.model_validate(k) for k in accounts.list_api_keys(session)]
+def list_api_keys(uow: ReadUow) -> list[ApiKeyRead]:
+    return [ApiKeyRead.model_validate(k) for k in accounts.list_api_keys(uow)]
 
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED, name="create_api_key")
-def create_api_key(body: ApiKeyCreate, request: Request, clock: ClockDep, principal: PrincipalDep) -> ApiKeyCreated:
-    with _session(request) as session:
+def create_api_key(body: ApiKeyCreate, uow: WriteUow, clock: ClockDep, principal: PrincipalDep) -> ApiKeyCreated:
+    with uow:
         new = accounts.create_api_key(
-            session,
+            uow,
             name=body.name,
             scopes=body.scopes,
             regions=body.regions,
@@ -94,6 +88,6 @@ def create_api_key(body: ApiKeyCreate, request: Request, clock: ClockDep, princi
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyRead, name="revoke_api_key")
-def revoke_api_key(key_id: Id, request: Request, clock: ClockDep) -> ApiKeyRead:
-    with _session(request) as session:
-        return ApiKeyRead.model_validate(accounts.revoke_api_key(session, key_id=key_id, now=clock.now()))
+def revoke_api_key(key_id: Id, uow: WriteUow, clock: ClockDep) -> ApiKeyRead:
+    with uow:
+        return ApiKeyRead.model_validate(accounts.revoke_api_key(uow, key_id=key_id, now=clock.now()))

@@ -1,10 +1,8 @@
 """Administration pages (admins only): people and their roles at /admin/utilisateurs, partner API keys at
-/admin/cles. Every change goes through app.accounts, validated by the API's schemas (app.schemas)."""
+/admin/cles. Every change goes through app.accounts, validated by the API's schemas (app.accounts.schemas)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -13,15 +11,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic import Field as PydanticField
-from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from app.accounts import service as accounts
 from app.accounts.models import ApiKey, RoleGrant
 from app.accounts.schemas import ApiKeyCreate, GrantIn, UserCreate, UserPatch
 from app.authorization.rules import Principal, Role
+from app.core.clock import Clock
 from app.core.errors import Conflict, NotFound
-from app.projects.models import Project
+from app.core.unit_of_work import UnitOfWork
+from app.http.dependencies import unit_of_work
 from app.web.forms import Field, FormState, Group, record_validation
 from app.web.templating import FLASH_MESSAGES, PageRoute, PageUser, render
 from workflow.errors import InvalidInput
@@ -72,31 +71,32 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
     return render(request, name, {"section": "admin"} | context, status)
 
 
-def _session(request: Request):
-    return request.app.state.session_factory()
+def _writing(request: Request) -> UnitOfWork:
+    return unit_of_work(request)
 
 
-@contextmanager
-def _reading(request: Request) -> Iterator[Any]:
-    """A session that only reads (on SQLite: a plain BEGIN, no write lock)."""
-    with request.app.state.session_factory() as session:
-        session.connection(execution_options={"regieflow_write": False})
-        yield session
+def _reading(request: Request) -> UnitOfWork:
+    """A unit of work that only reads (on SQLite: a plain BEGIN, no write lock)."""
+    return unit_of_work(request, write=False)
+
+
+def _clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
 
 
 def _when(request: Request, value: datetime | None) -> str:
     if value is None:
         return "—"
-    return value.astimezone(request.app.state.clock.tz).strftime("%d/%m/%Y %H:%M")
+    return value.astimezone(_clock(request).tz).strftime("%d/%m/%Y %H:%M")
 
 
-def _projects(session: Any) -> list[tuple[str, str]]:
-    rows = session.execute(select(Project.id, Project.name, Project.region).order_by(Project.name))
-    return [(str(pid), f"{name} ({region})") for pid, name, region in rows]
+def _projects(uow: UnitOfWork) -> list[tuple[str, str]]:
+    return [(str(pid), f"{name} ({region})") for pid, name, region in uow.accounts.project_choices()]
 
 
-def _regions(session: Any) -> list[str]:
-    return list(session.scalars(select(Project.region).distinct().order_by(Project.region)))
+def _regions(uow: UnitOfWork) -> list[str]:
+    return uow.projects.regions()
 
 
 def _id(value: str, what: str) -> int:
@@ -203,8 +203,8 @@ def _grant_label(g: RoleGrant, project_names: dict[str, str]) -> str:
 
 
 def _users_page(request: Request, form: FormState | None = None, status: int = 200) -> Response:
-    with _reading(request) as session:
-        projects = _projects(session)
+    with _reading(request) as uow:
+        projects = _projects(uow)
         names = dict(projects)
         users = [
             {
@@ -215,9 +215,9 @@ def _users_page(request: Request, form: FormState | None = None, status: int = 2
                 "last_login": _when(request, u.last_login_at),
                 "grants": [_grant_label(g, names) for g in u.grants],
             }
-            for u in accounts.list_users(session)
+            for u in accounts.list_users(uow)
         ]
-        regions = _regions(session)
+        regions = _regions(uow)
     return _render(
         request, "admin_users.html", {"users": users, "form": form or _user_form(projects), "regions": regions}, status
     )
@@ -239,17 +239,17 @@ def user_create(request: Request, principal: PageUser, data: Form) -> Response:
         "grants": [grant] if grant else [],
     }
     status = 422
-    with _session(request) as session:
-        form = _user_form(_projects(session), values)
+    with _writing(request) as uow:
+        form = _user_form(_projects(uow), values)
         try:
             parsed = UserCreate.model_validate(body)
             user = accounts.create_user(
-                session,
+                uow,
                 email=parsed.email,
                 name=parsed.name,
                 password=parsed.password,
                 grants=[(g.role, g.project_id, g.region) for g in parsed.grants],
-                now=request.app.state.clock.now(),
+                now=_clock(request).now(),
             )
             user_id = user.id
         except ValidationError as exc:
@@ -276,9 +276,9 @@ def _user_page(
     general: list[str] | None = None,
     status: int = 200,
 ) -> Response:
-    with _reading(request) as session:
-        user = accounts.get_user(session, user_id)
-        projects = _projects(session)
+    with _reading(request) as uow:
+        user = accounts.get_user(uow, user_id)
+        projects = _projects(uow)
         names = dict(projects)
         ctx = {
             "user": {
@@ -293,7 +293,7 @@ def _user_page(
             "grants": [{"id": g.id, "label": _grant_label(g, names)} for g in user.grants],
             "grant_form": grant_form or _grant_form(projects),
             "password_form": password_form or _password_form(),
-            "regions": _regions(session),
+            "regions": _regions(uow),
             "general": general or [],
         }
     return _render(request, "admin_user.html", ctx, status)
@@ -309,12 +309,12 @@ def grant_add(request: Request, user_id: str, principal: PageUser, data: Form) -
     uid = _id(user_id, "Utilisateur")
     body, values = _grant_body(data)
     status = 422
-    with _session(request) as session:
-        accounts.get_user(session, uid)  # 404 before anything else
-        form = _grant_form(_projects(session), values)
+    with _writing(request) as uow:
+        accounts.get_user(uow, uid)  # 404 before anything else
+        form = _grant_form(_projects(uow), values)
         try:
             parsed = GrantIn.model_validate(body)
-            accounts.add_grant(session, uid, role=parsed.role, project_id=parsed.project_id, region=parsed.region)
+            accounts.add_grant(uow, uid, role=parsed.role, project_id=parsed.project_id, region=parsed.region)
         except ValidationError as exc:
             record_validation(form, exc)
         except InvalidInput as exc:
@@ -332,8 +332,8 @@ def grant_add(request: Request, user_id: str, principal: PageUser, data: Form) -
 @router.post("/utilisateurs/{user_id}/roles/{grant_id}/retirer", name="page_admin_grant_remove")
 def grant_remove(request: Request, user_id: str, grant_id: str, principal: PageUser) -> Response:
     uid, gid = _id(user_id, "Utilisateur"), _id(grant_id, "Rôle")
-    with _session(request) as session:
-        user = accounts.get_user(session, uid)
+    with _writing(request) as uow:
+        user = accounts.get_user(uow, uid)
         grant = next((g for g in user.grants if g.id == gid), None)
         if grant is not None and uid == principal.id and grant.role == Role.ADMIN.value:
             refusal = (
@@ -341,7 +341,7 @@ def grant_remove(request: Request, user_id: str, grant_id: str, principal: PageU
             )
         else:
             refusal = None
-            accounts.remove_grant(session, uid, gid)
+            accounts.remove_grant(uow, uid, gid)
     if refusal:
         return _user_page(request, principal, uid, general=[refusal], status=409)
     return RedirectResponse(f"/admin/utilisateurs/{uid}?ok=role_retire", status_code=303)
@@ -355,8 +355,8 @@ def user_active(request: Request, user_id: str, principal: PageUser, data: Form)
         return _user_page(
             request, principal, uid, status=409, general=["Vous ne pouvez pas désactiver votre propre compte."]
         )
-    with _session(request) as session:
-        accounts.update_user(session, uid, active=active)
+    with _writing(request) as uow:
+        accounts.update_user(uow, uid, active=active)
     code = "compte_reactive" if active else "compte_desactive"
     return RedirectResponse(f"/admin/utilisateurs/{uid}?ok={code}", status_code=303)
 
@@ -365,11 +365,11 @@ def user_active(request: Request, user_id: str, principal: PageUser, data: Form)
 def user_password(request: Request, user_id: str, principal: PageUser, data: Form) -> Response:
     uid = _id(user_id, "Utilisateur")
     form = _password_form()
-    with _session(request) as session:
-        accounts.get_user(session, uid)
+    with _writing(request) as uow:
+        accounts.get_user(uow, uid)
         try:
             parsed = UserPatch.model_validate({"password": _text(data, "password")})
-            accounts.update_user(session, uid, password=parsed.password)
+            accounts.update_user(uow, uid, password=parsed.password)
         except ValidationError as exc:
             record_validation(form, exc)
         except InvalidInput as exc:
@@ -438,14 +438,14 @@ def _key_form(projects: list[tuple[str, str]], values: dict[str, str] | None = N
 def _key_status(request: Request, k: ApiKey) -> str:
     if k.revoked_at is not None:
         return f"Révoquée le {_when(request, k.revoked_at)}"
-    if k.expires_at is not None and k.expires_at <= request.app.state.clock.now():
+    if k.expires_at is not None and k.expires_at <= _clock(request).now():
         return "Expirée"
     return "Active"
 
 
 def _keys_page(request: Request, form: FormState | None = None, status: int = 200) -> Response:
-    with _reading(request) as session:
-        projects = _projects(session)
+    with _reading(request) as uow:
+        projects = _projects(uow)
         names = dict(projects)
         keys = [
             {
@@ -463,7 +463,7 @@ def _keys_page(request: Request, form: FormState | None = None, status: int = 20
                 "status": _key_status(request, k),
                 "revoked": k.revoked_at is not None,
             }
-            for k in accounts.list_api_keys(session)
+            for k in accounts.list_api_keys(uow)
         ]
     return _render(request, "admin_keys.html", {"keys": keys, "form": form or _key_form(projects)}, status)
 
@@ -486,9 +486,9 @@ def key_create(request: Request, principal: PageUser, data: Form) -> Response:
         "expires_in_days": _text(data, "expires_in_days"),
         "consultant": "1" if data.get("consultant") is not None else "",
     }
-    now = request.app.state.clock.now()
-    with _session(request) as session:
-        form = _key_form(_projects(session), values)
+    now = _clock(request).now()
+    with _writing(request) as uow:
+        form = _key_form(_projects(uow), values)
         new = None
         days_text = values["expires_in_days"].strip()
         expires_at = None
@@ -514,7 +514,7 @@ def key_create(request: Request, principal: PageUser, data: Form) -> Response:
         if parsed is not None and not form.failed:
             try:
                 new = accounts.create_api_key(
-                    session,
+                    uow,
                     name=parsed.name,
                     scopes=parsed.scopes,
                     regions=parsed.regions,
@@ -545,17 +545,10 @@ def key_create(request: Request, principal: PageUser, data: Form) -> Response:
     return response
 
 
-def _key(session: Any, key_id: int) -> ApiKey:
-    row = session.get(ApiKey, key_id)
-    if row is None:
-        raise NotFound("Clé d'API introuvable.")
-    return row
-
-
 @router.get("/cles/{key_id}/revoquer", name="page_admin_key_revoke_confirm")
 def key_revoke_confirm(request: Request, key_id: str, principal: PageUser) -> Response:
-    with _reading(request) as session:
-        k = _key(session, _id(key_id, "Clé d'API"))
+    with _reading(request) as uow:
+        k = accounts.get_api_key(uow, _id(key_id, "Clé d'API"))
         ctx = {
             "key": {
                 "id": k.id,
@@ -571,6 +564,6 @@ def key_revoke_confirm(request: Request, key_id: str, principal: PageUser) -> Re
 @router.post("/cles/{key_id}/revoquer", name="page_admin_key_revoke")
 def key_revoke(request: Request, key_id: str, principal: PageUser) -> Response:
     kid = _id(key_id, "Clé d'API")
-    with _session(request) as session:
-        accounts.revoke_api_key(session, key_id=kid, now=request.app.state.clock.now())
+    with _writing(request) as uow:
+        accounts.revoke_api_key(uow, key_id=kid, now=_clock(request).now())
     return RedirectResponse("/admin/cles?ok=cle_revoquee", status_code=303)

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fastapi import Request
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
 
-from app.accounts.models import ApiKey, LoginThrottle, User, WebSession
+from app.accounts.models import LoginThrottle, User, WebSession
 from app.authorization.rules import ANONYMOUS, Principal, key_principal, user_principal
-from app.core.errors import Throttled, Unauthenticated
+from app.core.clock import Clock
+from app.core.errors import ConcurrentUpdate, Throttled, Unauthenticated
 from app.core.security import new_token, same, sha256_hex, split_api_key, verify_password
+from app.core.unit_of_work import UnitOfWork
 
 SESSION_COOKIE = "regieflow_session"
 
@@ -34,43 +34,50 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
-def authenticate(request: Request, session: Session | None = None) -> Principal:
+def authenticate(request: Request, uow: UnitOfWork | None = None) -> Principal:
     """The caller, from a Bearer key or a session cookie; anonymous when neither is sent.
 
-    `session`: read with the caller's session (check_access reuses it for the project's region, one
-    connection per request); without it, a short-lived one is opened."""
-    if session is None:
-        with request.app.state.session_factory() as own:
+    `uow`: read in the caller's unit of work (check_access reuses it for the project's region, one
+    connection per request). It may commit: a key's last use is recorded at most every KEY_TOUCH_EVERY,
+    so it must not carry the request's Idempotency-Key hook (`unit_of_work(request, effect=False)`).
+    Without it (the Idempotency-Key middleware, the bench server), a unit of work of its own."""
+    if uow is None:
+        from app.http.dependencies import unit_of_work
+
+        with unit_of_work(request, effect=False) as own:
             return authenticate(request, own)
-    now = request.app.state.clock.now()
+    clock: Clock = request.app.state.clock
+    now = clock.now()
     key = _bearer(request)
     if key is not None:
-        prefix = split_api_key(key)
-        if prefix is None:
-            raise Unauthenticated(BAD_KEY)
-        row = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).one_or_none()
-        if (
-            row is None
-            or not same(row.secret_hash, sha256_hex(key))
-            or row.revoked_at is not None
-            or (row.expires_at is not None and row.expires_at <= now)
-        ):
-            raise Unauthenticated(BAD_KEY)
-        principal = key_principal(row)
-        if row.last_used_at is None or now - row.last_used_at > KEY_TOUCH_EVERY:
-            row.last_used_at = now
-            session.commit()
-        return principal
+        return _key_caller(uow, key, now)
     token = request.cookies.get(SESSION_COOKIE)
     if token and len(token) < 200:
-        ws = session.scalars(select(WebSession).where(WebSession.token_hash == sha256_hex(token))).one_or_none()
+        ws = uow.accounts.web_session(sha256_hex(token))
         if ws is not None and ws.expires_at > now:
-            user = session.scalars(
-                select(User).where(User.id == ws.user_id, User.active.is_(True)).options(selectinload(User.grants))
-            ).one_or_none()
+            user = uow.accounts.active_user(ws.user_id)
             if user is not None:
                 return user_principal(user, via_cookie=True, csrf_token=ws.csrf_token, session_id=ws.id)
     return ANONYMOUS
+
+
+def _key_caller(uow: UnitOfWork, key: str, now: datetime) -> Principal:
+    prefix = split_api_key(key)
+    if prefix is None:
+        raise Unauthenticated(BAD_KEY)
+    row = uow.accounts.api_key_by_prefix(prefix)
+    if (
+        row is None
+        or not same(row.secret_hash, sha256_hex(key))
+        or row.revoked_at is not None
+        or (row.expires_at is not None and row.expires_at <= now)
+    ):
+        raise Unauthenticated(BAD_KEY)
+    principal = key_principal(row)
+    if row.last_used_at is None or now - row.last_used_at > KEY_TOUCH_EVERY:
+        row.last_used_at = now  # one UPDATE of the row just read, then COMMIT
+        uow.commit()
+    return principal
 
 
 # --- login, throttled ---------------------------------------------------------------------------
@@ -79,11 +86,6 @@ class ThrottlePolicy:
     max_failures: int = 5
     window: timedelta = timedelta(minutes=15)
     block: timedelta = timedelta(minutes=15)
-
-
-def _throttle_rows(session: Session, keys: list[str]) -> dict[str, LoginThrottle]:
-    rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))).all()
-    return {r.key: r for r in rows}
 
 
 def _check_blocked(rows: dict[str, LoginThrottle], now: datetime) -> None:
@@ -95,13 +97,13 @@ def _check_blocked(rows: dict[str, LoginThrottle], now: datetime) -> None:
 
 
 def _record_failure(
-    session: Session, rows: dict[str, LoginThrottle], keys: list[str], now: datetime, policy: ThrottlePolicy
+    uow: UnitOfWork, rows: dict[str, LoginThrottle], keys: list[str], now: datetime, policy: ThrottlePolicy
 ) -> None:
     for k in keys:
         row = rows.get(k)
         if row is None:
             row = LoginThrottle(key=k, failures=0, window_start=now)
-            session.add(row)
+            uow.accounts.add_throttle(row)
         if now - row.window_start > policy.window:
             row.failures, row.window_start, row.blocked_until = 0, now, None
         row.failures += 1
@@ -118,7 +120,7 @@ class LoginResult:
 
 
 def login(
-    session: Session,
+    uow: UnitOfWork,
     email: str,
     password: str,
     *,
@@ -127,37 +129,40 @@ def login(
     lifetime: timedelta,
     policy: ThrottlePolicy,
 ) -> LoginResult:
-    """Check the password; never say which of e-mail or password was wrong. Commits."""
+    """Check the password; never say which of e-mail or password was wrong. Commits, a failure too (its
+    counters), so `uow` must not carry the request's Idempotency-Key hook."""
     email = email.strip().lower().replace("\x00", "\ufffd")  # the login form too: PostgreSQL refuses NUL
     keys = [f"email:{email}"[:300], f"ip:{client_ip}"[:300]]
-    rows = _throttle_rows(session, keys)
+    rows = uow.accounts.throttles(keys)
     _check_blocked(rows, now)
-    user = session.scalars(select(User).where(User.email == email).options(selectinload(User.grants))).one_or_none()
+    user = uow.accounts.user_by_email(email)
     ok = verify_password(user.password_hash if user is not None else None, password)
     if not ok or user is None or not user.active:
-        _record_failure(session, rows, keys, now, policy)
+        _record_failure(uow, rows, keys, now, policy)
         try:
-            session.commit()
-        except IntegrityError:  # a simultaneous failure created the same counter first: count on it
-            session.rollback()
-            _record_failure(session, _throttle_rows(session, keys), keys, now, policy)
-            session.commit()
+            uow.commit()
+        # A simultaneous failure created the same counter first (or a success deleted ours): the unit of
+        # work has rolled back; count on the counters as they are now. (Its commit words an integrity
+        # error whose text names "events" as a ConcurrentUpdate: an e-mail can contain that word.)
+        except (IntegrityError, ConcurrentUpdate):
+            _record_failure(uow, uow.accounts.throttles(keys), keys, now, policy)
+            uow.commit()
         raise Unauthenticated("Adresse e-mail ou mot de passe incorrect.")
     for row in rows.values():
         if row.key.startswith("email:"):
-            session.delete(row)
+            uow.accounts.forget_throttle(row)
     token, csrf = new_token(), new_token()
     expires = now + lifetime
-    session.add(
+    uow.accounts.add_web_session(
         WebSession(token_hash=sha256_hex(token), user_id=user.id, csrf_token=csrf, created_at=now, expires_at=expires)
     )
-    session.execute(WebSession.__table__.delete().where(WebSession.expires_at < now))
+    uow.accounts.purge_web_sessions(now)
     user.last_login_at = now
-    session.commit()
+    uow.commit()
     return LoginResult(user, token, csrf, expires)
 
 
-def logout(session: Session, session_id: int | None) -> None:
+def logout(uow: UnitOfWork, session_id: int | None) -> None:
     if session_id is not None:
-        session.execute(WebSession.__table__.delete().where(WebSession.id == session_id))
-        session.commit()
+        uow.accounts.end_web_session(session_id)
+        uow.commit()

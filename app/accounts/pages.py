@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.accounts.authentication import SESSION_COOKIE, login, logout
-from app.accounts.endpoints import client_ip, policy, set_session_cookie
+from app.accounts.authentication import SESSION_COOKIE, logout
+from app.accounts.login import log_in, set_session_cookie
 from app.authorization.rules import ANONYMOUS
 from app.core.errors import Throttled, Unauthenticated
 from app.core.security import new_token, same
+from app.http.dependencies import unit_of_work
 from app.web.templating import PageRoute, check_form_csrf, current, render
 
 LOGIN_CSRF_COOKIE = "regieflow_login_csrf"
@@ -68,16 +68,7 @@ def login_submit(
     if not cookie or not same(cookie, csrf):
         return again("Le formulaire a expiré : merci de vous reconnecter.", 403)
     try:
-        with request.app.state.session_factory() as session:
-            result = login(
-                session,
-                email,
-                password,
-                client_ip=client_ip(request),
-                now=request.app.state.clock.now(),
-                lifetime=timedelta(hours=settings.session_hours),
-                policy=policy(settings),
-            )
+        result = log_in(request, settings, request.app.state.clock, email, password)
     except Throttled as exc:
         return again(exc.message, 429, {"Retry-After": str(exc.retry_after)})
     except Unauthenticated as exc:
@@ -99,8 +90,8 @@ def logout_page(request: Request, csrf: Annotated[str, Form(max_length=100)] = "
                 {"title": "Action refusée", "message": "Le formulaire a expiré : rechargez la page."},
                 403,
             )
-        with request.app.state.session_factory() as session:
-            logout(session, principal.session_id)
+        with unit_of_work(request) as uow:
+            logout(uow, principal.session_id)
     response = RedirectResponse(request.url_for("login_page").path, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -1,19 +1,17 @@
-"""Users, role grants and API keys: service functions (one transaction each)."""
+"""Users, role grants and API keys: service functions (one unit of work each; those that write commit it)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
-
-from app.accounts.models import ApiKey, RoleGrant, User, WebSession
+from app.accounts.models import ApiKey, RoleGrant, User
 from app.authorization.rules import Role
 from app.core.errors import Conflict, NotFound
 from app.core.security import MIN_PASSWORD_LENGTH, hash_password, new_api_key
-from app.projects.models import Project
+from app.core.unit_of_work import UnitOfWork
 from workflow.errors import InvalidInput
 
 SCOPES = ("read", "write")
@@ -26,7 +24,7 @@ def _check_password(password: str) -> None:
         raise InvalidInput("Le mot de passe dépasse 256 caractères.", "password")
 
 
-def _grant(session: Session, user: User, role: str, project_id: uuid.UUID | None, region: str | None) -> RoleGrant:
+def _grant(uow: UnitOfWork, user: User, role: str, project_id: uuid.UUID | None, region: str | None) -> RoleGrant:
     role = Role(role).value
     if role == Role.ADMIN and (project_id or region):
         raise InvalidInput("Le rôle admin est global : ni projet ni région.", "role")
@@ -34,7 +32,7 @@ def _grant(session: Session, user: User, role: str, project_id: uuid.UUID | None
         raise InvalidInput("Un porteur l'est d'un projet : indiquez project_id.", "project_id")
     if project_id is not None and region is not None:
         raise InvalidInput("Indiquez un projet ou une région, pas les deux.", "region")
-    if project_id is not None and session.get(Project, project_id) is None:
+    if project_id is not None and uow.projects.get(project_id) is None:
         raise NotFound("Projet introuvable.")
     if any(g.role == role and g.project_id == project_id and g.region == region for g in user.grants):
         raise Conflict("Ce rôle est déjà attribué.")
@@ -44,72 +42,74 @@ def _grant(session: Session, user: User, role: str, project_id: uuid.UUID | None
 
 
 def create_user(
-    session: Session,
+    uow: UnitOfWork,
     *,
     email: str,
     name: str,
     password: str,
-    grants: list[tuple[str, uuid.UUID | None, str | None]] = (),
+    grants: Sequence[tuple[str, uuid.UUID | None, str | None]] = (),
     now: datetime,
 ) -> User:
     """Create a user with their roles, all or nothing."""
     email = email.strip().lower()
     _check_password(password)
-    if session.scalars(select(User).where(User.email == email)).first() is not None:
+    if uow.accounts.email_taken(email):
         raise Conflict("Un utilisateur existe déjà avec cette adresse e-mail.")
     user = User(email=email, name=name.strip(), password_hash=hash_password(password), created_at=now, grants=[])
-    session.add(user)
+    uow.accounts.add_user(user)
     for role, project_id, region in grants:
-        _grant(session, user, role, project_id, region)
-    session.commit()
+        _grant(uow, user, role, project_id, region)
+    uow.commit()
     return user
 
 
-def get_user(session: Session, user_id: int) -> User:
-    user = session.scalars(select(User).where(User.id == user_id).options(selectinload(User.grants))).one_or_none()
+def get_user(uow: UnitOfWork, user_id: int) -> User:
+    user = uow.accounts.user(user_id)
     if user is None:
         raise NotFound("Utilisateur introuvable.")
     return user
 
 
-def list_users(session: Session) -> list[User]:
-    return list(session.scalars(select(User).options(selectinload(User.grants)).order_by(User.email)))
+def list_users(uow: UnitOfWork) -> list[User]:
+    return uow.accounts.users()
 
 
 def update_user(
-    session: Session, user_id: int, *, name: str | None = None, active: bool | None = None, password: str | None = None
+    uow: UnitOfWork, user_id: int, *, name: str | None = None, active: bool | None = None, password: str | None = None
 ) -> User:
-    user = get_user(session, user_id)
+    """Rename, deactivate (or reactivate), or give a new password; deactivating or a new password closes
+    the user's sessions."""
+    user = get_user(uow, user_id)
     if name is not None:
         user.name = name.strip()
     if active is not None:
         user.active = active
         if not active:
-            session.execute(WebSession.__table__.delete().where(WebSession.user_id == user.id))
+            uow.accounts.end_web_sessions_of(user.id)
     if password is not None:
         _check_password(password)
         user.password_hash = hash_password(password)
-        session.execute(WebSession.__table__.delete().where(WebSession.user_id == user.id))
-    session.commit()
+        uow.accounts.end_web_sessions_of(user.id)
+    uow.commit()
     return user
 
 
 def add_grant(
-    session: Session, user_id: int, *, role: str, project_id: uuid.UUID | None, region: str | None
+    uow: UnitOfWork, user_id: int, *, role: str, project_id: uuid.UUID | None, region: str | None
 ) -> RoleGrant:
-    user = get_user(session, user_id)
-    grant = _grant(session, user, role, project_id, region)
-    session.commit()
+    user = get_user(uow, user_id)
+    grant = _grant(uow, user, role, project_id, region)
+    uow.commit()
     return grant
 
 
-def remove_grant(session: Session, user_id: int, grant_id: int) -> None:
-    user = get_user(session, user_id)
+def remove_grant(uow: UnitOfWork, user_id: int, grant_id: int) -> None:
+    user = get_user(uow, user_id)
     grant = next((g for g in user.grants if g.id == grant_id), None)
     if grant is None:
         raise NotFound("Rôle introuvable.")
     user.grants.remove(grant)
-    session.commit()
+    uow.commit()
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class NewKey:
 
 
 def create_api_key(
-    session: Session,
+    uow: UnitOfWork,
     *,
     name: str,
     scopes: list[str],
@@ -137,7 +137,7 @@ def create_api_key(
     if expires_at is not None and expires_at <= now:
         raise InvalidInput("La date d'expiration doit être dans le futur.", "expires_at")
     for pid in project_ids or []:
-        if session.get(Project, pid) is None:
+        if uow.projects.get(pid) is None:
             raise NotFound(f"Projet introuvable : {pid}.")
     key, prefix, digest = new_api_key()
     row = ApiKey(
@@ -152,22 +152,28 @@ def create_api_key(
         created_at=now,
         expires_at=expires_at,
     )
-    session.add(row)
-    session.commit()
+    uow.accounts.add_api_key(row)
+    uow.commit()
     return NewKey(row, key)
 
 
-def list_api_keys(session: Session) -> list[ApiKey]:
-    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
+def list_api_keys(uow: UnitOfWork) -> list[ApiKey]:
+    return uow.accounts.api_keys()
 
 
-def revoke_api_key(session: Session, *, key_id: int | None = None, prefix: str | None = None, now: datetime) -> ApiKey:
-    stmt = select(ApiKey)
-    stmt = stmt.where(ApiKey.id == key_id) if key_id is not None else stmt.where(ApiKey.prefix == prefix)
-    row = session.scalars(stmt).one_or_none()
+def get_api_key(uow: UnitOfWork, key_id: int) -> ApiKey:
+    row = uow.accounts.api_key(key_id)
+    if row is None:
+        raise NotFound("Clé d'API introuvable.")
+    return row
+
+
+def revoke_api_key(uow: UnitOfWork, *, key_id: int | None = None, prefix: str | None = None, now: datetime) -> ApiKey:
+    """Revoke a key, by id or by its visible prefix; revoking a revoked key changes nothing."""
+    row = uow.accounts.api_key(key_id) if key_id is not None else uow.accounts.api_key_by_prefix(prefix or "")
     if row is None:
         raise NotFound("Clé d'API introuvable.")
     if row.revoked_at is None:
         row.revoked_at = now
-        session.commit()
+        uow.commit()
     return row

@@ -32,17 +32,15 @@ def users_create(
     migrate()
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    grants: list[tuple[str, uuid.UUID | None, str | None]] = []
+    scopes: list[tuple[uuid.UUID | None, str | None]] = [(None, r) for r in region]
     try:
-        scopes = [(None, r) for r in region] + [(uuid.UUID(p), None) for p in project] or [(None, None)]
+        scopes += [(uuid.UUID(p), None) for p in project]
     except ValueError:
         fail(ValueError("--project takes a project id (UUID)"))
-    grants = [(role, pid, reg) for pid, reg in scopes]
+    grants = [(role, pid, reg) for pid, reg in scopes or [(None, None)]]
     with database() as uows, uows() as uow:
         try:
-            user = accounts.create_user(
-                uow.session, email=email, name=name, password=password, grants=grants, now=now()
-            )
+            user = accounts.create_user(uow, email=email, name=name, password=password, grants=grants, now=now())
         except Refusal as exc:
             fail(exc)
         typer.echo(f"User {user.email} created (id {user.id}, role {role}).")
@@ -68,7 +66,7 @@ def keys_create(
     with database() as uows, uows() as uow:
         try:
             new = accounts.create_api_key(
-                uow.session,
+                uow,
                 name=name,
                 scopes=scope,
                 regions=region or None,
@@ -90,7 +88,7 @@ def keys_list() -> None:
     from app.accounts import service as accounts
 
     with database() as uows, uows() as uow:
-        for k in accounts.list_api_keys(uow.session):
+        for k in accounts.list_api_keys(uow):
             state = "revoked" if k.revoked_at else ("expires " + k.expires_at.isoformat() if k.expires_at else "active")
             typer.echo(
                 f"{k.prefix}  {k.name}  scopes={','.join(k.scopes)}{' consultant' if k.consultant else ''}  "
@@ -106,7 +104,7 @@ def keys_revoke(prefix: str = typer.Argument(..., help="The key's visible prefix
 
     with database() as uows, uows() as uow:
         try:
-            row = accounts.revoke_api_key(uow.session, prefix=prefix, now=now())
+            row = accounts.revoke_api_key(uow, prefix=prefix, now=now())
         except Refusal as exc:
             fail(exc)
         typer.echo(f"Key {row.prefix} revoked.")

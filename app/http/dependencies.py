@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts.authentication import authenticate
 from app.authorization.rules import ADMIN, AUTHENTICATED, CREATE, PUBLIC, REFUSALS, Ability, Principal, needs_for
@@ -26,28 +26,35 @@ from app.projects.models import Project
 # Dependencies that do no I/O are `async def`: FastAPI runs a sync dependency in its thread pool, and
 # that hop costs more than the work (docs/PERFORMANCE.md §1). Those that touch the database stay sync.
 async def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def _clock(request: Request) -> Clock:
-    return request.app.state.clock
+    clock: Clock = request.app.state.clock
+    return clock
 
 
-def unit_of_work(request: Request, *, write: bool = True) -> UnitOfWork:
+def unit_of_work(request: Request, *, write: bool = True, effect: bool = True) -> UnitOfWork:
     """The one way a request reaches the database (API routes, pages and the access check alike).
 
     A write's unit of work carries the Idempotency-Key hook, so that the key's record is marked in
-    the same transaction as the effect."""
+    the same transaction as the effect. `effect=False`: a write that is not the request's effect (the
+    access check recording a key's last use, a login counting a failure) does not carry it."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
     if not write:
-        return UnitOfWork(request.app.state.session_factory, write=False)
+        return UnitOfWork(factory, write=False)
+    if not effect:
+        return UnitOfWork(factory)
     from app.idempotency.middleware import hooks_for
 
-    return UnitOfWork(request.app.state.session_factory, before_commit=hooks_for(request))
+    return UnitOfWork(factory, before_commit=hooks_for(request))
 
 
 def uow_factory(request: Request) -> UnitOfWorkFactory:
     """Units of work on the application's database, for a route that needs several (a full export)."""
-    return UnitOfWorkFactory(request.app.state.session_factory)
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    return UnitOfWorkFactory(factory)
 
 
 async def _write_uow(request: Request) -> UnitOfWork:
@@ -72,9 +79,9 @@ def check_access(
     request: Request, route_name: str, *, csrf_sent: str | None, bearer: bool = True, csrf_refusal: str = CSRF_REFUSAL
 ) -> Principal:
     """Who is calling, and may they do what route `route_name` does here? The one check behind every
-    API route (`authorize`) and every page (app.web.pages.page_access).
+    API route (`authorize`) and every page (app.web.templating.page_access).
 
-    The rule comes from app.authz.RULES by route name (a route without a rule cannot be served:
+    The rule comes from app.authorization.rules.RULES by route name (a route without a rule cannot be served:
     create_app checks it). A project the caller may not read raises NotFound, like a missing one; a
     refused function raises Forbidden; no credentials raise Unauthenticated. `csrf_sent` is the token
     a cookie session sent with a write (the X-CSRF-Token header, or a page form's hidden field).
@@ -84,21 +91,26 @@ def check_access(
     if need == PUBLIC:  # the health check and the login answer whatever credentials come along
         request.state.principal = ANON_PRINCIPAL
         return ANON_PRINCIPAL
-    # One short read-only session for the caller and, when the route names a project, its region.
-    with request.app.state.session_factory() as session:
-        return _check(request, session, need, csrf_sent=csrf_sent, bearer=bearer, csrf_refusal=csrf_refusal)
+    # One short unit of work for the caller and, when the route names a project, its region. It may
+    # commit a key's last use (see authenticate), so it is a writing one (BEGIN IMMEDIATE on SQLite),
+    # but never the request's effect: it carries no Idempotency-Key hook.
+    with unit_of_work(request, effect=False) as uow:
+        return _check(request, uow, need, csrf_sent=csrf_sent, bearer=bearer, csrf_refusal=csrf_refusal)
 
 
 def _check(
-    request: Request, session: Session, need: str, *, csrf_sent: str | None, bearer: bool, csrf_refusal: str
+    request: Request, uow: UnitOfWork, need: str, *, csrf_sent: str | None, bearer: bool, csrf_refusal: str
 ) -> Principal:
-    principal = authenticate(request, session) if bearer or "authorization" not in request.headers else ANON_PRINCIPAL
+    principal = authenticate(request, uow) if bearer or "authorization" not in request.headers else ANON_PRINCIPAL
     request.state.principal = principal
     if not principal.authenticated:
         raise Unauthenticated("Authentification requise : clé d'API (Authorization: Bearer …) ou session.")
-    if principal.via_cookie and request.method not in SAFE_METHODS:
-        if not principal.csrf_token or not same(csrf_sent or "", principal.csrf_token):
-            raise Forbidden(csrf_refusal)
+    if (
+        principal.via_cookie
+        and request.method not in SAFE_METHODS
+        and (not principal.csrf_token or not same(csrf_sent or "", principal.csrf_token))
+    ):
+        raise Forbidden(csrf_refusal)
     if need == AUTHENTICATED:
         return principal
     if need == ADMIN:
@@ -114,7 +126,7 @@ def _check(
         if "project_id" in request.path_params and not bearer:
             raise NotFound("Projet introuvable.")  # a page answers 404 for a malformed project id
         return principal  # the path is invalid: parameter validation answers 422
-    region = session.scalar(select(Project.region).where(Project.id == project_id))
+    region = uow.session.scalar(select(Project.region).where(Project.id == project_id))
     abilities = principal.abilities(project_id, region) if region is not None else frozenset()
     if Ability.READ not in abilities:
         raise NotFound("Projet introuvable.")

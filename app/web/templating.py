@@ -17,7 +17,7 @@ from app.accounts.authentication import authenticate
 from app.authorization.rules import ANONYMOUS, Principal
 from app.core.errors import AppError, Refusal, Unauthenticated
 from app.core.security import same
-from app.http.dependencies import SAFE_METHODS, check_access
+from app.http.dependencies import SAFE_METHODS, check_access, unit_of_work
 from app.http.problems import STATUS
 from workflow.errors import DomainError
 
@@ -88,9 +88,9 @@ class PageRoute(APIRoute):
 
 
 async def page_access(request: Request) -> Principal:
-    """The dependency of every page: the same check as the API (app.api.deps.check_access, rules in
-    app.authz.RULES by route name), with the session cookie only; a POST must carry the session's
-    CSRF token in its hidden field `csrf`."""
+    """The dependency of every page: the same check as the API (app.http.dependencies.check_access, rules
+    in app.authorization.rules.RULES by route name), with the session cookie only; a POST must carry the
+    session's CSRF token in its hidden field `csrf`. Its unit of work is check_access's."""
     route = request.scope.get("route")
     sent = None
     if request.method not in SAFE_METHODS:
@@ -115,7 +115,11 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
 
 
 def current(request: Request) -> Principal:
-    principal = authenticate(request) if "authorization" not in request.headers else ANONYMOUS
+    """The person behind the session cookie, for a page that serves anyone (logout); API keys are ignored."""
+    principal = ANONYMOUS
+    if "authorization" not in request.headers:
+        with unit_of_work(request, effect=False) as uow:
+            principal = authenticate(request, uow)
     request.state.principal = principal
     return principal
 

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 
 from app.accounts import service as accounts
+from app.core.unit_of_work import UnitOfWork
 from tests.conftest import TODAY
 from tests.e2e.conftest import screenshot
 
@@ -16,10 +17,8 @@ DAY = TODAY.isoformat()
 
 
 def _user(app, email: str, name: str, grants=()) -> None:
-    with app.state.session_factory() as session:
-        accounts.create_user(
-            session, email=email, name=name, password=PASSWORD, grants=list(grants), now=datetime.now(UTC)
-        )
+    with UnitOfWork(app.state.session_factory) as uow:
+        accounts.create_user(uow, email=email, name=name, password=PASSWORD, grants=list(grants), now=datetime.now(UTC))
 
 
 def _login(page, email: str) -> None:
