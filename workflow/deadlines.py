@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TypedDict
 
 from dateutil.relativedelta import relativedelta
 
@@ -24,6 +25,13 @@ from workflow.vocabulary import (
 
 MAX_STEP_MONTHS = 120
 MAX_HORIZON_MONTHS = 240
+
+
+class PlanDict(TypedDict):
+    """A plan as stored in events and shown by the API."""
+
+    step_months: dict[str, int]
+    horizon_months: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +49,7 @@ class Plan:
     def months_after(self, step: State) -> int:
         return sum(self.months(s) for s in STEPS[STEPS.index(step) + 1 :])
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> PlanDict:
         return {"step_months": {s.value: self.months(s) for s in STEPS}, "horizon_months": self.horizon_months}
 
 
@@ -59,7 +67,8 @@ class Period:
 
 
 def add_months(d: date, months: int) -> date:
-    return d + relativedelta(months=months)
+    moved: date = d + relativedelta(months=months)  # dateutil ships no types: name what the sum is
+    return moved
 
 
 def _overlap_days(suspensions: Sequence[Suspension], since: date, until: date, open_until: date) -> int:

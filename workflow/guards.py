@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from workflow.evidence import Evidence
 from workflow.vocabulary import BuyerCategory, Category, ExpertiseConclusion, Kind, NeedStatus, Verdict
+
+if TYPE_CHECKING:
+    from transitions import EventData
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +48,9 @@ class Guard:
         return self.check(ctx)
 
     # `transitions` calls conditions with the EventData when send_event=True.
-    def __call__(self, event_data) -> bool:
-        return self.holds(event_data.kwargs["context"])
+    def __call__(self, event_data: EventData) -> bool:
+        context: GuardContext = event_data.kwargs["context"]
+        return self.holds(context)
 
 
 def _ev(check: Callable[[Evidence], bool]) -> Callable[[GuardContext], bool]:

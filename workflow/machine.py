@@ -8,8 +8,10 @@ diagram, the checks and the explanation of what is missing are read from the sam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import TYPE_CHECKING, Protocol
 
 from transitions import Machine
 
@@ -25,6 +27,9 @@ from workflow.errors import (
 from workflow.evidence import Evidence
 from workflow.guards import Guard, GuardContext, Unmet
 from workflow.vocabulary import REASON_REQUIRED, STATE_LABELS, STEPS, TERMINAL, State, Trigger
+
+if TYPE_CHECKING:  # names the library declares only in its stubs
+    from transitions.core import Condition, Transition, TransitionConfigDict
 
 MAX_REASON_LENGTH = 2000
 
@@ -65,15 +70,25 @@ _BACKWARD: list[tuple[Trigger, State, State]] = [
 ]
 
 
-def _set_suspended(value: bool):
-    def callback(event_data) -> None:
-        event_data.model.suspended = value
+class _Carrying(Protocol):
+    """What an `after` callback receives: the machine's EventData, or a replay's _Event."""
+
+    @property
+    def model(self) -> object: ...
+
+
+def _set_suspended(value: bool) -> Callable[[_Carrying], None]:
+    def callback(event_data: _Carrying) -> None:
+        flow = event_data.model
+        if not isinstance(flow, Flow):  # pragma: no cover - events are only fired on a Flow
+            raise TypeError(f"the machine moves a Flow, not {flow!r}")
+        flow.suspended = value
 
     return callback
 
 
 def _build() -> Machine:
-    transitions: list[dict] = []
+    transitions: list[TransitionConfigDict] = []
     for trigger, source, dest in _FORWARD:
         transitions.append(
             {
@@ -166,7 +181,7 @@ def _parse_trigger(trigger: str) -> Trigger:
         raise UnknownTrigger(f"Déclencheur inconnu : « {trigger} ».") from None
 
 
-def _transitions_from(trigger: Trigger, state: str):
+def _transitions_from(trigger: Trigger, state: str) -> list[Transition]:
     return MACHINE.events[trigger.value].transitions.get(state, [])
 
 
@@ -175,15 +190,15 @@ def triggers_from(state: str) -> list[Trigger]:
     return [Trigger(name) for name, ev in MACHINE.events.items() if ev.transitions.get(state)]
 
 
+def _guard(condition: Condition) -> Guard:
+    guard = condition.func
+    if not isinstance(guard, Guard):  # pragma: no cover - the machine only holds Guards
+        raise TypeError(f"condition {guard!r} is not a Guard")
+    return guard
+
+
 def guards_of(trigger: Trigger, state: str) -> list[Guard]:
-    out: list[Guard] = []
-    for transition in _transitions_from(trigger, state):
-        for cond in transition.conditions:
-            guard = cond.func
-            if not isinstance(guard, Guard):  # pragma: no cover - the machine only holds Guards
-                raise TypeError(f"condition {guard!r} is not a Guard")
-            out.append(guard)
-    return out
+    return [_guard(cond) for transition in _transitions_from(trigger, state) for cond in transition.conditions]
 
 
 def reads_of(trigger: str, state: str) -> frozenset[str]:
@@ -294,11 +309,14 @@ def _force(t: Trigger, moving: Flow) -> bool:
     # Replays still respect the pause flag conditions: they are part of the recorded state.
     ctx = GuardContext(moving.suspended, None)
     for cond in transition.conditions:
-        if cond.func in (g.NOT_SUSPENDED, g.IS_SUSPENDED) and not cond.func.check(ctx):
-            raise GuardsUnmet(t.value, [cond.func.unmet()])
+        guard = _guard(cond)
+        if guard in (g.NOT_SUSPENDED, g.IS_SUSPENDED) and not guard.check(ctx):
+            raise GuardsUnmet(t.value, [guard.unmet()])
     if transition.dest:
         moving.state = transition.dest
     for cb in transition.after:
+        if not callable(cb):  # pragma: no cover - the machine's callbacks are functions, never names
+            raise TypeError(f"callback {cb!r} is not a function")
         cb(_Event(moving))
     return True
 
@@ -320,7 +338,7 @@ def mermaid() -> str:
                 if tr.dest is None:
                     lines.append(f"    {source} --> {source}: {name}")
                     continue
-                codes = [c.func.code for c in tr.conditions if c.func not in (g.NOT_SUSPENDED, g.IS_SUSPENDED)]
+                codes = [_guard(c).code for c in tr.conditions if c.func not in (g.NOT_SUSPENDED, g.IS_SUSPENDED)]
                 label = name + (f" [{', '.join(codes)}]" if codes else "")
                 lines.append(f"    {source} --> {tr.dest}: {label}")
     for s in TERMINAL:

@@ -3,10 +3,12 @@ writing transactions (so two writers queue instead of failing with "database is 
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     DateTime,
     Engine,
     MetaData,
@@ -16,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 
 def is_sqlite(url: str) -> bool:
@@ -29,7 +32,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
         )
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn, _record) -> None:
+        def _on_connect(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
             dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, below
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
@@ -40,7 +43,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _on_begin(conn) -> None:
+        def _on_begin(conn: Connection) -> None:
             write = conn.get_execution_options().get("regieflow_write", True)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 

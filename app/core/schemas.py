@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
@@ -24,7 +25,9 @@ MAX_TEXT = 5000
 MAX_LIST = 50
 
 
-def _wrap(fn):  # turn a domain InvalidInput into a pydantic validation error (422 with the field)
+def _wrap(fn: Callable[[str], str]) -> Callable[[str | None], str | None]:
+    """Turn a domain InvalidInput into a pydantic validation error (422 with the field)."""
+
     def run(v: str | None) -> str | None:
         if v is None:
             return None

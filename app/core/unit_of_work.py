@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import Self
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -44,7 +45,7 @@ class UnitOfWork:
         self._snapshot = snapshot
         self._before_commit = list(before_commit)
 
-    def __enter__(self) -> UnitOfWork:
+    def __enter__(self) -> Self:
         self.session = self._factory()
         if self._before_commit:
             self.session.info[BEFORE_COMMIT] = list(self._before_commit)

@@ -18,6 +18,7 @@ reusing them elsewhere. People are fictitious.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -185,7 +186,8 @@ class _Story:
     # -- plumbing ---------------------------------------------------------------------------------
     def on(self, months: int = 0, days: int = 0) -> date:
         """The day `months` and `days` after the start of the groupe projet."""
-        return self.start + relativedelta(months=months) + timedelta(days=days)
+        day: date = self.start + relativedelta(months=months) + timedelta(days=days)  # dateutil ships no types
+        return day
 
     def _call(self, day: date, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         with self.demo.uows() as uow:
@@ -1274,10 +1276,13 @@ def create_demo_accounts(uows: UnitOfWorkFactory, projects: list[Project], *, no
             out.append((email, role))
             if email in existing:
                 continue
+            grants: list[tuple[str, uuid.UUID | None, str | None]]
             if isinstance(scope, tuple):
                 grants = [(role, by_name[n], None) for n in scope if n in by_name]
             else:
                 grants = [(role, None, scope)]
             if grants:
-                accounts.create_user(uow, email=email, name=name, password=DEMO_PASSWORD, grants=grants, now=now)
+                accounts.create_user(
+                    uow.session, email=email, name=name, password=DEMO_PASSWORD, grants=grants, now=now
+                )
     return out

@@ -34,7 +34,8 @@ def _relations_for(kind: EvidenceKind) -> tuple[str, ...]:
 
 
 def _rows(p: Project, kind: EvidenceKind) -> list[Any]:
-    return getattr(p, kind.relation)
+    rows: list[Any] = getattr(p, kind.relation)  # a collection kind's relation: a list of its rows
+    return rows
 
 
 def _find(p: Project, kind: EvidenceKind, item_id: int) -> Any:

@@ -87,7 +87,8 @@ def _pk_key(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
 # --- export -----------------------------------------------------------------------------------------
 def schema_revision(conn: Connection) -> str | None:
     try:
-        return conn.scalar(text("SELECT version_num FROM alembic_version"))
+        revision: str | None = conn.scalar(text("SELECT version_num FROM alembic_version"))
+        return revision
     except Exception:
         return None
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from app.authorization.rules import Principal
 from app.core.unit_of_work import UnitOfWork
+from app.projects.repository import SearchFilters
 from app.projects.schemas import ProjectRead
 from app.projects.service import project_read
 
@@ -59,7 +60,7 @@ COLUMNS: tuple[Column, ...] = (
 HEADER = [c.name for c in COLUMNS]
 
 
-def portfolio(uow: UnitOfWork, *, visible_to: Principal, today: date, filters: dict[str, Any]) -> Iterator[ProjectRead]:
+def portfolio(uow: UnitOfWork, *, visible_to: Principal, today: date, filters: SearchFilters) -> Iterator[ProjectRead]:
     """Every project `visible_to` may read, filtered and sorted like the list (all pages)."""
     offset = 0
     while True:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
@@ -117,7 +117,7 @@ def root_routes() -> list[APIRoute]:
     return [r for router in ROOT_ROUTERS for r in router.routes if isinstance(r, APIRoute)]
 
 
-def page_routers() -> tuple:
+def page_routers() -> tuple[APIRouter, ...]:
     """The routers of the HTML pages (French, server-rendered), in the order they are matched."""
     return (
         accounts_pages.router,

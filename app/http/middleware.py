@@ -3,6 +3,7 @@ scripts); the OpenAPI explorer at /docs needs its CDN assets and one inline boot
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from starlette.datastructures import MutableHeaders
@@ -92,10 +93,8 @@ class BodySizeLimit:
                 started = True
             await send(message)
 
-        try:
+        with contextlib.suppress(_TooLarge):  # the 413 below answers it
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            pass
         if exceeded and not started:
             await self._refuse(scope, send)
 

@@ -72,7 +72,7 @@ def complete(document: dict[str, Any], routes: list[tuple[str, APIRoute]]) -> di
         path_item = document.get("paths", {}).get(path)
         if not path_item or not route.include_in_schema:
             continue
-        for method in route.methods:
+        for method in route.methods or ():
             operation = path_item.get(method.lower())
             if operation is None:
                 continue
@@ -99,4 +99,4 @@ def install(app: FastAPI, routes: list[tuple[str, APIRoute]]) -> None:
             completed[:] = [id(document)]
         return document
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend its document

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response, status
 
@@ -30,7 +30,7 @@ from app.projects.service import check_region, create_project_as, project_read
 router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[Authorized])
 
 
-PROBLEMS = {
+PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such project"},
     409: {"description": "Refused by the workflow"},
     412: {"description": "If-Match is stale"},

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, or_, select, true
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.base import ExecutableOption
 
 from app.authorization.rules import Principal
 from app.core.security import hash_of_event
@@ -24,6 +25,17 @@ NEW_EVENTS = "regieflow_new_events"
 # Per transaction: project id -> (seq, hash) of its latest event, read with the locked project row, so
 # that appending the next event needs no SELECT of the previous one.
 CHAIN_TAILS = "regieflow_chain_tails"
+
+
+class SearchFilters(TypedDict, total=False):
+    """The filters and order of a portfolio search: keyword arguments of ProjectRepository.search."""
+
+    state: Sequence[str]
+    kind: str | None
+    region: Sequence[str]
+    status: Sequence[str]
+    q: str | None
+    sort: str
 
 
 SORTS = ("name", "started_on", "step_due_on", "horizon_on", "updated_at", "created_at", "status", "region")
@@ -80,31 +92,40 @@ class ProjectRepository:
         self, project_id: uuid.UUID, *, with_evidence: bool | Iterable[str] = False, for_update: bool = False
     ) -> Project | None:
         """One project; `with_evidence` loads every evidence relation (True) or only the named ones."""
-        if not for_update:
-            stmt = select(Project).where(Project.id == project_id)
-        else:
-            # A write appends an event: read the chain's tail (the hash of the event whose seq is the
-            # version) in the same statement as the locked row; and whether it was ever paused: most
-            # never were, and then the suspensions every write reads (for the deadline index) are
-            # known to be none without another query.
-            tail = (
-                select(Event.hash)
-                .where(Event.project_id == Project.id, Event.seq == Project.version)
-                .correlate(Project)
-                .scalar_subquery()
-            )
-            paused = (
-                select(SuspensionRecord.id).where(SuspensionRecord.project_id == Project.id).correlate(Project).exists()
-            )
-            stmt = select(Project, tail, paused).where(Project.id == project_id).with_for_update(of=Project)
         relations = (*EVIDENCE_RELATIONS, "suspensions") if with_evidence is True else tuple(with_evidence or ())
-        if relations:
-            stmt = stmt.options(*(selectinload(getattr(Project, rel)) for rel in relations))
-        if not for_update:
-            return self.session.scalars(stmt).one_or_none()
+        loads: list[ExecutableOption] = [selectinload(getattr(Project, rel)) for rel in relations]
+        if for_update:
+            return self._get_locked(project_id, relations, loads)
+        stmt = select(Project).where(Project.id == project_id)
+        if loads:
+            stmt = stmt.options(*loads)
+        return self.session.scalars(stmt).one_or_none()
+
+    def _get_locked(
+        self, project_id: uuid.UUID, relations: tuple[str, ...], loads: list[ExecutableOption]
+    ) -> Project | None:
+        """The project's row locked for a write.
+
+        A write appends an event: read the chain's tail (the hash of the event whose seq is the
+        version) in the same statement as the locked row; and whether it was ever paused: most
+        never were, and then the suspensions every write reads (for the deadline index) are
+        known to be none without another query."""
+        tail = (
+            select(Event.hash)
+            .where(Event.project_id == Project.id, Event.seq == Project.version)
+            .correlate(Project)
+            .scalar_subquery()
+        )
+        paused = (
+            select(SuspensionRecord.id).where(SuspensionRecord.project_id == Project.id).correlate(Project).exists()
+        )
+        stmt = select(Project, tail, paused).where(Project.id == project_id).with_for_update(of=Project)
+        if loads:
+            stmt = stmt.options(*loads)
         row = self.session.execute(stmt).one_or_none()
         if row is None:
             return None
+        project: Project
         project, last_hash, ever_paused = row
         if last_hash is not None:
             self.session.info.setdefault(CHAIN_TAILS, {})[project.id] = (project.version, last_hash)
@@ -130,7 +151,7 @@ class ProjectRepository:
             today=today, visible_to=visible_to, state=state, kind=kind, region=region, status=status, q=q
         )
         total = self.session.scalar(select(func.count()).select_from(Project).where(where)) or 0
-        stmt: Select = select(Project).where(where)
+        stmt: Select[Project] = select(Project).where(where)
         desc = sort.startswith("-")
         key = sort.lstrip("-")
         if key == "status":

@@ -16,7 +16,7 @@ from app.projects.models import Event, Project, Replan
 from app.projects.schemas import PlanBody, PlanRead, ProjectCreate, ProjectRead, ProjectUpdate
 from workflow import deadlines as dl
 from workflow.errors import InvalidInput, ProjectClosed
-from workflow.vocabulary import STATE_LABELS, TERMINAL, State
+from workflow.vocabulary import STATE_LABELS, TERMINAL, Conventionnement, Initiator, Kind, State
 
 CLOSED_MESSAGE = "Le projet est clos (labellisé ou abandonné) : son dossier ne peut plus être modifié."
 
@@ -222,14 +222,14 @@ def project_read(p: Project, today: date) -> ProjectRead:
     return ProjectRead(
         id=p.id,
         name=p.name,
-        kind=p.kind,
+        kind=Kind(p.kind),
         region=p.region,
-        initiator=p.initiator,
+        initiator=Initiator(p.initiator) if p.initiator is not None else None,
         departement=p.departement,
-        conventionnement=p.conventionnement,
+        conventionnement=Conventionnement(p.conventionnement),
         lead_name=p.lead_name,
         description=p.description,
-        state=p.state,
+        state=State(p.state),
         state_label=STATE_LABELS[State(p.state)],
         suspended=p.suspended_since is not None,
         suspended_since=p.suspended_since,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Response
 
@@ -27,7 +27,7 @@ from app.transitions.service import schedule_of, transitions_view
 router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[Authorized])
 
 
-PROBLEMS = {
+PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such project"},
     409: {"description": "Refused by the workflow"},
     412: {"description": "If-Match is stale"},

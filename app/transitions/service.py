@@ -93,7 +93,7 @@ def fire_transition(
 def transitions_view(p: Project) -> TransitionsRead:
     views = wf.available(flow_of(p), snapshot(p, wf.reads_from(p.state)))
     return TransitionsRead(
-        state=p.state,
+        state=State(p.state),
         suspended=p.suspended_since is not None,
         version=p.version,
         triggers=[
