@@ -29,17 +29,18 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.authorization.rules import ROLE_ABILITIES, Ability, Principal, Role
 from app.core.clock import Actor, Clock, FixedClock
-from app.core.errors import Forbidden, Refusal
+from app.core.errors import AppError, Forbidden, Refusal
 from app.core.schemas import Body, Reason
 from app.core.unit_of_work import UnitOfWorkFactory
-from app.evidence.registry import CONSULTANT_ONLY_KINDS, KINDS
+from app.evidence.registry import CONSULTANT_ONLY_KINDS, KINDS, EvidenceKind
+from app.evidence.schemas import StakeholderIn
 from app.evidence.service import add_evidence, update_evidence
 from app.projects.schemas import ProjectCreate
 from app.projects.service import create_project
@@ -72,8 +73,14 @@ class _Strict(Body):
     """Unknown fields refused, and text a database cannot store (NUL) too, like every API body."""
 
 
+if TYPE_CHECKING:  # a kind is a string to the type checker; pydantic needs the literal choices at run time
+    KindName = str
+else:
+    KindName = Literal[tuple(KINDS)]
+
+
 class EvidenceStep(_Strict):
-    kind: Literal[tuple(KINDS)]  # type: ignore[valid-type]
+    kind: KindName
     on: date = Field(..., description="Day it was recorded (the clock is set to that day).")
     ref: str | None = Field(
         None, min_length=1, max_length=100, description="Your name for this item, for a later `update` or an approval."
@@ -183,6 +190,7 @@ class Step:
 @dataclass
 class Plan:
     item: Checked
+    started_on: date  # the project's, checked
     steps: list[Step] = field(default_factory=list)
 
 
@@ -197,18 +205,46 @@ def _errors(exc: ValidationError, prefix: str) -> list[FieldProblem]:
 def check(raw: dict[str, Any], today: date) -> tuple[Plan | None, list[FieldProblem]]:
     """Validate one project of the file and order its history; (plan, []) or (None, every problem)."""
     problems: list[FieldProblem] = []
+    envelope = _envelope(raw, problems)
+    if envelope is None:
+        return None, problems
+    item = _checked_project(envelope, problems)
+    started_on = _started_on(item, today, problems)
+    start = started_on or date.min
+    evidence = _validated(envelope.evidence, EvidenceStep, "evidence", problems)
+    transitions = _validated(envelope.transitions, TransitionStep, "transitions", problems)
+    recorded = (_evidence_step(i, ev, start=start, today=today, problems=problems) for i, ev in evidence)
+    steps = [st for st in recorded if st is not None]
+    steps += [_transition_step(i, tr, start=start, today=today, problems=problems) for i, tr in transitions]
+    steps.sort(key=lambda st: (st.on, st.order))
+    problems += _reference_problems(steps)
+    if problems or item is None or started_on is None:
+        return None, problems
+    return Plan(item, started_on, steps), []
+
+
+def _envelope(raw: dict[str, Any], problems: list[FieldProblem]) -> ImportedProject | None:
+    """The project's envelope; unknown fields are reported and set aside, any other problem stops here."""
     try:
-        envelope = ImportedProject.model_validate(raw)
+        return ImportedProject.model_validate(raw)
     except ValidationError as exc:
         problems += _errors(exc, "")
         if any(e["type"] != "extra_forbidden" for e in exc.errors()):
-            return None, problems
-        envelope = ImportedProject.model_validate({k: v for k, v in raw.items() if k in ImportedProject.model_fields})
+            return None
+    return ImportedProject.model_validate({k: v for k, v in raw.items() if k in ImportedProject.model_fields})
+
+
+def _checked_project(envelope: ImportedProject, problems: list[FieldProblem]) -> Checked | None:
+    """The body of POST /projects, validated like the API does."""
     try:
-        item = Checked(envelope.ref, ProjectCreate.model_validate(envelope.project))
+        return Checked(envelope.ref, ProjectCreate.model_validate(envelope.project))
     except ValidationError as exc:
         problems += _errors(exc, "project")
-        item = None
+        return None
+
+
+def _started_on(item: Checked | None, today: date, problems: list[FieldProblem]) -> date | None:
+    """The day the groupe projet started: required here (the history is replayed from it), not in the future."""
     start = item.project.started_on if item is not None else None
     if item is not None and start is None:
         problems.append(
@@ -219,81 +255,109 @@ def check(raw: dict[str, Any], today: date) -> tuple[Plan | None, list[FieldProb
         )
     elif start is not None and start > today:
         problems.append(FieldProblem(field="project.started_on", message="Cette date ne peut pas être dans le futur."))
-    start = start or date.min
-    evidence: list[tuple[int, EvidenceStep]] = []
-    for i, raw_ev in enumerate(envelope.evidence):
+    return start
+
+
+StepModel = TypeVar("StepModel", bound=BaseModel)
+
+
+def _validated(
+    raws: list[Any], model: type[StepModel], prefix: str, problems: list[FieldProblem]
+) -> list[tuple[int, StepModel]]:
+    """Each item of a list of the file that `model` accepts, with its position (the others are reported)."""
+    out: list[tuple[int, StepModel]] = []
+    for i, raw in enumerate(raws):
         try:
-            evidence.append((i, EvidenceStep.model_validate(raw_ev)))
+            out.append((i, model.model_validate(raw)))
         except ValidationError as exc:
-            problems += _errors(exc, f"evidence.{i}")
-    transitions: list[tuple[int, TransitionStep]] = []
-    for i, raw_tr in enumerate(envelope.transitions):
-        try:
-            transitions.append((i, TransitionStep.model_validate(raw_tr)))
-        except ValidationError as exc:
-            problems += _errors(exc, f"transitions.{i}")
-    steps: list[Step] = []
-    for i, ev in evidence:
-        where = f"evidence.{i}"
-        kind = KINDS[ev.kind]
-        data = dict(ev.data)
-        stakeholder_ref = None
-        if ev.kind == "approvals" and ev.update is None:
-            if "stakeholder_id" in data:
-                problems.append(
-                    FieldProblem(
-                        field=f"{where}.data.stakeholder_id",
-                        message="Les identifiants ne sont "
-                        "pas encore connus : nommez la partie prenante avec « stakeholder » "
-                        "(sa « ref » ou son nom).",
-                    )
-                )
-                continue
-            stakeholder_ref = data.pop("stakeholder", None)
-            if not isinstance(stakeholder_ref, str) or not stakeholder_ref:
-                problems.append(
-                    FieldProblem(
-                        field=f"{where}.data.stakeholder",
-                        message="Indiquez la « ref » (ou le nom) de la partie prenante qui donne cet avis.",
-                    )
-                )
-                continue
-            data["stakeholder_id"] = 1  # placeholder, replaced by the real id when the approval is recorded
-        if ev.update is not None and kind.singleton:
-            problems.append(
-                FieldProblem(
-                    field=f"{where}.update",
-                    message="Un élément unique (étude, association) "
-                    "se remplace : donnez-le à nouveau, sans « update ».",
-                )
+            problems += _errors(exc, f"{prefix}.{i}")
+    return out
+
+
+def _evidence_step(i: int, ev: EvidenceStep, *, start: date, today: date, problems: list[FieldProblem]) -> Step | None:
+    """The step that records `ev`, its body validated by the kind's POST (or PATCH) schema; None if refused."""
+    where = f"evidence.{i}"
+    kind = KINDS[ev.kind]
+    data = dict(ev.data)
+    stakeholder_ref = None
+    if ev.kind == "approvals" and ev.update is None:
+        stakeholder_ref = _approval_stakeholder(where, data, problems)
+        if stakeholder_ref is None:
+            return None
+    model = _schema_of(kind, ev, where, problems)
+    if model is None:
+        return None
+    try:
+        body = model.model_validate(data)
+    except ValidationError as exc:
+        problems += _errors(exc, f"{where}.data")
+        return None
+    if not (start <= ev.on <= today):
+        problems.append(
+            FieldProblem(
+                field=f"{where}.on",
+                message="Le jour d'enregistrement doit être entre le démarrage du groupe projet et aujourd'hui.",
             )
-            continue
-        model = kind.patch if ev.update is not None else kind.create
-        try:
-            body = model.model_validate(data)
-        except ValidationError as exc:
-            problems += _errors(exc, f"{where}.data")
-            continue
-        if not (start <= ev.on <= today):
-            problems.append(
-                FieldProblem(
-                    field=f"{where}.on",
-                    message="Le jour d'enregistrement doit être entre le démarrage du groupe projet et aujourd'hui.",
-                )
+        )
+    return Step(ev.on, (0, i), where, evidence=ev, body=body, stakeholder_ref=stakeholder_ref)
+
+
+def _approval_stakeholder(where: str, data: dict[str, Any], problems: list[FieldProblem]) -> str | None:
+    """The `stakeholder` an approval names (taken out of `data`, which gets a placeholder id); None if missing."""
+    if "stakeholder_id" in data:
+        problems.append(
+            FieldProblem(
+                field=f"{where}.data.stakeholder_id",
+                message="Les identifiants ne sont "
+                "pas encore connus : nommez la partie prenante avec « stakeholder » "
+                "(sa « ref » ou son nom).",
             )
-        steps.append(Step(ev.on, (0, i), where, evidence=ev, body=body, stakeholder_ref=stakeholder_ref))
-    for i, tr in transitions:
-        where = f"transitions.{i}"
-        if not (start <= tr.effective_on <= today):
-            problems.append(
-                FieldProblem(
-                    field=f"{where}.effective_on",
-                    message="La date d'effet doit être entre le démarrage du groupe projet et aujourd'hui.",
-                )
+        )
+        return None
+    stakeholder_ref = data.pop("stakeholder", None)
+    if not isinstance(stakeholder_ref, str) or not stakeholder_ref:
+        problems.append(
+            FieldProblem(
+                field=f"{where}.data.stakeholder",
+                message="Indiquez la « ref » (ou le nom) de la partie prenante qui donne cet avis.",
             )
-        steps.append(Step(tr.effective_on, (1, i), where, transition=tr))
-    steps.sort(key=lambda st: (st.on, st.order))
-    # References: an `update` or an approval names an item recorded before it (in the replayed order).
+        )
+        return None
+    data["stakeholder_id"] = 1  # placeholder, replaced by the real id when the approval is recorded
+    return stakeholder_ref
+
+
+def _schema_of(
+    kind: EvidenceKind, ev: EvidenceStep, where: str, problems: list[FieldProblem]
+) -> type[BaseModel] | None:
+    """The schema of `ev`'s data: the kind's POST body, or its PATCH body for an `update` (None for a singleton)."""
+    if ev.update is None:
+        return kind.create
+    if kind.patch is None:
+        problems.append(
+            FieldProblem(
+                field=f"{where}.update",
+                message="Un élément unique (étude, association) se remplace : donnez-le à nouveau, sans « update ».",
+            )
+        )
+    return kind.patch
+
+
+def _transition_step(i: int, tr: TransitionStep, *, start: date, today: date, problems: list[FieldProblem]) -> Step:
+    where = f"transitions.{i}"
+    if not (start <= tr.effective_on <= today):
+        problems.append(
+            FieldProblem(
+                field=f"{where}.effective_on",
+                message="La date d'effet doit être entre le démarrage du groupe projet et aujourd'hui.",
+            )
+        )
+    return Step(tr.effective_on, (1, i), where, transition=tr)
+
+
+def _reference_problems(steps: list[Step]) -> list[FieldProblem]:
+    """An `update` or an approval names an item recorded before it (in the replayed order); refs are unique."""
+    problems: list[FieldProblem] = []
     seen: dict[str, str] = {}  # ref -> kind
     names: dict[str, int] = {}  # stakeholder name -> how many
     for st in steps:
@@ -323,22 +387,28 @@ def check(raw: dict[str, Any], today: date) -> tuple[Plan | None, list[FieldProb
             if ev.ref in seen:
                 problems.append(FieldProblem(field=f"{st.where}.ref", message=f"La ref « {ev.ref} » est déjà prise."))
             seen[ev.ref] = ev.kind
-        if ev.kind == "stakeholders" and ev.update is None:
-            name = st.body.name  # type: ignore[union-attr]
-            names[name] = names.get(name, 0) + 1
-    if problems or item is None:
-        return None, problems
-    return Plan(item, steps), []
+        if ev.kind == "stakeholders" and ev.update is None and isinstance(st.body, StakeholderIn):
+            names[st.body.name] = names.get(st.body.name, 0) + 1
+    return problems
 
 
 # --- access (API): refuse the whole request before anything is written --------------------------------
+def _mapping(value: object) -> dict[str, Any]:
+    """`value` if the file has an object there, else nothing (validation reports it)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    """`value` if the file has a list there, else nothing (validation reports it)."""
+    return value if isinstance(value, list) else []
+
+
 def check_access(items: list[dict[str, Any]], principal: Principal) -> None:
     """Each project's region must be one the caller may create in; expertise and the label triggers
     need a consultant. Any breach refuses the whole request (403), like POST /projects would."""
     problems = []
     for i, raw in enumerate(items):
-        project = raw.get("project") if isinstance(raw.get("project"), dict) else {}
-        region = project.get("region")
+        region = _mapping(raw.get("project")).get("region")
         label = f"n°{i}" + (f" ({raw['ref']})" if isinstance(raw.get("ref"), str) else "")
         if not isinstance(region, str):
             continue  # refused by validation, in the report
@@ -352,14 +422,14 @@ def check_access(items: list[dict[str, Any]], principal: Principal) -> None:
         abilities = set(principal.abilities(uuid.uuid4(), region))
         if principal.kind == "user" and not principal.reaches_region(region):
             abilities |= ROLE_ABILITIES[Role.PORTEUR]  # they would become its porteur
-        evidence = raw.get("evidence") if isinstance(raw.get("evidence"), list) else []
-        transitions = raw.get("transitions") if isinstance(raw.get("transitions"), list) else []
-        consultant_steps = [
-            e.get("kind") for e in evidence if isinstance(e, dict) and e.get("kind") in CONSULTANT_ONLY_KINDS
+        consultant_steps: list[str] = [
+            e["kind"]
+            for e in _list(raw.get("evidence"))
+            if isinstance(e, dict) and e.get("kind") in CONSULTANT_ONLY_KINDS
         ]
         consultant_steps += [
-            t.get("trigger")
-            for t in transitions
+            t["trigger"]
+            for t in _list(raw.get("transitions"))
             if isinstance(t, dict) and t.get("trigger") in {x.value for x in CONSULTANT_ONLY}
         ]
         if consultant_steps and Ability.CONSULTANT not in abilities:
@@ -389,7 +459,7 @@ class _Clocks:
         return FixedClock(tz=self.real.tz, at=local.astimezone(UTC))
 
 
-def _refusal(outcome: ProjectOutcome, exc: DomainError, where: str) -> ProjectOutcome:
+def _refusal(outcome: ProjectOutcome, exc: DomainError | AppError, where: str) -> ProjectOutcome:
     outcome.status, outcome.code, outcome.detail, outcome.at = "refused", exc.code, exc.message, where
     if isinstance(exc, GuardsUnmet):
         outcome.unmet = [UnmetRead(code=u.code, message=u.message) for u in exc.unmet]
@@ -419,7 +489,7 @@ def run_one(
     with uows.batch() as uow:
         try:
             p = create_project(
-                uow, body, plan=default_plan, actor=actor, clock=clocks.on(body.started_on), porteur_user_id=owner
+                uow, body, plan=default_plan, actor=actor, clock=clocks.on(plan.started_on), porteur_user_id=owner
             )
             ids: dict[str, int] = {}  # ref -> row id
             names: dict[str, int] = {}  # stakeholder name -> row id
@@ -485,7 +555,7 @@ def import_projects(
     today = clock.today()
     outcomes = []
     for index, raw in enumerate(items):
-        project = raw.get("project") if isinstance(raw.get("project"), dict) else {}
+        project = _mapping(raw.get("project"))
         ref = raw.get("ref")
         outcome = ProjectOutcome(
             index=index,

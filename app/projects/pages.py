@@ -11,7 +11,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from enum import Enum
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -30,10 +31,12 @@ from app.projects import service as projects_service
 from app.projects.models import Event, Project
 from app.projects.schemas import PlanBody, ProjectCreate
 from app.projects.service import create_project_as, get_project, plan_of, project_read
+from app.transitions.schemas import TransitionsRead
 from app.transitions.service import schedule_of, transitions_view
 from app.web import charts
 from app.web.forms import form_version
 from app.web.templating import FLASH_MESSAGES, PageRedirect, PageRoute, PageUser, render
+from workflow import deadlines as dl
 from workflow.errors import DomainError, InvalidInput
 from workflow.vocabulary import (
     KIND_LABELS,
@@ -143,7 +146,8 @@ def _uow(request: Request, *, write: bool) -> UnitOfWork:
 
 
 def _today(request: Request) -> date:
-    return request.app.state.clock.today()
+    today: date = request.app.state.clock.today()
+    return today
 
 
 def _project_id(value: str) -> uuid.UUID:
@@ -161,7 +165,11 @@ def _int(value: str | None, default: int, *, low: int = 1, high: int = 100_000) 
     return min(max(n, low), high)
 
 
-def _enum(enum: type, value: str | None) -> Any:
+E = TypeVar("E", bound=Enum)
+
+
+def _enum(enum: type[E], value: str | None) -> E | None:
+    """The member of `enum` named by a stored or submitted value; None when empty or unknown."""
     try:
         return enum(value) if value else None
     except ValueError:
@@ -232,82 +240,176 @@ class Row:
     bar: charts.HorizonBar
 
 
+@dataclass(frozen=True)
+class PortfolioQuery:
+    """What the portfolio's GET parameters ask for, each unknown or out-of-range value replaced by its default."""
+
+    state: State | None
+    status: Status | None
+    kind: Kind | None
+    region: str
+    q: str
+    sort: str
+    size: int
+    page: int
+
+    @classmethod
+    def read(cls, raw: dict[str, str]) -> PortfolioQuery:
+        size = _int(raw.get("par_page"), DEFAULT_PAGE_SIZE)
+        tri = raw.get("tri") or ""
+        return cls(
+            state=_enum(State, raw.get("etape")),
+            status=_enum(Status, raw.get("statut")),
+            kind=_enum(Kind, raw.get("type")),
+            region=raw.get("region") or "",
+            q=raw.get("q") or "",
+            sort=tri if tri in SORTS_FR else "status",
+            size=size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE,
+            page=_int(raw.get("page"), 1),
+        )
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.state or self.status or self.kind or self.region or self.q)
+
+    def params(self) -> dict[str, Any]:
+        """The query string that shows this portfolio again (the page aside)."""
+        return {
+            "region": self.region,
+            "etape": self.state.value if self.state else "",
+            "statut": self.status.value if self.status else "",
+            "type": self.kind.value if self.kind else "",
+            "q": self.q,
+            "tri": self.sort,
+            "par_page": self.size,
+        }
+
+
+@dataclass(frozen=True)
+class PortfolioPage:
+    """One page of the portfolio as read from the database, with the counts of its filters."""
+
+    projects: list[Project]
+    total: int
+    page: int  # the one asked for, or the last one when asked beyond it
+    pages: int
+    by_state: dict[str | None, int]
+    by_status: dict[str | None, int]
+    regions: list[str]
+
+
 def _portfolio(request: Request, principal: Principal, raw: dict[str, str], *, mine: bool) -> Response:
     today = _today(request)
-    state = _enum(State, raw.get("etape"))
-    status = _enum(Status, raw.get("statut"))
-    kind = _enum(Kind, raw.get("type"))
-    region = raw.get("region") or ""
-    q = raw.get("q") or ""
-    sort = raw.get("tri") if raw.get("tri") in SORTS_FR else "status"
-    size = _int(raw.get("par_page"), DEFAULT_PAGE_SIZE)
-    size = size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
-    page = _int(raw.get("page"), 1)
-    facets = {
-        "visible_to": principal,
-        "region": [region] if region else (),
-        "kind": kind.value if kind else None,
-        "q": q or None,
-    }
+    query = PortfolioQuery.read(raw)
     with _uow(request, write=False) as uow:
-        rows, total = uow.projects.search(
-            today=today,
-            state=[state.value] if state else (),
-            status=[status.value] if status else (),
-            sort=sort,
-            offset=(page - 1) * size,
-            limit=size,
-            **facets,
-        )
-        pages = max(1, -(-total // size))
-        if page > pages:
-            page = pages
-            rows, total = uow.projects.search(
-                today=today,
-                state=[state.value] if state else (),
-                status=[status.value] if status else (),
-                sort=sort,
-                offset=(page - 1) * size,
-                limit=size,
-                **facets,
-            )
-        by_state = uow.projects.counts(today=today, by="state", status=[status.value] if status else (), **facets)
-        by_status = uow.projects.counts(today=today, by="status", state=[state.value] if state else (), **facets)
-        regions = uow.projects.regions(visible_to=principal)
-        items = [_row(p, today) for p in rows]
-    params = {
-        "region": region,
-        "etape": state.value if state else "",
-        "statut": status.value if status else "",
-        "type": kind.value if kind else "",
-        "q": q,
-        "tri": sort,
-        "par_page": size,
-    }
+        found = _portfolio_page(uow, query, principal, today)
+        items = [_row(p, today) for p in found.projects]
+    params = query.params()
     base = "/" if mine else "/projets"
-    step_counts = [
+    return render(
+        request,
+        "portfolio.html",
+        {
+            "section": "portefeuille",
+            "mine": mine,
+            "rows": items,
+            "pager": _pager(found, query.size, base, params),
+            "params": params,
+            "filtered": query.filtered,
+            "regions": sorted(set(found.regions) | ({query.region} if query.region else set())),
+            "states": [(st.value, STATE_LABELS[st]) for st in State],
+            "statuses": list(STATUS_LABELS.items()),
+            "kinds": list(KIND_LABELS.items()),
+            "sorts": SORTS_FR,
+            "page_sizes": PAGE_SIZES,
+            "step_counts": _step_counts(query, found.by_state, base, params),
+            "status_counts": _status_counts(query, found.by_status, base, params),
+            "closed_count": found.by_status.get(None, 0),
+            "today": today,
+            "date_fr": charts.date_fr,
+        },
+    )
+
+
+def _portfolio_page(uow: UnitOfWork, query: PortfolioQuery, principal: Principal, today: date) -> PortfolioPage:
+    """The projects of the page asked for (the last page when asked beyond it) and the filters' counts."""
+    states = [query.state.value] if query.state else []
+    statuses = [query.status.value] if query.status else []
+    regions = [query.region] if query.region else []
+    kind = query.kind.value if query.kind else None
+    q = query.q or None
+
+    def search(page: int) -> tuple[list[Project], int]:
+        return uow.projects.search(
+            today=today,
+            visible_to=principal,
+            state=states,
+            kind=kind,
+            region=regions,
+            status=statuses,
+            q=q,
+            sort=query.sort,
+            offset=(page - 1) * query.size,
+            limit=query.size,
+        )
+
+    page = query.page
+    projects, total = search(page)
+    pages = max(1, -(-total // query.size))
+    if page > pages:
+        page = pages
+        projects, total = search(page)
+    return PortfolioPage(
+        projects=projects,
+        total=total,
+        page=page,
+        pages=pages,
+        by_state=uow.projects.counts(
+            today=today, by="state", visible_to=principal, status=statuses, kind=kind, region=regions, q=q
+        ),
+        by_status=uow.projects.counts(
+            today=today, by="status", visible_to=principal, state=states, kind=kind, region=regions, q=q
+        ),
+        regions=uow.projects.regions(visible_to=principal),
+    )
+
+
+def _step_counts(
+    query: PortfolioQuery, by_state: dict[str | None, int], base: str, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """One link per step and closed state: how many projects it holds among the other filters."""
+    return [
         {
             "state": st.value,
             "label": STATE_LABELS[st],
             "number": STEPS.index(st) + 1 if st in STEPS else None,
             "count": by_state.get(st.value, 0),
-            "current": state == st,
+            "current": query.state == st,
             "url": base + _query(params, etape=st.value, page=1),
         }
         for st in State
     ]
-    status_counts = [
+
+
+def _status_counts(
+    query: PortfolioQuery, by_status: dict[str | None, int], base: str, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """One link per deadline status: how many projects have it among the other filters."""
+    return [
         {
             "status": st.value,
             "label": STATUS_LABELS[st],
             "count": by_status.get(st.value, 0),
-            "current": status == st,
+            "current": query.status == st,
             "url": base + _query(params, statut=st.value, page=1),
         }
         for st in (Status.EN_RETARD, Status.A_RISQUE, Status.DANS_LES_TEMPS)
     ]
-    closed = by_status.get(None, 0)
-    pager = {
+
+
+def _pager(found: PortfolioPage, size: int, base: str, params: dict[str, Any]) -> dict[str, Any]:
+    page, pages, total = found.page, found.pages, found.total
+    return {
         "page": page,
         "pages": pages,
         "total": total,
@@ -321,30 +423,6 @@ def _portfolio(request: Request, principal: Principal, raw: dict[str, str], *, m
             for n in range(max(1, page - 3), min(pages, page + 3) + 1)
         ],
     }
-    filtered = bool(state or status or kind or region or q)
-    return render(
-        request,
-        "portfolio.html",
-        {
-            "section": "portefeuille",
-            "mine": mine,
-            "rows": items,
-            "pager": pager,
-            "params": params,
-            "filtered": filtered,
-            "regions": sorted(set(regions) | ({region} if region else set())),
-            "states": [(st.value, STATE_LABELS[st]) for st in State],
-            "statuses": list(STATUS_LABELS.items()),
-            "kinds": list(KIND_LABELS.items()),
-            "sorts": SORTS_FR,
-            "page_sizes": PAGE_SIZES,
-            "step_counts": step_counts,
-            "status_counts": status_counts,
-            "closed_count": closed,
-            "today": today,
-            "date_fr": charts.date_fr,
-        },
-    )
 
 
 def _row(p: Project, today: date) -> Row:
@@ -514,21 +592,55 @@ def _project_context(
     can_write = Ability.WRITE in abilities
     is_consultant = Ability.CONSULTANT in abilities
     closed = state in TERMINAL
+    actions = _actions(p, view, can_write=can_write, is_consultant=is_consultant)
+    events, history = _history(uow, p.id, history_page)
+    plan = plan_of(p)
+    return {
+        "section": "portefeuille",
+        "p": read,
+        "project_id": str(p.id),
+        "state": state,
+        "closed": closed,
+        "kind_label": KIND_LABELS[Kind(p.kind)],
+        "initiator_label": _label(INITIATOR_LABELS, _enum(Initiator, p.initiator)),
+        "conventionnement_label": _label(CONVENTIONNEMENT_LABELS, _enum(Conventionnement, p.conventionnement)),
+        "status_label": STATUS_LABELS[read.status] if read.status else None,
+        "step_number": guidance.step_number(state),
+        "days_in_step": (today - p.state_entered_on).days if not closed else None,
+        "stepper": _stepper(sch, state),
+        "schedule": sch,
+        "timeline": charts.timeline(sch),
+        "checklist": guidance.checklist(p.id, state, view),
+        "evidence": _evidence_summary(p),
+        "can_write": can_write,
+        "is_consultant": is_consultant,
+        "can_replan": Ability.REPLAN in abilities and not closed,
+        "primary": [a for a in actions if a["forward"]],
+        "others": [a for a in actions if not a["forward"]],
+        "not_writer": NOT_WRITER,
+        "consultant_note": CONSULTANT_ONLY_NOTE,
+        "plan": [(st.value, STATE_LABELS[st], plan.months(st)) for st in STEPS],
+        "horizon_months": plan.horizon_months,
+        "events": [_event_row(e) for e in events],
+        "history": history,
+        "today": today,
+        "date_fr": charts.date_fr,
+        "short_date": charts.short_date_fr,
+    }
 
+
+def _label(labels: dict[E, str], value: E | None) -> str:
+    """The French label of a stored choice, "—" when there is none (or it is not one of the labels)."""
+    return labels.get(value, "—") if value is not None else "—"
+
+
+def _stepper(sch: dl.Schedule, state: State) -> list[dict[str, Any]]:
+    """The six steps across the top of the project page, each with its phase and its dates."""
     current_index = STEPS.index(state) if state in STEPS else len(STEPS)
     last_started = max((i for i, st in enumerate(sch.steps) if st.actual_start is not None), default=-1)
     stepper = []
     for i, st in enumerate(sch.steps):
-        if st.current:
-            phase, phase_label = "current", "Étape en cours"
-        elif state == State.ABANDONNEE and i == last_started:
-            phase, phase_label = "stopped", "Interrompue par l'abandon"
-        elif state == State.LABELLISEE or (st.actual_start is not None and i < current_index):
-            phase, phase_label = "done", "Terminée"
-        elif st.actual_start is not None:
-            phase, phase_label = "revisited", "Déjà ouverte, à reprendre"
-        else:
-            phase, phase_label = "todo", "À venir"
+        phase, phase_label = _phase(st, i, state, current_index=current_index, last_started=last_started)
         stepper.append(
             {
                 "number": i + 1,
@@ -543,21 +655,38 @@ def _project_context(
                 "months": st.months,
             }
         )
+    return stepper
 
-    forward = guidance.FORWARD_TRIGGER.get(state)
+
+def _phase(st: dl.StepSchedule, i: int, state: State, *, current_index: int, last_started: int) -> tuple[str, str]:
+    """(phase, its French label) of the step at index `i`, for a project now in `state`."""
+    if st.current:
+        return "current", "Étape en cours"
+    if state == State.ABANDONNEE and i == last_started:
+        return "stopped", "Interrompue par l'abandon"
+    if state == State.LABELLISEE or (st.actual_start is not None and i < current_index):
+        return "done", "Terminée"
+    if st.actual_start is not None:
+        return "revisited", "Déjà ouverte, à reprendre"
+    return "todo", "À venir"
+
+
+def _actions(p: Project, view: TransitionsRead, *, can_write: bool, is_consultant: bool) -> list[dict[str, Any]]:
+    """The transitions the page offers (pausing or resuming, whichever applies), each with whether the
+    user may fire it, whether it may fire now and what is missing; `forward` marks the next step's."""
+    forward = guidance.FORWARD_TRIGGER.get(State(p.state))
     actions = []
     for t in view.triggers:
         if t.trigger == Trigger.REPRENDRE and not p.suspended_since:
             continue
         if t.trigger == Trigger.SUSPENDRE and p.suspended_since:
             continue
-        permitted = can_write and (is_consultant or not t.consultant_only)
         actions.append(
             {
                 "trigger": t.trigger.value,
                 "label": t.label,
                 "allowed": t.allowed,
-                "permitted": permitted,
+                "permitted": can_write and (is_consultant or not t.consultant_only),
                 "to_label": STATE_LABELS[t.to_state],
                 "reason_required": t.reason_required,
                 "consultant_only": t.consultant_only,
@@ -565,58 +694,26 @@ def _project_context(
                 "unmet": [(u.code, u.message) for u in t.unmet],
             }
         )
-    primary = [a for a in actions if a["forward"]]
-    others = [a for a in actions if not a["forward"]]
+    return actions
 
+
+def _history(uow: UnitOfWork, pid: uuid.UUID, history_page: int) -> tuple[list[Event], dict[str, Any]]:
+    """One page of the project's events, newest first (the last page when asked beyond it), and its pager."""
     events, total_events = uow.events.page(
-        p.id, offset=(history_page - 1) * HISTORY_PAGE_SIZE, limit=HISTORY_PAGE_SIZE, newest_first=True
+        pid, offset=(history_page - 1) * HISTORY_PAGE_SIZE, limit=HISTORY_PAGE_SIZE, newest_first=True
     )
     history_pages = max(1, -(-total_events // HISTORY_PAGE_SIZE))
     if history_page > history_pages:  # beyond the last page: show the last one
         history_page = history_pages
         events, _ = uow.events.page(
-            p.id, offset=(history_page - 1) * HISTORY_PAGE_SIZE, limit=HISTORY_PAGE_SIZE, newest_first=True
+            pid, offset=(history_page - 1) * HISTORY_PAGE_SIZE, limit=HISTORY_PAGE_SIZE, newest_first=True
         )
-    plan = plan_of(p)
-    return {
-        "section": "portefeuille",
-        "p": read,
-        "project_id": str(p.id),
-        "state": state,
-        "closed": closed,
-        "kind_label": KIND_LABELS[Kind(p.kind)],
-        "initiator_label": INITIATOR_LABELS.get(_enum(Initiator, p.initiator), "—") if p.initiator else "—",
-        "conventionnement_label": CONVENTIONNEMENT_LABELS.get(_enum(Conventionnement, p.conventionnement), "—"),
-        "status_label": STATUS_LABELS[read.status] if read.status else None,
-        "step_number": guidance.step_number(state),
-        "days_in_step": (today - p.state_entered_on).days if not closed else None,
-        "stepper": stepper,
-        "schedule": sch,
-        "timeline": charts.timeline(sch),
-        "checklist": guidance.checklist(p.id, state, view),
-        "evidence": _evidence_summary(p),
-        "can_write": can_write,
-        "is_consultant": is_consultant,
-        "can_replan": Ability.REPLAN in abilities and not closed,
-        "primary": primary,
-        "others": others,
-        "not_writer": NOT_WRITER,
-        "consultant_note": CONSULTANT_ONLY_NOTE,
-        "plan": [(st.value, STATE_LABELS[st], plan.months(st)) for st in STEPS],
-        "horizon_months": plan.horizon_months,
-        "events": [_event_row(e) for e in events],
-        "history": {
-            "page": history_page,
-            "pages": history_pages,
-            "total": total_events,
-            "prev": f"/projets/{p.id}?historique={history_page - 1}#historique" if history_page > 1 else None,
-            "next": f"/projets/{p.id}?historique={history_page + 1}#historique"
-            if history_page < history_pages
-            else None,
-        },
-        "today": today,
-        "date_fr": charts.date_fr,
-        "short_date": charts.short_date_fr,
+    return events, {
+        "page": history_page,
+        "pages": history_pages,
+        "total": total_events,
+        "prev": f"/projets/{pid}?historique={history_page - 1}#historique" if history_page > 1 else None,
+        "next": f"/projets/{pid}?historique={history_page + 1}#historique" if history_page < history_pages else None,
     }
 
 
@@ -668,7 +765,7 @@ def _evidence_summary(p: Project) -> list[dict[str, Any]]:
 def _form_values(request: Request, names: tuple[str, ...] | None = None) -> dict[str, str]:
     """The submitted fields (read once by the page dependency), as bounded strings."""
     form = request.state.form
-    keys = names if names is not None else tuple(k for k in form.keys() if k != "csrf")
+    keys = names if names is not None else tuple(k for k in form if k != "csrf")
     return {k: (v if isinstance(v := form.get(k), str) else "")[:6000] for k in keys}
 
 
