@@ -1282,7 +1282,5 @@ def create_demo_accounts(uows: UnitOfWorkFactory, projects: list[Project], *, no
             else:
                 grants = [(role, None, scope)]
             if grants:
-                accounts.create_user(
-                    uow.session, email=email, name=name, password=DEMO_PASSWORD, grants=grants, now=now
-                )
+                accounts.create_user(uow, email=email, name=name, password=DEMO_PASSWORD, grants=grants, now=now)
     return out
