@@ -1,6 +1,6 @@
 """Bulk import of existing projects with their history, replayed through the ordinary services.
 
-Each project of the file is told the way app/demo.py tells the demo: for every day of its history the
+Each project of the file is told the way app/demo/service.py tells the demo: for every day of its history the
 clock is stopped on that day, the evidence of that day is recorded, then the transitions of that day
 are fired with it as their effective date. The guards are the workflow's own: a transition whose
 evidence is missing refuses the project with its unmet guard codes.

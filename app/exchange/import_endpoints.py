@@ -1,4 +1,4 @@
-"""Bulk import of existing projects with their history (see app/bulk_import.py and README)."""
+"""Bulk import of existing projects with their history (see app/exchange/bulk_import.py and README)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ORM tables (SQLAlchemy 2 typed). Tables are storage only: API schemas live in app/schemas.py."""
+"""ORM tables (SQLAlchemy 2 typed). Tables are storage only: API schemas live in app/projects/schemas.py."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """Pages for project leads and consultants (French): portfolio, project, transitions, re-plan, new
 project, workflow. Server-rendered, no JavaScript; every refusal is the same one the API gives.
 
-Access: every route names its rule in app.authz.RULES and depends on `PageUser` (app.web.pages), the
-same check as the API. Writes go through the same service functions as the API, one transaction each,
-and answer with POST/redirect/GET and a fixed confirmation message (`?ok=<code>`).
+Access: every route names its rule in app.authorization.rules.RULES and depends on `PageUser`
+(app.web.templating), the same check as the API. Writes go through the same service functions as the
+API, one transaction each, and answer with POST/redirect/GET and a fixed confirmation message
+(`?ok=<code>`).
 """
 
 from __future__ import annotations
