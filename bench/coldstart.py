@@ -20,6 +20,7 @@ Each figure is the median of --runs fresh processes (min and max given too):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -129,7 +130,9 @@ def main() -> None:
     imp = [run_time("import app.http.application") for _ in range(args.runs)]
     out["python_startup"] = stats(base)
     out["import_app_main"] = stats([i - statistics.median(base) for i in imp])
-    out["import_app_main_cpu"] = stats([run_cpu("import app.http.application") - run_cpu("pass") for _ in range(args.runs)])
+    out["import_app_main_cpu"] = stats(
+        [run_cpu("import app.http.application") - run_cpu("pass") for _ in range(args.runs)]
+    )
     # side by side: the stack alone (what any app on it pays), for the ratio app / stack
     out["import_stack_cpu"] = stats([run_cpu(STACK) - run_cpu("pass") for _ in range(args.runs)])
     out["import_ratio_app_to_stack"] = round(
@@ -165,10 +168,8 @@ def main() -> None:
             for _ in range(args.runs):
                 if fresh:
                     for suffix in ("", "-wal", "-shm"):
-                        try:
+                        with contextlib.suppress(FileNotFoundError):
                             os.unlink(f"{tmp}/fresh.db{suffix}")
-                        except FileNotFoundError:
-                            pass
                     key = None  # no key in an empty database: first answer = the health check
                 h, f, c = serve_until(url, key, "/api/v1/projects" if key else "/api/v1/health")
                 hs.append(h)

@@ -168,7 +168,7 @@ def explain(url: str, today: Any) -> None:
         for stmt in captured:
             sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
             plan = s.execute(__import__("sqlalchemy").text("EXPLAIN ANALYZE " + sql)).scalars().all()
-            print("\n".join(["-- plan:"] + plan))
+            print("\n".join(["-- plan:", *plan]))
     factory.kw["bind"].dispose()
 
 

@@ -111,7 +111,9 @@ def report(path: str, top: int) -> None:
     selfs: Counter = Counter()
     areas: Counter = Counter()
     total = 0
-    for line in open(path, encoding="utf-8", errors="replace"):
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        lines = fh.readlines()
+    for line in lines:
         stack, _, n = line.rstrip("\n").rpartition(" ")
         frames = stack.split(";")
         if not n.isdigit() or any(i in frames[-1] for i in IDLE):

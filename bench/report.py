@@ -11,7 +11,8 @@ import sys
 
 
 def throughput(path: str) -> None:
-    r = json.load(open(path))
+    with open(path) as fh:
+        r = json.load(fh)
     c = r["closed"]
     be = r["backend"]
     print(
@@ -23,13 +24,15 @@ def throughput(path: str) -> None:
         x = c[side]
         la = ", ".join(a.split()[0] for a in x["loadavg"])
         print(
-            f"| {be} | {side} | closed, {r['args']['connections']} conn. | {x['rps']} | {x['p50_ms']} | {x['p95_ms']} | "
-            f"{x['p99_ms']} | {x['server_cpu_pct']:.0f} | {x['server_cpu_ms_per_req']:.1f} | {x['loadgen_cpu_pct']:.1f} | "
+            f"| {be} | {side} | closed, {r['args']['connections']} conn. | {x['rps']} | {x['p50_ms']} | "
+            f"{x['p95_ms']} | {x['p99_ms']} | {x['server_cpu_pct']:.0f} | {x['server_cpu_ms_per_req']:.1f} | "
+            f"{x['loadgen_cpu_pct']:.1f} | "
             f"{'—' if x['db_cpu_pct'] is None else round(x['db_cpu_pct'])} | {la} |"
         )
     for o in r["open"]:
         print(
-            f"| {be} | {o['side']} | open, {o['rate']}/s | {o['rps']} | {o['p50_ms']} | {o['p95_ms']} | {o['p99_ms']} | "
+            f"| {be} | {o['side']} | open, {o['rate']}/s | {o['rps']} | {o['p50_ms']} | {o['p95_ms']} | "
+            f"{o['p99_ms']} | "
             f"{o['server_cpu_pct']:.0f} | {o['server_cpu_ms_per_req']:.1f} | {o['loadgen_cpu_pct']:.1f} | "
             f"{'—' if o['db_cpu_pct'] is None else round(o['db_cpu_pct'])} | {o['loadavg'].split()[0]} |"
         )
@@ -47,7 +50,8 @@ def throughput(path: str) -> None:
 
 
 def portfolio(path: str) -> None:
-    r = json.load(open(path))
+    with open(path) as fh:
+        r = json.load(fh)
     print(f"{r['projects']} projects, {r['events']} events")
     print("| request | p50 ms | p95 ms | p99 ms | max ms | load avg (1 min) |\n|---|---|---|---|---|---|")
     for k, v in r["kinds"].items():

@@ -90,9 +90,8 @@ class Tally:
         self.statuses[(kind, status)] += 1
         if b"database is locked" in body:
             self.locked += 1
-        if status >= 500 or (400 <= status < 500 and status not in ALLOWED_REFUSALS):
-            if len(self.bad) < 50:
-                self.bad.append(f"{status} {what}: {body[:300]!r}")
+        if (status >= 500 or (400 <= status < 500 and status not in ALLOWED_REFUSALS)) and len(self.bad) < 50:
+            self.bad.append(f"{status} {what}: {body[:300]!r}")
 
 
 class Client:
@@ -147,137 +146,151 @@ class Client:
         """One write of the evidence the current step needs (or a refused one, now and then)."""
         p = f"/projects/{pid}"
         d = (self.today - timedelta(days=self.r.randint(0, 30))).isoformat()
-        r = self.r
-        if r.random() < 0.08:  # invalid on purpose: 422
+        if self.r.random() < 0.08:  # invalid on purpose: 422
             await self.call("POST", f"{p}/communes", {"insee_code": "ABCDE", "name": self.uniq("X")}, kind="evidence")
             return
-        if state == "groupe_projet":
-            cat, pilot = r.choice(
-                [
-                    ("mouvement", True),
-                    ("habitant", False),
-                    ("collectivite", False),
-                    ("bailleur_social", False),
-                    ("partenaire_socio_economique", False),
-                ]
-            )
+        write = getattr(self, f"_evidence_{state}", None)
+        if write is not None:
+            await write(p, d)
+
+    async def _evidence_groupe_projet(self, p: str, d: str) -> None:
+        r = self.r
+        cat, pilot = r.choice(
+            [
+                ("mouvement", True),
+                ("habitant", False),
+                ("collectivite", False),
+                ("bailleur_social", False),
+                ("partenaire_socio_economique", False),
+            ]
+        )
+        await self.call(
+            "POST",
+            f"{p}/stakeholders",
+            {"name": self.uniq("Membre"), "category": cat, "is_amo_pilot": pilot},
+            kind="evidence",
+        )
+
+    async def _evidence_contours(self, p: str, d: str) -> None:
+        r = self.r
+        which = r.randrange(4)
+        if which == 0:
             await self.call(
                 "POST",
-                f"{p}/stakeholders",
-                {"name": self.uniq("Membre"), "category": cat, "is_amo_pilot": pilot},
+                f"{p}/communes",
+                {"insee_code": f"{r.randint(10000, 95999)}", "name": self.uniq("Commune")},
                 kind="evidence",
             )
-        elif state == "contours":
-            which = r.randrange(4)
-            if which == 0:
-                await self.call(
-                    "POST",
-                    f"{p}/communes",
-                    {"insee_code": f"{r.randint(10000, 95999)}", "name": self.uniq("Commune")},
-                    kind="evidence",
-                )
-            elif which == 1:
-                await self.call(
-                    "POST",
-                    f"{p}/qpvs",
-                    {"code": f"QP{r.randint(0, 999999):06d}", "name": self.uniq("QPV")},
-                    kind="evidence",
-                )
-            elif which == 2:
-                await self.call("POST", f"{p}/needs", {"label": self.uniq("Besoin")}, kind="evidence")
-            else:
-                await self.call("POST", f"{p}/activities", {"label": self.uniq("Activité")}, kind="evidence")
-        elif state == "faisabilite":
-            which = r.randrange(4)
-            if which == 0:
-                status, needs, hdrs = await self.call("GET", f"{p}/needs")
-                etag = hdrs.get("etag", "*")
-                for need in (needs or [])[:3] if status == 200 else []:
-                    if need["status"] == "a_etudier":  # If-Match: a PATCH that changes nothing writes no event
-                        status, _, hdrs = await self.call(
-                            "PATCH",
-                            f"{p}/needs/{need['id']}",
-                            {"status": "confirme"},
-                            {"If-Match": etag},
-                            kind="evidence",
-                        )
-                        if status != 200:
-                            break
-                        etag = hdrs.get("etag", "*")
-            elif which == 1:
-                await self.call(
-                    "PUT",
-                    f"{p}/feasibility",
-                    {
-                        "annual_charges": 400000,
-                        "market_income": 250000,
-                        "non_market_income": 150000,
-                        "premises_address": self.uniq("rue"),
-                        "conclusion": "favorable",
-                        "conclusion_on": d,
-                    },
-                    kind="evidence",
-                )
-            elif which == 2:
-                await self.call(
-                    "POST",
-                    f"{p}/markets",
-                    {"label": self.uniq("Marché"), "buyer_name": "Vilogia", "buyer_category": "bailleur_social"},
-                    kind="evidence",
-                )
-            else:
-                await self.call(
-                    "POST", f"{p}/site-visits", {"regie_name": self.uniq("Régie"), "visited_on": d}, kind="evidence"
-                )
-        elif state == "validation":
-            status, people, _ = await self.call("GET", f"{p}/stakeholders")
-            people = [x for x in (people or []) if x["category"] != "mouvement"] if status == 200 else []
-            if people:
-                who = r.choice(people)
-                verdict = "favorable" if r.random() < 0.85 else "defavorable"
-                await self.call(
-                    "POST",
-                    f"{p}/approvals",
-                    {"stakeholder_id": who["id"], "verdict": verdict, "given_on": d},
-                    kind="evidence",
-                )
-        elif state == "prefiguration":
-            which = r.randrange(3)
-            if which == 0:
-                await self.call(
-                    "PUT",
-                    f"{p}/association",
-                    {"name": self.uniq("Association"), "declared_on": d, "rna": f"W{r.randint(0, 999999999):09d}"},
-                    kind="evidence",
-                )
-            elif which == 1:
-                await self.call(
-                    "POST",
-                    f"{p}/board-members",
-                    {
-                        "name": self.uniq("Administrateur"),
-                        "college": r.choice(["habitant", "collectivite", "bailleur_social"]),
-                    },
-                    kind="evidence",
-                )
-            else:
-                await self.call(
-                    "POST",
-                    f"{p}/hires",
-                    {"name": self.uniq("Salarié"), "role": "Chargé de mission", "start_on": d},
-                    kind="evidence",
-                )
-        elif state == "expertise":
+        elif which == 1:
             await self.call(
                 "POST",
-                f"{p}/expertises",
+                f"{p}/qpvs",
+                {"code": f"QP{r.randint(0, 999999):06d}", "name": self.uniq("QPV")},
+                kind="evidence",
+            )
+        elif which == 2:
+            await self.call("POST", f"{p}/needs", {"label": self.uniq("Besoin")}, kind="evidence")
+        else:
+            await self.call("POST", f"{p}/activities", {"label": self.uniq("Activité")}, kind="evidence")
+
+    async def _evidence_faisabilite(self, p: str, d: str) -> None:
+        r = self.r
+        which = r.randrange(4)
+        if which == 0:
+            status, needs, hdrs = await self.call("GET", f"{p}/needs")
+            etag = hdrs.get("etag", "*")
+            for need in (needs or [])[:3] if status == 200 else []:
+                if need["status"] == "a_etudier":  # If-Match: a PATCH that changes nothing writes no event
+                    status, _, hdrs = await self.call(
+                        "PATCH",
+                        f"{p}/needs/{need['id']}",
+                        {"status": "confirme"},
+                        {"If-Match": etag},
+                        kind="evidence",
+                    )
+                    if status != 200:
+                        break
+                    etag = hdrs.get("etag", "*")
+        elif which == 1:
+            await self.call(
+                "PUT",
+                f"{p}/feasibility",
                 {
-                    "conducted_on": d,
-                    "experts": ["Claire Martin"],
-                    "conclusion": "favorable" if r.random() < 0.8 else "reserves",
+                    "annual_charges": 400000,
+                    "market_income": 250000,
+                    "non_market_income": 150000,
+                    "premises_address": self.uniq("rue"),
+                    "conclusion": "favorable",
+                    "conclusion_on": d,
                 },
                 kind="evidence",
             )
+        elif which == 2:
+            await self.call(
+                "POST",
+                f"{p}/markets",
+                {"label": self.uniq("Marché"), "buyer_name": "Vilogia", "buyer_category": "bailleur_social"},
+                kind="evidence",
+            )
+        else:
+            await self.call(
+                "POST", f"{p}/site-visits", {"regie_name": self.uniq("Régie"), "visited_on": d}, kind="evidence"
+            )
+
+    async def _evidence_validation(self, p: str, d: str) -> None:
+        r = self.r
+        status, people, _ = await self.call("GET", f"{p}/stakeholders")
+        people = [x for x in (people or []) if x["category"] != "mouvement"] if status == 200 else []
+        if people:
+            who = r.choice(people)
+            verdict = "favorable" if r.random() < 0.85 else "defavorable"
+            await self.call(
+                "POST",
+                f"{p}/approvals",
+                {"stakeholder_id": who["id"], "verdict": verdict, "given_on": d},
+                kind="evidence",
+            )
+
+    async def _evidence_prefiguration(self, p: str, d: str) -> None:
+        r = self.r
+        which = r.randrange(3)
+        if which == 0:
+            await self.call(
+                "PUT",
+                f"{p}/association",
+                {"name": self.uniq("Association"), "declared_on": d, "rna": f"W{r.randint(0, 999999999):09d}"},
+                kind="evidence",
+            )
+        elif which == 1:
+            await self.call(
+                "POST",
+                f"{p}/board-members",
+                {
+                    "name": self.uniq("Administrateur"),
+                    "college": r.choice(["habitant", "collectivite", "bailleur_social"]),
+                },
+                kind="evidence",
+            )
+        else:
+            await self.call(
+                "POST",
+                f"{p}/hires",
+                {"name": self.uniq("Salarié"), "role": "Chargé de mission", "start_on": d},
+                kind="evidence",
+            )
+
+    async def _evidence_expertise(self, p: str, d: str) -> None:
+        r = self.r
+        await self.call(
+            "POST",
+            f"{p}/expertises",
+            {
+                "conducted_on": d,
+                "experts": ["Claire Martin"],
+                "conclusion": "favorable" if r.random() < 0.8 else "reserves",
+            },
+            kind="evidence",
+        )
 
     async def step(self) -> None:
         pid = self.r.choice(self.ids)
