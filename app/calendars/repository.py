@@ -1,5 +1,6 @@
-"""Repository: calendar tokens, their owners, and the projects a feed shows. It never commits; the
-unit of work does."""
+"""Repository: calendar tokens and the projects a feed shows (their owners: AccountRepository).
+
+It never commits; the unit of work does."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.accounts.models import ApiKey, User
 from app.authorization.rules import Principal
 from app.calendars.models import CalendarToken
 from app.projects.models import Project
@@ -38,16 +38,6 @@ class CalendarRepository:
                 .order_by(CalendarToken.created_at, CalendarToken.id)
             )
         )
-
-    # --- owners -----------------------------------------------------------------------------------
-    def owner_key(self, api_key_id: int) -> ApiKey | None:
-        return self.session.get(ApiKey, api_key_id)
-
-    def active_owner_user(self, user_id: int) -> User | None:
-        """The user with their grants, if still active."""
-        return self.session.scalars(
-            select(User).where(User.id == user_id, User.active.is_(True)).options(selectinload(User.grants))
-        ).one_or_none()
 
     # --- projects ---------------------------------------------------------------------------------
     def region_of(self, project_id: uuid.UUID) -> str | None:

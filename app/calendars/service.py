@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from app.accounts.repository import AccountRepository
 from app.authorization.rules import Ability, Principal, key_principal, user_principal
 from app.calendars.models import CalendarToken
 from app.calendars.repository import CalendarRepository
@@ -113,28 +114,28 @@ def revoke_token(uow: UnitOfWork, principal: Principal, token_id: int, *, now: d
     return row
 
 
-def owner_principal(repo: CalendarRepository, row: CalendarToken, now: datetime) -> Principal | None:
+def owner_principal(accounts: AccountRepository, row: CalendarToken, now: datetime) -> Principal | None:
     """The token owner's rights as of now; None if the owner can no longer act."""
     if row.user_id is not None:
-        user = repo.active_owner_user(row.user_id)
+        user = accounts.active_user(row.user_id)
         return user_principal(user) if user is not None else None
     if row.api_key_id is not None:
-        key = repo.owner_key(row.api_key_id)
+        key = accounts.api_key(row.api_key_id)
         if key is None or key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
             return None
         return key_principal(key)
     return None
 
 
-def resolve(repo: CalendarRepository, token: str, now: datetime) -> tuple[CalendarToken, Principal]:
+def resolve(uow: UnitOfWork, token: str, now: datetime) -> tuple[CalendarToken, Principal]:
     """The live token and its owner's rights; NotFound for anything else (unknown, revoked, orphaned)."""
     prefix = prefix_of(token)
     if prefix is None:
         raise NotFound(NOT_FOUND)
-    row = repo.by_hash(sha256_hex(token))
+    row = uow.calendars.by_hash(sha256_hex(token))
     if row is None or row.prefix != prefix or not same(row.token_hash, sha256_hex(token)) or row.revoked_at:
         raise NotFound(NOT_FOUND)
-    principal = owner_principal(repo, row, now)
+    principal = owner_principal(uow.accounts, row, now)
     if principal is None:
         raise NotFound(NOT_FOUND)
     return row, principal
@@ -245,7 +246,7 @@ def to_ical(projects: list[Project], *, name: str, today: date) -> bytes:
 
 def feed(uow: UnitOfWork, token: str, *, now: datetime, today: date) -> bytes:
     """The iCalendar document a token gives access to (NotFound otherwise). Touches last_used_at (commits)."""
-    row, principal = resolve(uow.calendars, token, now)
+    row, principal = resolve(uow, token, now)
     projects = feed_projects(uow.calendars, row, principal)
     name = f"regieflow — {projects[0].name}" if row.project_id is not None else f"regieflow — {principal.name}"
     body = to_ical(projects, name=name, today=today)

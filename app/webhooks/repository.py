@@ -13,7 +13,6 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Result, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from app.accounts.models import ApiKey, User
 from app.projects.models import Event, OutboxMessage, Project
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSecret, WebhookSubscription
 
@@ -95,16 +94,6 @@ class WebhookRepository:
                 delete(WebhookSecret).where(WebhookSecret.expires_at.is_not(None), WebhookSecret.expires_at <= now)
             )
         )
-
-    # --- owners -----------------------------------------------------------------------------------
-    def owner_key(self, api_key_id: int) -> ApiKey | None:
-        return self.session.get(ApiKey, api_key_id)
-
-    def owner_user(self, user_id: int) -> User | None:
-        """The user with their grants (active or not)."""
-        return self.session.scalars(
-            select(User).where(User.id == user_id).options(selectinload(User.grants))
-        ).one_or_none()
 
     # --- what deliveries carry --------------------------------------------------------------------
     def event(self, event_id: int) -> Event | None:

@@ -21,12 +21,12 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from app.accounts.repository import AccountRepository
 from app.authorization.rules import Ability, Principal, key_principal, user_principal
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.unit_of_work import UnitOfWork
 from app.projects.models import Event
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSecret, WebhookSubscription
-from app.webhooks.repository import WebhookRepository
 from workflow.errors import InvalidInput
 
 SECRET_PREFIX = "whsec_"
@@ -162,17 +162,19 @@ def may_subscribe(principal: Principal) -> bool:
     return any(Ability.READ in s.abilities for s in principal.scopes)
 
 
-def owner_principal(repo: WebhookRepository, sub: WebhookSubscription, now: datetime) -> tuple[Principal | None, str]:
+def owner_principal(
+    accounts: AccountRepository, sub: WebhookSubscription, now: datetime
+) -> tuple[Principal | None, str]:
     """The owner as it stands now, or (None, why the subscription can no longer be served)."""
     if sub.api_key_id is not None:
-        key = repo.owner_key(sub.api_key_id)
+        key = accounts.api_key(sub.api_key_id)
         if key is None or key.revoked_at is not None:
             return None, "La clé d'API propriétaire de l'abonnement a été révoquée."
         if key.expires_at is not None and key.expires_at <= now:
             return None, "La clé d'API propriétaire de l'abonnement a expiré."
         return key_principal(key), ""
     if sub.user_id is not None:
-        user = repo.owner_user(sub.user_id)
+        user = accounts.user(sub.user_id)
         if user is None or not user.active:
             return None, "Le compte propriétaire de l'abonnement est désactivé."
         return user_principal(user), ""

@@ -36,7 +36,7 @@ import httpx
 from app.authorization.rules import Principal
 from app.core.clock import Clock
 from app.core.settings import Settings
-from app.core.unit_of_work import UnitOfWorkFactory
+from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.deadline_watch.service import scan as scan_deadlines
 from app.feed.service import payload_of
 from app.projects.models import OutboxMessage
@@ -189,20 +189,21 @@ class Worker:
                 rows = uow.webhooks.undispatched(FANOUT_BATCH)
                 if not rows:
                     return rows_seen, created
-                created += self._fan_out_rows(uow.webhooks, rows, now)
+                created += self._fan_out_rows(uow, rows, now)
                 uow.commit()
             rows_seen += len(rows)
             if len(rows) < FANOUT_BATCH:
                 return rows_seen, created
 
-    def _fan_out_rows(self, repo: WebhookRepository, rows: list[OutboxMessage], now: datetime) -> int:
+    def _fan_out_rows(self, uow: UnitOfWork, rows: list[OutboxMessage], now: datetime) -> int:
         """One delivery per (row, subscription that wants it and whose owner may read it); the rows are
         marked dispatched. How many deliveries were created."""
         created = 0
+        repo = uow.webhooks
         subs = repo.enabled_subscriptions()
         owners: dict[int, Principal | None] = {}
         for sub in subs:
-            owner, why = owner_principal(repo, sub, now)
+            owner, why = owner_principal(uow.accounts, sub, now)
             if owner is None:
                 repo.disable(sub.id, why, now)
             owners[sub.id] = owner
@@ -269,7 +270,7 @@ class Worker:
         """Send one claimed delivery; its new status, or None when nothing was sent."""
         now = self.clock.now()
         with self.uows(write=False) as uow:  # SQLite: BEGIN, not BEGIN IMMEDIATE
-            prepared = self._prepare(uow.webhooks, delivery_id, now)
+            prepared = self._prepare(uow, delivery_id, now)
         if prepared is None:
             return None
         if prepared.refusal is not None:
@@ -285,8 +286,9 @@ class Worker:
         return self._record(delivery_id, outcome)
 
     @staticmethod
-    def _prepare(repo: WebhookRepository, delivery_id: int, now: datetime) -> Prepared | None:
+    def _prepare(uow: UnitOfWork, delivery_id: int, now: datetime) -> Prepared | None:
         """What to send for a claimed delivery (read in one transaction), or None if nothing is to be sent."""
+        repo = uow.webhooks
         d = repo.delivery(delivery_id)
         if d is None or d.status != "pending":
             return None
@@ -297,7 +299,7 @@ class Worker:
         if event is None:  # webhook_deliveries.event_id is a foreign key ON DELETE RESTRICT
             raise RuntimeError(f"delivery {d.id} names event {d.event_id}, which does not exist")
         region = repo.region_of(event.project_id)
-        owner, why = owner_principal(repo, sub, now)
+        owner, why = owner_principal(uow.accounts, sub, now)
         refusal = None
         if owner is None:
             refusal = why
