@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
-from pydantic import BaseModel, Field
 
 from app.calendars import service as calendars
-from app.core.schemas import Body
+from app.calendars.schemas import CalendarCreate, CalendarCreated, CalendarRead
 from app.http.dependencies import Authorized, ClockDep, PrincipalDep, ReadUow, WriteUow
 
 router = APIRouter(prefix="/calendars", tags=["calendars"], dependencies=[Authorized])
@@ -20,28 +17,6 @@ feed_router = APIRouter(tags=["calendars"], dependencies=[Authorized])
 
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-class CalendarCreate(Body):
-    project_id: uuid.UUID | None = Field(
-        None,
-        description="One project you may read; omit for your whole "
-        "portfolio (what you may read when the feed is fetched).",
-    )
-
-
-class CalendarRead(BaseModel):
-    id: int
-    prefix: str = Field(..., description="Visible part of the token, to recognise it.")
-    project_id: uuid.UUID | None
-    created_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
-
-
-class CalendarCreated(CalendarRead):
-    token: str = Field(..., description="The token itself: shown only in this response, never again.")
-    url: str = Field(..., description="The address to subscribe to (the token is its only credential).")
 
 
 @router.post(

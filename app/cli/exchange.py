@@ -58,12 +58,13 @@ def import_projects_cmd(
 
     from app.core.clock import Clock
     from app.exchange import bulk_import
+    from app.exchange.schemas import ImportRequest
 
     migrate()
     settings = get_settings()
     try:
         with open(file, "rb") as fh:
-            request = bulk_import.ImportRequest.model_validate_json(fh.read())
+            request = ImportRequest.model_validate_json(fh.read())
     except ValidationError as exc:
         typer.echo(f"Refused: {file} is not a bulk import file:\n{exc}", err=True)
         raise typer.Exit(2) from None

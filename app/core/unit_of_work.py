@@ -20,6 +20,7 @@ from app.calendars.repository import CalendarRepository
 from app.core.database import make_engine, make_session_factory
 from app.core.errors import ConcurrentUpdate
 from app.core.settings import Settings
+from app.deadline_watch.repository import DeadlineWatchRepository
 from app.feed.models import FeedCounter
 from app.feed.repository import FeedRepository
 from app.idempotency.repository import IdempotencyRepository
@@ -29,6 +30,18 @@ from app.webhooks.repository import WebhookRepository
 # Callables run inside the transaction just before COMMIT (after every change, before the feed positions):
 # the idempotency layer marks its record "committed" there, so the effect and the record cannot disagree.
 BEFORE_COMMIT = "regieflow_before_commit"
+EVENT_SEQUENCE_CONSTRAINT = "uq_events_project_seq"
+
+
+def is_event_sequence_conflict(err: IntegrityError) -> bool:
+    """Whether the commit lost the race for a project's next event number (uq_events_project_seq):
+    another transaction wrote the project's event first. Any other integrity error is not a
+    concurrent update and is raised as it is."""
+    diag = getattr(err.orig, "diag", None)  # psycopg names the violated constraint
+    if diag is not None and getattr(diag, "constraint_name", None):
+        return bool(diag.constraint_name == EVENT_SEQUENCE_CONSTRAINT)
+    # SQLite names the columns instead: "UNIQUE constraint failed: events.project_id, events.seq"
+    return "events.project_id, events.seq" in str(err.orig)
 
 
 class UnitOfWork:
@@ -63,6 +76,7 @@ class UnitOfWork:
         self.calendars = CalendarRepository(self.session)
         self.idempotency = IdempotencyRepository(self.session)
         self.feed = FeedRepository(self.session)
+        self.deadlines = DeadlineWatchRepository(self.session)
         return self
 
     def __exit__(
@@ -116,7 +130,7 @@ class UnitOfWork:
         except (StaleDataError, IntegrityError) as err:
             self.session.info.pop(CHAIN_TAILS, None)
             self.session.rollback()
-            if isinstance(err, IntegrityError) and "events" not in str(err.orig):
+            if isinstance(err, IntegrityError) and not is_event_sequence_conflict(err):
                 raise
             raise ConcurrentUpdate(
                 "Le projet a été modifié par une autre requête : rechargez-le puis réessayez."

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from app.core.clock import SYSTEM, Actor, Clock
 from app.core.errors import ConcurrentUpdate
 from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from app.deadline_watch.repository import DeadlineWatchRepository
 from app.projects.models import Event
-from app.projects.service import _record, index_of, plan_of
+from app.projects.service import index_of, plan_of, record_change
 from workflow import deadlines as dl
 from workflow.vocabulary import State, Status
 
@@ -30,7 +29,7 @@ class ScanReport:
 def scan(uows: UnitOfWorkFactory, clock: Clock, *, actor: Actor = SYSTEM) -> ScanReport:
     report = ScanReport()
     with uows(write=False) as uow:
-        ids = DeadlineWatchRepository(uow.session).candidates(clock.today())
+        ids = uow.deadlines.candidates(clock.today())
     for project_id in ids:
         report.checked += 1
         for _ in range(3):  # a concurrent change of the project: look again
@@ -67,11 +66,11 @@ def watch_deadline(uow: UnitOfWork, project_id: uuid.UUID, *, actor: Actor, cloc
         uow.commit()
         return None
     if new is None or (old is None and new == Status.DANS_LES_TEMPS.value):
-        DeadlineWatchRepository(uow.session).note_status(p.id, new)
+        uow.deadlines.note_status(p.id, new)
         uow.commit()
         return None
     p.deadline_status = new
-    event = _record(
+    event = record_change(
         uow,
         p,
         clock,

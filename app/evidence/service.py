@@ -14,7 +14,7 @@ from app.core.errors import Conflict, NotFound
 from app.core.unit_of_work import UnitOfWork
 from app.evidence.registry import EvidenceKind
 from app.projects.models import Project
-from app.projects.service import _jsonable, _load_for_write, _plain, _record
+from app.projects.service import jsonable, load_for_write, plain, record_change
 from workflow.errors import InvalidInput
 
 
@@ -62,8 +62,8 @@ def add_evidence(
     clock: Clock,
 ) -> tuple[Project, Any, bool]:
     """Add a row (or record/replace a singleton); returns the project, the row and whether it is new."""
-    p = _load_for_write(uow, project_id, expected_version, relations=_relations_for(kind))
-    values = _plain(body.model_dump())
+    p = load_for_write(uow, project_id, expected_version, relations=_relations_for(kind))
+    values = plain(body.model_dump())
     _check_past(kind, values, clock.today())
     if kind.extra_check:
         kind.extra_check(p, values)
@@ -82,13 +82,13 @@ def add_evidence(
         _rows(p, kind).append(row)
         created = True
     uow.flush()
-    _record(
+    record_change(
         uow,
         p,
         clock,
         actor,
         "evidence.created" if created else "evidence.updated",
-        data={"kind": kind.name, "id": getattr(row, "id", None), "values": _jsonable(values)},
+        data={"kind": kind.name, "id": getattr(row, "id", None), "values": jsonable(values)},
     )
     uow.commit()
     return p, row, created
@@ -105,9 +105,9 @@ def update_evidence(
     actor: Actor,
     clock: Clock,
 ) -> tuple[Project, Any]:
-    p = _load_for_write(uow, project_id, expected_version, relations=_relations_for(kind))
+    p = load_for_write(uow, project_id, expected_version, relations=_relations_for(kind))
     row = _find(p, kind, item_id)
-    changes = {k: v for k, v in _plain(body.model_dump(exclude_unset=True)).items() if getattr(row, k) != v}
+    changes = {k: v for k, v in plain(body.model_dump(exclude_unset=True)).items() if getattr(row, k) != v}
     for name, value in changes.items():
         if value is None and not kind.model.__table__.c[name].nullable:
             raise InvalidInput("Ce champ ne peut pas être vidé.", name)
@@ -119,13 +119,13 @@ def update_evidence(
     for name, value in changes.items():
         setattr(row, name, value)
     if changes:
-        _record(
+        record_change(
             uow,
             p,
             clock,
             actor,
             "evidence.updated",
-            data={"kind": kind.name, "id": item_id, "values": _jsonable(changes)},
+            data={"kind": kind.name, "id": item_id, "values": jsonable(changes)},
         )
     uow.commit()  # even with nothing to write: a rollback would expire the rows the caller reads next
     return p, row
@@ -141,7 +141,7 @@ def delete_evidence(
     actor: Actor,
     clock: Clock,
 ) -> Project:
-    p = _load_for_write(uow, project_id, expected_version, relations=_relations_for(kind))
+    p = load_for_write(uow, project_id, expected_version, relations=_relations_for(kind))
     if kind.singleton:
         row = getattr(p, kind.relation)
         if row is None:
@@ -154,6 +154,6 @@ def delete_evidence(
             raise Conflict("Cette partie prenante a donné un avis : elle ne peut pas être retirée du projet.")
         _rows(p, kind).remove(row)
     uow.session.delete(row)
-    _record(uow, p, clock, actor, "evidence.deleted", data={"kind": kind.name, "id": item_id})
+    record_change(uow, p, clock, actor, "evidence.deleted", data={"kind": kind.name, "id": item_id})
     uow.commit()
     return p

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.authorization.rules import ROLE_ABILITIES, Ability, Principal, Role
@@ -42,6 +42,13 @@ from app.core.unit_of_work import UnitOfWorkFactory
 from app.evidence.registry import CONSULTANT_ONLY_KINDS, KINDS, EvidenceKind
 from app.evidence.schemas import StakeholderIn
 from app.evidence.service import add_evidence, update_evidence
+from app.exchange.schemas import (
+    MAX_EVIDENCE,
+    MAX_TRANSITIONS,
+    FieldProblem,
+    ImportReport,
+    ProjectOutcome,
+)
 from app.projects.schemas import ProjectCreate
 from app.projects.service import create_project
 from app.transitions.schemas import TransitionBody, UnmetRead
@@ -54,15 +61,6 @@ log = logging.getLogger("regieflow")
 
 
 IMPORT_ACTOR = Actor("system", "import", "Import")
-
-
-MAX_PROJECTS = 200
-
-
-MAX_EVIDENCE = 2000
-
-
-MAX_TRANSITIONS = 200
 
 
 Ref = Field(None, min_length=1, max_length=100)
@@ -110,69 +108,6 @@ class ImportedProject(_Strict):
 class Checked:
     ref: str | None
     project: ProjectCreate
-
-
-class ImportProjectIn(BaseModel):
-    """One project of a bulk import; checked project by project (a wrong one is refused in the report)."""
-
-    model_config = ConfigDict(extra="allow")
-    ref: Any = Field(None, description="Your own identifier for the project, echoed in the report.")
-    project: dict[str, Any] = Field(
-        default_factory=dict,
-        description="The body of POST /projects, with `started_on` (required here): the day the groupe projet started.",
-    )
-    evidence: list[dict[str, Any]] = Field(
-        default_factory=list,
-        max_length=MAX_EVIDENCE,
-        description=(
-            "Items `{kind, on, ref?, update?, data}`: `kind` an evidence collection (stakeholders, communes, qpvs, "
-            "needs, activities, feasibility, markets, site-visits, approvals, association, board-members, hires, "
-            "expertises), `on` the day it was recorded, `data` the body of its POST (or PUT), or of its PATCH "
-            "with `update: <ref of an earlier item>`. An approval names its stakeholder with `stakeholder`: the "
-            "`ref` (or the name) of a stakeholder recorded before it."
-        ),
-    )
-    transitions: list[dict[str, Any]] = Field(
-        default_factory=list,
-        max_length=MAX_TRANSITIONS,
-        description=("Items `{trigger, effective_on, reason?}` in the order they happened."),
-    )
-
-
-class ImportRequest(BaseModel):
-    projects: list[ImportProjectIn] = Field(..., min_length=1, max_length=MAX_PROJECTS)
-
-
-# --- the report ---------------------------------------------------------------------------------
-class FieldProblem(BaseModel):
-    field: str
-    message: str
-
-
-class ProjectOutcome(BaseModel):
-    index: int = Field(..., description="Position of the project in the file, from 0.")
-    ref: str | None = None
-    name: str | None = None
-    status: Literal["imported", "refused"]
-    project_id: uuid.UUID | None = Field(None, description="The new project (absent in a dry run).")
-    state: str | None = None
-    version: int | None = None
-    code: str | None = Field(
-        None,
-        description="Why it was refused: a problem code (conditions_non_remplies, "
-        "donnee_invalide, requete_invalide, transition_impossible, …).",
-    )
-    detail: str | None = None
-    at: str | None = Field(None, description="The step that was refused, e.g. `transitions.2` or `evidence.5`.")
-    unmet: list[UnmetRead] = Field(default_factory=list, description="Unmet guards, when a transition was refused.")
-    errors: list[FieldProblem] = Field(default_factory=list, description="Invalid fields, with where they are.")
-
-
-class ImportReport(BaseModel):
-    dry_run: bool
-    imported: int
-    refused: int
-    projects: list[ProjectOutcome]
 
 
 # --- checking a project before running it -------------------------------------------------------

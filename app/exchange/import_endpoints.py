@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from app.exchange import bulk_import
+from app.exchange.schemas import ImportReport, ImportRequest
 from app.http.dependencies import ActorDep, Authorized, ClockDep, PrincipalDep, SettingsDep, uow_factory
 
 router = APIRouter(prefix="/imports", tags=["imports"], dependencies=[Authorized])
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/imports", tags=["imports"], dependencies=[Authorized
 
 @router.post(
     "/projects",
-    response_model=bulk_import.ImportReport,
+    response_model=ImportReport,
     name="import_projects",
     summary="Import projects with their evidence and transitions, replayed through the workflow",
     description="Each project is replayed day by day through the same services and guards as the API, in "
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/imports", tags=["imports"], dependencies=[Authorized
     responses={403: {"description": "A project outside your reach"}, 422: {"description": "Invalid envelope"}},
 )
 def import_projects(
-    body: bulk_import.ImportRequest,
+    body: ImportRequest,
     request: Request,
     actor: ActorDep,
     clock: ClockDep,
@@ -34,7 +35,7 @@ def import_projects(
     dry_run: Annotated[
         bool, Query(description="Check and replay everything, then roll back: nothing is kept.")
     ] = False,
-) -> bulk_import.ImportReport:
+) -> ImportReport:
     items = [p.model_dump(exclude_unset=True) for p in body.projects]
     bulk_import.check_access(items, principal)
     return bulk_import.import_projects(

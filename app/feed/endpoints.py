@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.feed.service import FeedPage, decode_cursor, read_feed
+from app.feed.schemas import FeedPage
+from app.feed.service import decode_cursor, read_feed
 from app.http.dependencies import Authorized, PrincipalDep, ReadUow, SettingsDep
 from workflow.errors import InvalidInput
 

@@ -7,30 +7,14 @@ and never sees one twice. The same item shape is the `data` of a webhook payload
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
-
-from pydantic import BaseModel
 
 from app.authorization.rules import Principal
 from app.core.unit_of_work import UnitOfWork
+from app.feed.schemas import FeedItem, FeedPage
 from app.projects.models import Event
-from app.transitions.schemas import EventRead
 
 CURSOR_PREFIX = "fs_"
-
-
-class FeedItem(EventRead):
-    """An event as the feed and webhook payloads show it: the project's event plus where it stands."""
-
-    feed_seq: int
-    project_id: uuid.UUID
-
-
-class FeedPage(BaseModel):
-    items: list[FeedItem]
-    next_cursor: str
-    has_more: bool
 
 
 def encode_cursor(feed_seq: int) -> str:

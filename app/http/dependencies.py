@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts.authentication import authenticate
@@ -20,7 +19,6 @@ from app.core.identifiers import parse_uuid
 from app.core.security import same
 from app.core.settings import Settings
 from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from app.projects.models import Project
 
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a sync dependency in its thread pool, and
@@ -126,7 +124,7 @@ def _check(
         if "project_id" in request.path_params and not bearer:
             raise NotFound("Projet introuvable.")  # a page answers 404 for a malformed project id
         return principal  # the path is invalid: parameter validation answers 422
-    region = uow.session.scalar(select(Project.region).where(Project.id == project_id))
+    region = uow.projects.region_of(project_id)
     abilities = principal.abilities(project_id, region) if region is not None else frozenset()
     if Ability.READ not in abilities:
         raise NotFound("Projet introuvable.")

@@ -84,6 +84,10 @@ class ProjectRepository:
     def add(self, project: Project) -> None:
         self.session.add(project)
 
+    def region_of(self, project_id: uuid.UUID) -> str | None:
+        """The project's region (what access rules need), or None if there is no such project."""
+        return self.session.scalar(select(Project.region).where(Project.id == project_id))
+
     def exists(self) -> bool:
         """Whether the database holds any project."""
         return self.session.scalar(select(Project.id).limit(1)) is not None

@@ -45,7 +45,7 @@ def refresh_index(p: Project) -> None:
     p.horizon_on, p.step_due_on, p.projected_label_on = idx.horizon_on, idx.step_due_on, idx.projected_label_on
 
 
-def _load_for_write(
+def load_for_write(
     uow: UnitOfWork,
     project_id: uuid.UUID,
     expected_version: int | None,
@@ -64,7 +64,7 @@ def _load_for_write(
     return p
 
 
-def _record(uow: UnitOfWork, p: Project, clock: Clock, actor: Actor, type_: str, **fields: Any) -> Event:
+def record_change(uow: UnitOfWork, p: Project, clock: Clock, actor: Actor, type_: str, **fields: Any) -> Event:
     """Bump the project's version and append the event that explains it (same transaction)."""
     now = clock.now()
     p.version = p.version + 1 if p.version else 1
@@ -83,12 +83,12 @@ def _record(uow: UnitOfWork, p: Project, clock: Clock, actor: Actor, type_: str,
     return uow.events.append(event)
 
 
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
+def plain(values: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}
 
 
-def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in _plain(values).items()}
+def jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in plain(values).items()}
 
 
 # --- projects -----------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ def create_project(
     started_on = body.started_on or today
     if started_on > today:
         raise InvalidInput("La date de démarrage du groupe projet ne peut pas être dans le futur.", "started_on")
-    values = _plain(body.model_dump(exclude={"started_on"}))
+    values = plain(body.model_dump(exclude={"started_on"}))
     p = Project(
         id=uuid.uuid4(),
         state=State.GROUPE_PROJET.value,
@@ -121,7 +121,7 @@ def create_project(
     p.suspensions = []
     refresh_index(p)
     uow.projects.add(p)
-    _record(
+    record_change(
         uow,
         p,
         clock,
@@ -129,7 +129,7 @@ def create_project(
         "project.created",
         effective_on=started_on,
         to_state=p.state,
-        data={**_jsonable(values), "started_on": started_on.isoformat(), "plan": plan.as_dict()},
+        data={**jsonable(values), "started_on": started_on.isoformat(), "plan": plan.as_dict()},
     )
     if porteur_user_id is not None:
         uow.session.add(RoleGrant(user_id=porteur_user_id, role="porteur", project_id=p.id))
@@ -166,16 +166,16 @@ def update_project(
     actor: Actor,
     clock: Clock,
 ) -> Project:
-    p = _load_for_write(uow, project_id, expected_version, allow_closed=True, relations=())
+    p = load_for_write(uow, project_id, expected_version, allow_closed=True, relations=())
     changes: dict[str, Any] = {}
-    for name, value in _plain(body.model_dump(exclude_unset=True)).items():
+    for name, value in plain(body.model_dump(exclude_unset=True)).items():
         if value is None and not Project.__table__.c[name].nullable:  # name, kind, region, conventionnement
             raise InvalidInput("Ce champ ne peut pas être vidé.", name)
         if getattr(p, name) != value:
             changes[name] = [getattr(p, name), value]
             setattr(p, name, value)
     if changes:
-        _record(uow, p, clock, actor, "project.updated", data={"changes": changes})
+        record_change(uow, p, clock, actor, "project.updated", data={"changes": changes})
     uow.commit()  # even with nothing to write: a rollback would expire the project the caller reads next
     return p
 
@@ -183,7 +183,7 @@ def update_project(
 def replan(
     uow: UnitOfWork, project_id: uuid.UUID, body: PlanBody, *, expected_version: int | None, actor: Actor, clock: Clock
 ) -> Project:
-    p = _load_for_write(uow, project_id, expected_version, relations=("suspensions",))
+    p = load_for_write(uow, project_id, expected_version, relations=("suspensions",))
     months = {k.value: v for k, v in body.step_months.items()}
     if set(months) != {st.value for st in State if st not in TERMINAL}:
         raise InvalidInput("Donnez la durée (en mois) de chacune des six étapes.", "step_months")
@@ -200,7 +200,7 @@ def replan(
             recorded_at=clock.now(),
         )
     )
-    _record(
+    record_change(
         uow, p, clock, actor, "plan.changed", reason=body.reason, data={"before": before, "after": plan_of(p).as_dict()}
     )
     uow.commit()

@@ -10,7 +10,7 @@ from app.core.clock import Actor, Clock
 from app.core.unit_of_work import UnitOfWork
 from app.evidence.registry import snapshot
 from app.projects.models import Event, Project, SuspensionRecord
-from app.projects.service import _load_for_write, _record, plan_of, refresh_index
+from app.projects.service import load_for_write, plan_of, record_change, refresh_index
 from app.transitions.schemas import TransitionBody, TransitionsRead, TriggerRead, UnmetRead
 from workflow import deadlines as dl
 from workflow import machine as wf
@@ -46,7 +46,7 @@ def fire_transition(
     actor: Actor,
     clock: Clock,
 ) -> Project:
-    p = _load_for_write(uow, project_id, expected_version, allow_closed=True, relations=())
+    p = load_for_write(uow, project_id, expected_version, allow_closed=True, relations=())
     # Only the evidence this trigger's guards read (a step back, a pause or an abandon reads none):
     # the rows load lazily, inside this transaction, while the project row is locked.
     fields = wf.reads_of(trigger, p.state)
@@ -73,7 +73,7 @@ def fire_transition(
         p.closed_reason = effect.closed_reason
     p.last_transition_on = after.last_transition_on
     refresh_index(p)
-    _record(
+    record_change(
         uow,
         p,
         clock,

@@ -6,19 +6,24 @@ anyone else gets 404, as for a subscription that does not exist.
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from app.core.schemas import Body, Page
+from app.core.schemas import Page
 from app.http.dependencies import Authorized, ClockDep, PagingDep, PrincipalDep, ReadUow, SettingsDep, WriteUow
 from app.projects.models import Event
 from app.webhooks import service as wh
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
-from app.webhooks.service import EVENT_TYPES, EventType
+from app.webhooks.schemas import (
+    AttemptRead,
+    DeliveryAttempts,
+    DeliveryRead,
+    WebhookCreate,
+    WebhookRead,
+    WebhookUpdate,
+    WebhookWithSecret,
+)
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], dependencies=[Authorized])
 
@@ -26,92 +31,10 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"], dependencies=[Authoriz
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-
-
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
-
-
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such subscription (or not yours)"},
     422: {"description": "Invalid input"},
 }
-
-
-class WebhookCreate(Body):
-    url: Url = Field(..., description="http(s) URL receiving the POSTs; it must resolve to public addresses.")
-    event_types: list[EventType] = Field(
-        default_factory=list, max_length=len(EVENT_TYPES), description="Event types wanted; empty: all of them."
-    )
-    description: Description | None = None
-
-
-class WebhookUpdate(Body):
-    url: Url | None = None
-    event_types: list[EventType] | None = Field(None, max_length=len(EVENT_TYPES))
-    description: Description | None = None
-    enabled: StrictBool | None = Field(None, description="true re-enables a disabled subscription (failures reset).")
-
-
-class SecretRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    created_at: datetime
-    expires_at: datetime | None
-
-
-class WebhookRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    owner: str
-    url: str
-    event_types: list[str]
-    description: str | None
-    enabled: bool
-    disabled_at: datetime | None
-    disabled_reason: str | None
-    consecutive_failures: int
-    created_at: datetime
-    updated_at: datetime
-    secrets: list[SecretRead] = Field(description="Signing secrets in use (values are shown only once).")
-
-
-class WebhookWithSecret(WebhookRead):
-    secret: str = Field(description="The signing secret (whsec_…), shown this once only.")
-
-
-class DeliveryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    subscription_id: int
-    message_id: str = Field(description="The webhook-id header: the same on every attempt of this delivery.")
-    event_id: int
-    event_type: str
-    project_id: uuid.UUID
-    feed_seq: int | None
-    status: DeliveryStatus
-    attempts: int
-    next_attempt_at: datetime | None
-    last_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    created_at: datetime
-    completed_at: datetime | None
-
-
-class AttemptRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    attempted_at: datetime
-    status_code: int | None
-    duration_ms: int
-    error: str | None
-    response_excerpt: str | None
-
-
-class DeliveryAttempts(BaseModel):
-    delivery: DeliveryRead
-    attempts: list[AttemptRead]
 
 
 def _read(sub: WebhookSubscription) -> WebhookRead:
