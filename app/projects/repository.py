@@ -88,6 +88,14 @@ class ProjectRepository:
         """The project's region (what access rules need), or None if there is no such project."""
         return self.session.scalar(select(Project.region).where(Project.id == project_id))
 
+    def ids_in_creation_order(self) -> list[uuid.UUID]:
+        return list(self.session.scalars(select(Project.id).order_by(Project.created_at, Project.id)))
+
+    def with_suspensions(self, ids: Sequence[uuid.UUID]) -> list[Project]:
+        """These projects, their pauses loaded (what verify compares with the events)."""
+        stmt = select(Project).where(Project.id.in_(ids)).options(selectinload(Project.suspensions))
+        return list(self.session.scalars(stmt))
+
     def exists(self) -> bool:
         """Whether the database holds any project."""
         return self.session.scalar(select(Project.id).limit(1)) is not None
@@ -256,6 +264,16 @@ class EventRepository:
         order = Event.seq.desc() if newest_first else Event.seq
         rows = self.session.scalars(select(Event).where(where).order_by(order).offset(offset).limit(limit))
         return list(rows), total
+
+    def count_without_outbox(self, project_id: uuid.UUID) -> int:
+        """How many of the project's events have no outbox message (each one should have exactly one)."""
+        stmt = (
+            select(func.count())
+            .select_from(Event)
+            .outerjoin(OutboxMessage, OutboxMessage.event_id == Event.id)
+            .where(Event.project_id == project_id, OutboxMessage.id.is_(None))
+        )
+        return self.session.scalar(stmt) or 0
 
     def of_project(self, project_id: uuid.UUID, *, transitions_only: bool = False) -> list[Event]:
         stmt = select(Event).where(Event.project_id == project_id)

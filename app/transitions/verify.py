@@ -6,12 +6,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
-
 from app.core.security import hash_of_event
-from app.core.unit_of_work import UnitOfWorkFactory
-from app.projects.models import Event, OutboxMessage, Project
+from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.projects.models import Event, Project
 from app.projects.service import plan_of
 from app.transitions.service import dates_of, recorded_transitions
 from workflow import deadlines as dl
@@ -31,20 +28,15 @@ def _d(v: date | None) -> str:
     return v.isoformat() if v else "—"
 
 
-def check_project(session: Session, p: Project) -> list[str]:
+def check_project(uow: UnitOfWork, p: Project) -> list[str]:
     """Every way the stored project can disagree with its own events, in words (empty: it agrees)."""
-    events = list(session.scalars(select(Event).where(Event.project_id == p.id).order_by(Event.seq)))
+    events = uow.events.of_project(p.id)
     problems = _check_chain(p, events)
     if not events or events[0].type != "project.created":
         return [*problems, "first event is not project.created"]
     problems += _check_creation_and_plan(p, events)
     problems += _check_replay(p, events)
-    missing = session.scalar(
-        select(func.count())
-        .select_from(Event)
-        .outerjoin(OutboxMessage, OutboxMessage.event_id == Event.id)
-        .where(Event.project_id == p.id, OutboxMessage.id.is_(None))
-    )
+    missing = uow.events.count_without_outbox(p.id)
     if missing:
         problems.append(f"{missing} event(s) without their outbox message")
     return problems
@@ -117,17 +109,12 @@ def verify(uows: UnitOfWorkFactory, batch: int = 200) -> tuple[int, list[Finding
     findings: list[Finding] = []
     checked = 0
     with uows(write=False) as uow:
-        session = uow.session
-        ids = list(session.scalars(select(Project.id).order_by(Project.created_at, Project.id)))
+        ids = uow.projects.ids_in_creation_order()
         for start in range(0, len(ids), batch):
-            chunk = ids[start : start + batch]
-            projects = session.scalars(
-                select(Project).where(Project.id.in_(chunk)).options(selectinload(Project.suspensions))
-            )
-            for p in projects:
+            for p in uow.projects.with_suspensions(ids[start : start + batch]):
                 checked += 1
-                problems = check_project(session, p)
+                problems = check_project(uow, p)
                 if problems:
                     findings.append(Finding(p.id, p.name, problems))
-            session.expunge_all()
+            uow.session.expunge_all()  # a batch at a time in memory
     return checked, findings
