@@ -5,14 +5,15 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection
 
-from app.core.database import Base, make_engine
+from app.core.database import make_engine
 from app.core.settings import get_settings
+from app.tables import metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = metadata  # every concept's tables (app/tables.py)
 
 
 def _url() -> str:

@@ -24,9 +24,10 @@ from typing import Any
 from sqlalchemy import Connection, Date, Table, Uuid, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from app.core.database import Base, UTCDateTime
+from app.core.database import UTCDateTime
 from app.core.errors import AppError
 from app.core.unit_of_work import UnitOfWorkFactory
+from app.tables import metadata
 
 FORMAT = "regieflow-dump"
 
@@ -46,7 +47,7 @@ class ImportRefused(AppError):
 
 def tables() -> list[Table]:
     """The exported tables, parents before children."""
-    return [t for t in Base.metadata.sorted_tables if t.name not in EXCLUDED]
+    return [t for t in metadata.sorted_tables if t.name not in EXCLUDED]
 
 
 # --- values -----------------------------------------------------------------------------------------
@@ -122,7 +123,7 @@ def export_json(uows: UnitOfWorkFactory) -> str:
 def _is_empty(conn: Connection) -> list[str]:
     """The tables that hold data (a fresh database's feed counter at 0 counts as empty)."""
     busy = []
-    for table in Base.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
         if table.name == "feed_counter":
             if conn.scalar(select(func.count()).select_from(table).where(table.c.value != 0)):
                 busy.append(table.name)
@@ -135,7 +136,7 @@ def _reset_sequences(conn: Connection) -> None:
     """PostgreSQL: move each serial counter past the imported ids (SQLite takes max(id) + 1 itself)."""
     if conn.dialect.name != "postgresql":
         return
-    for table in Base.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
         pk = list(table.primary_key.columns)
         if len(pk) != 1 or not pk[0].autoincrement or isinstance(pk[0].type, Uuid) or pk[0].name != "id":
             continue

@@ -1,0 +1,21 @@
+"""Every concept's tables, imported in one place.
+
+SQLAlchemy learns a table when its model's module is imported. What needs the whole schema —
+Alembic's autogenerate (migrations/env.py), the full dump (app.exchange.dump), the check that the
+migrations build exactly the models (tests) — imports this module, so no table can be forgotten."""
+
+from __future__ import annotations
+
+from app.accounts import models as accounts
+from app.calendars import models as calendars
+from app.core.database import Base
+from app.evidence import models as evidence
+from app.feed import models as feed
+from app.idempotency import models as idempotency
+from app.projects import models as projects
+from app.webhooks import models as webhooks
+
+MODEL_MODULES = (projects, evidence, accounts, webhooks, calendars, feed, idempotency)
+metadata = Base.metadata
+
+__all__ = ["MODEL_MODULES", "metadata"]
