@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Response
 
@@ -18,21 +18,15 @@ from app.http.dependencies import (
     WriteUow,
     json_of,
 )
+from app.projects.endpoints import PROBLEMS
 from app.projects.schemas import PlanRead, ProjectRead
 from app.projects.service import get_project, project_read
 from app.transitions import service as transitions_service
 from app.transitions.schemas import EventRead, ScheduleRead, StepScheduleRead, TransitionBody, TransitionsRead
 from app.transitions.service import schedule_of, transitions_view
 
+# Sub-resources of a project: same prefix, tag and answers as the project routes.
 router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[Authorized])
-
-
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such project"},
-    409: {"description": "Refused by the workflow"},
-    412: {"description": "If-Match is stale"},
-    422: {"description": "Invalid input"},
-}
 
 
 @router.get(
