@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 
 CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 # Headless, and quiet on a closed network: no background connections, no component updates.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -49,13 +49,18 @@ def _server(_one_app) -> Iterator[str]:
 
 
 @pytest.fixture
-def live_server(_server: str, app) -> str:
-    """The served app's base URL, with this test's empty tables, settings and clock (via `app`)."""
+def live_server(_server: str, committed_db, app) -> str:
+    """The served app's base URL, with this test's empty tables, settings and clock (via `app`).
+
+    The server answers from its own threads while the test writes from its own: the data is committed
+    for real (`committed_db`), not kept in one rolled-back transaction."""
     return _server
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def chromium() -> Iterator[object]:
+    """Debian's chromium, headless, through Playwright (tests/support/accounts.py's `browser` is a
+    TestClient playing a person's browser, for the page tests)."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
@@ -67,8 +72,8 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server, locale="fr-FR", viewport={"width": 1280, "height": 900})
+def page(chromium, live_server):
+    context = chromium.new_context(base_url=live_server, locale="fr-FR", viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     pg.set_default_timeout(10_000)
     yield pg

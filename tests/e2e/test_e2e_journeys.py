@@ -7,10 +7,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pytest
+
 from app.accounts import service as accounts
 from app.core.unit_of_work import UnitOfWork
-from tests.conftest import TODAY
 from tests.e2e.conftest import screenshot
+from tests.support.clock import TODAY
+
+pytestmark = pytest.mark.slow  # a browser, a served app: about ten seconds
 
 PASSWORD = "mot-de-passe-e2e"
 DAY = TODAY.isoformat()

@@ -9,6 +9,7 @@ import sys
 import weakref
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import ClassVar
 
 import pytest
 import transitions
@@ -369,7 +370,7 @@ def test_effective_date_equal_to_previous_transition_is_allowed():
 class TrackedFlow(Flow):
     """A Flow subclass without __slots__, so it has __weakref__; records every instance created."""
 
-    refs: list = []
+    refs: ClassVar[list] = []
 
     def __new__(cls, *args, **kwargs):
         obj = super().__new__(cls)
@@ -381,7 +382,7 @@ def test_machine_holds_no_model_and_keeps_no_flow_alive():
     TrackedFlow.refs.clear()
     assert MACHINE.models == []
     day = date(2024, 1, 1)
-    for i in range(60):
+    for _ in range(60):
         flow = TrackedFlow(S.GROUPE_PROJET.value, last_effective_on=day)
         for trigger, reason in [
             (T.SUSPENDRE, REASON),

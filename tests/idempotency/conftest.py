@@ -1,0 +1,1 @@
+"""app/idempotency: Idempotency-Key on writes, replays, races between a request and its retry."""

@@ -1,0 +1,1 @@
+"""app/projects: creating, reading, listing, changing and re-planning projects."""

@@ -1,0 +1,140 @@
+"""SQL statements per request do not grow with the number of projects: no N+1 can come back.
+
+Counted with a SQLAlchemy `before_cursor_execute` listener on the app's engine (app.state.engine),
+which also sees the statements of authentication and authorisation. Each read is counted on the
+second call (the first one may touch the API key's last-used time). The same requests are counted
+with 5 projects and with 60 (the list's page then holds 50 items instead of 5): the counts must be
+equal. No timing is asserted here; speed is measured by bench/ (docs/PERFORMANCE.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from sqlalchemy import event
+
+from app.evidence.registry import KINDS
+from tests.support.api import API, create_project, project_at
+
+START = date(2025, 3, 3)
+
+# Paths to count; {pid} is a project moved to `validation` with evidence and history.
+READS = (
+    "/projects?page_size=50",
+    "/projects?page_size=50&sort=-step_due_on&state=groupe_projet&state=validation",
+    "/projects?page_size=50&status=en_retard&status=a_risque&status=dans_les_temps&sort=name",
+    "/projects/{pid}",
+    "/projects/{pid}/schedule",
+    "/projects/{pid}/events?page_size=50",
+    "/projects/{pid}/transitions",
+    "/projects/{pid}/stakeholders",
+)
+
+
+@contextmanager
+def counting(engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def statements(client, engine, path: str) -> tuple[int, list[str]]:
+    client.get(API + path)
+    with counting(engine) as seen:
+        r = client.get(API + path)
+    assert r.status_code == 200, r.text
+    return len(seen), seen
+
+
+def counts(client, engine, pid: str) -> dict[str, tuple[int, list[str]]]:
+    return {path: statements(client, engine, path.format(pid=pid)) for path in READS}
+
+
+def test_statements_per_request_do_not_depend_on_the_number_of_projects(client, app) -> None:
+    engine = app.state.engine
+    pid = project_at(client, "validation", start=START)["id"]
+    for i in range(4):
+        project_at(client, ("groupe_projet", "contours")[i % 2], start=START, name=f"Régie n°{i}")
+    small = counts(client, engine, pid)
+    for i in range(55):
+        create_project(client, name=f"Régie supplémentaire n°{i}", started_on=START.isoformat())
+    assert client.get(f"{API}/projects", params={"page_size": 50}).json()["total"] == 60
+    large = counts(client, engine, pid)
+    for path in READS:
+        n_small, _ = small[path]
+        n_large, sql_large = large[path]
+        assert n_small == n_large, f"{path}: {n_small} statements with 5 projects, {n_large} with 60:\n" + "\n".join(
+            sql_large
+        )
+
+
+def test_a_transition_costs_a_constant_number_of_statements(client, app) -> None:
+    """Firing writes the same number of statements whatever the portfolio's size (and its history)."""
+    engine = app.state.engine
+    pid = project_at(client, "validation", start=START)["id"]
+
+    def fire_pair() -> tuple[int, int]:
+        out = []
+        for trigger, body in (
+            ("reprendre_faisabilite", {"reason": "Revoir le modèle économique."}),
+            ("soumettre_validation", None),
+        ):
+            with counting(engine) as seen:
+                r = client.post(f"{API}/projects/{pid}/transitions/{trigger}", json=body)
+            assert r.status_code == 200, r.text
+            out.append(len(seen))
+        return out[0], out[1]
+
+    fire_pair()  # the first write may touch the API key's last-used time
+    small = fire_pair()
+    for i in range(55):
+        create_project(client, name=f"Régie supplémentaire n°{i}", started_on=START.isoformat())
+    assert fire_pair() == small
+
+
+EVIDENCE_TABLES = tuple(kind.model.__tablename__ for kind in KINDS.values())
+
+
+def _tables_read(seen: list[str]) -> set[str]:
+    """The evidence and suspension tables whose rows the statements load (`SELECT table.col, …`; an
+    EXISTS inside the project's own query loads no rows)."""
+    found = set()
+    for sql in seen:
+        head = " ".join(sql.split()).lower()
+        for table in (*EVIDENCE_TABLES, "suspensions"):
+            if head.startswith(f"select {table}."):
+                found.add(table)
+    return found
+
+
+def test_a_transition_reads_only_the_evidence_its_guards_need(client, app) -> None:
+    """A step back, a pause or an abandon reads no evidence; a forward move reads the tables of its own
+    guards (workflow.machine.reads_of), nothing else: the cost of a transition does not grow with
+    the evidence a project has accumulated in other steps."""
+    engine = app.state.engine
+    pid = project_at(client, "validation", start=START)["id"]  # every step so far documented
+    expected = [  # trigger, state before, answer, tables read
+        ("reprendre_faisabilite", "validation", 200, set()),
+        ("soumettre_validation", "faisabilite", 200, {"needs", "feasibility_studies", "markets", "site_visits"}),
+        ("suspendre", "validation", 200, set()),  # never paused before: no suspension to read
+        ("reprendre", "validation", 200, {"suspensions"}),  # closes the open suspension
+        # no approvals recorded yet: refused, after reading only what its guards read
+        ("lancer_prefiguration", "validation", 409, {"approvals", "stakeholders"}),
+        ("reprendre_faisabilite", "validation", 200, {"suspensions"}),  # paused once: the deadline index needs them
+    ]
+    for trigger, state, status, tables in expected:
+        assert client.get(f"{API}/projects/{pid}").json()["state"] == state
+        body = {"reason": "Motif du test."} if trigger in ("reprendre_faisabilite", "suspendre", "reprendre") else None
+        with counting(engine) as seen:
+            r = client.post(f"{API}/projects/{pid}/transitions/{trigger}", json=body)
+        assert r.status_code == status, r.text
+        assert _tables_read(seen) == tables, (trigger, seen)
