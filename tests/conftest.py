@@ -2,7 +2,9 @@
 
 Layout. One folder per package of app/ (tests/projects for app/projects, tests/http for app/http…),
 plus tests/unit (the domain, workflow/: no database), tests/reliability (the bench drills and hostile
-inputs) and tests/e2e (a served app and a browser).
+inputs) and tests/e2e (a served app and a browser). The services are also tested over a fake unit of
+work (tests/projects/test_project_service.py, tests/transitions/test_transition_service.py): no
+database, no web framework.
 Each folder's conftest.py holds the fixtures only that folder needs, and opts into the shared ones it
 wants that apply by themselves (`fast_passwords`). Helpers are plain modules in tests/support/.
 

@@ -6,7 +6,8 @@
 - accounts: people and their role grants, logins, a person's browser, cheap password hashing;
 - evidence: a realistic body for every kind of evidence, a project holding one of each;
 - html: a small HTML tree and the page-form helpers;
-- webhooks: a loopback HTTP receiver, a worker on the test database.
+- webhooks: a loopback HTTP receiver, a worker on the test database;
+- fake_uow: a unit of work in memory, for the services' tests without a database.
 
 Fixtures that several folders opt into (`fast_passwords`, `receiver`, `loopback`) are defined here and
 imported by the conftest.py of each folder that wants them.
