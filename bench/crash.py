@@ -55,8 +55,10 @@ async def retry_unknown(port: int, key: str, tally: Tally, *, patience: float = 
         tries = 0
         while True:
             tries += 1
+            # The same request again, If-Match included: without it, a retried PATCH that another
+            # client has made moot since would answer 200 having changed nothing (and written no event).
             status, raw, headers = await conn.request(
-                w["method"], API + w["path"], data, {"Idempotency-Key": w["idempotency_key"]}
+                w["method"], API + w["path"], data, {**w.get("headers", {}), "Idempotency-Key": w["idempotency_key"]}
             )
             code = _problem_code(raw) if status == 409 else None
             if code == "idempotence_en_cours" and time.perf_counter() < deadline:

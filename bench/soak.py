@@ -121,6 +121,8 @@ class Client:
                         "method": method,
                         "path": path,
                         "body": body,
+                        # the request's own headers (If-Match): a retry must be the same request
+                        "headers": {k: v for k, v in extra.items() if k != "Idempotency-Key"},
                         "kind": kind,
                         "idempotency_key": key,
                         "error": type(exc).__name__,

@@ -27,7 +27,9 @@ def drill_url(tmp_path) -> str:
     if not shutil.which("createdb"):
         raise RuntimeError("createdb is needed for the drill database (PostgreSQL client tools)")
     u = make_url(url)
-    return u.set(database=f"{u.database}_drill").render_as_string(hide_password=False)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # with pytest -n, one drill database per process
+    name = f"{u.database}_drill" + (f"_{worker}" if worker else "")
+    return u.set(database=name).render_as_string(hide_password=False)
 
 
 def _explain(report: dict) -> str:
