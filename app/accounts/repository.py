@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.accounts.models import ApiKey, LoginThrottle, User, WebSession
+from app.accounts.models import ApiKey, LoginThrottle, RoleGrant, User, WebSession
 from app.projects.models import Project
 
 
@@ -25,6 +25,9 @@ class AccountRepository:
 
     def add_user(self, user: User) -> None:
         self.session.add(user)
+
+    def add_grant(self, grant: RoleGrant) -> None:
+        self.session.add(grant)
 
     def email_taken(self, email: str) -> bool:
         return self.session.scalar(select(User.id).where(User.email == email)) is not None

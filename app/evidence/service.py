@@ -153,7 +153,7 @@ def delete_evidence(
         if kind.name == "stakeholders" and any(a.stakeholder_id == row.id for a in p.approvals):
             raise Conflict("Cette partie prenante a donné un avis : elle ne peut pas être retirée du projet.")
         _rows(p, kind).remove(row)
-    uow.session.delete(row)
+    uow.projects.remove_evidence(row)
     record_change(uow, p, clock, actor, "evidence.deleted", data={"kind": kind.name, "id": item_id})
     uow.commit()
     return p

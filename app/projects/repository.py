@@ -16,7 +16,7 @@ from sqlalchemy.sql.base import ExecutableOption
 from app.authorization.rules import Principal
 from app.core.security import hash_of_event
 from app.evidence.registry import EVIDENCE_RELATIONS
-from app.projects.models import Event, OutboxMessage, Project, SuspensionRecord
+from app.projects.models import Event, OutboxMessage, Project, Replan, SuspensionRecord
 from workflow.vocabulary import Status
 
 NEW_EVENTS = "regieflow_new_events"
@@ -83,6 +83,17 @@ class ProjectRepository:
 
     def add(self, project: Project) -> None:
         self.session.add(project)
+
+    def is_new(self, project: Project) -> bool:
+        """Added in this unit of work and not yet written (its events must wait for its row)."""
+        return project in self.session.new
+
+    def add_replan(self, replan: Replan) -> None:
+        self.session.add(replan)
+
+    def remove_evidence(self, row: object) -> None:
+        """Delete one evidence row of a project (the caller has taken it out of the project's collection)."""
+        self.session.delete(row)
 
     def region_of(self, project_id: uuid.UUID) -> str | None:
         """The project's region (what access rules need), or None if there is no such project."""

@@ -69,7 +69,7 @@ def record_change(uow: UnitOfWork, p: Project, clock: Clock, actor: Actor, type_
     now = clock.now()
     p.version = p.version + 1 if p.version else 1
     p.updated_at = now
-    if p in uow.session.new:
+    if uow.projects.is_new(p):
         uow.flush()  # a new project's row first: its event refers to it (no ORM relationship orders them)
     event = Event(
         project_id=p.id,
@@ -132,7 +132,7 @@ def create_project(
         data={**jsonable(values), "started_on": started_on.isoformat(), "plan": plan.as_dict()},
     )
     if porteur_user_id is not None:
-        uow.session.add(RoleGrant(user_id=porteur_user_id, role="porteur", project_id=p.id))
+        uow.accounts.add_grant(RoleGrant(user_id=porteur_user_id, role="porteur", project_id=p.id))
     uow.commit()
     return p
 
@@ -190,7 +190,7 @@ def replan(
     before = plan_of(p).as_dict()
     p.step_months, p.horizon_months = months, body.horizon_months
     refresh_index(p)
-    uow.session.add(
+    uow.projects.add_replan(
         Replan(
             project_id=p.id,
             step_months=months,

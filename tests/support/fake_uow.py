@@ -1,12 +1,11 @@
 """A unit of work in memory, for testing the services' own logic without a database (the repository
 pattern's payoff: cosmicpython, chapter 6).
 
-It offers what the services use of app.core.unit_of_work.UnitOfWork: `projects.get/add`,
-`events.append`, `flush()`, `commit()`, and the two things they still reach on `uow.session` directly:
-`session.new` (app/projects/service.py, `record_change`: a new project is flushed before its first
-event) and `session.add()` (the porteur's RoleGrant in `create_project`, the Replan row in `replan`). It keeps
-what it was given; it checks no constraint, computes no hash chain, assigns no feed position: those
-belong to the repositories and the database, tested against a real one elsewhere."""
+It offers what the services use of app.core.unit_of_work.UnitOfWork: `projects.get/add/is_new/
+add_replan`, `accounts.add_grant`, `events.append`, `flush()`, `commit()` (the services never reach the
+session itself). It keeps what it was given; it checks no constraint, computes no hash chain, assigns
+no feed position: those belong to the repositories and the database, tested against a real one
+elsewhere."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from app.projects.models import Event, Project
 
 
 class FakeSession:
-    """The part of a SQLAlchemy Session the services touch: `new` (added, not yet flushed) and `add`."""
+    """What the fake repositories share: the rows added (`added`) and those not yet flushed (`new`)."""
 
     def __init__(self) -> None:
         self.new: list[Any] = []
@@ -26,6 +25,14 @@ class FakeSession:
     def add(self, obj: Any) -> None:
         self.added.append(obj)
         self.new.append(obj)
+
+
+class FakeAccounts:
+    def __init__(self, session: FakeSession) -> None:
+        self.session = session
+
+    def add_grant(self, grant: Any) -> None:
+        self.session.add(grant)
 
 
 class FakeProjects:
@@ -37,6 +44,12 @@ class FakeProjects:
     def add(self, project: Project) -> None:
         self.rows[project.id] = project
         self.session.new.append(project)
+
+    def is_new(self, project: Project) -> bool:
+        return project in self.session.new
+
+    def add_replan(self, replan: Any) -> None:
+        self.session.add(replan)
 
     def get(self, project_id: uuid.UUID, *, with_evidence: Any = False, for_update: bool = False) -> Project | None:
         self.loads.append((project_id, with_evidence, for_update))
@@ -65,6 +78,7 @@ class FakeUnitOfWork:
     def __init__(self) -> None:
         self.session = FakeSession()
         self.projects = FakeProjects(self.session)
+        self.accounts = FakeAccounts(self.session)
         self.events = FakeEvents()
         self.flushes = 0
         self.commits = 0
