@@ -1,7 +1,6 @@
-"""Repository: what the deadline watch reads and writes on projects. It never commits; the unit of work does.
+"""Repository: what the deadline watch reads and writes on projects (`uow.deadlines`).
 
-The unit of work does not carry it (the watch is its only user): build it on the unit of work's
-session, `DeadlineWatchRepository(uow.session)`."""
+It never commits; the unit of work does."""
 
 from __future__ import annotations
 
