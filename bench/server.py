@@ -30,10 +30,10 @@ from sqlalchemy import insert, update
 
 from app.accounts.authentication import authenticate
 from app.core.settings import Settings
+from app.core.unit_of_work import UnitOfWork
 from app.feed.models import FeedCounter
 from app.http.application import create_app
 from app.projects.models import Event, OutboxMessage, Project
-from app.projects.repository import ProjectRepository
 
 BASELINE_PATH = "/bench/baseline/{project_id}"
 BASELINE_FULL_PATH = "/bench/baseline-full/{project_id}"
@@ -109,8 +109,8 @@ def add_baseline(app: FastAPI) -> None:
         if not principal.authenticated:
             return JSONResponse({"status": 401}, status_code=401)
         today = dt.date.today()
-        with app.state.session_factory() as session:
-            rows, total = ProjectRepository(session).search(
+        with UnitOfWork(app.state.session_factory, write=False) as uow:
+            rows, total = uow.projects.search(
                 today=today,
                 state=state,
                 status=status,

@@ -156,9 +156,10 @@ async def _principal(request: Request) -> Principal:
     return getattr(request.state, "principal", None) or ANON_PRINCIPAL
 
 
-# What an If-Match that is not an ETag of ours stands for: no version can match it (versions start at
-# 1). The service refuses it like any stale version; app.http.problems words the refusal for the header.
-UNREADABLE_VERSION = 0
+# What an If-Match that is not an ETag of ours stands for: a version no project has and no ETag can
+# name (the pattern below reads digits only). The service refuses it like any stale version;
+# app.http.problems words the refusal for the header.
+UNREADABLE_VERSION = -1
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,12})"\s*$')
 
 

@@ -12,7 +12,6 @@ from app.projects.models import Event, Project
 from app.projects.service import plan_of
 from app.transitions.service import dates_of, recorded_transitions
 from workflow import deadlines as dl
-from workflow.effects import Dates
 from workflow.errors import DomainError
 from workflow.history import replay
 
@@ -35,7 +34,10 @@ def check_project(uow: UnitOfWork, p: Project) -> list[str]:
     if not events or events[0].type != "project.created":
         return [*problems, "first event is not project.created"]
     problems += _check_creation_and_plan(p, events)
-    problems += _check_replay(p, events)
+    replayed, replays = _check_replay(p, events)
+    problems += replayed
+    if not replays:
+        return problems  # the history itself is wrong: the rest would only repeat it
     missing = uow.events.count_without_outbox(p.id)
     if missing:
         problems.append(f"{missing} event(s) without their outbox message")
@@ -77,16 +79,21 @@ def _check_creation_and_plan(p: Project, events: list[Event]) -> list[str]:
     return problems
 
 
-def _check_replay(p: Project, events: list[Event]) -> list[str]:
-    """The dates, pauses and deadline index that replaying the transitions gives (workflow.effects)."""
+# The dates compared with the replay, in the order verify reports them.
+REPLAYED_DATES = ("state", "suspended_since", "state_entered_on", "last_transition_on", "labelled_on", "closed_on")
+
+
+def _check_replay(p: Project, events: list[Event]) -> tuple[list[str], bool]:
+    """The dates, pauses and deadline index that replaying the transitions gives (workflow.effects),
+    and whether the history replays at all."""
     try:
         r = replay(p.started_on, recorded_transitions(events))
     except DomainError as exc:
-        return [f"history does not replay: {exc.message}"]
+        return [f"history does not replay: {exc.message}"], False
     stored, replayed = dates_of(p), r.dates
     problems = [
         f"{name} is {getattr(stored, name)} but the events give {getattr(replayed, name)}"
-        for name in Dates.__slots__
+        for name in REPLAYED_DATES
         if getattr(stored, name) != getattr(replayed, name)
     ]
     suspensions = [dl.Suspension(s.started_on, s.ended_on) for s in p.suspensions]
@@ -102,7 +109,7 @@ def _check_replay(p: Project, events: list[Event]) -> list[str]:
     for name in ("horizon_on", "step_due_on", "projected_label_on"):
         if getattr(p, name) != getattr(idx, name):
             problems.append(f"{name} is {_d(getattr(p, name))} but the events give {_d(getattr(idx, name))}")
-    return problems
+    return problems, True
 
 
 def verify(uows: UnitOfWorkFactory, batch: int = 200) -> tuple[int, list[Finding]]:

@@ -250,11 +250,14 @@ def test_if_match_current_star_and_unreadable(client) -> None:
     assert r.status_code == 200 and r.headers["etag"] == '"4"'
     r = client.patch(f"{API}/projects/{pid}", json={"lead_name": "C"}, headers={"If-Match": "*"})
     assert r.status_code == 200 and r.headers["etag"] == '"5"'
-    assert_problem(
-        client.patch(f"{API}/projects/{pid}", json={"lead_name": "D"}, headers={"If-Match": "cinq"}),
-        412,
-        "version_perimee",
-    )
+    unreadable = client.patch(f"{API}/projects/{pid}", json={"lead_name": "D"}, headers={"If-Match": "cinq"})
+    assert_problem(unreadable, 412, "version_perimee")
+    assert "If-Match illisible" in unreadable.json()["detail"]
+    # A well-formed ETag that names no version is stale, not unreadable: "0" and "00" included.
+    for tag in ('"0"', '"00"', '"4"'):
+        stale = client.patch(f"{API}/projects/{pid}", json={"lead_name": "E"}, headers={"If-Match": tag})
+        assert_problem(stale, 412, "version_perimee")
+        assert stale.json()["detail"].startswith("Le projet a changé depuis votre lecture"), tag
     assert footprint(client, pid) == (5, 5)
 
 

@@ -15,13 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.core.clock import Actor
-from app.core.errors import ConcurrentUpdate
+from app.core.errors import ConcurrentUpdate, Refusal
 from app.core.unit_of_work import UnitOfWork
 from app.transitions.schemas import TransitionBody
 from app.transitions.service import fire_transition
 from tests.support.api import API, assert_problem, create_project, events_of, footprint, satisfy
 from tests.support.clock import TODAY
-from workflow.errors import DomainError
 
 ROUNDS = 10
 
@@ -129,7 +128,7 @@ def test_same_transition_at_once_through_the_services(app, client) -> None:
                     clock=clock,
                 )
             return "ok"
-        except DomainError as exc:
+        except Refusal as exc:
             return exc.code
 
     for i in range(ROUNDS):
