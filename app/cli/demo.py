@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import typer
 
-from app.cli.root import database, migrate
+from app.cli.root import database, fail, migrate
 from app.core.settings import get_settings
 
 
-def load_demo_portfolio(*, only_if_empty: bool) -> None:
+def load_demo_portfolio(*, only_if_empty: bool) -> bool:
+    """Load the demo (only into an empty database if `only_if_empty`); False if it was not loaded."""
     from app.demo.service import load_demo
 
     with database() as uows:
         created = load_demo(uows, get_settings(), only_if_empty=only_if_empty)
-    if created:
-        typer.echo(f"Demo portfolio loaded: {len(created)} projects.")
-    else:
-        typer.echo("Demo portfolio not loaded: the database already holds projects.")
+    if not created:
+        return False
+    typer.echo(f"Demo portfolio loaded: {len(created)} projects.")
+    show_demo_logins()
+    return True
+
+
+def show_demo_logins() -> None:
     from app.demo.service import DEMO_ACCOUNTS, DEMO_PASSWORD
 
     typer.echo(f"Demo logins (password: {DEMO_PASSWORD}):")
@@ -25,6 +30,8 @@ def load_demo_portfolio(*, only_if_empty: bool) -> None:
 
 
 def demo(force: bool = typer.Option(False, "--force", help="Add the demo projects even if others exist.")) -> None:
-    """Migrate, then load a realistic demo portfolio (a dozen projects with backdated histories)."""
-    migrate()
-    load_demo_portfolio(only_if_empty=not force)
+    """Migrate, then load a realistic demo portfolio (a dozen projects with backdated histories); refuses
+    a database that already holds projects unless --force."""
+    migrate(create=True)
+    if not load_demo_portfolio(only_if_empty=not force):
+        fail("the database already holds projects: demo not loaded (--force adds the demo projects anyway).")

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from app.cli.root import database, fail, migrate
+from app.cli.root import UserError, database, errors_line, fail, migrate
 from app.core.settings import get_settings
 
 
@@ -30,9 +30,9 @@ def import_db(file: str = typer.Argument(..., help="A file written by `regieflow
     """Load a full export into an EMPTY database (migrated first); refuses a database that holds data."""
     from app.exchange import dump
 
-    migrate()
-    with open(file, "rb") as fh:
+    with open(file, "rb") as fh:  # a missing file is said before any database is created
         raw = fh.read()
+    migrate(create=True)
     with database() as uows:
         try:
             counts = dump.import_json(uows, raw)
@@ -60,14 +60,13 @@ def import_projects_cmd(
     from app.exchange import bulk_import
     from app.exchange.schemas import ImportRequest
 
-    migrate()
-    settings = get_settings()
     try:
         with open(file, "rb") as fh:
             request = ImportRequest.model_validate_json(fh.read())
     except ValidationError as exc:
-        typer.echo(f"Refused: {file} is not a bulk import file:\n{exc}", err=True)
-        raise typer.Exit(2) from None
+        raise UserError(f"{file} is not a bulk import file: {errors_line(exc)}") from None
+    migrate()
+    settings = get_settings()
     with database() as uows:
         report = bulk_import.import_projects(
             uows,

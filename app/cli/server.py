@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import socket
 from contextlib import ExitStack
 
 import typer
 
 from app.cli.demo import load_demo_portfolio
-from app.cli.root import database, migrate
+from app.cli.root import UserError, database, migrate
 from app.core.settings import get_settings
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind (host, port) once and let it go, as uvicorn will bind it: a port in use or an address this
+    machine does not have is said now, in one line, before anything claims to be started."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UserError(f"cannot listen on {host}:{port}: unknown address ({exc.strerror}).") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: TIME_WAIT is no obstacle
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise UserError(
+                f"cannot listen on {host}:{port}: {exc.strerror} (another server? choose one with --port)."
+            ) from None
 
 
 def serve(
     host: str = typer.Option(None, help="Default: REGIEFLOW_HOST (127.0.0.1)."),
-    port: int = typer.Option(None, help="Default: REGIEFLOW_PORT (8000)."),
+    port: int = typer.Option(None, min=1, max=65535, help="Default: REGIEFLOW_PORT (8000)."),
     demo: bool = typer.Option(False, "--demo", help="Load the demo portfolio first if the database is empty."),
 ) -> None:
     """Migrate the database, then serve the API and the pages."""
@@ -22,12 +41,13 @@ def serve(
     from app.http.application import create_app
 
     settings = get_settings()
-    migrate()
-    if demo:
-        load_demo_portfolio(only_if_empty=True)
-    app = create_app(settings)
     host = host or settings.host
     port = port or settings.port
+    check_port_free(host, port)
+    migrate(create=True)
+    if demo and not load_demo_portfolio(only_if_empty=True):
+        typer.echo("Demo portfolio not loaded: the database already holds projects.")
+    app = create_app(settings)
     with ExitStack() as stack:
         if settings.worker_in_serve:  # REGIEFLOW_WORKER_IN_SERVE: deliver webhooks from this process too
             from app.webhooks.worker import run_in_thread

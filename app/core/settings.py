@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
@@ -12,10 +14,21 @@ from workflow.deadlines import MAX_HORIZON_MONTHS, MAX_STEP_MONTHS, Plan
 from workflow.vocabulary import DEFAULT_HORIZON_MONTHS, DEFAULT_STEP_MONTHS, STEPS
 
 
+def default_database_url() -> str:
+    """A SQLite file in the user's data directory, `$XDG_DATA_HOME/regieflow/regieflow.db` (else
+    `~/.local/share/regieflow/regieflow.db`): the same database whatever the current directory."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    root = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return f"sqlite:///{root / 'regieflow' / 'regieflow.db'}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REGIEFLOW_", extra="ignore")
 
-    database_url: str = Field("sqlite:///regieflow.db", description="SQLAlchemy URL; SQLite file by default.")
+    database_url: str = Field(
+        default_factory=default_database_url,
+        description="SQLAlchemy URL; by default a SQLite file in the user's data directory.",
+    )
     host: str = Field("127.0.0.1", description="Address `regieflow serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `regieflow serve` listens on.")
     timezone: str = Field("Europe/Paris", description="Time zone that decides what 'today' is.")

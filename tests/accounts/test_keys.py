@@ -229,7 +229,7 @@ def test_project_restricted_key_reaches_only_its_project(app, client) -> None:
 def test_cli_users_create_makes_the_first_admin(app, cli_env: CliRunner) -> None:
     r = cli_env.invoke(
         cli,
-        ["users", "create", "--email", "Premiere.Admin@example.fr", "--name", "Première admin"],
+        ["users", "create", "--email", "Premiere.Admin@example.fr", "--name", "Première admin", "--role", "admin"],
         env={"REGIEFLOW_NEW_PASSWORD": PASSWORD},
     )
     assert r.exit_code == 0, r.output
@@ -243,8 +243,8 @@ def test_cli_users_create_makes_the_first_admin(app, cli_env: CliRunner) -> None
         assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
     # The same e-mail twice, a short password, a porteur without project: refused, exit code 2.
     for args, password in (
-        (["--email", "premiere.admin@example.fr", "--name", "Bis"], PASSWORD),
-        (["--email", "b@example.fr", "--name", "B"], "court"),
+        (["--email", "premiere.admin@example.fr", "--name", "Bis", "--role", "admin"], PASSWORD),
+        (["--email", "b@example.fr", "--name", "B", "--role", "admin"], "court"),
         (["--email", "c@example.fr", "--name", "C", "--role", "porteur"], PASSWORD),
     ):
         r = cli_env.invoke(cli, ["users", "create", *args], env={"REGIEFLOW_NEW_PASSWORD": password})

@@ -223,7 +223,7 @@ def test_cli_import_projects(app, cli_env: CliRunner, tmp_path) -> None:
     only_good.write_text(json.dumps({"projects": [small]}), encoding="utf-8")
     res = runner.invoke(cli, ["import-projects", str(only_good), "--json"])
     assert res.exit_code == 0, res.output
-    report = json.loads(res.output)
+    report = json.loads(res.stdout)  # stderr says which database
     assert report["imported"] == 1 and report["projects"][0]["state"] == "contours"
     bad = tmp_path / "bad.json"
     bad.write_text('{"projets": []}', encoding="utf-8")
