@@ -73,9 +73,12 @@ def report(exc: Exception) -> int:
 def describe(exc: Exception) -> str | None:
     """The one line for a person's mistake, or None for a bug."""
     import json
+    import re
+    from zoneinfo import ZoneInfoNotFoundError
 
     from alembic.util.exc import CommandError
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
     from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError, ProgrammingError
     from typer._click.exceptions import ClickException, UsageError
 
@@ -99,6 +102,12 @@ def describe(exc: Exception) -> str | None:
         return f"Error: not valid JSON: {exc}."
     if isinstance(exc, ValidationError):
         return f"Error: {validation_line(exc)}"
+    if isinstance(exc, SettingsError):  # a complex setting (a JSON list or object) that does not parse
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"REGIEFLOW_{field.group(1).upper()}" if field else "a REGIEFLOW_ variable"
+        return f"Error: invalid configuration: {name}: not valid JSON"
+    if isinstance(exc, ZoneInfoNotFoundError):  # the settings' time zone check lets it through as it is
+        return f"Error: invalid configuration: REGIEFLOW_TIMEZONE: {_one_line(str(exc))}"
     if isinstance(exc, (OperationalError, InterfaceError, ProgrammingError)):
         hint = " (run `regieflow db upgrade`)" if "no such table" in str(exc.orig) else ""
         return f"Error: cannot use the database {_database()}: {_one_line(str(exc.orig))}{hint}"
