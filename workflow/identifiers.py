@@ -8,9 +8,9 @@ from stdnum.fr import siret as _siret
 
 from workflow.errors import InvalidInput
 
-INSEE_RE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
+INSEE_RE = re.compile(r"^(?:[0-9]{5}|2[AB][0-9]{3})$")  # ASCII digits (\d would take Arabic-Indic ones)
 QPV_RE = re.compile(r"^Q[PN][0-9A-Z]{6}$")
-RNA_RE = re.compile(r"^W\d{9}$")
+RNA_RE = re.compile(r"^W[0-9]{9}$")
 
 
 def insee_code(value: str) -> str:

@@ -19,6 +19,7 @@ from app.accounts.schemas import ApiKeyCreate, GrantIn, UserCreate, UserPatch
 from app.authorization.rules import Principal, Role
 from app.core.clock import Clock
 from app.core.errors import Conflict, NotFound
+from app.core.inputs import ascii_id
 from app.core.unit_of_work import UnitOfWork
 from app.http.dependencies import unit_of_work
 from app.web.forms import Field, FormState, Group, record_validation
@@ -100,9 +101,10 @@ def _regions(uow: UnitOfWork) -> list[str]:
 
 
 def _id(value: str, what: str) -> int:
-    if not value.isdigit() or not 0 < int(value) < 2**31:
+    row_id = ascii_id(value)
+    if row_id is None:
         raise NotFound(f"{what} introuvable.")
-    return int(value)
+    return row_id
 
 
 @router.get("", name="page_admin")

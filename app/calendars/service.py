@@ -15,7 +15,6 @@ DTSTAMP its last change.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -26,6 +25,7 @@ from app.authorization.rules import Ability, Principal, key_principal, user_prin
 from app.calendars.models import CalendarToken
 from app.calendars.repository import CalendarRepository
 from app.core.errors import NotFound
+from app.core.inputs import single_line
 from app.core.security import new_prefixed_secret, same, sha256_hex
 from app.core.security import prefix_of as security_prefix_of
 from app.core.unit_of_work import UnitOfWork
@@ -52,11 +52,12 @@ REFRESH = timedelta(hours=6)
 NOT_FOUND = "Calendrier introuvable."
 
 
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # not allowed in iCalendar TEXT (RFC 5545, 3.3.11)
-
-
-def _text(value: str) -> str:
-    return CONTROL.sub("\ufffd", value)
+def _line(value: str | None) -> str:
+    """Stored text (a project's name, region, lead) on one line: every control character, CR and LF
+    included, becomes a space. iCalendar TEXT holds no control character but the line feed it escapes
+    (RFC 5545, 3.3.11), and a summary or a calendar name is one line; the API refuses such text, but
+    the feed must survive any stored row."""
+    return single_line(value or "")
 
 
 # --- tokens -----------------------------------------------------------------------------------------
@@ -198,11 +199,11 @@ def entries_of(p: Project, today: date) -> list[Entry]:
 
 
 def _description(p: Project) -> str:
-    lines = [f"Projet : {p.name}", f"Région : {p.region}", f"Étape : {STATE_LABELS[State(p.state)]}"]
+    lines = [f"Projet : {_line(p.name)}", f"Région : {_line(p.region)}", f"Étape : {STATE_LABELS[State(p.state)]}"]
     if p.suspended_since is not None:
         lines.append(f"Suspendu depuis le {p.suspended_since.strftime('%d/%m/%Y')}")
     if p.lead_name:
-        lines.append(f"Porteur : {p.lead_name}")
+        lines.append(f"Porteur : {_line(p.lead_name)}")
     lines.append(f"Identifiant : {p.id}")
     return "\n".join(lines)
 
@@ -222,7 +223,7 @@ def to_ical(projects: list[Project], *, name: str, today: date) -> bytes:
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", _text(name))
+    cal.add("x-wr-calname", _line(name))
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", REFRESH)
     for p in projects:
@@ -235,8 +236,8 @@ def to_ical(projects: list[Project], *, name: str, today: date) -> bytes:
             ev.add("sequence", p.version)
             ev.add("dtstart", entry.on)
             ev.add("dtend", entry.on + timedelta(days=1))
-            ev.add("summary", _text(entry.summary))
-            ev.add("description", _text(description))
+            ev.add("summary", _line(entry.summary))
+            ev.add("description", description)  # lines of _line()d values, joined by LF (escaped as \\n)
             ev.add("categories", ["regieflow", entry.category])
             ev.add("transp", "TRANSPARENT")
             cal.add_component(ev)

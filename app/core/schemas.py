@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
@@ -16,6 +17,14 @@ from pydantic import (
     field_validator,
 )
 
+from app.core.inputs import (
+    CONTROL_IN_TEXT_MESSAGE,
+    CONTROL_MESSAGE,
+    ISO_DAY,
+    SINGLE_LINE_PATTERN,
+    has_control,
+    has_control_in_text,
+)
 from workflow import identifiers
 from workflow.errors import InvalidInput
 
@@ -39,28 +48,46 @@ def _wrap(fn: Callable[[str], str]) -> Callable[[str | None], str | None]:
     return run
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+def _one_line(value: Any) -> Any:
+    """Single-line text (a name, a label, a region…) flows into iCalendar, CSV, XLSX and headers: no
+    CR, LF, tab or other control character, not even at either end (checked before spaces are stripped)."""
+    if isinstance(value, str) and has_control(value):
+        raise ValueError(CONTROL_MESSAGE)
+    return value
 
 
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+OneLine = BeforeValidator(_one_line)  # refuses control characters,
+ONE_LINE = Field(json_schema_extra={"pattern": SINGLE_LINE_PATTERN})  # and says so in the OpenAPI document
 
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), OneLine, ONE_LINE]
 
 
-Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), OneLine, ONE_LINE]
+
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), OneLine, ONE_LINE]
+
+
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), OneLine, ONE_LINE]
 
 
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 
 
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+_NOT_IN_EMAIL = r"[^@\s\x00-\x1f\x7f-\x9f]"
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, max_length=254, pattern=rf"^{_NOT_IN_EMAIL}+@{_NOT_IN_EMAIL}+\.{_NOT_IN_EMAIL}+$"
+    ),
+]
 
 
-Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), OneLine, ONE_LINE]
 
 
-Departement = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(\d{2}|2[AB]|97\d)$")]
+Departement = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^([0-9]{2}|2[AB]|97[0-9])$")]
 
 
 InseeCode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_wrap(identifiers.insee_code))]
@@ -86,6 +113,25 @@ def _not_a_boolean(value: Any) -> Any:
 Int = Annotated[int, BeforeValidator(_not_a_boolean)]
 
 
+Id = Annotated[Int, Field(ge=1, le=2**31 - 1)]  # a row of another table, named in a body (a PostgreSQL integer)
+
+
+DATE_MESSAGE = "Date invalide : écrivez-la au format AAAA-MM-JJ (par exemple 2026-11-26)."
+
+
+def _iso_day(value: Any) -> Any:
+    """Dates are ISO strings (or dates, from the pages and the services) only: pydantic's lax mode would
+    read `0` as 1970-01-01, `true` as a number and "2026-11-26T00:00:00" as a day."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and ISO_DAY.fullmatch(value):
+        return value
+    raise ValueError(DATE_MESSAGE)
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]  # every date a body or a form sends
+
+
 Flag = StrictBool  # true or false only: not 1, "yes" or "on" (the pages send real booleans)
 
 
@@ -107,11 +153,32 @@ def unstorable(value: Any) -> bool:
     return False
 
 
+def controlled(value: Any) -> bool:
+    """A control character other than tab, LF and CR, anywhere in a string, a list or a mapping (every
+    text of every body: single-line types refuse those three as well)."""
+    if isinstance(value, str):
+        return has_control_in_text(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(controlled(v) for v in value)
+    if isinstance(value, dict):
+        return any(controlled(k) or controlled(v) for k, v in value.items())
+    return False
+
+
 UNSTORABLE = "Caractère interdit : caractère nul (U+0000) ou texte qui n'est pas de l'Unicode valide."
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control(cls, value: Any) -> Any:
+        """Checked on the text as sent, before any field strips its spaces (which would take a vertical
+        tab or a U+0085 at either end away unseen)."""
+        if controlled(value):
+            raise ValueError(CONTROL_IN_TEXT_MESSAGE)
+        return value
 
     @field_validator("*", mode="after")
     @classmethod

@@ -24,6 +24,7 @@ from starlette.datastructures import FormData
 from app.authorization.rules import Principal, may, needs_for
 from app.core.errors import ConcurrentUpdate, Conflict, NotFound, PreconditionFailed
 from app.core.identifiers import parse_uuid
+from app.core.inputs import ascii_id
 from app.evidence.registry import CONSULTANT_ONLY_KINDS, KINDS, EvidenceKind
 from app.evidence.service import add_evidence, delete_evidence, update_evidence
 from app.http.dependencies import actor_of, unit_of_work
@@ -35,6 +36,7 @@ from app.web.forms import (
     KIND_FIELD_LABELS,
     Field,
     FormState,
+    control_errors,
     defaults,
     fields_of,
     form_version,
@@ -108,9 +110,10 @@ def _project_id(value: str) -> uuid.UUID:
 
 
 def _item_id(value: str) -> int:
-    if not value.isdigit() or not 0 < int(value) < 2**31:
+    item_id = ascii_id(value)
+    if item_id is None:
         raise NotFound("Élément introuvable.")
-    return int(value)
+    return item_id
 
 
 def _relations(kind: EvidenceKind) -> tuple[str, ...]:
@@ -291,7 +294,10 @@ def _redirect(request: Request, pid: uuid.UUID, kind: EvidenceKind, code: str) -
 
 
 def _save(request: Request, form: FormState, action: Any) -> int | None:
-    """Run a write; on refusal, record the French messages in `form` and return the status to answer."""
+    """Run a write; on refusal, record the French messages in `form` and return the status to answer.
+    A form already refused (a control character in a field) is not written."""
+    if form.failed:
+        return 422
     try:
         action()
     except ValidationError as exc:
@@ -323,6 +329,8 @@ def evidence_create(request: Request, project_id: str, kind: str, principal: Pag
     fields = create_fields(k)
     body, values = parse(fields, data, partial=False)
     form = _state(k, fields, False, values)
+    for name, message in control_errors(fields, data).items():
+        form.fail(name, message)
 
     version = form_version(data.get("version")) if k.singleton else None  # a new item of a list overwrites nothing
 
@@ -398,6 +406,8 @@ def evidence_update(
     fields = patch_fields(k)
     body, values = parse(fields, data, partial=True)
     form = _state(k, fields, True, values)
+    for name, message in control_errors(fields, data).items():
+        form.fail(name, message)
 
     def write() -> None:
         assert k.patch is not None

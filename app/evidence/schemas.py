@@ -12,11 +12,12 @@ from app.core.schemas import (
     MAX_LIST,
     Address,
     Body,
+    Day,
     Email,
     Euros,
     Flag,
+    Id,
     InseeCode,
-    Int,
     Label,
     Name,
     QpvCode,
@@ -134,7 +135,7 @@ class FeasibilityIn(Body):
     non_market_income: Euros | None = Field(None, description="Forecast annual non-market income, in euros.")
     premises_address: Address | None = None
     conclusion: Verdict | None = None
-    conclusion_on: date | None = None
+    conclusion_on: Day | None = None
     summary: Text | None = None
 
 
@@ -172,13 +173,13 @@ class MarketRead(Read):
 
 class SiteVisitIn(Body):
     regie_name: Name
-    visited_on: date
+    visited_on: Day
     notes: Text | None = None
 
 
 class SiteVisitPatch(Body):
     regie_name: Name | None = None
-    visited_on: date | None = None
+    visited_on: Day | None = None
     notes: Text | None = None
 
 
@@ -190,15 +191,15 @@ class SiteVisitRead(Read):
 
 
 class ApprovalIn(Body):
-    stakeholder_id: Int = Field(..., ge=1)
+    stakeholder_id: Id
     verdict: Verdict
-    given_on: date
+    given_on: Day
     comment: Text | None = None
 
 
 class ApprovalPatch(Body):
     verdict: Verdict | None = None
-    given_on: date | None = None
+    given_on: Day | None = None
     comment: Text | None = None
 
 
@@ -212,7 +213,7 @@ class ApprovalRead(Read):
 
 class AssociationIn(Body):
     name: Name
-    declared_on: date
+    declared_on: Day
     rna: Rna
     siret: Siret | None = None
     address: Address | None = None
@@ -248,13 +249,13 @@ class BoardMemberRead(Read):
 class HireIn(Body):
     name: Name
     role: Name
-    start_on: date
+    start_on: Day
 
 
 class HirePatch(Body):
     name: Name | None = None
     role: Name | None = None
-    start_on: date | None = None
+    start_on: Day | None = None
 
 
 class HireRead(Read):
@@ -265,14 +266,14 @@ class HireRead(Read):
 
 
 class ExpertiseIn(Body):
-    conducted_on: date
+    conducted_on: Day
     experts: list[Name] = Field(..., min_length=1, max_length=MAX_LIST)
     conclusion: ExpertiseConclusion | None = None
     report: Text | None = None
 
 
 class ExpertisePatch(Body):
-    conducted_on: date | None = None
+    conducted_on: Day | None = None
     experts: list[Name] | None = Field(None, min_length=1, max_length=MAX_LIST)
     conclusion: ExpertiseConclusion | None = None
     report: Text | None = None

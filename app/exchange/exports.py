@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from app.authorization.rules import Principal
+from app.core.inputs import single_line
 from app.core.unit_of_work import UnitOfWork
 from app.projects.repository import SearchFilters
 from app.projects.schemas import ProjectRead
@@ -83,9 +84,21 @@ SEPARATORS = {"comma": ",", "semicolon": ";"}
 BOM = "\ufeff"
 
 
-# A cell that starts like this is a formula to a spreadsheet (CSV injection, CWE-1236): it is written
-# with a leading apostrophe, which spreadsheets show as text and hide.
-FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+# A cell that starts like this is a formula to a spreadsheet (CSV injection, CWE-1236; OWASP's list,
+# with the full-width forms some spreadsheets also read): the CSV writes it with a leading apostrophe,
+# which spreadsheets show as text and hide; the XLSX stores it as a text cell.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def cell_text(value: str) -> str:
+    """Stored text as one line of a cell, whatever was stored (the API refuses control characters, but
+    an export must survive an older row or a hand-edited database): every control character, CR and LF
+    included, becomes a space."""
+    return single_line(value)
+
+
+def looks_like_formula(text: str) -> bool:
+    return text.lstrip(" ").startswith(FORMULA_LEADS)
 
 
 def _csv_cell(value: Any) -> str:
@@ -93,10 +106,10 @@ def _csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, date):
         return value.isoformat()
-    text = str(value)
-    if isinstance(value, str) and text.startswith(FORMULA_LEADS):
-        return "'" + text
-    return text
+    if not isinstance(value, str):
+        return str(value)
+    text = cell_text(value)
+    return "'" + text if looks_like_formula(text) else text
 
 
 def to_csv(rows: list[list[Any]], *, separator: str = ",") -> bytes:
@@ -116,10 +129,10 @@ DATE_FORMAT = "dd/mm/yyyy"
 
 def to_xlsx(rows: list[list[Any]], *, title: str = "Projets") -> bytes:
     """One sheet: a bold header row, frozen panes (header and project name stay visible), a filter,
-    dates as real dates (shown dd/mm/yyyy) and numbers as numbers. Control characters, which a
-    workbook cannot hold (XML 1.0), are shown as U+FFFD; everything else is the CSV's text."""
+    dates as real dates (shown dd/mm/yyyy) and numbers as numbers. Text is the CSV's, on one line
+    (control characters, which a workbook cannot hold in XML 1.0, become spaces), and a text that looks
+    like a formula is a text cell, never a formula."""
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -130,14 +143,14 @@ def to_xlsx(rows: list[list[Any]], *, title: str = "Projets") -> bytes:
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        ws.append([ILLEGAL_CHARACTERS_RE.sub("\ufffd", v) if isinstance(v, str) else v for v in row])
+        ws.append([cell_text(v) if isinstance(v, str) else v for v in row])
     for r, row in enumerate(rows, start=2):
         for c, value in enumerate(row, start=1):
             cell = ws.cell(row=r, column=c)
             if isinstance(value, date):
                 cell.number_format = DATE_FORMAT
-            elif isinstance(value, str) and value.startswith("="):
-                cell.data_type = "s"  # text that looks like a formula stays text
+            elif isinstance(value, str) and looks_like_formula(cell_text(value)):
+                cell.data_type = "s"  # text that looks like a formula stays text (openpyxl reads "=…" as one)
     for i, col in enumerate(COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = col.width
     ws.freeze_panes = "C2"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.authorization.rules import Principal
+from app.core.inputs import ascii_int
 from app.core.unit_of_work import UnitOfWork
 from app.feed.schemas import FeedItem, FeedPage
 from app.projects.models import Event
@@ -26,9 +27,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return 0
     raw = cursor[len(CURSOR_PREFIX) :] if cursor.startswith(CURSOR_PREFIX) else cursor
-    if not raw.isdigit() or len(raw) > 18:
-        return None
-    return int(raw)
+    return ascii_int(raw, max_digits=18)  # ASCII digits only: `²` or Arabic-Indic digits are not positions
 
 
 def read_feed(uow: UnitOfWork, *, visible_to: Principal, after: int, limit: int) -> FeedPage:

@@ -160,7 +160,7 @@ async def _principal(request: Request) -> Principal:
 # name (the pattern below reads digits only). The service refuses it like any stale version;
 # app.http.problems words the refusal for the header.
 UNREADABLE_VERSION = -1
-_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,12})"\s*$')
+_ETAG = re.compile(r'^\s*(?:W/)?"([0-9]{1,12})"\s*$', re.ASCII)  # ASCII digits: not `"٣"`
 
 
 def parse_if_match(value: str | None) -> int | None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import Depends, Query
 
+from app.core.inputs import CONTROL_MESSAGE, has_control
 from app.core.schemas import UNSTORABLE, unstorable
 from app.projects.repository import SORTS, SearchFilters
 from workflow.errors import InvalidInput
@@ -36,6 +37,8 @@ class ProjectFilters:
         for name, value in (("q", q), ("region", region)):
             if unstorable(value):  # PostgreSQL cannot even compare with a NUL: answer 422, not 500
                 raise InvalidInput(UNSTORABLE, name)
+            if any(has_control(v) for v in ([value] if isinstance(value, str) else value or [])):
+                raise InvalidInput(CONTROL_MESSAGE, name)  # no stored name or region holds one
         self.state = [x.value for x in state]
         self.kind = kind.value if kind else None
         self.region = list(region)

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from app.authorization.rules import Ability, Principal
 from app.core.errors import AppError, NotFound, Refusal
 from app.core.identifiers import parse_uuid
+from app.core.inputs import has_control, iso_day
 from app.core.unit_of_work import UnitOfWork
 from app.evidence import guidance
 from app.evidence.registry import KINDS, summary_of
@@ -35,7 +36,7 @@ from app.projects.service import create_project_as, get_project, plan_of, projec
 from app.transitions.schemas import TransitionsRead
 from app.transitions.service import schedule_of, transitions_view
 from app.web import charts
-from app.web.forms import form_version
+from app.web.forms import BLANKS, form_int, form_version, translate
 from app.web.templating import FLASH_MESSAGES, PageRedirect, PageRoute, PageUser, render
 from workflow import deadlines as dl
 from workflow.errors import DomainError, InvalidInput
@@ -159,9 +160,9 @@ def _project_id(value: str) -> uuid.UUID:
 
 
 def _int(value: str | None, default: int, *, low: int = 1, high: int = 100_000) -> int:
-    try:
-        n = int(value or "")
-    except ValueError:
+    """A page number or size from a query string: ASCII digits (form_int), else the default; bounded."""
+    n = form_int(value)
+    if n is None:
         return default
     return min(max(n, low), high)
 
@@ -185,10 +186,10 @@ def _parse_date(value: str, field: str) -> date | None:
     value = (value or "").strip()
     if not value:
         return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput("Date invalide : attendu le format AAAA-MM-JJ.", field) from None
+    day = iso_day(value)
+    if day is None:
+        raise InvalidInput("Date invalide : attendu le format AAAA-MM-JJ.", field)
+    return day
 
 
 def _query(params: dict[str, Any], **changes: Any) -> str:
@@ -204,9 +205,20 @@ def _query(params: dict[str, Any], **changes: Any) -> str:
 FILTERS = ("region", "etape", "statut", "type", "q", "tri", "page", "par_page")
 
 
+QUERY_CONTROL = (
+    "Recherche invalide : l'adresse de la page contient un caractère de contrôle (invisible). "
+    "Retirez-le, ou repartez du portefeuille."
+)
+
+
 def _filters(request: Request) -> dict[str, str]:
-    """The portfolio's GET parameters, bounded (unknown values are ignored later, never refused)."""
-    return {k: request.query_params.get(k, "")[:100].strip() for k in FILTERS}
+    """The portfolio's GET parameters, bounded (unknown values are ignored later, never refused); a
+    control character (NUL included) is refused with a French page (422), never sent to the database."""
+    values = {k: request.query_params.get(k, "")[:100].strip(BLANKS) for k in FILTERS}
+    bad = next((k for k, v in values.items() if has_control(v)), None)
+    if bad is not None:
+        raise InvalidInput(QUERY_CONTROL, bad)
+    return values
 
 
 @router.get("/", name="page_home")
@@ -507,14 +519,16 @@ def create_project(request: Request, principal: PageUser) -> Response:
 
 
 def _create(request: Request, principal: Principal, values: dict[str, str]) -> Response:
-    data = {k: v.strip() if k != "description" else v for k, v in values.items() if v.strip()}
+    data = {k: v.strip(BLANKS) if k != "description" else v for k, v in values.items() if v.strip(BLANKS)}
     errors: dict[str, str] = {}
     try:
         body = ProjectCreate.model_validate(data)
     except ValidationError as exc:
         for e in exc.errors():
             name = str(e.get("loc", ("",))[0])
-            errors.setdefault(name, FIELD_MESSAGES.get(name, "Valeur invalide."))
+            # a rule with its own French sentence (a control character, a date written otherwise) says it
+            message = translate(e) if e.get("type") == "value_error" else FIELD_MESSAGES.get(name, "Valeur invalide.")
+            errors.setdefault(name, message)
         return render(
             request,
             "project_new.html",
@@ -779,27 +793,30 @@ def _replan(request: Request, principal: Principal, pid: uuid.UUID, values: dict
     try:
         months = {}
         for st in STEPS:
-            raw = values.get(f"mois_{st.value}", "").strip()
-            if not raw.isdigit():
+            n = form_int(values.get(f"mois_{st.value}", ""), max_digits=3)
+            if n is None:
                 raise InvalidInput(
                     f"Durée invalide pour l'étape « {STATE_LABELS[st]} » : un nombre de mois entre 1 et 120.",
                     f"mois_{st.value}",
                 )
-            months[st] = int(raw)
-        horizon = values.get("horizon_months", "").strip()
-        if not horizon.isdigit():
+            months[st] = n
+        horizon = form_int(values.get("horizon_months", ""), max_digits=3)
+        if horizon is None:
             raise InvalidInput("Horizon invalide : un nombre de mois entre 1 et 240.", "horizon_months")
         if not values.get("reason", "").strip():
             raise InvalidInput("Indiquez le motif de la révision du planning.", "reason")
         try:
-            body = PlanBody(step_months=months, horizon_months=int(horizon), reason=values.get("reason", ""))
+            body = PlanBody(step_months=months, horizon_months=horizon, reason=values.get("reason", ""))
         except ValidationError as exc:
-            loc = exc.errors()[0].get("loc", ())
+            error = exc.errors()[0]
+            loc = error.get("loc", ())
             field = "horizon_months" if "horizon_months" in loc else ("reason" if "reason" in loc else "step_months")
             message = {
                 "horizon_months": "Horizon invalide : un nombre de mois entre 1 et 240.",
                 "reason": "Le motif doit faire entre 1 et 2000 caractères.",
             }.get(field, "Chaque étape dure entre 1 et 120 mois.")
+            if error.get("type") == "value_error":  # a control character in the reason: say so
+                message = translate(error)
             raise InvalidInput(message, field) from None
         with _uow(request, write=True) as uow:
             projects_service.replan(

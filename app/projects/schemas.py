@@ -12,7 +12,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from app.core.schemas import Body, Departement, Int, Name, Read, Region, Text
+from app.core.schemas import Body, Day, Departement, Int, Name, Read, Region, Text
 from workflow.vocabulary import (
     Conventionnement,
     Initiator,
@@ -32,7 +32,7 @@ class ProjectCreate(Body):
     conventionnement: Conventionnement = Conventionnement.AUCUN
     lead_name: Name | None = None
     description: Text | None = None
-    started_on: date | None = Field(
+    started_on: Day | None = Field(
         None, description="Day the groupe projet started (default: today, never in the future)."
     )
 

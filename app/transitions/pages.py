@@ -24,7 +24,7 @@ from app.transitions.description import describe
 from app.transitions.schemas import TransitionBody
 from app.transitions.service import fire_transition
 from app.web import charts
-from app.web.forms import form_version
+from app.web.forms import form_version, translate
 from app.web.templating import FLASH_MESSAGES, PageRedirect, PageRoute, PageUser, render
 from workflow import machine as wf
 from workflow.errors import GuardsUnmet, InvalidInput, UnknownTrigger
@@ -77,8 +77,10 @@ def fire(
         when = _parse_date(effective_on, "effective_on")
         try:
             body = TransitionBody(reason=reason or None, effective_on=when)
-        except ValidationError:
-            raise InvalidInput("Le motif dépasse 2000 caractères.", "reason") from None
+        except ValidationError as exc:
+            error = exc.errors()[0]  # the reason (the date is already read): too long, or a control character
+            message = translate(error) if error.get("type") == "value_error" else "Le motif dépasse 2000 caractères."
+            raise InvalidInput(message, "reason") from None
         with _uow(request, write=True) as uow:
             fire_transition(
                 uow,

@@ -10,7 +10,7 @@ from pydantic import (
     Field,
 )
 
-from app.core.schemas import Body, Read, Reason
+from app.core.schemas import Body, Day, Read, Reason
 from app.projects.schemas import PlanRead
 from workflow.vocabulary import (
     State,
@@ -21,7 +21,7 @@ from workflow.vocabulary import (
 
 # --- transitions ----------------------------------------------------------------------------
 class TransitionBody(Body):
-    effective_on: date | None = Field(
+    effective_on: Day | None = Field(
         None, description="Default: today (Europe/Paris). Never in the future, never before the previous transition."
     )
     reason: Reason | None = Field(None, description="Required for backward moves, abandon, suspend and resume.")

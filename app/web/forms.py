@@ -20,6 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
+from app.core.inputs import CONTROL_MESSAGE, ascii_int, has_control
 from workflow.vocabulary import (
     BUYER_CATEGORY_LABELS,
     CATEGORY_LABELS,
@@ -331,17 +332,41 @@ def defaults(fields: list[Field]) -> dict[str, str]:
     return {f.name: f.default for f in fields}
 
 
-_FR_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
-_SPACES = re.compile(r"[\s\u00a0\u202f]")
+_FR_DATE = re.compile(r"^ *([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4}) *$", re.ASCII)
+_SPACES = re.compile(r"[ \u00a0\u202f]")  # 420 000 (not tabs or line breaks: those are refused)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# What a form field may carry around its value (str.strip() would also drop control characters,
+# U+001C–U+001F and U+0085, that the schemas must see to refuse).
+BLANKS = " \t\r\n\u00a0\u202f"
+
+
+def form_int(value: object, *, max_digits: int = 18) -> int | None:
+    """A whole number typed in a form or a query string: ASCII digits only, bounded length (the shared
+    strict parser, app.core.inputs.ascii_int); None for anything else."""
+    return ascii_int(value.strip(BLANKS) if isinstance(value, str) else value, max_digits=max_digits)
 
 
 def form_version(value: object) -> int | None:
     """The project version a page's form was built from (its hidden `version` field): None when absent
     or unreadable (no check), else what the service compares with the project's version (412)."""
-    try:
-        return int(value) if isinstance(value, str) and value else None
-    except ValueError:
-        return None
+    return form_int(value, max_digits=12) if isinstance(value, str) and value else None
+
+
+def control_errors(fields: list[Field], form: FormData) -> dict[str, str]:
+    """Fields whose text holds a control character (any, CR and LF included, in a single-line field; any
+    but tab, CR and LF in a multi-line one): the French message to show beside each."""
+    errors: dict[str, str] = {}
+    for f in fields:
+        raw = form.get(f.name)
+        if not isinstance(raw, str):
+            continue
+        text = _LINE_BREAK.sub("", raw).replace("\t", "") if f.widget in ("textarea", "lines") else raw
+        if has_control(text):
+            errors[f.name] = CONTROL_MESSAGE if f.widget not in ("textarea", "lines") else CONTROL_IN_TEXT
+    return errors
+
+
+CONTROL_IN_TEXT = "Caractère interdit : ce texte contient un caractère de contrôle (invisible)."
 
 
 def parse(fields: list[Field], form: FormData, *, partial: bool) -> tuple[dict[str, Any], dict[str, str]]:
@@ -358,22 +383,22 @@ def parse(fields: list[Field], form: FormData, *, partial: bool) -> tuple[dict[s
             continue
         shown[f.name] = text
         if f.widget == "lines":
-            items = [line.strip() for line in text.splitlines() if line.strip()]
+            items = [line.strip(BLANKS) for line in _LINE_BREAK.split(text) if line.strip(BLANKS)]
             if items:
                 data[f.name] = items
             elif partial:
                 data[f.name] = None
             continue
-        if not text.strip():
+        if not text.strip(BLANKS):
             if partial:
                 data[f.name] = None
             continue
         if f.widget == "date" and (m := _FR_DATE.match(text)):  # 26/11/2026, where no date picker exists
             text = f"{m.group(3)}-{int(m.group(2)):02d}-{int(m.group(1)):02d}"
         elif f.widget == "number":
-            text = _SPACES.sub("", text)  # 420 000
+            text = _SPACES.sub("", text.strip(BLANKS))  # 420 000
         elif f.widget != "textarea":
-            text = text.strip()
+            text = text.strip(BLANKS)
         data[f.name] = text
     return data, shown
 

@@ -35,6 +35,7 @@ import httpx
 
 from app.authorization.rules import Principal
 from app.core.clock import Clock
+from app.core.inputs import ascii_int
 from app.core.settings import Settings
 from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.deadline_watch.service import scan as scan_deadlines
@@ -111,8 +112,9 @@ def parse_retry_after(value: str | None, now_wall: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER)
+    if value.isdigit():  # `²` and Arabic-Indic digits pass isdigit(): read ASCII digits only, bounded
+        seconds = ascii_int(value)
+        return None if seconds is None else min(float(seconds), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
