@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fastapi import Request
-from sqlalchemy.exc import IntegrityError
 
-from app.accounts.models import LoginThrottle, User, WebSession
+from app.accounts.models import User, WebSession
 from app.authorization.rules import ANONYMOUS, Principal, key_principal, user_principal
 from app.core.clock import Clock
-from app.core.errors import ConcurrentUpdate, Throttled, Unauthenticated
+from app.core.errors import Throttled, Unauthenticated
 from app.core.security import new_token, same, sha256_hex, split_api_key, verify_password
 from app.core.unit_of_work import UnitOfWork
 
@@ -83,32 +82,31 @@ def _key_caller(uow: UnitOfWork, key: str, now: datetime) -> Principal:
 # --- login, throttled ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ThrottlePolicy:
+    """`max_failures` attempts per e-mail and `max_failures_per_address` per client address within
+    `window`; the key that reaches its limit is blocked for `block`."""
+
     max_failures: int = 5
     window: timedelta = timedelta(minutes=15)
     block: timedelta = timedelta(minutes=15)
+    max_failures_per_address: int = 50
 
 
-def _check_blocked(rows: dict[str, LoginThrottle], now: datetime) -> None:
-    until = max((r.blocked_until for r in rows.values() if r.blocked_until and r.blocked_until > now), default=None)
-    if until is not None:
-        raise Throttled(
-            "Trop de tentatives de connexion : réessayez plus tard.", max(1, int((until - now).total_seconds()) + 1)
-        )
+THROTTLED = "Trop de tentatives de connexion : réessayez plus tard."
+WRONG_CREDENTIALS = "Adresse e-mail ou mot de passe incorrect."
 
 
-def _record_failure(
-    uow: UnitOfWork, rows: dict[str, LoginThrottle], keys: list[str], now: datetime, policy: ThrottlePolicy
-) -> None:
-    for k in keys:
-        row = rows.get(k)
-        if row is None:
-            row = LoginThrottle(key=k, failures=0, window_start=now)
-            uow.accounts.add_throttle(row)
-        if now - row.window_start > policy.window:
-            row.failures, row.window_start, row.blocked_until = 0, now, None
-        row.failures += 1
-        if row.failures >= policy.max_failures:
-            row.blocked_until = now + policy.block
+def _reserve(uow: UnitOfWork, limits: list[tuple[str, int]], now: datetime, policy: ThrottlePolicy) -> list[datetime]:
+    """Take one attempt of every key (the e-mail first, then the address: always in that order, so two
+    logins never wait on each other's rows), or none: a blocked key raises Throttled, and the unit of
+    work, left without a commit, gives back the attempts already taken."""
+    starts = []
+    for key, limit in limits:
+        start = uow.accounts.reserve_attempt(key, now=now, window=policy.window, block=policy.block, limit=limit)
+        if start is None:
+            until = uow.accounts.blocked_until(key) or now + policy.block  # unblocked meanwhile: rare
+            raise Throttled(THROTTLED, max(1, int((until - now).total_seconds()) + 1))
+        starts.append(start)
+    return starts
 
 
 @dataclass(frozen=True)
@@ -129,37 +127,41 @@ def login(
     lifetime: timedelta,
     policy: ThrottlePolicy,
 ) -> LoginResult:
-    """Check the password; never say which of e-mail or password was wrong. Commits, a failure too (its
-    counters), so `uow` must not carry the request's Idempotency-Key hook."""
+    """Check the password; never say which of e-mail or password was wrong. `uow` must not carry the
+    request's Idempotency-Key hook: it commits a refused attempt too.
+
+    The attempt is reserved first, atomically and committed, then the password is checked (argon2id,
+    outside any transaction): N simultaneous attempts on one account check at most
+    `policy.max_failures` passwords between them, and once the account's attempts are all taken even
+    the right password is refused (429) until the block ends. A reserved attempt counts as a failure
+    unless the password is right: then the account's failures are forgotten and the address gets its
+    attempt back, so a shared address is blocked by failures only."""
     email = email.strip().lower().replace("\x00", "\ufffd")  # the login form too: PostgreSQL refuses NUL
-    keys = [f"email:{email}"[:300], f"ip:{client_ip}"[:300]]
-    rows = uow.accounts.throttles(keys)
-    _check_blocked(rows, now)
+    email_key, address_key = f"email:{email}"[:300], f"ip:{client_ip}"[:300]
+    limits = [(email_key, policy.max_failures), (address_key, policy.max_failures_per_address)]
+    _, address_window = _reserve(uow, limits, now, policy)
     user = uow.accounts.user_by_email(email)
-    ok = verify_password(user.password_hash if user is not None else None, password)
-    if not ok or user is None or not user.active:
-        _record_failure(uow, rows, keys, now, policy)
-        try:
-            uow.commit()
-        # A simultaneous failure created the same counter first (or a success deleted ours): the unit of
-        # work has rolled back; count on the counters as they are now. (Its commit words an integrity
-        # error whose text names "events" as a ConcurrentUpdate: an e-mail can contain that word.)
-        except (IntegrityError, ConcurrentUpdate):
-            _record_failure(uow, uow.accounts.throttles(keys), keys, now, policy)
-            uow.commit()
-        raise Unauthenticated("Adresse e-mail ou mot de passe incorrect.")
-    for row in rows.values():
-        if row.key.startswith("email:"):
-            uow.accounts.forget_throttle(row)
+    stored_hash = user.password_hash if user is not None and user.active else None
+    uow.commit()  # the attempt is spent from here on, whatever happens to this request
+    if not verify_password(stored_hash, password) or user is None:
+        raise Unauthenticated(WRONG_CREDENTIALS)
+    current = uow.accounts.active_user(user.id)  # not deactivated while the password was checked
+    if current is None:
+        raise Unauthenticated(WRONG_CREDENTIALS)
+    uow.accounts.forget_throttle(email_key)
+    uow.accounts.release_attempt(address_key, window_start=address_window, limit=policy.max_failures_per_address)
     token, csrf = new_token(), new_token()
     expires = now + lifetime
     uow.accounts.add_web_session(
-        WebSession(token_hash=sha256_hex(token), user_id=user.id, csrf_token=csrf, created_at=now, expires_at=expires)
+        WebSession(
+            token_hash=sha256_hex(token), user_id=current.id, csrf_token=csrf, created_at=now, expires_at=expires
+        )
     )
     uow.accounts.purge_web_sessions(now)
-    user.last_login_at = now
+    uow.accounts.purge_throttles(now, policy.window)
+    current.last_login_at = now
     uow.commit()
-    return LoginResult(user, token, csrf, expires)
+    return LoginResult(current, token, csrf, expires)
 
 
 def logout(uow: UnitOfWork, session_id: int | None) -> None:

@@ -5,12 +5,14 @@ It never commits; the unit of work does."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.models import ApiKey, LoginThrottle, RoleGrant, User, WebSession
+from app.core.database import UTCDateTime
 from app.projects.models import Project
 
 
@@ -84,16 +86,75 @@ class AccountRepository:
         )
 
     # --- login throttles --------------------------------------------------------------------------
-    def throttles(self, keys: list[str]) -> dict[str, LoginThrottle]:
-        """The failure counters of `keys` that exist, by key."""
-        rows = self.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))).all()
-        return {r.key: r for r in rows}
+    # One row per key ("email:…", "ip:…"): `failures` counts the attempts taken in the current window
+    # (failed, or still being checked), `blocked_until` is set by the attempt that takes the last one.
+    def reserve_attempt(
+        self, key: str, *, now: datetime, window: timedelta, block: timedelta, limit: int
+    ) -> datetime | None:
+        """Take one of the `limit` attempts `key` has per window, in one atomic statement, before any
+        password is checked: an upsert whose update applies only while the key is not blocked, so N
+        concurrent callers on SQLite or PostgreSQL get at most `limit` attempts between them (the row is
+        locked by the statement; a waiting caller re-reads it). The attempt that takes the last one sets
+        the block. Returns the window start the attempt counts in, or None when the key is blocked."""
+        t = LoginThrottle.__table__
+        at = literal(now, UTCDateTime())
+        expired = t.c.window_start <= literal(now - window, UTCDateTime())
+        taken = case((expired, 1), else_=t.c.failures + 1)
+        blocked = literal(now + block, UTCDateTime())
+        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        statement = (
+            insert(LoginThrottle)
+            .values(key=key, failures=1, window_start=now, blocked_until=now + block if limit <= 1 else None)
+            .on_conflict_do_update(
+                index_elements=[t.c.key],
+                set_={
+                    "failures": taken,
+                    "window_start": case((expired, at), else_=t.c.window_start),
+                    "blocked_until": case((taken >= limit, blocked), else_=None),
+                },
+                where=or_(t.c.blocked_until.is_(None), t.c.blocked_until <= at),
+            )
+            .returning(t.c.window_start)
+        )
+        start: datetime | None = self.session.execute(statement).scalar_one_or_none()
+        return start
 
-    def add_throttle(self, row: LoginThrottle) -> None:
-        self.session.add(row)
+    def blocked_until(self, key: str) -> datetime | None:
+        """When the block on `key` ends (None if it is not blocked)."""
+        until: datetime | None = self.session.scalar(
+            select(LoginThrottle.blocked_until).where(LoginThrottle.key == key)
+        )
+        return until
 
-    def forget_throttle(self, row: LoginThrottle) -> None:
-        self.session.delete(row)
+    def release_attempt(self, key: str, *, window_start: datetime, limit: int) -> None:
+        """Give back an attempt taken in the window that started at `window_start` (a successful login
+        from an address is not a failure of that address); the block goes if the count falls below
+        `limit`."""
+        t = LoginThrottle.__table__
+        self.session.execute(
+            update(LoginThrottle)
+            .where(t.c.key == key, t.c.window_start == window_start, t.c.failures > 0)
+            .values(
+                failures=t.c.failures - 1,
+                blocked_until=case((t.c.failures - 1 < limit, None), else_=t.c.blocked_until),
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    def forget_throttle(self, key: str) -> None:
+        """Forget the failures of `key` (an account whose right password was given)."""
+        self.session.execute(
+            delete(LoginThrottle).where(LoginThrottle.key == key).execution_options(synchronize_session=False)
+        )
+
+    def purge_throttles(self, now: datetime, window: timedelta) -> None:
+        """Delete the counters whose window and block are both over at `now`."""
+        t = LoginThrottle.__table__
+        self.session.execute(
+            delete(LoginThrottle)
+            .where(t.c.window_start <= now - window, or_(t.c.blocked_until.is_(None), t.c.blocked_until <= now))
+            .execution_options(synchronize_session=False)
+        )
 
     # --- API keys ---------------------------------------------------------------------------------
     def add_api_key(self, row: ApiKey) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from workflow.deadlines import MAX_HORIZON_MONTHS, MAX_STEP_MONTHS, Plan
 from workflow.vocabulary import DEFAULT_HORIZON_MONTHS, DEFAULT_STEP_MONTHS, STEPS
@@ -57,6 +60,17 @@ class Settings(BaseSettings):
         5, ge=1, le=100, description="Failed logins (per e-mail or address) before a block."
     )
     login_block_minutes: int = Field(15, ge=1, le=24 * 60, description="Window and block length for failed logins.")
+    login_max_failures_per_address: int = Field(
+        50,
+        ge=1,
+        le=100_000,
+        description="Failed logins from one client address (an IPv6 /64), whatever the e-mail, before a block.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or CIDR networks of the reverse proxies whose X-Forwarded-For is believed "
+        "(comma-separated or a JSON list); empty: the header is believed from no one.",
+    )
     # partner systems: webhooks, the delivery worker, idempotency keys
     webhook_allow_private_targets: bool = Field(
         False,
@@ -99,6 +113,22 @@ class Settings(BaseSettings):
         if any(not (1 <= m <= MAX_STEP_MONTHS) for m in v.values()):
             raise ValueError(f"each step lasts 1 to {MAX_STEP_MONTHS} months")
         return v
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            text = v.strip()
+            return json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, v: list[str]) -> list[str]:
+        try:
+            return [str(ipaddress.ip_network(p.strip(), strict=False)) for p in v]
+        except ValueError as err:
+            raise ValueError(f"trusted_proxies: addresses or CIDR networks only ({err})") from None
 
     @field_validator("webhook_retry_schedule_seconds")
     @classmethod
