@@ -36,8 +36,8 @@ from app.web.forms import (
     KIND_FIELD_LABELS,
     Field,
     FormState,
-    control_errors,
     defaults,
+    early_errors,
     fields_of,
     form_version,
     grouped,
@@ -329,7 +329,7 @@ def evidence_create(request: Request, project_id: str, kind: str, principal: Pag
     fields = create_fields(k)
     body, values = parse(fields, data, partial=False)
     form = _state(k, fields, False, values)
-    for name, message in control_errors(fields, data).items():
+    for name, message in early_errors(fields, data).items():
         form.fail(name, message)
 
     version = form_version(data.get("version")) if k.singleton else None  # a new item of a list overwrites nothing
@@ -406,7 +406,7 @@ def evidence_update(
     fields = patch_fields(k)
     body, values = parse(fields, data, partial=True)
     form = _state(k, fields, True, values)
-    for name, message in control_errors(fields, data).items():
+    for name, message in early_errors(fields, data).items():
         form.fail(name, message)
 
     def write() -> None:

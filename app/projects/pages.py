@@ -214,11 +214,11 @@ QUERY_CONTROL = (
 def _filters(request: Request) -> dict[str, str]:
     """The portfolio's GET parameters, bounded (unknown values are ignored later, never refused); a
     control character (NUL included) is refused with a French page (422), never sent to the database."""
-    values = {k: request.query_params.get(k, "")[:100].strip(BLANKS) for k in FILTERS}
+    values = {k: request.query_params.get(k, "")[:100] for k in FILTERS}
     bad = next((k for k, v in values.items() if has_control(v)), None)
     if bad is not None:
         raise InvalidInput(QUERY_CONTROL, bad)
-    return values
+    return {k: v.strip() for k, v in values.items()}
 
 
 @router.get("/", name="page_home")
@@ -519,7 +519,8 @@ def create_project(request: Request, principal: PageUser) -> Response:
 
 
 def _create(request: Request, principal: Principal, values: dict[str, str]) -> Response:
-    data = {k: v.strip(BLANKS) if k != "description" else v for k, v in values.items() if v.strip(BLANKS)}
+    # single-line fields keep any control character (CR and LF included) for the schema to refuse
+    data = {k: v.strip(" ") if k != "description" else v for k, v in values.items() if v.strip(BLANKS)}
     errors: dict[str, str] = {}
     try:
         body = ProjectCreate.model_validate(data)

@@ -352,17 +352,26 @@ def form_version(value: object) -> int | None:
     return form_int(value, max_digits=12) if isinstance(value, str) and value else None
 
 
-def control_errors(fields: list[Field], form: FormData) -> dict[str, str]:
-    """Fields whose text holds a control character (any, CR and LF included, in a single-line field; any
-    but tab, CR and LF in a multi-line one): the French message to show beside each."""
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+", re.ASCII)
+NOT_A_WHOLE_NUMBER = "Saisissez un nombre entier, sans décimale."
+
+
+def early_errors(fields: list[Field], form: FormData) -> dict[str, str]:
+    """What the form's text alone refuses, before any schema sees it, as French messages by field:
+    a control character (any, CR and LF included, in a single-line field; any but tab, CR and LF in a
+    multi-line one), and a number field that is not ASCII digits (`²`, Arabic-Indic digits, `1_000` or
+    `12.0`, which the schema's lax parsing would read or choke on)."""
     errors: dict[str, str] = {}
     for f in fields:
         raw = form.get(f.name)
         if not isinstance(raw, str):
             continue
-        text = _LINE_BREAK.sub("", raw).replace("\t", "") if f.widget in ("textarea", "lines") else raw
+        multi_line = f.widget in ("textarea", "lines")
+        text = _LINE_BREAK.sub("", raw).replace("\t", "") if multi_line else raw
         if has_control(text):
-            errors[f.name] = CONTROL_MESSAGE if f.widget not in ("textarea", "lines") else CONTROL_IN_TEXT
+            errors[f.name] = CONTROL_IN_TEXT if multi_line else CONTROL_MESSAGE
+        elif f.widget == "number" and text.strip() and not _WHOLE_NUMBER.fullmatch(_SPACES.sub("", text.strip())):
+            errors[f.name] = NOT_A_WHOLE_NUMBER
     return errors
 
 
