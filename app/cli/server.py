@@ -55,7 +55,16 @@ def serve(
             uows = stack.enter_context(database())  # the worker's own connections, closed when serving ends
             stack.callback(run_in_thread(uows, settings, app.state.clock).set)  # stops it first
         typer.echo(f"regieflow is listening on http://{host}:{port}/  (API documentation: http://{host}:{port}/docs)")
-        uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=True)
+        # uvicorn rewrites the client address from X-Forwarded-For only for these peers (none by default):
+        # the same rule as app.accounts.login.client_ip, so a forged header never reaches the login limits.
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=settings.log_level,
+            proxy_headers=True,
+            forwarded_allow_ips=[str(p) for p in settings.trusted_proxies],
+        )
 
 
 def worker(
