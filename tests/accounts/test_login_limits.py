@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -24,6 +22,7 @@ from starlette.requests import Request
 from app.accounts.login import UNVERIFIED_FORWARD, client_ip
 from app.accounts.models import LoginThrottle, WebSession
 from app.core import security
+from tests.support import serving
 from tests.support.accounts import PASSWORD, REGION_A, add_user
 from tests.support.api import API
 
@@ -58,38 +57,12 @@ def hasher(monkeypatch: pytest.MonkeyPatch, fast_passwords: None) -> CountingHas
     return counting
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def _served_app(_one_app: Any) -> Iterator[str]:
     """The application served by uvicorn with the options `regieflow serve` gives it (proxy_headers on,
     uvicorn's default forwarded_allow_ips: 127.0.0.1 and ::1)."""
-    port = _free_port()
-    config = uvicorn.Config(
-        _one_app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1,::1",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving.served(_one_app, proxy_headers=True, forwarded_allow_ips="127.0.0.1,::1") as url:
+        yield url
 
 
 @pytest.fixture
