@@ -18,6 +18,7 @@ from app.accounts.schemas import (
     UserRead,
 )
 from app.http.dependencies import Authorized, ClockDep, PrincipalDep, ReadUow, WriteUow
+from app.idempotency.secrets import shown_once
 
 router = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Authorized])
 
@@ -70,7 +71,19 @@ def list_api_keys(uow: ReadUow) -> list[ApiKeyRead]:
     return [ApiKeyRead.model_validate(k) for k in accounts.list_api_keys(uow)]
 
 
-@router.post("/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED, name="create_api_key")
+@router.post(
+    "/api-keys",
+    response_model=ApiKeyCreated,
+    status_code=status.HTTP_201_CREATED,
+    name="create_api_key",
+    dependencies=[
+        shown_once(
+            "key",
+            advice="Pour une autre clé, créez-en une nouvelle (POST /api/v1/admin/api-keys) "
+            "et révoquez celle-ci (DELETE /api/v1/admin/api-keys/{id}).",
+        )
+    ],
+)
 def create_api_key(body: ApiKeyCreate, uow: WriteUow, clock: ClockDep, principal: PrincipalDep) -> ApiKeyCreated:
     with uow:
         new = accounts.create_api_key(

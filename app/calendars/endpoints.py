@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Request, Response, status
 from app.calendars import service as calendars
 from app.calendars.schemas import CalendarCreate, CalendarCreated, CalendarRead
 from app.http.dependencies import Authorized, ClockDep, PrincipalDep, ReadUow, WriteUow
+from app.idempotency.secrets import shown_once
 
 router = APIRouter(prefix="/calendars", tags=["calendars"], dependencies=[Authorized])
 
@@ -26,6 +27,15 @@ Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
     name="create_calendar",
     summary="Create a calendar subscription token (shown once)",
     responses={404: {"description": "No such project"}, 422: {"description": "Invalid input"}},
+    dependencies=[
+        shown_once(
+            "token",
+            "url",
+            headers=("Location",),
+            advice="Pour un autre jeton, créez-en un nouveau (POST /api/v1/calendars) "
+            "et révoquez celui-ci (DELETE /api/v1/calendars/{id}).",
+        )
+    ],
 )
 def create_calendar(
     request: Request,

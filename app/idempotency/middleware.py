@@ -1,14 +1,20 @@
 """Idempotency-Key on every write of the API (IETF httpapi draft "The Idempotency-Key HTTP Header Field").
 
 A POST, PUT, PATCH or DELETE under /api/v1 that carries `Idempotency-Key` is recorded per caller (the
-principal's label) and key, with its method, path and the SHA-256 of its raw body. (PUT and DELETE are
+principal's label) and key, with its method, path and a fingerprint: the SHA-256 of its raw body and its
+query string (`?dry_run=true` is another request than `?dry_run=false`; the order of the parameters does
+not count). (PUT and DELETE are
 idempotent in state, but each one that runs writes an event: a retried one would write a second.)
 
 - first time: the request runs; its record is marked `committed` INSIDE the transaction that applies
   its effect (a before-commit hook of the unit of work, see app.core.unit_of_work), then its response is stored
   (`done`) and replayed to any retry within the retention period (REGIEFLOW_IDEMPOTENCY_RETENTION_HOURS,
-  24 h) with `Idempotency-Replayed: true`;
-- same key, another body (or another path or method): 422 `idempotence_cle_reutilisee`;
+  24 h) with `Idempotency-Replayed: true`, once the caller is found to still read every project the
+  request touched (its path, its `Location`, the events it wrote): one it no longer reads answers 404
+  as if the project did not exist, never the stored answer;
+- an answer carrying a secret shown once (an API key, a calendar token, a webhook secret: the route
+  marks it, see app.idempotency.secrets) is stored redacted, and its replay says so in French;
+- same key, another body (or another query string, path or method): 422 `idempotence_cle_reutilisee`;
 - same key while the first request still runs: 409 `idempotence_en_cours` (with Retry-After);
 - the first request failed without committing anything (any 4xx/5xx): the key is released, a retry runs;
 - the first request committed but died before its response was stored (crash between COMMIT and the
@@ -30,10 +36,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import re
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Request
 from sqlalchemy.exc import IntegrityError
@@ -42,12 +51,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import AppError, Refusal
-from app.core.unit_of_work import UnitOfWorkFactory
+from app.authorization.rules import Ability, Principal
+from app.core.errors import AppError, NotFound, Refusal
+from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.http.dependencies import uow_factory
-from app.http.problems import problem
+from app.http.problems import domain_problem, problem
 from app.idempotency.models import IdempotencyRecord
 from app.idempotency.repository import IdempotencyRepository
+from app.idempotency.secrets import ShownOnce, take_mark
 from app.projects.repository import NEW_EVENTS
 
 HEADER = "idempotency-key"
@@ -66,6 +77,12 @@ REPLAYED_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-co
 
 
 PREFIX = "/api/v1/"
+
+
+PROJECTS = ":projects"  # in the stored headers (never a header name): the projects the request touched
+
+
+PROJECT_PATH = re.compile(r"/api/v1/projects/([0-9a-fA-F-]{36})(?:[/?#]|$)")
 
 
 class IdempotencyTakenOver(AppError):
@@ -88,6 +105,18 @@ def parse_key(raw: str) -> str | None:
     if not value or len(value) > MAX_KEY_LENGTH or any(ord(c) < 0x20 or ord(c) > 0x7E for c in value):
         return None
     return value
+
+
+def fingerprint(query: bytes, body: bytes) -> str:
+    """SHA-256 of the body and the query string, whose parameters are put in order of name (the values
+    of a repeated name keep theirs). Without a query string, the SHA-256 of the body alone."""
+    if not query:
+        return hashlib.sha256(body).hexdigest()
+    # latin-1 both ways: every byte, escaped or not, is one character, so two queries that differ by a
+    # byte never share a fingerprint
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    canonical = urlencode(sorted(pairs, key=lambda pair: pair[0]), encoding="latin-1").encode("latin-1")
+    return hashlib.sha256(b"?" + canonical + b"\0" + body).hexdigest()
 
 
 # --- the before-commit hook ----------------------------------------------------------------------
@@ -148,7 +177,7 @@ class IdempotencyMiddleware:
             return
         application = scope["app"]
         principal = await run_in_threadpool(_caller, application, scope)
-        if principal is None:  # not authenticated: the route answers 401 (or the login runs, unkeyed)
+        if principal is None or not principal.authenticated:  # the route answers 401 (or the login runs, unkeyed)
             await self.app(scope, receive, send)
             return
 
@@ -161,14 +190,15 @@ class IdempotencyMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        digest = hashlib.sha256(body).hexdigest()
+        digest = fingerprint(scope.get("query_string", b""), body)
         settings = application.state.settings
         now = application.state.clock.now()
         uows = _units_of_work(scope)
         outcome = await run_in_threadpool(
             begin,
             uows,
-            caller=principal,
+            caller=principal.label,
+            principal=principal,
             key=key,
             method=scope["method"],
             path=scope["path"],
@@ -181,7 +211,8 @@ class IdempotencyMiddleware:
             await outcome(scope, receive, send)
             return
 
-        scope.setdefault("state", {})[STATE_KEY] = outcome
+        state = scope.setdefault("state", {})
+        state[STATE_KEY] = outcome
         replayed = False
 
         async def replay_body() -> Message:
@@ -206,9 +237,13 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_body, capture)
         except BaseException:
+            take_mark(state)
             await run_in_threadpool(finish, uows, outcome, 500, [], b"")
             raise
-        await run_in_threadpool(finish, uows, outcome, status, headers, b"".join(sent))
+        secret = take_mark(state)
+        await run_in_threadpool(
+            finish, uows, outcome, status, headers, b"".join(sent), secret=secret, path=scope["path"]
+        )
 
 
 def _units_of_work(scope: Scope) -> UnitOfWorkFactory:
@@ -222,14 +257,13 @@ def _units_of_work(scope: Scope) -> UnitOfWorkFactory:
     return uow_factory(Request(scope))
 
 
-def _caller(application: Any, scope: Scope) -> str | None:
+def _caller(application: Any, scope: Scope) -> Principal | None:
     from app.accounts.authentication import authenticate
 
     try:
-        principal = authenticate(Request(scope))
+        return authenticate(Request(scope))
     except Refusal:
         return None
-    return principal.label if principal.authenticated else None
 
 
 def begin(
@@ -243,8 +277,10 @@ def begin(
     retention: timedelta,
     stale: timedelta,
     method: str = "POST",
+    principal: Principal | None = None,
 ) -> Attempt | Response:
-    """Take the key for this request, or the answer to give instead of running it."""
+    """Take the key for this request, or the answer to give instead of running it (a stored answer is
+    given only to a `principal` that still reads every project the request touched)."""
     for _ in range(3):
         with uows() as uow:
             records = uow.idempotency
@@ -284,6 +320,10 @@ def begin(
                     "adresse) : utilisez une nouvelle clé pour une nouvelle requête.",
                     path,
                 )
+            if row.state in ("done", "committed") and principal is not None:
+                lost = _unreadable(uow, principal, _projects_of(row))
+                if lost:
+                    return domain_problem(NotFound("Projet introuvable."), path)
             if row.state == "done":
                 return _replay(row)
             if row.state == "committed":
@@ -308,8 +348,65 @@ def _in_progress(path: str) -> Response:
     )
 
 
+def _project_ids(texts: Iterable[str]) -> set[str]:
+    return {m.group(1).lower() for text in texts for m in PROJECT_PATH.finditer(text)}
+
+
+def _named_projects(body: bytes) -> set[str]:
+    """The `project_id` members anywhere in a JSON answer (an import report, a calendar token…)."""
+    try:
+        answer: Any = json.loads(body)
+    except ValueError:
+        return set()
+    found: set[str] = set()
+    stack = [answer]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            value = item.get("project_id")
+            if isinstance(value, str):
+                found |= {value.lower()}
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _events_of(body: str | None) -> list[dict[str, Any]]:
+    """The events a committed record names (its body until the answer is stored)."""
+    try:
+        events = json.loads(body or "{}").get("events", [])
+    except (ValueError, AttributeError):
+        return []
+    return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
+
+
+def _projects_of(row: IdempotencyRecord) -> set[str]:
+    """The projects the recorded request touched: its path, its Location, the events it wrote."""
+    headers = row.response_headers or {}
+    found = _project_ids([row.path, headers.get("location", "")])
+    if row.state == "committed":
+        found |= {str(e.get("project_id")) for e in _events_of(row.response_body)}
+    found |= {p for p in headers.get(PROJECTS, "").split(",") if p}
+    return found
+
+
+def _unreadable(uow: UnitOfWork, principal: Principal, project_ids: set[str]) -> bool:
+    """Whether some of these projects is one the principal may not read (or that no longer exists)."""
+    for text in project_ids:
+        try:
+            project_id = uuid.UUID(text)
+        except ValueError:
+            continue
+        region = uow.projects.region_of(project_id)
+        if region is None or Ability.READ not in principal.abilities(project_id, region):
+            return True
+    return False
+
+
 def _replay(row: IdempotencyRecord) -> Response:
     headers = dict(row.response_headers or {})
+    headers.pop(PROJECTS, None)
     headers[REPLAYED] = "true"
     media = headers.pop("content-type", None)
     return Response(
@@ -321,10 +418,7 @@ def _replay(row: IdempotencyRecord) -> Response:
 
 
 def _already_applied(row: IdempotencyRecord, path: str) -> Response:
-    try:
-        events = json.loads(row.response_body or "{}").get("events", [])
-    except ValueError:
-        events = []
+    events = _events_of(row.response_body)
     effects = [{**e, "project": f"/api/v1/projects/{e['project_id']}"} for e in events]
     return problem(
         409,
@@ -339,9 +433,19 @@ def _already_applied(row: IdempotencyRecord, path: str) -> Response:
 
 
 def finish(
-    uows: UnitOfWorkFactory, attempt: Attempt, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    uows: UnitOfWorkFactory,
+    attempt: Attempt,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    *,
+    secret: ShownOnce | None = None,
+    path: str = "",
 ) -> None:
-    """Store the response of a request that committed (or succeeded); release the key of one that failed."""
+    """Store the response of a request that committed (or succeeded); release the key of one that failed.
+
+    `secret`: the answer carries a secret shown once: it is stored redacted (see app.idempotency.secrets).
+    The projects the request touched are kept with it, for the access check of a replay."""
     with uows() as uow:
         records = uow.idempotency
         row = records.get(attempt.record_id, for_update=True)
@@ -353,10 +457,16 @@ def finish(
             kept = {}
             for name, value in headers:
                 lname = name.decode("latin-1").lower()
-                if lname in REPLAYED_HEADERS:
+                if lname in REPLAYED_HEADERS and (secret is None or lname not in secret.headers):
                     kept[lname] = value.decode("latin-1")
+            touched = _project_ids([path, *(v.decode("latin-1") for n, v in headers if n.lower() == b"location")])
+            touched |= _named_projects(body)
+            if row.state == "committed":
+                touched |= {str(e.get("project_id")) for e in _events_of(row.response_body)}
+            if touched:
+                kept[PROJECTS] = ",".join(sorted(touched))
             row.state, row.response_status, row.response_headers = "done", status, kept
-            row.response_body = body.decode("utf-8", errors="replace")
+            row.response_body = body.decode("utf-8", errors="replace") if secret is None else secret.redact(body)
         else:
             return  # committed but answered 5xx: keep "committed", a retry is told it was applied
         uow.commit()

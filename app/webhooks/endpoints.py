@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.core.schemas import Page
 from app.http.dependencies import Authorized, ClockDep, PagingDep, PrincipalDep, ReadUow, SettingsDep, WriteUow
+from app.idempotency.secrets import shown_once
 from app.projects.models import Event
 from app.webhooks import service as wh
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
@@ -29,6 +30,13 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"], dependencies=[Authoriz
 
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+SHOWN_ONCE = shown_once(
+    "secret",
+    advice="Pour un nouveau secret, faites-le renouveler (POST /api/v1/webhooks/{id}/rotate-secret) : "
+    "le précédent reste valable 24 heures.",
+)
 
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -68,6 +76,7 @@ def _delivery(d: WebhookDelivery, e: Event) -> DeliveryRead:
     responses=PROBLEMS,
     name="create_webhook",
     summary="Subscribe to events (the signing secret is shown once)",
+    dependencies=[SHOWN_ONCE],
 )
 def create_webhook(
     body: WebhookCreate,
@@ -136,6 +145,7 @@ def delete_webhook(webhook_id: Id, uow: WriteUow, principal: PrincipalDep) -> Re
     responses=PROBLEMS,
     name="rotate_webhook_secret",
     summary="New signing secret, shown once; the previous one stays valid 24 hours (both sign)",
+    dependencies=[SHOWN_ONCE],
 )
 def rotate_webhook_secret(webhook_id: Id, uow: WriteUow, clock: ClockDep, principal: PrincipalDep) -> WebhookWithSecret:
     with uow:
