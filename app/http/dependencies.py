@@ -160,19 +160,24 @@ async def _principal(request: Request) -> Principal:
 # name (the pattern below reads digits only). The service refuses it like any stale version;
 # app.http.problems words the refusal for the header.
 UNREADABLE_VERSION = -1
-_ETAG = re.compile(r'^\s*(?:W/)?"([0-9]{1,12})"\s*$', re.ASCII)  # ASCII digits: not `"٣"`
+# What a weak tag (`W/"3"`) stands for: If-Match compares strongly (RFC 9110 §13.1.1), so a weak
+# tag never matches, whatever version it names; refused like UNREADABLE_VERSION, worded apart.
+WEAK_VERSION = -2
+_ETAG = re.compile(r'^\s*"([0-9]{1,12})"\s*$', re.ASCII)  # ASCII digits: not `"٣"`
+_WEAK_ETAG = re.compile(r'^\s*W/"[^"]*"\s*$', re.ASCII)
 
 
 def parse_if_match(value: str | None) -> int | None:
     """`If-Match: "7"` → 7; `*` or absent → None (no precondition); anything else can never match:
-    UNREADABLE_VERSION, which the service refuses with 412 once the request is otherwise valid and its
-    project exists (RFC 9110 §13.2.1: a request that would fail without the precondition answers that
-    failure, say 422 or 404, not 412)."""
+    WEAK_VERSION for a weak tag (`W/"7"`: If-Match uses the strong comparison, RFC 9110 §13.1.1),
+    UNREADABLE_VERSION otherwise. The service refuses both with 412 once the request is otherwise
+    valid and its project exists (RFC 9110 §13.2.1: a request that would fail without the
+    precondition answers that failure, say 422 or 404, not 412)."""
     if value is None or value.strip() == "*":
         return None
     match = _ETAG.match(value)
     if not match:
-        return UNREADABLE_VERSION
+        return WEAK_VERSION if _WEAK_ETAG.match(value) else UNREADABLE_VERSION
     return int(match.group(1))
 
 

@@ -3,10 +3,10 @@
 FastAPI documents what a route declares (its model, its `responses=`) and its own 422. Every route
 of the API can also answer problems (RFC 9457) that come from the layers around it: a body that is
 not JSON (400), no or bad credentials (401), a refused function (403), a body over the size limit
-(413), a throttled login (429). This module adds those, once, from the same facts the service
-uses (the access rules, whether the route takes a body), and gives every error answer the
-`application/problem+json` media type and one `Problem` schema, so that the document says what
-clients really receive (schemathesis checks status codes and media types against it).
+(413), a body not sent as application/json (415), a throttled login (429). This module adds those,
+once, from the same facts the service uses (the access rules, whether the route takes a body), and
+gives every error answer the `application/problem+json` media type and one `Problem` schema, so that
+the document says what clients really receive (schemathesis checks status codes and media types against it).
 """
 
 from __future__ import annotations
@@ -51,8 +51,12 @@ LOGIN_ROUTES = frozenset({"login"})
 def _extra_codes(route: APIRoute, operation: dict[str, Any]) -> dict[int, str]:
     extra: dict[int, str] = {}
     if "requestBody" in operation:
-        extra[400] = "The body is not well-formed JSON"
+        extra[400] = "The body is not well-formed JSON, or not UTF-8 (code `json_illisible`)"
         extra[413] = "The body is larger than REGIEFLOW_MAX_BODY_BYTES"
+        if "application/json" in operation["requestBody"].get("content", {}):
+            extra[415] = (
+                "The body is sent without `Content-Type: application/json` (code `type_de_contenu_non_pris_en_charge`)"
+            )
     need = RULES[route.name].need if route.name in RULES else PUBLIC
     if need != PUBLIC:
         extra[401] = "No valid credentials (API key or session)"

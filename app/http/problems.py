@@ -22,7 +22,8 @@ from app.core.errors import (
     Throttled,
     Unauthenticated,
 )
-from app.http.dependencies import UNREADABLE_VERSION
+from app.core.messages import translate
+from app.http.dependencies import UNREADABLE_VERSION, WEAK_VERSION
 from workflow.errors import (
     DomainError,
     GuardsUnmet,
@@ -89,13 +90,31 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+JSON = "application/json"
+UNREADABLE_JSON = "Le corps de la requête n'est pas du JSON valide (UTF-8) : vérifiez sa syntaxe."
+WRONG_CONTENT_TYPE = "Le corps de la requête doit être envoyé en application/json (en-tête Content-Type)."
+# Starlette's words when a body declared as JSON cannot even be decoded (not UTF-8, say).
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
+def unreadable_json(instance: str | None = None) -> JSONResponse:
+    return problem(400, "json_illisible", HTTP_TITLES[400], UNREADABLE_JSON, instance)
+
+
 UNREADABLE_IF_MATCH = 'En-tête If-Match illisible : attendu une étiquette comme "3" (voir ETag).'
+
+WEAK_IF_MATCH = (
+    'En-tête If-Match : une étiquette faible (W/"3") ne correspond jamais, la comparaison est forte '
+    '(RFC 9110) ; renvoyez l\'ETag tel que reçu, par exemple "3".'
+)
 
 
 def message_of(exc: DomainError | AppError) -> str:
     """The refusal's French message, as a person or a client reads it over HTTP."""
     if isinstance(exc, PreconditionFailed) and exc.expected == UNREADABLE_VERSION:
         return UNREADABLE_IF_MATCH
+    if isinstance(exc, PreconditionFailed) and exc.expected == WEAK_VERSION:
+        return WEAK_IF_MATCH
     return exc.message
 
 
@@ -144,8 +163,20 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if isinstance(exc.body, bytes):
+            # FastAPI hands a JSON route the raw bytes when the Content-Type is not JSON (or is missing).
+            return problem(
+                415,
+                "type_de_contenu_non_pris_en_charge",
+                HTTP_TITLES[415],
+                WRONG_CONTENT_TYPE,
+                request.url.path,
+                expected=JSON,
+            )
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return unreadable_json(request.url.path)
         errors = [
-            {"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", ""), "type": e.get("type")}
+            {"field": _field(tuple(e.get("loc", ()))), "message": translate(e), "type": e.get("type")}
             for e in exc.errors()
         ]
         return problem(
@@ -163,6 +194,8 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else title
         if exc.status_code == 404 and detail == "Not Found":
             detail = "Aucune ressource à cette adresse."
+        if exc.status_code == 400 and detail == _UNPARSABLE_BODY:
+            return unreadable_json(request.url.path)
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             detail = "Cette méthode n'est pas disponible sur cette ressource."

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import types
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
@@ -17,10 +16,10 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, StringConstraints, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
 from app.core.inputs import CONTROL_MESSAGE, ascii_int, has_control
+from app.core.messages import translate as translate  # re-exported: the pages import it from here
 from workflow.vocabulary import (
     BUYER_CATEGORY_LABELS,
     CATEGORY_LABELS,
@@ -412,101 +411,7 @@ def parse(fields: list[Field], form: FormData, *, partial: bool) -> tuple[dict[s
     return data, shown
 
 
-# --- errors in French ------------------------------------------------------------------------------
-def _plural(n: int, one: str, many: str) -> str:
-    return one if n == 1 else many
-
-
-def _too_short_text(error: ErrorDetails, ctx: dict[str, Any]) -> str:
-    n = int(ctx.get("min_length", 1))
-    return "Ce champ est obligatoire." if n <= 1 else f"Saisissez au moins {n} caractères."
-
-
-def _too_long_text(error: ErrorDetails, ctx: dict[str, Any]) -> str:
-    return f"Ce texte est trop long : {ctx.get('max_length')} caractères au maximum."
-
-
-def _pattern_mismatch(error: ErrorDetails, ctx: dict[str, Any]) -> str:
-    loc = error.get("loc") or ("",)
-    if str(loc[-1]) == "email" or "@" in str(ctx.get("pattern", "")):
-        return "Adresse e-mail invalide : elle doit ressembler à nom@domaine.fr."
-    return "Le format de cette valeur n'est pas valide."
-
-
-def _lower_bound(error: ErrorDetails, ctx: dict[str, Any]) -> str:
-    bound = ctx.get("ge", ctx.get("gt"))
-    if error["type"] == "greater_than_equal":
-        return f"La valeur doit être supérieure ou égale à {bound}."
-    return f"La valeur doit être supérieure à {bound}."
-
-
-def _upper_bound(error: ErrorDetails, ctx: dict[str, Any]) -> str:
-    bound = ctx.get("le", ctx.get("lt"))
-    if error["type"] == "less_than_equal":
-        return f"La valeur doit être inférieure ou égale à {bound}."
-    return f"La valeur doit être inférieure à {bound}."
-
-
-def _too_few_items(error: ErrorDetails, ctx: dict[str, Any]) -> str:
-    n = int(ctx.get("min_length", 1))
-    return "Indiquez au moins un élément." if n <= 1 else f"Indiquez au moins {n} éléments."
-
-
-def _too_many_items(error: ErrorDetails, ctx: dict[str, Any]) -> str:
-    n = ctx.get("max_length")
-    return f"{n} {_plural(int(n or 0), 'élément', 'éléments')} au maximum."
-
-
-def _domain_rule(error: ErrorDetails, ctx: dict[str, Any]) -> str:
-    """Raised by the schemas from a domain rule: its message is already French."""
-    inner = ctx.get("error")
-    return str(inner) if inner is not None else "Valeur invalide."
-
-
-# Errors whose sentence never depends on the error's context, by pydantic error type.
-_FIXED_MESSAGES: dict[str, str] = {
-    "missing": "Ce champ est obligatoire.",
-    **dict.fromkeys(
-        ("date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact", "date_type"),
-        "Date invalide : saisissez-la au format JJ/MM/AAAA.",
-    ),
-    **dict.fromkeys(
-        ("datetime_parsing", "datetime_type", "datetime_from_date_parsing", "timezone_aware"),
-        "Date et heure invalides.",
-    ),
-    **dict.fromkeys(
-        ("int_parsing", "int_type", "int_from_float", "int_parsing_size"), "Saisissez un nombre entier, sans décimale."
-    ),
-    **dict.fromkeys(("enum", "literal_error"), "Choisissez une valeur dans la liste."),
-    "bool_parsing": "Valeur invalide : cochez ou décochez la case.",
-    **dict.fromkeys(("uuid_parsing", "uuid_type"), "Identifiant invalide."),
-    "extra_forbidden": "Ce champ n'est pas attendu.",
-}
-# Errors whose sentence quotes the error's context (a length, a bound, the domain's message).
-_WORDED: dict[str, Callable[[ErrorDetails, dict[str, Any]], str]] = {
-    "string_too_short": _too_short_text,
-    "string_too_long": _too_long_text,
-    "string_pattern_mismatch": _pattern_mismatch,
-    "greater_than_equal": _lower_bound,
-    "greater_than": _lower_bound,
-    "less_than_equal": _upper_bound,
-    "less_than": _upper_bound,
-    "too_short": _too_few_items,
-    "too_long": _too_many_items,
-    "value_error": _domain_rule,
-}
-
-
-def translate(error: ErrorDetails) -> str:
-    """One pydantic error as a French sentence (the domain's own messages pass through)."""
-    kind = error.get("type", "")
-    if kind in _FIXED_MESSAGES:
-        return _FIXED_MESSAGES[kind]
-    if kind in _WORDED:
-        return _WORDED[kind](error, dict(error.get("ctx") or {}))
-    return "Valeur invalide."
-
-
+# --- errors in French: app.core.messages.translate (the table shared with the API) ---------------
 def field_of(loc: tuple[Any, ...], aliases: dict[str, str] | None = None) -> tuple[str, str]:
     """(form field name, prefix for the message) from a pydantic error location."""
     parts = [p for p in loc if p not in ("body",)]

@@ -246,7 +246,11 @@ def test_if_match_current_star_and_unreadable(client) -> None:
     pid, _ = _stale_project(client)
     r = client.patch(f"{API}/projects/{pid}", json={"lead_name": "A"}, headers={"If-Match": '"2"'})
     assert r.status_code == 200 and r.headers["etag"] == '"3"'
-    r = client.patch(f"{API}/projects/{pid}", json={"lead_name": "B"}, headers={"If-Match": 'W/"3"'})
+    # If-Match compares strongly (RFC 9110 §13.1.1): a weak tag never matches, even the current one.
+    weak = client.patch(f"{API}/projects/{pid}", json={"lead_name": "B"}, headers={"If-Match": 'W/"3"'})
+    assert_problem(weak, 412, "version_perimee")
+    assert "étiquette faible" in weak.json()["detail"]
+    r = client.patch(f"{API}/projects/{pid}", json={"lead_name": "B"}, headers={"If-Match": '"3"'})
     assert r.status_code == 200 and r.headers["etag"] == '"4"'
     r = client.patch(f"{API}/projects/{pid}", json={"lead_name": "C"}, headers={"If-Match": "*"})
     assert r.status_code == 200 and r.headers["etag"] == '"5"'
@@ -487,9 +491,9 @@ def test_422_unknown_enum_values(client) -> None:
     assert_problem(client.get(f"{API}/projects", params={"sort": "version"}), 422)
 
 
-def test_422_malformed_json(client) -> None:
+def test_400_malformed_json(client) -> None:
     r = client.post(f"{API}/projects", content=b'{"name": ', headers={"content-type": "application/json"})
-    assert_problem(r, 422, "requete_invalide")
+    assert_problem(r, 400, "json_illisible")
 
 
 # --- 500 ------------------------------------------------------------------------------------------
