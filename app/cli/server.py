@@ -64,6 +64,11 @@ def serve(
             log_level=settings.log_level,
             proxy_headers=True,
             forwarded_allow_ips=[str(p) for p in settings.trusted_proxies],
+            # h11, whose header limit is explicit: a request head over REGIEFLOW_MAX_HEADER_BYTES gets 400
+            # before the app sees it (httptools, picked by default when installed, has no such option).
+            http="h11",
+            h11_max_incomplete_event_size=settings.max_header_bytes,
+            timeout_keep_alive=settings.keep_alive_seconds,
         )
 
 

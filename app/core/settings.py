@@ -46,6 +46,16 @@ class Settings(BaseSettings):
         description="Indicative months per step for new projects (JSON object).",
     )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted (413 beyond).")
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, le=3600, description="Time to receive a whole request body, from its first byte read (408 beyond)."
+    )
+    max_header_bytes: int = Field(
+        16_384,
+        ge=1024,
+        le=1_048_576,
+        description="Largest header block `serve` reads, and largest header (431 beyond).",
+    )
+    keep_alive_seconds: int = Field(5, ge=1, le=3600, description="How long `serve` keeps an idle connection open.")
     default_page_size: int = Field(50, ge=1, le=500)
     max_page_size: int = Field(200, ge=1, le=1000)
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0, description="How long SQLite writers wait for the lock.")

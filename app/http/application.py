@@ -23,7 +23,7 @@ from app.exchange import export_endpoints as exports
 from app.exchange import import_endpoints as imports
 from app.feed import endpoints as feed
 from app.http import health, openapi, problems
-from app.http.middleware import BodySizeLimit, SecurityHeaders
+from app.http.middleware import BodyReadTimeout, BodySizeLimit, HeaderSizeLimit, SecurityHeaders
 from app.idempotency.middleware import IdempotencyMiddleware
 from app.projects import endpoints as projects_endpoints
 from app.projects import pages as projects_pages
@@ -98,7 +98,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "templates" / "static")), name="static")
     app.add_middleware(IdempotencyMiddleware)  # inside the body limit: it reads the body to fingerprint it
+    # Reads the whole body within REGIEFLOW_BODY_TIMEOUT_SECONDS before anything inside sees it (408 otherwise);
+    # inside the body limit, so what it buffers is never more than REGIEFLOW_MAX_BODY_BYTES.
+    app.add_middleware(BodyReadTimeout, timeout_seconds=settings.body_timeout_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeaderSizeLimit, max_bytes=settings.max_header_bytes)  # 431, whatever server runs the app
     app.add_middleware(SecurityHeaders)
     check_rules(app)
     openapi.install(

@@ -1,11 +1,16 @@
 """Security headers on every response. Pages get a strict Content-Security-Policy (no inline
-scripts); the OpenAPI explorer at /docs needs its CDN assets and one inline bootstrap script."""
+scripts); the OpenAPI explorer at /docs needs its CDN assets and one inline bootstrap script.
+
+Limits on what a request may take: body size (413), header size (431), and the time to send the body
+(408). The header and timeout limits read the settings from `app.state.settings` on each request."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+from typing import Any
 
+import anyio
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -99,25 +104,107 @@ class BodySizeLimit:
             await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "urn:regieflow:problem:requete_trop_volumineuse",
-                "title": "Requête trop volumineuse",
-                "status": 413,
-                "code": "requete_trop_volumineuse",
-                "detail": f"Le corps de la requête dépasse {self.max_bytes} octets.",
-                "instance": scope.get("path"),
-            },
-            ensure_ascii=False,
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        await _problem(
+            scope,
+            send,
+            413,
+            "requete_trop_volumineuse",
+            "Requête trop volumineuse",
+            f"Le corps de la requête dépasse {self.max_bytes} octets.",
         )
-        await send({"type": "http.response.body", "body": body})
+
+
+class HeaderSizeLimit:
+    """431 when one header value, or all the headers together, exceed REGIEFLOW_MAX_HEADER_BYTES: `regieflow
+    serve` refuses such a request head already (400, uvicorn's h11 limit); this holds under any other server."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = int(_setting(scope, "max_header_bytes", self.max_bytes))
+        headers = scope.get("headers", [])
+        total = sum(len(name) + len(value) + 4 for name, value in headers)  # "name: value\r\n"
+        if total > limit or any(len(value) > limit for _name, value in headers):
+            await _problem(
+                scope,
+                send,
+                431,
+                "en_tetes_trop_volumineux",
+                "En-têtes de requête trop volumineux",
+                f"Les en-têtes de la requête dépassent {limit} octets.",
+                close=True,
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyReadTimeout:
+    """408 when the request body is not wholly received within REGIEFLOW_BODY_TIMEOUT_SECONDS, counted from
+    the first read. The body is read in full before the app is called, so the app never sees part of one."""
+
+    def __init__(self, app: ASGIApp, timeout_seconds: float) -> None:
+        self.app = app
+        self.timeout_seconds = timeout_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        timeout = float(_setting(scope, "body_timeout_seconds", self.timeout_seconds))
+        messages: list[Message] = []
+        with anyio.move_on_after(timeout) as deadline:
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    break
+        if deadline.cancelled_caught:
+            await _problem(
+                scope,
+                send,
+                408,
+                "requete_trop_lente",
+                "Requête trop lente",
+                f"Le corps de la requête n'a pas été reçu en entier en {timeout:g} secondes.",
+                close=True,
+            )
+            return
+
+        async def replay() -> Message:
+            if messages:
+                return messages.pop(0)
+            return await receive()  # after the body: waits for the client to disconnect
+
+        await self.app(scope, replay, send)
+
+
+def _setting(scope: Scope, name: str, default: Any) -> Any:
+    app = scope.get("app")
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    return getattr(settings, name, default)
+
+
+async def _problem(
+    scope: Scope, send: Send, status: int, code: str, title: str, detail: str, *, close: bool = False
+) -> None:
+    body = json.dumps(
+        {
+            "type": f"urn:regieflow:problem:{code}",
+            "title": title,
+            "status": status,
+            "code": code,
+            "detail": detail,
+            "instance": scope.get("path"),
+        },
+        ensure_ascii=False,
+    ).encode()
+    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+    if close:  # the rest of the request is not read: the connection cannot carry another one
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
