@@ -4,54 +4,7 @@ from __future__ import annotations
 
 from app.evidence.registry import KINDS
 from tests.support.api import API
-
-STATES = [
-    "groupe_projet",
-    "contours",
-    "faisabilite",
-    "validation",
-    "prefiguration",
-    "expertise",
-    "labellisee",
-    "abandonnee",
-]
-TRIGGERS = [
-    "definir_contours",
-    "lancer_faisabilite",
-    "soumettre_validation",
-    "lancer_prefiguration",
-    "demander_expertise",
-    "labelliser",
-    "reprendre_contours",
-    "reprendre_faisabilite",
-    "ajourner_label",
-    "abandonner",
-    "suspendre",
-    "reprendre",
-]
-# DOMAIN.md, "Guards: what must be true to go forward".
-GUARDS = {
-    "definir_contours": ["pilote_mouvement", "groupe_habitants", "groupe_collectivite", "groupe_bailleur"],
-    "lancer_faisabilite": ["territoire_defini", "besoins_identifies", "activites_prioritaires"],
-    "soumettre_validation": [
-        "besoins_valides",
-        "modele_economique",
-        "locaux_identifies",
-        "marches_mobilisables",
-        "visite_terrain",
-        "conclusion_favorable",
-    ],
-    "lancer_prefiguration": [
-        "avis_habitants",
-        "avis_collectivite",
-        "avis_bailleur",
-        "avis_partenaire",
-        "aucun_avis_defavorable",
-    ],
-    "demander_expertise": ["association_declaree", "gouvernance_triptyque", "recrutement"],
-    "labelliser": ["expertise_sur_site", "avis_expertise_favorable"],
-}
-STEPS = STATES[:6]
+from tests.support.domain import GUARDS, STATES, STEPS, TRIGGERS
 
 
 def test_workflow_description(client) -> None:

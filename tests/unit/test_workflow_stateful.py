@@ -16,6 +16,7 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from tests.support.domain import BACKWARD, FORWARD, GUARDS, NEEDS_REASON, STEPS, TERMINALS, TRIGGERS
 from workflow import evidence as ev
 from workflow import machine as wf
 from workflow.errors import (
@@ -29,45 +30,7 @@ from workflow.errors import (
 from workflow.vocabulary import BuyerCategory, Category, ExpertiseConclusion, Kind, NeedStatus, Verdict
 
 # --- the reference model, from DOMAIN.md -------------------------------------------------------
-STEPS = ["groupe_projet", "contours", "faisabilite", "validation", "prefiguration", "expertise"]
-TERMINALS = {"labellisee", "abandonnee"}
-FORWARD = {
-    "definir_contours": ("groupe_projet", "contours"),
-    "lancer_faisabilite": ("contours", "faisabilite"),
-    "soumettre_validation": ("faisabilite", "validation"),
-    "lancer_prefiguration": ("validation", "prefiguration"),
-    "demander_expertise": ("prefiguration", "expertise"),
-    "labelliser": ("expertise", "labellisee"),
-}
-BACKWARD = {
-    "reprendre_contours": ("faisabilite", "contours"),
-    "reprendre_faisabilite": ("validation", "faisabilite"),
-    "ajourner_label": ("expertise", "prefiguration"),
-}
-PAUSE = {"abandonner", "suspendre", "reprendre"}
-TRIGGERS = [*FORWARD, *BACKWARD, *sorted(PAUSE)]
-NEEDS_REASON = set(BACKWARD) | PAUSE
-GUARDS = {
-    "definir_contours": ["pilote_mouvement", "groupe_habitants", "groupe_collectivite", "groupe_bailleur"],
-    "lancer_faisabilite": ["territoire_defini", "besoins_identifies", "activites_prioritaires"],
-    "soumettre_validation": [
-        "besoins_valides",
-        "modele_economique",
-        "locaux_identifies",
-        "marches_mobilisables",
-        "visite_terrain",
-        "conclusion_favorable",
-    ],
-    "lancer_prefiguration": [
-        "avis_habitants",
-        "avis_collectivite",
-        "avis_bailleur",
-        "avis_partenaire",
-        "aucun_avis_defavorable",
-    ],
-    "demander_expertise": ["association_declaree", "gouvernance_triptyque", "recrutement"],
-    "labelliser": ["expertise_sur_site", "avis_expertise_favorable"],
-}
+# --- the reference model, from DOMAIN.md (tests/support/domain.py) ----------------------------
 TRIPTYQUE = {"habitant", "collectivite", "bailleur_social"}
 MAX_REASON = 2000
 
