@@ -23,7 +23,13 @@ fast set); `committed` is added here to every test that commits for real (`commi
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# A fixed server key for the whole run (app/core/keys.py): no test writes a key file into the home
+# directory, and subprocesses (CLI, served app) inherit it. Tests of the key's absence unset it.
+os.environ.setdefault("REGIEFLOW_SECRET_KEY", "test-key-0123456789abcdefghijklmnopqrstuvwxyz")
 
 pytest_plugins = ("tests.fixtures.database", "tests.fixtures.application", "tests.fixtures.cli")
 

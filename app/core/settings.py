@@ -7,22 +7,33 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from workflow.deadlines import MAX_HORIZON_MONTHS, MAX_STEP_MONTHS, Plan
 from workflow.vocabulary import DEFAULT_HORIZON_MONTHS, DEFAULT_STEP_MONTHS, STEPS
 
 
-def default_database_url() -> str:
-    """A SQLite file in the user's data directory, `$XDG_DATA_HOME/regieflow/regieflow.db` (else
-    `~/.local/share/regieflow/regieflow.db`): the same database whatever the current directory."""
+def default_data_dir() -> Path:
+    """`$XDG_DATA_HOME/regieflow` (else `~/.local/share/regieflow`): the same whatever the current directory."""
     xdg = os.environ.get("XDG_DATA_HOME", "")
     root = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-    return f"sqlite:///{root / 'regieflow' / 'regieflow.db'}"
+    return root / "regieflow"
+
+
+def default_database_url() -> str:
+    """A SQLite file in the user's data directory (`default_data_dir()/regieflow.db`)."""
+    return f"sqlite:///{default_data_dir() / 'regieflow.db'}"
+
+
+def default_secret_key_file() -> Path:
+    return default_data_dir() / "secret.key"
+
+
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -31,6 +42,25 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default_factory=default_database_url,
         description="SQLAlchemy URL; by default a SQLite file in the user's data directory.",
+    )
+    environment: Literal["development", "production"] = Field(
+        "development",
+        description="`production` requires REGIEFLOW_SECRET_KEY; `development` generates one in "
+        "REGIEFLOW_SECRET_KEY_FILE on first use.",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Server key (at least 32 characters, never stored in the database): encrypts webhook "
+        "secrets at rest and keys the event chain and its checkpoints. Required in production.",
+    )
+    previous_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Earlier server keys, still accepted for reading during a rotation (comma-separated "
+        "or a JSON list); see docs/RELIABILITY.md.",
+    )
+    secret_key_file: Path = Field(
+        default_factory=default_secret_key_file,
+        description="Where development generates and keeps its key when REGIEFLOW_SECRET_KEY is not set.",
     )
     host: str = Field("127.0.0.1", description="Address `regieflow serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `regieflow serve` listens on.")
@@ -139,6 +169,27 @@ class Settings(BaseSettings):
             return [str(ipaddress.ip_network(p.strip(), strict=False)) for p in v]
         except ValueError as err:
             raise ValueError(f"trusted_proxies: addresses or CIDR networks only ({err})") from None
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value().strip()) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(f"secret_key: at least {MIN_SECRET_KEY_LENGTH} characters")
+        return v
+
+    @field_validator("previous_secret_keys", mode="before")
+    @classmethod
+    def _previous_keys(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            text = v.strip()
+            return json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
+        return v
+
+    @model_validator(mode="after")
+    def _production_key(self) -> Settings:
+        if self.environment == "production" and self.secret_key is None:
+            raise ValueError("secret_key: REGIEFLOW_SECRET_KEY is required when REGIEFLOW_ENVIRONMENT=production")
+        return self
 
     @field_validator("webhook_retry_schedule_seconds")
     @classmethod
