@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
+from app.core.keys import fernet
 from app.core.schemas import Page
 from app.http.dependencies import Authorized, ClockDep, PagingDep, PrincipalDep, ReadUow, SettingsDep, WriteUow
 from app.idempotency.secrets import shown_once
@@ -96,6 +97,7 @@ def create_webhook(
             description=body.description,
             now=clock.now(),
             allow_private=settings.webhook_allow_private_targets,
+            cipher=fernet(settings),
         )
         out = WebhookWithSecret(**_read(new.subscription).model_dump(), secret=new.secret)
     response.headers["Location"] = str(request.url_for("get_webhook", webhook_id=out.id).path)
@@ -147,9 +149,11 @@ def delete_webhook(webhook_id: Id, uow: WriteUow, principal: PrincipalDep) -> Re
     summary="New signing secret, shown once; the previous one stays valid 24 hours (both sign)",
     dependencies=[SHOWN_ONCE],
 )
-def rotate_webhook_secret(webhook_id: Id, uow: WriteUow, clock: ClockDep, principal: PrincipalDep) -> WebhookWithSecret:
+def rotate_webhook_secret(
+    webhook_id: Id, uow: WriteUow, clock: ClockDep, settings: SettingsDep, principal: PrincipalDep
+) -> WebhookWithSecret:
     with uow:
-        new = wh.rotate_secret(uow, webhook_id, principal, now=clock.now())
+        new = wh.rotate_secret(uow, webhook_id, principal, now=clock.now(), cipher=fernet(settings))
         return WebhookWithSecret(**_read(new.subscription).model_dump(), secret=new.secret)
 
 

@@ -43,13 +43,14 @@ class WebhookSubscription(Base):
 
 
 class WebhookSecret(Base):
-    """Signing secrets (`whsec_…`). During a rotation the previous one stays valid until `expires_at`
-    and deliveries are signed with both."""
+    """Signing secrets (`whsec_…`), encrypted at rest: `secret` is a Fernet token under a key derived
+    from REGIEFLOW_SECRET_KEY (app.webhooks.service.encrypt_secret), never the secret itself. During a
+    rotation the previous one stays valid until `expires_at` and deliveries are signed with both."""
 
     __tablename__ = "webhook_secrets"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True)
-    secret: Mapped[str] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(String(500))  # a Fernet token (about 164 characters)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

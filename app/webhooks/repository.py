@@ -87,6 +87,10 @@ class WebhookRepository:
             .execution_options(synchronize_session=False)
         ).scalar_one()
 
+    def all_secrets(self) -> list[WebhookSecret]:
+        """Every stored secret, locked (re-encryption under a new key)."""
+        return list(self.session.scalars(select(WebhookSecret).order_by(WebhookSecret.id).with_for_update()))
+
     def purge_expired_secrets(self, now: datetime) -> int:
         """Delete rotated secrets past their overlap; how many went."""
         return _rowcount(

@@ -12,21 +12,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import secrets
-import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
-from urllib.parse import urlsplit
+
+from cryptography.fernet import InvalidToken, MultiFernet
 
 from app.accounts.repository import AccountRepository
 from app.authorization.rules import Ability, Principal, key_principal, user_principal
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.unit_of_work import UnitOfWork
 from app.projects.models import Event
+from app.webhooks import targets
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSecret, WebhookSubscription
+from app.webhooks.targets import TargetRefused
 from workflow.errors import InvalidInput
 
 SECRET_PREFIX = "whsec_"
@@ -56,72 +56,13 @@ EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 NOT_FOUND = "Abonnement introuvable."
 
 
-Resolver = Callable[..., list[Any]]
-
-
-# --- targets --------------------------------------------------------------------------------------
-class TargetRefused(Exception):
-    """The target URL is not one regieflow will call (scheme, host, or the addresses it resolves to)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def _resolve(host: str, port: int) -> list[Any]:
-    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-
-
-# Tests replace this to simulate DNS answers (a host that later resolves elsewhere, say).
-resolver: Resolver = _resolve
-
-
-def _forbidden_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (
-        not ip.is_global
-        or ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
-
-
+# --- targets (the checks themselves are in app.webhooks.targets) ----------------------------------
 def check_target(url: str, *, allow_private: bool) -> None:
-    """Refuse anything but http(s) URLs whose host resolves only to public addresses.
+    """Refuse anything but http(s) URLs whose host resolves only to public addresses (targets.check).
 
-    Called when a subscription is created or its URL changed, and again before every delivery
-    (DNS answers change). `allow_private` (REGIEFLOW_WEBHOOK_ALLOW_PRIVATE_TARGETS) lifts the
-    address check, for tests and closed networks."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise TargetRefused(f"URL illisible : {exc}.") from None
-    if parts.scheme not in ("http", "https"):
-        raise TargetRefused("Seules les URL http:// et https:// sont acceptées.")
-    host = parts.hostname
-    if not host:
-        raise TargetRefused("L'URL doit nommer un hôte.")
-    if allow_private:
-        return
-    try:
-        infos = resolver(host, port or (443 if parts.scheme == "https" else 80))
-    except (socket.gaierror, UnicodeError, OSError):
-        raise TargetRefused(f"L'hôte « {host} » ne se résout pas.") from None
-    if not infos:
-        raise TargetRefused(f"L'hôte « {host} » ne se résout pas.")
-    for info in infos:
-        address = str(info[4][0]).split("%", 1)[0]
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            raise TargetRefused(f"Adresse inattendue pour « {host} » : {address}.") from None
-        if _forbidden_address(ip):
-            raise TargetRefused(f"L'hôte « {host} » désigne une adresse privée, locale ou réservée ({ip}) : refusé.")
+    Called when a subscription is created or its URL changed; the worker resolves and checks again
+    before every attempt, and connects to the address it checked (targets.resolve)."""
+    targets.check(url, allow_private=allow_private)
 
 
 def _validated_url(url: str, allow_private: bool) -> str:
@@ -151,10 +92,74 @@ def signature_header(secrets_: list[str], msg_id: str, timestamp: int, body: str
     return " ".join(sign(s, msg_id, timestamp, body) for s in secrets_)
 
 
-def valid_secrets(sub: WebhookSubscription, now: datetime) -> list[str]:
-    """Newest first: the current secret, then a rotated one still within its 24 hours."""
+# --- secrets at rest ----------------------------------------------------------------------------
+# `webhook_secrets.secret` holds a Fernet token of the secret (app.core.keys.fernet: a key derived from
+# REGIEFLOW_SECRET_KEY, never stored in the database; REGIEFLOW_PREVIOUS_SECRET_KEYS still decrypt
+# during a key rotation). The clear secret exists only in memory: when it is made (and shown once) and
+# when a delivery is signed.
+class SecretUnreadable(Exception):
+    """A stored secret does not decrypt with the server's keys (message in French)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+UNREADABLE = (
+    "Le secret de signature ne se déchiffre avec aucune clé du serveur (REGIEFLOW_SECRET_KEY changée "
+    "sans garder l'ancienne dans REGIEFLOW_PREVIOUS_SECRET_KEYS, ou base importée d'un autre serveur) : "
+    "rien n'a été envoyé. Remettez l'ancienne clé, ou faites renouveler le secret "
+    "(POST /api/v1/webhooks/{id}/rotate-secret)."
+)
+
+
+def encrypt_secret(cipher: MultiFernet, secret: str) -> str:
+    return cipher.encrypt(secret.encode("ascii")).decode("ascii")
+
+
+def decrypt_secret(cipher: MultiFernet, token: str) -> str:
+    try:
+        return cipher.decrypt(token.encode("ascii")).decode("ascii")
+    except (InvalidToken, UnicodeError, ValueError, TypeError):
+        raise SecretUnreadable(UNREADABLE) from None
+
+
+def valid_secrets(sub: WebhookSubscription, now: datetime, cipher: MultiFernet) -> list[str]:
+    """The secrets that sign a delivery, in clear, newest first: the current secret, then a rotated one
+    still within its 24 hours. The current one must decrypt (SecretUnreadable otherwise); a rotated one
+    that does not (made under a key since dropped) is left out: the receiver holds the current one."""
     rows = sorted(sub.secrets, key=lambda r: (r.created_at, r.id), reverse=True)
-    return [r.secret for r in rows if r.expires_at is None or r.expires_at > now]
+    live = [r for r in rows if r.expires_at is None or r.expires_at > now]
+    if not live:
+        raise SecretUnreadable("L'abonnement n'a plus de secret de signature valable : faites-le renouveler.")
+    clear = [decrypt_secret(cipher, live[0].secret)]
+    for row in live[1:]:
+        try:
+            clear.append(decrypt_secret(cipher, row.secret))
+        except SecretUnreadable:
+            continue
+    return clear
+
+
+@dataclass(frozen=True)
+class Reencrypted:
+    rotated: int
+    unreadable: list[int]  # subscriptions with a secret no key decrypts: to be renewed by their owners
+
+
+def reencrypt_secrets(uow: UnitOfWork, cipher: MultiFernet) -> Reencrypted:
+    """Re-encrypt every stored secret with the current key (MultiFernet.rotate), in one transaction;
+    secrets that no key decrypts are left as they are and their subscriptions listed."""
+    rotated, unreadable = 0, set()
+    for row in uow.webhooks.all_secrets():
+        try:
+            row.secret = cipher.rotate(row.secret.encode("ascii")).decode("ascii")
+        except (InvalidToken, UnicodeError, ValueError, TypeError):
+            unreadable.add(row.subscription_id)
+            continue
+        rotated += 1
+    uow.commit()
+    return Reencrypted(rotated, sorted(unreadable))
 
 
 # --- owners --------------------------------------------------------------------------------------
@@ -219,6 +224,7 @@ def create_subscription(
     description: str | None,
     now: datetime,
     allow_private: bool,
+    cipher: MultiFernet,
 ) -> NewSecret:
     if not may_subscribe(principal):
         raise Forbidden("Il faut pouvoir lire au moins un projet pour s'abonner à ses événements.")
@@ -235,7 +241,7 @@ def create_subscription(
         updated_at=now,
     )
     secret = new_secret()
-    sub.secrets = [WebhookSecret(secret=secret, created_at=now)]
+    sub.secrets = [WebhookSecret(secret=encrypt_secret(cipher, secret), created_at=now)]
     uow.webhooks.add(sub)
     uow.commit()
     return NewSecret(sub, secret)
@@ -278,14 +284,16 @@ def delete_subscription(uow: UnitOfWork, sub_id: int, principal: Principal) -> N
     uow.commit()
 
 
-def rotate_secret(uow: UnitOfWork, sub_id: int, principal: Principal, *, now: datetime) -> NewSecret:
+def rotate_secret(
+    uow: UnitOfWork, sub_id: int, principal: Principal, *, now: datetime, cipher: MultiFernet
+) -> NewSecret:
     """A new secret, shown once; the current one stays valid 24 hours (deliveries carry both signatures)."""
     sub = _load(uow, sub_id, principal, for_update=True)
     for row in sub.secrets:
         if row.expires_at is None or row.expires_at > now + ROTATION_OVERLAP:
             row.expires_at = now + ROTATION_OVERLAP
     secret = new_secret()
-    sub.secrets.append(WebhookSecret(secret=secret, created_at=now))
+    sub.secrets.append(WebhookSecret(secret=encrypt_secret(cipher, secret), created_at=now))
     sub.updated_at = now
     uow.commit()
     return NewSecret(sub, secret)

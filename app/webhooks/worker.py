@@ -24,6 +24,7 @@ import email.utils
 import json
 import logging
 import random
+import ssl
 import threading
 import time
 import uuid
@@ -31,19 +32,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import httpcore
 import httpx
+from cryptography.fernet import MultiFernet
 
 from app.authorization.rules import Principal
 from app.core.clock import Clock
 from app.core.inputs import ascii_int
+from app.core.keys import KeyUnavailable, fernet
 from app.core.settings import Settings
 from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.deadline_watch.service import scan as scan_deadlines
 from app.feed.service import payload_of
 from app.projects.models import OutboxMessage
-from app.webhooks.models import WebhookAttempt, WebhookDelivery
+from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.webhooks.repository import WebhookRepository
-from app.webhooks.service import TargetRefused, check_target, may_read, owner_principal, signature_header, valid_secrets
+from app.webhooks.service import SecretUnreadable, may_read, owner_principal, signature_header, valid_secrets
+from app.webhooks.targets import PinnedTransport, TargetRefused, resolve
 
 log = logging.getLogger("regieflow.worker")
 
@@ -105,6 +110,32 @@ class Prepared:
     secrets: list[str]
     refusal: str | None
     orphaned: bool  # the owner no longer exists or may no longer act: the subscription is disabled
+    failure: str | None = None  # nothing can be sent now (a secret that does not decrypt): a failed attempt
+
+
+def status_error(status: int) -> str:
+    """The French reason of a non-2xx answer (its body is never kept)."""
+    if 300 <= status < 400:
+        return f"HTTP {status} : redirection non suivie (sa destination n'est jamais appelée)."
+    if 400 <= status < 500:
+        return f"HTTP {status} : le récepteur a refusé la livraison."
+    if status >= 500:
+        return f"HTTP {status} : erreur du récepteur."
+    return f"HTTP {status} : réponse inattendue."
+
+
+def transport_error(exc: BaseException, host: str) -> str:
+    """The French reason of a failed connection or exchange (no detail of the remote side is kept)."""
+    text = str(exc)
+    if isinstance(exc, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
+        return f"Connexion TLS impossible : le certificat du récepteur n'est pas valable pour « {host} »."
+    if isinstance(exc, httpx.ConnectError):
+        return "Connexion au récepteur impossible."
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "Réponse HTTP invalide du récepteur."
+    if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
+        return "Connexion interrompue par le récepteur."
+    return "Échec de l'envoi."
 
 
 def parse_retry_after(value: str | None, now_wall: float) -> float | None:
@@ -135,25 +166,21 @@ class Worker:
         clock: Clock,
         wall: Callable[[], float] = time.time,
         jitter: Callable[[float], float] | None = None,
-        http: httpx.Client | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        network_backend: httpcore.NetworkBackend | None = None,
     ) -> None:
         self.uows = uows
         self.settings = settings
         self.clock = clock
         self.wall = wall
         self.jitter = jitter or (lambda cap: random.uniform(0, cap))  # "full jitter"
-        timeout = settings.webhook_timeout_seconds
-        # trust_env=False: no proxy from the environment, so the address checked is the one connected to.
-        self.http = http or httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-            follow_redirects=False,
-            trust_env=False,
-            headers={"User-Agent": USER_AGENT},
-        )
+        self.ssl_context = ssl_context or httpx.create_ssl_context()
+        self.network_backend = network_backend  # tests: sockets of their own under the pinned backend
+        self._cipher: MultiFernet | None = None
         self._last_scan: date | None = None
 
     def close(self) -> None:
-        self.http.close()
+        """Nothing to release: each attempt has its own connection (see _post)."""
 
     def __enter__(self) -> Worker:
         return self
@@ -277,6 +304,8 @@ class Worker:
             return None
         if prepared.refusal is not None:
             return self._refuse(delivery_id, prepared.subscription_id, prepared.refusal, disable=prepared.orphaned)
+        if prepared.failure is not None:
+            return self._record(delivery_id, Outcome(None, prepared.failure, 0))
         timestamp = int(self.wall())
         headers = {
             "content-type": "application/json",
@@ -287,8 +316,23 @@ class Worker:
         outcome = self._post(prepared.url, prepared.body, headers)
         return self._record(delivery_id, outcome)
 
-    @staticmethod
-    def _prepare(uow: UnitOfWork, delivery_id: int, now: datetime) -> Prepared | None:
+    def cipher(self) -> MultiFernet:
+        """The Fernet keys of webhook secrets (current first, then REGIEFLOW_PREVIOUS_SECRET_KEYS)."""
+        if self._cipher is None:
+            self._cipher = fernet(self.settings)
+        return self._cipher
+
+    def _clear_secrets(self, delivery_id: int, sub: WebhookSubscription, now: datetime) -> tuple[list[str], str | None]:
+        """The subscription's signing secrets in clear, or ([], why nothing can be signed)."""
+        try:
+            return valid_secrets(sub, now, self.cipher()), None
+        except SecretUnreadable as exc:
+            log.warning("delivery %s: subscription %s has a secret no server key decrypts", delivery_id, sub.id)
+            return [], exc.message.replace("{id}", str(sub.id))
+        except KeyUnavailable as exc:
+            return [], f"Clé du serveur indisponible : {exc} Rien n'a été envoyé."
+
+    def _prepare(self, uow: UnitOfWork, delivery_id: int, now: datetime) -> Prepared | None:
         """What to send for a claimed delivery (read in one transaction), or None if nothing is to be sent."""
         repo = uow.webhooks
         d = repo.delivery(delivery_id)
@@ -307,41 +351,62 @@ class Worker:
             refusal = why
         elif region is None or not may_read(owner, event.project_id, region):
             refusal = "Le propriétaire de l'abonnement ne peut plus lire ce projet : rien n'a été envoyé."
+        secrets, failure = ([], None) if refusal is not None else self._clear_secrets(delivery_id, sub, now)
         return Prepared(
             subscription_id=sub.id,
             url=sub.url,
             message_id=d.message_id,
             body=json.dumps(payload_of(event), ensure_ascii=False, separators=(",", ":"), sort_keys=True),
-            secrets=valid_secrets(sub, now),
+            secrets=secrets,
             refusal=refusal,
             orphaned=owner is None,
+            failure=failure,
         )
 
     def _post(self, url: str, body: str, headers: dict[str, str]) -> Outcome:
+        """One attempt: resolve the host once, check every address, connect to exactly those (the
+        Host header, TLS server name and certificate check stay the URL's). Redirects are not followed
+        (a 3xx is a failure whose Location is never fetched), and only a 2xx answer's first 500 bytes
+        are kept: what a refused or failing target says is never stored nor shown."""
         try:
-            check_target(url, allow_private=self.settings.webhook_allow_private_targets)  # DNS may have changed
+            target = resolve(url, allow_private=self.settings.webhook_allow_private_targets)
         except TargetRefused as exc:
             return Outcome(None, f"Cible refusée : {exc.message}", 0)
+        timeout = self.settings.webhook_timeout_seconds
+        transport = PinnedTransport(
+            target.addresses, ssl_context=self.ssl_context, network_backend=self.network_backend
+        )
         start = time.monotonic()
         try:
-            with self.http.stream("POST", url, content=body.encode(), headers=headers) as r:
-                excerpt = b""
-                for chunk in r.iter_bytes():
-                    excerpt += chunk
-                    if len(excerpt) >= 500:
-                        break
+            # trust_env=False: no proxy from the environment; the transport connects to the checked addresses only.
+            with (
+                httpx.Client(
+                    transport=transport,
+                    timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+                    follow_redirects=False,
+                    trust_env=False,
+                    headers={"User-Agent": USER_AGENT},
+                ) as client,
+                client.stream("POST", target.url, content=body.encode(), headers=headers) as r,
+            ):
                 status = r.status_code
+                excerpt = b""
+                if 200 <= status < 300:
+                    for chunk in r.iter_bytes():
+                        excerpt += chunk
+                        if len(excerpt) >= 500:
+                            break
                 retry_after = (
                     None if 200 <= status < 300 else parse_retry_after(r.headers.get("retry-after"), self.wall())
                 )
         except httpx.TimeoutException:
             return Outcome(None, "Délai dépassé.", int((time.monotonic() - start) * 1000))
-        except httpx.HTTPError as exc:
-            return Outcome(None, f"{type(exc).__name__}: {exc}"[:1000], int((time.monotonic() - start) * 1000))
+        except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
+            return Outcome(None, transport_error(exc, target.host), int((time.monotonic() - start) * 1000))
         duration = int((time.monotonic() - start) * 1000)
-        text = excerpt[:500].decode("utf-8", errors="replace")
-        error = None if 200 <= status < 300 else f"HTTP {status}"
-        return Outcome(status, error, duration, retry_after, text or None)
+        if 200 <= status < 300:
+            return Outcome(status, None, duration, None, excerpt[:500].decode("utf-8", errors="replace") or None)
+        return Outcome(status, status_error(status), duration, retry_after)
 
     def _record(self, delivery_id: int, outcome: Outcome) -> str | None:
         """Write an attempt's outcome: success, a retry at its due time, or the end of the schedule."""

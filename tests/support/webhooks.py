@@ -1,8 +1,10 @@
 """Webhooks under test: a real HTTP receiver on loopback, the application allowed to reach it, a worker
-on the test database, and the deliveries as the API lists them."""
+on the test database, and the deliveries as the API lists them; for the target checks, a DNS whose
+answers are scripted per call and a network backend that records where the worker connects."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import deque
@@ -10,6 +12,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpcore
 import pytest
 from sqlalchemy import func, select
 
@@ -20,14 +23,18 @@ from app.webhooks.worker import Worker
 API = "/api/v1"
 
 
+Answer = tuple[int, dict[str, str]] | tuple[int, dict[str, str], bytes]
+
+
 class Receiver:
-    """A threaded HTTP server on 127.0.0.1 recording every POST; answers are scripted in order
-    (`script(500, (429, {"Retry-After": "120"}))`), then `default`."""
+    """A threaded HTTP server on 127.0.0.1 recording every request (any method); answers are scripted in
+    order (`script(500, (429, {"Retry-After": "120"}), (500, {}, b"body"))`), then `default`; the body
+    is `ok` unless an answer gives one."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
-        self.answers: deque[tuple[int, dict[str, str]]] = deque()
-        self.default: tuple[int, dict[str, str]] = (204, {})
+        self.answers: deque[Answer] = deque()
+        self.default: Answer = (204, {})
         self.delay = 0.0
         self.lock = threading.Lock()
         receiver = self
@@ -37,17 +44,26 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 with receiver.lock:
                     receiver.requests.append(
-                        {"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body, "path": self.path}
+                        {
+                            "method": self.command,
+                            "headers": {k.lower(): v for k, v in self.headers.items()},
+                            "body": body,
+                            "path": self.path,
+                        }
                     )
-                    status, headers = receiver.answers.popleft() if receiver.answers else receiver.default
+                    answer = receiver.answers.popleft() if receiver.answers else receiver.default
+                status, headers = answer[0], answer[1]
+                content = answer[2] if len(answer) == 3 else b"ok"
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(content)
+
+            do_GET = do_PUT = do_DELETE = do_PATCH = do_POST
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -61,7 +77,11 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/regieflow"
 
-    def script(self, *answers: int | tuple[int, dict[str, str]]) -> None:
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def script(self, *answers: int | Answer) -> None:
         for a in answers:
             self.answers.append(a if isinstance(a, tuple) else (a, {}))
 
@@ -113,3 +133,53 @@ def deliveries(client: Any, webhook_id: int) -> list[dict[str, Any]]:
 
 def outbox_count(app: Any) -> int:
     return count(app, OutboxMessage)
+
+
+class ScriptedDns:
+    """A resolver (app.webhooks.targets.resolver) answering from a script per host name: each call takes
+    the next answer, the last one repeats; unknown names do not resolve. `calls` lists the names asked."""
+
+    def __init__(self, answers: dict[str, list[str | list[str]]]) -> None:
+        self.answers = {host: deque(script) for host, script in answers.items()}
+        self.calls: list[str] = []
+
+    def __call__(self, host: str, port: int) -> list[Any]:
+        self.calls.append(host)
+        script = self.answers.get(host)
+        if not script:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        answer = script.popleft() if len(script) > 1 else script[0]
+        addresses = [answer] if isinstance(answer, str) else answer
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses
+        ]
+
+
+class RoutingBackend(httpcore.NetworkBackend):
+    """The worker's network under test: records every (address, port) it is asked to connect to, sends
+    the addresses in `routes` (public ones, standing for the internet) to a loopback server, and connects
+    to anything else for real."""
+
+    def __init__(self, routes: dict[str, int] | None = None) -> None:
+        self.routes = routes or {}
+        self.connects: list[tuple[str, int]] = []
+        self.real = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        self.connects.append((host, port))
+        if host in self.routes:
+            host, port = "127.0.0.1", self.routes[host]
+        return self.real.connect_tcp(host, port, timeout=timeout, local_address=local_address)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
+        raise httpcore.ConnectError("no unix sockets here")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)

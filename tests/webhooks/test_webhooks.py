@@ -18,6 +18,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from app.accounts.models import ApiKey
 from app.projects.models import Event, OutboxMessage
 from app.webhooks import service as wh
+from app.webhooks import targets
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.webhooks.worker import parse_retry_after
 from tests.support.accounts import add_user, login
@@ -120,7 +121,11 @@ def test_retries_honour_retry_after_then_recover(loopback, client, receiver) -> 
     assert (d["status"], d["attempts"], d["last_status_code"]) == ("succeeded", 3, 204)
     log = client.get(f"{API}/webhooks/deliveries/{d['id']}/attempts").json()["attempts"]
     assert [a["status_code"] for a in log] == [500, 429, 204]
-    assert [a["error"] for a in log] == ["HTTP 500", "HTTP 429", None]
+    assert [a["error"] for a in log] == [
+        "HTTP 500 : erreur du récepteur.",
+        "HTTP 429 : le récepteur a refusé la livraison.",
+        None,
+    ]
     assert len({r["headers"]["webhook-id"] for r in receiver.requests}) == 1  # one id for every attempt
     assert client.get(f"{API}/webhooks/{sub['id']}").json()["consecutive_failures"] == 0
 
@@ -255,7 +260,7 @@ def _fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, str]) -> None:
             raise socket.gaierror("unknown host")
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
 
-    monkeypatch.setattr(wh, "resolver", resolve)
+    monkeypatch.setattr(targets, "resolver", resolve)
 
 
 def test_private_targets_are_refused_at_subscription_and_at_delivery(
@@ -280,7 +285,9 @@ def test_private_targets_are_refused_at_subscription_and_at_delivery(
     ):
         if url == "http://localhost/hook":
             monkeypatch.setattr(
-                wh, "resolver", lambda host, port: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+                targets,
+                "resolver",
+                lambda host, port: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))],
             )
         r = client.post(f"{API}/webhooks", json={"url": url})
         body = assert_problem(r, 422)
