@@ -38,3 +38,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "committed_db" in getattr(item, "fixturenames", ()):
             item.add_marker("committed")
+
+
+# --- checkpoints (app/checkpoints) -------------------------------------------------------------------
+_checkpoint_dirs = iter(range(1, 1 << 62))
+
+
+@pytest.fixture(autouse=True)
+def _checkpoint_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own REGIEFLOW_CHECKPOINT_DIR (created only if something writes there): a checkpoint
+    that a worker wrote in one test must not be compared with the next test's database (the same URL),
+    and none lands in the home directory."""
+    import sys
+
+    path = tmp_path_factory.getbasetemp() / "checkpoints" / str(next(_checkpoint_dirs))
+    monkeypatch.setenv("REGIEFLOW_CHECKPOINT_DIR", str(path))
+    settings = sys.modules.get("app.core.settings")
+    if settings is not None:
+        settings.get_settings.cache_clear()

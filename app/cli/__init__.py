@@ -3,12 +3,14 @@ order `regieflow --help` lists them."""
 
 from __future__ import annotations
 
-from app.cli import accounts, database, deadlines, demo, exchange, server, verify
+from app.cli import accounts, checkpoints, database, deadlines, demo, exchange, server, verify
 from app.cli.root import cli
 
 cli.command()(server.serve)
 cli.command()(demo.demo)
 cli.command()(verify.verify)
+cli.command()(checkpoints.checkpoint)
+cli.command()(checkpoints.rechain)
 cli.command("export")(exchange.export_db)
 cli.command("import")(exchange.import_db)
 cli.command("import-projects")(exchange.import_projects_cmd)

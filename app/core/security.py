@@ -86,12 +86,26 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def event_hash(fields: dict[str, Any], prev_hash: str | None) -> str:
-    """SHA-256 over an event's content (canonical JSON, sorted keys) and the previous event's hash."""
+# --- the event chain ------------------------------------------------------------------------------
+# Each event's `hash` is HMAC-SHA256, keyed with `derived_key(settings, "event-chain")` (never stored in
+# the database), over its canonical content (HASHED_FIELDS, canonical JSON with sorted keys) and the
+# previous event's hash (same project). Someone who can write to the database but does not hold the
+# server key cannot rewrite an event and recompute the chain after it. (Before revision 0005 it was a
+# plain SHA-256 of the same bytes; that migration re-keyed every event.)
+CHAIN_PURPOSE = "event-chain"
+
+
+def canonical_event(fields: dict[str, Any], prev_hash: str | None) -> bytes:
+    """The bytes an event's hash covers: its fields (canonical JSON, sorted keys) and the previous hash."""
     content = {k: _canonical(v) for k, v in fields.items()}
     content["prev_hash"] = prev_hash or ""
     raw = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return raw.encode()
+
+
+def event_hash(fields: dict[str, Any], prev_hash: str | None, key: bytes) -> str:
+    """HMAC-SHA256 (hex) with the chain key over an event's canonical content and the previous hash."""
+    return hmac.new(key, canonical_event(fields, prev_hash), hashlib.sha256).hexdigest()
 
 
 HASHED_FIELDS = (
@@ -109,7 +123,17 @@ HASHED_FIELDS = (
 )
 
 
-def hash_of_event(event: Any) -> str:
+def event_fields(event: Any) -> dict[str, Any]:
+    """The hashed content of an event row (the project id as text)."""
     fields = {name: getattr(event, name) for name in HASHED_FIELDS}
     fields["project_id"] = str(fields["project_id"])
-    return event_hash(fields, event.prev_hash)
+    return fields
+
+
+def hash_of_event(event: Any, key: bytes) -> str:
+    return event_hash(event_fields(event), event.prev_hash, key)
+
+
+def signature(key: bytes, payload: bytes) -> str:
+    """HMAC-SHA256 (hex) of `payload`: signed checkpoints."""
+    return hmac.new(key, payload, hashlib.sha256).hexdigest()

@@ -137,6 +137,19 @@ class Settings(BaseSettings):
         description="After this, a request still marked "
         "in progress (and not committed) is taken to have died: it may be retried.",
     )
+    # --- tamper evidence: signed checkpoints of the event chains (issue 11 §5; app/checkpoints) ---
+    checkpoint_dir: Path = Field(
+        default_factory=lambda: default_data_dir() / "checkpoints",
+        description="Directory of the signed checkpoints (one append-only JSON-lines file per database); "
+        "keep it off the database's disk (docs/RELIABILITY.md, Tamper evidence).",
+    )
+    checkpoint_interval_seconds: int = Field(
+        3600,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="The worker writes a checkpoint after each round that saw new events, and at least "
+        "this often otherwise.",
+    )
 
     @field_validator("timezone")
     @classmethod

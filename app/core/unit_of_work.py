@@ -52,11 +52,24 @@ class UnitOfWork:
         write: bool = True,
         snapshot: bool = False,
         before_commit: Sequence[Callable[[Session], None]] = (),
+        settings: Settings | None = None,
     ) -> None:
         self._factory = session_factory
         self._write = write
         self._snapshot = snapshot
         self._before_commit = list(before_commit)
+        self._settings = settings  # the server key's source (None: the process's settings, get_settings())
+        self._key: bytes | None = None
+
+    def chain_key(self) -> bytes:
+        """The event chain's HMAC key, derived from the server key on first use (never stored)."""
+        if self._key is None:
+            from app.core.keys import derived_key
+            from app.core.security import CHAIN_PURPOSE
+            from app.core.settings import get_settings
+
+            self._key = derived_key(self._settings or get_settings(), CHAIN_PURPOSE)
+        return self._key
 
     def __enter__(self) -> Self:
         self.session = self._factory()
@@ -70,7 +83,7 @@ class UnitOfWork:
         if options:
             self.session.connection(execution_options=options)
         self.projects = ProjectRepository(self.session)
-        self.events = EventRepository(self.session)
+        self.events = EventRepository(self.session, self.chain_key)
         self.accounts = AccountRepository(self.session)
         self.webhooks = WebhookRepository(self.session)
         self.calendars = CalendarRepository(self.session)
@@ -157,22 +170,25 @@ class UnitOfWorkFactory:
     """Units of work on one database, for the code that runs outside a request: the CLI, the worker,
     the demo loader, verify, imports and the deadline scan."""
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], settings: Settings | None = None) -> None:
         self.session_factory = session_factory
+        self.settings = settings  # where the event chain's key comes from (None: get_settings())
 
     @classmethod
     def connect(cls, settings: Settings) -> UnitOfWorkFactory:
         """A new engine on REGIEFLOW_DATABASE_URL; `dispose()` closes its connections."""
         engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-        return cls(make_session_factory(engine))
+        return cls(make_session_factory(engine), settings)
 
     def __call__(
         self, *, write: bool = True, snapshot: bool = False, before_commit: Sequence[Callable[[Session], None]] = ()
     ) -> UnitOfWork:
-        return UnitOfWork(self.session_factory, write=write, snapshot=snapshot, before_commit=before_commit)
+        return UnitOfWork(
+            self.session_factory, write=write, snapshot=snapshot, before_commit=before_commit, settings=self.settings
+        )
 
     def batch(self) -> BatchUnitOfWork:
-        return BatchUnitOfWork(self.session_factory)
+        return BatchUnitOfWork(self.session_factory, settings=self.settings)
 
     def dispose(self) -> None:
         bind = self.session_factory.kw.get("bind")

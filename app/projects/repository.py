@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any, TypedDict
 
@@ -238,8 +238,12 @@ class ProjectRepository:
 
 
 class EventRepository:
-    def __init__(self, session: Session) -> None:
+    """Events and their outbox messages. `chain_key` gives the key of the hash chain (HMAC-SHA256,
+    app.core.security.event_hash); the unit of work passes it in, derived from the server key."""
+
+    def __init__(self, session: Session, chain_key: Callable[[], bytes]) -> None:
         self.session = session
+        self._chain_key = chain_key
 
     def append(self, event: Event, *, topic: str | None = None) -> Event:
         """Append an event, chained to the previous one by hash, and its outbox message (same transaction)."""
@@ -253,7 +257,7 @@ class EventRepository:
                     select(Event.hash).where(Event.project_id == event.project_id, Event.seq == event.seq - 1)
                 )
             )
-        event.hash = hash_of_event(event)
+        event.hash = hash_of_event(event, self._chain_key())
         tails[event.project_id] = (event.seq, event.hash)
         self.session.add(event)
         self.session.info.setdefault(NEW_EVENTS, []).append(event)  # feed positions are given at commit

@@ -1,9 +1,10 @@
 """Audit: every event names its actor (user or key), the events endpoint shows it, and the log is
-tamper-evident: a hash chain per project that `regieflow verify` checks."""
+tamper-evident: a hash chain per project, keyed with the server key, that `regieflow verify` checks."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import uuid
@@ -15,13 +16,19 @@ from sqlalchemy import select, text, update
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.core.security import hash_of_event
+from app.core.keys import derived_key
+from app.core.security import CHAIN_PURPOSE, hash_of_event
+from app.core.settings import get_settings
 from app.core.unit_of_work import UnitOfWorkFactory
 from app.projects.models import Event, OutboxMessage
 from app.transitions.verify import verify
 from tests.support.accounts import add_user, login
 from tests.support.api import API, make_key
 from tests.support.evidence import PLAN, project_body
+
+
+def _key() -> bytes:
+    return derived_key(get_settings(), CHAIN_PURPOSE)
 
 
 @pytest.fixture
@@ -87,7 +94,7 @@ def test_every_event_records_its_actor_and_the_chain_verifies(client, session_fa
     for e in events:
         kind, _, ident = e["actor"].partition(":")
         assert kind in ("user", "key") and ident
-    # Each event stores a SHA-256 over its content and the previous event's hash, for the same project.
+    # Each event stores an HMAC-SHA256 (server key) over its content and the previous hash, same project.
     with session_factory() as session:
         rows = session.scalars(
             select(Event).where(Event.project_id == uuid.UUID(history["pid"])).order_by(Event.seq)
@@ -96,7 +103,7 @@ def test_every_event_records_its_actor_and_the_chain_verifies(client, session_fa
     prev = None
     for e in rows:
         assert e.prev_hash == prev
-        assert re.fullmatch(r"[0-9a-f]{64}", e.hash) and e.hash == hash_of_event(e)
+        assert re.fullmatch(r"[0-9a-f]{64}", e.hash) and e.hash == hash_of_event(e, _key())
         prev = e.hash
     checked, findings = verify(UnitOfWorkFactory(session_factory))
     assert checked == 2 and findings == []
@@ -144,13 +151,13 @@ def test_any_hashed_field_edited_is_reported(db, session_factory, history) -> No
             conn.execute(update(table).where(where).values({column: original}))
         assert verify(UnitOfWorkFactory(session_factory))[1] == [], f"restoring {column} should verify again"
 
-    # Someone who rewrites an event and its own hash is caught by the next event's link.
+    # Someone who rewrites an event and its own hash (even with the key) is caught by the next event's link.
     with session_factory() as session:
         event = session.scalars(
             select(Event).where(Event.project_id == uuid.UUID(history["pid"]), Event.seq == 3)
         ).one()
         event.actor = "user:quelquun@example.fr"
-        event.hash = hash_of_event(event)
+        event.hash = hash_of_event(event, _key())
         session.commit()
     problems = _problems(session_factory, history["pid"])
     assert any("event 4: hash chain broken" in p for p in problems), problems
@@ -175,7 +182,10 @@ def test_deleted_events_are_reported(db, session_factory, history) -> None:
     delete(history["other"], 2)
     _, findings = verify(UnitOfWorkFactory(session_factory))
     problems = {str(f.project_id): f.problems for f in findings}
-    assert set(problems) == {history["pid"], history["other"]}
+    assert set(problems) == {history["pid"], history["other"], "None"}
+    # The database as a whole: a hole in the change feed, and its counter above the highest position left.
+    assert any("feed positions have 1 gap(s)" in p for p in problems["None"]), problems
+    assert any(re.fullmatch(r"feed counter is at (\d+) but the highest position is (\d+)", p) for p in problems["None"])
     assert any("version 7 but 6 events" in p for p in problems[history["pid"]]), problems
     assert any("gaps" in p for p in problems[history["other"]]), problems
     assert any("event 3: hash chain broken" in p for p in problems[history["other"]]), problems
@@ -199,13 +209,12 @@ def test_regieflow_verify_reports_the_broken_link(db, history, cli_env: CliRunne
     assert "2 project(s) checked, 1 with discrepancies." in r.output
 
 
-def test_event_hash_is_sha256_over_canonical_json() -> None:
+def test_event_hash_is_hmac_sha256_over_canonical_json() -> None:
     from app.core.security import event_hash
 
     fields = {"a": 1, "b": "é"}
-    expected = hashlib.sha256(
-        json.dumps(
-            {"a": 1, "b": "é", "prev_hash": "x"}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
-        ).encode()
-    ).hexdigest()
-    assert event_hash(fields, "x") == expected
+    raw = json.dumps({"a": 1, "b": "é", "prev_hash": "x"}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    key = b"k" * 32
+    assert event_hash(fields, "x", key) == hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()
+    assert event_hash(fields, "x", b"j" * 32) != event_hash(fields, "x", key)  # the key matters
+    assert event_hash(fields, "x", key) != hashlib.sha256(raw.encode()).hexdigest()  # not the old unkeyed rule
