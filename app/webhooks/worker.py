@@ -37,6 +37,7 @@ import httpx
 from cryptography.fernet import MultiFernet
 
 from app.authorization.rules import Principal
+from app.checkpoints import service as checkpoints
 from app.core.clock import Clock
 from app.core.inputs import ascii_int
 from app.core.keys import KeyUnavailable, fernet
@@ -196,6 +197,7 @@ class Worker:
         report.outbox_rows, report.deliveries_created = self.fan_out()
         report.attempted, report.succeeded, report.failed = self.deliver_due()
         report.purged = self.purge()
+        checkpoints.after_round(self.uows, self.settings, self.clock)  # signed chain heads (app/checkpoints)
         return report
 
     def run_forever(self, stop: threading.Event) -> None:
