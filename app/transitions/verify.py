@@ -60,6 +60,11 @@ class Keys:
     previous_used: int = 0  # events whose hash matched a previous key only (`regieflow rechain` updates them)
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object recorded in an event, or an empty one (the chain check reports a reshaped event)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _d(v: date | None) -> str:
     return v.isoformat() if v else "—"
 
@@ -74,6 +79,9 @@ def check_project(
     problems = _check_chain(p, events, keys)
     if not events or events[0].type != "project.created":
         return [*problems, "first event is not project.created"]
+    shapeless = [e.seq for e in events if not isinstance(e.data, dict)]
+    if shapeless:
+        return [*problems, f"event(s) {shapeless[:10]}: data is not a JSON object"]
     problems += _check_creation_and_plan(p, events)
     replayed, replays = _check_replay(p, events)
     problems += replayed
@@ -118,7 +126,7 @@ def _check_creation_and_plan(p: Project, events: list[Event]) -> list[str]:
     plan = created.get("plan") or {}
     for e in events:
         if e.type == "plan.changed":
-            plan = e.data.get("after") or plan
+            plan = _obj(e.data.get("after")) or plan
     if plan != plan_of(p).as_dict():
         problems.append(f"plan {plan_of(p).as_dict()} differs from the events' plan {plan}")
     return problems
@@ -195,7 +203,7 @@ def _check_fields(p: Project, events: list[Event]) -> list[str]:
     status: str | None = None
     for e in events[1:]:
         if e.type == "project.updated":
-            for name, change in (e.data.get("changes") or {}).items():
+            for name, change in _obj(e.data.get("changes")).items():
                 if name in columns and isinstance(change, list) and len(change) == 2:
                     expected[name] = change[1]
         elif e.type == "project.transitioned" and e.to_state == State.ABANDONNEE.value:
@@ -242,8 +250,8 @@ def _check_replans(session: Session, p: Project, events: list[Event]) -> list[st
     """One re-plan row per plan.changed event, with its plan, reason and actor."""
     expected = [
         (
-            normal((e.data.get("after") or {}).get("step_months")),
-            (e.data.get("after") or {}).get("horizon_months"),
+            normal(_obj(e.data.get("after")).get("step_months")),
+            _obj(e.data.get("after")).get("horizon_months"),
             e.reason,
             e.actor,
         )
@@ -291,7 +299,10 @@ def replay_evidence(events: list[Event]) -> tuple[dict[str, dict[Any, dict[str, 
             problems.append(f"event {e.seq}: unknown evidence kind {e.data.get('kind')!r}")
             continue
         of_kind, rid = rows[kind.name], e.data.get("id")
-        values = e.data.get("values") or {}
+        if rid is not None and not isinstance(rid, int | str):
+            problems.append(f"event {e.seq}: evidence row id {rid!r} is not an id")
+            continue
+        values = _obj(e.data.get("values"))
         if e.type == "evidence.deleted":
             if kind.singleton:
                 of_kind.clear()
