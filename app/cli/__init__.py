@@ -3,6 +3,7 @@ order `regieflow --help` lists them."""
 
 from __future__ import annotations
 
+import app.cli.webhooks as webhook_commands
 from app.cli import accounts, checkpoints, database, deadlines, demo, exchange, server, verify
 from app.cli.root import cli
 
@@ -19,6 +20,7 @@ cli.add_typer(database.db_cli, name="db")
 cli.add_typer(accounts.users_cli, name="users")
 cli.add_typer(accounts.keys_cli, name="keys")
 cli.add_typer(deadlines.deadlines_cli, name="deadlines")
+cli.add_typer(webhook_commands.webhooks_cli, name="webhooks")
 
 
 def main() -> None:

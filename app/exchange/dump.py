@@ -10,7 +10,11 @@ Every table is exported except the volatile ones (EXCLUDED): login sessions, log
 counters and idempotency records, which only make sense for a few hours on the server that made
 them. A table added later is exported by default. Secrets stay in the form the database keeps them:
 password hashes (argon2id), API key and calendar token hashes (SHA-256) — never a usable key — and
-webhook signing secrets (which the service needs in clear to sign); treat the file as sensitive.
+webhook signing secrets ENCRYPTED (Fernet tokens under a key derived from REGIEFLOW_SECRET_KEY, which
+is in neither the database nor the file): only a server with the same key (or with it among
+REGIEFLOW_PREVIOUS_SECRET_KEYS) can sign with them after an import; under another key their deliveries
+fail with a French reason until their owners renew them (docs/RELIABILITY.md, "Webhook secrets at
+rest"). Treat the file as sensitive all the same.
 """
 
 from __future__ import annotations

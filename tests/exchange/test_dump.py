@@ -9,11 +9,14 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
+from cryptography.fernet import InvalidToken
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from app.core.database import Base, make_engine, make_session_factory
+from app.core.keys import fernet
 from app.core.unit_of_work import UnitOfWorkFactory
 from app.exchange import dump
 from app.feed.models import FeedCounter
@@ -21,9 +24,13 @@ from app.idempotency.models import IdempotencyRecord
 from app.projects.models import Event
 from app.transitions.verify import verify
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSecret, WebhookSubscription
+from app.webhooks.service import encrypt_secret
 from tests.fixtures.database import sibling_database, truncate
 from tests.support.accounts import add_user, login
 from tests.support.api import API, project_at, satisfy
+
+WEBHOOK_SECRET = "whsec_" + "a" * 44
+
 
 PLAN = {"groupe_projet": 3, "contours": 5, "faisabilite": 8, "validation": 3, "prefiguration": 12, "expertise": 6}
 
@@ -101,7 +108,13 @@ def _rich_database(app, client: TestClient) -> None:
             updated_at=now,
             enabled=True,
             consecutive_failures=0,
-            secrets=[WebhookSecret(secret="whsec_" + "a" * 32, created_at=now, expires_at=now + timedelta(days=1))],
+            secrets=[
+                WebhookSecret(
+                    secret=encrypt_secret(fernet(app.state.settings), WEBHOOK_SECRET),
+                    created_at=now,
+                    expires_at=now + timedelta(days=1),
+                )
+            ],
         )
         session.add(sub)
         session.flush()
@@ -179,6 +192,15 @@ def test_export_import_export_is_byte_identical_and_verifies(app, client: TestCl
     keys = [dict(zip(tables["api_keys"]["columns"], r, strict=True)) for r in tables["api_keys"]["rows"]]
     assert all(len(k["secret_hash"]) == 64 for k in keys)
     assert "\n" in first and first.endswith("\n") and first.count("\n") > len(events)  # one row per line
+    # Webhook secrets travel encrypted, as the database keeps them: readable with the server's key only.
+    secrets = [
+        dict(zip(tables["webhook_secrets"]["columns"], r, strict=True)) for r in tables["webhook_secrets"]["rows"]
+    ]
+    assert WEBHOOK_SECRET not in first and WEBHOOK_SECRET.removeprefix("whsec_") not in first
+    assert [fernet(app.state.settings).decrypt(s["secret"].encode()).decode() for s in secrets] == [WEBHOOK_SECRET]
+    stranger = app.state.settings.model_copy(update={"secret_key": SecretStr("z" * 40), "previous_secret_keys": []})
+    with pytest.raises(InvalidToken):  # another server's key reads nothing
+        fernet(stranger).decrypt(secrets[0]["secret"].encode())
 
     fresh = make_engine(fresh_url)
     try:
