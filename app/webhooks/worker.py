@@ -69,6 +69,12 @@ MAX_RETRY_AFTER = 86_400.0
 USER_AGENT = "regieflow-webhooks/1"
 
 
+KEY_UNAVAILABLE = (
+    "La clé du serveur est indisponible : rien n'a été envoyé (nouvel essai selon le calendrier ; "
+    "le détail est dans le journal du serveur)."
+)
+
+
 @dataclass(frozen=True)
 class Outcome:
     status_code: int | None
@@ -331,8 +337,9 @@ class Worker:
         except SecretUnreadable as exc:
             log.warning("delivery %s: subscription %s has a secret no server key decrypts", delivery_id, sub.id)
             return [], exc.message.replace("{id}", str(sub.id))
-        except KeyUnavailable as exc:
-            return [], f"Clé du serveur indisponible : {exc} Rien n'a été envoyé."
+        except KeyUnavailable as exc:  # the detail (a path on the server) is for the log, not the subscriber
+            log.error("delivery %s: %s", delivery_id, exc)
+            return [], KEY_UNAVAILABLE
 
     def _prepare(self, uow: UnitOfWork, delivery_id: int, now: datetime) -> Prepared | None:
         """What to send for a claimed delivery (read in one transaction), or None if nothing is to be sent."""

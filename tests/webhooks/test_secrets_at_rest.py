@@ -124,6 +124,20 @@ def test_a_secret_no_key_decrypts_fails_the_attempt_with_a_french_reason(loopbac
     Webhook(sub["secret"]).verify(receiver.requests[0]["body"], receiver.requests[0]["headers"])
 
 
+def test_an_unreadable_server_key_fails_the_attempt_without_detail(loopback, client, receiver, tmp_path) -> None:
+    sub = subscribe(client, receiver.url)
+    create_project(client)
+    broken = loopback.state.settings.model_copy(update={"secret_key": None, "secret_key_file": tmp_path})  # a directory
+    assert _deliver(loopback, broken) == (1, 0)
+    assert receiver.requests == []
+    [d] = deliveries(client, sub["id"])
+    assert d["status"] == "pending" and d["last_error"] == (
+        "La clé du serveur est indisponible : rien n'a été envoyé (nouvel essai selon le calendrier ; "
+        "le détail est dans le journal du serveur)."
+    )
+    assert str(tmp_path) not in d["last_error"]
+
+
 @pytest.mark.usefixtures("committed_db")
 def test_key_rotation_reencrypts_every_secret(loopback, client, receiver, cli_env, monkeypatch) -> None:
     """The documented procedure: the new key in REGIEFLOW_SECRET_KEY, the old one in
