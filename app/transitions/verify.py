@@ -34,7 +34,6 @@ from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.evidence.registry import KINDS, EvidenceKind
 from app.feed.models import FeedCounter
 from app.projects.models import Event, OutboxMessage, Project, Replan
-from app.projects.service import plan_of
 from app.transitions.service import dates_of, recorded_transitions
 from workflow import deadlines as dl
 from workflow.errors import DomainError
@@ -123,13 +122,32 @@ def _check_creation_and_plan(p: Project, events: list[Event]) -> list[str]:
     created = events[0].data
     if created.get("started_on") != p.started_on.isoformat():
         problems.append(f"started_on {_d(p.started_on)} but the creation event says {created.get('started_on')}")
-    plan = created.get("plan") or {}
+    plan = events_plan(events)
+    stored = {"step_months": p.step_months, "horizon_months": p.horizon_months}
+    if normal(plan) != normal(stored):
+        problems.append(f"plan {stored} differs from the events' plan {plan}")
+    return problems
+
+
+def events_plan(events: list[Event]) -> dict[str, Any]:
+    """The plan the creation event set and the last re-plan changed (as Plan.as_dict gives it)."""
+    plan = _obj(events[0].data.get("plan"))
     for e in events:
         if e.type == "plan.changed":
             plan = _obj(e.data.get("after")) or plan
-    if plan != plan_of(p).as_dict():
-        problems.append(f"plan {plan_of(p).as_dict()} differs from the events' plan {plan}")
-    return problems
+    return plan
+
+
+def _plan(recorded: dict[str, Any]) -> dl.Plan | None:
+    """A recorded plan as the domain's Plan (None when it lacks a step or a number)."""
+    try:
+        plan = dl.Plan(
+            {str(k): int(v) for k, v in dict(recorded["step_months"]).items()}, int(recorded["horizon_months"])
+        )
+        plan.as_dict()  # every step present
+    except (KeyError, TypeError, ValueError):
+        return None
+    return plan
 
 
 # The dates compared with the replay, in the order verify reports them.
@@ -152,12 +170,15 @@ def _check_replay(p: Project, events: list[Event]) -> tuple[list[str], bool]:
     suspensions = [dl.Suspension(s.started_on, s.ended_on) for s in p.suspensions]
     if suspensions != r.suspensions:
         problems.append(f"suspensions {suspensions} differ from the events' {r.suspensions}")
+    plan = _plan(events_plan(events))
+    if plan is None:
+        return [*problems, f"the events' plan {events_plan(events)} is not a plan"], True
     idx = dl.deadline_index(
         started_on=p.started_on,
         state=r.state,
         state_entered_on=r.state_entered_on,
         suspensions=r.suspensions,
-        plan=plan_of(p),
+        plan=plan,
     )
     for name in ("horizon_on", "step_due_on", "projected_label_on"):
         if getattr(p, name) != getattr(idx, name):
