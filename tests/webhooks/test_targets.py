@@ -372,14 +372,29 @@ def test_spellings_of_loopback_reach_the_internal_service_only_when_allowed(loop
         assert latest["last_error"].startswith("Cible refusée"), latest
 
 
+PUBLIC = "93.184.215.14"  # partenaire.example's address; RoutingBackend sends it to a loopback server
+
+
+@pytest.fixture
+def internet(monkeypatch: pytest.MonkeyPatch, receiver: Receiver) -> RoutingBackend:
+    """partenaire.example resolves to a public address, which the worker's network reaches as the
+    loopback `receiver`: the address check stays on (no REGIEFLOW_WEBHOOK_ALLOW_PRIVATE_TARGETS)."""
+    monkeypatch.setattr(targets, "resolver", ScriptedDns({"partenaire.example": [PUBLIC]}))
+    return RoutingBackend({PUBLIC: receiver.port})
+
+
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
-def test_a_redirect_is_a_failure_whose_location_is_never_fetched(loopback, client, receiver, internal, status) -> None:
+def test_a_redirect_is_a_failure_whose_location_is_never_fetched(
+    app, client, receiver, internal, internet: RoutingBackend, status
+) -> None:
+    assert app.state.settings.webhook_allow_private_targets is False
     receiver.script((status, {"Location": f"http://127.0.0.1:{internal.port}/admin"}, b"<a>interne</a>"))
-    sub = subscribe(client, receiver.url)
+    sub = subscribe(client, f"http://partenaire.example:{receiver.port}/hook")
     create_project(client)
-    with worker(loopback) as w:
+    with worker(app, network_backend=internet) as w:
         assert w.run_once(scan=False).succeeded == 0
     assert internal.requests == [] and len(receiver.requests) == 1
+    assert internet.connects == [(PUBLIC, receiver.port)]  # one connection: the Location is never opened
     [d] = deliveries(client, sub["id"])
     assert (d["status"], d["last_status_code"]) == ("pending", status)
     [attempt] = _attempts(client, d["id"])
@@ -388,51 +403,55 @@ def test_a_redirect_is_a_failure_whose_location_is_never_fetched(loopback, clien
 
 
 def test_what_a_failing_or_refused_target_says_is_never_stored(
-    loopback, client, receiver, monkeypatch: pytest.MonkeyPatch
+    app, client, receiver, internet: RoutingBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     leak = b"root:x:0:0 INTERNAL-ANSWER"
     receiver.script((500, {}, leak), (404, {}, leak), (429, {"Retry-After": "1"}, leak), (200, {}, b"merci"))
-    sub = subscribe(client, receiver.url)
+    sub = subscribe(client, f"http://partenaire.example:{receiver.port}/hook")
     create_project(client)
-    with worker(loopback) as w:
+    with worker(app, network_backend=internet) as w:
         for _ in range(4):
             w.run_once(scan=False)
-            loopback.state.clock.advance(hours=12)
+            app.state.clock.advance(hours=12)
     [d] = deliveries(client, sub["id"])
     attempts = _attempts(client, d["id"])
     assert [a["status_code"] for a in attempts] == [500, 404, 429, 200]
     assert [a["response_excerpt"] for a in attempts] == [None, None, None, "merci"]  # a success's answer only
-    assert all(a["error"] is None or a["error"].startswith(f"HTTP {a['status_code']} : ") for a in attempts)
+    assert [a["error"] for a in attempts] == [
+        "HTTP 500 : erreur du récepteur.",
+        "HTTP 404 : le récepteur a refusé la livraison.",
+        "HTTP 429 : le récepteur a refusé la livraison.",
+        None,
+    ]
 
-    # a target that no longer resolves to a public address, then a closed port: a French reason, no detail
-    configure(loopback, webhook_allow_private_targets=False)
-    monkeypatch.setattr(targets, "resolver", ScriptedDns({"interne.example": ["10.1.2.3"]}))
-    refused_sub = subscribe(client, "http://93.184.215.14/hook")
-    with loopback.state.session_factory() as session:  # its DNS changed after the subscription was made
-        from app.webhooks.models import WebhookSubscription
-
-        session.get(WebhookSubscription, refused_sub["id"]).url = "http://interne.example/hook"
-        session.commit()
-    configure(loopback, webhook_allow_private_targets=True)
+    # then the name resolves to a private address (refused, nothing sent), and a public one whose port is
+    # closed: a French reason each, no detail from the other side
     closed = Receiver()
-    closed_url = closed.url
+    closed_port = closed.port
     closed.close()
-    gone = subscribe(client, closed_url)
-    configure(loopback, webhook_allow_private_targets=False)
+    monkeypatch.setattr(
+        targets,
+        "resolver",
+        ScriptedDns({"partenaire.example": [PUBLIC], "ferme.example": ["93.184.215.15"]}),
+    )
+    gone = subscribe(client, f"http://ferme.example:{closed_port}/hook")
+    internet.routes["93.184.215.15"] = closed_port
+    monkeypatch.setattr(
+        targets, "resolver", ScriptedDns({"partenaire.example": ["10.1.2.3"], "ferme.example": ["93.184.215.15"]})
+    )
     create_project(client, name="Régie suivante")
-    with worker(loopback) as w:
+    with worker(app, network_backend=internet) as w:
         w.run_once(scan=False)
-    [r] = _attempts(client, deliveries(client, refused_sub["id"])[0]["id"])
-    assert r["error"] == "Cible refusée : L'hôte « interne.example » désigne une adresse privée (10.1.2.3) : refusé."
-    assert (r["status_code"], r["response_excerpt"]) == (None, None)
-    configure(loopback, webhook_allow_private_targets=True)
-    with worker(loopback) as w:
-        loopback.state.clock.advance(hours=12)
-        w.run_once(scan=False)
-    errors = [a["error"] for a in _attempts(client, deliveries(client, gone["id"])[0]["id"])]
-    assert errors[-1] == "Connexion au récepteur impossible.", errors
+    refused_attempt = _attempts(client, deliveries(client, sub["id"])[0]["id"])[-1]
+    assert refused_attempt["error"] == (
+        "Cible refusée : L'hôte « partenaire.example » désigne une adresse privée (10.1.2.3) : refusé."
+    )
+    assert (refused_attempt["status_code"], refused_attempt["response_excerpt"]) == (None, None)
+    [closed_attempt] = _attempts(client, deliveries(client, gone["id"])[0]["id"])
+    assert (closed_attempt["error"], closed_attempt["status_code"]) == ("Connexion au récepteur impossible.", None)
+    assert len(receiver.requests) == 4  # nothing more reached anyone
 
-    with loopback.state.session_factory() as session:  # nowhere in the tables
+    with app.state.session_factory() as session:  # nowhere in the tables
         stored = [*session.scalars(select(WebhookAttempt)), *session.scalars(select(WebhookDelivery))]
         text = repr([vars(row) for row in stored])
     assert "INTERNAL-ANSWER" not in text and "root:x" not in text
