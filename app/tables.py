@@ -9,13 +9,14 @@ from __future__ import annotations
 from app.accounts import models as accounts
 from app.calendars import models as calendars
 from app.core.database import Base
+from app.documents import models as documents
 from app.evidence import models as evidence
 from app.feed import models as feed
 from app.idempotency import models as idempotency
 from app.projects import models as projects
 from app.webhooks import models as webhooks
 
-MODEL_MODULES = (projects, evidence, accounts, webhooks, calendars, feed, idempotency)
+MODEL_MODULES = (projects, evidence, accounts, webhooks, calendars, feed, idempotency, documents)
 metadata = Base.metadata
 
 __all__ = ["MODEL_MODULES", "metadata"]

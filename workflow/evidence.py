@@ -9,6 +9,14 @@ from workflow.vocabulary import Category, ExpertiseConclusion, Kind, NeedStatus,
 
 
 @dataclass(frozen=True, slots=True)
+class CommuneFact:
+    code: str  # INSEE code
+    # In the official geographic code (DOMAIN.md, "Reference data"): the application checks it when it
+    # builds the snapshot, so the workflow stays free of the data file.
+    official: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class StakeholderFact:
     id: int
     category: Category
@@ -62,7 +70,7 @@ class ExpertiseFact:
 class Evidence:
     kind: Kind
     stakeholders: tuple[StakeholderFact, ...] = ()
-    communes: tuple[str, ...] = ()
+    communes: tuple[CommuneFact, ...] = ()
     qpvs: tuple[str, ...] = ()
     needs: tuple[NeedStatus, ...] = ()
     activities: int = 0

@@ -37,7 +37,8 @@ class Guard:
     # these (see Evidence.loaded); a guard never sees a field that was not loaded (LookupError).
     reads: tuple[str, ...] = ()
 
-    def unmet(self) -> Unmet:
+    def unmet(self, ctx: GuardContext | None = None) -> Unmet:
+        """The refusal (a guard may word it from what the context holds: see territoire_defini)."""
         return Unmet(self.code, self.message)
 
     def holds(self, ctx: GuardContext) -> bool:
@@ -73,9 +74,13 @@ def _has_favourable(category: Category) -> Callable[[Evidence], bool]:
 
 
 def _territory(e: Evidence) -> bool:
-    if not e.communes:
+    """DOMAIN.md, `territoire_defini`: a Régie de Quartier needs a commune and a QPV, a Régie de
+    Territoire at least two communes; every commune is a real one of the official geographic code."""
+    if not all(c.official for c in e.communes):
         return False
-    return e.kind != Kind.REGIE_DE_QUARTIER or bool(e.qpvs)
+    if e.kind == Kind.REGIE_DE_TERRITOIRE:
+        return len(e.communes) >= 2
+    return bool(e.communes) and bool(e.qpvs)
 
 
 def _needs_settled(e: Evidence) -> bool:
@@ -125,10 +130,43 @@ GROUPE_BAILLEUR = Guard(
     _ev(_has_member(Category.BAILLEUR_SOCIAL)),
     reads=("stakeholders",),
 )
-TERRITOIRE_DEFINI = Guard(
+def _territory_missing(e: Evidence) -> list[str]:
+    """What `territoire_defini` still needs, in French, for this project's kind."""
+    missing = []
+    unknown = [c.code for c in e.communes if not c.official]
+    if unknown:
+        missing.append(
+            f"retirez ou corrigez {', '.join(unknown)}, qui "
+            + ("ne sont pas des communes" if len(unknown) > 1 else "n'est pas une commune")
+            + " du code officiel géographique"
+        )
+    if e.kind == Kind.REGIE_DE_TERRITOIRE:
+        if len(e.communes) < 2:
+            have = f"{len(e.communes)} enregistrée" if e.communes else "aucune enregistrée"
+            missing.append(f"une Régie de Territoire agit sur plusieurs communes : au moins deux ({have})")
+    else:
+        if not e.communes:
+            missing.append("au moins une commune (code INSEE)")
+        if not e.qpvs:
+            missing.append("au moins un quartier prioritaire (QPV) pour une Régie de Quartier")
+    return missing
+
+
+@dataclass(frozen=True)
+class _TerritoryGuard(Guard):
+    """`territoire_defini`, whose refusal names exactly what is missing for the project's kind."""
+
+    def unmet(self, ctx: GuardContext | None = None) -> Unmet:
+        missing = _territory_missing(ctx.evidence) if ctx is not None and ctx.evidence is not None else []
+        message = "Définissez le territoire : " + " ; ".join(missing) + "." if missing else self.message
+        return Unmet(self.code, message)  # communes and QPVs carry no date: nothing is ever "too recent"
+
+
+TERRITOIRE_DEFINI = _TerritoryGuard(
     "territoire_defini",
-    "Définissez le territoire : au moins une commune (code INSEE) et, pour une Régie de Quartier, "
-    "au moins un quartier prioritaire (QPV).",
+    "Définissez le territoire : une Régie de Quartier a besoin d'au moins une commune et d'au moins un "
+    "quartier prioritaire (QPV), une Régie de Territoire d'au moins deux communes ; chaque commune doit être "
+    "une commune réelle du code officiel géographique (code INSEE).",
     _ev(_territory),
     reads=("communes", "qpvs"),
 )

@@ -235,7 +235,7 @@ def explain(trigger: str, flow: Flow, evidence: Evidence | None) -> list[Unmet]:
     unmet: list[Unmet] = []
     for guard in guards_of(t, flow.state):
         if not guard.holds(ctx):
-            unmet.append(guard.unmet())
+            unmet.append(guard.unmet(ctx))
     return unmet
 
 

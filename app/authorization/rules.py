@@ -309,6 +309,28 @@ RULES: dict[str, Rule] = {
 }
 
 
+# --- documents of a project (app/documents, issue 14): visible to whoever reads the project; uploading,
+# renaming and deleting need write access; an expertise report (its kind) needs a consultant, which the
+# service checks since the kind is in the body.
+RULES |= {
+    "upload_document": Rule(Ability.WRITE, "an expertise report only by a consultant"),
+    "list_documents": Rule(Ability.READ),
+    "get_document": Rule(Ability.READ),
+    "update_document": Rule(Ability.WRITE, "an expertise report only by a consultant"),
+    "delete_document": Rule(Ability.WRITE, "an expertise report only by a consultant"),
+    "upload_document_version": Rule(Ability.WRITE, "an expertise report only by a consultant"),
+    "list_document_versions": Rule(Ability.READ),
+    "download_document": Rule(Ability.READ),
+    "download_document_version": Rule(Ability.READ),
+    "download_dossier": Rule(Ability.READ, "the expertise dossier (ZIP)"),
+    "page_document_upload": Rule(Ability.WRITE, "an expertise report only by a consultant"),
+    "page_document_version_upload": Rule(Ability.WRITE, "an expertise report only by a consultant"),
+    "page_document_delete": Rule(Ability.WRITE, "an expertise report only by a consultant"),
+    "page_document_download": Rule(Ability.READ),
+    "page_document_version_download": Rule(Ability.READ),
+    "page_dossier_download": Rule(Ability.READ),
+}
+
 def needs_for(route_name: str, path_params: dict[str, Any]) -> str:
     """What a given request needs: the route's rule, raised to `consultant` for the label triggers
     (API and page routes with a `{trigger}`) and for the expertise (page routes with a `{kind}`)."""

@@ -913,6 +913,42 @@ CREUSE = Site(
 )
 
 
+SAMBRE = Site(
+    name="Régie de Territoire du Val de Sambre",
+    kind=Kind.REGIE_DE_TERRITOIRE,
+    region="Hauts-de-France",
+    departement="59",
+    initiator=Initiator.COLLECTIVITE,
+    lead_name="Nadia Ouali",
+    description="L'agglomération Maubeuge Val de Sambre porte une régie de territoire pour quatre communes "
+    "de la vallée : Maubeuge, Hautmont, Louvroil et Jeumont. Entretien des cités, jardins partagés, "
+    "petits travaux chez les locataires âgés.",
+    pilot="Olivier Lambert",
+    members=(
+        Member("Nadia Ouali", H, "Centre social de Louvroil"),
+        Member("Bernard Lemaire", H),
+        Member("Agglomération Maubeuge Val de Sambre", C),
+        Member("Promocil", B),
+        Member(FT, P, "Agence de Maubeuge"),
+    ),
+    communes=(("59392", "Maubeuge"), ("59291", "Hautmont"), ("59365", "Louvroil"), ("59324", "Jeumont")),
+    needs=("Entretien des cités minières et ouvrières", "Petits travaux chez les locataires âgés"),
+    activities=("Entretien des espaces extérieurs", "Jardins partagés", "Petits travaux dans les logements"),
+    budget=(360_000, 190_000, 175_000),
+    premises="Rue de la Croix, 59600 Maubeuge",
+    markets=(Market("Entretien des abords des résidences", "Promocil", BUY_B, 90_000),),
+    visited="Régie de Territoire de Thiérache",
+    association="Régie de Territoire du Val de Sambre",
+    rna="W594008127",
+    board=(
+        ("Nadia Ouali", H, "Présidente"),
+        ("Patrick Dubois", C, "Vice-président"),
+        ("Sophie Vandamme", B, "Trésorière"),
+    ),
+    hire=("Mehdi Saïdi", "Chargé de préfiguration"),
+)
+
+
 THIERACHE = Site(
     name="Régie de Territoire de Thiérache",
     kind=Kind.REGIE_DE_TERRITOIRE,
@@ -1217,6 +1253,7 @@ PORTFOLIO: tuple[tuple[Site, tuple[int, int], Callable[[_Story], None]], ...] = 
     (BORDEAUX, (9, 0), _feasibility_on_time),
     (CREUSE, (7, 0), _late_group),
     (THIERACHE, (14, 0), _late_contours),
+    (SAMBRE, (10, 0), _feasibility_on_time),
     (BREST, (1, 5), _new_group),
 )
 

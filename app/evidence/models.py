@@ -21,6 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, _in
 from app.projects.models import Project, _project_fk
+from app.reference.cog import cog
+from app.reference.communes import commune_outside
 from workflow.vocabulary import (
     BuyerCategory,
     Category,
@@ -52,7 +54,27 @@ class Commune(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[uuid.UUID] = _project_fk()
     insee_code: Mapped[str] = mapped_column(String(5))
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))  # the official name (app.reference), recorded with the code
+    # loaded with the row (the project is in the session already): a commune read after its unit of work
+    # still knows its project's département (`outside_territory`)
+    project: Mapped[Project] = relationship(back_populates="communes", lazy="joined")
+
+    # What the official geographic code says of the code (app/reference); rows recorded before it
+    # shipped may hold a code it does not know: `verify` reports them, territoire_defini refuses them.
+    @property
+    def official(self) -> bool:
+        return cog().commune(self.insee_code) is not None
+
+    @property
+    def departement(self) -> str | None:
+        commune = cog().commune(self.insee_code)
+        return commune.departement if commune is not None else None
+
+    @property
+    def outside_territory(self) -> bool:
+        """Outside the project's département (or, without one, its région): accepted, but shown."""
+        return commune_outside(self.insee_code, self.project.region, self.project.departement)
+
 
 
 class Qpv(Base):

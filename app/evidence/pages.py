@@ -30,6 +30,8 @@ from app.evidence.service import add_evidence, delete_evidence, update_evidence
 from app.http.dependencies import actor_of, unit_of_work
 from app.projects.models import Project
 from app.projects.service import CLOSED_MESSAGE, get_project
+from app.reference.cog import MAX_QUERY, Commune, cog
+from app.reference.communes import UnknownCommune, commune_outside
 from app.web.forms import (
     ENUM_LABELS,
     FIELD_LABELS,
@@ -169,8 +171,22 @@ def _state(kind: EvidenceKind, fields: list[Field], editing: bool, values: dict[
 
 
 # --- display --------------------------------------------------------------------------------------
+# Columns of the lists that only the read schemas have (what the official geographic code says).
+READ_LABELS: dict[str, dict[str, str]] = {
+    "communes": {
+        "official": "Commune du code officiel",
+        "departement": "Département",
+        "outside_territory": "Hors du territoire du projet",
+    },
+}
+
+
 def field_label(kind: EvidenceKind, name: str) -> str:
-    return KIND_FIELD_LABELS.get(kind.name, {}).get(name) or FIELD_LABELS.get(name, name)
+    return (
+        READ_LABELS.get(kind.name, {}).get(name)
+        or KIND_FIELD_LABELS.get(kind.name, {}).get(name)
+        or FIELD_LABELS.get(name, name)
+    )
 
 
 def shown(name: str, value: Any, names: dict[int, str]) -> str:
@@ -256,9 +272,12 @@ def _kind_page(
     kind: EvidenceKind,
     form: FormState | None = None,
     status: int = 200,
+    suggested: list[Commune] | None = None,
 ) -> Response:
     with _project(request, pid, kind) as p:
         ctx = _context(request, principal, p, kind)
+        if kind.name == "communes":
+            ctx["commune_search"] = _commune_search(request, p, suggested)
         names = _names(p, kind)
         record = None
         items: list[Item] = []
@@ -282,6 +301,40 @@ def _kind_page(
             ctx | {"items": items, "record": record, "columns": columns, "form": form if ctx["can_write"] else None},
             status,
         )
+
+
+# --- communes: a search in the official geographic code, served by the page itself (no JavaScript) -----
+@dataclass(frozen=True)
+class FoundCommune:
+    code: str
+    name: str
+    departement: str
+    outside: bool  # outside the project's département (or région): may be added, and is flagged
+    recorded: bool  # already on the project
+
+
+def _commune_search(request: Request, p: Project, suggested: list[Commune] | None) -> dict[str, Any]:
+    """The search box of the communes page: `?q=` (a name, accents and case ignored, or the start of a
+    code) lists matching communes, each with its own "Ajouter" button; after a refused code, the
+    communes it may have meant."""
+    q = (request.query_params.get("q") or "")[:MAX_QUERY]
+    found = suggested if suggested is not None else (cog().search(q, limit=SEARCH_RESULTS) if q.strip() else [])
+    recorded = {c.insee_code for c in p.communes}
+    return {
+        "q": q,
+        "searched": bool(q.strip()) or suggested is not None,
+        "suggested": suggested is not None,
+        "results": [
+            FoundCommune(
+                c.code, c.name, c.departement, commune_outside(c.code, p.region, p.departement), c.code in recorded
+            )
+            for c in found
+        ],
+        "departement": p.departement,
+    }
+
+
+SEARCH_RESULTS = 20
 
 
 @router.get(BASE, name="page_evidence")
@@ -333,20 +386,32 @@ def evidence_create(request: Request, project_id: str, kind: str, principal: Pag
         form.fail(name, message)
 
     version = form_version(data.get("version")) if k.singleton else None  # a new item of a list overwrites nothing
+    suggested: list[Commune] | None = None
 
     def write() -> None:
+        nonlocal suggested
         parsed = k.create.model_validate(body)
-        with unit_of_work(request) as uow:
-            add_evidence(
-                uow, pid, k, parsed, expected_version=version, actor=actor_of(request), clock=request.app.state.clock
-            )
+        try:
+            with unit_of_work(request) as uow:
+                add_evidence(
+                    uow,
+                    pid,
+                    k,
+                    parsed,
+                    expected_version=version,
+                    actor=actor_of(request),
+                    clock=request.app.state.clock,
+                )
+        except UnknownCommune as exc:  # the communes it may have meant, each with its own button
+            suggested = exc.suggestions
+            raise
 
     status = _save(request, form, write)
     if status is None:
         return _redirect(request, pid, k, "preuve_enregistree" if k.singleton else "preuve_ajoutee")
     with _project(request, pid, k) as p:  # show the form again with the project's own choices
         form.groups = _state(k, create_fields(k, p), False, values).groups
-    return _kind_page(request, principal, pid, k, form, status)
+    return _kind_page(request, principal, pid, k, form, status, suggested)
 
 
 def _item_page(

@@ -114,6 +114,25 @@ def _check_pilot(project: Project, values: dict[str, Any]) -> None:
         raise InvalidInput("Seul un consultant du Mouvement des Régies peut être pilote (AMO).", "is_amo_pilot")
 
 
+def _resolve_commune(project: Project, values: dict[str, Any]) -> None:
+    """A commune is a real one: its code (or, without one, its name) is looked up in the official
+    geographic code and its official name recorded; unknown → 422 with suggestions."""
+    from app.reference.communes import resolve
+
+    commune = resolve(values.get("insee_code"), values.get("name"))
+    values["insee_code"], values["name"] = commune.code, commune.name
+
+
+def _commune_summary(row: Commune, names: dict[int, str]) -> str:
+    text = f"{row.name} ({row.insee_code})"
+    if not row.official:
+        return text + " — code absent du code officiel géographique"
+    if row.outside_territory:
+        where = f"du département {row.project.departement}" if row.project.departement else "de la région"
+        return text + f" — hors {where} du projet"
+    return text
+
+
 def _day(d: date | None) -> str:
     """26/11/2026 (empty for None)."""
     return "" if d is None else d.strftime("%d/%m/%Y")
@@ -227,9 +246,10 @@ KINDS: dict[str, EvidenceKind] = {
             CommunePatch,
             "communes",
             unique=("insee_code",),
+            extra_check=_resolve_commune,
             fact="communes",
-            facts=lambda p: tuple(c.insee_code for c in p.communes),
-            summary=lambda row, names: f"{row.name} ({row.insee_code})",
+            facts=lambda p: tuple(ev.CommuneFact(c.insee_code, c.official) for c in p.communes),
+            summary=_commune_summary,
         ),
         EvidenceKind(
             "qpvs",

@@ -63,19 +63,32 @@ class StakeholderRead(Read):
 
 
 class CommuneIn(Body):
-    insee_code: InseeCode
-    name: Name
+    """A commune of the official geographic code, by its INSEE code or, without one, by its name."""
+
+    insee_code: InseeCode | None = Field(
+        None, description="INSEE code (COG). An unknown code is refused (422) with `suggestions`."
+    )
+    name: Name | None = Field(
+        None,
+        description="Without a code: the commune's name (accents, case, hyphens ignored), which must designate "
+        "exactly one commune (else 422 with `suggestions`). With a code: only used for suggestions; "
+        "the official name of the code is recorded.",
+    )
 
 
 class CommunePatch(Body):
-    insee_code: InseeCode | None = None
-    name: Name | None = None
+    insee_code: InseeCode | None = Field(None, description="Another commune: its official name comes with it.")
 
 
 class CommuneRead(Read):
     id: int
     insee_code: str
-    name: str
+    name: str = Field(description="Official name (COG)")
+    official: bool = Field(description="The code is a commune of the official geographic code shipped")
+    departement: str | None = Field(description="The commune's département (None: not an official code)")
+    outside_territory: bool = Field(
+        description="Outside the project's département (without one, its région): accepted, but shown"
+    )
 
 
 class QpvIn(Body):

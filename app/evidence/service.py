@@ -115,6 +115,8 @@ def update_evidence(
     _check_past(kind, changes, clock.today())
     if kind.extra_check:
         kind.extra_check(p, merged)
+        # what the check filled in counts as a change too (a commune's official name comes with its code)
+        changes |= {k: v for k, v in merged.items() if k not in changes and getattr(row, k) != v}
     _check_unique(p, kind, changes, exclude=row)
     for name, value in changes.items():
         setattr(row, name, value)

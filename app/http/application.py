@@ -16,6 +16,9 @@ from app.calendars import endpoints as calendars
 from app.core.clock import Clock
 from app.core.database import make_engine, make_session_factory
 from app.core.settings import Settings, get_settings
+from app.documents import endpoints as documents
+from app.documents import pages as documents_pages
+from app.documents.upload import UploadBodies
 from app.evidence import endpoints as evidence
 from app.evidence import pages as evidence_pages
 from app.exchange import dump_endpoints as dump
@@ -40,6 +43,7 @@ API_ROUTERS = (
     projects_endpoints.router,
     transitions_endpoints.router,
     evidence.router,
+    documents.router,
     transitions_description.router,
     health.router,
     auth.router,
@@ -102,6 +106,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # inside the body limit, so what it buffers is never more than REGIEFLOW_MAX_BODY_BYTES.
     app.add_middleware(BodyReadTimeout, timeout_seconds=settings.body_timeout_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(UploadBodies)  # document uploads stream past the body limits (app.documents.upload)
     app.add_middleware(HeaderSizeLimit, max_bytes=settings.max_header_bytes)  # 431, whatever server runs the app
     app.add_middleware(SecurityHeaders)
     check_rules(app)
@@ -128,6 +133,7 @@ def page_routers() -> tuple[APIRouter, ...]:
         projects_pages.router,
         transitions_pages.router,
         evidence_pages.router,
+        documents_pages.router,
         admin_pages.router,
     )
 

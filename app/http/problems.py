@@ -127,6 +127,7 @@ def domain_problem(exc: DomainError | AppError, instance: str | None = None) -> 
                 extra["unmet"] = [{"code": u.code, "message": u.message} for u in exc.unmet]
             if isinstance(exc, InvalidInput) and exc.field:
                 extra["errors"] = [{"field": exc.field, "message": exc.message}]
+            extra.update(getattr(exc, "extra", {}))  # a refusal's own members: suggestions (app/reference)
             headers = None
             if isinstance(exc, Unauthenticated):
                 headers = {"WWW-Authenticate": 'Bearer realm="regieflow"'}

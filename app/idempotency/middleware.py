@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import Request
 from sqlalchemy.exc import IntegrityError
@@ -105,6 +105,18 @@ def parse_key(raw: str) -> str | None:
     if not value or len(value) > MAX_KEY_LENGTH or any(ord(c) < 0x20 or ord(c) > 0x7E for c in value):
         return None
     return value
+
+
+STORED_PATH_LENGTH = 500  # idempotency_keys.path
+
+
+def path_key(path: str) -> str:
+    """The request path as stored beside its key: percent-encoded (a NUL or any odd character fits every
+    database) and, past the column's length, cut and completed by its SHA-256 (still one path, one key)."""
+    encoded = quote(path, safe="/:@!$&'()*+,;=-._~")
+    if len(encoded) <= STORED_PATH_LENGTH:
+        return encoded
+    return encoded[: STORED_PATH_LENGTH - 72] + "#sha256:" + hashlib.sha256(encoded.encode()).hexdigest()
 
 
 def fingerprint(query: bytes, body: bytes) -> str:
@@ -281,6 +293,7 @@ def begin(
 ) -> Attempt | Response:
     """Take the key for this request, or the answer to give instead of running it (a stored answer is
     given only to a `principal` that still reads every project the request touched)."""
+    stored_path = path_key(path)
     for _ in range(3):
         with uows() as uow:
             records = uow.idempotency
@@ -290,7 +303,7 @@ def begin(
                     caller=caller,
                     key=key,
                     method=method,
-                    path=path,
+                    path=stored_path,
                     body_hash=body_hash,
                     state="in_progress",
                     created_at=now,
@@ -305,13 +318,13 @@ def begin(
                 return Attempt(row.id, now)
             if row.expires_at <= now:  # an expired record: the key is free again
                 taken = records.renew_expired(
-                    row, method=method, path=path, body_hash=body_hash, now=now, expires_at=now + retention
+                    row, method=method, path=stored_path, body_hash=body_hash, now=now, expires_at=now + retention
                 )
                 uow.commit()
                 if taken:
                     return Attempt(row.id, now)
                 continue
-            if row.path != path or row.body_hash != body_hash or row.method != method:
+            if row.path != stored_path or row.body_hash != body_hash or row.method != method:
                 return problem(
                     422,
                     "idempotence_cle_reutilisee",

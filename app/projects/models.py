@@ -96,7 +96,7 @@ class Project(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     stakeholders: Mapped[list[Stakeholder]] = relationship(back_populates="project", order_by="Stakeholder.id")
-    communes: Mapped[list[Commune]] = relationship(order_by="Commune.id")
+    communes: Mapped[list[Commune]] = relationship(order_by="Commune.id", back_populates="project")
     qpvs: Mapped[list[Qpv]] = relationship(order_by="Qpv.id")
     needs: Mapped[list[Need]] = relationship(order_by="Need.id")
     activities: Mapped[list[Activity]] = relationship(order_by="Activity.id")

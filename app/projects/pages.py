@@ -33,6 +33,7 @@ from app.projects import service as projects_service
 from app.projects.models import Event, Project
 from app.projects.schemas import PlanBody, ProjectCreate
 from app.projects.service import create_project_as, get_project, plan_of, project_read
+from app.reference.cog import cog
 from app.transitions.schemas import TransitionsRead
 from app.transitions.service import schedule_of, transitions_view
 from app.web import charts
@@ -93,26 +94,19 @@ CONVENTIONNEMENT_LABELS = {
 }
 
 
-REGIONS = (
-    "Auvergne-Rhône-Alpes",
-    "Bourgogne-Franche-Comté",
-    "Bretagne",
-    "Centre-Val de Loire",
-    "Corse",
-    "Grand Est",
-    "Guadeloupe",
-    "Guyane",
-    "Hauts-de-France",
-    "Île-de-France",
-    "La Réunion",
-    "Martinique",
-    "Mayotte",
-    "Normandie",
-    "Nouvelle-Aquitaine",
-    "Occitanie",
-    "Pays de la Loire",
-    "Provence-Alpes-Côte d'Azur",
-)
+def regions() -> list[str]:
+    """The 18 régions of the official geographic code, for the select lists."""
+    return [r.name for r in cog().regions]
+
+
+def departement_groups(allowed: list[str] | None = None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The départements by région, for a select list with one group per région (`allowed`: those régions)."""
+    data = cog()
+    return [
+        (r.name, [(d.code, f"{d.code} — {d.name}") for d in data.departements_of(r)])
+        for r in data.regions
+        if allowed is None or r.name in allowed
+    ]
 
 
 EVENT_TYPES = {
@@ -479,8 +473,8 @@ NEW_FIELDS = (
 FIELD_MESSAGES = {
     "name": "Indiquez le nom du projet (200 caractères au plus).",
     "kind": "Choisissez le type de régie.",
-    "region": "Indiquez la région (100 caractères au plus).",
-    "departement": "Numéro de département invalide : deux chiffres (59), 2A, 2B ou trois chiffres outre-mer (974).",
+    "region": "Choisissez une région de la liste.",
+    "departement": "Choisissez un département de la liste (ou « Non précisé »).",
     "initiator": "Choisissez qui est à l'initiative du projet.",
     "conventionnement": "Choisissez un conventionnement de la liste.",
     "lead_name": "Le nom du porteur fait 200 caractères au plus.",
@@ -492,7 +486,9 @@ FIELD_MESSAGES = {
 def _new_context(
     request: Request, principal: Principal, values: dict[str, str], errors: dict[str, str], error: str | None = None
 ) -> dict[str, Any]:
-    regions = sorted(principal.create_regions) if principal.create_regions is not None else list(REGIONS)
+    choices = regions()
+    if principal.create_regions is not None:
+        choices = [r for r in choices if r in principal.create_regions] or sorted(principal.create_regions)
     return {
         "section": "nouveau",
         "values": values,
@@ -501,8 +497,8 @@ def _new_context(
         "kinds": list(KIND_LABELS.items()),
         "initiators": list(INITIATOR_LABELS.items()),
         "conventionnements": list(CONVENTIONNEMENT_LABELS.items()),
-        "regions": regions,
-        "fixed_regions": principal.create_regions is not None,
+        "regions": choices,
+        "departement_groups": departement_groups(choices),
         "today": _today(request),
     }
 

@@ -12,7 +12,8 @@ from pydantic import (
     StringConstraints,
 )
 
-from app.core.schemas import Body, Day, Departement, Int, Name, Read, Region, Text
+from app.core.schemas import Body, Day, Int, Name, Read, Text
+from app.reference.schemas import DepartementCode, RegionName
 from workflow.vocabulary import (
     Conventionnement,
     Initiator,
@@ -26,9 +27,9 @@ from workflow.vocabulary import (
 class ProjectCreate(Body):
     name: Name
     kind: Kind
-    region: Region
+    region: RegionName
     initiator: Initiator | None = None
-    departement: Departement | None = None
+    departement: DepartementCode | None = None
     conventionnement: Conventionnement = Conventionnement.AUCUN
     lead_name: Name | None = None
     description: Text | None = None
@@ -40,9 +41,9 @@ class ProjectCreate(Body):
 class ProjectUpdate(Body):
     name: Name | None = None
     kind: Kind | None = None
-    region: Region | None = None
+    region: RegionName | None = None
     initiator: Initiator | None = None
-    departement: Departement | None = None
+    departement: DepartementCode | None = None
     conventionnement: Conventionnement | None = None
     lead_name: Name | None = None
     description: Text | None = None

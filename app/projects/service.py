@@ -14,6 +14,7 @@ from app.core.errors import Forbidden, NotFound, PreconditionFailed
 from app.core.unit_of_work import UnitOfWork
 from app.projects.models import Event, Project, Replan
 from app.projects.schemas import PlanBody, PlanRead, ProjectCreate, ProjectRead, ProjectUpdate
+from app.reference.communes import departement_outside_region
 from workflow import deadlines as dl
 from workflow.errors import InvalidInput, ProjectClosed
 from workflow.vocabulary import STATE_LABELS, TERMINAL, Conventionnement, Initiator, Kind, State
@@ -106,6 +107,7 @@ def create_project(
     if started_on > today:
         raise InvalidInput("La date de démarrage du groupe projet ne peut pas être dans le futur.", "started_on")
     values = plain(body.model_dump(exclude={"started_on"}))
+    _check_departement(values["region"], values.get("departement"))
     p = Project(
         id=uuid.uuid4(),
         state=State.GROUPE_PROJET.value,
@@ -135,6 +137,12 @@ def create_project(
         uow.accounts.add_grant(RoleGrant(user_id=porteur_user_id, role="porteur", project_id=p.id))
     uow.commit()
     return p
+
+
+def _check_departement(region: str, departement: str | None) -> None:
+    reason = departement_outside_region(region, departement)
+    if reason:
+        raise InvalidInput(reason, "departement")
 
 
 def check_region(principal: Principal, region: str, what: str) -> None:
@@ -174,6 +182,8 @@ def update_project(
         if getattr(p, name) != value:
             changes[name] = [getattr(p, name), value]
             setattr(p, name, value)
+    if {"region", "departement"} & changes.keys():
+        _check_departement(p.region, p.departement)
     if changes:
         record_change(uow, p, clock, actor, "project.updated", data={"changes": changes})
     uow.commit()  # even with nothing to write: a rollback would expire the project the caller reads next

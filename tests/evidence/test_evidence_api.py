@@ -17,7 +17,7 @@ D2 = (TODAY - timedelta(days=1)).isoformat()
 # kind -> (minimal valid body, a change): PATCH body for collections, the full replacement for singletons.
 BODIES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "stakeholders": ({"name": "Amina Benali", "category": "habitant"}, {"organisation": "Amicale des locataires"}),
-    "communes": ({"insee_code": "59512", "name": "Roubaix"}, {"name": "Roubaix (Nord)"}),
+    "communes": ({"insee_code": "59512", "name": "Roubaix"}, {"insee_code": "59599"}),
     "qpvs": ({"code": "QP059036", "name": "Alma-Gare"}, {"code": "QP059037"}),
     "needs": ({"label": "Entretien des halls"}, {"status": "confirme"}),
     "activities": ({"label": "Petite maintenance"}, {"description": "Dans les halls et les caves"}),
@@ -69,6 +69,10 @@ def _one_write(client, pid: str, r, before: int, type_: str, kind: str) -> dict[
     return event
 
 
+# What a change brings with it: a commune's official name comes with its code (app/reference).
+FILLED_IN: dict[str, dict[str, Any]] = {"communes": {"name": "Tourcoing"}}
+
+
 @pytest.mark.parametrize("name", [k for k, v in KINDS.items() if not v.singleton])
 def test_collection_create_list_get_patch_delete(client, name) -> None:
     pid, body = _setup(client, name)
@@ -94,6 +98,7 @@ def test_collection_create_list_get_patch_delete(client, name) -> None:
     r = client.patch(location, json=change, headers={"If-Match": f'"{version}"'})
     assert r.status_code == 200, r.text
     updated = r.json()
+    change = change | FILLED_IN.get(name, {})
     assert updated == created | change
     event = _one_write(client, pid, r, version, "evidence.updated", name)
     assert event["data"]["values"] == change and event["data"]["id"] == created["id"]
@@ -179,8 +184,9 @@ def test_duplicate_commune_and_qpv_are_409(client) -> None:
     # Changing a commune to the code of another one is a duplicate too; keeping its own code is not.
     assert_problem(client.patch(f"{API}/projects/{pid}/communes/{other['id']}", json={"insee_code": "2A004"}), 409)
     assert footprint(client, pid) == before
-    r = client.patch(f"{API}/projects/{pid}/communes/{first['id']}", json={"insee_code": "2A004", "name": "Aiacciu"})
+    r = client.patch(f"{API}/projects/{pid}/communes/{first['id']}", json={"insee_code": "2a004"})
     assert r.status_code == 200, r.text
+    assert r.json()["name"] == "Ajaccio" and footprint(client, pid) == before  # nothing changed
     # Another project may record the same commune.
     other_project = create_project(client, name="Autre")["id"]
     post(client, f"/projects/{other_project}/communes", {"insee_code": "2A004", "name": "Ajaccio"})

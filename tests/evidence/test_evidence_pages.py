@@ -307,11 +307,16 @@ def test_expertise_experts_one_per_line_and_french_dates(app, client, project, c
 def test_several_errors_and_a_conflict(app, client, project, consultant) -> None:
     c, csrf = consultant
     url = f"/projets/{project['id']}/preuves/communes"
+    # A commune needs its code or its name (the official geographic code gives the other)
     doc = assert_html(c.post(url, data={"csrf": csrf, "insee_code": "", "name": ""}), 422)
-    assert_field_error(doc, "insee_code", "Ce champ est obligatoire.")
-    assert_field_error(doc, "name", "Ce champ est obligatoire.")
+    assert_field_error(doc, "insee_code", "Indiquez le code INSEE de la commune, ou son nom.")
+    # every refused field is summed up, in the order of the form
+    doc = assert_html(
+        c.post(f"/projets/{project['id']}/preuves/stakeholders", data={"csrf": csrf, "name": "", "category": ""}),
+        422,
+    )
     links = [a.get("href") for a in doc.by_id("resume-erreurs").find_all("a")]
-    assert links == ["#f-insee-code", "#f-name"]  # in the order of the form
+    assert links == ["#f-name", "#f-category"], links
     assert c.post(url, data={"csrf": csrf, "insee_code": "59512", "name": "Roubaix"}).status_code == 303
     before = version(client, project["id"])
     doc = assert_html(c.post(url, data={"csrf": csrf, "insee_code": "59512", "name": "Roubaix bis"}), 409)
@@ -329,8 +334,8 @@ def test_several_errors_and_a_conflict(app, client, project, consultant) -> None
     assert value_of(control(doc, "name")) == "Élu"
     # A change may not empty a required field: the service's own message, beside it.
     [commune] = client.get(f"{API}/projects/{project['id']}/communes").json()
-    doc = assert_html(c.post(f"{url}/{commune['id']}", data={"csrf": csrf, "insee_code": "59512", "name": ""}), 422)
-    assert_field_error(doc, "name", "ne peut pas être vidé")
+    doc = assert_html(c.post(f"{url}/{commune['id']}", data={"csrf": csrf, "insee_code": ""}), 422)
+    assert_field_error(doc, "insee_code", "ne peut pas être vidé")
 
 
 def test_a_form_without_the_session_token_is_refused(app, client, project, consultant) -> None:

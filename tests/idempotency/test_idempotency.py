@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.idempotency import middleware as idempotency
@@ -251,3 +255,37 @@ def test_put_patch_and_delete_take_a_key_too(app, client) -> None:
         send("PATCH", f"/needs/{need['id']}", "delete-1", {"status": "ecarte"}), 422, "idempotence_cle_reutilisee"
     )
     assert record(app, "delete-1").method == "DELETE"
+
+
+# --- any path fits beside its key (found by tests/reliability/test_route_walk.py on PostgreSQL) -------
+ODD_SEGMENTS = st.one_of(
+    st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=40),
+    st.text(st.sampled_from([chr(c) for c in range(0x20)]), min_size=1, max_size=3),
+    st.integers(300, 3000).map(lambda n: "9" * n),
+    st.integers(300, 3000).map(lambda n: "é" * n),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(segment=ODD_SEGMENTS)
+def test_any_path_is_stored_beside_its_key_and_replays(app, client, segment: str) -> None:
+    """NUL bytes and paths longer than the column reached the database as they came (a 500 on
+    PostgreSQL): the stored path is percent-encoded and, past 500 characters, completed by its hash."""
+    pid = client.post(f"{API}/projects", json=BODY).json()["id"]
+    url = f"{API}/projects/{pid}/needs/{quote(segment, safe='')}"
+    headers = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    first = client.delete(url, headers=headers)
+    assert first.status_code < 500, first.text
+    again = client.delete(url, headers=headers)
+    assert again.status_code == first.status_code, again.text
+    other = client.delete(url + "0", headers=headers)
+    assert other.status_code < 500, other.text
+
+
+def test_stored_paths_are_ascii_bounded_and_distinct() -> None:
+    long_a, long_b = "/api/v1/" + "a" * 600, "/api/v1/" + "a" * 599 + "b"
+    for path in ("/api/v1/x\x00y", "/api/v1/é", long_a, long_b):
+        stored = idempotency.path_key(path)
+        assert stored.isascii() and "\x00" not in stored and len(stored) <= idempotency.STORED_PATH_LENGTH
+    assert idempotency.path_key(long_a) != idempotency.path_key(long_b)
+    assert idempotency.path_key("/api/v1/projects/1") == "/api/v1/projects/1"

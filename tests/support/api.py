@@ -20,6 +20,8 @@ def create_project(client: TestClient, **overrides: Any) -> dict[str, Any]:
         "initiator": "habitants",
         "departement": "59",
     } | overrides
+    if "region" in overrides and "departement" not in overrides:
+        del body["departement"]  # 59 is in Hauts-de-France: a département must lie in the project's région
     r = client.post(f"{API}/projects", json=body)
     assert r.status_code == 201, r.text
     return r.json()

@@ -46,7 +46,7 @@ EXTRA_OVERRIDES: dict[str, dict[str, Any]] = {  # distinct values where a field 
 }
 PATCH_BODIES: dict[str, dict[str, Any]] = {
     "stakeholders": {"organisation": "Amicale des locataires"},
-    "communes": {"name": "Roubaix (centre)"},
+    "communes": {"insee_code": "59599"},  # Tourcoing: another commune, its official name comes with it
     "qpvs": {"name": "Alma-Gare Fontenoy"},
     "needs": {"status": "confirme"},
     "activities": {"description": "Halls et cages d'escalier"},

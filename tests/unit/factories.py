@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import date
 
 from workflow.evidence import (
+    CommuneFact,
     ApprovalFact,
     AssociationFact,
     Evidence,
@@ -66,7 +67,7 @@ def complete_evidence(**changes) -> Evidence:
     evidence = Evidence(
         kind=Kind.REGIE_DE_QUARTIER,
         stakeholders=STAKEHOLDERS,
-        communes=("93008",),
+        communes=(CommuneFact("93008"),),
         qpvs=("QN09301M",),
         needs=(NeedStatus.CONFIRME, NeedStatus.ECARTE),
         activities=2,

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from tests.unit.factories import complete_evidence
 from workflow import guards as g
 from workflow.evidence import (
+    CommuneFact,
     EVIDENCE_FIELDS,
     ApprovalFact,
     AssociationFact,
@@ -69,7 +70,7 @@ def evidence(draw: st.DrawFn) -> Evidence:
     return Evidence(
         kind=draw(st.sampled_from(Kind)),
         stakeholders=stakeholders,
-        communes=tuple(draw(st.lists(st.just("93008"), max_size=2))),
+        communes=tuple(CommuneFact(c) for c in draw(st.lists(st.sampled_from(["93008", "93066"]), max_size=2))),
         qpvs=tuple(draw(st.lists(st.just("QN09301M"), max_size=2))),
         needs=tuple(draw(st.lists(st.sampled_from(NeedStatus), max_size=3))),
         activities=draw(st.integers(0, 2)),

@@ -22,7 +22,7 @@ from tests.unit.factories import (
     without_approval_of,
     without_stakeholder,
 )
-from workflow.evidence import AssociationFact, Evidence, MarketFact, StakeholderFact
+from workflow.evidence import AssociationFact, CommuneFact, Evidence, MarketFact, StakeholderFact
 from workflow.guards import Unmet
 from workflow.machine import FORWARD_GUARDS, Flow, explain
 from workflow.vocabulary import Category, ExpertiseConclusion, Kind, NeedStatus, State, Trigger, Verdict
@@ -202,12 +202,13 @@ def test_two_missing_pieces_report_two_codes():
         (Kind.REGIE_DE_QUARTIER, ("93008",), (), False),
         (Kind.REGIE_DE_QUARTIER, (), ("QN09301M",), False),
         (Kind.REGIE_DE_TERRITOIRE, ("23001", "23002"), (), True),
+        (Kind.REGIE_DE_TERRITOIRE, ("23001",), (), False),  # "agissent sur plusieurs communes"
         (Kind.REGIE_DE_TERRITOIRE, (), (), False),
         (Kind.REGIE_DE_TERRITOIRE, (), ("QN09301M",), False),
     ],
 )
 def test_territoire_defini_needs_a_qpv_only_for_a_regie_de_quartier(kind, communes, qpvs, met):
-    evidence = complete_evidence(kind=kind, communes=communes, qpvs=qpvs)
+    evidence = complete_evidence(kind=kind, communes=tuple(CommuneFact(c) for c in communes), qpvs=qpvs)
     assert codes(Trigger.LANCER_FAISABILITE, evidence) == ([] if met else ["territoire_defini"])
 
 

@@ -75,7 +75,9 @@ class Record:
             "groupe_habitants": "habitant" in cats,
             "groupe_collectivite": "collectivite" in cats,
             "groupe_bailleur": "bailleur_social" in cats,
-            "territoire_defini": self.communes > 0 and (self.kind == "regie_de_territoire" or self.qpvs > 0),
+            "territoire_defini": self.communes >= 2
+            if self.kind == "regie_de_territoire"
+            else self.communes > 0 and self.qpvs > 0,
             "besoins_identifies": bool(self.needs),
             "activites_prioritaires": self.activities > 0,
             "besoins_valides": bool(self.needs) and "a_etudier" not in self.needs and "confirme" in self.needs,
@@ -105,7 +107,7 @@ class Record:
         return ev.Evidence(
             kind=Kind(self.kind),
             stakeholders=tuple(ev.StakeholderFact(i, Category(c), p) for i, c, p in self.stakeholders),
-            communes=tuple(f"{59000 + n}" for n in range(self.communes)),
+            communes=tuple(ev.CommuneFact(f"{59000 + n}") for n in range(self.communes)),
             qpvs=tuple(f"QP059{n:03d}" for n in range(self.qpvs)),
             needs=tuple(NeedStatus(n) for n in self.needs),
             activities=self.activities,
@@ -267,7 +269,7 @@ class WorkflowAgainstReference(RuleBasedStateMachine):
                 r.stakeholders.append((self.next_id, category, pilot))
                 self.next_id += 1
         elif self.state == "contours":
-            r.communes, r.qpvs, r.activities, r.needs = 1, 1, 1, ["a_etudier"]
+            r.communes, r.qpvs, r.activities, r.needs = 2, 1, 1, ["a_etudier"]
         elif self.state == "faisabilite":
             r.needs = ["confirme", "ecarte"][: max(1, len(r.needs))]
             r.study = {"charges": 1, "market": 1, "non_market": 1, "premises": "ici", "conclusion": "favorable"}
