@@ -150,6 +150,28 @@ class Settings(BaseSettings):
         description="The worker writes a checkpoint after each round that saw new events, and at least "
         "this often otherwise.",
     )
+    # --- documents of a project: storage and limits (issue 14; app/documents) ---
+    documents_storage: Literal["local", "s3"] = Field(
+        "local", description="Where document files go: a local directory, or an S3-compatible object store."
+    )
+    documents_dir: Path = Field(
+        default_factory=lambda: default_data_dir() / "documents",
+        description="Directory of the document files (local storage); back it up with the database.",
+    )
+    documents_max_file_bytes: int = Field(
+        50 * 1024 * 1024, ge=1024, le=5 * 1024**3, description="Largest document file accepted (413 beyond)."
+    )
+    documents_max_project_bytes: int = Field(
+        1024**3, ge=1024, le=1024**4, description="Total size of every version of every document of one project."
+    )
+    documents_s3_endpoint: str | None = Field(
+        None, description="S3 endpoint URL (e.g. http://127.0.0.1:8333); none: the AWS default."
+    )
+    documents_s3_bucket: str = Field("regieflow-documents", min_length=3, max_length=63)
+    documents_s3_region: str = Field("us-east-1")
+    documents_s3_access_key: str | None = Field(None, description="S3 access key id.")
+    documents_s3_secret_key: SecretStr | None = Field(None, description="S3 secret access key.")
+    documents_s3_prefix: str = Field("", max_length=200, description="Prefix of every object key in the bucket.")
 
     @field_validator("timezone")
     @classmethod
