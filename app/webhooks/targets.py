@@ -68,7 +68,7 @@ def _nets(*pairs: tuple[str, str]) -> list[tuple[Any, str]]:
 
 
 V4_FORBIDDEN = _nets(
-    ("0.0.0.0/8", "« ce réseau » (0.0.0.0/8)"),
+    ("0.0.0.0/8", "non routable (« ce réseau », 0.0.0.0/8)"),
     ("10.0.0.0/8", "privée"),
     ("100.64.0.0/10", "partagée d'opérateur (CGNAT)"),
     ("127.0.0.0/8", "de boucle locale"),
@@ -110,9 +110,6 @@ IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
 
 
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
-
-
-TEREDO = ipaddress.ip_network("2001::/32")
 
 
 def _v4_forbidden(ip: ipaddress.IPv4Address) -> str | None:
