@@ -4,7 +4,9 @@ The writer never blesses a regression: before it appends a checkpoint it compare
 the last valid one, and if a chain got shorter, a project vanished, a checkpointed hash is no longer in
 its chain or the feed head went down, it writes nothing and reports why (the last good checkpoint stays
 the reference for `regieflow verify`). Only `regieflow rechain`, which re-keys every hash on purpose
-after checking the chain, writes a checkpoint whose hashes differ from the previous one (`rechained`).
+after checking the chain, writes a checkpoint whose hashes differ from the previous one (`rechained`):
+it starts a new file, the old one kept beside it (`archive`), since its lines are signed with a key
+that is being retired.
 """
 
 from __future__ import annotations
@@ -342,8 +344,20 @@ def write(
         same_state = (previous.feed_head, previous.project_count) == (checkpoint.feed_head, checkpoint.project_count)
         if same_state and now - previous.written_at < interval:
             return Outcome(path, unchanged=True)
+    if rechained:  # the earlier lines hold the old hashes, signed with a key that is being retired
+        archive(path, now)
     _append(path, line_of(checkpoint, derived_key(settings, PURPOSE)))
     return Outcome(path, written=checkpoint)
+
+
+def archive(path: Path, now: datetime) -> Path | None:
+    """Move the file aside (`<name>.before-rechain-<UTC time>.jsonl`, kept): a re-keyed chain starts a
+    new file, whose first checkpoint is the re-keyed one."""
+    if not path.exists():
+        return None
+    target = path.with_name(f"{path.stem}.before-rechain-{now.astimezone(UTC):%Y%m%dT%H%M%S%fZ}.jsonl")
+    path.rename(target)
+    return target
 
 
 def after_round(uows: UnitOfWorkFactory, settings: Settings, clock: Clock) -> Outcome | None:
