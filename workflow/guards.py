@@ -130,6 +130,8 @@ GROUPE_BAILLEUR = Guard(
     _ev(_has_member(Category.BAILLEUR_SOCIAL)),
     reads=("stakeholders",),
 )
+
+
 def _territory_missing(e: Evidence) -> list[str]:
     """What `territoire_defini` still needs, in French, for this project's kind."""
     missing = []

@@ -331,6 +331,7 @@ RULES |= {
     "page_dossier_download": Rule(Ability.READ),
 }
 
+
 def needs_for(route_name: str, path_params: dict[str, Any]) -> str:
     """What a given request needs: the route's rule, raised to `consultant` for the label triggers
     (API and page routes with a `{trigger}`) and for the expertise (page routes with a `{kind}`)."""

@@ -76,7 +76,6 @@ class Commune(Base):
         return commune_outside(self.insee_code, self.project.region, self.project.departement)
 
 
-
 class Qpv(Base):
     __tablename__ = "qpvs"
     __table_args__ = (UniqueConstraint("project_id", "code", name="uq_qpvs_project_code"),)

@@ -6,9 +6,9 @@ from dataclasses import replace
 from datetime import date
 
 from workflow.evidence import (
-    CommuneFact,
     ApprovalFact,
     AssociationFact,
+    CommuneFact,
     Evidence,
     ExpertiseFact,
     MarketFact,

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from tests.unit.factories import complete_evidence
 from workflow import guards as g
 from workflow.evidence import (
-    CommuneFact,
     EVIDENCE_FIELDS,
     ApprovalFact,
     AssociationFact,
+    CommuneFact,
     Evidence,
     ExpertiseFact,
     MarketFact,

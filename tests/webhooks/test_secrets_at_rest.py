@@ -189,6 +189,18 @@ def test_key_rotation_reencrypts_every_secret(loopback, client, receiver, cli_en
     assert _tokens(loopback) == after  # left as they were
 
 
+@pytest.mark.usefixtures("committed_db")
+def test_rotate_secrets_without_a_readable_key_is_one_line(cli_env, monkeypatch, tmp_path) -> None:
+    from app.cli import cli
+    from tests.fixtures.cli import error_line
+
+    monkeypatch.delenv("REGIEFLOW_SECRET_KEY")
+    monkeypatch.setenv("REGIEFLOW_SECRET_KEY_FILE", str(tmp_path))  # a directory: no key can be read there
+    get_settings.cache_clear()
+    line = error_line(cli_env.invoke(cli, ["webhooks", "rotate-secrets"]))
+    assert line.startswith("Error: Clé du serveur illisible dans "), line
+
+
 # --- migration 0004 ------------------------------------------------------------------------------------
 def _scratch_database(database_url: str, tmp_path) -> str:
     from app.core.database import is_sqlite
