@@ -306,6 +306,11 @@ RULES: dict[str, Rule] = {
         CREATE,
         "like create_project, for each project of the file (its region); expertise and label steps need a consultant",
     ),
+    # reference data (app/reference): the official geographic code, the same for everyone
+    "list_reference_regions": Rule(AUTHENTICATED),
+    "list_reference_departements": Rule(AUTHENTICATED),
+    "search_reference_communes": Rule(AUTHENTICATED),
+    "get_reference_commune": Rule(AUTHENTICATED),
 }
 
 

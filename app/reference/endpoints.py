@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from app.http.dependencies import Authorized
 from app.reference.cog import MAX_QUERY, MAX_RESULTS, cog
 from app.reference.communes import CommuneNotFound
-from app.reference.schemas import CommuneRead, DepartementRead, RegionRead, commune_read
+from app.reference.schemas import DepartementRead, OfficialCommuneRead, RegionRead, commune_read
 from workflow import identifiers
 from workflow.errors import InvalidInput
 
@@ -59,7 +59,7 @@ def list_departements(
 
 @router.get(
     "/communes",
-    response_model=list[CommuneRead],
+    response_model=list[OfficialCommuneRead],
     responses=PROBLEMS,
     name="search_reference_communes",
     summary="Find communes by name (accents, case, hyphens and apostrophes ignored) or by the start of their "
@@ -71,7 +71,7 @@ def search_communes(
         str | None, Query(max_length=10, description="Only the communes of this département (59, 2A, 974)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 20,
-) -> list[CommuneRead]:
+) -> list[OfficialCommuneRead]:
     data = cog()
     code: str | None = None
     if departement is not None:
@@ -86,7 +86,7 @@ def search_communes(
 
 @router.get(
     "/communes/{insee_code}",
-    response_model=CommuneRead,
+    response_model=OfficialCommuneRead,
     responses={
         404: {"description": "No commune has this code: `suggestions` lists the communes it may mean"},
         422: {"description": "Not an INSEE code (5 characters, 2A/2B in Corsica)"},
@@ -94,7 +94,7 @@ def search_communes(
     name="get_reference_commune",
     summary="One commune by its INSEE code; an unknown code answers 404 with suggestions",
 )
-def get_commune(insee_code: Annotated[str, Path(max_length=10)]) -> CommuneRead:
+def get_commune(insee_code: Annotated[str, Path(max_length=10)]) -> OfficialCommuneRead:
     code = identifiers.insee_code(insee_code)  # InvalidInput (422) when malformed
     data = cog()
     commune = data.commune(code)

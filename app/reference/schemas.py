@@ -71,7 +71,7 @@ class DepartementRead(BaseModel):
     region: str
 
 
-class CommuneRead(BaseModel):
+class OfficialCommuneRead(BaseModel):
     insee_code: str
     name: str
     departement: str
@@ -80,11 +80,11 @@ class CommuneRead(BaseModel):
     population: int = Field(description="Legal population (ranks a name search)")
 
 
-def commune_read(c: Commune) -> CommuneRead:
+def commune_read(c: Commune) -> OfficialCommuneRead:
     data = cog()
     dep = data.departement(c.departement)
     assert dep is not None  # every commune of the file is in one of its départements
-    return CommuneRead(
+    return OfficialCommuneRead(
         insee_code=c.code,
         name=c.name,
         departement=c.departement,

@@ -187,6 +187,7 @@ def calls_for(route: Any, ctx: Ctx) -> list[Call]:
             "webhook_id": ctx.webhook_id,
             "delivery_id": ctx.delivery_id,
             "calendar_id": ctx.calendar_id,
+            "insee_code": "59512",  # the reference data (app/reference)
         }
         body: Any = None
         if name == "login":
