@@ -334,16 +334,20 @@ def write(
     keys = derived_keys(settings, PURPOSE)
     previous = last_valid(path, keys, label)
     with uows(write=False) as uow:
+        if (
+            not force
+            and previous is not None
+            and now - previous.written_at < timedelta(seconds=settings.checkpoint_interval_seconds)
+        ):  # the worker's call, every round: two indexed reads when nothing was written
+            head = uow.session.scalar(select(func.max(Event.feed_seq))) or 0
+            count = uow.session.scalar(select(func.count()).select_from(Project)) or 0
+            if (head, count) == (previous.feed_head, previous.project_count):
+                return Outcome(path, unchanged=True)
         if previous is not None:
             problems = compare(uow.session, previous, hashes=not rechained)
             if problems:
                 return Outcome(path, problems=problems)
         checkpoint = current(uow.session, label, now, rechained=rechained)
-    if not force and previous is not None:
-        interval = timedelta(seconds=settings.checkpoint_interval_seconds)
-        same_state = (previous.feed_head, previous.project_count) == (checkpoint.feed_head, checkpoint.project_count)
-        if same_state and now - previous.written_at < interval:
-            return Outcome(path, unchanged=True)
     if rechained:  # the earlier lines hold the old hashes, signed with a key that is being retired
         archive(path, now)
     _append(path, line_of(checkpoint, derived_key(settings, PURPOSE)))
