@@ -7,6 +7,7 @@ migrations build exactly the models (tests) — imports this module, so no table
 from __future__ import annotations
 
 from app.accounts import models as accounts
+from app.assessments import models as assessments
 from app.calendars import models as calendars
 from app.core.database import Base
 from app.documents import models as documents
@@ -16,7 +17,7 @@ from app.idempotency import models as idempotency
 from app.projects import models as projects
 from app.webhooks import models as webhooks
 
-MODEL_MODULES = (projects, evidence, accounts, webhooks, calendars, feed, idempotency, documents)
+MODEL_MODULES = (projects, evidence, assessments, accounts, webhooks, calendars, feed, idempotency, documents)
 metadata = Base.metadata
 
 __all__ = ["MODEL_MODULES", "metadata"]

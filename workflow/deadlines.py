@@ -86,9 +86,11 @@ def shifted(base: date, suspensions: Sequence[Suspension], *, since: date, open_
 
     An open suspension counts until `open_until`. Each suspended day before the deadline moves it
     one day later, which may bring more suspended days before it: the answer is the smallest `d` with
-    d = base + (suspended days between `since` and `d`). Suspensions never overlap, so walking them in
-    order finds it directly: one that starts before the deadline reached so far counts in full (the
-    deadline then moves past its end), and none after the first one that starts on or after it counts.
+    d = base + (suspended days between `since` and `d`, `d` included). Suspensions never overlap, so
+    walking them in order finds it directly: one that starts on or before the deadline reached so far
+    counts in full (the deadline then moves past its end), and none after the first one that starts
+    after it counts. A pause that starts on the due date itself pushes it (DOMAIN.md, "Deadlines"):
+    the project was not late that day, and resuming must not make it late retroactively.
     """
     d = base
     for s in sorted(suspensions, key=lambda s: s.start):
@@ -96,7 +98,7 @@ def shifted(base: date, suspensions: Sequence[Suspension], *, since: date, open_
         end = s.end or open_until
         if end <= start:
             continue
-        if start >= d:
+        if start > d:
             break
         d += timedelta(days=(end - start).days)
     return d
@@ -128,10 +130,9 @@ def deadline_index(
     horizon = shifted(add_months(started_on, plan.horizon_months), suspensions, since=started_on, open_until=frozen)
     if state not in STEPS:
         return DeadlineIndex(horizon, None, None)
-    due = shifted(
-        add_months(state_entered_on, plan.months(state)), suspensions, since=state_entered_on, open_until=frozen
-    )
-    return DeadlineIndex(horizon, due, add_months(due, plan.months_after(state)))
+    base = add_months(state_entered_on, plan.months(state))
+    due = shifted(base, suspensions, since=state_entered_on, open_until=frozen)
+    return DeadlineIndex(horizon, due, _on_time(base, due, plan.months_after(state)))
 
 
 def status_at(index: DeadlineIndex, *, today: date, suspended_since: date | None) -> Status | None:
@@ -146,10 +147,20 @@ def status_at(index: DeadlineIndex, *, today: date, suspended_since: date | None
     return Status.DANS_LES_TEMPS
 
 
-def _projection(due: date, today: date, pause: timedelta, months_after: int) -> date:
-    """max(due, today) + the following steps' months, the open suspension's days added last: while a
-    project is paused its whole projection slides by whole days, as the stored index assumes."""
-    return add_months(max(due, today) - pause, months_after) + pause
+def _on_time(base: date, due: date, months_after: int) -> date:
+    """The label date if the current step ends on its due date: the unshifted due date plus the
+    following steps' months, then the suspended days that shifted the due date. Suspended days slide
+    the projection as they slide the horizon, day for day, whether the pause is still open or over
+    (months added after the days would not: 1 April + 30 days + 33 months is 1 February, while
+    1 April + 33 months + 30 days is 31 January), so a project's status never changes on `reprendre`
+    alone."""
+    return add_months(base, months_after) + (due - base)
+
+
+def _projection(base: date, due: date, today: date, months_after: int) -> date:
+    """max(due, today) + the following steps' months (DOMAIN.md): on time, as `_on_time`; late,
+    today plus the following steps' months."""
+    return _on_time(base, due, months_after) if due >= today else add_months(today, months_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,12 +234,9 @@ def schedule(
     status: Status | None = None
     if state in STEPS:
         entered = max(p.entered_on for p in periods if p.step == state and p.left_on is None)
-        step_due = sh(add_months(entered, plan.months(state)), entered)
-        open_start = next((s.start for s in suspensions if s.end is None), None)
-        frozen_due = shifted(
-            add_months(entered, plan.months(state)), suspensions, since=entered, open_until=open_start or today
-        )
-        projected = _projection(step_due, today, step_due - frozen_due, plan.months_after(state))
+        base = add_months(entered, plan.months(state))
+        step_due = sh(base, entered)
+        projected = _projection(base, step_due, today, plan.months_after(state))
         if today > horizon or today > step_due:
             status = Status.EN_RETARD
         elif projected > horizon:
@@ -278,6 +286,8 @@ def present(index: DeadlineIndex, *, state: State, plan: Plan, today: date, susp
     assert horizon is not None
     due = moved(index.step_due_on)
     projected = None
-    if due is not None and index.step_due_on is not None and state in STEPS:
-        projected = _projection(due, today, due - index.step_due_on, plan.months_after(state))
+    if due is not None and index.projected_label_on is not None and state in STEPS:
+        # on time: the stored projection slides with the pause (see _on_time); late: today + the rest
+        moved_projection = index.projected_label_on + (due - index.step_due_on) if index.step_due_on else None
+        projected = moved_projection if due >= today else add_months(today, plan.months_after(state))
     return Presented(horizon, due, projected, status_at(index, today=today, suspended_since=suspended_since))

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 from workflow.evidence import Evidence
-from workflow.vocabulary import BuyerCategory, Category, ExpertiseConclusion, Kind, NeedStatus, Verdict
+from workflow.vocabulary import (
+    BuyerCategory,
+    Category,
+    Condition,
+    ExpertiseConclusion,
+    Kind,
+    NeedStatus,
+    Verdict,
+)
 
 if TYPE_CHECKING:
     from transitions import EventData
@@ -26,6 +35,9 @@ class GuardContext:
 
     suspended: bool
     evidence: Evidence | None
+    # The transition's effective date: dated evidence counts only if dated on or before it (DOMAIN.md,
+    # "Guards are judged as of the effective date"). None: everything recorded counts.
+    as_of: date | None = None
 
 
 @dataclass(frozen=True)
@@ -38,8 +50,14 @@ class Guard:
     reads: tuple[str, ...] = ()
 
     def unmet(self, ctx: GuardContext | None = None) -> Unmet:
-        """The refusal (a guard may word it from what the context holds: see territoire_defini)."""
-        return Unmet(self.code, self.message)
+        """The refusal; as of a date, it names the evidence this guard reads that is too recent."""
+        if ctx is None or ctx.as_of is None or ctx.evidence is None or not self.reads:
+            return Unmet(self.code, self.message)
+        late = ctx.evidence.too_recent(ctx.as_of, self.reads)
+        if not late:
+            return Unmet(self.code, self.message)
+        day = ctx.as_of.strftime("%d/%m/%Y")
+        return Unmet(self.code, f"{self.message} Trop récent pour la date d'effet du {day} : {', '.join(late)}.")
 
     def holds(self, ctx: GuardContext) -> bool:
         e = ctx.evidence
@@ -58,7 +76,7 @@ def _ev(check: Callable[[Evidence], bool]) -> Callable[[GuardContext], bool]:
     def run(ctx: GuardContext) -> bool:
         if ctx.evidence is None:
             raise LookupError("this guard needs the project's evidence")
-        return check(ctx.evidence)
+        return check(ctx.evidence.as_of(ctx.as_of))
 
     return run
 
@@ -85,6 +103,22 @@ def _territory(e: Evidence) -> bool:
 
 def _needs_settled(e: Evidence) -> bool:
     return bool(e.needs) and NeedStatus.A_ETUDIER not in e.needs and NeedStatus.CONFIRME in e.needs
+
+
+def _reservations_lifted(e: Evidence) -> bool:
+    """Every reservation of the latest expertise is lifted, when it concluded with reservations or
+    unfavourably (the project came back after `ajourner_label`). No expertise yet: nothing to lift."""
+    latest = e.latest_expertise()
+    if latest is None or latest.conclusion == ExpertiseConclusion.FAVORABLE:
+        return True
+    return all(r.lifted_on is not None for r in e.reservations if r.expertise == latest.order)
+
+
+def _grid_complete(e: Evidence) -> bool:
+    latest = e.latest_expertise()
+    if latest is None:
+        return False
+    return {gr.condition for gr in e.expertise_grades if gr.expertise == latest.order} >= set(Condition)
 
 
 def _association(e: Evidence) -> bool:
@@ -192,8 +226,16 @@ BESOINS_VALIDES = Guard(
 )
 MODELE_ECONOMIQUE = Guard(
     "modele_economique",
-    "Renseignez le modèle économique : budget annuel prévisionnel (charges, recettes marchandes et non marchandes).",
+    "Renseignez le modèle économique : budget annuel prévisionnel avec des charges supérieures à zéro et des "
+    "recettes marchandes et non marchandes (zéro ou plus).",
     _ev(lambda e: e.study is not None and e.study.has_economic_model),
+    reads=("study",),
+)
+BUDGET_EQUILIBRE = Guard(
+    "budget_equilibre",
+    "Le budget prévisionnel doit être équilibré : les recettes marchandes et non marchandes doivent couvrir "
+    "les charges annuelles (pérennité économique).",
+    _ev(lambda e: e.study is not None and e.study.balanced),
     reads=("study",),
 )
 LOCAUX_IDENTIFIES = Guard(
@@ -212,7 +254,7 @@ MARCHES_MOBILISABLES = Guard(
 VISITE_TERRAIN = Guard(
     "visite_terrain",
     "Enregistrez au moins une visite d'une régie existante (laquelle, quand).",
-    _ev(lambda e: e.site_visits > 0),
+    _ev(lambda e: bool(e.site_visits)),
     reads=("site_visits",),
 )
 CONCLUSION_FAVORABLE = Guard(
@@ -254,7 +296,8 @@ AUCUN_AVIS_DEFAVORABLE = Guard(
 )
 ASSOCIATION_DECLAREE = Guard(
     "association_declaree",
-    "Déclarez l'association de préfiguration : nom, date de déclaration et numéro RNA (W suivi de 9 chiffres).",
+    "Déclarez l'association de préfiguration : nom, date de déclaration et numéro RNA (W suivi de 9 chiffres "
+    "ou lettres majuscules).",
     _ev(_association),
     reads=("association",),
 )
@@ -268,14 +311,28 @@ GOUVERNANCE_TRIPTYQUE = Guard(
 RECRUTEMENT = Guard(
     "recrutement",
     "Enregistrez le recrutement d'une personne chargée de lancer le projet (nom, fonction, date d'entrée).",
-    _ev(lambda e: e.hires > 0),
+    _ev(lambda e: bool(e.hires)),
     reads=("hires",),
+)
+RESERVES_LEVEES = Guard(
+    "reserves_levees",
+    "Chaque réserve de la dernière expertise doit être levée par un consultant du Mouvement des Régies "
+    "(date, manière) avant de demander une nouvelle expertise.",
+    _ev(_reservations_lifted),
+    reads=("expertises", "reservations"),
 )
 EXPERTISE_SUR_SITE = Guard(
     "expertise_sur_site",
     "Le Mouvement des Régies doit enregistrer son expertise sur site (date, experts).",
     _ev(lambda e: e.latest_expertise() is not None),
     reads=("expertises",),
+)
+GRILLE_EXPERTISE_COMPLETE = Guard(
+    "grille_expertise_complete",
+    "L'expertise sur site doit évaluer chacune des cinq conditions de réussite : ancrage territorial, services "
+    "nouveaux, pérennité économique, coopération et autonomie, implication des habitants.",
+    _ev(_grid_complete),
+    reads=("expertises", "expertise_grades"),
 )
 AVIS_EXPERTISE_FAVORABLE = Guard(
     "avis_expertise_favorable",

@@ -10,7 +10,7 @@ from workflow.errors import InvalidInput
 
 INSEE_RE = re.compile(r"^(?:[0-9]{5}|2[AB][0-9]{3})$")  # ASCII digits (\d would take Arabic-Indic ones)
 QPV_RE = re.compile(r"^Q[PN][0-9A-Z]{6}$")
-RNA_RE = re.compile(r"^W[0-9]{9}$")
+RNA_RE = re.compile(r"^W[0-9A-Z]{9}$")  # digits or capitals: Corsica's W2A…/W2B…
 
 
 def insee_code(value: str) -> str:
@@ -28,9 +28,14 @@ def qpv_code(value: str) -> str:
 
 
 def rna(value: str) -> str:
-    v = value.strip().upper()
+    v = value.strip()
+    v = v.upper() if v.isascii() else v  # no Unicode case mapping: "ﬀ".upper() is "FF"
     if not RNA_RE.match(v):
-        raise InvalidInput("Numéro RNA invalide : la lettre W suivie de 9 chiffres (ex. W595012345).", "rna")
+        raise InvalidInput(
+            "Numéro RNA invalide : la lettre W suivie de 9 chiffres ou lettres majuscules "
+            "(ex. W595012345, W2A1000123).",
+            "rna",
+        )
     return v
 
 

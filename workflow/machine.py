@@ -39,6 +39,7 @@ FORWARD_GUARDS: dict[Trigger, tuple[Guard, ...]] = {
     Trigger.SOUMETTRE_VALIDATION: (
         g.BESOINS_VALIDES,
         g.MODELE_ECONOMIQUE,
+        g.BUDGET_EQUILIBRE,
         g.LOCAUX_IDENTIFIES,
         g.MARCHES_MOBILISABLES,
         g.VISITE_TERRAIN,
@@ -51,8 +52,8 @@ FORWARD_GUARDS: dict[Trigger, tuple[Guard, ...]] = {
         g.AVIS_PARTENAIRE,
         g.AUCUN_AVIS_DEFAVORABLE,
     ),
-    Trigger.DEMANDER_EXPERTISE: (g.ASSOCIATION_DECLAREE, g.GOUVERNANCE_TRIPTYQUE, g.RECRUTEMENT),
-    Trigger.LABELLISER: (g.EXPERTISE_SUR_SITE, g.AVIS_EXPERTISE_FAVORABLE),
+    Trigger.DEMANDER_EXPERTISE: (g.ASSOCIATION_DECLAREE, g.GOUVERNANCE_TRIPTYQUE, g.RECRUTEMENT, g.RESERVES_LEVEES),
+    Trigger.LABELLISER: (g.EXPERTISE_SUR_SITE, g.GRILLE_EXPERTISE_COMPLETE, g.AVIS_EXPERTISE_FAVORABLE),
 }
 
 _FORWARD: list[tuple[Trigger, State, State]] = [
@@ -227,11 +228,14 @@ def _check_defined(t: Trigger, flow: Flow) -> None:
         )
 
 
-def explain(trigger: str, flow: Flow, evidence: Evidence | None) -> list[Unmet]:
-    """Every unmet condition of `trigger` from the flow's state (empty: the trigger may fire)."""
+def explain(trigger: str, flow: Flow, evidence: Evidence | None, *, as_of: date | None = None) -> list[Unmet]:
+    """Every unmet condition of `trigger` from the flow's state (empty: the trigger may fire).
+
+    `as_of`: the effective date the transition would have; dated evidence counts only if dated on or
+    before it, and an unmet guard's message names the evidence that is too recent."""
     t = _parse_trigger(trigger)
     _check_defined(t, flow)
-    ctx = GuardContext(suspended=flow.suspended, evidence=evidence)
+    ctx = GuardContext(suspended=flow.suspended, evidence=evidence, as_of=as_of)
     unmet: list[Unmet] = []
     for guard in guards_of(t, flow.state):
         if not guard.holds(ctx):
@@ -239,13 +243,14 @@ def explain(trigger: str, flow: Flow, evidence: Evidence | None) -> list[Unmet]:
     return unmet
 
 
-def available(flow: Flow, evidence: Evidence) -> list[TriggerView]:
-    """Every trigger from the current state, with whether it may fire and what is missing."""
+def available(flow: Flow, evidence: Evidence, *, as_of: date | None = None) -> list[TriggerView]:
+    """Every trigger from the current state, with whether it may fire (as of `as_of`, see explain)
+    and what is missing."""
     if flow.state in {s.value for s in TERMINAL}:
         return []
     views = []
     for t in triggers_from(flow.state):
-        unmet = explain(t.value, flow, evidence)
+        unmet = explain(t.value, flow, evidence, as_of=as_of)
         dest = _transitions_from(t, flow.state)[0].dest
         views.append(TriggerView(t, State(dest or flow.state), not unmet, tuple(unmet), t in REASON_REQUIRED))
     return views
@@ -289,18 +294,24 @@ def fire(
     """
     t = _parse_trigger(trigger)
     _check_defined(t, flow)
-    unmet = explain(t.value, flow, evidence) if check_guards else []
+    # Guards are judged as of the effective date; an impossible date judges as of today, so the
+    # answer still lists every unmet guard first.
+    try:
+        when: date | None = check_effective_on(effective_on, today=today, not_before=flow.last_effective_on)
+    except EffectiveDateInvalid:
+        when = None
+    unmet = explain(t.value, flow, evidence, as_of=when or today) if check_guards else []
     if unmet:
         raise GuardsUnmet(t.value, unmet)
     text = clean_reason(t, reason)
     when = check_effective_on(effective_on, today=today, not_before=flow.last_effective_on)
     moving = replace(flow)
     if check_guards:
-        ok = MACHINE.events[t.value].trigger(moving, context=GuardContext(flow.suspended, evidence))
+        ok = MACHINE.events[t.value].trigger(moving, context=GuardContext(flow.suspended, evidence, when))
     else:
         ok = _force(t, moving)
     if not ok:  # pragma: no cover - explain() and the machine read the same conditions
-        raise GuardsUnmet(t.value, explain(t.value, flow, evidence))
+        raise GuardsUnmet(t.value, explain(t.value, flow, evidence, as_of=when))
     return Outcome(t, State(flow.state), State(moving.state), moving.suspended, when, text)
 
 

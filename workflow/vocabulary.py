@@ -182,3 +182,48 @@ class Status(StrEnum):
 
 
 STATUS_LABELS = {Status.DANS_LES_TEMPS: "Dans les temps", Status.A_RISQUE: "À risque", Status.EN_RETARD: "En retard"}
+
+
+class Condition(StrEnum):
+    """The label's success conditions (DOMAIN.md, "The label's success conditions (grille)")."""
+
+    ANCRAGE_TERRITORIAL = "ancrage_territorial"
+    SERVICES_NOUVEAUX = "services_nouveaux"
+    PERENNITE_ECONOMIQUE = "perennite_economique"
+    COOPERATION_AUTONOMIE = "cooperation_autonomie"
+    IMPLICATION_HABITANTS = "implication_habitants"
+
+
+CONDITION_LABELS = {
+    Condition.ANCRAGE_TERRITORIAL: "Ancrage territorial",
+    Condition.SERVICES_NOUVEAUX: "Services nouveaux",
+    Condition.PERENNITE_ECONOMIQUE: "Pérennité économique",
+    Condition.COOPERATION_AUTONOMIE: "Coopération et autonomie",
+    Condition.IMPLICATION_HABITANTS: "Implication des habitants",
+}
+
+
+class SelfLevel(StrEnum):
+    """The project group's own reading of a condition."""
+
+    ATTEINT = "atteint"
+    EN_COURS = "en_cours"
+    NON_ATTEINT = "non_atteint"
+
+
+SELF_LEVEL_LABELS = {SelfLevel.ATTEINT: "Atteint", SelfLevel.EN_COURS: "En cours", SelfLevel.NON_ATTEINT: "Non atteint"}
+
+
+class ExpertLevel(StrEnum):
+    """The expertise's rating of a condition."""
+
+    ATTEINT = "atteint"
+    PARTIEL = "partiel"
+    NON_ATTEINT = "non_atteint"
+
+
+EXPERT_LEVEL_LABELS = {
+    ExpertLevel.ATTEINT: "Atteint",
+    ExpertLevel.PARTIEL: "Partiel",
+    ExpertLevel.NON_ATTEINT: "Non atteint",
+}

@@ -231,6 +231,9 @@ RULES: dict[str, Rule] = {
     "list_events": Rule(Ability.READ),
     "get_schedule": Rule(Ability.READ),
     **_evidence_rules(),
+    # the success-conditions grid (app/assessments): its rows are evidence kinds above
+    "get_grid": Rule(Ability.READ),
+    "report_reservation": Rule(Ability.WRITE, "the project group reports; lifting a reservation needs a consultant"),
     # service
     "get_workflow": Rule(AUTHENTICATED),
     "health": Rule(PUBLIC),
@@ -267,6 +270,7 @@ RULES: dict[str, Rule] = {
     "page_evidence_update": Rule(Ability.WRITE, "the expertise needs a consultant"),
     "page_evidence_delete_confirm": Rule(Ability.WRITE, "the expertise needs a consultant"),
     "page_evidence_delete": Rule(Ability.WRITE, "the expertise needs a consultant"),
+    "page_reservation_response": Rule(Ability.WRITE, "the project group reports what it did (app/assessments)"),
     # administration pages (app/web/admin.py)
     "page_admin": Rule(ADMIN),
     "page_admin_users": Rule(ADMIN),

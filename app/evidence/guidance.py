@@ -22,6 +22,7 @@ GUARD_KINDS: dict[str, tuple[str, ...]] = {
     "activites_prioritaires": ("activities",),
     "besoins_valides": ("needs",),
     "modele_economique": ("feasibility",),
+    "budget_equilibre": ("feasibility",),
     "locaux_identifies": ("feasibility",),
     "marches_mobilisables": ("markets",),
     "visite_terrain": ("site-visits",),
@@ -34,7 +35,9 @@ GUARD_KINDS: dict[str, tuple[str, ...]] = {
     "association_declaree": ("association",),
     "gouvernance_triptyque": ("board-members",),
     "recrutement": ("hires",),
+    "reserves_levees": ("reservations",),
     "expertise_sur_site": ("expertises",),
+    "grille_expertise_complete": ("expertise-assessments",),
     "avis_expertise_favorable": ("expertises",),
 }
 
@@ -42,11 +45,11 @@ GUARD_KINDS: dict[str, tuple[str, ...]] = {
 # The evidence kinds each step gathers, in the order the pages list them.
 STEP_KINDS: dict[State, tuple[str, ...]] = {
     State.GROUPE_PROJET: ("stakeholders",),
-    State.CONTOURS: ("communes", "qpvs", "needs", "activities"),
-    State.FAISABILITE: ("needs", "feasibility", "markets", "site-visits"),
-    State.VALIDATION: ("approvals",),
-    State.PREFIGURATION: ("association", "board-members", "hires"),
-    State.EXPERTISE: ("expertises",),
+    State.CONTOURS: ("communes", "qpvs", "needs", "activities", "self-assessments"),
+    State.FAISABILITE: ("needs", "feasibility", "markets", "site-visits", "self-assessments"),
+    State.VALIDATION: ("approvals", "self-assessments"),
+    State.PREFIGURATION: ("association", "board-members", "hires", "reservations", "self-assessments"),
+    State.EXPERTISE: ("expertises", "expertise-assessments", "reservations", "self-assessments"),
 }
 
 

@@ -175,6 +175,8 @@ class Hire(Base):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(200))
     start_on: Mapped[date] = mapped_column(Date)
+    # Where the person lives, when recorded (INSEE code): the grid shows hires from the territory.
+    home_insee_code: Mapped[str | None] = mapped_column(String(5))
 
 
 class Expertise(Base):

@@ -4,13 +4,26 @@ snapshot for the guards all read, so a new kind is declared once."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
 
+from app.assessments import kinds as grid
+from app.assessments.models import ExpertiseAssessment, Reservation, SelfAssessment
+from app.assessments.schemas import (
+    ExpertiseAssessmentIn,
+    ExpertiseAssessmentPatch,
+    ExpertiseAssessmentRead,
+    ReservationIn,
+    ReservationPatch,
+    ReservationRead,
+    SelfAssessmentIn,
+    SelfAssessmentPatch,
+    SelfAssessmentRead,
+)
 from app.core.database import Base
 from app.evidence.models import (
     Activity,
@@ -89,6 +102,12 @@ class EvidenceKind:
     reads: tuple[str, ...] = ()  # default: (relation,)
     # One line of French that sums a row up on the project page; `names` maps stakeholder ids to names.
     summary: Callable[[Any, dict[int, str]], str] = field(default=lambda row, names: "", compare=False)
+    # Date fields that default to the day of the write when a body leaves them out.
+    today_default: tuple[str, ...] = ()
+    # (date field, name field): when the date is set, the name is the actor's (who lifted a reservation).
+    stamp_actor: tuple[str, str] | None = None
+    # Rows of other kinds that point to a row of this one: (kind name, column); such a row stays.
+    referenced_by: tuple[tuple[str, str], ...] = ()
 
     @property
     def singleton(self) -> bool:
@@ -204,6 +223,13 @@ def _board_summary(row: BoardMember, names: dict[int, str]) -> str:
     return f"{row.name} ({CATEGORY_LABELS[Category(row.college)]})" + (f", {row.office}" if row.office else "")
 
 
+def _study_fact_dated(p: Project) -> ev.StudyFact | None:
+    fact = _study_fact(p)
+    if fact is None or p.feasibility is None:
+        return fact
+    return replace(fact, conclusion_on=p.feasibility.conclusion_on)
+
+
 def _expertise_facts(p: Project) -> tuple[ev.ExpertiseFact, ...]:
     return tuple(
         ev.ExpertiseFact(
@@ -298,7 +324,7 @@ KINDS: dict[str, EvidenceKind] = {
             "feasibility",
             past_dates=("conclusion_on",),
             fact="study",
-            facts=_study_fact,
+            facts=_study_fact_dated,
             summary=_study_summary,
         ),
         EvidenceKind(
@@ -323,7 +349,7 @@ KINDS: dict[str, EvidenceKind] = {
             "site_visits",
             past_dates=("visited_on",),
             fact="site_visits",
-            facts=lambda p: len(p.site_visits),
+            facts=lambda p: tuple(v.visited_on for v in p.site_visits),
             summary=lambda row, names: f"{row.regie_name}, visitée le {_day(row.visited_on)}",
         ),
         EvidenceKind(
@@ -375,7 +401,7 @@ KINDS: dict[str, EvidenceKind] = {
             HirePatch,
             "hires",
             fact="hires",
-            facts=lambda p: len(p.hires),
+            facts=lambda p: tuple(h.start_on for h in p.hires),
             summary=lambda row, names: f"{row.name}, {row.role}, depuis le {_day(row.start_on)}",
         ),
         EvidenceKind(
@@ -390,18 +416,68 @@ KINDS: dict[str, EvidenceKind] = {
             fact="expertises",
             facts=_expertise_facts,
             summary=_expertise_summary,
+            referenced_by=(("expertise-assessments", "expertise_id"), ("reservations", "expertise_id")),
+        ),
+        # The label's success conditions (app/assessments): the group's own view, never a guard ...
+        EvidenceKind(
+            "self-assessments",
+            "Grille : auto-évaluation du groupe",
+            SelfAssessment,
+            SelfAssessmentIn,
+            SelfAssessmentRead,
+            SelfAssessmentPatch,
+            "self_assessments",
+            past_dates=("assessed_on",),
+            extra_check=grid.check_self_assessment,
+            summary=grid.self_assessment_summary,
+            today_default=("assessed_on",),
+        ),
+        # ... the expertise's rating of each condition (grille_expertise_complete) ...
+        EvidenceKind(
+            "expertise-assessments",
+            "Grille : évaluation par l'expertise",
+            ExpertiseAssessment,
+            ExpertiseAssessmentIn,
+            ExpertiseAssessmentRead,
+            ExpertiseAssessmentPatch,
+            "expertise_assessments",
+            extra_check=grid.check_expertise_assessment,
+            fact="expertise_grades",
+            facts=grid.grade_facts,
+            reads=("expertise_assessments", "expertises"),
+            summary=grid.expertise_assessment_summary,
+        ),
+        # ... and the reservations of an expertise, lifted one by one (reserves_levees).
+        EvidenceKind(
+            "reservations",
+            "Réserves de l'expertise",
+            Reservation,
+            ReservationIn,
+            ReservationRead,
+            ReservationPatch,
+            "reservations",
+            past_dates=("recorded_on", "responded_on", "lifted_on"),
+            extra_check=grid.check_reservation,
+            fact="reservations",
+            facts=grid.reservation_facts,
+            reads=("reservations", "expertises"),
+            summary=grid.reservation_summary,
+            today_default=("recorded_on",),
+            stamp_actor=("lifted_on", "lifted_by"),
         ),
     )
 }
 
 
 # Only a Mouvement consultant records the expertise (enforced by access control).
-CONSULTANT_ONLY_KINDS = frozenset({"expertises"})
+# So are the expertise's assessment and its reservations (recorded and lifted by a consultant; the
+# group reports what it did through …/reservations/{id}/response, app/assessments/endpoints.py).
+CONSULTANT_ONLY_KINDS = frozenset({"expertises", "expertise-assessments", "reservations"})
 
 
 # Which kind fills each Evidence field, and the relations of Project it reads (approvals carry their
 # stakeholder's category).
-BY_FACT: dict[str, EvidenceKind] = {k.fact: k for k in KINDS.values()}
+BY_FACT: dict[str, EvidenceKind] = {k.fact: k for k in KINDS.values() if k.fact}
 FIELD_RELATIONS: dict[str, tuple[str, ...]] = {name: k.relations for name, k in BY_FACT.items()}
 
 

@@ -263,12 +263,16 @@ class HireIn(Body):
     name: Name
     role: Name
     start_on: Day
+    home_insee_code: InseeCode | None = Field(
+        None, description="Commune of residence (INSEE code), when recorded: hires from the territory."
+    )
 
 
 class HirePatch(Body):
     name: Name | None = None
     role: Name | None = None
     start_on: Day | None = None
+    home_insee_code: InseeCode | None = None
 
 
 class HireRead(Read):
@@ -276,6 +280,7 @@ class HireRead(Read):
     name: str
     role: str
     start_on: date
+    home_insee_code: str | None
 
 
 class ExpertiseIn(Body):

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from app.core.clock import Actor, Clock
 from app.core.errors import Conflict, NotFound
 from app.core.unit_of_work import UnitOfWork
-from app.evidence.registry import EvidenceKind
+from app.evidence.registry import KINDS, EvidenceKind
 from app.projects.models import Project
 from app.projects.service import jsonable, load_for_write, plain, record_change
 from workflow.errors import InvalidInput
@@ -23,6 +23,18 @@ def _check_past(kind: EvidenceKind, values: dict[str, Any], today: date) -> None
         v = values.get(name)
         if isinstance(v, date) and v > today:
             raise InvalidInput("Cette date ne peut pas être dans le futur.", name)
+
+
+def _stamp(kind: EvidenceKind, values: dict[str, Any], actor: Actor, today: date, *, creating: bool) -> None:
+    """Values the server fills in: today's date for a date left out, who set a stamped date."""
+    if creating:
+        for name in kind.today_default:
+            if values.get(name) is None:
+                values[name] = today
+    if kind.stamp_actor is not None:
+        when, who = kind.stamp_actor
+        if when in values:
+            values[who] = actor.name if values[when] is not None else None
 
 
 # --- evidence -----------------------------------------------------------------------------------
@@ -64,6 +76,7 @@ def add_evidence(
     """Add a row (or record/replace a singleton); returns the project, the row and whether it is new."""
     p = load_for_write(uow, project_id, expected_version, relations=_relations_for(kind))
     values = plain(body.model_dump())
+    _stamp(kind, values, actor, clock.today(), creating=True)
     _check_past(kind, values, clock.today())
     if kind.extra_check:
         kind.extra_check(p, values)
@@ -108,9 +121,15 @@ def update_evidence(
     p = load_for_write(uow, project_id, expected_version, relations=_relations_for(kind))
     row = _find(p, kind, item_id)
     changes = {k: v for k, v in plain(body.model_dump(exclude_unset=True)).items() if getattr(row, k) != v}
+    _stamp(kind, changes, actor, clock.today(), creating=False)
     for name, value in changes.items():
         if value is None and not kind.model.__table__.c[name].nullable:
             raise InvalidInput("Ce champ ne peut pas être vidé.", name)
+    if kind.name == "stakeholders" and "category" in changes and any(a.stakeholder_id == row.id for a in p.approvals):
+        raise Conflict(
+            "Cette partie prenante a donné un avis : sa catégorie ne peut plus changer (l'avis compte pour "
+            "cette catégorie). Enregistrez une autre partie prenante si besoin."
+        )
     merged = {c.key: getattr(row, c.key) for c in kind.model.__table__.c} | changes
     _check_past(kind, changes, clock.today())
     if kind.extra_check:
@@ -154,6 +173,11 @@ def delete_evidence(
         row = _find(p, kind, item_id)
         if kind.name == "stakeholders" and any(a.stakeholder_id == row.id for a in p.approvals):
             raise Conflict("Cette partie prenante a donné un avis : elle ne peut pas être retirée du projet.")
+        for other, column in kind.referenced_by:
+            if any(getattr(r, column) == row.id for r in getattr(p, KINDS[other].relation)):
+                raise Conflict(
+                    f"Cet élément est repris ailleurs ({KINDS[other].label}) : retirez d'abord ce qui s'y rapporte."
+                )
         _rows(p, kind).remove(row)
     uow.projects.remove_evidence(row)
     record_change(uow, p, clock, actor, "evidence.deleted", data={"kind": kind.name, "id": item_id})

@@ -119,6 +119,7 @@ class Step:
     evidence: EvidenceStep | None = None
     body: BaseModel | None = None  # the validated POST/PUT/PATCH body of an evidence step
     stakeholder_ref: str | None = None  # an approval's stakeholder
+    expertise_ref: str | None = None  # the expertise a rating or a reservation belongs to
     transition: TransitionStep | None = None
 
 
@@ -219,6 +220,11 @@ def _evidence_step(i: int, ev: EvidenceStep, *, start: date, today: date, proble
         stakeholder_ref = _approval_stakeholder(where, data, problems)
         if stakeholder_ref is None:
             return None
+    expertise_ref = None
+    if ev.kind in EXPERTISE_PARTS and ev.update is None:
+        expertise_ref = _expertise_of(where, data, problems)
+        if expertise_ref is None:
+            return None
     model = _schema_of(kind, ev, where, problems)
     if model is None:
         return None
@@ -234,7 +240,34 @@ def _evidence_step(i: int, ev: EvidenceStep, *, start: date, today: date, proble
                 message="Le jour d'enregistrement doit être entre le démarrage du groupe projet et aujourd'hui.",
             )
         )
-    return Step(ev.on, (0, i), where, evidence=ev, body=body, stakeholder_ref=stakeholder_ref)
+    return Step(
+        ev.on, (0, i), where, evidence=ev, body=body, stakeholder_ref=stakeholder_ref, expertise_ref=expertise_ref
+    )
+
+
+# The grid's rows that belong to an expertise (app/assessments): the file names it by its `ref`.
+EXPERTISE_PARTS = ("expertise-assessments", "reservations")
+
+
+def _expertise_of(where: str, data: dict[str, Any], problems: list[FieldProblem]) -> str | None:
+    """The `expertise` ref a rating or a reservation names (taken out of `data`); None if missing."""
+    if "expertise_id" in data:
+        problems.append(
+            FieldProblem(
+                field=f"{where}.data.expertise_id",
+                message="Les identifiants ne sont pas encore connus : nommez l'expertise avec « expertise » "
+                "(sa « ref »).",
+            )
+        )
+        return None
+    ref = data.pop("expertise", None)
+    if not isinstance(ref, str) or not ref:
+        problems.append(
+            FieldProblem(field=f"{where}.data.expertise", message="Indiquez la « ref » de l'expertise concernée.")
+        )
+        return None
+    data["expertise_id"] = 1  # placeholder, replaced by the real id when the row is recorded
+    return ref
 
 
 def _approval_stakeholder(where: str, data: dict[str, Any], problems: list[FieldProblem]) -> str | None:
@@ -316,6 +349,13 @@ def _reference_problems(steps: list[Step]) -> list[FieldProblem]:
                     field=f"{st.where}.data.stakeholder",
                     message=f"Aucune partie prenante "
                     f"« {st.stakeholder_ref} » (ref ou nom unique) n'est enregistrée avant ce jour.",
+                )
+            )
+        if st.expertise_ref is not None and seen.get(st.expertise_ref) != "expertises":
+            problems.append(
+                FieldProblem(
+                    field=f"{st.where}.data.expertise",
+                    message=f"Aucune expertise de ref « {st.expertise_ref} » n'est enregistrée avant ce jour.",
                 )
             )
         if ev.ref is not None:
@@ -455,6 +495,8 @@ def run_one(
                     if st.stakeholder_ref is not None:
                         sid = ids.get(st.stakeholder_ref) or names[st.stakeholder_ref]
                         evidence_body = st.body.model_copy(update={"stakeholder_id": sid})
+                    if st.expertise_ref is not None:
+                        evidence_body = st.body.model_copy(update={"expertise_id": ids[st.expertise_ref]})
                     p, row, _ = add_evidence(
                         uow, p.id, kind, evidence_body, expected_version=None, actor=actor, clock=day_clock
                     )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from app.core.database import Base, UTCDateTime, _in, utcnow
 
 if TYPE_CHECKING:
+    from app.assessments.models import ExpertiseAssessment, Reservation, SelfAssessment
     from app.evidence.models import (
         Activity,
         Approval,
@@ -108,6 +109,10 @@ class Project(Base):
     board_members: Mapped[list[BoardMember]] = relationship(order_by="BoardMember.id")
     hires: Mapped[list[Hire]] = relationship(order_by="Hire.id")
     expertises: Mapped[list[Expertise]] = relationship(order_by="Expertise.id")
+    # the label's success conditions (app/assessments)
+    self_assessments: Mapped[list[SelfAssessment]] = relationship(order_by="SelfAssessment.id")
+    expertise_assessments: Mapped[list[ExpertiseAssessment]] = relationship(order_by="ExpertiseAssessment.id")
+    reservations: Mapped[list[Reservation]] = relationship(order_by="Reservation.id")
     suspensions: Mapped[list[SuspensionRecord]] = relationship(order_by="SuspensionRecord.id")
 
     # Optimistic concurrency: every UPDATE says "WHERE version = <the one we read>"; services set the

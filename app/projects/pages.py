@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from app.assessments.pages import grid_context
 from app.authorization.rules import Ability, Principal
 from app.core.errors import AppError, NotFound, Refusal
 from app.core.identifiers import parse_uuid
@@ -597,7 +598,7 @@ def _project_context(
     uow: UnitOfWork, p: Project, principal: Principal, today: date, history_page: int
 ) -> dict[str, Any]:
     read = project_read(p, today)
-    view = transitions_view(p)
+    view = transitions_view(p, today)
     sch = schedule_of(uow, p, today)
     state = State(p.state)
     abilities = principal.abilities(p.id, p.region)
@@ -624,6 +625,7 @@ def _project_context(
         "timeline": charts.timeline(sch),
         "checklist": guidance.checklist(p.id, state, view),
         "evidence": _evidence_summary(p),
+        "grid": grid_context(p),  # the success-conditions grid (app/assessments)
         "can_write": can_write,
         "is_consultant": is_consultant,
         "can_replan": Ability.REPLAN in abilities and not closed,

@@ -35,9 +35,9 @@ router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[Authoriz
     responses=PROBLEMS,
     summary="Every trigger from the current state, whether it is allowed, and what is missing",
 )
-def list_transitions(project_id: uuid.UUID, uow: ReadUow) -> Response:
+def list_transitions(project_id: uuid.UUID, uow: ReadUow, clock: ClockDep) -> Response:
     p = get_project(uow, project_id)  # transitions_view loads the evidence its guards read
-    return json_of(transitions_view(p), version=p.version)
+    return json_of(transitions_view(p, clock.today()), version=p.version)  # as of today, the default date
 
 
 @router.post(

@@ -90,8 +90,10 @@ def fire_transition(
     return p
 
 
-def transitions_view(p: Project) -> TransitionsRead:
-    views = wf.available(flow_of(p), snapshot(p, wf.reads_from(p.state)))
+def transitions_view(p: Project, today: date | None = None) -> TransitionsRead:
+    """Every trigger from the project's state and what it misses, judged as of `today` (the default
+    effective date: evidence dated later does not count yet). None: everything recorded counts."""
+    views = wf.available(flow_of(p), snapshot(p, wf.reads_from(p.state)), as_of=today)
     return TransitionsRead(
         state=State(p.state),
         suspended=p.suspended_since is not None,

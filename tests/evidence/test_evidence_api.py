@@ -10,6 +10,7 @@ import pytest
 from app.evidence.registry import KINDS
 from tests.support.api import API, actor_of, assert_problem, create_project, events_of, fire, footprint, post
 from tests.support.clock import TODAY
+from tests.support.evidence import NEEDS_EXPERTISE, to_contours
 
 D = (TODAY - timedelta(days=3)).isoformat()
 D2 = (TODAY - timedelta(days=1)).isoformat()
@@ -41,6 +42,19 @@ BODIES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"conducted_on": D, "experts": ["Claire Martin"]},
         {"experts": ["Claire Martin", "Jean Dupuis"], "conclusion": "reserves"},
     ),
+    # the grid (app/assessments): `expertise_id` is set by _setup
+    "self-assessments": (
+        {"condition": "ancrage_territorial", "level": "en_cours", "assessed_on": D},
+        {"level": "atteint", "comment": "Trois associations de locataires"},
+    ),
+    "expertise-assessments": (
+        {"condition": "perennite_economique", "level": "partiel"},
+        {"level": "atteint", "comment": "Budget équilibré"},
+    ),
+    "reservations": (
+        {"condition": "implication_habitants", "description": "Plus d'habitants au conseil", "recorded_on": D},
+        {"lifted_on": D2, "lifted_how": "Deux habitantes élues"},
+    ),
 }
 
 
@@ -55,6 +69,11 @@ def _setup(client, name: str) -> tuple[str, dict[str, Any]]:
     if name == "approvals":
         sh = post(client, f"/projects/{pid}/stakeholders", {"name": "Ville de Roubaix", "category": "collectivite"})
         body["stakeholder_id"] = sh["id"]
+    if name == "self-assessments":
+        to_contours(client, pid)
+    if name in NEEDS_EXPERTISE:
+        x = post(client, f"/projects/{pid}/expertises", {"conducted_on": D, "experts": ["A"], "conclusion": "reserves"})
+        body["expertise_id"] = x["id"]
     return pid, body
 
 
@@ -70,7 +89,11 @@ def _one_write(client, pid: str, r, before: int, type_: str, kind: str) -> dict[
 
 
 # What a change brings with it: a commune's official name comes with its code (app/reference).
-FILLED_IN: dict[str, dict[str, Any]] = {"communes": {"name": "Tourcoing"}}
+# Who lifted a reservation: the caller, filled in by the server (and recorded in the event).
+FILLED_IN: dict[str, dict[str, Any]] = {
+    "communes": {"name": "Tourcoing"},
+    "reservations": {"lifted_by": "Mouvement des Régies – tests"},
+}
 
 
 @pytest.mark.parametrize("name", [k for k, v in KINDS.items() if not v.singleton])

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from app.evidence.registry import KINDS
 from tests.support.accounts import REGION_A, REGION_B, browser
 from tests.support.api import API
-from tests.support.evidence import CREATE_BODIES, PATCH_BODIES, project_body
+from tests.support.evidence import CREATE_BODIES, NEEDS_EXPERTISE, PATCH_BODIES, project_body, to_contours
 from tests.support.html import Node, assert_no_inline_code, controls, duplicate_ids, label_of, parse, value_of
 
 # For each kind: one invalid submission, the field it is wrong in, and (part of) the French message.
@@ -66,6 +66,22 @@ INVALID: dict[str, tuple[dict[str, str], str, str]] = {
     "expertises": (
         {"conducted_on": "2026-11-01", "experts": "  \n ", "conclusion": "favorable"},
         "experts",
+        "Ce champ est obligatoire.",
+    ),
+    # the grid (app/assessments): the project's expertise id is added at run time
+    "self-assessments": (
+        {"condition": "ancrage_territorial", "level": "atteint", "assessed_on": "2026-12-25"},
+        "assessed_on",
+        "ne peut pas être dans le futur",
+    ),
+    "expertise-assessments": (
+        {"condition": "ancrage_territorial", "level": "atteint", "comment": "x" * 5001},
+        "comment",
+        "5000 caractères au maximum",
+    ),
+    "reservations": (
+        {"condition": "implication_habitants", "description": "   "},
+        "description",
         "Ce champ est obligatoire.",
     ),
 }
@@ -163,9 +179,21 @@ def test_every_kind_add_change_remove(app, client, project, consultant, kind: st
     assert {ctl.get("name") for ctl in controls(form)} == set(k.create.model_fields)
     assert doc.find("h1").text == k.label
 
+    # What the grid's kinds need first: step 2 for the self-assessment, an expertise with reservations.
+    extra: dict[str, Any] = {}
+    if kind == "self-assessments":
+        to_contours(client, pid)
+    if kind in NEEDS_EXPERTISE:
+        x = client.post(
+            f"{API}/projects/{pid}/expertises",
+            json={"conducted_on": "2026-11-01", "experts": ["Claire Martin"], "conclusion": "reserves"},
+        )
+        extra = {"expertise_id": x.json()["id"]}
+
     # Invalid: 422, the French message beside the field, the values kept, nothing recorded.
     before = version(client, pid)
     values, wrong, message = INVALID[kind]
+    values = values | {k: str(v) for k, v in extra.items()}
     if kind == "approvals":
         values = values | {"stakeholder_id": str(project["voter"])}
     doc = assert_html(c.post(url, data={"csrf": csrf, **values}), 422)
@@ -176,7 +204,7 @@ def test_every_kind_add_change_remove(app, client, project, consultant, kind: st
     assert version(client, pid) == before
 
     # Valid: 303 to the kind's page with a fixed confirmation; one more version; the item is listed.
-    body = dict(CREATE_BODIES[kind])
+    body = dict(CREATE_BODIES[kind]) | extra
     if kind == "approvals":
         body["stakeholder_id"] = project["voter"]
     r = c.post(url, data={"csrf": csrf, **as_form(body)})

@@ -109,13 +109,26 @@ def satisfy(client: TestClient, pid: str, step: str, day: date) -> None:
             post(client, f"{p}/board-members", {"name": name, "college": college})
         post(client, f"{p}/hires", {"name": "Karim Haddad", "role": "Chargé de préfiguration", "start_on": d})
     elif step == "expertise":
-        post(
+        expertise = post(
             client,
             f"{p}/expertises",
             {"conducted_on": d, "experts": ["Claire Martin", "Jean Dupuis"], "conclusion": "favorable"},
         )
+        for condition in CONDITIONS:  # the expertise rates the five success conditions (grille_expertise_complete)
+            post(
+                client,
+                f"{p}/expertise-assessments",
+                {"expertise_id": expertise["id"], "condition": condition, "level": "atteint"},
+            )
 
 
+CONDITIONS = (
+    "ancrage_territorial",
+    "services_nouveaux",
+    "perennite_economique",
+    "cooperation_autonomie",
+    "implication_habitants",
+)
 FORWARD = [
     ("groupe_projet", "definir_contours"),
     ("contours", "lancer_faisabilite"),

@@ -28,6 +28,7 @@ GUARDS = {
     "soumettre_validation": [
         "besoins_valides",
         "modele_economique",
+        "budget_equilibre",
         "locaux_identifies",
         "marches_mobilisables",
         "visite_terrain",
@@ -40,7 +41,7 @@ GUARDS = {
         "avis_partenaire",
         "aucun_avis_defavorable",
     ],
-    "demander_expertise": ["association_declaree", "gouvernance_triptyque", "recrutement"],
-    "labelliser": ["expertise_sur_site", "avis_expertise_favorable"],
+    "demander_expertise": ["association_declaree", "gouvernance_triptyque", "recrutement", "reserves_levees"],
+    "labelliser": ["expertise_sur_site", "grille_expertise_complete", "avis_expertise_favorable"],
 }
 STATES = [*STEPS, "labellisee", "abandonnee"]

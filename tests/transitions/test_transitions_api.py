@@ -9,6 +9,7 @@ from dateutil.relativedelta import relativedelta
 
 from tests.support.api import (
     API,
+    CONDITIONS,
     FORWARD,
     actor_of,
     advance,
@@ -89,16 +90,22 @@ def test_get_transitions_lists_every_trigger_of_every_step(client) -> None:
         {"conducted_on": "2026-06-01", "experts": ["Claire"], "conclusion": "reserves"},
     )
     problem = assert_problem(client.post(f"{API}/projects/{pid}/transitions/labelliser"), 409)
-    assert [u["code"] for u in problem["unmet"]] == ["avis_expertise_favorable"]
+    assert [u["code"] for u in problem["unmet"]] == ["grille_expertise_complete", "avis_expertise_favorable"]
     p = fire(client, pid, "ajourner_label", reason="Réserves sur la gouvernance", effective_on="2026-06-15")
     assert p["state"] == "prefiguration" and p["state_entered_on"] == "2026-06-15"
     p = fire(client, pid, "demander_expertise", effective_on="2026-09-01")  # its evidence is still there
     assert p["state"] == "expertise"
-    post(
+    x = post(
         client,
         f"/projects/{pid}/expertises",
         {"conducted_on": "2026-10-01", "experts": ["Claire"], "conclusion": "favorable"},
     )
+    for condition in CONDITIONS:  # grille_expertise_complete
+        post(
+            client,
+            f"/projects/{pid}/expertise-assessments",
+            {"expertise_id": x["id"], "condition": condition, "level": "atteint"},
+        )
     assert _by_trigger(_transitions(client, pid))["labelliser"]["allowed"] is True
     p = fire(client, pid, "labelliser", effective_on="2026-10-20")
     assert (

@@ -11,11 +11,12 @@ from workflow.evidence import (
     CommuneFact,
     Evidence,
     ExpertiseFact,
+    GradeFact,
     MarketFact,
     StakeholderFact,
     StudyFact,
 )
-from workflow.vocabulary import Category, ExpertiseConclusion, Kind, NeedStatus, Verdict
+from workflow.vocabulary import Category, Condition, ExpertiseConclusion, Kind, NeedStatus, Verdict
 
 PILOT, HABITANT, COLLECTIVITE, BAILLEUR, PARTENAIRE = 1, 2, 3, 4, 5
 
@@ -27,7 +28,12 @@ STAKEHOLDERS = (
     StakeholderFact(PARTENAIRE, Category.PARTENAIRE_SOCIO_ECONOMIQUE),
 )
 
-APPROVAL_DAY = date(2024, 6, 1)
+# Every dated piece of evidence precedes the effective dates the tests fire on (from 2024 on).
+APPROVAL_DAY = date(2023, 6, 1)
+VISIT_DAY = date(2023, 3, 1)
+DECLARED_DAY = date(2023, 9, 1)
+HIRE_DAY = date(2023, 10, 1)
+EXPERTISE_DAY = date(2023, 11, 1)
 
 
 def approval(
@@ -57,9 +63,14 @@ def complete_study(**changes) -> StudyFact:
 
 
 def expertise(
-    conclusion: ExpertiseConclusion | None, conducted_on: date = date(2026, 9, 1), order: int = 0
+    conclusion: ExpertiseConclusion | None, conducted_on: date = EXPERTISE_DAY, order: int = 0
 ) -> ExpertiseFact:
     return ExpertiseFact(conducted_on, ("Expert A", "Expert B"), conclusion, order)
+
+
+def full_grid(expertise_order: int = 0) -> tuple[GradeFact, ...]:
+    """The expertise with this order rates the five success conditions."""
+    return tuple(GradeFact(expertise_order, c) for c in Condition)
 
 
 def complete_evidence(**changes) -> Evidence:
@@ -73,12 +84,13 @@ def complete_evidence(**changes) -> Evidence:
         activities=2,
         study=complete_study(),
         markets=(MarketFact("Ville de Bobigny", "collectivite"),),
-        site_visits=1,
+        site_visits=(VISIT_DAY,),
         approvals=favourable_approvals(),
-        association=AssociationFact("Régie de Quartier de Bobigny", date(2025, 9, 1), "W931234567"),
+        association=AssociationFact("Régie de Quartier de Bobigny", DECLARED_DAY, "W931234567"),
         board_colleges=frozenset({Category.HABITANT, Category.COLLECTIVITE, Category.BAILLEUR_SOCIAL}),
-        hires=1,
+        hires=(HIRE_DAY,),
         expertises=(expertise(ExpertiseConclusion.FAVORABLE),),
+        expertise_grades=full_grid(),
     )
     return replace(evidence, **changes)
 

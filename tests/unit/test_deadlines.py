@@ -202,11 +202,18 @@ def test_suspension_after_a_deadline_does_not_shift_it():
     assert sc.step_due_on == date(2024, 8, 30) + 10 * DAY
 
 
-def test_suspension_starting_on_the_deadline_does_not_shift_it():
+def test_suspension_starting_on_the_deadline_shifts_it():
+    """DOMAIN.md: suspended days count up to and including the deadline day itself."""
     susp = [Suspension(date(2024, 4, 30), date(2024, 5, 5))]
     sc = sched(S.CONTOURS, date(2024, 5, 5), date(2024, 6, 1), susp)
-    assert sc.steps[0].planned_end == date(2024, 4, 30)
+    assert sc.steps[0].planned_end == date(2024, 5, 5)
     assert sc.steps[1].planned_end == BASELINE_ENDS[1] + 5 * DAY
+
+
+def test_suspension_starting_the_day_after_the_deadline_does_not_shift_it():
+    susp = [Suspension(date(2024, 5, 1), date(2024, 5, 5))]
+    sc = sched(S.CONTOURS, date(2024, 5, 5), date(2024, 6, 1), susp)
+    assert sc.steps[0].planned_end == date(2024, 4, 30)
 
 
 def test_suspension_after_the_horizon_does_not_shift_it():

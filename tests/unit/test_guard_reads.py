@@ -23,7 +23,9 @@ from workflow.evidence import (
     CommuneFact,
     Evidence,
     ExpertiseFact,
+    GradeFact,
     MarketFact,
+    ReservationFact,
     StakeholderFact,
     StudyFact,
 )
@@ -33,6 +35,7 @@ from workflow.vocabulary import (
     TERMINAL,
     BuyerCategory,
     Category,
+    Condition,
     ExpertiseConclusion,
     Kind,
     NeedStatus,
@@ -64,6 +67,7 @@ def evidence(draw: st.DrawFn) -> Evidence:
                 st.one_of(st.none(), st.integers(0, 9)),
                 maybe_text,
                 st.one_of(st.none(), st.sampled_from(Verdict)),
+                st.one_of(st.none(), DAYS),
             ),
         )
     )
@@ -85,17 +89,29 @@ def evidence(draw: st.DrawFn) -> Evidence:
                 )
             )
         ),
-        site_visits=draw(st.integers(0, 2)),
+        site_visits=tuple(draw(st.lists(DAYS, max_size=2))),
         approvals=approvals,
         association=draw(
             st.one_of(st.none(), st.builds(AssociationFact, maybe_text, st.one_of(st.none(), DAYS), maybe_text))
         ),
         board_colleges=frozenset(draw(st.lists(st.sampled_from(Category), max_size=4))),
-        hires=draw(st.integers(0, 2)),
+        hires=tuple(draw(st.lists(DAYS, max_size=2))),
         expertises=tuple(
             ExpertiseFact(day, ("A",), conclusion, order)
             for order, (day, conclusion) in enumerate(
                 draw(st.lists(st.tuples(DAYS, st.one_of(st.none(), st.sampled_from(ExpertiseConclusion))), max_size=3))
+            )
+        ),
+        expertise_grades=tuple(
+            GradeFact(order, c)
+            for order, c in draw(st.lists(st.tuples(st.integers(0, 2), st.sampled_from(Condition)), max_size=12))
+        ),
+        reservations=tuple(
+            ReservationFact(order, c, lifted)
+            for order, c, lifted in draw(
+                st.lists(
+                    st.tuples(st.integers(0, 2), st.sampled_from(Condition), st.one_of(st.none(), DAYS)), max_size=4
+                )
             )
         ),
     )
@@ -116,12 +132,13 @@ def test_every_evidence_guard_declares_what_it_reads(guard: Guard) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(evidence())
-def test_a_guard_answers_the_same_on_its_declared_fields_alone(e: Evidence) -> None:
+@given(evidence(), st.one_of(st.none(), DAYS))
+def test_a_guard_answers_the_same_on_its_declared_fields_alone(e: Evidence, as_of: date | None) -> None:
     for guard in EVIDENCE_GUARDS:
-        full = guard.holds(GuardContext(False, e))
-        lean = guard.holds(GuardContext(False, only(e, frozenset(guard.reads))))
-        assert full == lean, guard.code
+        full = GuardContext(False, e, as_of)
+        lean = GuardContext(False, only(e, frozenset(guard.reads)), as_of)
+        assert guard.holds(full) == guard.holds(lean), guard.code
+        assert guard.unmet(full) == guard.unmet(lean), guard.code
 
 
 @settings(max_examples=150, deadline=None)
@@ -145,12 +162,19 @@ def test_a_field_that_was_not_loaded_is_never_read_as_empty(guard: Guard) -> Non
 def test_what_each_trigger_reads() -> None:
     assert reads_of("soumettre_validation", "faisabilite") == {"needs", "study", "markets", "site_visits"}
     assert reads_of("definir_contours", "groupe_projet") == {"stakeholders"}
-    assert reads_of("labelliser", "expertise") == {"expertises"}
+    assert reads_of("labelliser", "expertise") == {"expertises", "expertise_grades"}
+    assert reads_of("demander_expertise", "prefiguration") == {
+        "association",
+        "board_colleges",
+        "hires",
+        "expertises",
+        "reservations",
+    }
     # steps back, pauses and abandons are not guarded by evidence: nothing to load
     for trigger in (Trigger.REPRENDRE_FAISABILITE, Trigger.SUSPENDRE, Trigger.REPRENDRE, Trigger.ABANDONNER):
         assert reads_of(trigger.value, "validation") == frozenset()
     assert reads_of("inconnu", "validation") == frozenset()
-    assert reads_from("expertise") == {"expertises"}
+    assert reads_from("expertise") == {"expertises", "expertise_grades"}
     assert reads_from("faisabilite") == {"needs", "study", "markets", "site_visits"}
 
 

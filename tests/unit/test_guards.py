@@ -19,13 +19,14 @@ from tests.unit.factories import (
     complete_study,
     expertise,
     favourable_approvals,
+    full_grid,
     without_approval_of,
     without_stakeholder,
 )
-from workflow.evidence import AssociationFact, CommuneFact, Evidence, MarketFact, StakeholderFact
+from workflow.evidence import AssociationFact, CommuneFact, Evidence, MarketFact, ReservationFact, StakeholderFact
 from workflow.guards import Unmet
 from workflow.machine import FORWARD_GUARDS, Flow, explain
-from workflow.vocabulary import Category, ExpertiseConclusion, Kind, NeedStatus, State, Trigger, Verdict
+from workflow.vocabulary import Category, Condition, ExpertiseConclusion, Kind, NeedStatus, State, Trigger, Verdict
 
 # Independent of the machine: which state each forward trigger is fired from (DOMAIN.md).
 SOURCE = {
@@ -44,6 +45,7 @@ DOMAIN_GUARDS = {
     Trigger.SOUMETTRE_VALIDATION: [
         "besoins_valides",
         "modele_economique",
+        "budget_equilibre",
         "locaux_identifies",
         "marches_mobilisables",
         "visite_terrain",
@@ -56,8 +58,8 @@ DOMAIN_GUARDS = {
         "avis_partenaire",
         "aucun_avis_defavorable",
     ],
-    Trigger.DEMANDER_EXPERTISE: ["association_declaree", "gouvernance_triptyque", "recrutement"],
-    Trigger.LABELLISER: ["expertise_sur_site", "avis_expertise_favorable"],
+    Trigger.DEMANDER_EXPERTISE: ["association_declaree", "gouvernance_triptyque", "recrutement", "reserves_levees"],
+    Trigger.LABELLISER: ["expertise_sur_site", "grille_expertise_complete", "avis_expertise_favorable"],
 }
 
 
@@ -82,14 +84,18 @@ REMOVALS: dict[str, tuple[Trigger, Callable[[Evidence], Evidence]]] = {
     ),
     "modele_economique": (
         Trigger.SOUMETTRE_VALIDATION,
-        lambda e: replace(e, study=complete_study(non_market_income=None)),
+        lambda e: replace(e, study=complete_study(annual_charges=0)),
+    ),
+    "budget_equilibre": (
+        Trigger.SOUMETTRE_VALIDATION,
+        lambda e: replace(e, study=complete_study(annual_charges=250_001)),
     ),
     "locaux_identifies": (
         Trigger.SOUMETTRE_VALIDATION,
         lambda e: replace(e, study=complete_study(premises_address=None)),
     ),
     "marches_mobilisables": (Trigger.SOUMETTRE_VALIDATION, lambda e: replace(e, markets=())),
-    "visite_terrain": (Trigger.SOUMETTRE_VALIDATION, lambda e: replace(e, site_visits=0)),
+    "visite_terrain": (Trigger.SOUMETTRE_VALIDATION, lambda e: replace(e, site_visits=())),
     "conclusion_favorable": (
         Trigger.SOUMETTRE_VALIDATION,
         lambda e: replace(e, study=complete_study(conclusion=Verdict.DEFAVORABLE)),
@@ -108,16 +114,36 @@ REMOVALS: dict[str, tuple[Trigger, Callable[[Evidence], Evidence]]] = {
         Trigger.DEMANDER_EXPERTISE,
         lambda e: replace(e, board_colleges=frozenset({Category.HABITANT, Category.COLLECTIVITE})),
     ),
-    "recrutement": (Trigger.DEMANDER_EXPERTISE, lambda e: replace(e, hires=0)),
+    "recrutement": (Trigger.DEMANDER_EXPERTISE, lambda e: replace(e, hires=())),
+    # A later expertise with reservations, one of them still open (the project came back after
+    # ajourner_label): the favourable first one no longer decides.
+    "reserves_levees": (
+        Trigger.DEMANDER_EXPERTISE,
+        lambda e: replace(
+            e,
+            expertises=(*e.expertises, expertise(ExpertiseConclusion.RESERVES, date(2026, 10, 1), order=7)),
+            reservations=(
+                ReservationFact(7, Condition.IMPLICATION_HABITANTS, None),
+                ReservationFact(7, Condition.PERENNITE_ECONOMIQUE, date(2026, 10, 20)),
+            ),
+        ),
+    ),
     # Removing the expertise entirely necessarily also removes its favourable conclusion.
     "expertise_sur_site": (Trigger.LABELLISER, lambda e: replace(e, expertises=())),
+    "grille_expertise_complete": (
+        Trigger.LABELLISER,
+        lambda e: replace(e, expertise_grades=full_grid()[:-1]),
+    ),
     "avis_expertise_favorable": (
         Trigger.LABELLISER,
         lambda e: replace(e, expertises=(expertise(ExpertiseConclusion.DEFAVORABLE),)),
     ),
 }
 # Guards whose evidence cannot be removed without failing another guard of the same trigger.
-ALSO_FAILS = {"expertise_sur_site": ["avis_expertise_favorable"]}
+ALSO_FAILS = {"expertise_sur_site": ["grille_expertise_complete", "avis_expertise_favorable"]}
+# Evidence whose removal also fails a guard of another trigger (a later expertise with reservations
+# is not favourable: labelliser refuses it too).
+CROSS_TRIGGER = {"besoins_identifies", "reserves_levees"}
 
 
 def test_domain_guard_table_matches_machine():
@@ -151,7 +177,7 @@ def test_removing_a_guards_evidence_fails_exactly_that_guard(code):
     assert codes(trigger, evidence) == [code, *ALSO_FAILS.get(code, [])]
     # The same evidence still satisfies every other forward trigger that does not read it.
     for other in DOMAIN_GUARDS:
-        if other is not trigger and code != "besoins_identifies":
+        if other is not trigger and code not in CROSS_TRIGGER:
             assert codes(other, evidence) == [], other
 
 
@@ -160,6 +186,9 @@ def test_unmet_guard_carries_its_french_message(code):
     trigger, remove = REMOVALS[code]
     unmet = explain(trigger.value, Flow(SOURCE[trigger].value), remove(complete_evidence()))
     guard = next(g for g in FORWARD_GUARDS[trigger] if g.code == code)
+    if code == "territoire_defini":  # its message says what this project's kind still lacks
+        assert unmet[0].code == code and unmet[0].message.startswith("Définissez le territoire")
+        return
     assert unmet[0] == Unmet(code, guard.message)
 
 
@@ -182,13 +211,14 @@ def test_empty_evidence_reports_all_four_definir_contours_guards_in_order():
 
 @pytest.mark.parametrize("trigger", list(DOMAIN_GUARDS), ids=str)
 def test_empty_evidence_reports_every_guard_of_every_trigger(trigger):
-    # With no approval at all, no unfavourable approval stands: that one guard is met.
-    expected = [c for c in DOMAIN_GUARDS[trigger] if c != "aucun_avis_defavorable"]
+    # With no approval at all, no unfavourable approval stands; with no expertise, no reservation is
+    # open: those guards are met.
+    expected = [c for c in DOMAIN_GUARDS[trigger] if c not in ("aucun_avis_defavorable", "reserves_levees")]
     assert codes(trigger, Evidence(kind=Kind.REGIE_DE_QUARTIER)) == expected
 
 
 def test_two_missing_pieces_report_two_codes():
-    evidence = replace(complete_evidence(), site_visits=0, markets=())
+    evidence = replace(complete_evidence(), site_visits=(), markets=())
     assert codes(Trigger.SOUMETTRE_VALIDATION, evidence) == ["marches_mobilisables", "visite_terrain"]
 
 
@@ -202,7 +232,7 @@ def test_two_missing_pieces_report_two_codes():
         (Kind.REGIE_DE_QUARTIER, ("93008",), (), False),
         (Kind.REGIE_DE_QUARTIER, (), ("QN09301M",), False),
         (Kind.REGIE_DE_TERRITOIRE, ("23001", "23002"), (), True),
-        (Kind.REGIE_DE_TERRITOIRE, ("23001",), (), False),  # "agissent sur plusieurs communes"
+        (Kind.REGIE_DE_TERRITOIRE, ("23001",), (), False),
         (Kind.REGIE_DE_TERRITOIRE, (), (), False),
         (Kind.REGIE_DE_TERRITOIRE, (), ("QN09301M",), False),
     ],
@@ -242,17 +272,28 @@ def test_a_need_still_to_study_does_not_block_lancer_faisabilite():
 @pytest.mark.parametrize("missing", ["annual_charges", "market_income", "non_market_income"])
 def test_modele_economique_needs_all_three_figures(missing):
     evidence = complete_evidence(study=complete_study(**{missing: None}))
+    assert codes(Trigger.SOUMETTRE_VALIDATION, evidence) == ["modele_economique", "budget_equilibre"]
+
+
+def test_zero_market_income_is_still_an_economic_model():
+    evidence = complete_evidence(study=complete_study(market_income=0, non_market_income=250_000))
+    assert codes(Trigger.SOUMETTRE_VALIDATION, evidence) == []
+
+
+def test_a_budget_of_zeros_is_no_economic_model():
+    evidence = complete_evidence(study=complete_study(annual_charges=0, market_income=0, non_market_income=0))
     assert codes(Trigger.SOUMETTRE_VALIDATION, evidence) == ["modele_economique"]
 
 
-def test_zero_income_is_still_an_economic_model():
+def test_zero_income_against_charges_is_not_balanced():
     evidence = complete_evidence(study=complete_study(market_income=0, non_market_income=0))
-    assert codes(Trigger.SOUMETTRE_VALIDATION, evidence) == []
+    assert codes(Trigger.SOUMETTRE_VALIDATION, evidence) == ["budget_equilibre"]
 
 
 def test_no_study_at_all_fails_the_three_study_guards():
     assert codes(Trigger.SOUMETTRE_VALIDATION, complete_evidence(study=None)) == [
         "modele_economique",
+        "budget_equilibre",
         "locaux_identifies",
         "conclusion_favorable",
     ]
@@ -485,11 +526,12 @@ def test_a_mouvement_pilot_does_not_count_as_a_triptyque_member():
             ),
             ["avis_expertise_favorable"],
         ),
-        ((), ["expertise_sur_site", "avis_expertise_favorable"]),
+        ((), ["expertise_sur_site", "grille_expertise_complete", "avis_expertise_favorable"]),
     ],
 )
 def test_latest_expertise_decides(expertises, expected):
-    assert codes(Trigger.LABELLISER, complete_evidence(expertises=expertises)) == expected
+    grades = tuple(g for x in expertises for g in full_grid(x.order))
+    assert codes(Trigger.LABELLISER, complete_evidence(expertises=expertises, expertise_grades=grades)) == expected
 
 
 # --- evidence is required by evidence guards --------------------------------------------------------

@@ -295,7 +295,7 @@ def test_suspend_resume_cycle_then_move_on():
 
 
 def test_available_lists_triggers_with_what_is_missing():
-    views = {v.trigger: v for v in available(Flow(S.FAISABILITE.value), complete_evidence(site_visits=0))}
+    views = {v.trigger: v for v in available(Flow(S.FAISABILITE.value), complete_evidence(site_visits=()))}
     assert set(views) == {T.SOUMETTRE_VALIDATION, T.REPRENDRE_CONTOURS, T.ABANDONNER, T.SUSPENDRE, T.REPRENDRE}
     assert views[T.SOUMETTRE_VALIDATION].dest is S.VALIDATION
     assert not views[T.SOUMETTRE_VALIDATION].allowed

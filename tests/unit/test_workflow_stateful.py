@@ -27,11 +27,18 @@ from workflow.errors import (
     TriggerNotAllowed,
     UnknownTrigger,
 )
-from workflow.vocabulary import BuyerCategory, Category, ExpertiseConclusion, Kind, NeedStatus, Verdict
+from workflow.vocabulary import BuyerCategory, Category, Condition, ExpertiseConclusion, Kind, NeedStatus, Verdict
 
 # --- the reference model, from DOMAIN.md -------------------------------------------------------
 # --- the reference model, from DOMAIN.md (tests/support/domain.py) ----------------------------
 TRIPTYQUE = {"habitant", "collectivite", "bailleur_social"}
+CONDITIONS = [
+    "ancrage_territorial",
+    "services_nouveaux",
+    "perennite_economique",
+    "cooperation_autonomie",
+    "implication_habitants",
+]
 MAX_REASON = 2000
 
 
@@ -47,29 +54,42 @@ class Record:
     activities: int = 0
     study: dict | None = None
     markets: list[tuple[str, str]] = field(default_factory=list)  # buyer name, buyer category
-    visits: int = 0
+    visits: list[date] = field(default_factory=list)
     approvals: list[tuple[int, str, date, int]] = field(default_factory=list)  # stakeholder, verdict, day, order
     association: tuple[str | None, date | None, str | None] | None = None
     colleges: list[str] = field(default_factory=list)
-    hires: int = 0
+    hires: list[date] = field(default_factory=list)  # start days
     expertises: list[tuple[date, str | None, int]] = field(default_factory=list)  # day, conclusion, order
+    grades: list[tuple[int, str]] = field(default_factory=list)  # expertise order, condition
+    reservations: list[tuple[int, str, date | None]] = field(default_factory=list)  # order, condition, lifted
 
     def category_of(self, sid: int) -> str:
         return next(c for i, c, _ in self.stakeholders if i == sid)
 
-    def standing(self) -> dict[int, str]:
-        """Latest verdict of each stakeholder (by date, then recording order)."""
+    def standing(self, as_of: date) -> dict[int, str]:
+        """Latest verdict of each stakeholder given by `as_of` (by date, then recording order)."""
         out: dict[int, str] = {}
         for sid, verdict, _day, _order in sorted(self.approvals, key=lambda a: (a[2], a[3])):
-            out[sid] = verdict
+            if _day <= as_of:
+                out[sid] = verdict
         return out
 
-    def met(self, code: str) -> bool:
+    def met(self, code: str, as_of: date | None = None) -> bool:
+        """DOMAIN.md's guard `code`, judged on what was recorded and dated by `as_of` (None: all)."""
+        day = as_of or date.max
         cats = {c for _, c, _ in self.stakeholders}
-        standing = self.standing()
+        standing = self.standing(day)
         favourable = {self.category_of(s) for s, v in standing.items() if v == "favorable"}
-        study = self.study or {}
-        latest = max(self.expertises, key=lambda x: (x[0], x[2]), default=None)
+        study = dict(self.study or {})
+        if study.get("conclusion_on") and study["conclusion_on"] > day:
+            study["conclusion"] = None
+        figures = [study.get(k) for k in ("charges", "market", "non_market")]
+        complete = self.study is not None and None not in figures
+        latest = max((x for x in self.expertises if x[0] <= day), key=lambda x: (x[0], x[2]), default=None)
+        association = self.association if self.association and (self.association[1] or date.min) <= day else None
+        open_reservations = latest is not None and any(
+            o == latest[2] and (lifted is None or lifted > day) for o, _, lifted in self.reservations
+        )
         return {
             "pilote_mouvement": any(c == "mouvement" and p for _, c, p in self.stakeholders),
             "groupe_habitants": "habitant" in cats,
@@ -81,23 +101,26 @@ class Record:
             "besoins_identifies": bool(self.needs),
             "activites_prioritaires": self.activities > 0,
             "besoins_valides": bool(self.needs) and "a_etudier" not in self.needs and "confirme" in self.needs,
-            "modele_economique": all(study.get(k) is not None for k in ("charges", "market", "non_market"))
-            and self.study is not None,
+            "modele_economique": complete and figures[0] > 0 and figures[1] >= 0 and figures[2] >= 0,
+            "budget_equilibre": complete and figures[1] + figures[2] >= figures[0],
             "locaux_identifies": bool(study.get("premises")),
             "marches_mobilisables": any(
                 name and cat in ("collectivite", "bailleur_social") for name, cat in self.markets
             ),
-            "visite_terrain": self.visits > 0,
+            "visite_terrain": any(d <= day for d in self.visits),
             "conclusion_favorable": study.get("conclusion") == "favorable",
             "avis_habitants": "habitant" in favourable,
             "avis_collectivite": "collectivite" in favourable,
             "avis_bailleur": "bailleur_social" in favourable,
             "avis_partenaire": "partenaire_socio_economique" in favourable,
             "aucun_avis_defavorable": "defavorable" not in standing.values(),
-            "association_declaree": self.association is not None and all(self.association),
+            "association_declaree": association is not None and all(association),
             "gouvernance_triptyque": set(self.colleges) >= TRIPTYQUE,
-            "recrutement": self.hires > 0,
+            "recrutement": any(d <= day for d in self.hires),
+            "reserves_levees": latest is None or latest[1] == "favorable" or not open_reservations,
             "expertise_sur_site": latest is not None,
+            "grille_expertise_complete": latest is not None
+            and {c for o, c in self.grades if o == latest[2]} >= set(CONDITIONS),
             "avis_expertise_favorable": latest is not None and latest[1] == "favorable",
         }[code]
 
@@ -119,20 +142,23 @@ class Record:
                 s["non_market"],
                 s["premises"],
                 Verdict(s["conclusion"]) if s["conclusion"] else None,
+                s.get("conclusion_on"),
             ),
             markets=tuple(ev.MarketFact(n, c) for n, c in self.markets),
-            site_visits=self.visits,
+            site_visits=tuple(self.visits),
             approvals=tuple(
                 ev.ApprovalFact(sid, Category(self.category_of(sid)), Verdict(v), d, o)
                 for sid, v, d, o in self.approvals
             ),
             association=None if self.association is None else ev.AssociationFact(*self.association),
             board_colleges=frozenset(Category(c) for c in self.colleges),
-            hires=self.hires,
+            hires=tuple(self.hires),
             expertises=tuple(
                 ev.ExpertiseFact(d, ("Claire Martin",), ExpertiseConclusion(c) if c else None, o)
                 for d, c, o in self.expertises
             ),
+            expertise_grades=tuple(ev.GradeFact(o, Condition(c)) for o, c in self.grades),
+            reservations=tuple(ev.ReservationFact(o, Condition(c), lifted) for o, c, lifted in self.reservations),
         )
 
 
@@ -144,13 +170,13 @@ def defined(trigger: str, state: str) -> bool:
     return state in STEPS  # abandonner, suspendre, reprendre: from any step
 
 
-def expected_unmet(trigger: str, suspended: bool, rec: Record) -> list[str]:
+def expected_unmet(trigger: str, suspended: bool, rec: Record, as_of: date | None = None) -> list[str]:
     codes = []
     if suspended and (trigger in FORWARD or trigger in BACKWARD or trigger == "suspendre"):
         codes.append("projet_suspendu")
     if trigger == "reprendre" and not suspended:
         codes.append("projet_actif")
-    codes += [c for c in GUARDS.get(trigger, []) if not rec.met(c)]
+    codes += [c for c in GUARDS.get(trigger, []) if not rec.met(c, as_of)]
     return codes
 
 
@@ -194,12 +220,14 @@ class WorkflowAgainstReference(RuleBasedStateMachine):
         communes=st.integers(0, 2),
         qpvs=st.integers(0, 2),
         activities=st.integers(0, 2),
-        visits=st.integers(0, 1),
-        hires=st.integers(0, 1),
+        visits=st.lists(st.integers(-3, 3), max_size=2),
+        hires=st.lists(st.integers(-3, 30), max_size=2),
     )
-    def set_counts(self, communes: int, qpvs: int, activities: int, visits: int, hires: int) -> None:
+    def set_counts(self, communes: int, qpvs: int, activities: int, visits: list[int], hires: list[int]) -> None:
+        """Visits and hires dated around today (a hire may start in the future)."""
         self.rec.communes, self.rec.qpvs, self.rec.activities = communes, qpvs, activities
-        self.rec.visits, self.rec.hires = visits, hires
+        self.rec.visits = [min(self.today, self.today + timedelta(days=d)) for d in visits]
+        self.rec.hires = [self.today + timedelta(days=d) for d in hires]
 
     @rule(needs=st.lists(st.sampled_from([n.value for n in NeedStatus]), max_size=3))
     def set_needs(self, needs: list[str]) -> None:
@@ -209,11 +237,12 @@ class WorkflowAgainstReference(RuleBasedStateMachine):
         study=st.none()
         | st.fixed_dictionaries(
             {
-                "charges": st.none() | st.just(400_000),
+                "charges": st.none() | st.sampled_from([0, 400_000]),
                 "market": st.none() | st.just(250_000),
-                "non_market": st.none() | st.just(150_000),
+                "non_market": st.none() | st.sampled_from([100_000, 150_000]),
                 "premises": st.sampled_from([None, "", "12 rue de l'Alma"]),
                 "conclusion": st.sampled_from([None, *[v.value for v in Verdict]]),
+                "conclusion_on": st.sampled_from([None, START]),
             }
         )
     )
@@ -255,6 +284,24 @@ class WorkflowAgainstReference(RuleBasedStateMachine):
         self.rec.expertises.append((self.today - timedelta(days=days_ago), conclusion, self.next_id))
         self.next_id += 1
 
+    @precondition(lambda self: self.rec.expertises)
+    @rule(conditions=st.lists(st.sampled_from(CONDITIONS), max_size=6))
+    def grade_latest_expertise(self, conditions: list[str]) -> None:
+        order = self.rec.expertises[-1][2]
+        self.rec.grades += [(order, c) for c in conditions]
+
+    @precondition(lambda self: self.rec.expertises)
+    @rule(condition=st.sampled_from(CONDITIONS))
+    def add_reservation(self, condition: str) -> None:
+        self.rec.reservations.append((self.rec.expertises[-1][2], condition, None))
+
+    @precondition(lambda self: self.rec.reservations)
+    @rule(data=st.data(), days_ago=st.integers(0, 3))
+    def lift_reservation(self, data: st.DataObject, days_ago: int) -> None:
+        i = data.draw(st.integers(0, len(self.rec.reservations) - 1))
+        order, condition, _ = self.rec.reservations[i]
+        self.rec.reservations[i] = (order, condition, self.today - timedelta(days=days_ago))
+
     @rule()
     def complete_current_step(self) -> None:
         """Record what DOMAIN.md asks before leaving the current step (so that runs go deep)."""
@@ -272,18 +319,27 @@ class WorkflowAgainstReference(RuleBasedStateMachine):
             r.communes, r.qpvs, r.activities, r.needs = 2, 1, 1, ["a_etudier"]
         elif self.state == "faisabilite":
             r.needs = ["confirme", "ecarte"][: max(1, len(r.needs))]
-            r.study = {"charges": 1, "market": 1, "non_market": 1, "premises": "ici", "conclusion": "favorable"}
+            r.study = {
+                "charges": 1,
+                "market": 1,
+                "non_market": 1,
+                "premises": "ici",
+                "conclusion": "favorable",
+                "conclusion_on": START,
+            }
             r.markets.append(("Vilogia", "bailleur_social"))
-            r.visits = 1
+            r.visits = [START]
         elif self.state == "validation":
             for category in ("habitant", "collectivite", "bailleur_social", "partenaire_socio_economique"):
                 r.stakeholders.append((self.next_id, category, False))
                 r.approvals.append((self.next_id, "favorable", self.today, self.next_id + 1))
                 self.next_id += 2
         elif self.state == "prefiguration":
-            r.association, r.colleges, r.hires = ("Association", START, "W595012345"), sorted(TRIPTYQUE), 1
+            r.association, r.colleges, r.hires = ("Association", START, "W595012345"), sorted(TRIPTYQUE), [START]
+            r.reservations = [(o, c, lifted or self.today) for o, c, lifted in r.reservations]
         elif self.state == "expertise":
             r.expertises.append((self.today, "favorable", self.next_id))
+            r.grades += [(self.next_id, c) for c in CONDITIONS]
             self.next_id += 1
 
     @rule(data=st.data())
@@ -327,12 +383,15 @@ class WorkflowAgainstReference(RuleBasedStateMachine):
             "future": self.today + timedelta(days=1),
         }[when]
         # What the reference expects, in DOMAIN.md's order: closed, not from here, guards, reason, date.
+        # Guards are judged as of the effective date (as of today when that date is impossible).
         text = (reason or "").strip()
+        day = effective or self.today
+        as_of = day if self.last <= day <= self.today else self.today
         if self.state in TERMINALS:
             expected: type[Exception] | None = ProjectClosed
         elif not defined(trigger, self.state):
             expected = TriggerNotAllowed
-        elif expected_unmet(trigger, self.suspended, self.rec):
+        elif expected_unmet(trigger, self.suspended, self.rec, as_of):
             expected = GuardsUnmet
         elif len(text) > MAX_REASON or (trigger in NEEDS_REASON and not text):
             expected = ReasonRequired
@@ -347,7 +406,7 @@ class WorkflowAgainstReference(RuleBasedStateMachine):
         except (ProjectClosed, TriggerNotAllowed, GuardsUnmet, ReasonRequired, EffectiveDateInvalid) as exc:
             assert type(exc) is expected, f"{trigger} from {self.state}: got {type(exc).__name__}, expected {expected}"
             if isinstance(exc, GuardsUnmet):
-                assert [u.code for u in exc.unmet] == expected_unmet(trigger, self.suspended, self.rec)
+                assert [u.code for u in exc.unmet] == expected_unmet(trigger, self.suspended, self.rec, as_of)
             return
         assert expected is None, f"{trigger} from {self.state} fired, expected {expected.__name__}"
         # The reference's move.
