@@ -102,6 +102,9 @@ class EvidenceKind:
     reads: tuple[str, ...] = ()  # default: (relation,)
     # One line of French that sums a row up on the project page; `names` maps stakeholder ids to names.
     summary: Callable[[Any, dict[int, str]], str] = field(default=lambda row, names: "", compare=False)
+    # verify (app/transitions/verify.py): whether a stored value that differs from the one its event
+    # recorded still agrees with it (row, column, recorded value); a commune's official name does.
+    agrees: Callable[[Any, str, Any], bool] | None = field(default=None, compare=False)
     # Date fields that default to the day of the write when a body leaves them out.
     today_default: tuple[str, ...] = ()
     # (date field, name field): when the date is set, the name is the actor's (who lifted a reservation).
@@ -140,6 +143,14 @@ def _resolve_commune(project: Project, values: dict[str, Any]) -> None:
 
     commune = resolve(values.get("insee_code"), values.get("name"))
     values["insee_code"], values["name"] = commune.code, commune.name
+
+
+def _commune_agrees(row: Commune, column: str, recorded: Any) -> bool:
+    """Migration 0006 gave communes whose code is known their official name: it agrees with the name
+    their event recorded (app.reference.verify)."""
+    from app.reference.verify import commune_name_agrees
+
+    return column == "name" and isinstance(recorded, str) and commune_name_agrees(row.insee_code, row.name, recorded)
 
 
 def _commune_summary(row: Commune, names: dict[int, str]) -> str:
@@ -276,6 +287,7 @@ KINDS: dict[str, EvidenceKind] = {
             fact="communes",
             facts=lambda p: tuple(ev.CommuneFact(c.insee_code, c.official) for c in p.communes),
             summary=_commune_summary,
+            agrees=_commune_agrees,
         ),
         EvidenceKind(
             "qpvs",

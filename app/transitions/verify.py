@@ -34,6 +34,7 @@ from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.evidence.registry import KINDS, EvidenceKind
 from app.feed.models import FeedCounter
 from app.projects.models import Event, OutboxMessage, Project, Replan
+from app.reference.verify import verify_territory
 from app.transitions.service import dates_of, recorded_transitions
 from workflow import deadlines as dl
 from workflow.errors import DomainError
@@ -478,6 +479,8 @@ def run(
                     by_project[p.id] = Finding(p.id, p.name, problems)
             uow.session.expunge_all()  # a batch at a time in memory
         general.problems += check_feed(uow.session)
+        for pid, problems in verify_territory(uow.session).items():  # région, département, communes: app/reference
+            by_project.setdefault(pid, Finding(pid, names.get(pid, "?"))).problems.extend(problems)
         if reading is not None:
             last = reading.last
             extra = list(reading.problems)

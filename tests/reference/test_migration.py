@@ -127,3 +127,30 @@ def test_a_commune_name_agrees_with_its_events_when_it_is_the_official_one() -> 
     assert commune_name_agrees("59999", "Ailleurs", "Ailleurs")
     assert not commune_name_agrees("59512", "Roubaix bis", "roubaix centre")
     assert not commune_name_agrees("59999", "Ailleurs", "Autre")
+
+
+def test_verify_accepts_the_official_name_migration_0006_wrote() -> None:
+    from app.evidence.models import Commune
+    from app.evidence.registry import KINDS
+
+    agrees = KINDS["communes"].agrees
+    assert agrees is not None
+    assert agrees(Commune(insee_code="59512", name="Roubaix"), "name", "roubaix centre")
+    assert not agrees(Commune(insee_code="59512", name="Roubaix bis"), "name", "roubaix centre")
+    assert not agrees(Commune(insee_code="59512", name="Roubaix"), "insee_code", "59513")
+
+
+def test_regieflow_verify_reports_a_region_that_is_not_a_real_one(client, session_factory) -> None:
+    from app.core.unit_of_work import UnitOfWorkFactory
+    from app.transitions.verify import verify
+    from tests.support.api import create_project
+
+    pid = uuid.UUID(create_project(client, name="Régie du Nord-Est")["id"])
+    clean = create_project(client, name="Régie de l'Alma")["id"]
+    assert verify(UnitOfWorkFactory(session_factory), checkpoints=False) == (2, [])
+    with session_factory() as session:  # as a database from before the data shipped may hold it
+        session.execute(sa.text("UPDATE projects SET region = 'Nord-Est' WHERE name = 'Régie du Nord-Est'"))
+        session.commit()
+    checked, findings = verify(UnitOfWorkFactory(session_factory), checkpoints=False)
+    assert checked == 2 and [f.project_id for f in findings] == [pid] and str(pid) != clean
+    assert "region 'Nord-Est' is not one of the 18 régions of the official geographic code" in findings[0].problems
