@@ -19,7 +19,7 @@ from app.authorization.rules import Ability
 from app.core.errors import NotFound
 from app.core.settings import Settings
 from app.core.unit_of_work import UnitOfWork
-from app.documents import service
+from app.documents import dossier, service
 from app.documents.kinds import ALLOWED_TYPES
 from app.documents.models import DocumentVersion
 from app.documents.schemas import DocumentPatch, DocumentRead, VersionRead, upload_body
@@ -311,6 +311,37 @@ def download_document_version(
 ) -> Response:
     version = service.version_of(service.get_document(uow, project_id, document_id), number)
     return file_response(version, settings)
+
+
+@router.get(
+    "/dossier",
+    name="download_dossier",
+    summary="The expertise dossier: a ZIP with a PDF summary, an index and the current version of every document",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The ZIP",
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        404: {"description": "No such project"},
+    },
+)
+def download_dossier(project_id: uuid.UUID, request: Request, uow: ReadUow, settings: SettingsDep) -> Response:
+    return dossier_response(uow, settings, project_id, request.app.state.clock)
+
+
+def dossier_response(uow: UnitOfWork, settings: Settings, project_id: uuid.UUID, clock: Any) -> Response:
+    now = clock.now()
+    p = service.get_project(uow, project_id)
+    try:
+        archive = dossier.build(uow, storage_for(settings), project_id, tz=settings.tz, now=now)
+    except FileNotFoundError:
+        raise NotFound("Un fichier du dossier manque dans le stockage (voir regieflow verify).") from None
+    headers = {
+        "Content-Disposition": content_disposition(dossier.dossier_filename(p.name, now)),
+        "X-Content-Type-Options": "nosniff",
+    }
+    return StreamingResponse(dossier.chunks_of(archive), media_type="application/zip", headers=headers)
 
 
 # --- downloads ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from app.core.errors import NotFound, PayloadTooLarge, PreconditionFailed
 from app.core.identifiers import parse_uuid
 from app.core.inputs import ascii_id
 from app.documents import service
-from app.documents.endpoints import evidence_id_of, file_response, new_file
+from app.documents.endpoints import dossier_response, evidence_id_of, file_response, new_file
 from app.documents.kinds import CONSULTANT_KINDS, EXPECTED, KINDS, STEP_OF_KIND
 from app.documents.repository import DocumentRepository
 from app.documents.storage import storage_for
@@ -84,12 +84,12 @@ def _evidence_choices(p: Project) -> list[tuple[str, str]]:
         kind = EVIDENCE_KINDS[name]
         related = getattr(p, kind.relation)
         rows = ([related] if related is not None else []) if kind.singleton else list(related)
-        for row in rows:
+        for row, ident in zip(rows, service.evidence_ids(p, name), strict=True):
             try:
                 text = kind.summary(row, names)
             except Exception:  # a summary is for display only
-                text = f"n° {row.id}"
-            choices.append((f"{name}:{row.id}", f"{kind.label} — {text}"[:120]))
+                text = f"n° {ident}"
+            choices.append((f"{name}:{ident}", f"{kind.label} — {text}"[:120]))
     return choices
 
 
@@ -283,6 +283,13 @@ def _download(request: Request, project_id: str, document_id: str, number: int |
     with unit_of_work(request, write=False) as uow:
         version = service.version_of(service.get_document(uow, pid, doc_id), number)
         return file_response(version, request.app.state.settings)
+
+
+@router.get("/projets/{project_id}/dossier-expertise", name="page_dossier_download")
+def dossier_page(request: Request, project_id: str, principal: PageUser) -> Response:
+    pid = _pid(project_id)
+    with unit_of_work(request, write=False) as uow:
+        return dossier_response(uow, request.app.state.settings, pid, request.app.state.clock)
 
 
 @router.get(BASE + "/{document_id}/contenu", name="page_document_download")

@@ -24,6 +24,8 @@ from app.documents.storage import Storage, Stored
 from app.evidence.registry import KINDS as EVIDENCE_KINDS
 from app.projects.models import Project
 from app.projects.service import get_project, load_for_write, record_change
+
+__all__ = ["get_project"]
 from workflow.errors import InvalidInput
 
 EXPERTISE_REFUSAL = "Seul un consultant du Mouvement des Régies peut déposer un rapport d'expertise."
@@ -88,10 +90,20 @@ def _check_evidence(p: Project, evidence_kind: str | None, evidence_id: int | No
     kind = EVIDENCE_KINDS.get(evidence_kind)
     if kind is None:
         raise InvalidInput(f"Type d'élément inconnu : « {evidence_kind} ».", "evidence_kind")
-    related = getattr(p, kind.relation)
-    rows = ([related] if related is not None else []) if kind.singleton else related
-    if not any(getattr(r, "id", None) == evidence_id for r in rows):
+    if not any(ident == evidence_id for ident in evidence_ids(p, evidence_kind)):
         raise InvalidInput(f"Élément introuvable dans ce projet ({kind.label}).", "evidence_id")
+
+
+SINGLETON_ID = 1  # a project's one record of a singleton kind (feasibility, association) is referred to as 1
+
+
+def evidence_ids(p: Project, evidence_kind: str) -> list[int]:
+    """The ids a document may name for this kind of evidence of project `p` (its relation loaded)."""
+    kind = EVIDENCE_KINDS[evidence_kind]
+    related = getattr(p, kind.relation)
+    if kind.singleton:
+        return [SINGLETON_ID] if related is not None else []
+    return [r.id for r in related]
 
 
 def _store(

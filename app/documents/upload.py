@@ -47,6 +47,7 @@ class Spooled:
     sha256: str = ""
     head: bytes = b""
     text: bool = True
+    complete: bool = False  # the file part reached its closing boundary
     error: str | None = None  # a French reason why the body could not be read (the route answers it)
 
 
@@ -134,6 +135,7 @@ class _Reader:
             self.text.feed(b"", final=True)
             self.result.text = self.text.ok
             self.result.sha256 = self.digest.hexdigest()
+            self.result.complete = True
             return
         if self.name is not None and self.name not in self.result.fields:
             try:
@@ -224,6 +226,8 @@ class UploadBodies:
             result.error = refusal.message
         except (FormParserError, ValueError):
             result.error = "Formulaire multipart illisible."
+        if result.file is not None and not result.complete and result.error is None:
+            result.error = "Envoi incomplet : le fichier n'a pas été reçu en entier."
         if result.file is not None:
             result.file.seek(0)
         await self._forward(scope, receive, send, result)

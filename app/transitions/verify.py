@@ -31,6 +31,8 @@ from app.core.keys import derived_keys
 from app.core.security import CHAIN_PURPOSE, hash_of_event
 from app.core.settings import Settings, get_settings
 from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.documents.storage import storage_for
+from app.documents.verify import verify_documents
 from app.evidence.registry import KINDS, EvidenceKind
 from app.feed.models import FeedCounter
 from app.projects.models import Event, OutboxMessage, Project, Replan
@@ -481,6 +483,7 @@ def run(
         general.problems += check_feed(uow.session)
         for pid, problems in verify_territory(uow.session).items():  # région, département, communes: app/reference
             by_project.setdefault(pid, Finding(pid, names.get(pid, "?"))).problems.extend(problems)
+        general.problems += verify_documents(uow, storage_for(settings))  # files of documents (issue 14)
         if reading is not None:
             last = reading.last
             extra = list(reading.problems)
