@@ -83,6 +83,7 @@ def describe(exc: Exception) -> str | None:
     from typer._click.exceptions import ClickException, UsageError
 
     from app.core.errors import Refusal
+    from app.core.keys import KeyUnavailable
 
     if isinstance(exc, UsageError):
         where = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
@@ -90,6 +91,8 @@ def describe(exc: Exception) -> str | None:
     if isinstance(exc, ClickException):
         return f"Error: {_one_line(exc.format_message())}"
     if isinstance(exc, UserError):
+        return f"Error: {_one_line(str(exc))}"
+    if isinstance(exc, KeyUnavailable):  # the server key (webhook secrets, the event chain, checkpoints)
         return f"Error: {_one_line(str(exc))}"
     if isinstance(exc, Refusal):
         return f"Refused: {_one_line(getattr(exc, 'message', str(exc)))}"

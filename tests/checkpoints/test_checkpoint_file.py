@@ -227,3 +227,20 @@ def test_checkpoint_and_verify_commands(client, db, cli_env) -> None:
     assert "✗ database" in r.output and "3 project(s) checked, 1 with discrepancies." in r.output
     r = cli_env.invoke(cli, ["checkpoint"])
     assert r.exit_code == 1 and "No checkpoint written" in r.output and "went back" in r.output, r.output
+
+
+@pytest.mark.parametrize("command", [["verify"], ["checkpoint"], ["rechain"]])
+def test_a_server_key_that_cannot_be_read_is_one_line(tmp_path, command) -> None:
+    from app.core.migrate import upgrade
+    from tests.fixtures.cli import error_line, invoke_cli
+
+    url = f"sqlite:///{tmp_path / 'keyless.db'}"
+    upgrade(url)
+    (tmp_path / "secret.key").write_text("short\n", encoding="ascii")
+    env = {
+        "REGIEFLOW_DATABASE_URL": url,
+        "REGIEFLOW_SECRET_KEY": None,
+        "REGIEFLOW_SECRET_KEY_FILE": str(tmp_path / "secret.key"),
+    }
+    line = error_line(invoke_cli(command, env=env))
+    assert line.startswith(f"Error: Clé du serveur trop courte dans {tmp_path / 'secret.key'}"), line
