@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -58,18 +59,28 @@ def _one_line(value: Any) -> Any:
 
 OneLine = BeforeValidator(_one_line)  # refuses control characters,
 ONE_LINE = Field(json_schema_extra={"pattern": SINGLE_LINE_PATTERN})  # and says so in the OpenAPI document
+# The spaces that Python's str.strip() and pydantic's strip_whitespace take away, control characters
+# aside (no text takes them), as a regular-expression class body that Python and JavaScript read alike.
+SPACE = r"\t\n\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# A single-line value that must not be blank: spaces are stripped before min_length=1 is checked, so
+# "   " is refused; the document says so (at least one character that is neither a space nor a control).
+_LINE_CHAR = r"[^\x00-\x1f\x7f-\x9f]"
+NON_BLANK_LINE_PATTERN = rf"^{_LINE_CHAR}*[^{SPACE}\x00-\x1f\x7f-\x9f]{_LINE_CHAR}*$"
+NON_BLANK_LINE = Field(json_schema_extra={"pattern": NON_BLANK_LINE_PATTERN})
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), OneLine, ONE_LINE]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), OneLine, NON_BLANK_LINE]
 
 
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), OneLine, ONE_LINE]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), OneLine, NON_BLANK_LINE]
 
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), OneLine, ONE_LINE]
 
 
-Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), OneLine, ONE_LINE]
+Address = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), OneLine, NON_BLANK_LINE
+]
 
 
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
@@ -84,22 +95,85 @@ Email = Annotated[
 ]
 
 
-Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), OneLine, ONE_LINE]
+Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), OneLine, NON_BLANK_LINE]
 
 
 Departement = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^([0-9]{2}|2[AB]|97[0-9])$")]
 
 
-InseeCode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_wrap(identifiers.insee_code))]
+def either_case(pattern: str) -> str:
+    """`pattern` (a regular expression on capitals, as workflow.identifiers writes them) reading ASCII
+    letters in either case: `W` becomes `[Ww]`, `[0-9A-Z]` becomes `[0-9A-Z0-9a-z]`."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+        elif char == "[":
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1 : end]
+            lower = body.lower() if "\\" not in body and not body.startswith("^") else body
+            out.append(f"[{body}{lower if lower != body else ''}]")
+            i = end + 1
+        else:
+            out.append(f"[{char}{char.lower()}]" if char.isascii() and char.isupper() else char)
+            i += 1
+    return "".join(out)
 
 
-QpvCode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_wrap(identifiers.qpv_code))]
+def identifier_pattern(regex: re.Pattern[str]) -> str:
+    """The JSON Schema pattern of what a workflow.identifiers check accepts: it strips surrounding spaces
+    and reads letters in either case before matching `regex` (anchored ^…$). Derived from the check's
+    own regular expression, so that the document follows the rule wherever it changes."""
+    inner = regex.pattern.removeprefix("^").removesuffix("$")
+    return rf"^[{SPACE}]*(?:{either_case(inner)})[{SPACE}]*$"
 
 
-Rna = Annotated[str, StringConstraints(max_length=12), AfterValidator(_wrap(identifiers.rna))]
+# The identifiers' patterns as the OpenAPI document declares them. Spaces are spelled out (SPACE):
+# `\s` differs between Python and JavaScript regular expressions, and the control characters among
+# Python's spaces are refused by every body anyway.
+INSEE_PATTERN = identifier_pattern(identifiers.INSEE_RE)  # 5 digits, or 2A/2B + 3 digits (Corsica)
+QPV_PATTERN = identifier_pattern(identifiers.QPV_RE)
+RNA_PATTERN = identifier_pattern(identifiers.RNA_RE)  # W + 9 digits or capital letters (W2A1000123)
+SIRET_PATTERN = rf"^[{SPACE}.]*(?:[0-9][{SPACE}.]*){{14}}$"  # 14 digits, spaces and dots aside; and the Luhn key
 
 
-Siret = Annotated[str, StringConstraints(max_length=20), AfterValidator(_wrap(identifiers.siret))]
+def _declared(pattern: str, description: str) -> Any:
+    return Field(json_schema_extra={"pattern": pattern}, description=description)
+
+
+InseeCode = Annotated[
+    str,
+    StringConstraints(max_length=10),
+    AfterValidator(_wrap(identifiers.insee_code)),
+    _declared(INSEE_PATTERN, "INSEE commune code: 5 digits, or 2A/2B and 3 digits (Corsica)."),
+]
+
+
+QpvCode = Annotated[
+    str,
+    StringConstraints(max_length=10),
+    AfterValidator(_wrap(identifiers.qpv_code)),
+    _declared(QPV_PATTERN, "QPV code, e.g. QP059036."),
+]
+
+
+Rna = Annotated[
+    str,
+    StringConstraints(max_length=12),
+    AfterValidator(_wrap(identifiers.rna)),
+    _declared(RNA_PATTERN, "RNA number: W and 9 characters, e.g. W595012345."),
+]
+
+
+Siret = Annotated[
+    str,
+    StringConstraints(max_length=20),
+    AfterValidator(_wrap(identifiers.siret)),
+    _declared(SIRET_PATTERN, "SIRET number: 14 digits whose Luhn check digit is right."),
+]
 
 
 def _not_a_boolean(value: Any) -> Any:
@@ -168,8 +242,31 @@ def controlled(value: Any) -> bool:
 UNSTORABLE = "Caractère interdit : caractère nul (U+0000) ou texte qui n'est pas de l'Unicode valide."
 
 
+# The JSON Schema pattern of any text a body takes (what Body._no_control refuses), for the document.
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+
+
+def _declare_text(schema: dict[str, Any]) -> None:
+    """Give every string property of a body's schema without a pattern of its own the pattern that
+    Body._no_control enforces (OneLine fields declare their stricter one), in lists and nullables too."""
+
+    def visit(node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        if node.get("type") == "string" and not {"pattern", "enum", "const", "format"} & node.keys():
+            node["pattern"] = TEXT_PATTERN
+        for key in ("anyOf", "oneOf", "allOf"):
+            for child in node.get(key, ()):
+                visit(child)
+        for key in ("items", "additionalProperties"):
+            visit(node.get(key))
+
+    for prop in schema.get("properties", {}).values():
+        visit(prop)
+
+
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_declare_text)
 
     @field_validator("*", mode="before")
     @classmethod

@@ -11,8 +11,6 @@ from app.accounts import admin_endpoints as admin
 from app.accounts import admin_pages
 from app.accounts import endpoints as auth
 from app.accounts import pages as accounts_pages
-from app.assessments import endpoints as assessments
-from app.assessments import pages as assessments_pages
 from app.authorization.rules import PUBLIC, RULES
 from app.calendars import endpoints as calendars
 from app.core.clock import Clock
@@ -27,12 +25,11 @@ from app.exchange import dump_endpoints as dump
 from app.exchange import export_endpoints as exports
 from app.exchange import import_endpoints as imports
 from app.feed import endpoints as feed
-from app.http import health, openapi, problems
+from app.http import docs, health, openapi, problems
 from app.http.middleware import BodyReadTimeout, BodySizeLimit, HeaderSizeLimit, SecurityHeaders
 from app.idempotency.middleware import IdempotencyMiddleware
 from app.projects import endpoints as projects_endpoints
 from app.projects import pages as projects_pages
-from app.reference import endpoints as reference
 from app.transitions import description as transitions_description
 from app.transitions import endpoints as transitions_endpoints
 from app.transitions import pages as transitions_pages
@@ -47,7 +44,6 @@ API_ROUTERS = (
     transitions_endpoints.router,
     evidence.router,
     documents.router,
-    assessments.router,
     transitions_description.router,
     health.router,
     auth.router,
@@ -58,7 +54,6 @@ API_ROUTERS = (
     dump.router,
     webhooks.router,
     feed.router,
-    reference.router,
 )
 
 
@@ -88,7 +83,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         title="regieflow",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served by app.http.docs, from local assets (no CDN)
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -106,6 +101,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     for router in page_routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "templates" / "static")), name="static")
+    docs.install(app)
     app.add_middleware(IdempotencyMiddleware)  # inside the body limit: it reads the body to fingerprint it
     # Reads the whole body within REGIEFLOW_BODY_TIMEOUT_SECONDS before anything inside sees it (408 otherwise);
     # inside the body limit, so what it buffers is never more than REGIEFLOW_MAX_BODY_BYTES.
@@ -139,7 +135,6 @@ def page_routers() -> tuple[APIRouter, ...]:
         transitions_pages.router,
         evidence_pages.router,
         documents_pages.router,
-        assessments_pages.router,
         admin_pages.router,
     )
 

@@ -1,8 +1,8 @@
 """Contract tests: schemathesis generates requests from the app's own OpenAPI document and checks that
 no answer is a 5xx and that every answer is one the document gives (status code, media type, schema).
 
-Bounded and reproducible (schemathesis.toml: a fixed seed, a few examples per operation, no coverage
-or stateful phase), authenticated with an unrestricted consultant key; .ci/run runs the same
+Bounded and reproducible (schemathesis.toml: a fixed seed, a few examples per operation, every check,
+positive and negative data), authenticated with an unrestricted consultant key; .ci/run runs the same
 configuration with the schemathesis command line against a served instance.
 
 One test per operation; they share one database state for the module (a project a few steps in),
@@ -21,13 +21,8 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.core.parameters import ParameterLocation
 
 from app.core.database import make_session_factory
 from app.core.settings import Settings
@@ -75,13 +70,40 @@ def test_the_api_keeps_its_contract(case, contract) -> None:
     # Random project ids only ever meet a 404: point the project's sub-resources (its evidence, history,
     # schedule) at the real project so that the generated bodies reach the services. Transitions keep
     # their random ids (a generated `abandonner` would close the project for every later operation).
-    if case.path_parameters and "project_id" in case.path_parameters and "/transitions/" not in case.path:
+    # (Not when the path is the schema-violating part of a negative case: it would make it valid.)
+    path_is_negative = case.meta is not None and case.meta.is_negative_at(ParameterLocation.PATH)
+    if (
+        case.path_parameters
+        and "project_id" in case.path_parameters
+        and "/transitions/" not in case.path
+        and not path_is_negative
+    ):
         case.path_parameters["project_id"] = project_id
-    case.call_and_validate(
-        app=app,
-        headers=headers,
-        checks=[not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance],
-    )
+    # Checks that send requests of their own (without credentials, with another method…) reach the app
+    # through the schema's transport: bind it to the app, as schemathesis.openapi.from_asgi would.
+    case.operation.schema.app = app
+    # Every check of schemathesis.toml (all of them), and one of ours on the 422 it lets valid data get.
+    case.call_and_validate(app=app, headers=headers, additional_checks=[only_business_refusals])
+
+
+# What schemathesis.toml lets schema-valid data be refused with (422): a rule of the service that JSON
+# Schema cannot say (`donnee_invalide`, raised by a service), or one of these checks of a body's field
+# against more than a format: a SIRET's check digit, a commune of the official geographic code.
+BUSINESS_MESSAGES = ("Numéro SIRET invalide : 14 chiffres dont la clé de contrôle", "Code INSEE inconnu : ")
+
+
+def only_business_refusals(ctx: Any, response: Any, case: Any) -> bool | None:
+    """Schema-valid data refused with 422 must be refused by a business rule, never by a check of the
+    request's shape that the document fails to declare (a pattern, a length, a bound, a type)."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive or response.status_code != 422:
+        return None
+    body = response.json()
+    if body.get("code") == "donnee_invalide":
+        return None
+    shape = [e for e in body.get("errors", []) if not str(e.get("message", "")).startswith(BUSINESS_MESSAGES)]
+    assert not shape, f"schema-valid data refused for an undeclared rule: {shape}"
+    return None
 
 
 # --- what the contract tests found (each answered 500 before its fix) --------------------------------

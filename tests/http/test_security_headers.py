@@ -88,8 +88,8 @@ def test_anonymous_reaches_only_the_login_page_health_and_openapi(app, anon_clie
         ("GET", "/connexion"),
         (("GET", f"{API_PREFIX}/health")),
         ("GET", "/openapi.json"),
-        ("GET", "/docs"),
-        ("GET", "/docs/oauth2-redirect"),  # the documentation of the API
+        ("GET", "/docs"),  # the documentation of the API, and its start-up script (app.http.docs)
+        ("GET", "/docs/init.js"),
         ("GET", "/static"),  # the login page's style sheet
     }, answered
     assert refused == {r.name for r in api_routes() if RULES[r.name].need != "public"}  # every API route: 401
