@@ -56,3 +56,15 @@ def _checkpoint_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     settings = sys.modules.get("app.core.settings")
     if settings is not None:
         settings.get_settings.cache_clear()
+
+
+# --- documents (app/documents) ------------------------------------------------------------------------
+_documents_dirs = iter(range(1, 1 << 62))
+
+
+@pytest.fixture(autouse=True)
+def _documents_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own REGIEFLOW_DOCUMENTS_DIR: an upload made by any test (the route walk's, say) never
+    lands in the home directory."""
+    path = tmp_path_factory.getbasetemp() / "documents" / str(next(_documents_dirs))
+    monkeypatch.setenv("REGIEFLOW_DOCUMENTS_DIR", str(path))

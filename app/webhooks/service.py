@@ -47,6 +47,11 @@ EventType = Literal[
     "evidence.deleted",
     "plan.changed",
     "deadline.status_changed",
+    # documents of a project (app/documents)
+    "document.created",
+    "document.version_added",
+    "document.updated",
+    "document.deleted",
 ]
 
 

@@ -159,6 +159,22 @@ def _evidence_kind(path: str) -> str | None:
     return parts[3] if len(parts) > 3 and parts[1] == "projects" and parts[3] in KINDS else None
 
 
+# Documents of a project (app/documents, issue 14): (body, allowed status). Uploads are multipart, so the
+# matrix's JSON body is answered 415 once access is granted; document 1 does not exist (404).
+DOCUMENT_CALLS: dict[str, tuple[Any, tuple[int, ...] | None]] = {
+    "upload_document": (None, (415,)),
+    "list_documents": (None, None),
+    "get_document": (None, (404,)),
+    "update_document": ({"title": "Statuts"}, (404,)),
+    "delete_document": (None, (404,)),
+    "upload_document_version": (None, (415,)),
+    "list_document_versions": (None, (404,)),
+    "download_document": (None, (404,)),
+    "download_document_version": (None, (404,)),
+    "download_dossier": (None, None),
+}
+
+
 def calls_for(route: Any, ctx: Ctx) -> list[Call]:
     """The requests that exercise one route, for each target that makes sense."""
     name, path = route.name, route.path
@@ -206,6 +222,10 @@ def calls_for(route: Any, ctx: Ctx) -> list[Call]:
             if not probe:
                 body = None
             out.append(Call(name, method, url.format(**params), body, t, None, (422,) if probe else status, probe))
+            continue
+        if name in DOCUMENT_CALLS:  # documents (app/documents): see DOCUMENT_CALLS
+            body, st = DOCUMENT_CALLS[name]
+            out.append(Call(name, method, url.format(**params, document_id=1, number=1), body, t, None, st or status))
             continue
         if name == "fire_transition":
             for trigger, body, st in (
