@@ -315,6 +315,7 @@ RULES: dict[str, Rule] = {
     "list_reference_departements": Rule(AUTHENTICATED),
     "search_reference_communes": Rule(AUTHENTICATED),
     "get_reference_commune": Rule(AUTHENTICATED),
+    "page_update_territory": Rule(Ability.WRITE, "région and département of a project, from the official lists"),
 }
 
 

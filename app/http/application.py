@@ -30,6 +30,7 @@ from app.http.middleware import BodyReadTimeout, BodySizeLimit, HeaderSizeLimit,
 from app.idempotency.middleware import IdempotencyMiddleware
 from app.projects import endpoints as projects_endpoints
 from app.projects import pages as projects_pages
+from app.reference import endpoints as reference
 from app.transitions import description as transitions_description
 from app.transitions import endpoints as transitions_endpoints
 from app.transitions import pages as transitions_pages
@@ -54,6 +55,7 @@ API_ROUTERS = (
     dump.router,
     webhooks.router,
     feed.router,
+    reference.router,
 )
 
 

@@ -32,7 +32,7 @@ from app.http.dependencies import actor_of, unit_of_work
 from app.http.problems import STATUS
 from app.projects import service as projects_service
 from app.projects.models import Event, Project
-from app.projects.schemas import PlanBody, ProjectCreate
+from app.projects.schemas import PlanBody, ProjectCreate, ProjectUpdate
 from app.projects.service import create_project_as, get_project, plan_of, project_read
 from app.reference.cog import cog
 from app.transitions.schemas import TransitionsRead
@@ -572,6 +572,7 @@ class Failure:
     effective_on: str = ""
     replan: dict[str, str] | None = None
     field: str | None = None
+    territory: dict[str, str] | None = None  # the région and département the user chose
 
 
 @router.get("/projets/{project_id}", name="page_project")
@@ -629,6 +630,7 @@ def _project_context(
         "can_write": can_write,
         "is_consultant": is_consultant,
         "can_replan": Ability.REPLAN in abilities and not closed,
+        "territory": _territory_context(p, can_write and not closed),
         "primary": [a for a in actions if a["forward"]],
         "others": [a for a in actions if not a["forward"]],
         "not_writer": NOT_WRITER,
@@ -781,6 +783,53 @@ def _form_values(request: Request, names: tuple[str, ...] | None = None) -> dict
     form = request.state.form
     keys = names if names is not None else tuple(k for k in form if k != "csrf")
     return {k: (v if isinstance(v := form.get(k), str) else "")[:6000] for k in keys}
+
+
+# --- the project's territory: région and département, chosen from the official lists ---------------
+FLASH_MESSAGES["territoire"] = "Le territoire du projet (région, département) a été modifié."
+
+
+def _territory_context(p: Project, can_edit: bool) -> dict[str, Any]:
+    data = cog()
+    dep = data.departement(p.departement) if p.departement else None
+    return {
+        "departement_label": f"{dep.code} — {dep.name}" if dep else (p.departement or "—"),
+        "region_official": data.region_named(p.region) is not None,
+        "can_edit": can_edit,
+        "regions": regions() if can_edit else [],
+        "departement_groups": departement_groups() if can_edit else [],
+    }
+
+
+@router.post("/projets/{project_id}/territoire", name="page_update_territory")
+def update_territory(request: Request, project_id: str, principal: PageUser) -> Response:
+    pid = _project_id(project_id)
+    values = _form_values(request, ("region", "departement", "version"))
+    try:
+        try:
+            body = ProjectUpdate(region=values["region"].strip(), departement=values["departement"].strip() or None)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = str(error.get("loc", ("region",))[0])
+            message = translate(error) if error.get("type") == "value_error" else FIELD_MESSAGES.get(field, "")
+            raise InvalidInput(message or "Valeur invalide.", field) from None
+        assert body.region is not None
+        projects_service.check_region(principal, body.region, "placer un projet")
+        with _uow(request, write=True) as uow:
+            projects_service.update_project(
+                uow,
+                pid,
+                body,
+                expected_version=form_version(values["version"]),
+                actor=actor_of(request),
+                clock=request.app.state.clock,
+            )
+    except NotFound:
+        raise
+    except Refusal as exc:
+        failure = Failure(_status_of(exc), exc.message, field=getattr(exc, "field", None), territory=values)
+        return _project_response(request, principal, pid, failure=failure)
+    raise PageRedirect(f"/projets/{pid}?ok=territoire#fiche")
 
 
 @router.post("/projets/{project_id}/plan", name="page_replan")

@@ -267,3 +267,55 @@ def test_an_unknown_code_on_the_page_offers_the_communes_it_may_mean(consultant,
     assert doc.by_id("titre-recherche-commune").text == "Communes proches"
     assert doc.by_id("ajouter-75056") is not None
     assert client.get(f"{API}/projects/{pid}/communes").json() == []
+
+
+def test_the_project_page_changes_region_and_departement_from_the_lists(app, consultant, client) -> None:
+    pid = create_project(client)["id"]  # Hauts-de-France, 59
+    doc = parse(consultant.get(f"/projets/{pid}").text)
+    assert doc.by_id("fiche-departement").text == "59 — Nord"
+    region = doc.by_id("territoire-region")
+    assert region.tag == "select" and len(_options(region)) == 18
+    assert next(o for o in region.find_all("option") if o.has("selected")).get("value") == "Hauts-de-France"
+    departement = doc.by_id("territoire-departement")
+    assert next(o for o in departement.find_all("option") if o.has("selected")).get("value") == "59"
+    url = f"/projets/{pid}/territoire"
+    version = client.get(f"{API}/projects/{pid}").json()["version"]
+    form = {"csrf": consultant.csrf, "version": str(version)}
+    r = consultant.post(url, data=form | {"region": "Bretagne", "departement": "59"})
+    assert r.status_code == 422
+    doc = parse(r.text)
+    assert "Le département 59 (Nord) est en région Hauts-de-France, pas en Bretagne." in doc.by_id("erreur").text
+    assert doc.by_id("modifier-territoire").has("open")  # what was chosen is shown again
+    assert next(o for o in doc.by_id("territoire-region").find_all("option") if o.has("selected")).get("value") == (
+        "Bretagne"
+    )
+    r = consultant.post(url, data=form | {"region": "Atlantide", "departement": ""})
+    assert r.status_code == 422 and "Région inconnue" in parse(r.text).by_id("erreur").text
+    r = consultant.post(url, data=form | {"region": "Bretagne", "departement": "29"})
+    assert r.status_code == 303 and r.headers["location"] == f"/projets/{pid}?ok=territoire#fiche"
+    read = client.get(f"{API}/projects/{pid}").json()
+    assert (read["region"], read["departement"], read["version"]) == ("Bretagne", "29", version + 1)
+    r = consultant.post(url, data=form | {"region": "Bretagne", "departement": ""})  # the version read before
+    assert r.status_code == 412
+
+
+def test_a_reader_sees_the_territory_but_cannot_change_it(app, client) -> None:
+    pid = create_project(client)["id"]
+    with browser(app, "olivier@example.fr", [("observateur", None, None)]) as c:
+        doc = parse(c.get(f"/projets/{pid}").text)
+        assert doc.by_id("fiche-departement").text == "59 — Nord" and doc.by_id("form-territoire") is None
+        r = c.post(f"/projets/{pid}/territoire", data={"csrf": c.csrf, "region": "Bretagne", "departement": "29"})
+        assert r.status_code == 403
+    assert client.get(f"{API}/projects/{pid}").json()["region"] == "Hauts-de-France"
+
+
+def test_a_region_typed_before_the_lists_is_shown_as_such(app, consultant, client) -> None:
+    import sqlalchemy as sa
+
+    pid = create_project(client, name="Régie du Nord-Est")["id"]
+    with app.state.session_factory() as session:
+        session.execute(sa.text("UPDATE projects SET region = 'Nord-Est' WHERE name = 'Régie du Nord-Est'"))
+        session.commit()
+    doc = parse(consultant.get(f"/projets/{pid}").text)
+    assert "absente du code officiel géographique" in doc.by_id("fiche-region").text
+    assert _options(doc.by_id("territoire-region"))[0] == ""  # nothing chosen for it: the person picks one

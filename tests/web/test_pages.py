@@ -581,11 +581,11 @@ def test_new_project_form(app, client) -> None:
         assert {n.get("name") for n in form.find_all("input") if n.get("type") != "hidden"} >= {
             "name",
             "kind",
-            "region",
-            "departement",
             "lead_name",
             "started_on",
         }
+        # région and département are chosen from the official lists (app/reference)
+        assert {n.get("name") for n in form.find_all("select")} >= {"region", "departement"}
         assert form.one("textarea").get("name") == "description"
         # Invalid: French messages beside the fields, what was typed kept.
         bad = form_data(form, name="", region="Hauts-de-France", departement="596", lead_name="Nadia Bouzid")
@@ -593,7 +593,7 @@ def test_new_project_form(app, client) -> None:
         assert r.status_code == 422
         page = html_of(r)
         assert page.by_id("erreur-name").text == "Indiquez le nom du projet (200 caractères au plus)."
-        assert page.by_id("erreur-departement").text.startswith("Numéro de département invalide")
+        assert page.by_id("erreur-departement").text.startswith("Département inconnu")
         assert page.by_id("champ-name").get("aria-invalid") == "true"
         assert page.by_id("champ-lead_name").get("value") == "Nadia Bouzid"
         r = c.post(
