@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.reference.cog import cog
 from tests.support.accounts import browser
@@ -319,3 +321,33 @@ def test_a_region_typed_before_the_lists_is_shown_as_such(app, consultant, clien
     doc = parse(consultant.get(f"/projets/{pid}").text)
     assert "absente du code officiel géographique" in doc.by_id("fiche-region").text
     assert _options(doc.by_id("territoire-region"))[0] == ""  # nothing chosen for it: the person picks one
+
+
+PROJECT_INPUTS = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from([r.name for r in cog().regions] + [d.code for d in cog().departements]),
+    st.builds(lambda r: r.upper().replace("-", " "), st.sampled_from([r.name for r in cog().regions])),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(region=PROJECT_INPUTS, departement=st.one_of(st.none(), PROJECT_INPUTS))
+def test_any_region_and_departement_is_a_project_or_a_french_422(client, region: str, departement: str | None) -> None:
+    body = {"name": "Régie", "kind": "regie_de_territoire", "region": region, "departement": departement}
+    r = client.post(f"{API}/projects", json=body)
+    assert r.status_code in (201, 422), r.text
+    data = cog()
+    official = data.region(region.strip()) if len(region.strip()) <= 100 else None
+    dep = data.departement(departement) if departement is not None and len(departement.strip()) <= 10 else None
+    if r.status_code == 201:
+        created = r.json()
+        assert official is not None and created["region"] == official.name
+        assert created["departement"] == (dep.code if dep else None)
+        assert dep is None or dep.region == official.code
+    else:
+        problem = r.json()
+        assert problem["errors"] and all(e["message"] for e in problem["errors"])
+        expected_ok = official is not None and (
+            departement is None or (dep is not None and dep.region == official.code)
+        )
+        assert not expected_ok, problem
