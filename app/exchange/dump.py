@@ -42,6 +42,14 @@ FORMAT_VERSION = 1
 EXCLUDED = frozenset({"web_sessions", "login_throttles", "idempotency_keys"})
 
 
+# --- documents (app/documents, issue 14) ----------------------------------------------------------------
+# Their metadata is exported like any table: titles, kinds, versions, storage keys, sizes and SHA-256.
+# The files are not in the dump: they travel beside it (copy REGIEFLOW_DOCUMENTS_DIR, or the S3 bucket,
+# with the export; docs/RELIABILITY.md §8), and `regieflow verify` after the import checks that every
+# file a version names is there and unchanged.
+FILES_TRAVEL_BESIDE = frozenset({"documents", "document_versions"})
+
+
 BATCH = 1000
 
 
