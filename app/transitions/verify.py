@@ -310,9 +310,10 @@ def _evidence_rows(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID
 
 
 def replay_evidence(events: list[Event]) -> tuple[dict[str, dict[Any, dict[str, Any]]], list[str]]:
-    """The evidence rows the events describe, by kind and row id: the values each row was created with,
-    updated by the changes recorded after, until it was deleted. A singleton kind holds one row at most
-    (recording it again replaces its values). Also the problems of the events themselves."""
+    """The evidence rows the events describe, by kind and row id: the values each row was created with
+    (a column the creation did not set holds its default: a reservation not lifted yet has no
+    `lifted_on`), updated by the changes recorded after, until it was deleted. A singleton kind holds
+    one row at most (recording it again replaces its values). Also the problems of the events."""
     rows: dict[str, dict[Any, dict[str, Any]]] = defaultdict(dict)
     problems: list[str] = []
     for e in events:
@@ -335,12 +336,27 @@ def replay_evidence(events: list[Event]) -> tuple[dict[str, dict[Any, dict[str, 
         elif e.type == "evidence.created":
             if kind.singleton:
                 of_kind.clear()
-            of_kind[rid] = dict(values)
+            of_kind[rid] = defaults_of(kind) | values
         else:
             if kind.singleton and rid not in of_kind:
                 of_kind.clear()
-            of_kind.setdefault(rid, {}).update(values)
+            of_kind.setdefault(rid, defaults_of(kind)).update(values)
     return rows, problems
+
+
+def defaults_of(kind: EvidenceKind) -> dict[str, Any]:
+    """What a new row of the kind holds in the columns its creation does not set: None, or the column's
+    constant default. Keys, and columns whose default is computed, are left out (not comparable)."""
+    out: dict[str, Any] = {}
+    for column in kind.model.__table__.columns:
+        if column.primary_key or column.name == "project_id" or column.server_default is not None:
+            continue
+        default = column.default
+        if default is None:
+            out[column.name] = None
+        elif getattr(default, "is_scalar", False):
+            out[column.name] = default.arg
+    return out
 
 
 def _row_name(kind: EvidenceKind, rid: Any) -> str:
