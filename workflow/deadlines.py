@@ -14,6 +14,7 @@ from typing import TypedDict
 
 from dateutil.relativedelta import relativedelta
 
+from workflow.errors import InvalidInput
 from workflow.vocabulary import (
     DEFAULT_HORIZON_MONTHS,
     DEFAULT_STEP_MONTHS,
@@ -51,6 +52,18 @@ class Plan:
 
     def as_dict(self) -> PlanDict:
         return {"step_months": {s.value: self.months(s) for s in STEPS}, "horizon_months": self.horizon_months}
+
+
+def check_plan(step_months: Mapping[str, int], horizon_months: int) -> None:
+    """A plan whose step months add up to more than its horizon is refused (DOMAIN.md): it would be late
+    on the day it is made."""
+    total = sum(step_months.values())
+    if total > horizon_months:
+        raise InvalidInput(
+            f"Les durées des étapes totalisent {total} mois, au-delà de l'horizon de {horizon_months} mois : le "
+            "projet serait en retard dès aujourd'hui. Allongez l'horizon ou raccourcissez des étapes.",
+            "horizon_months",
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -346,12 +346,18 @@ def mermaid() -> str:
     for name, event in MACHINE.events.items():
         for source, transitions in event.transitions.items():
             for tr in transitions:
-                if tr.dest is None:
-                    lines.append(f"    {source} --> {source}: {name}")
+                if tr.dest is None:  # suspendre, reprendre: their pause guard (projet_suspendu, projet_actif)
+                    codes = [_guard(c).code for c in tr.conditions]
+                    lines.append(f"    {source} --> {source}: {name}" + (f" [{', '.join(codes)}]" if codes else ""))
                     continue
+                # projet_suspendu guards every step change: said once, in a note, not on every arrow
                 codes = [_guard(c).code for c in tr.conditions if c.func not in (g.NOT_SUSPENDED, g.IS_SUSPENDED)]
                 label = name + (f" [{', '.join(codes)}]" if codes else "")
                 lines.append(f"    {source} --> {tr.dest}: {label}")
     for s in TERMINAL:
         lines.append(f"    {s.value} --> [*]")
+    lines.append(
+        f"    note right of {State.GROUPE_PROJET.value}: {g.NOT_SUSPENDED.code} — aucun changement d'étape "
+        f"pendant une suspension ; {g.IS_SUSPENDED.code} — reprendre suppose une suspension"
+    )
     return "\n".join(lines)

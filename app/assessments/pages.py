@@ -53,7 +53,22 @@ def grid_context(p: Project) -> dict[str, Any]:
                 "self_count": len(line.history),
                 "expert_level": EXPERT_LEVEL_LABELS[ExpertLevel(rating.level)] if rating else None,
                 "expert_comment": rating.comment if rating else None,
-                "reservations": line.reservations,
+                # plain values: the page renders after the unit of work has closed
+                "reservations": [
+                    {
+                        name: getattr(r, name)
+                        for name in (
+                            "id",
+                            "description",
+                            "response",
+                            "responded_on",
+                            "lifted_on",
+                            "lifted_how",
+                            "lifted_by",
+                        )
+                    }
+                    for r in line.reservations
+                ],
             }
         )
     return {

@@ -234,6 +234,16 @@ class Settings(BaseSettings):
         return v
 
     @model_validator(mode="after")
+    def _plan_fits(self) -> Settings:
+        """The default plan's steps fit in its horizon (DOMAIN.md; workflow.deadlines.check_plan)."""
+        if sum(self.step_months.values()) > self.horizon_months:
+            raise ValueError(
+                f"step_months add up to {sum(self.step_months.values())} months, more than horizon_months "
+                f"({self.horizon_months}): every project would be late on the day it starts"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _pages(self) -> Settings:
         if self.default_page_size > self.max_page_size:
             raise ValueError("default_page_size cannot exceed max_page_size")

@@ -28,6 +28,14 @@ from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel
 from stdnum import luhn
 
+from app.assessments.schemas import (
+    ExpertiseAssessmentIn,
+    ReservationIn,
+    ReservationPatch,
+    ReservationResponseIn,
+    SelfAssessmentIn,
+)
+from app.assessments.service import report_on_reservation
 from app.core.clock import Actor, Clock, FixedClock
 from app.core.settings import Settings
 from app.core.unit_of_work import UnitOfWorkFactory
@@ -59,11 +67,14 @@ from app.transitions.service import fire_transition
 from workflow.vocabulary import (
     BuyerCategory,
     Category,
+    Condition,
     Conventionnement,
     ExpertiseConclusion,
+    ExpertLevel,
     Initiator,
     Kind,
     NeedStatus,
+    SelfLevel,
     State,
     Trigger,
     Verdict,
@@ -189,9 +200,9 @@ class _Story:
         day: date = self.start + relativedelta(months=months) + timedelta(days=days)  # dateutil ships no types
         return day
 
-    def _call(self, day: date, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _call(self, day: date, fn: Callable[..., Any], *args: Any, actor: Actor = DEMO_ACTOR, **kwargs: Any) -> Any:
         with self.demo.uows() as uow:
-            return fn(uow, *args, actor=DEMO_ACTOR, clock=self.demo.clock_at(day), **kwargs)
+            return fn(uow, *args, actor=actor, clock=self.demo.clock_at(day), **kwargs)
 
     @property
     def pid(self) -> Any:
@@ -379,6 +390,7 @@ class _Story:
                 "Les trois collèges sont présents et actifs ; le projet social et économique "
                 "répond à la charte nationale.",
             )
+            self.grade(day, {c: (ExpertLevel.ATTEINT, "Conforme à la charte.") for c in Condition})
         self.done.add(step)
 
     def forward(self, trigger: Trigger, day: date, *, prepare_days: int = 12) -> None:
@@ -386,6 +398,54 @@ class _Story:
         assert self.project is not None
         self.complete(State(self.project.state), day - timedelta(days=prepare_days))
         self.fire(day, trigger)
+
+    # -- the label's success conditions (app/assessments) ------------------------------------------
+    def self_assess(self, day: date, levels: dict[Condition, tuple[SelfLevel, str]]) -> None:
+        """The project group's own reading of some conditions (a new reading keeps the former ones)."""
+        for condition, (level, comment) in levels.items():
+            self.add(day, "self-assessments", SelfAssessmentIn(condition=condition, level=level, comment=comment))
+
+    def grade(self, day: date, levels: dict[Condition, tuple[ExpertLevel, str]]) -> None:
+        """The latest expertise rates the five conditions."""
+        for condition, (level, comment) in levels.items():
+            body = ExpertiseAssessmentIn(
+                expertise_id=self.expertises[-1], condition=condition, level=level, comment=comment
+            )
+            self.add(day, "expertise-assessments", body)
+
+    def reserve(self, day: date, condition: Condition, description: str) -> int:
+        """A reservation of the latest expertise (recorded by the consultant)."""
+        body = ReservationIn(expertise_id=self.expertises[-1], condition=condition, description=description)
+        row = self.add(day, "reservations", body)
+        return int(row.id)
+
+    def respond(self, day: date, reservation: int, what: str) -> None:
+        """The project group reports what it did about a reservation."""
+        p, _ = self._call(
+            day,
+            report_on_reservation,
+            self.pid,
+            reservation,
+            ReservationResponseIn(response=what),
+            expected_version=None,
+        )
+        self.project = p
+
+    def lift(self, day: date, reservation: int, how: str) -> None:
+        """The pilot, a Mouvement consultant, marks the reservation lifted (lifted_by: their name)."""
+        consultant = Actor("system", "demo", f"{self.site.pilot} ({MOUVEMENT})")
+        body = ReservationPatch(lifted_on=day, lifted_how=how)
+        p, _ = self._call(
+            day,
+            update_evidence,
+            self.pid,
+            KINDS["reservations"],
+            reservation,
+            body,
+            expected_version=None,
+            actor=consultant,
+        )
+        self.project = p
 
     def replan(self, day: date, months: dict[State, int], reason: str) -> None:
         assert self.project is not None
@@ -598,7 +658,7 @@ GRENOBLE = Site(
     qpvs=(("QP038015", "Villeneuve – Village Olympique"),),
     needs=("Gestion urbaine de proximité", "Emplois pour les habitants des galeries"),
     activities=("Entretien des galeries et des parkings", "Médiation et accueil"),
-    budget=(560_000, 300_000, 240_000),
+    budget=(540_000, 300_000, 240_000),  # balanced: income covers the charges (budget_equilibre)
     premises="Galerie de l'Arlequin, 38100 Grenoble",
     markets=(
         Market("Entretien des parkings de l'Arlequin", "Actis", BUY_B, 120_000),
@@ -1032,11 +1092,42 @@ def _labelled(st: _Story) -> None:
     st.forward(F.LANCER_FAISABILITE, st.on(6, 20))
     st.forward(F.SOUMETTRE_VALIDATION, st.on(14))
     st.forward(F.LANCER_PREFIGURATION, st.on(17), prepare_days=20)
+    st.self_assess(
+        st.on(8),
+        {
+            Condition.ANCRAGE_TERRITORIAL: (SelfLevel.EN_COURS, "Le conseil citoyen porte le projet."),
+            Condition.PERENNITE_ECONOMIQUE: (SelfLevel.NON_ATTEINT, "Marchés encore à négocier."),
+            Condition.IMPLICATION_HABITANTS: (SelfLevel.EN_COURS, "Deux habitantes dans le groupe projet."),
+        },
+    )
     st.forward(F.DEMANDER_EXPERTISE, st.on(28, 15), prepare_days=40)
+    st.self_assess(
+        st.on(29),
+        {
+            Condition.ANCRAGE_TERRITORIAL: (SelfLevel.ATTEINT, "Locaux au cœur de l'Alma, ouverts aux habitants."),
+            Condition.SERVICES_NOUVEAUX: (SelfLevel.ATTEINT, "Entretien des halls et petite maintenance."),
+            Condition.PERENNITE_ECONOMIQUE: (SelfLevel.ATTEINT, "Budget équilibré, deux marchés signés."),
+            Condition.COOPERATION_AUTONOMIE: (SelfLevel.EN_COURS, "Vilogia est à la fois administrateur et client."),
+            Condition.IMPLICATION_HABITANTS: (SelfLevel.ATTEINT, "La présidente est habitante du quartier."),
+        },
+    )
     st.expertise(
         st.on(31),
         ExpertiseConclusion.FAVORABLE,
         "Gouvernance tripartite solide, activité économique équilibrée, forte implication des habitantes.",
+    )
+    st.grade(
+        st.on(31),
+        {
+            Condition.ANCRAGE_TERRITORIAL: (ExpertLevel.ATTEINT, "Régie connue et identifiée dans le quartier."),
+            Condition.SERVICES_NOUVEAUX: (ExpertLevel.ATTEINT, "Des services que personne ne rendait."),
+            Condition.PERENNITE_ECONOMIQUE: (ExpertLevel.ATTEINT, "Recettes marchandes à 57 % du budget."),
+            Condition.COOPERATION_AUTONOMIE: (
+                ExpertLevel.PARTIEL,
+                "Un seul bailleur commande l'essentiel des marchés : diversifier les clients.",
+            ),
+            Condition.IMPLICATION_HABITANTS: (ExpertLevel.ATTEINT, "Habitants salariés et administrateurs."),
+        },
     )
     st.fire(st.on(31, 20), F.LABELLISER)
 
@@ -1175,37 +1266,65 @@ def _adjourned(st: _Story) -> None:
     st.forward(F.SOUMETTRE_VALIDATION, st.on(15))
     st.forward(F.LANCER_PREFIGURATION, st.on(18))
     st.forward(F.DEMANDER_EXPERTISE, st.on(28), prepare_days=60)
+    st.self_assess(
+        st.on(27),
+        {c: (SelfLevel.ATTEINT, "Selon le groupe projet, la condition est remplie.") for c in Condition},
+    )
     st.expertise(
         st.on(29),
         ExpertiseConclusion.RESERVES,
         "Le collège des habitants ne siège pas encore réellement au conseil d'administration.",
+    )
+    first_grid = {c: (ExpertLevel.ATTEINT, "Conforme à la charte.") for c in Condition}
+    first_grid[Condition.IMPLICATION_HABITANTS] = (
+        ExpertLevel.NON_ATTEINT,
+        "Les habitants administrateurs ne viennent pas aux conseils.",
+    )
+    st.grade(st.on(29), first_grid)
+    governance = st.reserve(
+        st.on(29),
+        Condition.IMPLICATION_HABITANTS,
+        "Faire siéger réellement le collège des habitants au conseil d'administration.",
     )
     st.fire(
         st.on(29, 10),
         F.AJOURNER_LABEL,
         "Expertise avec réserves : la place des habitants dans la gouvernance doit être renforcée.",
     )
+    st.self_assess(
+        st.on(29, 20),
+        {Condition.IMPLICATION_HABITANTS: (SelfLevel.EN_COURS, "Nouvelle administratrice en cours de désignation.")},
+    )
     st.add(st.on(30, 15), "board-members", BoardMemberIn(name="Fatma Yilmaz", college=H, office="Administratrice"))
+    st.respond(
+        st.on(30, 20),
+        governance,
+        "Une habitante élue administratrice en assemblée générale ; le conseil se réunit en soirée pour que les "
+        "habitants salariés puissent y siéger.",
+    )
+    st.lift(st.on(31, 10), governance, "Procès-verbaux des deux derniers conseils : trois habitants présents.")
     st.fire(st.on(32), F.DEMANDER_EXPERTISE)
     st.expertise(
         st.on(33, 20),
         ExpertiseConclusion.FAVORABLE,
         "Les réserves sont levées : trois habitants administrateurs, dont la présidente.",
     )
+    st.grade(st.on(33, 20), {c: (ExpertLevel.ATTEINT, "Conforme à la charte.") for c in Condition})
 
 
 def _replanned(st: _Story) -> None:
-    """Mulhouse: préfiguration re-planned to 16 months, which puts the label beyond the horizon."""
+    """Mulhouse: préfiguration re-planned to 16 months, the expertise shortened to fit the horizon."""
     st.create()
     st.forward(F.DEFINIR_CONTOURS, st.on(3))
     st.forward(F.LANCER_FAISABILITE, st.on(7))
     st.forward(F.SOUMETTRE_VALIDATION, st.on(15))
     st.forward(F.LANCER_PREFIGURATION, st.on(18))
     st.prefiguration(st.on(18, 25), hire=False)
-    st.replan(
+    st.replan(  # a plan longer than its horizon is refused: the four months come from the expertise
         st.on(19, 15),
-        {State.PREFIGURATION: 16},
-        "Recrutement de la direction reporté faute de financement du poste avant le prochain exercice.",
+        {State.PREFIGURATION: 16, State.EXPERTISE: 2},
+        "Recrutement de la direction reporté faute de financement du poste avant le prochain exercice ; "
+        "l'expertise sera préparée pendant la préfiguration.",
     )
 
 

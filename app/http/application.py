@@ -11,6 +11,8 @@ from app.accounts import admin_endpoints as admin
 from app.accounts import admin_pages
 from app.accounts import endpoints as auth
 from app.accounts import pages as accounts_pages
+from app.assessments import endpoints as assessments
+from app.assessments import pages as assessments_pages
 from app.authorization.rules import PUBLIC, RULES
 from app.calendars import endpoints as calendars
 from app.core.clock import Clock
@@ -45,6 +47,7 @@ API_ROUTERS = (
     transitions_endpoints.router,
     evidence.router,
     documents.router,
+    assessments.router,
     transitions_description.router,
     health.router,
     auth.router,
@@ -137,6 +140,7 @@ def page_routers() -> tuple[APIRouter, ...]:
         transitions_pages.router,
         evidence_pages.router,
         documents_pages.router,
+        assessments_pages.router,
         admin_pages.router,
     )
 

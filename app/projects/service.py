@@ -197,6 +197,7 @@ def replan(
     months = {k.value: v for k, v in body.step_months.items()}
     if set(months) != {st.value for st in State if st not in TERMINAL}:
         raise InvalidInput("Donnez la durée (en mois) de chacune des six étapes.", "step_months")
+    dl.check_plan(months, body.horizon_months)  # a plan longer than its horizon is refused (DOMAIN.md)
     before = plan_of(p).as_dict()
     p.step_months, p.horizon_months = months, body.horizon_months
     refresh_index(p)

@@ -106,6 +106,7 @@ def test_invalid_projects_are_refused_with_every_problem(app, client: TestClient
     bad["evidence"][11]["update"] = "inconnu"  # needs update
     bad["evidence"][15]["data"]["stakeholder"] = "personne"  # approval
     bad["evidence"].append({"kind": "licornes", "on": "2023-05-10", "data": {}})
+    unknown = len(bad["evidence"]) - 1
     bad["transitions"][0]["effective_on"] = "2099-01-01"
     r = client.post(
         f"{API}/imports/projects", json={"projects": [bad, {"project": {"name": "Sans le reste"}, "surprise": 1}]}
@@ -120,7 +121,7 @@ def test_invalid_projects_are_refused_with_every_problem(app, client: TestClient
         "evidence.5.data.insee_code",
         "evidence.11.update",
         "evidence.15.data.stakeholder",
-        "evidence.25.kind",
+        f"evidence.{unknown}.kind",
         "transitions.0.effective_on",
     }, fields
     assert {e["field"] for e in second["errors"]} >= {"surprise", "project.kind", "project.region"}
@@ -181,7 +182,7 @@ def test_who_may_import_what(app, client: TestClient) -> None:
     ).json()
     user_id, _ = add_user(app, "porteur@example.fr", [("porteur", uuid.UUID(other["id"]), None)])
     project = doc["projects"][0]
-    project["evidence"] = [e for e in project["evidence"] if e["kind"] != "expertises"]
+    project["evidence"] = [e for e in project["evidence"] if e["kind"] not in ("expertises", "expertise-assessments")]
     project["transitions"] = project["transitions"][:-2]
     refused = copy.deepcopy(doc["projects"][1])
     with TestClient(app, raise_server_exceptions=False) as c:

@@ -458,6 +458,7 @@ def test_mermaid_lists_every_state_trigger_and_guard():
     for guards in FORWARD_GUARDS.values():
         for guard in guards:
             assert guard.code in text
+    assert "projet_suspendu" in text and "projet_actif" in text
     assert f"[*] --> {S.GROUPE_PROJET.value}" in text
     for state in TERMINAL:
         assert f"{state.value} --> [*]" in text
@@ -474,8 +475,10 @@ def test_mermaid_edges_match_the_domain_table():
     assert "faisabilite --> contours: reprendre_contours" in lines
     for state in STEPS:
         assert f"{state.value} --> abandonnee: abandonner" in lines
-        assert f"{state.value} --> {state.value}: suspendre" in lines
-        assert f"{state.value} --> {state.value}: reprendre" in lines
+        assert f"{state.value} --> {state.value}: suspendre [projet_suspendu]" in lines
+        assert f"{state.value} --> {state.value}: reprendre [projet_actif]" in lines
+    # the pause guards, documented once for every step change
+    assert any(line.startswith("note right of groupe_projet: projet_suspendu") for line in lines)
 
 
 # --- replay mode (check_guards=False) --------------------------------------------------------------
