@@ -94,7 +94,7 @@ KIND_FIELD_LABELS: dict[str, dict[str, str]] = {
 FIELD_HINTS: dict[str, str] = {
     "insee_code": "5 caractères, par exemple 59512.",
     "code": "QP ou QN suivi de 6 caractères, par exemple QP059036.",
-    "rna": "W suivi de 9 chiffres, par exemple W595012345.",
+    "rna": "W suivi de 9 chiffres ou lettres majuscules, par exemple W595012345 ou W2A1000123.",
     "siret": "14 chiffres, facultatif.",
     "experts": "Un nom par ligne.",
     "is_amo_pilot": "Uniquement pour un consultant du Mouvement des Régies.",
