@@ -166,6 +166,9 @@ class UploadBodies:
         if ctype != b"multipart/form-data" or not boundary:
             await self.app(scope, receive, send)  # the route explains that a multipart form is expected
             return
+        if b"authorization" not in headers and b"cookie" not in headers:
+            await self.app(scope, receive, send)  # no credentials: the body limits apply, the route answers 401
+            return
         settings = scope["app"].state.settings
         max_file: int = settings.documents_max_file_bytes
         timeout: float = settings.body_timeout_seconds

@@ -207,3 +207,27 @@ def test_the_name_and_content_type_never_decide(client: TestClient, content: byt
             .strip('"')
             .endswith("." + ALLOWED_TYPES[expected])
         )
+
+
+def test_idempotency_key_tells_two_files_apart(client: TestClient, documents_dir: Path) -> None:
+    pid = create_project(client)["id"]
+    url = f"{API}/projects/{pid}/documents"
+    content = pdf_bytes("A")
+    first = client.post(url, files={"file": ("a.pdf", content)}, headers={"Idempotency-Key": "depot-1"})
+    assert first.status_code == 201, first.text
+    again = client.post(url, files={"file": ("a.pdf", content)}, headers={"Idempotency-Key": "depot-1"})
+    assert again.status_code == 201 and again.headers.get("Idempotency-Replayed") == "true"
+    assert again.json()["id"] == first.json()["id"]
+    other = client.post(url, files={"file": ("a.pdf", pdf_bytes("B"))}, headers={"Idempotency-Key": "depot-1"})
+    assert_problem(other, 422, "idempotence_cle_reutilisee")
+    assert len(client.get(url).json()) == 1
+    assert len(stored_files(documents_dir)) == 1
+
+
+def test_without_credentials_the_body_limits_apply(anon_client: TestClient, client: TestClient) -> None:
+    from tests.documents.conftest import MAX_FILE
+
+    pid = create_project(client)["id"]
+    url = f"{API}/projects/{pid}/documents"
+    assert_problem(anon_client.post(url, files={"file": ("a.txt", b"texte")}), 401)
+    assert_problem(anon_client.post(url, files={"file": ("a.txt", b"a" * MAX_FILE)}), 413)
