@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.fernet import Fernet, MultiFernet
@@ -63,10 +64,16 @@ def _read_or_create(path: Path) -> str:
     return key
 
 
+@lru_cache(maxsize=8)
+def _key_file(path: Path) -> str:
+    """The development key file, read once per process (a changed file takes effect on restart)."""
+    return _read_or_create(path)
+
+
 def master_key(settings: Settings) -> str:
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value().strip()
-    return _read_or_create(settings.secret_key_file)
+    return _key_file(settings.secret_key_file)
 
 
 def master_keys(settings: Settings) -> list[str]:

@@ -40,19 +40,20 @@ def unit_of_work(request: Request, *, write: bool = True, effect: bool = True) -
     the same transaction as the effect. `effect=False`: a write that is not the request's effect (the
     access check recording a key's last use, a login counting a failure) does not carry it."""
     factory: sessionmaker[Session] = request.app.state.session_factory
+    settings = request.app.state.settings  # the server key's source (the event chain)
     if not write:
-        return UnitOfWork(factory, write=False)
+        return UnitOfWork(factory, write=False, settings=settings)
     if not effect:
-        return UnitOfWork(factory)
+        return UnitOfWork(factory, settings=settings)
     from app.idempotency.middleware import hooks_for
 
-    return UnitOfWork(factory, before_commit=hooks_for(request))
+    return UnitOfWork(factory, before_commit=hooks_for(request), settings=settings)
 
 
 def uow_factory(request: Request) -> UnitOfWorkFactory:
     """Units of work on the application's database, for a route that needs several (a full export)."""
     factory: sessionmaker[Session] = request.app.state.session_factory
-    return UnitOfWorkFactory(factory)
+    return UnitOfWorkFactory(factory, request.app.state.settings)
 
 
 async def _write_uow(request: Request) -> UnitOfWork:
