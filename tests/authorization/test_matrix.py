@@ -145,6 +145,7 @@ SPECIAL_STATUS: dict[str, tuple[int, ...]] = {
     "rotate_webhook_secret": (200,),
     "redeliver_webhook": (202,),
     "import_projects": (200,),  # a report, whatever became of each project
+    "search_reference_communes": (422,),  # allowed, then `q` is missing (app/reference)
 }
 # Evidence items and writes are probed rather than performed (each real one reloads the whole file of
 # evidence, and the matrix sends some two thousand requests): item 0 fails path validation and an unknown

@@ -79,7 +79,11 @@ def test_lead_then_consultant_take_a_project_to_the_label(page, app) -> None:
         region.select_option("Hauts-de-France")
     else:
         region.fill("Hauts-de-France")
-    page.fill("#champ-departement", "59")
+    departement = page.locator("#champ-departement")
+    if departement.evaluate("e => e.tagName") == "SELECT":  # chosen from the official list (app/reference)
+        departement.select_option("59")
+    else:
+        departement.fill("59")
     page.click("#bouton-creer")
     page.wait_for_load_state()
     match = re.search(r"/projets/([0-9a-f-]{36})", page.url)

@@ -123,6 +123,7 @@ def test_409_territory_of_a_regie_de_quartier_needs_a_qpv(client) -> None:
     for pid in (quartier, territoire):
         post(client, f"/projects/{pid}/communes", {"insee_code": "59512", "name": "Roubaix"})
         post(client, f"/projects/{pid}/needs", {"label": "Entretien"})
+    post(client, f"/projects/{territoire}/communes", {"insee_code": "59599"})  # a Régie de Territoire: two
     problem = assert_problem(client.post(f"{API}/projects/{quartier}/transitions/lancer_faisabilite"), 409)
     assert [u["code"] for u in problem["unmet"]] == ["territoire_defini", "activites_prioritaires"]
     problem = assert_problem(client.post(f"{API}/projects/{territoire}/transitions/lancer_faisabilite"), 409)

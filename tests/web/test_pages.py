@@ -78,7 +78,7 @@ def test_portfolio_lists_late_and_at_risk_first_with_counts(demo, demo_ids) -> N
     }  # no Administration for a consultant
     assert doc.one("nav", aria_label="Navigation principale").find("a", aria_current="page").text == "Portefeuille"
     rows = rows_of(doc)
-    assert len(rows) == len(demo_ids) == 15
+    assert len(rows) == len(demo_ids) == 16
     statuses = [r.get("data-status") for r in rows]
     assert statuses == sorted(statuses, key=SEVERITY.__getitem__), statuses  # late, at risk, on time, closed
     assert statuses[0] == "en_retard"
@@ -110,7 +110,7 @@ def test_portfolio_lists_late_and_at_risk_first_with_counts(demo, demo_ids) -> N
         a.get("data-state"): int(a.one("span", cls="count").text) for a in doc.by_id("comptes-etape").find_all("a")
     }
     assert steps == {st.value: by_state[st.value] for st in State}
-    assert "15 projets" in doc.by_id("resultats").text
+    assert "16 projets" in doc.by_id("resultats").text
     assert doc.by_id("pagination") is None
 
 
@@ -136,7 +136,7 @@ def test_portfolio_filters_search_and_pagination(demo, demo_ids) -> None:
         doc = get_page(c, "/projets?q=personne+ne+s+appelle+ainsi")
         assert rows_of(doc) == [] and doc.by_id("aucun-projet") is not None
         # Unknown values are ignored rather than refused.
-        assert len(rows_of(get_page(c, "/projets?statut=bizarre&etape=x&type=y&tri=z&page=abc"))) == 15
+        assert len(rows_of(get_page(c, "/projets?statut=bizarre&etape=x&type=y&tri=z&page=abc"))) == 16
 
         # Pagination keeps the filters and the order.
         page1 = get_page(c, "/projets?par_page=10&tri=name")
@@ -148,7 +148,7 @@ def test_portfolio_filters_search_and_pagination(demo, demo_ids) -> None:
         assert parse_qs(urlsplit(nxt).query) == {"tri": ["name"], "par_page": ["10"], "page": ["2"]}
         page2 = get_page(c, nxt)
         names2 = [r.one("th").one("a").text for r in rows_of(page2)]
-        assert len(names2) == 5 and not set(names1) & set(names2) and len(set(names1) | set(names2)) == 15
+        assert len(names2) == 6 and not set(names1) & set(names2) and len(set(names1) | set(names2)) == 16
         assert page2.by_id("page-suivante") is None and page2.by_id("page-precedente") is not None
         # A page beyond the last one shows the last one.
         assert [
