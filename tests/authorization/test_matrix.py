@@ -380,6 +380,11 @@ def issue_need(route: Any) -> str:
             return R
         if route.path.startswith("/projects/{project_id}/expertises"):
             return C  # only consultants record the expertise
+        if route.path.startswith(
+            ("/projects/{project_id}/expertise-assessments", "/projects/{project_id}/reservations")
+        ):
+            # the expertise's ratings and reservations are the consultant's; the group reports on one
+            return W if route.path.endswith("/response") else C
         if route.path == "/projects/{project_id}/plan":
             return P  # only consultants and admins re-plan
         return W  # (and labelliser / ajourner_label need a consultant: see expected())

@@ -62,7 +62,9 @@ def test_workflow_description(client) -> None:
     mermaid = wf["mermaid"]
     assert mermaid.startswith("stateDiagram-v2")
     assert "[*] --> groupe_projet" in mermaid
-    assert "expertise --> labellisee: labelliser [expertise_sur_site, avis_expertise_favorable]" in mermaid
+    assert (
+        "expertise --> labellisee: labelliser [expertise_sur_site, grille_expertise_complete, avis_expertise_favorable]"
+    ) in mermaid
     for name in STATES + TRIGGERS:
         assert name in mermaid
 

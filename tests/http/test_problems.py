@@ -136,6 +136,7 @@ def test_409_every_soumettre_validation_guard_at_once(client) -> None:
     assert [u["code"] for u in problem["unmet"]] == [
         "besoins_valides",
         "modele_economique",
+        "budget_equilibre",
         "locaux_identifies",
         "marches_mobilisables",
         "visite_terrain",
