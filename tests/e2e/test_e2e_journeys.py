@@ -195,6 +195,22 @@ def test_lead_then_consultant_take_a_project_to_the_label(page, app) -> None:
     page.select_option("#f-conclusion", "favorable")
     page.click("#btn-enregistrer")
     page.wait_for_load_state()
+    # ... rates the five success conditions (grille_expertise_complete), then grants the label
+    expertise_id = page.locator("[id^='element-']").first.get_attribute("id").removeprefix("element-")
+    for condition in (
+        "ancrage_territorial",
+        "services_nouveaux",
+        "perennite_economique",
+        "cooperation_autonomie",
+        "implication_habitants",
+    ):
+        _add(
+            page,
+            pid,
+            "expertise-assessments",
+            {"expertise-id": expertise_id},
+            {"condition": condition, "level": "atteint"},
+        )
     _fire(page, pid, "labelliser")
     assert "labellis" in page.locator("main").inner_text().lower()
     screenshot(page, "projet-labellise")
