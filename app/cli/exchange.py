@@ -27,17 +27,42 @@ def export_db(
 
 
 def import_db(file: str = typer.Argument(..., help="A file written by `regieflow export`.")) -> None:
-    """Load a full export into an EMPTY database (migrated first); refuses a database that holds data."""
+    """Load a full export into an EMPTY database (migrated first); refuses a database that holds data.
+
+    An export of an older schema revision is loaded at its revision, then migrated to the latest one
+    (the migrations that change data, such as re-keying the event chain, run on it as on any database)."""
+    from app.core.migrate import downgrade, revisions
     from app.exchange import dump
 
     with open(file, "rb") as fh:  # a missing file is said before any database is created
         raw = fh.read()
-    migrate(create=True)
+    try:
+        given = dump.parse(raw).get("schema_revision")
+    except dump.ImportRefused as exc:
+        fail(exc)
+    known = revisions()
+    head = known[-1]
+    if given not in known:
+        fail(f"L'export vient du schéma {given!r}, que cette version ne connaît pas (dernier : {head!r}).")
+    url = migrate(create=True)
     with database() as uows:
         try:
-            counts = dump.import_json(uows, raw)
+            if given != head:
+                dump.ensure_empty(uows)
         except dump.ImportRefused as exc:
             fail(exc)
+    if given != head:
+        typer.echo(f"Export of schema {given}: loaded at that revision, then migrated to {head}.", err=True)
+        downgrade(url, str(given))
+    try:
+        with database() as uows:
+            try:
+                counts = dump.import_json(uows, raw, head=head)
+            except dump.ImportRefused as exc:
+                fail(exc)
+    finally:
+        if given != head:
+            migrate()
     typer.echo(
         f"Imported {sum(counts.values())} rows into {len(counts)} tables "
         f"({counts.get('projects', 0)} projects, {counts.get('events', 0)} events). "

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Date, Table, Uuid, func, select, text
+from sqlalchemy import Column, Connection, Date, MetaData, PrimaryKeyConstraint, Table, Uuid, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.core.database import UTCDateTime
@@ -132,10 +132,10 @@ def export_json(uows: UnitOfWorkFactory) -> str:
 
 
 # --- import -----------------------------------------------------------------------------------------
-def _is_empty(conn: Connection) -> list[str]:
+def _is_empty(conn: Connection, layout: list[Table] | None = None) -> list[str]:
     """The tables that hold data (a fresh database's feed counter at 0 counts as empty)."""
     busy = []
-    for table in metadata.sorted_tables:
+    for table in layout if layout is not None else metadata.sorted_tables:
         if table.name == "feed_counter":
             if conn.scalar(select(func.count()).select_from(table).where(table.c.value != 0)):
                 busy.append(table.name)
@@ -144,11 +144,11 @@ def _is_empty(conn: Connection) -> list[str]:
     return busy
 
 
-def _reset_sequences(conn: Connection) -> None:
+def _reset_sequences(conn: Connection, layout: list[Table]) -> None:
     """PostgreSQL: move each serial counter past the imported ids (SQLite takes max(id) + 1 itself)."""
     if conn.dialect.name != "postgresql":
         return
-    for table in metadata.sorted_tables:
+    for table in layout:
         pk = list(table.primary_key.columns)
         if len(pk) != 1 or not pk[0].autoincrement or isinstance(pk[0].type, Uuid) or pk[0].name != "id":
             continue
@@ -173,13 +173,46 @@ def parse(raw: str | bytes) -> dict[str, Any]:
     return doc
 
 
-def import_json(uows: UnitOfWorkFactory, raw: str | bytes) -> dict[str, int]:
+def tables_at(conn: Connection) -> list[Table]:
+    """The exported tables as the connected database has them (an older schema revision), parents first;
+    each column typed as the current models type it, so that values convert exactly as they do at head."""
+    reflected = MetaData()
+    reflected.reflect(bind=conn)
+    layout = []
+    for table in reflected.sorted_tables:
+        if table.name in EXCLUDED or table.name == "alembic_version":
+            continue
+        model = metadata.tables.get(table.name)
+        columns = [
+            Column(c.name, model.c[c.name].type if model is not None and c.name in model.c else c.type)
+            for c in table.columns
+        ]
+        layout.append(Table(table.name, MetaData(), *columns, PrimaryKeyConstraint(*table.primary_key.columns.keys())))
+    return layout
+
+
+def ensure_empty(uows: UnitOfWorkFactory) -> None:
+    """Refuse (ImportRefused) a database that holds data."""
+    with uows(write=False) as uow:
+        busy = _is_empty(uow.session.connection())
+    if busy:
+        raise ImportRefused(
+            "La base n'est pas vide (" + ", ".join(busy) + ") : l'import ne se fait que dans une base neuve."
+        )
+
+
+def import_json(uows: UnitOfWorkFactory, raw: str | bytes, *, head: str | None = None) -> dict[str, int]:
     """Load a dump into an empty database at the same schema revision, in one transaction.
 
-    Returns the number of rows per table. Refuses (ImportRefused) a database that holds data, a dump
-    of another schema revision, or a dump whose tables or columns differ from this version's."""
+    `head`: the latest schema revision; a database at an older one (`regieflow import` of an older
+    export brings an empty database down to the export's revision, loads it, then upgrades it) is read
+    as it is (`tables_at`). Returns the number of rows per table. Refuses (ImportRefused) a database
+    that holds data, a dump of another schema revision, or a dump whose tables or columns differ."""
     doc = parse(raw)
-    known = {t.name: t for t in tables()}
+    with uows(write=False) as uow:
+        conn = uow.session.connection()
+        layout = tables() if head is None or schema_revision(conn) == head else tables_at(conn)
+    known = {t.name: t for t in layout}
     given = doc.get("tables")
     if not isinstance(given, list) or not all(isinstance(t, dict) for t in given):
         raise ImportRefused("Export illisible : « tables » doit être une liste.")
@@ -199,16 +232,17 @@ def import_json(uows: UnitOfWorkFactory, raw: str | bytes) -> dict[str, int]:
                 f"L'export vient du schéma {doc.get('schema_revision')!r}, la base est au schéma "
                 f"{revision!r} : mettez les deux à la même version (regieflow db upgrade)."
             )
-        busy = _is_empty(conn)
+        busy = _is_empty(conn, layout)
         if busy:
             raise ImportRefused(
                 "La base n'est pas vide (" + ", ".join(busy) + ") : l'import ne se fait que dans une base neuve."
             )
         by_name = {t["name"]: t for t in given}
-        for table in tables():  # parents first, whatever the file's order
+        for table in layout:  # parents first, whatever the file's order
             entry = by_name[table.name]
             columns = [table.c[name] for name in entry.get("columns", []) if name in table.c]
-            if [c.name for c in columns] != [c.name for c in table.columns] or len(columns) != len(entry["columns"]):
+            names = [str(n) for n in entry.get("columns", [])]
+            if sorted(names) != sorted(c.name for c in table.columns) or len(columns) != len(names):  # any order
                 raise ImportRefused(f"Colonnes de « {table.name} » différentes de celles de cette version.")
             try:
                 rows = [{c.name: _in(c, v) for c, v in zip(columns, row, strict=True)} for row in entry.get("rows", [])]
@@ -222,6 +256,6 @@ def import_json(uows: UnitOfWorkFactory, raw: str | bytes) -> dict[str, int]:
             except IntegrityError as exc:
                 raise ImportRefused(f"Données incohérentes dans « {table.name} » : {exc.orig}.") from None
             counts[table.name] = len(rows)
-        _reset_sequences(conn)
+        _reset_sequences(conn, layout)
         uow.commit()
     return counts
