@@ -28,7 +28,8 @@ def _proc(pid: int, field: str) -> int:
     raise KeyError(field)
 
 
-def main() -> None:
+def measure(rounds: int = 3) -> dict[str, float]:
+    """Seconds of each upload and download, and the server's RSS before and peak after (bytes)."""
     root = Path(tempfile.mkdtemp(prefix="regieflow-bench-"))
     bindir = Path(sys.executable).parent
     with socket.socket() as s:
@@ -88,7 +89,7 @@ def main() -> None:
             assert warm.status_code == 201, warm.text
             before = _proc(server.pid, "VmRSS")
             ups, downs = [], []
-            for _ in range(3):
+            for _ in range(rounds):
                 with sample.open("rb") as f:
                     start = time.perf_counter()
                     r = c.post(f"/projects/{project}/documents", files={"file": ("gros.pdf", f, "application/pdf")})
@@ -104,15 +105,27 @@ def main() -> None:
                 downs.append(time.perf_counter() - start)
                 assert h.hexdigest() == digest
             peak = _proc(server.pid, "VmHWM")
-        mb = SIZE / (1024 * 1024)
-        print(f"file: {mb:.0f} MiB, 3 rounds (best / median)")
-        print(f"upload:   {mb / min(ups):.0f} / {mb / sorted(ups)[1]:.0f} MiB/s")
-        print(f"download: {mb / min(downs):.0f} / {mb / sorted(downs)[1]:.0f} MiB/s")
-        print(f"server RSS before: {before / 2**20:.1f} MiB; peak (VmHWM) after: {peak / 2**20:.1f} MiB")
-        print(f"growth of the peak over the resident size before: {(peak - before) / 2**20:.1f} MiB")
+        return {
+            "upload": min(ups),
+            "upload_median": sorted(ups)[len(ups) // 2],
+            "download": min(downs),
+            "download_median": sorted(downs)[len(downs) // 2],
+            "before": before,
+            "peak": peak,
+        }
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def main() -> None:
+    m = measure()
+    mb = SIZE / (1024 * 1024)
+    print(f"file: {mb:.0f} MiB, 3 rounds (best / median)")
+    print(f"upload:   {mb / m['upload']:.0f} / {mb / m['upload_median']:.0f} MiB/s")
+    print(f"download: {mb / m['download']:.0f} / {mb / m['download_median']:.0f} MiB/s")
+    print(f"server RSS before: {m['before'] / 2**20:.1f} MiB; peak (VmHWM) after: {m['peak'] / 2**20:.1f} MiB")
+    print(f"growth of the peak over the resident size before: {(m['peak'] - m['before']) / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":
