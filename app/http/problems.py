@@ -22,6 +22,7 @@ from app.core.errors import (
     Throttled,
     Unauthenticated,
 )
+from app.core.keys import KeyUnavailable
 from app.core.messages import translate
 from app.http.dependencies import UNREADABLE_VERSION, WEAK_VERSION
 from workflow.errors import (
@@ -202,6 +203,19 @@ def install(app: FastAPI) -> None:
             detail = "Cette méthode n'est pas disponible sur cette ressource."
             headers = {**(headers or {}), "Allow": _allowed_methods(request)}
         return problem(exc.status_code, f"http_{exc.status_code}", title, detail, request.url.path, headers=headers)
+
+    @app.exception_handler(KeyUnavailable)
+    async def _no_key(request: Request, exc: KeyUnavailable) -> JSONResponse:
+        # The server's configuration, not the caller's request: said plainly, the detail (a path) only logged.
+        log.error("server key unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem(
+            503,
+            "cle_serveur_indisponible",
+            HTTP_TITLES.get(503, "Service indisponible"),
+            "La clé du serveur est illisible : rien n'a été enregistré. L'administrateur doit vérifier "
+            "REGIEFLOW_SECRET_KEY (ou le fichier de clé).",
+            request.url.path,
+        )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
