@@ -132,6 +132,7 @@ def section(request: Request, p: Project) -> dict[str, Any]:
                 "label": KINDS[e.kind],
                 "present": e.kind in present,
                 "evidence": EVIDENCE_KINDS[e.evidence_kind].label if e.evidence_kind else None,
+                "evidence_kind": e.evidence_kind,
             }
             for e in EXPECTED
             if e.step == step

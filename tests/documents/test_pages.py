@@ -26,6 +26,8 @@ def test_a_porteur_attaches_the_statutes_and_the_minutes(app: Any, client: TestC
         assert "rapport_expertise" not in page.text.split('id="titre-deposer-piece"')[1]  # a porteur cannot
 
         assert 'value="association:1"' in page.text
+        statutes_form = page.text.split('id="titre-statuts"')[1].split("</form>")[0]
+        assert '<option value="association:1" selected>' in statutes_form  # beside the association it belongs to
         r = c.post(
             f"/projets/{pid}/pieces",
             data={"csrf": c.csrf, "kind": "statuts", "title": "Statuts signés", "evidence": "association:1"},
