@@ -3,6 +3,7 @@ from the application alone, lists the operations, authorises with an API key and
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,30 @@ def live(_one_app: Any, committed_db: Any, app: Any) -> Iterator[str]:
 
 
 def test_the_explorer_authorises_with_a_key_and_calls_the_api(live: str, app: Any) -> None:
-    from playwright.sync_api import sync_playwright
-
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} is missing: apt-get install -y chromium (see .ci/run)")
     key, _ = make_key(app, name="Explorateur")
+    # Playwright's sync API refuses to start where another one runs (tests/e2e keeps a browser open
+    # for the session in the same pytest worker): this one runs in a thread of its own.
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _journey(live, key)
+        except BaseException as exc:  # re-raised in the test's thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=300)
+    assert not thread.is_alive(), "the browser journey did not end within 5 minutes"
+    if failures:
+        raise failures[0]
+
+
+def _journey(live: str, key: str) -> None:
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
