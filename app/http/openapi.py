@@ -175,6 +175,11 @@ def _derived(route: APIRoute, method: str, operation: dict[str, Any], path: str)
             "committed without its answer being kept (`idempotence_deja_appliquee`)",
         )
         add(422, "Idempotency-Key reused for another request (code `idempotence_cle_reutilisee`)")
+        add(
+            503,
+            "The server key (REGIEFLOW_SECRET_KEY) cannot be read: nothing was written "
+            "(code `cle_serveur_indisponible`)",
+        )
     if route.name in LOGIN_ROUTES:
         add(429, "Too many failed attempts (see Retry-After)")
     add(431, "A header, or the headers together, over REGIEFLOW_MAX_HEADER_BYTES (code `en_tetes_trop_volumineux`)")
