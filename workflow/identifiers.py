@@ -9,7 +9,9 @@ from stdnum.fr import siret as _siret
 from workflow.errors import InvalidInput
 
 INSEE_RE = re.compile(r"^(?:[0-9]{5}|2[AB][0-9]{3})$")  # ASCII digits (\d would take Arabic-Indic ones)
-QPV_RE = re.compile(r"^Q[PN][0-9A-Z]{6}$")
+# DOMAIN.md: "QP" + the département's 3 characters + 3 digits (QP059036, QP02A001); the 2024 generation of
+# QPV (décret 2023-1314) is numbered "QN" + 6 characters (QN09301M), accepted too: real codes stay valid.
+QPV_RE = re.compile(r"^(?:QP[0-9]{2}[0-9AB][0-9]{3}|QN[0-9A-Z]{6})$")
 RNA_RE = re.compile(r"^W[0-9A-Z]{9}$")  # digits or capitals: Corsica's W2A…/W2B…
 
 
@@ -23,7 +25,11 @@ def insee_code(value: str) -> str:
 def qpv_code(value: str) -> str:
     v = value.strip().upper()
     if not QPV_RE.match(v):
-        raise InvalidInput("Code QPV invalide : « QP » ou « QN » suivi de 6 caractères (ex. QP059001).", "code")
+        raise InvalidInput(
+            "Code QPV invalide : « QP » suivi du département (3 caractères) et de 3 chiffres (ex. QP059036), "
+            "ou un code « QN » de 2024 (ex. QN09301M).",
+            "code",
+        )
     return v
 
 

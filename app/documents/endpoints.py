@@ -53,8 +53,8 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 DOWNLOAD: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "The file",
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "The file, served with the type recognised from its content at upload",
+        "content": {mime: {"schema": {"type": "string", "format": "binary"}} for mime in ALLOWED_TYPES},
     },
     404: {"description": "No such project, document or version; or the document was deleted"},
 }
