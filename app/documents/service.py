@@ -82,14 +82,21 @@ def _content_type(new: NewFile) -> str:
     return found
 
 
-def _check_evidence(p: Project, evidence_kind: str | None, evidence_id: int | None) -> None:
+def _check_evidence_shape(evidence_kind: str | None, evidence_id: int | None) -> None:
+    """What can be said of the evidence named without reading the project (before If-Match is judged)."""
     if evidence_kind is None and evidence_id is None:
         return
     if evidence_kind is None or evidence_id is None:
         raise InvalidInput("Indiquez à la fois le type d'élément et son identifiant.", "evidence_kind")
-    kind = EVIDENCE_KINDS.get(evidence_kind)
-    if kind is None:
+    if evidence_kind not in EVIDENCE_KINDS:
         raise InvalidInput(f"Type d'élément inconnu : « {evidence_kind} ».", "evidence_kind")
+
+
+def _check_evidence(p: Project, evidence_kind: str | None, evidence_id: int | None) -> None:
+    _check_evidence_shape(evidence_kind, evidence_id)
+    if evidence_kind is None or evidence_id is None:
+        return
+    kind = EVIDENCE_KINDS[evidence_kind]
     if not any(ident == evidence_id for ident in evidence_ids(p, evidence_kind)):
         raise InvalidInput(f"Élément introuvable dans ce projet ({kind.label}).", "evidence_id")
 
@@ -176,6 +183,10 @@ def add_document(
     if kind in CONSULTANT_KINDS and not consultant:
         raise Forbidden(EXPERTISE_REFUSAL)
     clean = clean_title(title if title and title.strip() else clean_filename(new.filename))
+    # Everything the request alone decides is judged before the project is read, so that a stale or
+    # unreadable If-Match (412) never hides a 415 or 422 (RFC 9110 §13.2.1).
+    _content_type(new)
+    _check_evidence_shape(evidence_kind, evidence_id)
     relations = (EVIDENCE_KINDS[evidence_kind].relation,) if evidence_kind in EVIDENCE_KINDS else False
     p = load_for_write(uow, project_id, expected_version, relations=relations)
     _check_evidence(p, evidence_kind, evidence_id)
@@ -224,6 +235,7 @@ def add_version(
     actor: Actor,
     clock: Clock,
 ) -> tuple[Project, Document]:
+    _content_type(new)  # judged before If-Match (see add_document)
     p = load_for_write(uow, project_id, expected_version, relations=False)
     doc = _live(uow, project_id, document_id)
     if doc.kind in CONSULTANT_KINDS and not consultant:
