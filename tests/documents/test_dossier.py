@@ -88,3 +88,18 @@ def test_dossier_page_link(app: Any, client: TestClient) -> None:
         r = c.get(f"/projets/{pid}/dossier-expertise")
         assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
         assert zipfile.ZipFile(io.BytesIO(r.content)).namelist()[0] == "synthese.pdf"
+
+
+def test_without_a_unicode_font_the_dossier_still_builds_in_latin_1(client: TestClient, monkeypatch: Any) -> None:
+    """A machine without DejaVu (no Debian fonts-dejavu-core): the PDF falls back to a built-in font; text
+    beyond Latin-1 (œ, ’, €, emoji) is replaced, French accents stay, and nothing fails."""
+    from app.documents import dossier
+
+    monkeypatch.setattr(dossier, "_font_files", lambda: None)
+    pid = create_project(client, name="Cœur d’Œuvre € — 🏘️ Régie de l'Été")["id"]
+    r = client.get(f"{API}/projects/{pid}/dossier")
+    assert r.status_code == 200, r.text
+    pdf = zipfile.ZipFile(io.BytesIO(r.content)).read("synthese.pdf")
+    flat = " ".join("\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
+    assert "Régie de l'Été" in flat
+    assert "Étapes" in flat or "Historique" in flat
