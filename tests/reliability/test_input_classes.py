@@ -13,8 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sys
-import unicodedata
 import uuid
 from typing import Any
 
@@ -30,18 +28,11 @@ from app.web.forms import form_int
 from tests.support.accounts import browser
 from tests.support.api import API, create_project
 from tests.support.evidence import CREATE_BODIES
+from tests.support.hostile import CONTROLS, NON_ASCII_DIGITS
 from tests.support.html import html_of
 from workflow.vocabulary import STEPS
 
 # --- the classes -------------------------------------------------------------------------------------
-# Every character Python calls a digit or a number but ASCII's ten: Nd (Arabic-Indic, Devanagari,
-# full-width…), No (², ½, circled numbers…), Nl (Roman numerals…).
-NON_ASCII_DIGITS = [
-    chr(c)
-    for c in range(sys.maxunicode + 1)
-    if unicodedata.category(chr(c)) in ("Nd", "No", "Nl") and not "0" <= chr(c) <= "9"
-]
-CONTROLS = [chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))]
 DIGITS = "0123456789"
 
 unicode_numbers = st.builds(

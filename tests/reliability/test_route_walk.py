@@ -26,8 +26,6 @@ import hashlib
 import json
 import os
 import re
-import sys
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,7 +41,8 @@ from app.http.application import API_PREFIX, api_routes, page_routes, root_route
 from app.tables import metadata
 from tests.support.accounts import REGION_A, browser
 from tests.support.evidence import CREATE_BODIES, seed_project
-from workflow.vocabulary import STEPS
+from tests.support.hostile import CONTROLS, NON_ASCII_DIGITS
+from workflow.vocabulary import STEPS, Trigger
 
 EXAMPLES = int(os.environ.get("REGIEFLOW_FUZZ_EXAMPLES", "10"))
 STATS = os.environ.get("REGIEFLOW_FUZZ_LOG")  # a file to append "area method path status" lines to
@@ -74,12 +73,6 @@ def _walked() -> list[tuple[str, str, str]]:
 ROUTES = _walked()
 
 # --- the hostile values ---------------------------------------------------------------------------
-NON_ASCII_DIGITS = [
-    chr(c)
-    for c in range(sys.maxunicode + 1)
-    if unicodedata.category(chr(c)) in ("Nd", "No", "Nl") and not "0" <= chr(c) <= "9"
-]
-CONTROLS = [chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))]
 TRICKS = [
     "",
     " ",
@@ -159,20 +152,7 @@ QUERY_NAMES = sorted(
     {"q", "page", "page_size", "par_page", "sort", "tri", "order", "status", "statut", "region", "kind", "step"}
     | {"etape", "after", "limit", "dry_run", "as_of", "format", "type", "next", "cursor"}
 )
-TRIGGERS = [
-    "definir_contours",
-    "lancer_faisabilite",
-    "soumettre_validation",
-    "lancer_prefiguration",
-    "demander_expertise",
-    "labelliser",
-    "reprendre_contours",
-    "reprendre_faisabilite",
-    "ajourner_label",
-    "abandonner",
-    "suspendre",
-    "reprendre",
-]
+TRIGGERS = [t.value for t in Trigger]
 CONTENT_TYPES = [
     "application/json",
     "application/x-www-form-urlencoded",
