@@ -115,3 +115,40 @@ def checklist(project_id: object, state: State, transitions: TransitionsRead) ->
 
 def step_number(state: State) -> int | None:
     return STEPS.index(state) + 1 if state in STEPS else None
+
+
+# "Comment faire ?": what a project group does in each step, in plain French (the glossary, /aide,
+# explains the acronyms; each checklist item links to it).
+HOW_TO: dict[State, str] = {
+    State.GROUPE_PROJET: (
+        "Réunissez des habitants, la collectivité et un bailleur social autour du projet, et demandez au "
+        "Mouvement des Régies un consultant qui pilotera le groupe comme assistant à maîtrise d'ouvrage (AMO). "
+        "Inscrivez chacun dans « Parties prenantes »."
+    ),
+    State.CONTOURS: (
+        "Décrivez le territoire : les communes (par leur code INSEE) et, pour une Régie de Quartier, les "
+        "quartiers prioritaires (QPV). Notez les besoins des habitants et les activités que la régie "
+        "pourrait mener en priorité."
+    ),
+    State.FAISABILITE: (
+        "Menez l'étude de faisabilité : confirmez ou écartez chaque besoin, établissez un budget équilibré, "
+        "trouvez des locaux, repérez les marchés que la collectivité ou le bailleur pourraient confier à la "
+        "régie, visitez une régie existante, puis concluez l'étude."
+    ),
+    State.VALIDATION: (
+        "Présentez le projet aux habitants, à la collectivité, au bailleur et aux partenaires "
+        "socio-économiques, et enregistrez l'avis favorable de chacun."
+    ),
+    State.PREFIGURATION: (
+        "Déclarez l'association en préfecture (numéro RNA), composez son conseil d'administration avec les "
+        "trois collèges (habitants, collectivité, bailleur) et recrutez une personne pour lancer le projet."
+    ),
+    State.EXPERTISE: (
+        "Le Mouvement des Régies conduit une expertise sur site et évalue les cinq conditions de réussite ; "
+        "seul un consultant du Mouvement attribue ou ajourne le label."
+    ),
+}
+
+
+def how_to(state: State) -> str:
+    return HOW_TO.get(state, "")

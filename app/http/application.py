@@ -28,6 +28,7 @@ from app.exchange import export_endpoints as exports
 from app.exchange import import_endpoints as imports
 from app.feed import endpoints as feed
 from app.http import docs, health, openapi, problems
+from app.home import pages as home_pages
 from app.http.middleware import BodyReadTimeout, BodySizeLimit, HeaderSizeLimit, SecurityHeaders
 from app.idempotency.middleware import IdempotencyMiddleware
 from app.projects import endpoints as projects_endpoints
@@ -136,6 +137,7 @@ def page_routers() -> tuple[APIRouter, ...]:
     """The routers of the HTML pages (French, server-rendered), in the order they are matched."""
     return (
         accounts_pages.router,
+        home_pages.router,
         projects_pages.router,
         transitions_pages.router,
         evidence_pages.router,

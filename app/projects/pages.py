@@ -216,14 +216,6 @@ def _filters(request: Request) -> dict[str, str]:
     return {k: v.strip() for k, v in values.items()}
 
 
-@router.get("/", name="page_home")
-def home(request: Request, principal: PageUser) -> Response:
-    """Project leads land on their projects; consultants, admins and observers on the portfolio."""
-    if set(principal.roles) <= {"porteur"}:
-        return _portfolio(request, principal, _filters(request), mine=True)
-    raise PageRedirect("/projets")
-
-
 @router.get("/projets", name="page_portfolio")
 def portfolio(request: Request, principal: PageUser) -> Response:
     return _portfolio(request, principal, _filters(request), mine=False)

@@ -233,6 +233,34 @@ class ProjectRepository:
             stmt = stmt.where(self.visible_to(visible_to))
         return list(self.session.scalars(stmt))
 
+    def with_evidence(self, ids: Sequence[uuid.UUID]) -> list[Project]:
+        """These projects with every evidence relation and their pauses loaded, in the order of `ids`: one
+        statement per relation whatever their number (the home's cards, each with its checklist)."""
+        if not ids:
+            return []
+        loads = [selectinload(getattr(Project, rel)) for rel in (*EVIDENCE_RELATIONS, "suspensions")]
+        found = {
+            p.id: p for p in self.session.scalars(select(Project).where(Project.id.in_(list(ids))).options(*loads))
+        }
+        return [found[i] for i in ids if i in found]
+
+    def upcoming(
+        self, *, today: date, until: date, visible_to: Principal | None, limit: int
+    ) -> tuple[list[Project], int]:
+        """The open projects whose step due date or horizon falls on or before `until` (overdue ones
+        included), the earliest first, and how many there are. A suspended project's stored dates are
+        those of the day it was paused (workflow.deadlines.DeadlineIndex): never later than the dates
+        it shows, so none is missed; the caller keeps those whose shown dates are in the window."""
+        soonest = case((Project.horizon_on < Project.step_due_on, Project.horizon_on), else_=Project.step_due_on)
+        where = and_(
+            Project.step_due_on.is_not(None),
+            or_(Project.step_due_on <= until, Project.horizon_on <= until),
+            true() if visible_to is None else self.visible_to(visible_to),
+        )
+        total = self.session.scalar(select(func.count()).select_from(Project).where(where)) or 0
+        stmt = select(Project).where(where).order_by(soonest, Project.name, Project.id).limit(limit)
+        return list(self.session.scalars(stmt)), total
+
     def all_ids(self) -> list[uuid.UUID]:
         return list(self.session.scalars(select(Project.id).order_by(Project.created_at, Project.id)))
 

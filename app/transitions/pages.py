@@ -109,7 +109,13 @@ def fire(
 
 
 # --- the workflow ------------------------------------------------------------------------------------
-@router.get("/workflow", name="page_workflow")
+@router.get("/workflow", name="page_workflow_old")
+def workflow_page_old(request: Request, principal: PageUser) -> Response:
+    """The former address of « Le parcours » (bookmarks keep working)."""
+    raise PageRedirect("/parcours")
+
+
+@router.get("/parcours", name="page_workflow")
 def workflow_page(request: Request, principal: PageUser) -> Response:
     settings = request.app.state.settings
     described = describe(settings.step_months, settings.horizon_months)
@@ -131,6 +137,7 @@ def workflow_page(request: Request, principal: PageUser) -> Response:
                     if g.code in guidance.GUARD_KINDS
                 ],
                 "kinds": [KINDS[k].label for k in guidance.STEP_KINDS[st]],
+                "how_to": guidance.how_to(st),
             }
         )
     others = [t for t in described.transitions if t.trigger not in guidance.FORWARD_TRIGGER.values()]

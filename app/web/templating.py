@@ -19,12 +19,16 @@ from app.core.errors import AppError, Refusal, Unauthenticated
 from app.core.security import same
 from app.http.dependencies import SAFE_METHODS, check_access, unit_of_work
 from app.http.problems import STATUS
+from app.web import wording
 from workflow.errors import DomainError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 templates = Jinja2Templates(directory=str(ROOT / "templates"))
+# French dates and the elided "de" in every template: "1er octobre 2026", "d'Alex" (app/web/wording.py).
+templates.env.globals["date_fr"] = wording.date_fr
+templates.env.filters["de"] = wording.de
 
 
 FORM_EXPIRED = "Le formulaire a expiré : rechargez la page puis recommencez."

@@ -73,8 +73,11 @@ def test_portfolio_lists_late_and_at_risk_first_with_counts(demo, demo_ids) -> N
     assert doc.one("h1").text == "Portefeuille des projets"
     assert nav_links(doc) == {
         "Portefeuille": "/projets",
+        "Mes échéances": "/echeances",
         "Nouveau projet": "/projets/nouveau",
-        "Workflow": "/workflow",
+        "Le parcours": "/parcours",
+        "Aide": "/aide",
+        "Claire Martin": "/compte/mot-de-passe",  # their own account: change their password
     }  # no Administration for a consultant
     assert doc.one("nav", aria_label="Navigation principale").find("a", aria_current="page").text == "Portefeuille"
     rows = rows_of(doc)
@@ -161,9 +164,10 @@ def test_porteur_sees_only_their_projects(demo, demo_ids) -> None:
     with demo_browser(demo, PORTEUR) as c:
         home = get_page(c, "/")  # a project lead's home lists their projects
         assert home.one("h1").text == "Mes projets"
-        assert {r.one("th").one("a").text for r in rows_of(home)} == mine
+        assert {a.one("h2").one("a").text for a in home.find_all("article", cls="todo-card")} == mine
         assert {r.one("th").one("a").text for r in rows_of(get_page(c, "/projets"))} == mine
         assert "Administration" not in nav_links(home) and "Nouveau projet" in nav_links(home)
+        assert nav_links(home)["Mes projets"] == "/" and "Portefeuille" not in nav_links(home)
         other = demo_ids[ALMA]
         doc = get_page(c, f"/projets/{other}", status=404)
         assert doc.by_id("message").text == "Projet introuvable."
@@ -314,14 +318,22 @@ def test_closed_projects_and_admin_navigation(demo, demo_ids) -> None:
 
 def test_workflow_page(demo) -> None:
     with demo_browser(demo, OBSERVER) as c:
-        doc = get_page(c, "/workflow")
+        assert c.get("/workflow").headers["location"] == "/parcours"  # the former address
+        doc = get_page(c, "/parcours")
+    assert doc.one("head").one("title").text.startswith("Le parcours")
     steps = doc.find_all("li", cls="card")
     assert [li.get("data-state") for li in steps] == [st.value for st in STEPS]
     assert steps[0].one("h3").text == "1. Constitution du groupe projet — 3 mois"
-    codes = {tr.get("data-code") for tr in doc.by_id("etapes-workflow").find_all("tr", data_code=True)}
-    assert codes == ALL_GUARD_CODES
-    pilot = doc.one("tr", data_code="pilote_mouvement")
+    plain = doc.by_id("etapes-workflow")
+    assert {li.get("data-code") for li in plain.find_all("li", data_code=True)} == ALL_GUARD_CODES
+    assert plain.find_all("code") == []  # codes only behind "Avancé"
+    pilot = plain.one("li", data_code="pilote_mouvement")
     assert "Désignez un consultant du Mouvement" in pilot.text and "Groupe projet" in pilot.text
+    advanced = doc.by_id("avance")
+    assert advanced.tag == "details" and advanced.one("summary").text.startswith("Avancé")
+    codes = {tr.get("data-code") for tr in advanced.by_id("codes").find_all("tr", data_code=True)}
+    assert codes == ALL_GUARD_CODES
+    assert advanced.by_id("source-mermaid") is not None and advanced.by_id("schema-workflow") is not None
     assert doc.by_id("source-mermaid").text.startswith("stateDiagram-v2")
     svg = doc.by_id("schema-workflow")
     assert svg.get("role") == "img" and [svg.by_id(i).tag for i in svg.get("aria-labelledby").split()] == [
@@ -363,7 +375,8 @@ def test_anonymous_visitors_are_sent_to_the_login_page(app, client) -> None:
             ("/projets", "/connexion?next=%2Fprojets"),
             ("/projets?statut=en_retard", "/connexion?next=%2Fprojets%3Fstatut%3Den_retard"),
             (f"/projets/{pid}", f"/connexion?next=%2Fprojets%2F{pid}"),
-            ("/workflow", "/connexion?next=%2Fworkflow"),
+            ("/parcours", "/connexion?next=%2Fparcours"),
+            ("/echeances", "/connexion?next=%2Fecheances"),
             ("/projets/nouveau", "/connexion?next=%2Fprojets%2Fnouveau"),
         ):
             r = c.get(url)
@@ -625,7 +638,10 @@ def test_new_project_form(app, client) -> None:
         assert doc.by_id("confirmation").text.startswith("Le projet a été créé")
         assert doc.one("h1").text == "Régie de Quartier de l'Alma"
         assert "Un projet d'habitants." in doc.by_id("fiche").text
-        assert [r.one("th").one("a").text for r in rows_of(get_page(c, "/"))] == ["Régie de Quartier de l'Alma"]
+        home = get_page(c, "/")  # the home's cards (app/home)
+        assert [a.one("h2").one("a").text for a in home.find_all("article", cls="todo-card")] == [
+            "Régie de Quartier de l'Alma"
+        ]
     pid = location.split("/")[2].split("?")[0]
     project = client.get(f"{API}/projects/{pid}").json()
     assert project["started_on"] == "2026-10-01" and project["lead_name"] == "Nadia Bouzid"

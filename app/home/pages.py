@@ -1,0 +1,163 @@
+"""The pages that say what to do next (French): the porteur's home ("Mes projets"), "Mes échéances"
+(every due date of the next 60 days, overdue first) and the help page (glossary, one "Comment faire ?"
+per step).
+
+Reads only; every route has its rule in app.authorization.rules.RULES and depends on PageUser. Each
+page runs a fixed number of statements whatever the number of projects (bench/portfolio.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from app.evidence import guidance
+from app.home import cards
+from app.home.help import GLOSSARY
+from app.http.dependencies import unit_of_work
+from app.projects.service import project_read
+from app.web import wording
+from app.web.templating import PageRedirect, PageRoute, PageUser, render, templates
+from workflow.vocabulary import STATE_LABELS, STEPS, State
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+HOME_CARDS = 12  # projects shown as cards on the home; beyond, the portfolio lists them all
+FILTER_FROM = 6  # below this many projects, no search form
+WINDOW_DAYS = 60  # "Mes échéances": what falls due in the next 60 days, and everything overdue
+DEADLINE_PROJECTS = 100  # projects read for "Mes échéances" (the earliest dates first)
+
+
+def _today(request: Request) -> date:
+    today: date = request.app.state.clock.today()
+    return today
+
+
+@router.get("/", name="page_home")
+def home(request: Request, principal: PageUser) -> Response:
+    """A project lead lands on their projects, each with what to do next; consultants, admins and
+    observers on the portfolio (they also have "Mes échéances")."""
+    if not set(principal.roles) <= {"porteur"}:
+        raise PageRedirect("/projets")
+    today = _today(request)
+    with unit_of_work(request, write=False) as uow:
+        found, total = uow.projects.search(today=today, visible_to=principal, sort="status", limit=HOME_CARDS)
+        loaded = uow.projects.with_evidence([p.id for p in found])
+        shown = [cards.card(p, principal, today) for p in loaded]
+    return render(
+        request,
+        "home.html",
+        {
+            "section": "accueil",
+            "cards": shown,
+            "total": total,
+            "more": max(total - len(shown), 0),
+            "show_search": total >= FILTER_FROM,
+            "today": today,
+            "date_fr": wording.date_fr,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Due:
+    """One dated item of "Mes échéances"."""
+
+    on: date
+    what: str
+    words: str
+    overdue: bool
+    project_id: str
+    project_name: str
+    url: str
+    reason: str
+    state_label: str
+
+
+def _collaboration(request: Request, project_id: str) -> list[Any]:
+    """Open opinion requests and messages of a project (issue 15's Jinja global), once it exists."""
+    todo = templates.env.globals.get("collaboration_todo")
+    return list(todo(request, project_id)) if callable(todo) else []
+
+
+@router.get("/echeances", name="page_deadlines")
+def deadlines(request: Request, principal: PageUser) -> Response:
+    today = _today(request)
+    until = today + timedelta(days=WINDOW_DAYS)
+    with unit_of_work(request, write=False) as uow:
+        found, total = uow.projects.upcoming(today=today, until=until, visible_to=principal, limit=DEADLINE_PROJECTS)
+        items: list[Due] = []
+        for p in found:
+            read = project_read(p, today)
+            reason = wording.reason_of(read, today).text
+            state = State(p.state)
+            step = STEPS.index(state) + 1 if state in STEPS else None
+            common = {
+                "project_id": str(p.id),
+                "project_name": p.name,
+                "url": f"/projets/{p.id}",
+                "reason": reason,
+                "state_label": f"Étape {step}/6 : {STATE_LABELS[state]}" if step else STATE_LABELS[state],
+            }
+            if read.step_due_on is not None and read.step_due_on <= until:
+                items.append(
+                    Due(
+                        read.step_due_on,
+                        f"Fin prévue de l'étape « {STATE_LABELS[state]} »",
+                        wording.due_in_words(read.step_due_on, today),
+                        read.step_due_on < today,
+                        **common,
+                    )
+                )
+            if read.horizon_on <= until:
+                items.append(
+                    Due(
+                        read.horizon_on,
+                        f"Horizon de {p.horizon_months} mois",
+                        wording.due_in_words(read.horizon_on, today, feminine=False),
+                        read.horizon_on < today,
+                        **common,
+                    )
+                )
+            for item in _collaboration(request, str(p.id)):
+                due_on = getattr(item, "due_on", None)
+                if due_on is None or due_on > until:
+                    continue
+                items.append(
+                    Due(
+                        due_on,
+                        str(getattr(item, "label", "")),
+                        wording.due_in_words(due_on, today),
+                        bool(getattr(item, "overdue", due_on < today)),
+                        **(common | {"url": str(getattr(item, "href", common["url"]))}),
+                    )
+                )
+    items.sort(key=lambda d: (not d.overdue, d.on, d.project_name))
+    return render(
+        request,
+        "deadlines.html",
+        {
+            "section": "echeances",
+            "overdue": [d for d in items if d.overdue],
+            "coming": [d for d in items if not d.overdue],
+            "total_projects": total,
+            "shown_projects": len(found),
+            "window_days": WINDOW_DAYS,
+            "until": until,
+            "today": today,
+            "date_fr": wording.date_fr,
+        },
+    )
+
+
+@router.get("/aide", name="page_help")
+def help_page(request: Request, principal: PageUser) -> Response:
+    steps = [
+        {"number": i + 1, "state": st.value, "label": STATE_LABELS[st], "how_to": guidance.how_to(st)}
+        for i, st in enumerate(STEPS)
+    ]
+    return render(request, "help.html", {"section": "aide", "glossary": GLOSSARY, "steps": steps})

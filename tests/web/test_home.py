@@ -1,0 +1,97 @@
+"""The pages that say what to do next: the porteur's home ("Mes projets"), "Mes échéances" and the help
+page (app/home), over the demo portfolio (tests/web/conftest.py)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from app.evidence.guidance import GUARD_KINDS
+from app.home.help import GLOSSARY, GUARD_TERMS
+from tests.support.accounts import add_user, browser
+from tests.support.clock import TODAY
+from tests.web.test_pages import CONSULTANT, OBSERVER, PORTEUR, demo_browser, get_page
+
+MINE = {"Régie de Quartier de Pontanézen", "Régie de Quartier d'Empalot"}
+
+
+def test_the_porteur_lands_on_what_to_do_next(demo, demo_ids) -> None:
+    with demo_browser(demo, PORTEUR) as c:
+        doc = get_page(c, "/")
+    assert doc.one("h1").text == "Mes projets"
+    assert doc.by_id("recherche-accueil") is None  # two projects: no search form
+    cards = doc.by_id("mes-projets").find_all("article", cls="todo-card")
+    assert {card.one("h2").one("a").text for card in cards} == MINE
+    for card in cards:
+        pid = card.get("data-project-id")
+        assert card.one("h2").one("a").get("href") == f"/projets/{pid}"
+        assert "Étape" in card.one("p", cls="status-line").text
+        assert "Prochaine étape :" in card.text
+        due = card.by_id(f"echeance-{pid}").text
+        assert due.startswith("Échéance de l'étape : dans ") and "2027" in due  # in words, then the French date
+        assert card.by_id(f"raison-{pid}").text.startswith("Pourquoi « Dans les temps » : échéance de l'étape dans")
+        todo = card.by_id(f"a-faire-{pid}").find_all("li")
+        assert todo
+        for li in todo:
+            links = [a for a in li.find_all("a", cls="go")]
+            assert {a.get("href") for a in links} == {
+                f"/projets/{pid}/preuves/{k}" for k in GUARD_KINDS[li.get("data-code")]
+            }
+            assert all(a.text.startswith("Compléter") for a in links)
+        assert card.one("details", cls="how-to").one("summary").text == "Comment faire ?"
+    pontanezen = next(card for card in cards if "Pontanézen" in card.one("h2").text)
+    pilot = pontanezen.one("li", data_code="pilote_mouvement")
+    assert pilot.one("a", cls="help-link").get("href") == "/aide#amo"
+
+
+def test_a_porteur_with_six_projects_gets_a_search_form(demo, demo_ids) -> None:
+    six = list(demo_ids.values())[:6]
+    add_user(demo, "six@example.fr", [("porteur", pid, None) for pid in six])
+    with browser(demo, "six@example.fr", login_page=True) as c:
+        doc = get_page(c, "/")
+    assert len(doc.by_id("mes-projets").find_all("article")) == 6
+    form = doc.by_id("recherche-accueil")
+    assert form.get("action") == "/projets" and form.one("input", name="q") is not None
+
+
+def test_consultants_keep_the_portfolio_and_get_their_deadlines(demo, demo_ids) -> None:
+    with demo_browser(demo, CONSULTANT) as c:
+        assert c.get("/").headers["location"] == "/projets"
+        doc = get_page(c, "/echeances")
+    assert doc.one("h1").text == "Mes échéances"
+    overdue = doc.by_id("table-depassees").find("tbody").find_all("tr")
+    coming = doc.by_id("table-a-venir").find("tbody").find_all("tr")
+    assert overdue and coming
+    days = [date.fromisoformat(tr.get("data-on")) for tr in overdue]
+    assert days == sorted(days) and all(d < TODAY for d in days)  # the oldest overdue first
+    later = [date.fromisoformat(tr.get("data-on")) for tr in coming]
+    assert later == sorted(later) and all(TODAY <= d <= TODAY + timedelta(days=60) for d in later)
+    for tr in overdue:
+        cells = {td.get("data-label"): td for td in tr.find_all("td")}
+        assert cells["Date"].one("strong").text.startswith("dépassé")
+        assert "dépassé" in cells["Pourquoi"].text
+        assert not any(ch == "-" for ch in cells["Date"].text)  # a French date, never ISO
+    for tr in coming:
+        assert tr.find_all("td")[0].one("strong").text.startswith(("dans ", "aujourd'hui"))
+    names = {tr.one("th").one("a").text for tr in overdue + coming}
+    assert names <= set(demo_ids)
+
+
+def test_an_observer_sees_the_deadlines_of_their_region_only(demo, demo_ids) -> None:
+    with demo_browser(demo, OBSERVER) as c:
+        doc = get_page(c, "/echeances")
+        portfolio = get_page(c, "/projets")
+    visible = {
+        a.text for a in portfolio.by_id("table-projets").find_all("a") if a.get("href", "").startswith("/projets/")
+    }
+    shown = {a.text for a in doc.one("main").find_all("a") if (a.get("href") or "").startswith("/projets/")}
+    assert shown <= visible
+
+
+def test_help_page_explains_every_term_the_checklist_links_to(demo) -> None:
+    with demo_browser(demo, PORTEUR) as c:
+        doc = get_page(c, "/aide")
+    anchors = {dt.get("id") for dt in doc.by_id("glossaire").find_all("dt")}
+    assert anchors == {t.anchor for t in GLOSSARY}
+    assert set(GUARD_TERMS.values()) <= anchors
+    assert {"AMO", "QPV", "RNA", "Code INSEE", "ACI / EI"} <= {dt.text for dt in doc.by_id("glossaire").find_all("dt")}
+    assert len(doc.by_id("comment-faire").find_all("li")) == 6
