@@ -145,6 +145,9 @@ class Approval(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     given_on: Mapped[date] = mapped_column(Date)
     comment: Mapped[str | None] = mapped_column(Text)
+    # Who gave it: None when someone recorded it for the stakeholder; `lien` or `compte` when the
+    # stakeholder answered an opinion request themselves (app/opinions), through the link or an account.
+    source: Mapped[str | None] = mapped_column(String(8))
     stakeholder: Mapped[Stakeholder] = relationship()
 
 

@@ -11,6 +11,7 @@ from app.accounts import admin_endpoints as admin
 from app.accounts import admin_pages
 from app.accounts import endpoints as auth
 from app.accounts import pages as accounts_pages
+from app.accounts import password_reset_pages
 from app.assessments import endpoints as assessments
 from app.assessments import pages as assessments_pages
 from app.authorization.rules import PUBLIC, RULES
@@ -31,6 +32,12 @@ from app.http import docs, health, openapi, problems
 from app.home import pages as home_pages
 from app.http.middleware import BodyReadTimeout, BodySizeLimit, HeaderSizeLimit, SecurityHeaders
 from app.idempotency.middleware import IdempotencyMiddleware
+from app.mail import pages as mail_pages
+from app.messages import endpoints as messages
+from app.notifications import endpoints as notifications
+from app.notifications import pages as notifications_pages
+from app.opinions import endpoints as opinions
+from app.opinions import pages as opinions_pages
 from app.projects import endpoints as projects_endpoints
 from app.projects import pages as projects_pages
 from app.reference import endpoints as reference
@@ -60,6 +67,9 @@ API_ROUTERS = (
     webhooks.router,
     feed.router,
     reference.router,
+    opinions.router,  # collaboration (issue 15): opinion requests, messages and notes, notifications
+    messages.router,
+    notifications.router,
 )
 
 
@@ -137,6 +147,10 @@ def page_routers() -> tuple[APIRouter, ...]:
     """The routers of the HTML pages (French, server-rendered), in the order they are matched."""
     return (
         accounts_pages.router,
+        password_reset_pages.router,
+        opinions_pages.router,
+        notifications_pages.router,
+        mail_pages.router,
         home_pages.router,
         projects_pages.router,
         transitions_pages.router,

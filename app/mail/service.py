@@ -1,0 +1,358 @@
+"""E-mail: the outbox (queue), rendering in French (plain text + HTML), the unsubscribe token, the
+sender the worker runs (`send_due`), and each user's preference.
+
+Delivery mirrors the webhook deliveries (app/webhooks/worker.py): a mail row is written in the
+transaction that causes it; the worker claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
+serialises writers) by moving them to `sending` with a lease, talks SMTP outside any transaction, and
+marks a row `sent` only after the server accepted it. A worker that dies mid-send leaves its row in
+`sending`; once the lease is over, another round takes it again, with the same Message-ID. Refusals
+and network failures are retried on REGIEFLOW_MAIL_RETRY_SCHEDULE_SECONDS, then `failed`.
+Without REGIEFLOW_SMTP_HOST nothing is sent: mail stays queued."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import smtplib
+import ssl
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.core.clock import Clock
+from app.core.keys import derived_key
+from app.core.settings import Settings
+from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.mail.models import MODES, MailPreference, OutgoingMail
+from app.web.charts import date_fr
+
+log = logging.getLogger("regieflow.mail")
+
+UNSUBSCRIBE_PURPOSE = "mail-unsubscribe"
+CLAIM_BATCH = 20
+MODE_LABELS = {
+    "immediat": "À chaque notification",
+    "quotidien": "Un récapitulatif par jour",
+    "aucun": "Aucun e-mail de notification",
+}
+
+
+def _templates_dir() -> str:
+    from app.web.templating import ROOT
+
+    return str(ROOT / "templates" / "mail")
+
+
+_ENV: dict[bool, Environment] = {}
+
+
+def _env(html: bool) -> Environment:
+    if html not in _ENV:
+        env = Environment(
+            loader=FileSystemLoader(_templates_dir()),
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+        )
+        env.filters["date_fr"] = date_fr
+        _ENV[html] = env
+    return _ENV[html]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def render(template: str, context: dict[str, Any]) -> Rendered:
+    """`templates/mail/<template>.subject.txt`, `.txt` and `.html`, in French."""
+    subject = _env(False).get_template(f"{template}.subject.txt").render(context)
+    text = _env(False).get_template(f"{template}.txt").render(context)
+    html = _env(True).get_template(f"{template}.html").render(context)
+    return Rendered(" ".join(subject.split())[:300], text, html)
+
+
+def _domain(settings: Settings | None) -> str:
+    sender = parseaddr(settings.mail_sender)[1] if settings is not None else ""
+    return sender.rpartition("@")[2] or "regieflow.invalid"
+
+
+def queue(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    kind: str,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    user_id: int | None = None,
+    secret: bool = False,
+    unsubscribe: bool = False,
+    dedupe_key: str | None = None,
+    settings: Settings | None = None,
+) -> int | None:
+    """Write one mail into the outbox (in the caller's transaction; the caller commits). With a
+    `dedupe_key` already queued, nothing is written and None is returned (one mail per occurrence,
+    even under two writers at once: the unique key decides)."""
+    rendered = render(template, context)
+    now = clock.now()
+    values = {
+        "kind": kind,
+        "to_address": to,
+        "subject": rendered.subject,
+        "text_body": rendered.text,
+        "html_body": rendered.html,
+        "message_id": f"<{uuid.uuid4().hex}@{_domain(settings)}>",
+        "dedupe_key": dedupe_key,
+        "user_id": user_id,
+        "unsubscribe": unsubscribe,
+        "secret": secret,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    if dedupe_key is None:
+        row = OutgoingMail(**values)
+        uow.session.add(row)
+        uow.session.flush()
+        return row.id
+    return insert_once(uow.session, OutgoingMail, values, "dedupe_key")
+
+
+def insert_once(session: Session, model: Any, values: dict[str, Any], *conflict: str) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when the unique key
+    `conflict` already held a row (PostgreSQL and SQLite alike)."""
+    dialect = session.get_bind().dialect.name
+    table = model.__table__
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).values(values).on_conflict_do_nothing(index_elements=list(conflict))
+    else:
+        stmt = sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=list(conflict))
+    result = session.execute(stmt.returning(table.c.id))
+    new = result.scalar_one_or_none()
+    return int(new) if new is not None else None
+
+
+# --- preferences and unsubscribe ------------------------------------------------------------------
+def mode_of(session: Session, user_id: int) -> str:
+    pref = session.get(MailPreference, user_id)
+    return pref.mode if pref is not None else "immediat"
+
+
+def set_mode(uow: UnitOfWork, clock: Clock, user_id: int, mode: str) -> None:
+    if mode not in MODES:
+        from workflow.errors import InvalidInput
+
+        raise InvalidInput("Choix inconnu : immédiat, récapitulatif quotidien ou aucun.", "mode")
+    pref = uow.session.get(MailPreference, user_id)
+    if pref is None:
+        uow.session.add(MailPreference(user_id=user_id, mode=mode, changed_at=clock.now()))
+    else:
+        pref.mode, pref.changed_at = mode, clock.now()
+    uow.commit()
+
+
+def _signature(settings: Settings, user_id: int) -> str:
+    mac = hmac.new(derived_key(settings, UNSUBSCRIBE_PURPOSE), f"unsubscribe:{user_id}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:20]).decode().rstrip("=")
+
+
+def unsubscribe_token(settings: Settings, user_id: int) -> str:
+    return f"{user_id}.{_signature(settings, user_id)}"
+
+
+def unsubscribe_url(settings: Settings, user_id: int) -> str:
+    return f"{settings.public_base_url.rstrip('/')}/desabonnement/{unsubscribe_token(settings, user_id)}"
+
+
+def user_of_token(settings: Settings, token: str) -> int | None:
+    """The user a signed unsubscribe token names, or None (forged, malformed)."""
+    head, _, sig = token.partition(".")
+    if not (head.isascii() and head.isdigit()) or len(head) > 10 or not sig or len(sig) > 64:
+        return None
+    user_id = int(head)
+    return user_id if hmac.compare_digest(sig, _signature(settings, user_id)) else None
+
+
+# --- sending (the worker's round) -----------------------------------------------------------------
+@dataclass
+class SendReport:
+    attempted: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def build_message(row: OutgoingMail, settings: Settings) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = settings.mail_sender
+    msg["To"] = row.to_address
+    msg["Subject"] = row.subject
+    msg["Message-ID"] = row.message_id
+    msg["Date"] = format_datetime(row.created_at)
+    msg["Auto-Submitted"] = "auto-generated"
+    if row.unsubscribe and row.user_id is not None:
+        msg["List-Unsubscribe"] = f"<{unsubscribe_url(settings, row.user_id)}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(row.text_body)
+    msg.add_alternative(row.html_body, subtype="html")
+    return msg
+
+
+def _smtp(settings: Settings) -> smtplib.SMTP:
+    assert settings.smtp_host is not None
+    timeout = settings.smtp_timeout_seconds
+    server: smtplib.SMTP
+    if settings.smtp_security == "tls":
+        server = smtplib.SMTP_SSL(
+            settings.smtp_host, settings.smtp_port, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        server = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
+        if settings.smtp_security == "starttls":
+            server.starttls(context=ssl.create_default_context())
+    if settings.smtp_user:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+        server.login(settings.smtp_user, password)
+    return server
+
+
+def claim(uows: UnitOfWorkFactory, settings: Settings, now: datetime, skip: set[int]) -> list[int]:
+    """Claim due mail: pending rows due now, and rows left `sending` by a worker whose lease is over."""
+    with uows() as uow:
+        stmt = (
+            select(OutgoingMail.id)
+            .where(OutgoingMail.status.in_(("pending", "sending")), OutgoingMail.next_attempt_at <= now)
+            .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
+            .limit(CLAIM_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        if skip:
+            stmt = stmt.where(OutgoingMail.id.not_in(skip))
+        ids = list(uow.session.scalars(stmt))
+        if ids:
+            uow.session.execute(
+                update(OutgoingMail)
+                .where(OutgoingMail.id.in_(ids))
+                .values(
+                    status="sending",
+                    attempts=OutgoingMail.attempts + 1,
+                    next_attempt_at=now + timedelta(seconds=settings.mail_lease_seconds),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            uow.commit()
+        return ids
+
+
+def send_due(uows: UnitOfWorkFactory, settings: Settings, clock: Clock, *, limit: int = 500) -> SendReport:
+    """Send every mail due now (once each this round); nothing without REGIEFLOW_SMTP_HOST."""
+    report = SendReport()
+    if not settings.smtp_host:
+        return report
+    seen: set[int] = set()
+    while report.attempted < limit:
+        ids = claim(uows, settings, clock.now(), seen)
+        if not ids:
+            break
+        for mail_id in ids:
+            seen.add(mail_id)
+            report.attempted += 1
+            outcome = _send_one(uows, settings, mail_id)
+            _record(uows, settings, clock, mail_id, outcome, report)
+    return report
+
+
+def _send_one(uows: UnitOfWorkFactory, settings: Settings, mail_id: int) -> tuple[bool, str | None, bool]:
+    """(accepted, error, permanent)."""
+    with uows(write=False) as uow:
+        row = uow.session.get(OutgoingMail, mail_id)
+        if row is None or row.status != "sending":
+            return False, "disparu", True
+        msg = build_message(row, settings)
+    try:
+        server = _smtp(settings)
+        try:
+            server.send_message(msg)
+        finally:
+            try:
+                server.quit()
+            except (smtplib.SMTPException, OSError):
+                server.close()
+    except smtplib.SMTPRecipientsRefused as err:
+        return False, f"destinataire refusé par le serveur : {_codes(err.recipients)}", True
+    except smtplib.SMTPResponseException as err:
+        return False, f"refus du serveur ({err.smtp_code})", 500 <= err.smtp_code < 600 and err.smtp_code != 554
+    except (smtplib.SMTPException, OSError) as err:
+        return False, f"serveur injoignable ou connexion interrompue ({type(err).__name__})", False
+    return True, None, False
+
+
+def _codes(recipients: dict[str, tuple[int, bytes]]) -> str:
+    return ", ".join(str(code) for code, _ in recipients.values())
+
+
+def _record(
+    uows: UnitOfWorkFactory,
+    settings: Settings,
+    clock: Clock,
+    mail_id: int,
+    outcome: tuple[bool, str | None, bool],
+    report: SendReport,
+) -> None:
+    ok, error, permanent = outcome
+    now = clock.now()
+    with uows() as uow:
+        row = uow.session.get(OutgoingMail, mail_id, with_for_update=True)
+        if row is None or row.status != "sending":
+            return
+        if ok:
+            row.status, row.sent_at, row.last_error = "sent", now, None
+            if row.secret:  # a link's token lived only as long as the mail had to be sent
+                row.text_body = row.html_body = "(contenu effacé après envoi : il portait un lien personnel)"
+            report.sent += 1
+        else:
+            schedule = settings.mail_retry_schedule_seconds
+            row.last_error = (error or "échec")[:500]
+            if permanent or row.attempts > len(schedule):
+                row.status = "failed"
+                report.failed += 1
+            else:
+                row.status = "pending"
+                row.next_attempt_at = now + timedelta(seconds=schedule[row.attempts - 1])
+                report.retried += 1
+        uow.commit()
+
+
+def outbox(uow: UnitOfWork, *, status: str | None = None, limit: int = 50) -> list[OutgoingMail]:
+    stmt = select(OutgoingMail).order_by(OutgoingMail.id.desc()).limit(limit)
+    if status:
+        stmt = stmt.where(OutgoingMail.status == status)
+    return list(uow.session.scalars(stmt))
+
+
+def pending_count(uow: UnitOfWork) -> int:
+    from sqlalchemy import func
+
+    return int(
+        uow.session.scalar(
+            select(func.count())
+            .select_from(OutgoingMail)
+            .where(or_(OutgoingMail.status == "pending", OutgoingMail.status == "sending"))
+        )
+        or 0
+    )

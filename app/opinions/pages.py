@@ -1,0 +1,492 @@
+"""Pages of opinion requests: the stakeholder's personal link (/avis/{token}, no account), and the
+project page's forms to ask, revoke and re-send (the section is templates/collaboration/
+project_section.html, fed by the `collaboration_section` global below, with the thread and notes).
+
+The link's page never shows anything of another request: the project's summary, the documents a
+stakeholder is asked about (the feasibility study's report, the validation meeting's minutes), and
+this request's own answer. A wrong, revoked or expired link gets one neutral page (404 or 410)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from starlette.datastructures import UploadFile
+
+from app.authorization.rules import Ability, Principal
+from app.core.clock import Clock
+from app.core.errors import Conflict, NotFound, PayloadTooLarge
+from app.core.identifiers import parse_uuid
+from app.core.inputs import ascii_id, iso_day
+from app.core.unit_of_work import BatchUnitOfWork
+from app.documents import service as documents
+from app.documents.detect import HEAD_BYTES, TextCheck
+from app.documents.endpoints import file_response
+from app.documents.kinds import KINDS as DOCUMENT_KINDS
+from app.documents.models import Document
+from app.documents.storage import storage_for
+from app.http.dependencies import actor_of, unit_of_work
+from app.messages import service as messages
+from app.opinions import service
+from app.opinions.models import OpinionRequest
+from app.opinions.schemas import ASKABLE
+from app.projects.models import Project
+from app.projects.pages import EVENT_TYPES
+from app.web.charts import date_fr
+from app.web.templating import FLASH_MESSAGES, PageRoute, PageUser, render, templates
+from workflow.errors import DomainError, InvalidInput
+from workflow.vocabulary import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS, TERMINAL, Category, Kind, State
+
+router = APIRouter(route_class=PageRoute)
+
+SHOWN_KINDS = ("rapport_faisabilite", "compte_rendu_validation")  # what a stakeholder is asked about
+NEUTRAL = (
+    "Ce lien n'est pas ou plus valable. Si votre avis est encore attendu, demandez un nouveau lien à l'équipe "
+    "du projet qui vous l'a envoyé."
+)
+VERDICT_CHOICES = [
+    ("favorable", "Favorable"),
+    ("reserve", "Favorable avec réserves (l'avis compte comme non favorable tant qu'elles demeurent)"),
+    ("defavorable", "Défavorable"),
+]
+
+FLASH_MESSAGES.update(
+    {
+        "avis-demande": "La demande d'avis est partie par e-mail avec un lien personnel.",
+        "avis-revoque": "Le lien de la demande d'avis est révoqué : il ne fonctionne plus.",
+        "avis-renvoye": "Un nouveau lien est parti par e-mail ; l'ancien ne fonctionne plus.",
+        "message-envoye": "Votre message est publié dans le fil du projet.",
+        "note-ajoutee": "La note est enregistrée (visible des seuls consultants).",
+    }
+)
+EVENT_TYPES.update(
+    {
+        "opinion.requested": "Avis sollicité",
+        "opinion.answered": "Avis reçu",
+        "opinion.revoked": "Lien d'avis révoqué",
+        "opinion.resent": "Demande d'avis renvoyée",
+        "message.posted": "Message",
+    }
+)
+
+
+def _pid(value: str) -> uuid.UUID:
+    pid = parse_uuid(value)
+    if pid is None:
+        raise NotFound("Projet introuvable.")
+    return pid
+
+
+def _clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+# --- the personal link ----------------------------------------------------------------------------
+def _neutral(request: Request, status: int) -> Response:
+    return render(request, "opinions/link_dead.html", {"message": NEUTRAL}, status)
+
+
+def _shown_documents(uow: Any, project_id: uuid.UUID) -> list[Document]:
+    return list(
+        uow.session.scalars(
+            select(Document)
+            .where(
+                Document.project_id == project_id,
+                Document.deleted_at.is_(None),
+                Document.kind.in_(SHOWN_KINDS),
+            )
+            .order_by(Document.id)
+        )
+    )
+
+
+def _summary(p: Project) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "kind": KIND_LABELS.get(Kind(p.kind), p.kind) if p.kind in set(Kind) else p.kind,
+        "region": p.region,
+        "state": STATE_LABELS.get(State(p.state), p.state),
+        "lead_name": p.lead_name,
+        "description": p.description,
+    }
+
+
+def _link_context(uow: Any, req: OpinionRequest, token: str) -> dict[str, Any]:
+    p = uow.projects.get(req.project_id)
+    answer = req.answer
+    return {
+        "token": token,
+        "project": _summary(p),
+        "stakeholder_name": req.stakeholder_name,
+        "category": service.category_label(req.category),
+        "due_on": date_fr(req.due_on),
+        "message": req.message,
+        "documents": [
+            {"id": d.id, "title": d.title, "kind": DOCUMENT_KINDS.get(d.kind, d.kind)}
+            for d in _shown_documents(uow, req.project_id)
+        ],
+        "answer": None
+        if answer is None
+        else {
+            "verdict": service.ANSWER_LABELS[answer.verdict],
+            "comment": answer.comment,
+            "on": date_fr(answer.answered_on),
+            "with_file": answer.document_id is not None,
+        },
+        "choices": VERDICT_CHOICES,
+    }
+
+
+@router.get("/avis/{token}", name="opinion_link_page")
+def opinion_link_page(request: Request, token: str) -> Response:
+    request.state.principal = None
+    with unit_of_work(request, write=False) as uow:
+        looked = service.by_token(uow, token, _clock(request).now())
+        if looked.request is None:
+            return _neutral(request, 404 if looked.state == "inconnu" else 410)
+        return render(request, "opinions/link.html", _link_context(uow, looked.request, token) | {"values": {}})
+
+
+@router.get("/avis/{token}/pieces/{document_id}", name="opinion_link_document")
+def opinion_link_document(request: Request, token: str, document_id: str) -> Response:
+    doc_id = ascii_id(document_id)
+    with unit_of_work(request, write=False) as uow:
+        looked = service.by_token(uow, token, _clock(request).now())
+        if looked.request is None or doc_id is None:
+            return _neutral(request, 404 if looked.request is None and looked.state == "inconnu" else 410)
+        doc = next((d for d in _shown_documents(uow, looked.request.project_id) if d.id == doc_id), None)
+        if doc is None:
+            return _neutral(request, 404)
+        return file_response(doc.current, request.app.state.settings)
+
+
+async def _file_of(form: Any) -> documents.NewFile | None:
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    data = await upload.read()
+    if not data:
+        return None
+    check = TextCheck()
+    check.feed(data)
+    check.feed(b"", final=True)
+    return documents.NewFile(
+        io.BytesIO(data), upload.filename, len(data), hashlib.sha256(data).hexdigest(), data[:HEAD_BYTES], check.ok
+    )
+
+
+@router.post("/avis/{token}", name="opinion_link_answer")
+async def opinion_link_answer(request: Request, token: str) -> Response:
+    request.state.principal = None
+    try:
+        form = await request.form()
+    except Exception:  # an unreadable body: the same neutral refusal as a bad field
+        form = None
+    verdict = str(form.get("verdict") or "") if form is not None else ""
+    comment = str(form.get("comment") or "") if form is not None else ""
+    try:
+        new = await _file_of(form) if form is not None else None
+    except Exception:
+        new = None
+    return _answer_sync(request, token, verdict, comment, new)
+
+
+def _answer_sync(request: Request, token: str, verdict: str, comment: str, new: documents.NewFile | None) -> Response:
+    clock = _clock(request)
+    settings = request.app.state.settings
+    values = {"verdict": verdict, "comment": comment}
+    stored_key: str | None = None
+    storage = storage_for(settings)
+    with BatchUnitOfWork(request.app.state.session_factory, settings=settings) as uow:
+        looked = service.by_token(uow, token, clock.now())
+        if looked.request is None:
+            return _neutral(request, 404 if looked.state == "inconnu" else 410)
+        req = looked.request
+        if looked.state == "repondu":
+            return render(request, "opinions/link.html", _link_context(uow, req, token) | {"values": {}}, 409)
+        actor = service.link_actor(req)
+        try:
+            if verdict not in service.VERDICT_OF:
+                raise InvalidInput("Choisissez : favorable, avec réserves ou défavorable.", "verdict")
+            document_id = None
+            if new is not None:
+                _, doc = documents.add_document(
+                    uow,
+                    storage,
+                    settings,
+                    req.project_id,
+                    new,
+                    title=f"Délibération — {req.stakeholder_name}"[:200],
+                    kind="deliberation",
+                    evidence_kind=None,
+                    evidence_id=None,
+                    consultant=False,
+                    expected_version=None,
+                    actor=actor,
+                    clock=clock,
+                )
+                stored_key, document_id = doc.current.storage_key, doc.id
+            answer = service.answer_request(
+                uow, clock, req, verdict=verdict, comment=comment, via="lien", actor=actor, document_id=document_id
+            )
+            if document_id is not None:  # the deliberation belongs to the approval it comes with
+                doc.evidence_kind, doc.evidence_id = "approvals", answer.approval_id
+            uow.finish()
+        except (InvalidInput, documents.UnsupportedType, PayloadTooLarge) as exc:
+            if stored_key:
+                storage.delete(stored_key)
+            field = getattr(exc, "field", None) or "file"
+            context = _link_context(uow, req, token) | {"values": values, "errors": {field: exc.message}}
+            return render(
+                request, "opinions/link.html", context, 415 if isinstance(exc, documents.UnsupportedType) else 422
+            )
+        except (Conflict, DomainError) as exc:
+            if stored_key:
+                storage.delete(stored_key)
+            message = exc.message
+            return render(
+                request, "message.html", {"title": "Avis non enregistré", "message": message, "status": 409}, 409
+            )
+        except BaseException:
+            if stored_key:
+                storage.delete(stored_key)
+            raise
+    return RedirectResponse(f"/avis/{token}", status_code=303)
+
+
+# --- the project page's section -------------------------------------------------------------------
+def section(request: Request, p: Any) -> dict[str, Any]:
+    """What the collaboration section of the project page shows (a template global)."""
+    principal: Principal = request.state.principal
+    region = p.region
+    pid = p.id
+    abilities = principal.abilities(pid, region)
+    now = _clock(request).now()
+    with unit_of_work(request, write=False) as uow:
+        full = uow.projects.get(pid, with_evidence=("stakeholders",))
+        requests = [service.read_of(r, now) for r in service.list_requests(uow, pid)]
+        thread = messages.list_messages(uow, pid)
+        notes_allowed = messages.may_read_notes(principal, pid, region)
+        notes = messages.list_notes(uow, principal, pid) if notes_allowed else []
+    if principal.kind == "user" and principal.id is not None and thread:
+        with unit_of_work(request) as uow:
+            messages.mark_thread_read(uow, principal.id, pid)
+    stakeholders = [
+        (s.id, f"{s.name} ({CATEGORY_LABELS[Category(s.category)]})")
+        for s in (full.stakeholders if full is not None else [])
+        if s.category != Category.MOUVEMENT
+    ]
+    closed = State(p.state) in TERMINAL
+    return {
+        "requests": [
+            {
+                "id": r.id,
+                "stakeholder": r.stakeholder_name,
+                "category": service.category_label(r.category),
+                "email": r.email,
+                "due_on": date_fr(r.due_on),
+                "status": r.status,
+                "status_label": service.STATUS_LABELS[r.status],
+                "answer": None
+                if r.answer is None
+                else {
+                    "verdict": service.ANSWER_LABELS[r.answer.verdict],
+                    "comment": r.answer.comment,
+                    "on": date_fr(r.answer.answered_on),
+                    "via": "par le lien personnel" if r.answer.via == "lien" else "depuis son compte",
+                },
+            }
+            for r in requests
+        ],
+        "stakeholders": stakeholders,
+        "categories": [(c.value, CATEGORY_LABELS[c]) for c in ASKABLE],
+        "can_write": Ability.WRITE in abilities and not closed,
+        "can_post": Ability.WRITE in abilities,
+        "messages": [
+            {
+                "id": m.id,
+                "author": m.author_name,
+                "at": date_fr(m.created_at.astimezone(_clock(request).tz).date()),
+                "body": m.body,
+                "document_id": m.document_id,
+            }
+            for m in thread
+        ],
+        "notes_allowed": notes_allowed,
+        "notes": [
+            {
+                "id": n.id,
+                "author": n.author_name,
+                "at": date_fr(n.created_at.astimezone(_clock(request).tz).date()),
+                "body": n.body,
+            }
+            for n in notes
+        ],
+        "today": _clock(request).today().isoformat(),
+    }
+
+
+templates.env.globals["collaboration_section"] = section
+
+
+def collaboration_todo(request: Request, project_id: Any) -> list[dict[str, Any]]:
+    """The project's open items for the person looking: opinion requests awaiting an answer (the
+    project's writers and readers see them; overdue when past their due date) and unread messages."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    pid = project_id if isinstance(project_id, uuid.UUID) else parse_uuid(str(project_id))
+    if principal is None or pid is None or not principal.authenticated:
+        return []
+    clock = _clock(request)
+    today, now = clock.today(), clock.now()
+    items: list[dict[str, Any]] = []
+    with unit_of_work(request, write=False) as uow:
+        region = uow.projects.region_of(pid)
+        if region is None or Ability.READ not in principal.abilities(pid, region):
+            return []
+        for r in service.list_requests(uow, pid):
+            if service.status_of(r, now) != "en_attente":
+                continue
+            items.append(
+                {
+                    "label": f"Avis attendu de {r.stakeholder_name} (le {date_fr(r.due_on)})",
+                    "href": f"/projets/{pid}#avis",
+                    "due_on": r.due_on,
+                    "overdue": r.due_on < today,
+                }
+            )
+        if principal.kind == "user" and principal.id is not None:
+            unread = messages.unread_count(uow, principal.id, pid, principal.label)
+            if unread:
+                items.append(
+                    {
+                        "label": f"{unread} message{'s' if unread > 1 else ''} non lu{'s' if unread > 1 else ''}",
+                        "href": f"/projets/{pid}#messages",
+                        "due_on": None,
+                        "overdue": False,
+                    }
+                )
+    return items
+
+
+templates.env.globals["collaboration_todo"] = collaboration_todo
+
+
+def _form(request: Request) -> Any:
+    return getattr(request.state, "form", None) or {}
+
+
+def _text(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+@router.post("/projets/{project_id}/avis", name="page_opinion_request")
+def page_opinion_request(request: Request, project_id: str, principal: PageUser) -> Response:
+    from pydantic import ValidationError
+
+    from app.opinions.schemas import OpinionRequestIn
+
+    pid = _pid(project_id)
+    form = _form(request)
+    values = {k: _text(form, k) for k in ("stakeholder", "stakeholder_name", "category", "email", "due_on", "message")}
+    try:
+        due = iso_day(values["due_on"])
+        if due is None:
+            raise InvalidInput("Date invalide : écrivez-la au format AAAA-MM-JJ.", "due_on")
+        chosen = ascii_id(values["stakeholder"]) if values["stakeholder"] not in ("", "nouvelle") else None
+        raw: dict[str, Any] = {"email": values["email"], "due_on": due, "message": values["message"]}
+        if chosen is not None:
+            raw["stakeholder_id"] = chosen
+        else:
+            raw["stakeholder_name"] = values["stakeholder_name"] or None
+            raw["category"] = values["category"] or None
+        try:
+            body = OpinionRequestIn.model_validate(raw)
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = str(first["loc"][0]) if first.get("loc") else "email"
+            field = {"stakeholder_id": "stakeholder"}.get(field, field)
+            message = {
+                "email": "Adresse e-mail invalide.",
+                "message": "Écrivez le message qui accompagne la demande (5 000 caractères au plus).",
+                "stakeholder_name": "Nom invalide (200 caractères au plus, sur une ligne).",
+                "category": "Choisissez la catégorie de la partie prenante.",
+            }.get(field, "Valeur invalide.")
+            raise InvalidInput(message, field) from None
+        with unit_of_work(request) as uow:
+            service.create_request(
+                uow,
+                request.app.state.settings,
+                _clock(request),
+                pid,
+                body,
+                expected_version=None,
+                actor=actor_of(request),
+            )
+    except InvalidInput as exc:
+        context = {"project_id": pid, "values": values, "errors": {exc.field or "email": exc.message}}
+        with unit_of_work(request, write=False) as uow:
+            full = uow.projects.get(pid, with_evidence=("stakeholders",))
+            context["stakeholders"] = [
+                (s.id, s.name) for s in (full.stakeholders if full else []) if s.category != Category.MOUVEMENT
+            ]
+        context["categories"] = [(c.value, CATEGORY_LABELS[c]) for c in ASKABLE]
+        return render(request, "opinions/request_form.html", context, 422)
+    return RedirectResponse(f"/projets/{pid}?ok=avis-demande#avis", status_code=303)
+
+
+def _request_id(value: str) -> int:
+    rid = ascii_id(value)
+    if rid is None:
+        raise NotFound("Demande d'avis introuvable.")
+    return rid
+
+
+@router.post("/projets/{project_id}/avis/{request_id}/revoquer", name="page_opinion_revoke")
+def page_opinion_revoke(request: Request, project_id: str, request_id: str, principal: PageUser) -> Response:
+    pid, rid = _pid(project_id), _request_id(request_id)
+    with unit_of_work(request) as uow:
+        service.revoke_request(uow, _clock(request), pid, rid, expected_version=None, actor=actor_of(request))
+    return RedirectResponse(f"/projets/{pid}?ok=avis-revoque#avis", status_code=303)
+
+
+@router.post("/projets/{project_id}/avis/{request_id}/renvoyer", name="page_opinion_resend")
+def page_opinion_resend(request: Request, project_id: str, request_id: str, principal: PageUser) -> Response:
+    pid, rid = _pid(project_id), _request_id(request_id)
+    with unit_of_work(request) as uow:
+        service.resend_request(
+            uow, request.app.state.settings, _clock(request), pid, rid, expected_version=None, actor=actor_of(request)
+        )
+    return RedirectResponse(f"/projets/{pid}?ok=avis-renvoye#avis", status_code=303)
+
+
+@router.post("/projets/{project_id}/messages", name="page_post_message")
+def page_post_message(request: Request, project_id: str, principal: PageUser) -> Response:
+    pid = _pid(project_id)
+    body = _text(_form(request), "body")
+    try:
+        with unit_of_work(request) as uow:
+            messages.post_message(uow, _clock(request), pid, body, actor=actor_of(request))
+    except InvalidInput as exc:
+        context = {"project_id": pid, "action": "messages", "body": body, "error": exc.message}
+        return render(request, "messages/form.html", context, 422)
+    return RedirectResponse(f"/projets/{pid}?ok=message-envoye#messages", status_code=303)
+
+
+@router.post("/projets/{project_id}/notes", name="page_post_note")
+def page_post_note(request: Request, project_id: str, principal: PageUser) -> Response:
+    pid = _pid(project_id)
+    body = _text(_form(request), "body")
+    try:
+        with unit_of_work(request) as uow:
+            messages.add_note(uow, _clock(request), principal, pid, body, actor=actor_of(request))
+    except InvalidInput as exc:
+        context = {"project_id": pid, "action": "notes", "body": body, "error": exc.message}
+        return render(request, "messages/form.html", context, 422)
+    return RedirectResponse(f"/projets/{pid}?ok=note-ajoutee#notes", status_code=303)
