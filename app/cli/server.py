@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import socket
 from contextlib import ExitStack
+from typing import Any
 
 import typer
 
 from app.cli.demo import load_demo_portfolio
 from app.cli.root import UserError, database, migrate
+from app.core.database import is_sqlite
 from app.core.settings import get_settings
 
 
@@ -34,16 +36,26 @@ def serve(
     host: str = typer.Option(None, help="Default: REGIEFLOW_HOST (127.0.0.1)."),
     port: int = typer.Option(None, min=1, max=65535, help="Default: REGIEFLOW_PORT (8000)."),
     demo: bool = typer.Option(False, "--demo", help="Load the demo portfolio first if the database is empty."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=64, help="Server processes (PostgreSQL only: SQLite has one writer at a time)."
+    ),
 ) -> None:
     """Migrate the database, then serve the API and the pages."""
     import uvicorn
 
     from app.http.application import create_app
+    from app.observability.logs import configure_logging
 
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
+    if workers > 1 and is_sqlite(settings.database_url):
+        raise UserError(
+            "--workers needs PostgreSQL: SQLite lets one process write at a time "
+            "(set REGIEFLOW_DATABASE_URL, or serve with one process)."
+        )
     check_port_free(host, port)
+    configure_logging(settings)
     migrate(create=True)
     if demo and not load_demo_portfolio(only_if_empty=True):
         typer.echo("Demo portfolio not loaded: the database already holds projects.")
@@ -57,8 +69,15 @@ def serve(
         typer.echo(f"regieflow is listening on http://{host}:{port}/  (API documentation: http://{host}:{port}/docs)")
         # uvicorn rewrites the client address from X-Forwarded-For only for these peers (none by default):
         # the same rule as app.accounts.login.client_ip, so a forged header never reaches the login limits.
+        common: dict[str, Any] = {"log_config": None, "access_log": False}  # app.observability logs requests
+        if workers > 1:
+            # Each process builds its own app from the same settings (environment); their metrics are
+            # summed through PROMETHEUS_MULTIPROC_DIR (app.observability.metrics).
+            common.update(workers=workers, factory=True)
+            _multiprocess_metrics(stack)
         uvicorn.run(
-            app,
+            "app.http.application:create_app" if workers > 1 else app,
+            **common,
             host=host,
             port=port,
             log_level=settings.log_level,
@@ -72,6 +91,17 @@ def serve(
         )
 
 
+def _multiprocess_metrics(stack: ExitStack) -> None:
+    """A fresh directory for the server processes' metric files (prometheus-client's multiprocess mode),
+    removed when serving ends; an operator's PROMETHEUS_MULTIPROC_DIR is used as it is."""
+    import os
+    import tempfile
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="regieflow-metrics-"))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
 def worker(
     once: bool = typer.Option(
         False, "--once", help="Do what is due now (scan, fan-out, deliveries, purges), then exit."
@@ -83,10 +113,12 @@ def worker(
     import threading
 
     from app.core.clock import Clock
+    from app.observability.logs import configure_logging
     from app.webhooks.worker import Worker
 
     migrate()
     settings = get_settings()
+    configure_logging(settings)
     with database() as uows, Worker(uows, settings, clock=Clock(settings.tz)) as w:
         if once:
             typer.echo(str(w.run_once()))

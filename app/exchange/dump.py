@@ -7,8 +7,8 @@ values with sorted keys), one row per line. Rows are copied as they are, ids inc
 hashes, feed positions and every reference survive and `regieflow verify` stays clean.
 
 Every table is exported except the volatile ones (EXCLUDED): login sessions, login throttling
-counters and idempotency records, which only make sense for a few hours on the server that made
-them. A table added later is exported by default. Secrets stay in the form the database keeps them:
+counters, idempotency records and worker heartbeats, which only make sense for a few hours on the
+server that made them. A table added later is exported by default. Secrets stay in the form the database keeps them:
 password hashes (argon2id), API key and calendar token hashes (SHA-256) — never a usable key — and
 webhook signing secrets ENCRYPTED (Fernet tokens under a key derived from REGIEFLOW_SECRET_KEY, which
 is in neither the database nor the file): only a server with the same key (or with it among
@@ -39,7 +39,7 @@ FORMAT = "regieflow-dump"
 FORMAT_VERSION = 1
 
 
-EXCLUDED = frozenset({"web_sessions", "login_throttles", "idempotency_keys"})
+EXCLUDED = frozenset({"web_sessions", "login_throttles", "idempotency_keys", "worker_heartbeats"})
 
 
 # --- documents (app/documents, issue 14) ----------------------------------------------------------------

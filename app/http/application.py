@@ -11,7 +11,6 @@ from app.accounts import admin_endpoints as admin
 from app.accounts import admin_pages
 from app.accounts import endpoints as auth
 from app.accounts import pages as accounts_pages
-from app.accounts import password_reset_pages
 from app.assessments import endpoints as assessments
 from app.assessments import pages as assessments_pages
 from app.authorization.rules import PUBLIC, RULES
@@ -29,15 +28,10 @@ from app.exchange import export_endpoints as exports
 from app.exchange import import_endpoints as imports
 from app.feed import endpoints as feed
 from app.http import docs, health, openapi, problems
-from app.home import pages as home_pages
 from app.http.middleware import BodyReadTimeout, BodySizeLimit, HeaderSizeLimit, SecurityHeaders
 from app.idempotency.middleware import IdempotencyMiddleware
-from app.mail import pages as mail_pages
-from app.messages import endpoints as messages
-from app.notifications import endpoints as notifications
-from app.notifications import pages as notifications_pages
-from app.opinions import endpoints as opinions
-from app.opinions import pages as opinions_pages
+from app.observability import endpoints as observability
+from app.observability.middleware import RequestTelemetry
 from app.projects import endpoints as projects_endpoints
 from app.projects import pages as projects_pages
 from app.reference import endpoints as reference
@@ -67,14 +61,11 @@ API_ROUTERS = (
     webhooks.router,
     feed.router,
     reference.router,
-    opinions.router,  # collaboration (issue 15): opinion requests, messages and notes, notifications
-    messages.router,
-    notifications.router,
 )
 
 
 # Routers served outside /api/v1 that still go through `authorize` (and so need a rule in RULES).
-ROOT_ROUTERS = (calendars.feed_router,)
+ROOT_ROUTERS = (calendars.feed_router, observability.router)
 
 
 DESCRIPTION = """
@@ -126,6 +117,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(UploadBodies)  # document uploads stream past the body limits (app.documents.upload)
     app.add_middleware(HeaderSizeLimit, max_bytes=settings.max_header_bytes)  # 431, whatever server runs the app
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestTelemetry)  # outermost: times and logs every answer, refusals included
     check_rules(app)
     openapi.install(
         app, [(API_PREFIX + r.path_format, r) for r in api_routes()] + [(r.path_format, r) for r in root_routes()]
@@ -147,11 +139,6 @@ def page_routers() -> tuple[APIRouter, ...]:
     """The routers of the HTML pages (French, server-rendered), in the order they are matched."""
     return (
         accounts_pages.router,
-        password_reset_pages.router,
-        opinions_pages.router,
-        notifications_pages.router,
-        mail_pages.router,
-        home_pages.router,
         projects_pages.router,
         transitions_pages.router,
         evidence_pages.router,

@@ -9,12 +9,14 @@ from datetime import date
 from app.core.clock import Actor, Clock
 from app.core.unit_of_work import UnitOfWork
 from app.evidence.registry import snapshot
+from app.observability.metrics import count_transition
 from app.projects.models import Event, Project, SuspensionRecord
 from app.projects.service import load_for_write, plan_of, record_change, refresh_index
 from app.transitions.schemas import TransitionBody, TransitionsRead, TriggerRead, UnmetRead
 from workflow import deadlines as dl
 from workflow import machine as wf
 from workflow.effects import Dates, effect_of
+from workflow.errors import DomainError
 from workflow.history import RecordedTransition, replay
 from workflow.vocabulary import CONSULTANT_ONLY, TRIGGER_LABELS, State
 
@@ -50,14 +52,18 @@ def fire_transition(
     # Only the evidence this trigger's guards read (a step back, a pause or an abandon reads none):
     # the rows load lazily, inside this transaction, while the project row is locked.
     fields = wf.reads_of(trigger, p.state)
-    outcome = wf.fire(
-        flow_of(p),
-        trigger,
-        snapshot(p, fields),
-        today=clock.today(),
-        effective_on=body.effective_on,
-        reason=body.reason,
-    )
+    try:
+        outcome = wf.fire(
+            flow_of(p),
+            trigger,
+            snapshot(p, fields),
+            today=clock.today(),
+            effective_on=body.effective_on,
+            reason=body.reason,
+        )
+    except DomainError:
+        count_transition(trigger, "refused")
+        raise
     when = outcome.effective_on
     effect = effect_of(dates_of(p), outcome)
     if effect.suspension_opened:
@@ -87,6 +93,7 @@ def fire_transition(
         data={"suspended": outcome.suspended},
     )
     uow.commit()
+    count_transition(outcome.trigger.value, "done")
     return p
 
 

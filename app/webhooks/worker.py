@@ -45,6 +45,7 @@ from app.core.settings import Settings
 from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.deadline_watch.service import scan as scan_deadlines
 from app.feed.service import payload_of
+from app.observability import heartbeats
 from app.projects.models import OutboxMessage
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.webhooks.repository import WebhookRepository
@@ -97,8 +98,6 @@ class RoundReport:
     succeeded: int = 0
     failed: int = 0  # deliveries that gave up after the whole schedule
     purged: int = 0
-    notifications: int = 0  # created by the notification scan (app/notifications)
-    mails_sent: int = 0  # e-mails the SMTP server accepted (app/mail)
 
     def __str__(self) -> str:
         return (
@@ -187,6 +186,8 @@ class Worker:
         self.network_backend = network_backend  # tests: sockets of their own under the pinned backend
         self._cipher: MultiFernet | None = None
         self._last_scan: date | None = None
+        self.started = clock.now()
+        self.worker_id = heartbeats.worker_id(self.started)  # its row in worker_heartbeats (/metrics)
 
     def close(self) -> None:
         """Nothing to release: each attempt has its own connection (see _post)."""
@@ -205,14 +206,8 @@ class Worker:
         report.outbox_rows, report.deliveries_created = self.fan_out()
         report.attempted, report.succeeded, report.failed = self.deliver_due()
         report.purged = self.purge()
-        # collaboration (issue 15): notifications from the new events (deadline reminders and digests with
-        # the daily scan), then the e-mail outbox
-        from app.mail.service import send_due as send_mail
-        from app.notifications.service import scan as scan_notifications
-
-        report.notifications = scan_notifications(self.uows, self.settings, self.clock, reminders=scan).created
-        report.mails_sent = send_mail(self.uows, self.settings, self.clock).sent
         checkpoints.after_round(self.uows, self.settings, self.clock)  # signed chain heads (app/checkpoints)
+        heartbeats.beat(self.uows, self.worker_id, self.started, self.clock.now())
         return report
 
     def run_forever(self, stop: threading.Event) -> None:

@@ -162,7 +162,7 @@ def test_export_import_export_is_byte_identical_and_verifies(app, client: TestCl
     doc = json.loads(first)
     tables = {t["name"]: t for t in doc["tables"]}
     assert doc["format"] == "regieflow-dump" and doc["schema_revision"]
-    assert set(doc["excluded"]) == {"web_sessions", "login_throttles", "idempotency_keys"}
+    assert set(doc["excluded"]) == {"web_sessions", "login_throttles", "idempotency_keys", "worker_heartbeats"}
     assert not set(tables) & dump.EXCLUDED
     assert set(tables) == {t.name for t in Base.metadata.sorted_tables} - dump.EXCLUDED
     for name in (

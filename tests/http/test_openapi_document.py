@@ -40,7 +40,14 @@ METHODS = ("get", "put", "post", "delete", "patch")
 OPERATIONS = [
     (path, method, op) for path, item in DOC["paths"].items() for method, op in item.items() if method in METHODS
 ]
-PUBLIC = {("/api/v1/health", "get"), ("/api/v1/auth/login", "post"), ("/calendars/{token}.ics", "get")}
+PUBLIC = {
+    ("/api/v1/health", "get"),
+    ("/api/v1/health/live", "get"),  # probes and metrics (app.observability): for the platform, not people
+    ("/api/v1/health/ready", "get"),
+    ("/metrics", "get"),  # REGIEFLOW_METRICS_TOKEN, when set, is checked by the endpoint itself
+    ("/api/v1/auth/login", "post"),
+    ("/calendars/{token}.ics", "get"),
+}
 
 
 # --- security -------------------------------------------------------------------------------------

@@ -87,6 +87,9 @@ def test_anonymous_reaches_only_the_login_page_health_and_openapi(app, anon_clie
     assert answered == {
         ("GET", "/connexion"),
         (("GET", f"{API_PREFIX}/health")),
+        ("GET", f"{API_PREFIX}/health/live"),  # the platform's probes and metrics (app.observability)
+        ("GET", f"{API_PREFIX}/health/ready"),
+        ("GET", "/metrics"),
         ("GET", "/openapi.json"),
         ("GET", "/docs"),  # the documentation of the API, and its start-up script (app.http.docs)
         ("GET", "/docs/init.js"),
