@@ -15,6 +15,7 @@ from app.core.database import Base
 from app.documents import models as documents
 from app.evidence import models as evidence
 from app.feed import models as feed
+from app.forecasts import models as forecasts
 from app.idempotency import models as idempotency
 from app.observability import models as observability
 from app.projects import models as projects
@@ -32,6 +33,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     documents,
 )
 MODEL_MODULES += (observability,)  # worker heartbeats (issue 17)
+MODEL_MODULES += (forecasts,)  # step-duration distributions (issue 16)
 metadata = Base.metadata
 
 __all__ = ["MODEL_MODULES", "metadata"]

@@ -153,29 +153,55 @@ def _usable(samples: Mapping[State, Sequence[int]], current: State, elapsed: int
     return True, ""
 
 
-def simulate(
-    conditioned: Sequence[int], later: Sequence[Sequence[int]], *, draws: int = DRAWS, seed: int = SEED
-) -> list[int]:
-    """`draws` totals: one remainder of the current step plus one duration of each later step, drawn
-    uniformly with a generator seeded with `seed` (deterministic)."""
+def tail_sums(later: Sequence[Sequence[int]], *, draws: int = DRAWS, seed: int = SEED) -> list[int]:
+    """`draws` sums of one duration of each later step, drawn uniformly (generator seeded with `seed`)."""
     rng = random.Random(seed)
     pick = rng.randrange
-    totals = []
-    for _ in range(draws):
-        t = conditioned[pick(len(conditioned))]
-        for xs in later:
-            t += xs[pick(len(xs))]
-        totals.append(t)
-    return totals
+    return [sum(xs[pick(len(xs))] for xs in later) for _ in range(draws)]
+
+
+def simulate(
+    conditioned: Sequence[int],
+    later: Sequence[Sequence[int]],
+    *,
+    draws: int = DRAWS,
+    seed: int = SEED,
+    tails: Sequence[int] | None = None,
+) -> list[int]:
+    """`draws` totals: one remainder of the current step plus one duration of each later step, each drawn
+    uniformly, with generators seeded from `seed` (deterministic). `tails`: `tail_sums(later, ...)` already
+    computed (the same for every project of a group in the same step)."""
+    if tails is None:
+        tails = tail_sums(later, draws=draws, seed=seed)
+    rng = random.Random(seed + 1)
+    pick = rng.randrange
+    n = len(conditioned)
+    return [conditioned[pick(n)] + t for t in tails]
+
+
+TailCache = dict[tuple[int, State], list[int]]
 
 
 def forecast_from(
-    samples: Mapping[State, Sequence[int]], *, current: State, elapsed: int, as_of: date, basis: Basis
+    samples: Mapping[State, Sequence[int]],
+    *,
+    current: State,
+    elapsed: int,
+    as_of: date,
+    basis: Basis,
+    cache: TailCache | None = None,
 ) -> Forecast:
-    """The label forecast from one group's step samples (the caller checked they are usable)."""
+    """The label forecast from one group's step samples (the caller checked they are usable). `cache`
+    keeps the later steps' simulated sums per (group, step) across the projects of one refresh."""
     conditioned = [d - elapsed for d in samples[current] if d >= elapsed]
     later = [samples[s] for s in remaining_steps(current)[1:]]
-    totals = sorted(simulate(conditioned, later))
+    tails = None
+    if cache is not None:
+        key = (id(samples), current)
+        if key not in cache:
+            cache[key] = tail_sums(later)
+        tails = cache[key]
+    totals = sorted(simulate(conditioned, later, tails=tails))
     p50 = round(percentile(totals, 0.5))
     p80 = round(percentile(totals, 0.8))
     steps = [StepEstimate(current, len(conditioned), percentile(conditioned, 0.5), percentile(conditioned, 0.8))]
@@ -189,14 +215,19 @@ def forecast_from(
 
 
 def forecast(
-    groups: Sequence[tuple[Basis, Mapping[State, Sequence[int]]]], *, current: State, elapsed: int, as_of: date
+    groups: Sequence[tuple[Basis, Mapping[State, Sequence[int]]]],
+    *,
+    current: State,
+    elapsed: int,
+    as_of: date,
+    cache: TailCache | None = None,
 ) -> Forecast:
     """The first usable group (kind and region, then national) gives the forecast; none: the plan."""
     reasons: list[str] = []
     for basis, samples in groups:
         ok, why = _usable(samples, current, elapsed)
         if ok:
-            found = forecast_from(samples, current=current, elapsed=elapsed, as_of=as_of, basis=basis)
+            found = forecast_from(samples, current=current, elapsed=elapsed, as_of=as_of, basis=basis, cache=cache)
             return replace(found, reason="; ".join(reasons))
         reasons.append(f"{_BASIS_WORDS[basis]} : {why}")
     return Forecast(Basis.PLAN, 0, None, None, None, None, (), "; ".join(reasons) or "aucun historique")

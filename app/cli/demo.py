@@ -13,7 +13,7 @@ def load_demo_portfolio(*, only_if_empty: bool) -> bool:
     from app.demo.service import load_demo
 
     with database() as uows:
-        created = load_demo(uows, get_settings(), only_if_empty=only_if_empty)
+        created = load_demo(uows, get_settings(), only_if_empty=only_if_empty, history=True)
     if not created:
         return False
     typer.echo(f"Demo portfolio loaded: {len(created)} projects.")

@@ -1383,11 +1383,17 @@ def _has_projects(uows: UnitOfWorkFactory) -> bool:
 
 
 def load_demo(
-    uows: UnitOfWorkFactory, settings: Settings, *, only_if_empty: bool, today: date | None = None
+    uows: UnitOfWorkFactory,
+    settings: Settings,
+    *,
+    only_if_empty: bool,
+    today: date | None = None,
+    history: bool = False,
 ) -> list[Project]:
     """Create the demo portfolio through the services; return the projects created (none if skipped).
 
     `today` defaults to the real date in the settings' time zone; histories are backdated from it.
+    `history`: also the generated history of past projects the forecasts learn from (app/demo/history.py).
     """
     if only_if_empty and _has_projects(uows):
         return []
@@ -1400,6 +1406,10 @@ def load_demo(
         assert story.project is not None
         created.append(story.project)
     create_demo_accounts(uows, created, now=Clock(settings.tz).now())
+    if history:
+        from app.demo.history import load_history
+
+        load_history(uows, settings, today=demo.today)
     return created
 
 

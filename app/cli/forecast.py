@@ -1,0 +1,60 @@
+"""`regieflow forecast`: the history-based forecasts (issue 16): refresh the distributions, backtest."""
+
+from __future__ import annotations
+
+import typer
+
+from app.cli.root import database
+
+forecast_cli = typer.Typer(
+    help="History-based forecasts: refresh the step distributions, backtest them.", no_args_is_help=True
+)
+
+
+@forecast_cli.command("refresh")
+def refresh_cmd(
+    force: bool = typer.Option(False, "--force", help="Recompute even if nothing changed since the last refresh."),
+) -> None:
+    """Recompute the per-step duration distributions and every open project's forecast (when a transition
+    was recorded since the last refresh, or on a new day; always with --force)."""
+    from app.core.clock import Clock
+    from app.core.settings import get_settings
+    from app.forecasts.service import refresh, refresh_if_stale
+
+    clock = Clock(get_settings().tz)
+    with database() as uows:
+        if force:
+            refresh(uows, clock)
+            done = True
+        else:
+            done = refresh_if_stale(uows, clock)
+        with uows(write=False) as uow:
+            from app.forecasts.repository import ForecastRepository
+
+            row = ForecastRepository(uow.session).refresh_row()
+    if row is not None:
+        what = "recomputed" if done else "already fresh"
+        typer.echo(
+            f"Distributions {what}: {row.samples} completed steps from {row.projects} projects "
+            f"(watermark: event {row.watermark}, computed {row.computed_at.isoformat(timespec='seconds')})."
+        )
+
+
+@forecast_cli.command("backtest")
+def backtest_cmd() -> None:
+    """Forecast from each step entry of each labelled project with only the projects labelled before that
+    day; print the median absolute error and the P80 coverage beside the plan-based projection's."""
+    from app.core.clock import Clock
+    from app.core.settings import get_settings
+    from app.forecasts import backtest
+    from app.forecasts.repository import ForecastRepository
+
+    settings = get_settings()
+    today = Clock(settings.tz).today()
+    with database() as uows, uows(write=False) as uow:
+        histories = list(ForecastRepository(uow.session).histories())
+    _, cases = backtest.run(histories, plan=settings.default_plan, today=today)
+    if not cases:
+        typer.echo("No labelled project in this database: nothing to backtest.")
+        return
+    typer.echo(backtest.table(cases))

@@ -1,0 +1,108 @@
+"""Reads and writes of the forecasts' tables, and the history they are computed from. Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import delete, func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from app.forecasts.models import NATIONAL, ForecastRefresh, ProjectForecast, StepDistribution
+from app.projects.models import Event, Project
+from workflow.history import RecordedTransition
+
+TRANSITIONED = "project.transitioned"
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectHistory:
+    id: uuid.UUID
+    kind: str
+    region: str
+    state: str
+    started_on: date
+    horizon_on: date
+    transitions: list[RecordedTransition]
+
+
+class ForecastRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- freshness -----------------------------------------------------------------------------
+    def last_transition_id(self) -> int:
+        return self.session.scalar(select(func.max(Event.id)).where(Event.type == TRANSITIONED)) or 0
+
+    def transitions_since(self, watermark: int) -> bool:
+        """Whether a transition event was recorded after `watermark` (a range scan of the primary key)."""
+        stmt = select(Event.id).where(Event.id > watermark, Event.type == TRANSITIONED).limit(1)
+        return self.session.scalar(stmt) is not None
+
+    def refresh_row(self) -> ForecastRefresh | None:
+        return self.session.get(ForecastRefresh, 1)
+
+    # --- the history -------------------------------------------------------------------------------
+    def histories(self, *, batch: int = 2000) -> Iterator[ProjectHistory]:
+        """Every project with its recorded transitions, in batches of projects (bounded memory)."""
+        last: uuid.UUID | None = None
+        while True:
+            stmt = select(
+                Project.id, Project.kind, Project.region, Project.state, Project.started_on, Project.horizon_on
+            ).order_by(Project.id)
+            if last is not None:
+                stmt = stmt.where(Project.id > last)
+            rows = self.session.execute(stmt.limit(batch)).all()
+            if not rows:
+                return
+            ids = [r.id for r in rows]
+            by: dict[uuid.UUID, list[RecordedTransition]] = {i: [] for i in ids}
+            events = self.session.execute(
+                select(Event.project_id, Event.trigger, Event.from_state, Event.to_state, Event.effective_on)
+                .where(Event.project_id.in_(ids), Event.type == TRANSITIONED)
+                .order_by(Event.project_id, Event.seq)
+            )
+            for e in events:
+                if e.effective_on is not None:
+                    by[e.project_id].append(
+                        RecordedTransition(e.trigger or "", e.from_state or "", e.to_state or "", e.effective_on)
+                    )
+            for r in rows:
+                yield ProjectHistory(r.id, r.kind, r.region, r.state, r.started_on, r.horizon_on, by[r.id])
+            last = ids[-1]
+
+    def transitions_of(self, project_id: uuid.UUID) -> list[RecordedTransition]:
+        rows = self.session.execute(
+            select(Event.trigger, Event.from_state, Event.to_state, Event.effective_on)
+            .where(Event.project_id == project_id, Event.type == TRANSITIONED)
+            .order_by(Event.seq)
+        )
+        return [
+            RecordedTransition(e.trigger or "", e.from_state or "", e.to_state or "", e.effective_on)
+            for e in rows
+            if e.effective_on is not None
+        ]
+
+    # --- distributions -----------------------------------------------------------------------------
+    def distributions(self, groups: Sequence[tuple[str, str]]) -> list[StepDistribution]:
+        """The rows of these (kind, region) groups; (NATIONAL, NATIONAL) for the national ones."""
+        stmt = select(StepDistribution).where(tuple_(StepDistribution.kind, StepDistribution.region).in_(groups))
+        return list(self.session.scalars(stmt))
+
+    def distributions_of_regions(self, regions: Sequence[str] | None) -> list[StepDistribution]:
+        """National rows (regions None), or every kind-and-region row of these regions."""
+        if regions is None:
+            return list(self.session.scalars(select(StepDistribution).where(StepDistribution.region == NATIONAL)))
+        stmt = select(StepDistribution).where(
+            StepDistribution.region != NATIONAL, or_(StepDistribution.region.in_(list(regions)))
+        )
+        return list(self.session.scalars(stmt))
+
+    def replace(self, rows: list[StepDistribution], refresh: ForecastRefresh, forecasts: list[ProjectForecast]) -> None:
+        self.session.execute(delete(StepDistribution))
+        self.session.execute(delete(ProjectForecast))
+        self.session.add_all(rows)
+        self.session.add_all(forecasts)
+        self.session.merge(refresh)

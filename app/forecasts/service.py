@@ -1,0 +1,293 @@
+"""History-based forecasts: step durations from the event history, their precomputed distributions,
+one project's forecast, and why a project is late (issue 16; the maths is workflow/forecast.py).
+
+Freshness: `refresh` recomputes every distribution and every open project's forecast in one unit of
+work; `refresh_if_stale` does so when a transition was recorded after the watermark or the stored
+forecasts are from an earlier day (the worker's round and `regieflow forecast refresh` call it);
+`ensure` does so on demand when nothing was ever computed. A single project's forecast is always
+computed live, as of today, from the stored distributions (a few indexed reads)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from app.core.clock import Clock
+from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.forecasts.models import NATIONAL, ForecastRefresh, ProjectForecast, StepDistribution
+from app.forecasts.repository import ForecastRepository, ProjectHistory
+from app.forecasts.schemas import ForecastRead, StepEstimateRead, UnmetSinceRead
+from app.projects.models import Project
+from app.projects.service import project_read
+from workflow import forecast as fc
+from workflow.history import HistoryInconsistent, replay
+from workflow.machine import guards_of
+from workflow.vocabulary import STEPS, State, Status, Trigger
+
+Samples = dict[State, list[int]]
+
+
+def lived_of(h: ProjectHistory, today: date) -> fc.Lived | None:
+    """What the project lived, from its recorded transitions (None: a history the workflow refuses)."""
+    try:
+        r = replay(h.started_on, h.transitions)
+    except HistoryInconsistent:
+        return None
+    return fc.lived(r.periods, r.suspensions, state=State(h.state), today=today)
+
+
+@dataclass
+class Computed:
+    groups: dict[tuple[str, str], Samples]  # (kind, region) or (NATIONAL, NATIONAL) -> step -> days
+    open_projects: list[tuple[ProjectHistory, fc.Lived]]
+    projects: int
+    samples: int
+
+
+def compute(histories: Iterable[ProjectHistory], today: date) -> Computed:
+    groups: dict[tuple[str, str], Samples] = defaultdict(lambda: defaultdict(list))
+    open_: list[tuple[ProjectHistory, fc.Lived]] = []
+    projects = samples = 0
+    for h in histories:
+        projects += 1
+        life = lived_of(h, today)
+        if life is None:
+            continue
+        for step, days in life.completed.items():
+            groups[(h.kind, h.region)][step].append(days)
+            groups[(NATIONAL, NATIONAL)][step].append(days)
+            samples += 1
+        if life.current is not None:
+            open_.append((h, life))
+    for g in groups.values():
+        for xs in g.values():
+            xs.sort()
+    return Computed({k: dict(v) for k, v in groups.items()}, open_, projects, samples)
+
+
+def groups_for(
+    computed_groups: dict[tuple[str, str], Samples], kind: str, region: str
+) -> list[tuple[fc.Basis, Samples]]:
+    return [
+        (fc.Basis.KIND_REGION, computed_groups.get((kind, region), {})),
+        (fc.Basis.NATIONAL, computed_groups.get((NATIONAL, NATIONAL), {})),
+    ]
+
+
+def refresh(uows: UnitOfWorkFactory, clock: Clock) -> ForecastRefresh:
+    """Recompute every distribution and every open project's forecast (one unit of work)."""
+    today, now = clock.today(), clock.now()
+    with uows() as uow:
+        repo = ForecastRepository(uow.session)
+        watermark = repo.last_transition_id()
+        computed = compute(repo.histories(), today)
+        rows = [
+            StepDistribution(
+                step=step.value,
+                kind=kind,
+                region=region,
+                sample_size=len(days),
+                p50=fc.percentile(days, 0.5),
+                p80=fc.percentile(days, 0.8),
+                p90=fc.percentile(days, 0.9),
+                days=days,
+                computed_at=now,
+                watermark=watermark,
+            )
+            for (kind, region), by_step in computed.groups.items()
+            for step, days in by_step.items()
+        ]
+        cache: fc.TailCache = {}
+        forecasts = []
+        for h, life in computed.open_projects:
+            assert life.current is not None
+            f = fc.forecast(
+                groups_for(computed.groups, h.kind, h.region),
+                current=life.current,
+                elapsed=life.elapsed,
+                as_of=today,
+                cache=cache,
+            )
+            forecasts.append(
+                ProjectForecast(
+                    project_id=h.id,
+                    as_of=today,
+                    basis=f.basis.value,
+                    sample_size=f.sample_size,
+                    p50_on=f.p50_on,
+                    p80_on=f.p80_on,
+                    p80_after_horizon=_after(f.p80_on, h),
+                )
+            )
+        state = ForecastRefresh(
+            id=1, watermark=watermark, computed_at=now, projects=computed.projects, samples=computed.samples
+        )
+        repo.replace(rows, state, forecasts)
+        uow.commit()
+    return state
+
+
+def _after(p80_on: date | None, h: ProjectHistory) -> bool:
+    """P80 after the horizon; on the plan basis, the plan's projection after it (the project's status)."""
+    if p80_on is not None:
+        return p80_on > h.horizon_on
+    return False
+
+
+def stale(uow: UnitOfWork, today: date) -> bool:
+    repo = ForecastRepository(uow.session)
+    row = repo.refresh_row()
+    if row is None:
+        return True
+    if row.computed_at.date() < today:  # elapsed days changed every open project's forecast
+        return True
+    return repo.transitions_since(row.watermark)
+
+
+def refresh_if_stale(uows: UnitOfWorkFactory, clock: Clock) -> bool:
+    """Refresh when a transition was recorded since the last refresh, or on a new day; True if it did."""
+    with uows(write=False) as uow:
+        if not stale(uow, clock.today()):
+            return False
+    refresh(uows, clock)
+    return True
+
+
+def ensure(uows: UnitOfWorkFactory, clock: Clock) -> None:
+    """Compute the distributions if they never were (on demand: the first forecast asked for)."""
+    with uows(write=False) as uow:
+        if ForecastRepository(uow.session).refresh_row() is not None:
+            return
+    refresh(uows, clock)
+
+
+# --- one project ------------------------------------------------------------------------------------
+def samples_of(rows: Sequence[StepDistribution]) -> dict[tuple[str, str], Samples]:
+    out: dict[tuple[str, str], Samples] = defaultdict(dict)
+    for r in rows:
+        out[(r.kind, r.region)][State(r.step)] = list(r.days)
+    return out
+
+
+def _steps(f: fc.Forecast) -> list[StepEstimateRead]:
+    return [
+        StepEstimateRead(step=s.step, sample_size=s.sample_size, p50_days=s.p50_days, p80_days=s.p80_days)
+        for s in f.steps
+    ]
+
+
+def message_of(f: fc.Forecast | None, *, kind_region_words: str) -> str:
+    if f is None:
+        return "Projet clos : pas de prévision."
+    if f.basis == fc.Basis.PLAN:
+        return (
+            "Pas assez d'historique pour une prévision fondée sur les projets passés ("
+            + f.reason
+            + ") : la projection du plan s'applique."
+        )
+    where = kind_region_words if f.basis == fc.Basis.KIND_REGION else "au niveau national"
+    plural = "s" if f.sample_size > 1 else ""
+    return (
+        f"Prévision fondée sur {f.sample_size} projet{plural} passé{plural} {where} "
+        "restés au moins aussi longtemps dans l'étape en cours."
+    )
+
+
+def project_forecast(uow: UnitOfWork, p: Project, today: date) -> ForecastRead:
+    """The project's history-based forecast as of `today`, beside its plan-based projection."""
+    repo = ForecastRepository(uow.session)
+    shown = project_read(p, today)
+    state = State(p.state)
+    life: fc.Lived | None = None
+    f: fc.Forecast | None = None
+    refresh_row = repo.refresh_row()
+    if state in STEPS:
+        h = ProjectHistory(p.id, p.kind, p.region, p.state, p.started_on, p.horizon_on, repo.transitions_of(p.id))
+        life = lived_of(h, today)
+    if life is not None and life.current is not None:
+        groups = samples_of(repo.distributions([(p.kind, p.region), (NATIONAL, NATIONAL)]))
+        f = fc.forecast(groups_for(groups, p.kind, p.region), current=life.current, elapsed=life.elapsed, as_of=today)
+    horizon = shown.horizon_on
+    words = f"parmi les projets de même type en {p.region}"
+    after = None
+    if f is not None:
+        after = f.p80_on > horizon if f.p80_on is not None else (shown.projected_label_on or today) > horizon
+    return ForecastRead(
+        project_id=p.id,
+        as_of=today,
+        state=state,
+        current_step=life.current if life else None,
+        days_in_step=life.elapsed if life and life.current else None,
+        horizon_on=horizon,
+        plan_label_on=shown.projected_label_on,
+        status=shown.status,
+        basis=f.basis if f else None,
+        sample_size=f.sample_size if f else 0,
+        p50_label_on=f.p50_on if f else None,
+        p80_label_on=f.p80_on if f else None,
+        p80_after_horizon=after,
+        message=message_of(f, kind_region_words=words),
+        steps=_steps(f) if f else [],
+        why_late=why_late(uow, p, today) if shown.status in (Status.EN_RETARD, Status.A_RISQUE) else [],
+        computed_at=refresh_row.computed_at if refresh_row else None,
+    )
+
+
+# --- why late -------------------------------------------------------------------------------------
+FORWARD: dict[State, Trigger] = {
+    State.GROUPE_PROJET: Trigger.DEFINIR_CONTOURS,
+    State.CONTOURS: Trigger.LANCER_FAISABILITE,
+    State.FAISABILITE: Trigger.SOUMETTRE_VALIDATION,
+    State.VALIDATION: Trigger.LANCER_PREFIGURATION,
+    State.PREFIGURATION: Trigger.DEMANDER_EXPERTISE,
+    State.EXPERTISE: Trigger.LABELLISER,
+}
+
+
+def why_late(uow: UnitOfWork, p: Project, today: date) -> list[UnmetSinceRead]:
+    """The guards of the current step's forward move that are unmet today, longest unmet first.
+
+    A guard is taken to be unmet since the project entered the step, or since the last change (update
+    or deletion) of evidence it reads recorded in this step, if later: such a change may have undone
+    what had been met. Ties keep the workflow's order of the guards."""
+    from app.evidence.registry import snapshot
+    from workflow import machine as wf
+
+    state = State(p.state)
+    trigger = FORWARD.get(state)
+    if trigger is None:
+        return []
+    flow = wf.Flow(p.state, p.suspended_since is not None, p.last_transition_on)
+    unmet = wf.explain(trigger.value, flow, snapshot(p, wf.reads_of(trigger.value, p.state)), as_of=today)
+    if not unmet:
+        return []
+    reads = {g.code: set(g.reads) for g in guards_of(trigger, p.state)}
+    entered = p.state_entered_on
+    changed: dict[str, date] = {}
+    for e in uow.events.of_project(p.id):
+        if e.type not in ("evidence.updated", "evidence.deleted"):
+            continue
+        day = e.recorded_at.date()
+        if day < entered:
+            continue
+        kind = str((e.data or {}).get("kind", "")).replace("-", "_")
+        changed[kind] = max(changed.get(kind, day), day)
+    out = []
+    for u in unmet:
+        since = max([entered, *(changed[k] for k in reads.get(u.code, ()) if k in changed)])
+        out.append(UnmetSinceRead(code=u.code, message=u.message, unmet_since=since, days=max((today - since).days, 0)))
+    order = {u.code: i for i, u in enumerate(unmet)}
+    out.sort(key=lambda x: (x.unmet_since, order[x.code]))
+    return out
+
+
+def forecast_for(uows: UnitOfWorkFactory, uow: UnitOfWork, project_id: uuid.UUID, clock: Clock) -> ForecastRead:
+    """GET /projects/{id}/forecast: computes the distributions first if they never were."""
+    from app.projects.service import get_project
+
+    ensure(uows, clock)
+    p = get_project(uow, project_id, with_evidence=True)
+    return project_forecast(uow, p, clock.today())
