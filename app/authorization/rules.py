@@ -260,6 +260,9 @@ RULES: dict[str, Rule] = {
     "page_home": Rule(AUTHENTICATED),
     "page_portfolio": Rule(AUTHENTICATED, "filtered to the projects the caller may read"),
     "page_workflow": Rule(AUTHENTICATED),
+    "page_workflow_old": Rule(AUTHENTICATED, "the former address of « Le parcours »: a redirect"),
+    "page_deadlines": Rule(AUTHENTICATED, "the due dates of the projects the caller may read"),
+    "page_help": Rule(AUTHENTICATED),
     "page_new_project": Rule(CREATE),
     "page_create_project": Rule(CREATE),
     "page_project": Rule(Ability.READ),
@@ -345,12 +348,43 @@ RULES |= {
 }
 
 
-# --- forecasts and analytics (app/forecasts, app/analytics, issue 16): a project's forecast to whoever reads
-# it; the analytics to consultants and admins (checked by the service: figures only over what they may read)
+# --- collaboration (app/opinions, app/messages, app/notifications, app/mail; issue 15) -------------------
+# The personal opinion link's token is the credential (no account); notes: the service answers 403 to
+# anyone but a Mouvement consultant of the project or an admin; a user's notifications are their own.
 RULES |= {
-    "get_forecast": Rule(Ability.READ),
-    "get_analytics": Rule(AUTHENTICATED, "consultants and admins (else 403); figures over the regions they read"),
-    "page_analytics": Rule(AUTHENTICATED, "consultants and admins (else 403); figures over the regions they read"),
+    "list_opinion_requests": Rule(Ability.READ),
+    "create_opinion_request": Rule(Ability.WRITE),
+    "get_opinion_request": Rule(Ability.READ),
+    "revoke_opinion_request": Rule(Ability.WRITE),
+    "resend_opinion_request": Rule(Ability.WRITE),
+    "answer_opinion_request": Rule(Ability.READ, "only the person the request is addressed to (same e-mail)"),
+    "list_opinion_answers": Rule(Ability.READ),
+    "list_messages": Rule(Ability.READ),
+    "post_message": Rule(Ability.WRITE),
+    "list_notes": Rule(Ability.READ, "consultants of the project and admins only (403 otherwise)"),
+    "create_note": Rule(Ability.READ, "consultants of the project and admins only (403 otherwise)"),
+    "list_notifications": Rule(AUTHENTICATED, "the caller's own"),
+    "mark_all_notifications_read": Rule(AUTHENTICATED, "the caller's own"),
+    "mark_notification_read": Rule(AUTHENTICATED, "the caller's own; anyone else's answers 404"),
+    "opinion_link_page": Rule(PUBLIC, "the token in the URL is the credential"),
+    "opinion_link_document": Rule(PUBLIC, "the token in the URL is the credential"),
+    "opinion_link_answer": Rule(PUBLIC, "the token in the URL is the credential"),
+    "page_opinion_request": Rule(Ability.WRITE),
+    "page_opinion_revoke": Rule(Ability.WRITE),
+    "page_opinion_resend": Rule(Ability.WRITE),
+    "page_post_message": Rule(Ability.WRITE),
+    "page_post_note": Rule(Ability.READ, "consultants of the project and admins only (403 otherwise)"),
+    "page_notifications": Rule(AUTHENTICATED, "the caller's own"),
+    "page_notifications_read_all": Rule(AUTHENTICATED, "the caller's own"),
+    "page_notification_read": Rule(AUTHENTICATED, "the caller's own; anyone else's answers 404"),
+    "page_mail_preferences": Rule(AUTHENTICATED),
+    "page_mail_preferences_save": Rule(AUTHENTICATED),
+    "unsubscribe_page": Rule(PUBLIC, "the signed token in the URL names the user"),
+    "unsubscribe_one_click": Rule(PUBLIC, "RFC 8058 one-click: the signed token in the URL names the user"),
+    "page_forgot_password": Rule(PUBLIC),
+    "page_forgot_password_submit": Rule(PUBLIC, "the same answer whether the address is known or not"),
+    "page_reset_password": Rule(PUBLIC, "the single-use token in the URL is the credential"),
+    "page_reset_password_submit": Rule(PUBLIC, "the single-use token in the URL is the credential"),
 }
 
 

@@ -181,6 +181,36 @@ class Settings(BaseSettings):
     documents_s3_access_key: str | None = Field(None, description="S3 access key id.")
     documents_s3_secret_key: SecretStr | None = Field(None, description="S3 secret access key.")
     documents_s3_prefix: str = Field("", max_length=200, description="Prefix of every object key in the bucket.")
+    # --- e-mail, opinion links, notifications, password reset (issue 15; app/mail, app/opinions) ---
+    smtp_host: str | None = Field(
+        None, description="SMTP server the worker sends e-mail through; unset: nothing is sent (mail stays queued)."
+    )
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port (587 with STARTTLS, 465 with TLS).")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        "none", description="`starttls` upgrades a plain connection; `tls` connects over TLS from the start."
+    )
+    smtp_user: str | None = Field(None, description="SMTP login, when the server asks for one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_timeout_seconds: float = Field(30.0, gt=0, le=600, description="Timeout of one SMTP conversation.")
+    mail_sender: str = Field(
+        "regieflow <ne-pas-repondre@regieflow.invalid>", max_length=300, description="From: of every e-mail."
+    )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        max_length=300,
+        description="Address of the service as people reach it: the links in e-mails start with it.",
+    )
+    mail_lease_seconds: int = Field(
+        300, ge=1, le=24 * 3600, description="A mail claimed by a worker is not claimed again before this."
+    )
+    mail_retry_schedule_seconds: list[int] = Field(
+        default_factory=lambda: [60, 300, 1800, 7200, 21600, 43200, 86400],
+        description="Wait before each new attempt of a mail the server refused or did not take; failed after the last.",
+    )
+    opinion_link_days_after_due: int = Field(
+        30, ge=1, le=3650, description="An opinion link stops working this many days after the request's due date."
+    )
+    password_reset_minutes: int = Field(60, ge=5, le=24 * 60, description="Lifetime of a password-reset link.")
 
     @field_validator("timezone")
     @classmethod

@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app import __version__
 from app.accounts import admin_endpoints as admin
-from app.accounts import admin_pages
+from app.accounts import admin_pages, password_reset_pages
 from app.accounts import endpoints as auth
 from app.accounts import pages as accounts_pages
 from app.assessments import endpoints as assessments
@@ -27,13 +27,18 @@ from app.exchange import dump_endpoints as dump
 from app.exchange import export_endpoints as exports
 from app.exchange import import_endpoints as imports
 from app.feed import endpoints as feed
-from app.forecasts import endpoints as forecasts
-from app.forecasts import pages as forecasts_pages  # noqa: F401  (registers the project page's forecast block)
+from app.home import pages as home_pages
 from app.http import docs, health, openapi, problems
 from app.http.middleware import BodyReadTimeout, BodySizeLimit, HeaderSizeLimit, SecurityHeaders
 from app.idempotency.middleware import IdempotencyMiddleware
+from app.mail import pages as mail_pages
+from app.messages import endpoints as messages
+from app.notifications import endpoints as notifications
+from app.notifications import pages as notifications_pages
 from app.observability import endpoints as observability
 from app.observability.middleware import RequestTelemetry
+from app.opinions import endpoints as opinions
+from app.opinions import pages as opinions_pages
 from app.projects import endpoints as projects_endpoints
 from app.projects import pages as projects_pages
 from app.reference import endpoints as reference
@@ -63,7 +68,9 @@ API_ROUTERS = (
     webhooks.router,
     feed.router,
     reference.router,
-    forecasts.router,  # forecasts (issue 16)
+    opinions.router,  # collaboration (issue 15): opinion requests, messages and notes, notifications
+    messages.router,
+    notifications.router,
 )
 
 
@@ -142,6 +149,11 @@ def page_routers() -> tuple[APIRouter, ...]:
     """The routers of the HTML pages (French, server-rendered), in the order they are matched."""
     return (
         accounts_pages.router,
+        password_reset_pages.router,
+        opinions_pages.router,
+        notifications_pages.router,
+        mail_pages.router,
+        home_pages.router,
         projects_pages.router,
         transitions_pages.router,
         evidence_pages.router,

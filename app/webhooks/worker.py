@@ -98,6 +98,8 @@ class RoundReport:
     succeeded: int = 0
     failed: int = 0  # deliveries that gave up after the whole schedule
     purged: int = 0
+    notifications: int = 0  # created by the notification scan (app/notifications)
+    mails_sent: int = 0  # e-mails the SMTP server accepted (app/mail)
 
     def __str__(self) -> str:
         return (
@@ -206,6 +208,13 @@ class Worker:
         report.outbox_rows, report.deliveries_created = self.fan_out()
         report.attempted, report.succeeded, report.failed = self.deliver_due()
         report.purged = self.purge()
+        # collaboration (issue 15): notifications from the new events (deadline reminders and digests with
+        # the daily scan), then the e-mail outbox
+        from app.mail.service import send_due as send_mail
+        from app.notifications.service import scan as scan_notifications
+
+        report.notifications = scan_notifications(self.uows, self.settings, self.clock, reminders=scan).created
+        report.mails_sent = send_mail(self.uows, self.settings, self.clock).sent
         checkpoints.after_round(self.uows, self.settings, self.clock)  # signed chain heads (app/checkpoints)
         heartbeats.beat(self.uows, self.worker_id, self.started, self.clock.now())
         return report
