@@ -16,6 +16,7 @@ from app.core.database import Base
 from app.documents import models as documents
 from app.evidence import models as evidence
 from app.feed import models as feed
+from app.forecasts import models as forecasts
 from app.idempotency import models as idempotency
 from app.mail import models as mail
 from app.messages import models as messages
@@ -38,6 +39,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
 )
 MODEL_MODULES += (observability,)  # worker heartbeats (issue 17)
 MODEL_MODULES += (opinions, messages, notifications, mail, password_reset)  # collaboration (issue 15)
+MODEL_MODULES += (forecasts,)  # step-duration distributions (issue 16)
 metadata = Base.metadata
 
 __all__ = ["MODEL_MODULES", "metadata"]

@@ -388,6 +388,15 @@ RULES |= {
 }
 
 
+# --- forecasts and analytics (app/forecasts, app/analytics, issue 16): a project's forecast to whoever reads
+# it; the analytics to consultants and admins (checked by the service: figures only over what they may read)
+RULES |= {
+    "get_forecast": Rule(Ability.READ),
+    "get_analytics": Rule(AUTHENTICATED, "consultants and admins (else 403); figures over the regions they read"),
+    "page_analytics": Rule(AUTHENTICATED, "consultants and admins (else 403); figures over the regions they read"),
+}
+
+
 def needs_for(route_name: str, path_params: dict[str, Any]) -> str:
     """What a given request needs: the route's rule, raised to `consultant` for the label triggers
     (API and page routes with a `{trigger}`) and for the expertise (page routes with a `{kind}`)."""

@@ -27,6 +27,8 @@ from app.exchange import dump_endpoints as dump
 from app.exchange import export_endpoints as exports
 from app.exchange import import_endpoints as imports
 from app.feed import endpoints as feed
+from app.forecasts import endpoints as forecasts
+from app.forecasts import pages as forecasts_pages  # noqa: F401  (registers the project page's forecast block)
 from app.home import pages as home_pages
 from app.http import docs, health, openapi, problems
 from app.http.middleware import BodyReadTimeout, BodySizeLimit, HeaderSizeLimit, SecurityHeaders
@@ -71,6 +73,7 @@ API_ROUTERS = (
     opinions.router,  # collaboration (issue 15): opinion requests, messages and notes, notifications
     messages.router,
     notifications.router,
+    forecasts.router,  # forecasts (issue 16)
 )
 
 
