@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.accounts.models import RoleGrant, User
 from app.core.clock import Clock
@@ -183,9 +184,11 @@ def scan_events(uow: UnitOfWork, settings: Settings, clock: Clock, report: ScanR
     """One batch of events after the watermark; whether there may be more."""
     mark = uow.session.scalar(select(ScanWatermark).where(ScanWatermark.name == WATERMARK).with_for_update())
     if mark is None:  # a database emptied by hand: from the start (migration 0009 starts after existing events)
-        mark = ScanWatermark(name=WATERMARK, value=0)
-        uow.session.add(mark)
-        uow.flush()
+        table: Any = ScanWatermark.__table__
+        insert = postgresql.insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        uow.session.execute(insert(table).values(name=WATERMARK, value=0).on_conflict_do_nothing())
+        mark = uow.session.scalar(select(ScanWatermark).where(ScanWatermark.name == WATERMARK).with_for_update())
+        assert mark is not None
     events = list(uow.session.scalars(select(Event).where(Event.id > mark.value).order_by(Event.id).limit(EVENT_BATCH)))
     if not events:
         return False

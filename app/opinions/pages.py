@@ -271,17 +271,30 @@ def section(request: Request, p: Any) -> dict[str, Any]:
     with unit_of_work(request, write=False) as uow:
         full = uow.projects.get(pid, with_evidence=("stakeholders",))
         requests = [service.read_of(r, now) for r in service.list_requests(uow, pid)]
-        thread = messages.list_messages(uow, pid)
+        tz = _clock(request).tz
+        thread = [
+            {
+                "id": m.id,
+                "author": m.author_name,
+                "at": date_fr(m.created_at.astimezone(tz).date()),
+                "body": m.body,
+                "document_id": m.document_id,
+            }
+            for m in messages.list_messages(uow, pid)
+        ]
         notes_allowed = messages.may_read_notes(principal, pid, region)
-        notes = messages.list_notes(uow, principal, pid) if notes_allowed else []
+        notes = [
+            {"id": n.id, "author": n.author_name, "at": date_fr(n.created_at.astimezone(tz).date()), "body": n.body}
+            for n in (messages.list_notes(uow, principal, pid) if notes_allowed else [])
+        ]
+        stakeholders = [
+            (s.id, f"{s.name} ({CATEGORY_LABELS[Category(s.category)]})")
+            for s in (full.stakeholders if full is not None else [])
+            if s.category != Category.MOUVEMENT
+        ]
     if principal.kind == "user" and principal.id is not None and thread:
         with unit_of_work(request) as uow:
             messages.mark_thread_read(uow, principal.id, pid)
-    stakeholders = [
-        (s.id, f"{s.name} ({CATEGORY_LABELS[Category(s.category)]})")
-        for s in (full.stakeholders if full is not None else [])
-        if s.category != Category.MOUVEMENT
-    ]
     closed = State(p.state) in TERMINAL
     return {
         "requests": [
@@ -308,26 +321,9 @@ def section(request: Request, p: Any) -> dict[str, Any]:
         "categories": [(c.value, CATEGORY_LABELS[c]) for c in ASKABLE],
         "can_write": Ability.WRITE in abilities and not closed,
         "can_post": Ability.WRITE in abilities,
-        "messages": [
-            {
-                "id": m.id,
-                "author": m.author_name,
-                "at": date_fr(m.created_at.astimezone(_clock(request).tz).date()),
-                "body": m.body,
-                "document_id": m.document_id,
-            }
-            for m in thread
-        ],
+        "messages": thread,
         "notes_allowed": notes_allowed,
-        "notes": [
-            {
-                "id": n.id,
-                "author": n.author_name,
-                "at": date_fr(n.created_at.astimezone(_clock(request).tz).date()),
-                "body": n.body,
-            }
-            for n in notes
-        ],
+        "notes": notes,
         "today": _clock(request).today().isoformat(),
     }
 

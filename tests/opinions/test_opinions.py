@@ -256,3 +256,39 @@ def test_request_input_is_checked(client: TestClient) -> None:
     assert r.status_code == 201, r.text
     names = [s["name"] for s in client.get(f"{API}/projects/{pid}/stakeholders").json()]
     assert "Partenaires Emploi" in names
+
+
+def test_two_answers_at_once_on_one_link_one_wins(app: Any, client: TestClient, committed_db: Any) -> None:
+    """Real threads, each with its own connection (committed database): exactly one answer, one approval."""
+    import threading
+
+    from sqlalchemy import select
+
+    from app.evidence.models import Approval
+    from app.opinions.models import OpinionAnswer
+
+    pid, ids = at_validation(client)
+    ask(client, pid, ids["bailleur_social"], "b@exemple.fr")
+    from app.mail.models import OutgoingMail
+
+    with app.state.session_factory() as s:
+        body = s.scalars(select(OutgoingMail.text_body)).one()
+    link = "/avis/" + body.split("/avis/", 1)[1].split()[0]
+    barrier = threading.Barrier(4)
+    codes: list[int] = []
+
+    def answer(verdict: str) -> None:
+        with TestClient(app, raise_server_exceptions=False) as c:
+            barrier.wait()
+            codes.append(c.post(link, data={"verdict": verdict}, follow_redirects=False).status_code)
+
+    threads = [threading.Thread(target=answer, args=(v,)) for v in ("favorable", "defavorable", "reserve", "favorable")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [303, 409, 409, 409], codes
+    with app.state.session_factory() as s:
+        assert len(list(s.scalars(select(OpinionAnswer)))) == 1
+        given = [a for a in s.scalars(select(Approval)) if a.source == "lien"]
+        assert len(given) == 1
