@@ -54,6 +54,7 @@ class Queue:
 QUEUES: list[Queue] = [
     Queue("webhooks_fanout", "outbox", "dispatched_at IS NULL"),
     Queue("webhooks_deliveries", "webhook_deliveries", "status = 'pending'"),
+    Queue("email", "mail_outbox", "status IN ('pending', 'sending')"),  # app/mail: waiting or being sent
 ]
 
 

@@ -208,3 +208,24 @@ def test_workers_refused_on_sqlite(tmp_path: Any) -> None:
     result = invoke_cli(["serve", "--workers", "2"], env={"REGIEFLOW_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
     assert result.exit_code == 2
     assert "--workers needs PostgreSQL" in error_line(result)
+
+
+def test_the_email_queue_is_measured(app: FastAPI, client: TestClient) -> None:
+    from app.core.unit_of_work import UnitOfWorkFactory
+    from app.mail.service import queue
+
+    assert metric(client, "regieflow_queue_depth", queue="email") == 0
+    with UnitOfWorkFactory(app.state.session_factory)() as uow:
+        for n in range(3):
+            queue(
+                uow,
+                app.state.clock,
+                kind="password_reset",
+                to=f"personne{n}@example.org",
+                template="password_reset",
+                context={"name": "Personne", "link": "http://127.0.0.1:8000/x", "minutes": 60},
+                secret=True,
+            )
+        uow.commit()
+    assert metric(client, "regieflow_queue_depth", queue="email") == 3
+    assert metric(client, "regieflow_queue_oldest_age_seconds", queue="email") >= 0
