@@ -6,6 +6,7 @@ from __future__ import annotations
 import app.cli.webhooks as webhook_commands
 from app.cli import accounts, checkpoints, database, deadlines, demo, exchange, server, verify
 from app.cli import forecast as forecast_commands
+from app.cli import mail as mail_commands
 from app.cli.root import cli
 
 cli.command()(server.serve)
@@ -22,6 +23,7 @@ cli.add_typer(accounts.users_cli, name="users")
 cli.add_typer(accounts.keys_cli, name="keys")
 cli.add_typer(deadlines.deadlines_cli, name="deadlines")
 cli.add_typer(webhook_commands.webhooks_cli, name="webhooks")
+cli.add_typer(mail_commands.mail_cli, name="mail")
 cli.add_typer(forecast_commands.forecast_cli, name="forecast")
 
 

@@ -67,6 +67,10 @@ def serve(
             uows = stack.enter_context(database())  # the worker's own connections, closed when serving ends
             stack.callback(run_in_thread(uows, settings, app.state.clock).set)  # stops it first
         typer.echo(f"regieflow is listening on http://{host}:{port}/  (API documentation: http://{host}:{port}/docs)")
+        if not settings.smtp_host:  # app/mail: e-mail stays queued in the outbox, sent nowhere
+            typer.echo("E-mail: REGIEFLOW_SMTP_HOST is not set, nothing is sent (README: E-mail and notifications).")
+        else:
+            typer.echo(f"E-mail: sent by the worker through {settings.smtp_host}:{settings.smtp_port}.")
         # uvicorn rewrites the client address from X-Forwarded-For only for these peers (none by default):
         # the same rule as app.accounts.login.client_ip, so a forged header never reaches the login limits.
         common: dict[str, Any] = {"log_config": None, "access_log": False}  # app.observability logs requests

@@ -35,12 +35,3 @@ class ConsultantNote(Base):
     author: Mapped[str] = mapped_column(String(200))
     author_name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class MessageRead(Base):
-    """Up to which message a user has read a project's thread (the unread count)."""
-
-    __tablename__ = "message_reads"
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
-    last_message_id: Mapped[int] = mapped_column(Integer)

@@ -14,7 +14,7 @@ from app.authorization.rules import Ability, Principal
 from app.core.clock import Actor, Clock
 from app.core.errors import Forbidden, NotFound
 from app.core.unit_of_work import UnitOfWork
-from app.messages.models import ConsultantNote, Message, MessageRead
+from app.messages.models import ConsultantNote, Message
 from app.projects.models import Project
 from app.projects.service import load_for_write, record_change
 from workflow.errors import InvalidInput
@@ -88,27 +88,24 @@ def list_messages(uow: UnitOfWork, project_id: uuid.UUID) -> list[Message]:
     return list(uow.session.scalars(select(Message).where(Message.project_id == project_id).order_by(Message.id)))
 
 
-def mark_thread_read(uow: UnitOfWork, user_id: int, project_id: uuid.UUID) -> None:
-    last = uow.session.scalar(select(func.max(Message.id)).where(Message.project_id == project_id))
-    if last is None:
-        return
-    row = uow.session.get(MessageRead, (user_id, project_id))
-    if row is None:
-        uow.session.add(MessageRead(user_id=user_id, project_id=project_id, last_message_id=last))
-    elif row.last_message_id < last:
-        row.last_message_id = last
-    else:
-        return
-    uow.commit()
+def unread_count(uow: UnitOfWork, user_id: int, project_id: uuid.UUID) -> int:
+    """Messages of the project the user has not read: their unread `message` notifications (reading
+    the notification, or marking all read, is what reads a message; a page view writes nothing)."""
+    from app.notifications.models import Notification
 
-
-def unread_count(uow: UnitOfWork, user_id: int, project_id: uuid.UUID, author: str) -> int:
-    """Messages of the project after the user's read mark, not written by the user."""
-    mark = uow.session.get(MessageRead, (user_id, project_id))
-    stmt = select(func.count()).select_from(Message).where(Message.project_id == project_id, Message.author != author)
-    if mark is not None:
-        stmt = stmt.where(Message.id > mark.last_message_id)
-    return int(uow.session.scalar(stmt) or 0)
+    return int(
+        uow.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(
+                Notification.user_id == user_id,
+                Notification.project_id == project_id,
+                Notification.kind == "message",
+                Notification.read_at.is_(None),
+            )
+        )
+        or 0
+    )
 
 
 # --- consultant notes -----------------------------------------------------------------------------

@@ -292,9 +292,6 @@ def section(request: Request, p: Any) -> dict[str, Any]:
             for s in (full.stakeholders if full is not None else [])
             if s.category != Category.MOUVEMENT
         ]
-    if principal.kind == "user" and principal.id is not None and thread:
-        with unit_of_work(request) as uow:
-            messages.mark_thread_read(uow, principal.id, pid)
     closed = State(p.state) in TERMINAL
     return {
         "requests": [
@@ -357,12 +354,12 @@ def collaboration_todo(request: Request, project_id: Any) -> list[dict[str, Any]
                 }
             )
         if principal.kind == "user" and principal.id is not None:
-            unread = messages.unread_count(uow, principal.id, pid, principal.label)
+            unread = messages.unread_count(uow, principal.id, pid)
             if unread:
                 items.append(
                     {
                         "label": f"{unread} message{'s' if unread > 1 else ''} non lu{'s' if unread > 1 else ''}",
-                        "href": f"/projets/{pid}#messages",
+                        "href": "/notifications",
                         "due_on": None,
                         "overdue": False,
                     }

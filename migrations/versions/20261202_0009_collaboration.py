@@ -6,7 +6,7 @@ Create Date: 2026-12-02 03:45:00
 
 Opinion requests and their answers (an answer writes an approval: `approvals.source` says whether the
 stakeholder gave it, through the link or an account, or someone recorded it: NULL); the project's
-message thread, the consultants' notes and each user's read mark; in-app notifications (one per user and
+message thread, the consultants' notes; in-app notifications (one per user and
 occurrence) and the scan's watermark; the e-mail outbox, mail preferences and password-reset links.
 New tables and one nullable column: existing rows stay as they are.
 """
@@ -139,20 +139,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_consultant_notes_project_id"), ["project_id"], unique=False)
 
     op.create_table(
-        "message_reads",
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("project_id", sa.Uuid(), nullable=False),
-        sa.Column("last_message_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_message_reads_user_id_users"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["project_id"], ["projects.id"], name=op.f("fk_message_reads_project_id_projects"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("user_id", "project_id", name=op.f("pk_message_reads")),
-    )
-
-    op.create_table(
         "notifications",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -257,7 +243,6 @@ def downgrade() -> None:
     op.drop_table("mail_outbox")
     op.drop_table("notification_watermarks")
     op.drop_table("notifications")
-    op.drop_table("message_reads")
     op.drop_table("consultant_notes")
     op.drop_table("messages")
     op.drop_table("opinion_answers")
