@@ -76,7 +76,7 @@ from workflow.vocabulary import (
 
 HISTORY_ACTOR = Actor("system", "historique", "Historique généré")
 SEED = 16
-COUNT = 210
+COUNT = 200
 SIGMA = 0.35
 MIN_DAYS = 15
 
@@ -262,14 +262,6 @@ def _timeline(life: Life, rng: random.Random, today: date) -> None:
 
 
 # --- telling it through the services ------------------------------------------------------------------
-class _HistoryBatch(BatchUnitOfWork):
-    """One project's whole history in one transaction. The services' commits neither commit nor flush:
-    the next query flushes what it needs (autoflush), and `finish()` writes the rest and commits."""
-
-    def commit(self) -> None:
-        pass
-
-
 class _Teller:
     def __init__(self, uow: BatchUnitOfWork, settings: Settings, life: Life, today: date, tz: Any) -> None:
         self.uow, self.settings, self.life, self.today, self.tz = uow, settings, life, today, tz
@@ -433,7 +425,7 @@ def load_history(
 
     lives = plan_lives(today, count=count, seed=seed)
     for life in lives:
-        with _HistoryBatch(uows.session_factory, settings=uows.settings) as uow:
+        with uows.batch() as uow:
             _Teller(uow, settings, life, today, settings.tz).run()
             uow.finish()
     refresh(uows, FixedClock(tz=settings.tz, at=datetime.combine(today, time(12, 0), settings.tz).astimezone(UTC)))

@@ -27,6 +27,8 @@ from app.exchange import dump_endpoints as dump
 from app.exchange import export_endpoints as exports
 from app.exchange import import_endpoints as imports
 from app.feed import endpoints as feed
+from app.analytics import endpoints as analytics
+from app.analytics import pages as analytics_pages
 from app.forecasts import endpoints as forecasts
 from app.forecasts import pages as forecasts_pages  # noqa: F401  (registers the project page's forecast block)
 from app.home import pages as home_pages
@@ -74,6 +76,7 @@ API_ROUTERS = (
     messages.router,
     notifications.router,
     forecasts.router,  # forecasts (issue 16)
+    analytics.router,
 )
 
 
@@ -163,6 +166,7 @@ def page_routers() -> tuple[APIRouter, ...]:
         documents_pages.router,
         assessments_pages.router,
         admin_pages.router,
+        analytics_pages.router,  # issue 16
     )
 
 

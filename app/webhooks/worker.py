@@ -45,6 +45,7 @@ from app.core.settings import Settings
 from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.deadline_watch.service import scan as scan_deadlines
 from app.feed.service import payload_of
+from app.forecasts import service as forecasts
 from app.observability import heartbeats
 from app.projects.models import OutboxMessage
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -216,6 +217,7 @@ class Worker:
         report.notifications = scan_notifications(self.uows, self.settings, self.clock, reminders=scan).created
         report.mails_sent = send_mail(self.uows, self.settings, self.clock).sent
         checkpoints.after_round(self.uows, self.settings, self.clock)  # signed chain heads (app/checkpoints)
+        forecasts.refresh_if_stale(self.uows, self.clock)  # step distributions (app/forecasts, issue 16)
         heartbeats.beat(self.uows, self.worker_id, self.started, self.clock.now())
         return report
 

@@ -1,0 +1,143 @@
+"""Portfolio analytics for consultants and admins (issue 16): projects by step and status per région, median
+time per step against the plan, bottleneck steps, labels per year, time-in-step outliers.
+
+Every figure covers only what the caller may read: the projects of `visible_to(principal)`, and for the
+durations the distributions of the régions it reads (the national ones when it reads every project; a
+grant on single projects gives no région-wide durations)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from app.authorization.rules import Ability, Principal
+from app.core.errors import Forbidden
+from app.core.unit_of_work import UnitOfWork
+from app.forecasts.repository import ForecastRepository
+from app.projects.models import Project
+from app.projects.repository import ProjectRepository, status_expression
+from workflow import forecast as fc
+from workflow.deadlines import Plan
+from workflow.vocabulary import STATE_LABELS, STEPS, State
+
+REFUSED = "L'analyse du portefeuille est réservée aux consultants du Mouvement et aux administrateurs."
+OUTLIERS = 20
+
+
+class RegionCount(BaseModel):
+    region: str
+    state: State
+    status: str | None
+    count: int
+
+
+class StepTime(BaseModel):
+    step: State
+    label: str
+    sample_size: int
+    median_days: float | None
+    p90_days: float | None
+    plan_days: float
+    ratio: float | None  # median / plan
+
+
+class YearCount(BaseModel):
+    year: int
+    count: int
+
+
+class Outlier(BaseModel):
+    project_id: str
+    name: str
+    region: str
+    step: State
+    days_in_step: int
+    p90_days: float
+
+
+class AnalyticsRead(BaseModel):
+    as_of: date
+    regions: list[str] | None  # None: every région (the caller reads every project)
+    by_region: list[RegionCount]
+    step_times: list[StepTime]
+    bottlenecks: list[State]
+    labels_per_year: list[YearCount]
+    outliers: list[Outlier]
+
+
+def is_analyst(principal: Principal) -> bool:
+    return principal.is_admin or any(Ability.CONSULTANT in s.abilities for s in principal.scopes)
+
+
+def analytics(uow: UnitOfWork, principal: Principal, *, today: date, plan: Plan) -> AnalyticsRead:
+    if not is_analyst(principal):
+        raise Forbidden(REFUSED)
+    session = uow.session
+    visible = ProjectRepository.visible_to(principal)
+    reach = principal.reach()
+    regions = None if reach.everything else list(reach.regions)
+    status = status_expression(today)
+    rows = session.execute(
+        select(Project.region, Project.state, status, func.count())
+        .where(visible)
+        .group_by(Project.region, Project.state, status)
+        .order_by(Project.region, Project.state)
+    )
+    by_region = [RegionCount(region=r, state=State(s), status=st, count=n) for r, s, st, n in rows]
+
+    days: dict[State, list[int]] = defaultdict(list)
+    for d in ForecastRepository(session).distributions_of_regions(regions):
+        days[State(d.step)].extend(d.days)
+    times = []
+    p90: dict[State, float] = {}
+    for step in STEPS:
+        xs = sorted(days.get(step, []))
+        planned = plan.months(step) * fc.DAYS_PER_MONTH
+        med = fc.percentile(xs, 0.5) if xs else None
+        if xs:
+            p90[step] = fc.percentile(xs, 0.9)
+        times.append(
+            StepTime(
+                step=step,
+                label=STATE_LABELS[step],
+                sample_size=len(xs),
+                median_days=med,
+                p90_days=p90.get(step),
+                plan_days=round(planned, 1),
+                ratio=None if med is None else round(med / planned, 2),
+            )
+        )
+    ranked = sorted((t for t in times if t.ratio is not None), key=lambda t: -(t.ratio or 0))
+    bottlenecks = [t.step for t in ranked[:2] if (t.ratio or 0) > 1]
+
+    labelled = session.scalars(select(Project.labelled_on).where(visible, Project.labelled_on.is_not(None)))
+    years = Counter(d.year for d in labelled if d is not None)
+    per_year = [YearCount(year=y, count=years[y]) for y in sorted(years)]
+
+    outliers = []
+    open_rows = session.execute(
+        select(
+            Project.id, Project.name, Project.region, Project.state, Project.state_entered_on, Project.suspended_since
+        ).where(visible, Project.state.in_([s.value for s in STEPS]))
+    )
+    for pid, name, region, state, entered, suspended in open_rows:
+        step = State(state)
+        limit = p90.get(step)
+        spent = ((suspended or today) - entered).days  # the current visit; a pause stops the count
+        if limit is not None and spent > limit:
+            outliers.append(
+                Outlier(project_id=str(pid), name=name, region=region, step=step, days_in_step=spent, p90_days=limit)
+            )
+    outliers.sort(key=lambda o: (-o.days_in_step / o.p90_days, o.name))
+    return AnalyticsRead(
+        as_of=today,
+        regions=regions,
+        by_region=by_region,
+        step_times=times,
+        bottlenecks=bottlenecks,
+        labels_per_year=per_year,
+        outliers=outliers[:OUTLIERS],
+    )

@@ -1,0 +1,69 @@
+"""Portfolio analytics (issue 16): consultants and admins only, over what they read; the page's numbers are
+the API's."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from tests.support.accounts import add_user, login
+from tests.support.api import API, make_key
+
+
+def _client(app, **key) -> TestClient:
+    k, _ = make_key(app, **key)
+    return TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {k}"})
+
+
+def test_api_figures_and_visibility(history) -> None:
+    with _client(history) as c:
+        r = c.get(f"{API}/analytics")
+        assert r.status_code == 200, r.text
+        a = r.json()
+    assert a["regions"] is None
+    assert sum(x["count"] for x in a["by_region"]) >= 200
+    steps = {t["step"]: t for t in a["step_times"]}
+    assert len(steps) == 6 and all(t["sample_size"] >= 10 for t in steps.values())
+    # the generator makes every step longer than planned, validation the most (x1.6)
+    assert all(t["ratio"] > 1 for t in steps.values())
+    assert a["bottlenecks"][0] == "validation"
+    assert sum(y["count"] for y in a["labels_per_year"]) >= 80
+    assert all(o["days_in_step"] > o["p90_days"] for o in a["outliers"])
+
+    with _client(history, regions=["Occitanie"]) as c:
+        mine = c.get(f"{API}/analytics").json()
+    assert mine["regions"] == ["Occitanie"]
+    assert {x["region"] for x in mine["by_region"]} == {"Occitanie"}
+    assert sum(t["sample_size"] for t in mine["step_times"]) < sum(t["sample_size"] for t in a["step_times"])
+
+    with _client(history, consultant=False) as c:
+        refused = c.get(f"{API}/analytics")
+    assert refused.status_code == 403 and "réservée aux consultants" in refused.json()["detail"]
+
+
+def test_page_numbers_equal_the_api(history, fast_passwords) -> None:
+    add_user(history, "claire@example.org", [("consultant", None, None)])
+    with TestClient(history, raise_server_exceptions=False) as browser, _client(history) as api:
+        login(browser, "claire@example.org")
+        page = browser.get("/analyse")
+        assert page.status_code == 200, page.text
+        a = api.get(f"{API}/analytics").json()
+    html = page.text
+    assert 'aria-current="page"' in html and 'id="nav-analyse"' in html
+    assert html.count("<svg") >= 2 and '<title id="graphe-durees-titre">' in html
+    for t in a["step_times"]:
+        row = re.search(rf'<tr data-step="{t["step"]}"><th scope="row">[^<]+</th><td>(\d+)</td><td>(\d+)</td>', html)
+        assert row is not None, t["step"]
+        assert int(row.group(1)) == t["sample_size"] and int(row.group(2)) == round(t["median_days"])
+    for y in a["labels_per_year"]:
+        assert f'<tr><th scope="row">{y["year"]}</th><td>{y["count"]}</td></tr>' in html
+
+
+def test_page_refused_to_a_porteur(history, fast_passwords) -> None:
+    add_user(history, "lea@example.org", [("observateur", None, "Occitanie")])
+    with TestClient(history, raise_server_exceptions=False) as browser:
+        login(browser, "lea@example.org")
+        home = browser.get("/projets")
+        assert 'id="nav-analyse"' not in home.text
+        assert browser.get("/analyse").status_code == 403
