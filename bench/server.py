@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import uuid
 
 from fastapi import FastAPI, Query, Request
@@ -160,9 +161,23 @@ def main() -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8100)
     ap.add_argument("--access-log", action="store_true")
+    ap.add_argument("--processes", type=int, default=1, help="server processes (uvicorn workers; PostgreSQL)")
+    ap.add_argument("--http", default="auto", choices=("auto", "h11", "httptools"), help="uvicorn's HTTP parser")
     args = ap.parse_args()
-    app = build_app(args.database_url)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=args.access_log)
+    common = {"host": args.host, "port": args.port, "log_level": "warning", "access_log": args.access_log}
+    if args.processes > 1:
+        # as `regieflow serve --workers N`: each process builds the app; metrics summed in a shared directory
+        import tempfile
+
+        os.environ["BENCH_DATABASE_URL"] = args.database_url
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="regieflow-bench-metrics-"))
+        uvicorn.run("bench.server:app_from_environment", factory=True, workers=args.processes, http=args.http, **common)
+        return
+    uvicorn.run(build_app(args.database_url), http=args.http, **common)
+
+
+def app_from_environment() -> FastAPI:
+    return build_app(os.environ["BENCH_DATABASE_URL"])
 
 
 if __name__ == "__main__":

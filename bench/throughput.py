@@ -52,6 +52,7 @@ from bench.common import (
     reset_database,
     seed_ready_projects,
     start_server,
+    tree_cpu_seconds,
 )
 from bench.loadgen import Result, run_closed, run_open
 
@@ -122,7 +123,7 @@ def phase(
 ) -> dict[str, Any]:
     pg = pg_backend_pids(url)
     db0 = {pid: cpu_seconds(pid) for pid in pg}
-    s0, g0, w0 = cpu_seconds(server.pid), time.process_time(), time.perf_counter()
+    s0, g0, w0 = tree_cpu_seconds(server.pid), time.process_time(), time.perf_counter()
     if mode == "closed":
         res: Result = asyncio.run(
             run_closed("127.0.0.1", server.port, headers, workload, connections=connections, duration=duration)
@@ -130,7 +131,7 @@ def phase(
     else:
         res = asyncio.run(run_open("127.0.0.1", server.port, headers, workload, rate=rate or 1, duration=duration))
     wall = time.perf_counter() - w0
-    s1, g1 = cpu_seconds(server.pid), time.process_time()
+    s1, g1 = tree_cpu_seconds(server.pid), time.process_time()
     # Backends come and go (the pool's overflow connections): count the ones alive at the end, from
     # their reading at the start (0 for new ones); the CPU of backends that exited meanwhile is lost.
     d0, d1 = 0.0, 0.0
@@ -196,6 +197,8 @@ def main() -> None:
         action="store_true",
         help="also run a third side, /bench/baseline-full (every row a transition writes, no workflow)",
     )
+    ap.add_argument("--server-processes", type=int, default=1, help="uvicorn worker processes (PostgreSQL)")
+    ap.add_argument("--http", default="auto", choices=("auto", "h11", "httptools"), help="uvicorn's HTTP parser")
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args()
 
@@ -227,7 +230,11 @@ def main() -> None:
     if args.rounds == 0:
         print("seeded only (--rounds 0)")
         return
-    server = start_server(args.database_url, cpus=args.server_cpus)
+    server = start_server(
+        args.database_url,
+        cpus=args.server_cpus,
+        extra=("--processes", str(args.server_processes), "--http", args.http),
+    )
     results: dict[str, Any] = {"facts": facts, "backend": backend(args.database_url), "args": vars(args)}
     try:
         for side in sides:
