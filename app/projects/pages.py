@@ -28,6 +28,7 @@ from app.core.inputs import has_control, iso_day
 from app.core.unit_of_work import UnitOfWork
 from app.evidence import guidance
 from app.evidence.registry import KINDS, summary_of
+from app.home import cards
 from app.http.dependencies import actor_of, unit_of_work
 from app.http.problems import STATUS
 from app.projects import service as projects_service
@@ -36,12 +37,13 @@ from app.projects.schemas import PlanBody, ProjectCreate, ProjectUpdate
 from app.projects.service import create_project_as, get_project, plan_of, project_read
 from app.reference.cog import cog
 from app.transitions.schemas import TransitionsRead
-from app.transitions.service import schedule_of, transitions_view
-from app.web import charts
+from app.transitions.service import recorded_transitions, transitions_view
+from app.web import charts, wording
 from app.web.forms import BLANKS, form_int, form_version, translate
 from app.web.templating import FLASH_MESSAGES, PageRedirect, PageRoute, PageUser, render
 from workflow import deadlines as dl
 from workflow.errors import DomainError, InvalidInput
+from workflow.history import replay
 from workflow.vocabulary import (
     KIND_LABELS,
     STATE_LABELS,
@@ -592,7 +594,22 @@ def _project_context(
 ) -> dict[str, Any]:
     read = project_read(p, today)
     view = transitions_view(p, today)
-    sch = schedule_of(uow, p, today)
+    history_of = replay(p.started_on, recorded_transitions(uow.events.of_project(p.id, transitions_only=True)))
+    sch = dl.schedule(
+        started_on=p.started_on,
+        state=State(p.state),
+        periods=history_of.periods,
+        suspensions=history_of.suspensions,
+        plan=plan_of(p),
+        today=today,
+        labelled_on=p.labelled_on,
+    )
+    ends = charts.step_ends(
+        sch,
+        state_entered_on=p.state_entered_on,
+        step_due_on=read.step_due_on,
+        projected_label_on=read.projected_label_on,
+    )
     state = State(p.state)
     abilities = principal.abilities(p.id, p.region)
     can_write = Ability.WRITE in abilities
@@ -613,11 +630,21 @@ def _project_context(
         "status_label": STATUS_LABELS[read.status] if read.status else None,
         "step_number": guidance.step_number(state),
         "days_in_step": (today - p.state_entered_on).days if not closed else None,
-        "stepper": _stepper(sch, state),
+        "stepper": _stepper(sch, state, ends),
         "schedule": sch,
-        "timeline": charts.timeline(sch),
+        "timeline": charts.timeline(
+            sch,
+            history_of.periods,
+            suspensions=history_of.suspensions,
+            ends=ends,
+            step_due_on=read.step_due_on,
+            projected_label_on=read.projected_label_on,
+        ),
         "checklist": guidance.checklist(p.id, state, view),
-        "evidence": _evidence_summary(p),
+        "next": cards.card(p, principal, today),
+        "reason": wording.reason_of(read, today),
+        "due_words": wording.due_in_words(read.step_due_on, today) if read.step_due_on else "",
+        "evidence_groups": _evidence_groups(p, state),
         "grid": grid_context(p),  # the success-conditions grid (app/assessments)
         "can_write": can_write,
         "is_consultant": is_consultant,
@@ -642,8 +669,9 @@ def _label(labels: dict[E, str], value: E | None) -> str:
     return labels.get(value, "—") if value is not None else "—"
 
 
-def _stepper(sch: dl.Schedule, state: State) -> list[dict[str, Any]]:
-    """The six steps across the top of the project page, each with its phase and its dates."""
+def _stepper(sch: dl.Schedule, state: State, ends: list[date | None]) -> list[dict[str, Any]]:
+    """The six steps across the top of the project page, each with its phase and its dates; `end` is
+    the one end date every view gives the step (charts.step_ends)."""
     current_index = STEPS.index(state) if state in STEPS else len(STEPS)
     last_started = max((i for i, st in enumerate(sch.steps) if st.actual_start is not None), default=-1)
     stepper = []
@@ -660,6 +688,7 @@ def _stepper(sch: dl.Schedule, state: State) -> list[dict[str, Any]]:
                 "planned_end": st.planned_end,
                 "actual_start": st.actual_start,
                 "actual_end": st.actual_end,
+                "end": ends[i],
                 "months": st.months,
             }
         )
@@ -748,6 +777,31 @@ def _event_row(e: Event) -> dict[str, Any]:
         "actor": e.actor or "—",
         "reason": e.reason,
     }
+
+
+def _evidence_groups(p: Project, state: State) -> list[dict[str, Any]]:
+    """The evidence cards grouped by step (guidance.STEP_KINDS), the current step first and open, then
+    the steps done, then the steps ahead folded; a kind belongs to the first step that gathers it, and
+    the kinds of steps more than one ahead are shown only when something is recorded."""
+    summary = {e["kind"]: e for e in _evidence_summary(p)}
+    current = STEPS.index(state) if state in STEPS else len(STEPS)
+    # the current step, then the steps done (the latest first), then the steps ahead
+    order = sorted(range(len(STEPS)), key=lambda i: (0, 0) if i == current else ((1, -i) if i < current else (2, i)))
+    placed: set[str] = set()
+    groups = []
+    for i in order:
+        st = STEPS[i]
+        kinds = [k for k in guidance.STEP_KINDS[st] if k not in placed]
+        placed |= set(kinds)
+        if i > current + 1:
+            kinds = [k for k in kinds if summary[k]["count"]]
+        items = [summary[k] for k in kinds]
+        if items:
+            phase = "current" if i == current else ("done" if i < current else "ahead")
+            groups.append(
+                {"number": i + 1, "state": st.value, "label": STATE_LABELS[st], "phase": phase, "items": items}
+            )
+    return groups
 
 
 def _evidence_summary(p: Project) -> list[dict[str, Any]]:

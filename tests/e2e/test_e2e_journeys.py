@@ -59,8 +59,12 @@ def _add(
 
 
 def _fire(page, pid: str, trigger: str) -> None:
+    """The next step from the project page: its link opens the confirmation page, which does it."""
     page.goto(f"/projets/{pid}")
     page.click(f"#bouton-{trigger}")
+    page.wait_for_load_state()
+    assert page.locator("#consequences").count() == 1, page.content()[:800]
+    page.click("#bouton-confirmer")
     page.wait_for_load_state()
     assert page.locator("#confirmation").count() == 1, page.content()[:800]
 
@@ -95,7 +99,7 @@ def test_lead_then_consultant_take_a_project_to_the_label(page, app) -> None:
         page.locator("#bouton-definir_contours").get_attribute("aria-disabled") == "true"
         or page.locator("#bouton-definir_contours").is_disabled()
     )
-    assert "pilote" in page.locator("#raisons-definir_contours").inner_text().lower()
+    assert "pilote" in page.locator("#ce-qui-manque").inner_text().lower()
     before = _checklist(page)
     assert before == 4
 

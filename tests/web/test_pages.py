@@ -71,14 +71,18 @@ def test_portfolio_lists_late_and_at_risk_first_with_counts(demo, demo_ids) -> N
         assert r.status_code == 303 and r.headers["location"] == "/projets"
         doc = get_page(c, "/projets")
     assert doc.one("h1").text == "Portefeuille des projets"
-    assert nav_links(doc) == {
-        "Portefeuille": "/projets",
-        "Mes échéances": "/echeances",
-        "Nouveau projet": "/projets/nouveau",
-        "Le parcours": "/parcours",
-        "Aide": "/aide",
-        "Claire Martin": "/compte/mot-de-passe",  # their own account: change their password
-    }  # no Administration for a consultant
+    assert (
+        nav_links(doc).items()
+        >= {
+            "Portefeuille": "/projets",
+            "Mes échéances": "/echeances",
+            "Nouveau projet": "/projets/nouveau",
+            "Le parcours": "/parcours",
+            "Aide": "/aide",
+            "Claire Martin": "/compte/mot-de-passe",  # their own account: change their password
+        }.items()
+    )
+    assert "Administration" not in nav_links(doc)  # not for a consultant
     assert doc.one("nav", aria_label="Navigation principale").find("a", aria_current="page").text == "Portefeuille"
     rows = rows_of(doc)
     assert len(rows) == len(demo_ids) == 16
@@ -214,12 +218,20 @@ def test_project_page_for_a_consultant(demo, demo_ids) -> None:
     assert [s.get("data-state") for s in steps] == [st.value for st in STEPS]
     assert [s.get("aria-current") for s in steps] == [None, None, "step", None, None, None]
     assert "step-done" in steps[0].classes and "step-todo" in steps[5].classes
-    assert all("Prévu :" in s.text and "Réel :" in s.text for s in steps)
-    assert "en cours" in steps[2].text
+    # One end date per step, the header's for the current step, the projected label for the last one.
+    ends = [s.one("p", cls="step-dates").get("data-end") for s in steps]
+    assert all(ends) and ends == sorted(ends)
+    head = doc.by_id("dates-cles").text
+    assert "Depuis le" in steps[2].text and "échéance :" in steps[2].text
+    current_end = steps[2].one("p", cls="step-dates").text.split("échéance :")[1].split("(")[0].strip()
+    assert f"échéance de l'étape : {current_end}" in head
+    last_end = steps[5].one("p", cls="step-dates").text.split("Fin projetée :")[1].split("(")[0].strip()
+    assert f"label projeté : {last_end}" in head
+    assert doc.by_id("raison-statut").text.startswith("Pourquoi « ")
 
     # Checklist: what the forward trigger still needs, each with its form.
     checklist = doc.by_id("checklist")
-    assert checklist.one("h2").text == "Ce qui manque pour passer à l'étape suivante"
+    assert checklist.one("h2").text == "Prochaine action : soumettre le projet à la validation des acteurs"
     items = checklist.by_id("ce-qui-manque").find_all("li")
     codes = [li.get("data-code") for li in items]
     assert codes and set(codes) <= {
@@ -231,20 +243,21 @@ def test_project_page_for_a_consultant(demo, demo_ids) -> None:
         "conclusion_favorable",
     }
     for li in items:
-        hrefs = {a.get("href") for a in li.find_all("a")}
+        hrefs = {a.get("href") for a in li.find_all("a", cls="go")}
         assert hrefs == {f"/projets/{pid}/preuves/{k}" for k in GUARD_KINDS[li.get("data-code")]}
 
-    # The forward transition is shown refused, with the same reasons; other actions need a reason.
-    form = doc.by_id("form-soumettre_validation")
-    assert form.get("method") == "post" and form.get("action") == f"/projets/{pid}/transitions/soumettre_validation"
-    button = form.by_id("bouton-soumettre_validation")
+    # The forward transition is shown refused, pointing at the same reasons; a step back and the abandon
+    # go through a confirmation page, a pause is a form here; each needs a reason.
+    button = doc.by_id("bouton-soumettre_validation")
     assert button.get("aria-disabled") == "true"
-    assert [li.get("data-code") for li in form.by_id("raisons-soumettre_validation").find_all("li")] == codes
-    for trigger in ("reprendre_contours", "abandonner", "suspendre"):
-        other = doc.by_id(f"form-{trigger}")
-        assert other.one("textarea", name="reason").has("required")
-        assert other.one("input", name="effective_on").get("max") == TODAY.isoformat()
-        assert other.one("input", name="csrf").get("value")
+    assert doc.by_id(button.get("aria-describedby")).text.startswith("Impossible pour l'instant")
+    for trigger in ("reprendre_contours", "abandonner"):
+        link = doc.by_id(f"lien-{trigger}")
+        assert link.get("href") == f"/projets/{pid}/transitions/{trigger}"
+    other = doc.by_id("form-suspendre")
+    assert other.one("textarea", name="reason").has("required")
+    assert other.one("input", name="effective_on").get("max") == TODAY.isoformat()
+    assert other.one("input", name="csrf").get("value")
     assert doc.by_id("form-reprendre") is None  # not suspended: nothing to resume
     assert doc.by_id("form-replanifier") is not None  # consultants re-plan
 
@@ -255,18 +268,31 @@ def test_project_page_for_a_consultant(demo, demo_ids) -> None:
     assert [svg.by_id(i).tag for i in labelled] == ["title", "desc"]
     assert "aujourd'hui 26 novembre 2026" in svg.one("desc").text
     assert len(svg.find_all("rect", cls="tl-planned")) == 6
-    assert len(svg.find_all("rect", cls="tl-actual")) == 3  # steps 1 to 3 have started
-    today = svg.by_id("frise-aujourdhui").one("line", cls="today")
+    # every stay drawn: the study showed the outline had to be redone, so steps 2 and 3 were reached twice
+    assert len(svg.find_all("rect", cls="tl-actual")) == 5
+    assert [g.get("data-step") for g in svg.find_all("g", cls="tl-revisited")] == ["2", "3"]
+    assert len(svg.find_all("rect", cls="tl-projected")) == 3  # steps 4 to 6, from the projection
+    markers = {g.get("id"): g for g in svg.find_all("g", cls="tl-marker")}
+    assert set(markers) == {"frise-aujourdhui", "frise-horizon", "frise-echeance", "frise-label"}
+    assert "Pourquoi" not in svg.text
+    today = svg.by_id("frise-aujourdhui").one("line")
     assert 0 < float(today.get("x1")) < float(svg.get("viewbox").split()[2])
     assert svg.by_id("frise-horizon") is not None
 
     # The evidence recorded so far, kind by kind, each with its page.
     dossier = doc.by_id("dossier")
+    groups = dossier.find_all(cls="evidence-group")
+    assert [g.get("id") for g in groups][:3] == ["dossier-faisabilite", "dossier-contours", "dossier-groupe_projet"]
+    assert groups[0].tag == "div" and all(g.tag == "details" and not g.has("open") for g in groups[1:])
+    assert [g.get("data-phase") for g in groups] == ["current", "done", "done", "ahead"]  # step 4 only: 5-6 empty
     kinds = {li.get("data-kind"): li for li in dossier.find_all("li", cls="evidence")}
-    assert list(kinds) == list(KINDS)
-    assert {k: li.one("a").get("href") for k, li in kinds.items()} == {k: f"/projets/{pid}/preuves/{k}" for k in KINDS}
+    assert set(kinds) < set(KINDS) and len(kinds) == len(set(kinds))
+    assert {"needs", "feasibility", "markets", "site-visits"} <= {
+        li.get("data-kind") for li in groups[0].find_all("li", cls="evidence")
+    }
+    assert {k: li.one("a").get("href") for k, li in kinds.items()} == {k: f"/projets/{pid}/preuves/{k}" for k in kinds}
     assert "Vaulx-en-Velin (69256)" in kinds["communes"].text
-    assert "Rien d'enregistré" in kinds["hires"].text
+    assert "Rien d'enregistré" in kinds["approvals"].text and "hires" not in kinds  # step 5: nothing yet
 
     # History: newest first, with the actor, paginated.
     history = doc.by_id("table-historique")
@@ -286,12 +312,15 @@ def test_porteur_cannot_grant_the_label(demo, demo_ids) -> None:
     add_user(demo, "porteuse@example.fr", [("porteur", pid, None)])
     with browser(demo, "porteuse@example.fr", login_page=True) as c:
         doc = get_page(c, f"/projets/{pid}")
-        for trigger in ("labelliser", "ajourner_label"):
-            button = doc.by_id(f"bouton-{trigger}")
-            assert button.has("disabled")
-            assert "Réservé à un consultant du Mouvement" in doc.by_id(button.get("aria-describedby")).text
+        button = doc.by_id("bouton-labelliser")
+        assert button.has("disabled")
+        assert "Réservé à un consultant du Mouvement" in doc.by_id(button.get("aria-describedby")).text
+        assert "Réservé à un consultant du Mouvement" in doc.by_id("action-ajourner_label").text
+        assert doc.by_id("lien-ajourner_label") is None
+        confirm = get_page(c, f"/projets/{pid}/transitions/labelliser")  # readable, with no form
+        assert confirm.by_id("form-labelliser") is None and confirm.by_id("non-permis") is not None
         assert doc.by_id("form-replanifier") is None  # re-planning is for consultants and admins
-        assert not doc.by_id("bouton-abandonner").has("disabled")
+        assert doc.by_id("lien-abandonner").get("href") == f"/projets/{pid}/transitions/abandonner"
         r = c.post(f"/projets/{pid}/transitions/labelliser", data={"csrf": csrf_of(doc)})
         assert r.status_code == 403
         assert html_of(r).by_id("message").text.startswith("Seul un consultant du Mouvement")
@@ -417,9 +446,15 @@ def test_firing_a_transition_from_the_page(app, client) -> None:
     with _consultant_browser(app) as c:
         doc = get_page(c, f"/projets/{pid}")
         assert doc.by_id("ce-qui-manque") is None and doc.by_id("tout-est-pret") is not None
-        form = doc.by_id("form-definir_contours")
-        button = form.by_id("bouton-definir_contours")
-        assert button.get("aria-disabled") is None and button.text == "Passer à la définition des contours"
+        link = doc.by_id("bouton-definir_contours")  # the next step: a confirmation page first
+        assert link.tag == "a" and link.text == "Passer à la définition des contours…"
+        confirm = get_page(c, link.get("href"))
+        assert confirm.one("h1").text == "Passer à la définition des contours ?"
+        said = confirm.by_id("consequences").text
+        assert "passera de l'étape « Constitution du groupe projet » à l'étape « Définition des contours" in said
+        assert "son échéance sera le 26 mars 2027" in said  # four months, in French
+        form = confirm.by_id("form-definir_contours")
+        assert form.get("method") == "post" and form.by_id("bouton-confirmer") is not None
         r = c.post(form.get("action"), data=form_data(form, effective_on="2026-11-20"))
         assert r.status_code == 303
         assert r.headers["location"] == f"/projets/{pid}?ok=transition-definir_contours"
@@ -444,14 +479,16 @@ def test_refused_transition_shows_every_reason_and_keeps_what_was_typed(app, cli
     pid = create_project(client)["id"]
     with _consultant_browser(app) as c:
         doc = get_page(c, f"/projets/{pid}")
-        form = doc.by_id("form-definir_contours")
-        assert form.by_id("bouton-definir_contours").get("aria-disabled") == "true"
+        assert doc.by_id("bouton-definir_contours").get("aria-disabled") == "true"
+        confirm = get_page(c, f"/projets/{pid}/transitions/definir_contours")
+        assert confirm.by_id("form-definir_contours") is None  # nothing to confirm: the reasons instead
+        assert len(confirm.by_id("raisons-definir_contours").find_all("li")) == 4
         version = client.get(f"{API}/projects/{pid}").json()["version"]
-        r = c.post(form.get("action"), data=form_data(form))
+        r = c.post(f"/projets/{pid}/transitions/definir_contours", data={"csrf": csrf_of(doc), "version": str(version)})
         assert r.status_code == 409
         page = html_of(r)
-        alert = page.by_id("erreur")
-        assert alert.get("role") == "alert"
+        alert = page.by_id("erreur")  # on the confirmation page, focused
+        assert alert.get("role") == "alert" and alert.get("tabindex") == "-1" and alert.has("autofocus")
         assert [li.get("data-code") for li in alert.find_all("li")] == [
             "pilote_mouvement",
             "groupe_habitants",
@@ -466,6 +503,7 @@ def test_refused_transition_shows_every_reason_and_keeps_what_was_typed(app, cli
         assert r.status_code == 422
         page = html_of(r)
         assert "Un motif est obligatoire" in page.by_id("erreur").text
+        assert page.by_id("erreur").has("autofocus")
         assert page.by_id("action-suspendre").has("open")
         assert page.by_id("date-suspendre").get("value") == "2026-11-01"
         assert page.by_id("motif-suspendre").get("aria-invalid") == "true"
@@ -551,7 +589,7 @@ def test_checklist_shrinks_as_evidence_is_recorded(app, client) -> None:
         assert r.status_code == 303
         doc = get_page(c, f"/projets/{pid}")
         territory = doc.by_id("ce-qui-manque").one("li", data_code="territoire_defini")
-        assert [a.get("href") for a in territory.find_all("a")] == [
+        assert [a.get("href") for a in territory.find_all("a", cls="go")] == [
             f"/projets/{pid}/preuves/communes",
             f"/projets/{pid}/preuves/qpvs",
         ]
