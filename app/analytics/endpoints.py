@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from app.analytics.service import AnalyticsRead, analytics
 from app.core.unit_of_work import UnitOfWorkFactory
-from app.forecasts.service import ensure
 from app.http.dependencies import Authorized, ClockDep, PrincipalDep, ReadUow, json_of, uow_factory
 
 router = APIRouter(tags=["analytics"], dependencies=[Authorized])
@@ -30,5 +29,4 @@ def get_analytics(
     principal: PrincipalDep,
     uows: Annotated[UnitOfWorkFactory, Depends(uow_factory)],
 ) -> Response:
-    ensure(uows, clock)
-    return json_of(analytics(uow, principal, today=clock.today(), plan=request.app.state.settings.default_plan))
+    return json_of(analytics(uow, principal, clock=clock, plan=request.app.state.settings.default_plan))

@@ -8,8 +8,7 @@ from fastapi.responses import HTMLResponse
 from app.analytics.charts import bar_chart
 from app.analytics.service import analytics, is_analyst
 from app.core.clock import Clock
-from app.forecasts.service import ensure
-from app.http.dependencies import unit_of_work, uow_factory
+from app.http.dependencies import unit_of_work
 from app.web.charts import date_fr
 from app.web.templating import PageRoute, PageUser, render, templates
 from workflow.vocabulary import STATE_LABELS, Status
@@ -28,9 +27,8 @@ templates.env.globals["can_analyse"] = is_analyst
 @router.get("/analyse", response_class=HTMLResponse, name="page_analytics")
 def page_analytics(request: Request, principal: PageUser) -> HTMLResponse:
     clock: Clock = request.app.state.clock
-    ensure(uow_factory(request), clock)
     with unit_of_work(request, write=False) as uow:
-        a = analytics(uow, principal, today=clock.today(), plan=request.app.state.settings.default_plan)
+        a = analytics(uow, principal, clock=clock, plan=request.app.state.settings.default_plan)
     times = bar_chart(
         [
             (t.label, t.median_days or 0, f"{t.median_days:.0f} j" if t.median_days is not None else "—", t.plan_days)

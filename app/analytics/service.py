@@ -14,9 +14,12 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from app.authorization.rules import Ability, Principal
+from app.core.clock import Clock
 from app.core.errors import Forbidden
 from app.core.unit_of_work import UnitOfWork
+from app.forecasts.models import NATIONAL
 from app.forecasts.repository import ForecastRepository
+from app.forecasts.service import stored_or_computed
 from app.projects.models import Project
 from app.projects.repository import ProjectRepository, status_expression
 from workflow import forecast as fc
@@ -72,7 +75,8 @@ def is_analyst(principal: Principal) -> bool:
     return principal.is_admin or any(Ability.CONSULTANT in s.abilities for s in principal.scopes)
 
 
-def analytics(uow: UnitOfWork, principal: Principal, *, today: date, plan: Plan) -> AnalyticsRead:
+def analytics(uow: UnitOfWork, principal: Principal, *, clock: Clock, plan: Plan) -> AnalyticsRead:
+    today = clock.today()
     if not is_analyst(principal):
         raise Forbidden(REFUSED)
     session = uow.session
@@ -89,7 +93,14 @@ def analytics(uow: UnitOfWork, principal: Principal, *, today: date, plan: Plan)
     by_region = [RegionCount(region=r, state=State(s), status=st, count=n) for r, s, st, n in rows]
 
     days: dict[State, list[int]] = defaultdict(list)
-    for d in ForecastRepository(session).distributions_of_regions(regions):
+    memory = stored_or_computed(uow, clock)
+    if memory is None:
+        dists = ForecastRepository(session).distributions_of_regions(regions)
+    elif regions is None:
+        dists = [r for r in memory if r.region == NATIONAL]
+    else:
+        dists = [r for r in memory if r.region != NATIONAL and r.region in regions]
+    for d in dists:
         days[State(d.step)].extend(d.days)
     times = []
     p90: dict[State, float] = {}

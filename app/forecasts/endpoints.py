@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
-from app.core.unit_of_work import UnitOfWorkFactory
 from app.forecasts.schemas import ForecastRead
 from app.forecasts.service import forecast_for
-from app.http.dependencies import Authorized, ClockDep, ReadUow, json_of, uow_factory
+from app.http.dependencies import Authorized, ClockDep, ReadUow, json_of
 
 router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[Authorized])
 
@@ -33,7 +32,6 @@ def get_forecast(
     project_id: uuid.UUID,
     uow: ReadUow,
     clock: ClockDep,
-    uows: Annotated[UnitOfWorkFactory, Depends(uow_factory)],
 ) -> Response:
-    f = forecast_for(uows, uow, project_id, clock)
+    f = forecast_for(uow, project_id, clock)
     return json_of(f)

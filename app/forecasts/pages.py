@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import Request
 
 from app.core.clock import Clock
-from app.forecasts.service import ensure, project_forecast
-from app.http.dependencies import unit_of_work, uow_factory
+from app.forecasts.service import project_forecast, stored_or_computed
+from app.http.dependencies import unit_of_work
 from app.projects.service import get_project
 from app.web.charts import date_fr
 from app.web.templating import templates
@@ -31,10 +31,9 @@ def block(request: Request, project_id: str) -> dict[str, Any] | None:
         pid = uuid.UUID(str(project_id))
     except ValueError:
         return None
-    ensure(uow_factory(request), clock)
     with unit_of_work(request, write=False) as uow:
         p = get_project(uow, pid, with_evidence=True)
-        f = project_forecast(uow, p, clock.today())
+        f = project_forecast(uow, p, clock.today(), stored_or_computed(uow, clock))
     if f.current_step is None:
         return None
     return {

@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from app.core.clock import Clock
 from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -77,6 +77,34 @@ def groups_for(
     ]
 
 
+def rows_of(groups: dict[tuple[str, str], Samples], *, now: datetime, watermark: int) -> list[StepDistribution]:
+    return [
+        StepDistribution(
+            step=step.value,
+            kind=kind,
+            region=region,
+            sample_size=len(days),
+            p50=fc.percentile(days, 0.5),
+            p80=fc.percentile(days, 0.8),
+            p90=fc.percentile(days, 0.9),
+            days=days,
+            computed_at=now,
+            watermark=watermark,
+        )
+        for (kind, region), by_step in groups.items()
+        for step, days in by_step.items()
+    ]
+
+
+def stored_or_computed(uow: UnitOfWork, clock: Clock) -> list[StepDistribution] | None:
+    """None when the distributions were computed and stored; else computed now, in memory (a read never
+    writes: the worker or `regieflow forecast refresh` stores them)."""
+    repo = ForecastRepository(uow.session)
+    if repo.refresh_row() is not None:
+        return None
+    return rows_of(compute(repo.histories(), clock.today()).groups, now=clock.now(), watermark=0)
+
+
 def refresh(uows: UnitOfWorkFactory, clock: Clock) -> ForecastRefresh:
     """Recompute every distribution and every open project's forecast (one unit of work)."""
     today, now = clock.today(), clock.now()
@@ -84,22 +112,7 @@ def refresh(uows: UnitOfWorkFactory, clock: Clock) -> ForecastRefresh:
         repo = ForecastRepository(uow.session)
         watermark = repo.last_transition_id()
         computed = compute(repo.histories(), today)
-        rows = [
-            StepDistribution(
-                step=step.value,
-                kind=kind,
-                region=region,
-                sample_size=len(days),
-                p50=fc.percentile(days, 0.5),
-                p80=fc.percentile(days, 0.8),
-                p90=fc.percentile(days, 0.9),
-                days=days,
-                computed_at=now,
-                watermark=watermark,
-            )
-            for (kind, region), by_step in computed.groups.items()
-            for step, days in by_step.items()
-        ]
+        rows = rows_of(computed.groups, now=now, watermark=watermark)
         cache: fc.TailCache = {}
         forecasts = []
         for h, life in computed.open_projects:
@@ -196,7 +209,9 @@ def message_of(f: fc.Forecast | None, *, kind_region_words: str) -> str:
     )
 
 
-def project_forecast(uow: UnitOfWork, p: Project, today: date) -> ForecastRead:
+def project_forecast(
+    uow: UnitOfWork, p: Project, today: date, memory: list[StepDistribution] | None = None
+) -> ForecastRead:
     """The project's history-based forecast as of `today`, beside its plan-based projection."""
     repo = ForecastRepository(uow.session)
     shown = project_read(p, today)
@@ -208,7 +223,9 @@ def project_forecast(uow: UnitOfWork, p: Project, today: date) -> ForecastRead:
         h = ProjectHistory(p.id, p.kind, p.region, p.state, p.started_on, p.horizon_on, repo.transitions_of(p.id))
         life = lived_of(h, today)
     if life is not None and life.current is not None:
-        groups = samples_of(repo.distributions([(p.kind, p.region), (NATIONAL, NATIONAL)]))
+        wanted = [(p.kind, p.region), (NATIONAL, NATIONAL)]
+        rows = repo.distributions(wanted) if memory is None else [r for r in memory if (r.kind, r.region) in wanted]
+        groups = samples_of(rows)
         f = fc.forecast(groups_for(groups, p.kind, p.region), current=life.current, elapsed=life.elapsed, as_of=today)
     horizon = shown.horizon_on
     words = f"parmi les projets de même type en {p.region}"
@@ -284,10 +301,9 @@ def why_late(uow: UnitOfWork, p: Project, today: date) -> list[UnmetSinceRead]:
     return out
 
 
-def forecast_for(uows: UnitOfWorkFactory, uow: UnitOfWork, project_id: uuid.UUID, clock: Clock) -> ForecastRead:
-    """GET /projects/{id}/forecast: computes the distributions first if they never were."""
+def forecast_for(uow: UnitOfWork, project_id: uuid.UUID, clock: Clock) -> ForecastRead:
+    """GET /projects/{id}/forecast (distributions computed in memory if they never were stored)."""
     from app.projects.service import get_project
 
-    ensure(uows, clock)
     p = get_project(uow, project_id, with_evidence=True)
-    return project_forecast(uow, p, clock.today())
+    return project_forecast(uow, p, clock.today(), stored_or_computed(uow, clock))
