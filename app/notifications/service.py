@@ -39,6 +39,9 @@ from workflow.vocabulary import STATE_LABELS, STATUS_LABELS, TERMINAL, TRIGGER_L
 
 WATERMARK = "events"
 EVENT_BATCH = 500
+# An event older than this when the scan first reads it is old news (the first scan after an upgrade, an
+# import): read past, never notified nor mailed.
+OLD_NEWS = timedelta(days=2)
 ANSWER_LABELS = {"favorable": "favorable", "reserve": "avec réserves", "defavorable": "défavorable"}
 TERMINAL_VALUES = tuple(s.value for s in TERMINAL)
 
@@ -183,7 +186,7 @@ def _href(event: Event) -> str:
 def scan_events(uow: UnitOfWork, settings: Settings, clock: Clock, report: ScanReport) -> bool:
     """One batch of events after the watermark; whether there may be more."""
     mark = uow.session.scalar(select(ScanWatermark).where(ScanWatermark.name == WATERMARK).with_for_update())
-    if mark is None:  # a database emptied by hand: from the start (migration 0009 starts after existing events)
+    if mark is None:  # the first scan (events older than OLD_NEWS are read past, not notified)
         table: Any = ScanWatermark.__table__
         insert = postgresql.insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite.insert
         uow.session.execute(insert(table).values(name=WATERMARK, value=0).on_conflict_do_nothing())
@@ -196,10 +199,11 @@ def scan_events(uow: UnitOfWork, settings: Settings, clock: Clock, report: ScanR
         p.id: p for p in uow.session.scalars(select(Project).where(Project.id.in_({e.project_id for e in events})))
     }
     people: dict[uuid.UUID, list[Recipient]] = {}
+    oldest = clock.now() - OLD_NEWS
     for event in events:
         p = projects.get(event.project_id)
         described = describe(event, p.name) if p is not None else None
-        if p is None or described is None:
+        if p is None or described is None or event.recorded_at < oldest:
             continue
         kind, text = described
         if p.id not in people:

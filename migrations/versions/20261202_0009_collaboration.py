@@ -170,8 +170,6 @@ def upgrade() -> None:
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_notification_watermarks")),
     )
-    # the notification scan starts after the events already written: no flood of old news
-    op.execute("INSERT INTO notification_watermarks (name, value) SELECT 'events', COALESCE(MAX(id), 0) FROM events")
 
     op.create_table(
         "mail_outbox",
