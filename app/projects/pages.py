@@ -31,6 +31,7 @@ from app.evidence.registry import KINDS, summary_of
 from app.home import cards
 from app.http.dependencies import actor_of, unit_of_work
 from app.http.problems import STATUS
+from app.projects import history_view
 from app.projects import service as projects_service
 from app.projects.models import Event, Project
 from app.projects.schemas import PlanBody, ProjectCreate, ProjectUpdate
@@ -50,7 +51,6 @@ from workflow.vocabulary import (
     STATUS_LABELS,
     STEPS,
     TERMINAL,
-    TRIGGER_LABELS,
     Conventionnement,
     Initiator,
     Kind,
@@ -112,15 +112,8 @@ def departement_groups(allowed: list[str] | None = None) -> list[tuple[str, list
     ]
 
 
-EVENT_TYPES = {
-    "project.created": "Projet créé",
-    "project.updated": "Fiche du projet modifiée",
-    "project.transitioned": "Transition",
-    "plan.changed": "Planning révisé",
-    "evidence.created": "Élément ajouté",
-    "evidence.updated": "Élément modifié",
-    "evidence.deleted": "Élément retiré",
-}
+# Every event type in French: one table (app/projects/history_view.py), which other concepts extend.
+EVENT_TYPES = history_view.EVENT_TYPES
 
 
 NOT_WRITER = "Votre rôle permet seulement de consulter ce projet : aucune action n'est proposée."
@@ -571,18 +564,31 @@ class Failure:
 
 @router.get("/projets/{project_id}", name="page_project")
 def project_page(
-    request: Request, project_id: str, principal: PageUser, historique: Annotated[str, Query(max_length=10)] = "1"
+    request: Request,
+    project_id: str,
+    principal: PageUser,
+    historique: Annotated[str, Query(max_length=10)] = "1",
+    quoi: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    return _project_response(request, principal, _project_id(project_id), history_page=_int(historique, 1))
+    kind = quoi if quoi in history_view.FILTERS else ""
+    return _project_response(
+        request, principal, _project_id(project_id), history_page=_int(historique, 1), history_kind=kind
+    )
 
 
 def _project_response(
-    request: Request, principal: Principal, pid: uuid.UUID, *, history_page: int = 1, failure: Failure | None = None
+    request: Request,
+    principal: Principal,
+    pid: uuid.UUID,
+    *,
+    history_page: int = 1,
+    history_kind: str = "",
+    failure: Failure | None = None,
 ) -> Response:
     today = _today(request)
     with _uow(request, write=False) as uow:
         p = get_project(uow, pid, with_evidence=True)
-        ctx = _project_context(uow, p, principal, today, history_page)
+        ctx = _project_context(uow, p, principal, today, history_page, history_kind)
     ctx["failure"] = failure
     if failure is not None:
         ctx["flash"] = None
@@ -590,7 +596,7 @@ def _project_response(
 
 
 def _project_context(
-    uow: UnitOfWork, p: Project, principal: Principal, today: date, history_page: int
+    uow: UnitOfWork, p: Project, principal: Principal, today: date, history_page: int, history_kind: str = ""
 ) -> dict[str, Any]:
     read = project_read(p, today)
     view = transitions_view(p, today)
@@ -616,7 +622,7 @@ def _project_context(
     is_consultant = Ability.CONSULTANT in abilities
     closed = state in TERMINAL
     actions = _actions(p, view, can_write=can_write, is_consultant=is_consultant)
-    events, history = _history(uow, p.id, history_page)
+    events, history = _history(uow, p.id, history_page, history_kind)
     plan = plan_of(p)
     return {
         "section": "portefeuille",
@@ -656,7 +662,7 @@ def _project_context(
         "consultant_note": CONSULTANT_ONLY_NOTE,
         "plan": [(st.value, STATE_LABELS[st], plan.months(st)) for st in STEPS],
         "horizon_months": plan.horizon_months,
-        "events": [_event_row(e) for e in events],
+        "events": _event_rows(uow, p, events),
         "history": history,
         "today": today,
         "date_fr": charts.date_fr,
@@ -734,49 +740,49 @@ def _actions(p: Project, view: TransitionsRead, *, can_write: bool, is_consultan
     return actions
 
 
-def _history(uow: UnitOfWork, pid: uuid.UUID, history_page: int) -> tuple[list[Event], dict[str, Any]]:
-    """One page of the project's events, newest first (the last page when asked beyond it), and its pager."""
-    events, total_events = uow.events.page(
-        pid, offset=(history_page - 1) * HISTORY_PAGE_SIZE, limit=HISTORY_PAGE_SIZE, newest_first=True
-    )
+def _history(uow: UnitOfWork, pid: uuid.UUID, history_page: int, kind: str = "") -> tuple[list[Event], dict[str, Any]]:
+    """One page of the project's events of a kind (history_view.FILTERS; all without one), newest first
+    (the last page when asked beyond it), its pager and its filters."""
+    types = history_view.FILTERS[kind][1] if kind else ()
+
+    def page(n: int) -> tuple[list[Event], int]:
+        return uow.events.page(
+            pid, offset=(n - 1) * HISTORY_PAGE_SIZE, limit=HISTORY_PAGE_SIZE, newest_first=True, types=types
+        )
+
+    events, total_events = page(history_page)
     history_pages = max(1, -(-total_events // HISTORY_PAGE_SIZE))
     if history_page > history_pages:  # beyond the last page: show the last one
         history_page = history_pages
-        events, _ = uow.events.page(
-            pid, offset=(history_page - 1) * HISTORY_PAGE_SIZE, limit=HISTORY_PAGE_SIZE, newest_first=True
-        )
+        events, _ = page(history_page)
+    extra = f"&quoi={kind}" if kind else ""
     return events, {
         "page": history_page,
         "pages": history_pages,
         "total": total_events,
-        "prev": f"/projets/{pid}?historique={history_page - 1}#historique" if history_page > 1 else None,
-        "next": f"/projets/{pid}?historique={history_page + 1}#historique" if history_page < history_pages else None,
+        "kind": kind,
+        "kind_label": history_view.FILTERS[kind][0] if kind else "",
+        "filters": [
+            {"kind": "", "label": "Tout", "url": f"/projets/{pid}#historique", "current": not kind},
+            *(
+                {"kind": k, "label": label, "url": f"/projets/{pid}?quoi={k}#historique", "current": k == kind}
+                for k, (label, _) in history_view.FILTERS.items()
+            ),
+        ],
+        "prev": f"/projets/{pid}?historique={history_page - 1}{extra}#historique" if history_page > 1 else None,
+        "next": f"/projets/{pid}?historique={history_page + 1}{extra}#historique"
+        if history_page < history_pages
+        else None,
     }
 
 
-def _event_row(e: Event) -> dict[str, Any]:
-    what = EVENT_TYPES.get(e.type, e.type)
-    detail = ""
-    if e.type == "project.transitioned" and e.trigger:
-        t = _enum(Trigger, e.trigger)
-        what = TRIGGER_LABELS[t] if t else e.trigger
-        src, dst = _enum(State, e.from_state), _enum(State, e.to_state)
-        if src and dst and src != dst:
-            detail = f"{STATE_LABELS[src]} → {STATE_LABELS[dst]}"
-    elif e.type.startswith("evidence.") and isinstance(e.data, dict):
-        kind = KINDS.get(str(e.data.get("kind")))
-        detail = kind.label if kind else ""
-    elif e.type == "project.created":
-        detail = STATE_LABELS[State.GROUPE_PROJET]
-    return {
-        "seq": e.seq,
-        "what": what,
-        "detail": detail,
-        "effective_on": e.effective_on,
-        "recorded_at": e.recorded_at,
-        "actor": e.actor or "—",
-        "reason": e.reason,
-    }
+def _event_rows(uow: UnitOfWork, p: Project, events: list[Event]) -> list[history_view.HistoryRow]:
+    """The page's events in words: real names, what changed (old → new from the earlier events)."""
+    actors = history_view.actor_names(uow.session, (e.actor for e in events))
+    earlier: list[Event] = []
+    if events and history_view.needs_earlier(events):
+        earlier = uow.events.evidence_before(p.id, max(e.seq for e in events) + 1)
+    return history_view.rows(events, actors, earlier, {st.id: st.name for st in p.stakeholders})
 
 
 def _evidence_groups(p: Project, state: State) -> list[dict[str, Any]]:

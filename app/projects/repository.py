@@ -300,13 +300,34 @@ class EventRepository:
         return event
 
     def page(
-        self, project_id: uuid.UUID, *, offset: int, limit: int, newest_first: bool = False
+        self,
+        project_id: uuid.UUID,
+        *,
+        offset: int,
+        limit: int,
+        newest_first: bool = False,
+        types: Sequence[str] = (),
     ) -> tuple[list[Event], int]:
+        """One page of a project's events; `types`: only these (a name ending with "." is a prefix)."""
         where = Event.project_id == project_id
+        if types:
+            where = and_(
+                where,
+                or_(
+                    *(Event.type.startswith(t, autoescape=True) if t.endswith(".") else Event.type == t for t in types)
+                ),
+            )
         total = self.session.scalar(select(func.count()).select_from(Event).where(where)) or 0
         order = Event.seq.desc() if newest_first else Event.seq
         rows = self.session.scalars(select(Event).where(where).order_by(order).offset(offset).limit(limit))
         return list(rows), total
+
+    def evidence_before(self, project_id: uuid.UUID, seq: int) -> list[Event]:
+        """The project's evidence events before `seq` (what an evidence row held before a change)."""
+        stmt = select(Event).where(
+            Event.project_id == project_id, Event.seq < seq, Event.type.startswith("evidence.", autoescape=True)
+        )
+        return list(self.session.scalars(stmt.order_by(Event.seq)))
 
     def count_without_outbox(self, project_id: uuid.UUID) -> int:
         """How many of the project's events have no outbox message (each one should have exactly one)."""

@@ -298,7 +298,7 @@ def test_project_page_for_a_consultant(demo, demo_ids) -> None:
     history = doc.by_id("table-historique")
     seqs = [int(tr.get("data-seq")) for tr in history.find("tbody").find_all("tr")]
     assert seqs == sorted(seqs, reverse=True) and len(seqs) == 20
-    assert all(td.text == "system:demo" for td in history.find_all("td", cls="actor"))
+    assert all(td.text == "regieflow (démonstration)" for td in history.find_all("td", cls="actor"))
     assert "Reprendre les contours du projet" in history.text  # the backward move, with its reason
     older = doc.by_id("historique-suivant").get("href")
     with demo_browser(demo, CONSULTANT) as c:
@@ -466,7 +466,7 @@ def test_firing_a_transition_from_the_page(app, client) -> None:
     assert doc.by_id("stepper").one("li", aria_current="step").get("data-state") == "contours"
     latest = doc.by_id("table-historique").find("tbody").find("tr")
     cells = {td.get("data-label"): td.text for td in latest.find_all("td")}
-    assert cells["Date d'effet"] == "20/11/2026" and cells["Par"] == "user:claire@example.fr"
+    assert cells["Date d'effet"] == "20 novembre 2026" and cells["Par"] == "Claire Martin"
     assert cells["Événement"].startswith("Passer à la définition des contours")
     project = client.get(f"{API}/projects/{pid}").json()
     assert project["state"] == "contours" and project["state_entered_on"] == "2026-11-20"
