@@ -19,6 +19,7 @@ from app.core.unit_of_work import UnitOfWork
 from app.projects.repository import SearchFilters
 from app.projects.schemas import ProjectRead
 from app.projects.service import project_read
+from workflow.vocabulary import KIND_LABELS, STATUS_LABELS
 
 BATCH = 500
 
@@ -61,6 +62,38 @@ COLUMNS: tuple[Column, ...] = (
 HEADER = [c.name for c in COLUMNS]
 
 
+# The pages' download (Portefeuille → « Télécharger ») is for people, in French: headers, choices by
+# their label and dates as dates. The API's exports keep the column names above, which partner systems
+# read (documented in the OpenAPI description); the two share the rows' order and filters.
+def _label(labels: dict[Any, str], value: Any) -> str | None:
+    return labels.get(value) if value is not None else None
+
+
+COLUMNS_FR: tuple[Column, ...] = (
+    Column("Projet", lambda p: p.name, 40),
+    Column("Type", lambda p: KIND_LABELS.get(p.kind), 20),
+    Column("Région", lambda p: p.region, 24),
+    Column("Département", lambda p: p.departement, 12),
+    Column("Porteur", lambda p: p.lead_name, 24),
+    Column("Étape", lambda p: p.state_label, 40),
+    Column("Statut", lambda p: _label(STATUS_LABELS, p.status), 16),
+    Column("Suspendu depuis", lambda p: p.suspended_since),
+    Column("Démarrage", lambda p: p.started_on),
+    Column("Entrée dans l'étape", lambda p: p.state_entered_on),
+    Column("Échéance de l'étape", lambda p: p.step_due_on),
+    Column("Horizon", lambda p: p.horizon_on),
+    Column("Label projeté", lambda p: p.projected_label_on),
+    Column("Labellisée le", lambda p: p.labelled_on),
+    Column("Clos le", lambda p: p.closed_on),
+    Column("Dernière activité", lambda p: p.updated_at.date()),
+    Column("Identifiant", lambda p: str(p.id), 38),
+)
+
+
+def rows_fr(projects: Iterator[ProjectRead]) -> list[list[Any]]:
+    return [[c.get(p) for c in COLUMNS_FR] for p in projects]
+
+
 def portfolio(uow: UnitOfWork, *, visible_to: Principal, today: date, filters: SearchFilters) -> Iterator[ProjectRead]:
     """Every project `visible_to` may read, filtered and sorted like the list (all pages)."""
     offset = 0
@@ -101,25 +134,26 @@ def looks_like_formula(text: str) -> bool:
     return text.lstrip(" ").startswith(FORMULA_LEADS)
 
 
-def _csv_cell(value: Any) -> str:
+def _csv_cell(value: Any, *, french_dates: bool = False) -> str:
     if value is None:
         return ""
     if isinstance(value, date):
-        return value.isoformat()
+        return value.strftime("%d/%m/%Y") if french_dates else value.isoformat()
     if not isinstance(value, str):
         return str(value)
     text = cell_text(value)
     return "'" + text if looks_like_formula(text) else text
 
 
-def to_csv(rows: list[list[Any]], *, separator: str = ",") -> bytes:
-    """UTF-8 with a byte-order mark (so that spreadsheets detect UTF-8), CRLF line ends (RFC 4180)."""
+def to_csv(rows: list[list[Any]], *, separator: str = ",", french: bool = False) -> bytes:
+    """UTF-8 with a byte-order mark (so that spreadsheets detect UTF-8), CRLF line ends (RFC 4180).
+    `french`: the pages' download (COLUMNS_FR rows, dates as dd/mm/yyyy)."""
     out = io.StringIO()
     out.write(BOM)
     writer = csv.writer(out, delimiter=separator, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(HEADER)
+    writer.writerow([c.name for c in COLUMNS_FR] if french else HEADER)
     for row in rows:
-        writer.writerow([_csv_cell(v) for v in row])
+        writer.writerow([_csv_cell(v, french_dates=french) for v in row])
     return out.getvalue().encode("utf-8")
 
 
@@ -127,7 +161,7 @@ def to_csv(rows: list[list[Any]], *, separator: str = ",") -> bytes:
 DATE_FORMAT = "dd/mm/yyyy"
 
 
-def to_xlsx(rows: list[list[Any]], *, title: str = "Projets") -> bytes:
+def to_xlsx(rows: list[list[Any]], *, title: str = "Projets", french: bool = False) -> bytes:
     """One sheet: a bold header row, frozen panes (header and project name stay visible), a filter,
     dates as real dates (shown dd/mm/yyyy) and numbers as numbers. Text is the CSV's, on one line
     (control characters, which a workbook cannot hold in XML 1.0, become spaces), and a text that looks
@@ -139,7 +173,8 @@ def to_xlsx(rows: list[list[Any]], *, title: str = "Projets") -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = title
-    ws.append(HEADER)
+    columns = COLUMNS_FR if french else COLUMNS
+    ws.append([c.name for c in columns])
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in rows:
@@ -151,10 +186,10 @@ def to_xlsx(rows: list[list[Any]], *, title: str = "Projets") -> bytes:
                 cell.number_format = DATE_FORMAT
             elif isinstance(value, str) and looks_like_formula(cell_text(value)):
                 cell.data_type = "s"  # text that looks like a formula stays text (openpyxl reads "=…" as one)
-    for i, col in enumerate(COLUMNS, start=1):
+    for i, col in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = col.width
-    ws.freeze_panes = "C2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
+    ws.freeze_panes = "B2" if french else "C2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -28,12 +28,14 @@ from app.core.inputs import has_control, iso_day
 from app.core.unit_of_work import UnitOfWork
 from app.evidence import guidance
 from app.evidence.registry import KINDS, summary_of
+from app.exchange import exports
 from app.home import cards
 from app.http.dependencies import actor_of, unit_of_work
 from app.http.problems import STATUS
 from app.projects import history_view
 from app.projects import service as projects_service
 from app.projects.models import Event, Project
+from app.projects.repository import SearchFilters
 from app.projects.schemas import PlanBody, ProjectCreate, ProjectUpdate
 from app.projects.service import create_project_as, get_project, plan_of, project_read
 from app.reference.cog import cog
@@ -73,12 +75,30 @@ HISTORY_PAGE_SIZE = 20
 
 SORTS_FR = {
     "status": "En retard et à risque d'abord",
-    "name": "Nom",
+    "-status": "Dans les temps d'abord",
+    "name": "Nom (A → Z)",
+    "-name": "Nom (Z → A)",
     "started_on": "Démarrage (plus ancien d'abord)",
     "-started_on": "Démarrage (plus récent d'abord)",
-    "step_due_on": "Échéance de l'étape",
-    "region": "Région",
-    "-updated_at": "Dernière modification",
+    "step_due_on": "Échéance de l'étape (la plus proche d'abord)",
+    "-step_due_on": "Échéance de l'étape (la plus lointaine d'abord)",
+    "horizon_on": "Horizon (le plus proche d'abord)",
+    "-horizon_on": "Horizon (le plus lointain d'abord)",
+    "region": "Région (A → Z)",
+    "-region": "Région (Z → A)",
+    "-updated_at": "Dernière activité (la plus récente d'abord)",
+    "updated_at": "Dernière activité (la plus ancienne d'abord)",
+}
+
+
+# The portfolio's sortable columns: (header, sort key, the first click's direction).
+SORTABLE = {
+    "name": ("Projet", "name"),
+    "status": ("Statut", "status"),
+    "step_due_on": ("Échéance", "step_due_on"),
+    "region": ("Région", "region"),
+    "updated_at": ("Dernière activité", "-updated_at"),
+    "horizon_on": ("Délai de trois ans", "horizon_on"),
 }
 
 
@@ -216,6 +236,50 @@ def portfolio(request: Request, principal: PageUser) -> Response:
     return _portfolio(request, principal, _filters(request), mine=False)
 
 
+def _export_filters(request: Request) -> SearchFilters:
+    """The portfolio's filters and order (its GET parameters) for its download."""
+    query = PortfolioQuery.read(_filters(request))
+    return {
+        "state": [query.state.value] if query.state else [],
+        "kind": query.kind.value if query.kind else None,
+        "region": [query.region] if query.region else [],
+        "status": [query.status.value] if query.status else [],
+        "q": query.q or None,
+        "sort": query.sort,
+    }
+
+
+def _download(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+
+
+@router.get("/projets/export.csv", name="page_export_csv")
+def export_csv(request: Request, principal: PageUser) -> Response:
+    """The portfolio as shown (filters, order), for a spreadsheet set up for French: semicolons, French
+    headers and labels, dates dd/mm/yyyy (the API's export keeps its documented English columns)."""
+    today = _today(request)
+    with _uow(request, write=False) as uow:
+        rows = exports.rows_fr(
+            exports.portfolio(uow, visible_to=principal, today=today, filters=_export_filters(request))
+        )
+    body = exports.to_csv(rows, separator=";", french=True)
+    return Response(body, media_type="text/csv; charset=utf-8", headers=_download(f"projets-{today.isoformat()}.csv"))
+
+
+@router.get("/projets/export.xlsx", name="page_export_xlsx")
+def export_xlsx(request: Request, principal: PageUser) -> Response:
+    today = _today(request)
+    with _uow(request, write=False) as uow:
+        rows = exports.rows_fr(
+            exports.portfolio(uow, visible_to=principal, today=today, filters=_export_filters(request))
+        )
+    return Response(
+        exports.to_xlsx(rows, french=True),
+        media_type=exports.XLSX_MEDIA_TYPE,
+        headers=_download(f"projets-{today.isoformat()}.xlsx"),
+    )
+
+
 @dataclass(frozen=True)
 class Row:
     id: uuid.UUID
@@ -233,6 +297,9 @@ class Row:
     step_due_on: date | None
     suspended: bool
     bar: charts.HorizonBar
+    due_words: str
+    reason: str
+    updated_on: date
 
 
 @dataclass(frozen=True)
@@ -318,6 +385,8 @@ def _portfolio(request: Request, principal: Principal, raw: dict[str, str], *, m
             "sorts": SORTS_FR,
             "page_sizes": PAGE_SIZES,
             "step_counts": _step_counts(query, found.by_state, base, params),
+            "columns": _sort_links(query, base, params),
+            "export_query": _query({k: v for k, v in params.items() if k not in ("par_page",)}),
             "status_counts": _status_counts(query, found.by_status, base, params),
             "closed_count": found.by_status.get(None, 0),
             "today": today,
@@ -367,6 +436,23 @@ def _portfolio_page(uow: UnitOfWork, query: PortfolioQuery, principal: Principal
         ),
         regions=uow.projects.regions(visible_to=principal),
     )
+
+
+def _sort_links(query: PortfolioQuery, base: str, params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each sortable column's header link: sorted by it (the other way round when it already is), and
+    its aria-sort."""
+    links = {}
+    for column, (label, first) in SORTABLE.items():
+        key = first.lstrip("-")
+        current = query.sort.lstrip("-") == key
+        descending = query.sort.startswith("-")
+        target = (key if descending else "-" + key) if current else first
+        links[column] = {
+            "label": label,
+            "url": base + _query(params, tri=target, page=1),
+            "sort": ("descending" if descending else "ascending") if current else None,
+        }
+    return links
 
 
 def _step_counts(
@@ -441,6 +527,9 @@ def _row(p: Project, today: date) -> Row:
         read.step_due_on,
         p.suspended_since is not None,
         charts.horizon_bar(p.started_on, read.horizon_on, until, read.status),
+        wording.due_in_words(read.step_due_on, today) if read.step_due_on else "",
+        wording.reason_of(read, today).text,
+        p.updated_at.date(),
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any, TypedDict
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Engine, Select, and_, case, event, false, func, literal, or_, select, true
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -39,6 +40,72 @@ class SearchFilters(TypedDict, total=False):
 
 
 SORTS = ("name", "started_on", "step_due_on", "horizon_on", "updated_at", "created_at", "status", "region")
+
+
+# --- search that ignores case and accents, the same on SQLite and PostgreSQL -------------------------
+# One SQL function, rf_fold(text): every letter to lower case without its accent (Œ/œ → oe, Æ/æ → ae),
+# the typographic apostrophe to "'". A plain character mapping, so that it gives the same answer
+# whatever the database's locale: PostgreSQL's own lower() and unaccent depend on it (and unaccent is an
+# extension). PostgreSQL: an IMMUTABLE SQL function created by migration 0011 from FOLD_FROM/FOLD_TO (so it
+# may be indexed); SQLite: this Python function, registered on every connection (deterministic).
+FOLD_FROM = (
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÀÁÂÃÄÅàáâãäåÇçÈÉÊËèéêëÌÍÎÏìíîïÑñÒÓÔÕÖØòóôõöøÙÚÛÜùúûüÝŸýÿ’"
+)
+FOLD_TO = (
+    "abcdefghijklmnopqrstuvwxyz"
+    "aaaaaaaaaaaacceeeeeeeeiiiiiiiinnoooooooooooouuuuuuuuyyyy'"
+)
+FOLD_MULTI = {"Œ": "oe", "œ": "oe", "Æ": "ae", "æ": "ae"}
+_FOLD_TABLE = str.maketrans(FOLD_FROM, FOLD_TO) | {ord(k): v for k, v in FOLD_MULTI.items()}
+FOLD_FUNCTION = "rf_fold"
+
+
+def fold(text: str | None) -> str | None:
+    """What rf_fold gives in SQL: "Île-de-France" → "ile-de-france"."""
+    return None if text is None else text.translate(_FOLD_TABLE)
+
+
+@event.listens_for(Engine, "connect")
+def _register_fold(dbapi_connection: Any, _record: Any) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.create_function(FOLD_FUNCTION, 1, fold, deterministic=True)
+
+
+def _like(text: str) -> str:
+    folded = fold(text) or ""
+    return "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_condition(q: str) -> ColumnElement[bool]:
+    """Projects whose name, région, département (code or name), communes, QPV (name or code) or lead
+    contain `q`, case and accents aside."""
+    from app.evidence.models import Commune, Qpv
+    from app.reference.cog import cog
+
+    pattern = _like(q)
+
+    def has(column: Any) -> ColumnElement[bool]:
+        condition: ColumnElement[bool] = getattr(func, FOLD_FUNCTION)(column).like(pattern, escape="\\")
+        return condition
+
+    folded = fold(q.strip()) or ""
+    departements = [d.code for d in cog().departements if folded and (folded in (fold(d.name) or ""))]
+    if folded.upper() in {d.code for d in cog().departements}:
+        departements.append(folded.upper())
+    parts = [
+        has(Project.name),
+        has(Project.region),
+        has(func.coalesce(Project.lead_name, "")),
+        select(Commune.id).where(Commune.project_id == Project.id, has(Commune.name)).correlate(Project).exists(),
+        select(Qpv.id)
+        .where(Qpv.project_id == Project.id, or_(has(Qpv.name), has(Qpv.code)))
+        .correlate(Project)
+        .exists(),
+    ]
+    if departements:
+        parts.append(Project.departement.in_(departements))
+    return or_(*parts)
 
 
 def status_expression(today: date) -> Any:
@@ -208,14 +275,7 @@ class ProjectRepository:
         if status:
             conditions.append(status_expression(today).in_(list(status)))
         if q:
-            pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            conditions.append(
-                or_(
-                    func.lower(Project.name).like(pattern, escape="\\"),
-                    func.lower(Project.region).like(pattern, escape="\\"),
-                    func.lower(func.coalesce(Project.lead_name, "")).like(pattern, escape="\\"),
-                )
-            )
+            conditions.append(search_condition(q))
         return and_(*conditions) if conditions else literal(True)
 
     def counts(self, *, today: date, by: str, **filters: Any) -> dict[str | None, int]:

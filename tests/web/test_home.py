@@ -3,6 +3,7 @@ page (app/home), over the demo portfolio (tests/web/conftest.py)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from app.evidence.guidance import GUARD_KINDS
@@ -95,3 +96,38 @@ def test_help_page_explains_every_term_the_checklist_links_to(demo) -> None:
     assert set(GUARD_TERMS.values()) <= anchors
     assert {"AMO", "QPV", "RNA", "Code INSEE", "ACI / EI"} <= {dt.text for dt in doc.by_id("glossaire").find_all("dt")}
     assert len(doc.by_id("comment-faire").find_all("li")) == 6
+
+
+def test_portfolio_columns_sort_by_clicking_and_the_download_is_in_french(demo, demo_ids) -> None:
+    import csv
+    import io
+
+    from tests.web.test_pages import rows_of
+
+    with demo_browser(demo, CONSULTANT) as c:
+        doc = get_page(c, "/projets")
+        head = doc.by_id("table-projets").one("thead")
+        status = head.one("th", data_sort="status")
+        assert status.get("aria-sort") == "ascending"  # the default order: late and at risk first
+        by_name = get_page(c, head.one("th", data_sort="name").one("a").get("href"))
+        names = [r.one("th").one("a").text for r in rows_of(by_name)]
+        assert names == sorted(names) and by_name.one("th", data_sort="name").get("aria-sort") == "ascending"
+        reverse = get_page(c, by_name.one("th", data_sort="name").one("a").get("href"))  # a second click
+        assert [r.one("th").one("a").text for r in rows_of(reverse)] == names[::-1]
+        due = get_page(c, head.one("th", data_sort="step_due_on").one("a").get("href"))
+        days = [r.get("data-project-id") for r in rows_of(due)]
+        assert len(days) == 16
+        for row in rows_of(doc):
+            cells = {td.get("data-label"): td for td in row.find_all("td")}
+            assert "-" not in cells["Dernière activité"].text  # a French date
+        # the download: the rows shown, French headers, semicolons, dates dd/mm/yyyy
+        link = get_page(c, "/projets?statut=en_retard").by_id("export-csv").get("href")
+        assert link == "/projets/export.csv?statut=en_retard"
+        r = c.get(link)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        table = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=";"))
+        assert table[0][:3] == ["Projet", "Type", "Région"] and "Échéance de l'étape" in table[0]
+        assert {row[table[0].index("Statut")] for row in table[1:]} == {"En retard"}
+        assert all(re.fullmatch(r"\d\d/\d\d/\d{4}", row[table[0].index("Démarrage")]) for row in table[1:])
+        xlsx = c.get("/projets/export.xlsx")
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"

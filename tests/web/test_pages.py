@@ -91,7 +91,16 @@ def test_portfolio_lists_late_and_at_risk_first_with_counts(demo, demo_ids) -> N
     assert statuses[0] == "en_retard"
     for row in rows:
         cells = {td.get("data-label"): td for td in row.find_all("td")}
-        assert set(cells) == {"Étape", "Statut", "Région", "Porteur", "Jours dans l'étape", "Délai de trois ans"}
+        assert set(cells) == {
+            "Étape",
+            "Statut",
+            "Échéance",
+            "Région",
+            "Porteur",
+            "Jours dans l'étape",
+            "Dernière activité",
+            "Délai de trois ans",
+        }
         badge = cells["Statut"].one("span", cls="badge")
         assert badge.text in {"En retard", "À risque", "Dans les temps", "Labellisée", "Clos"}  # text, not colour alone
         svg = cells["Délai de trois ans"].one("svg")
@@ -132,7 +141,7 @@ def test_portfolio_filters_search_and_pagination(demo, demo_ids) -> None:
         assert doc.by_id("lien-effacer-filtres") is not None
 
         doc = get_page(c, "/projets?region=Occitanie")
-        assert {r.find_all("td")[2].text for r in rows_of(doc)} == {"Occitanie"}
+        assert {r.one("td", data_label="Région").text for r in rows_of(doc)} == {"Occitanie"}
         assert len(rows_of(doc)) == 3
         doc = get_page(c, "/projets?type=regie_de_territoire")
         assert {r.one("th").find("span", cls="small").text for r in rows_of(doc)} == {"Régie de Territoire"}
@@ -187,7 +196,7 @@ def test_observer_reads_without_any_action(demo, demo_ids) -> None:
         r = c.get("/")
         assert r.status_code == 303 and r.headers["location"] == "/projets"
         doc = get_page(c, "/projets")
-        assert {r.find_all("td")[2].text for r in rows_of(doc)} == {"Occitanie"}
+        assert {r.one("td", data_label="Région").text for r in rows_of(doc)} == {"Occitanie"}
         assert "Nouveau projet" not in nav_links(doc)
         pid = demo_ids["Régie de Quartier de la Mosson"]
         page = get_page(c, f"/projets/{pid}")
