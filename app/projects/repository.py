@@ -48,14 +48,8 @@ SORTS = ("name", "started_on", "step_due_on", "horizon_on", "updated_at", "creat
 # whatever the database's locale: PostgreSQL's own lower() and unaccent depend on it (and unaccent is an
 # extension). PostgreSQL: an IMMUTABLE SQL function created by migration 0011 from FOLD_FROM/FOLD_TO (so it
 # may be indexed); SQLite: this Python function, registered on every connection (deterministic).
-FOLD_FROM = (
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    "ÀÁÂÃÄÅàáâãäåÇçÈÉÊËèéêëÌÍÎÏìíîïÑñÒÓÔÕÖØòóôõöøÙÚÛÜùúûüÝŸýÿ’"
-)
-FOLD_TO = (
-    "abcdefghijklmnopqrstuvwxyz"
-    "aaaaaaaaaaaacceeeeeeeeiiiiiiiinnoooooooooooouuuuuuuuyyyy'"
-)
+FOLD_FROM = "ABCDEFGHIJKLMNOPQRSTUVWXYZÀÁÂÃÄÅàáâãäåÇçÈÉÊËèéêëÌÍÎÏìíîïÑñÒÓÔÕÖØòóôõöøÙÚÛÜùúûüÝŸýÿ’"
+FOLD_TO = "abcdefghijklmnopqrstuvwxyzaaaaaaaaaaaacceeeeeeeeiiiiiiiinnoooooooooooouuuuuuuuyyyy'"
 FOLD_MULTI = {"Œ": "oe", "œ": "oe", "Æ": "ae", "æ": "ae"}
 _FOLD_TABLE = str.maketrans(FOLD_FROM, FOLD_TO) | {ord(k): v for k, v in FOLD_MULTI.items()}
 FOLD_FUNCTION = "rf_fold"

@@ -11,14 +11,15 @@ PostgreSQL gets it here, IMMUTABLE (an expression index may use it); SQLite gets
 Python function registered on each connection. The mapping is written out here, not imported: a landed
 revision never changes with the code.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0011'
-down_revision: str | None = '0010'
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
