@@ -390,7 +390,8 @@ def issue_need(route: Any) -> str:
         return W  # (and labelliser / ajourner_label need a consultant: see expected())
     if route.path.startswith("/admin/"):
         return "admin"
-    if route.name in ("health", "login", "calendar_feed"):  # the feed's token is its credential
+    # the feed's token is its credential; the probes are for the platform (app.observability)
+    if route.name in ("health", "health_live", "health_ready", "metrics", "login", "calendar_feed"):
         return "public"
     if route.name in ("create_project", "import_projects"):
         return "create"
