@@ -8,12 +8,13 @@ from app.cli.root import database, fail, migrate
 from app.core.settings import get_settings
 
 
-def load_demo_portfolio(*, only_if_empty: bool) -> bool:
-    """Load the demo (only into an empty database if `only_if_empty`); False if it was not loaded."""
+def load_demo_portfolio(*, only_if_empty: bool, history: bool = True) -> bool:
+    """Load the demo (only into an empty database if `only_if_empty`); False if it was not loaded.
+    `history`: with the generated history of past projects (app/demo/history.py), else without it."""
     from app.demo.service import load_demo
 
     with database() as uows:
-        created = load_demo(uows, get_settings(), only_if_empty=only_if_empty, history=True)
+        created = load_demo(uows, get_settings(), only_if_empty=only_if_empty, history=history)
     if not created:
         return False
     typer.echo(f"Demo portfolio loaded: {len(created)} projects.")

@@ -57,10 +57,19 @@ def serve(
     check_port_free(host, port)
     configure_logging(settings)
     migrate(create=True)
-    if demo and not load_demo_portfolio(only_if_empty=True):
+    # With one process, the generated history (issue 16: 200 past projects) is told in a background thread
+    # while the service already answers (app/demo/history.py); with several, before serving.
+    if demo and not load_demo_portfolio(only_if_empty=True, history=workers > 1):
         typer.echo("Demo portfolio not loaded: the database already holds projects.")
     app = create_app(settings)
     with ExitStack() as stack:
+        if demo and workers == 1:
+            from app.core.clock import Clock
+            from app.demo.history import in_background
+
+            today = Clock(settings.tz).today()
+            if stack.enter_context(in_background(settings, today=today, listening=(host, port))) is not None:
+                typer.echo("Demo history: past projects being generated in the background (forecasts refine then).")
         if settings.worker_in_serve:  # REGIEFLOW_WORKER_IN_SERVE: deliver webhooks from this process too
             from app.webhooks.worker import run_in_thread
 

@@ -22,13 +22,17 @@ from __future__ import annotations
 
 import math
 import random
+import socket
+import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import func, select
 
 from app.assessments.schemas import ExpertiseAssessmentIn
 from app.core.clock import Actor, Clock, FixedClock
@@ -52,6 +56,7 @@ from app.evidence.schemas import (
     StakeholderIn,
 )
 from app.evidence.service import add_evidence, update_evidence
+from app.projects.models import Project
 from app.projects.schemas import ProjectCreate
 from app.projects.service import create_project
 from app.reference.cog import cog
@@ -75,6 +80,8 @@ from workflow.vocabulary import (
 )
 
 HISTORY_ACTOR = Actor("system", "historique", "Historique généré")
+DESCRIPTION = "Projet passé (historique généré pour les prévisions)."
+DEMO_ACCOUNT = "consultant@demo.regieflow.fr"  # app/demo/service.py: the demo portfolio was loaded
 SEED = 16
 COUNT = 200
 SIGMA = 0.35
@@ -293,7 +300,7 @@ class _Teller:
             departement=life.departement,
             initiator=Initiator.HABITANTS if len(life.name) % 2 else Initiator.COLLECTIVITE,
             lead_name="Porteur du projet",
-            description="Projet passé (historique généré pour les prévisions).",
+            description=DESCRIPTION,
             started_on=life.start,
         )
         p = self.call(life.start, create_project, body, plan=self.settings.default_plan)
@@ -416,17 +423,100 @@ class _Teller:
                 )
 
 
+def told(uows: UnitOfWorkFactory) -> set[str]:
+    """The names of the generated projects already in the database (each one is told in one transaction:
+    a project is there whole or not at all)."""
+    with uows(write=False) as uow:
+        return set(uow.session.scalars(select(Project.name).where(Project.description == DESCRIPTION)))
+
+
 def load_history(
-    uows: UnitOfWorkFactory, settings: Settings, *, today: date, count: int = COUNT, seed: int = SEED
+    uows: UnitOfWorkFactory,
+    settings: Settings,
+    *,
+    today: date,
+    count: int = COUNT,
+    seed: int = SEED,
+    resume: bool = False,
+    stop: threading.Event | None = None,
 ) -> list[Life]:
     """Create the generated history through the services (one transaction per project) and compute the
-    forecasts' distributions; returns the lives told."""
+    forecasts' distributions; returns the lives told.
+
+    `resume`: skip the projects already told (a generation interrupted earlier goes on where it stopped,
+    up to `count` projects in all). `stop`: checked between projects; once set, returns at once without
+    refreshing (what was told stays, whole projects only)."""
     from app.forecasts.service import refresh
 
     lives = plan_lives(today, count=count, seed=seed)
+    done = told(uows) if resume else set()
+    missing = count - len(done)
+    out: list[Life] = []
     for life in lives:
+        if missing <= 0:
+            break
+        if life.name in done:
+            continue
+        if stop is not None and stop.is_set():
+            return out
         with uows.batch() as uow:
             _Teller(uow, settings, life, today, settings.tz).run()
             uow.finish()
+        out.append(life)
+        missing -= 1
     refresh(uows, FixedClock(tz=settings.tz, at=datetime.combine(today, time(12, 0), settings.tz).astimezone(UTC)))
-    return lives
+    return out
+
+
+def pending(uows: UnitOfWorkFactory, *, count: int = COUNT) -> bool:
+    """Whether this database holds the demo portfolio but not yet its whole generated history (a fresh
+    demo, or a generation interrupted by the end of the server)."""
+    with uows(write=False) as uow:
+        if DEMO_ACCOUNT not in uow.accounts.emails():
+            return False
+        n = uow.session.scalar(select(func.count()).select_from(Project).where(Project.description == DESCRIPTION))
+    return (n or 0) < count
+
+
+@contextmanager
+def in_background(
+    settings: Settings, *, today: date, count: int = COUNT, listening: tuple[str, int] | None = None
+) -> Iterator[threading.Thread | None]:
+    """Generate the missing history in a thread of this process while the block runs (`serve --demo`:
+    the service answers at once, the history arrives project by project, each in its own transaction;
+    the forecasts are refreshed at the end). `listening`: start only once this address accepts
+    connections (the server's start does not share the interpreter with the generation). Leaving the
+    block stops the thread after the project under way and waits for it; the next `serve --demo`
+    resumes. Yields the thread (None: nothing to do)."""
+    uows = UnitOfWorkFactory.connect(settings)
+    stop = threading.Event()
+    thread: threading.Thread | None = None
+    try:
+        if pending(uows, count=count):
+            from app.forecasts.service import HISTORY_GENERATING as GENERATING
+
+            def generate() -> None:
+                try:
+                    while listening is not None and not stop.is_set() and not _accepts(listening):
+                        stop.wait(0.2)
+                    load_history(uows, settings, today=today, count=count, resume=True, stop=stop)
+                finally:
+                    GENERATING.clear()
+
+            GENERATING.set()
+            thread = threading.Thread(target=generate, name="regieflow-history", daemon=True)
+            thread.start()
+        yield thread
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join()
+        uows.dispose()
+
+
+def _accepts(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=1):
+            return True
+    except OSError:
+        return False

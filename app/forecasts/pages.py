@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Request
 
 from app.core.clock import Clock
-from app.forecasts.service import project_forecast, stored_or_computed
+from app.forecasts.service import HISTORY_GENERATING, project_forecast, stored_or_computed
 from app.http.dependencies import unit_of_work
 from app.projects.service import get_project
 from app.web.charts import date_fr
@@ -60,3 +60,4 @@ def block(request: Request, project_id: str) -> dict[str, Any] | None:
 
 
 templates.env.globals["project_forecast"] = block
+templates.env.globals["history_generating"] = HISTORY_GENERATING.is_set

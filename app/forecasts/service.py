@@ -9,6 +9,7 @@ computed live, as of today, from the stored distributions (a few indexed reads).
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -28,6 +29,10 @@ from workflow.machine import guards_of
 from workflow.vocabulary import STEPS, State, Status, Trigger
 
 Samples = dict[State, list[int]]
+
+# Set while this process tells the demo's generated history in a background thread (`serve --demo`,
+# app/demo/history.py): the forecast block and the analytics page say the history is being generated.
+HISTORY_GENERATING = threading.Event()
 
 
 def lived_of(h: ProjectHistory, today: date) -> fc.Lived | None:
