@@ -7,13 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from app.accounts import service as accounts_service
 from app.accounts.authentication import SESSION_COOKIE, logout
 from app.accounts.login import log_in, set_session_cookie
 from app.authorization.rules import ANONYMOUS
 from app.core.errors import Throttled, Unauthenticated
-from app.core.security import new_token, same
+from app.core.security import MIN_PASSWORD_LENGTH, new_token, same
 from app.http.dependencies import unit_of_work
-from app.web.templating import PageRoute, check_form_csrf, current, render
+from app.web.templating import FLASH_MESSAGES, PageRoute, PageUser, check_form_csrf, current, render
+from workflow.errors import InvalidInput
 
 LOGIN_CSRF_COOKIE = "regieflow_login_csrf"
 
@@ -95,3 +97,52 @@ def logout_page(request: Request, csrf: Annotated[str, Form(max_length=100)] = "
     response = RedirectResponse(request.url_for("login_page").path, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+# --- « Changer mon mot de passe »: the signed-in person's own password -------------------------------
+FLASH_MESSAGES["mot-de-passe"] = "Votre mot de passe a été changé : connectez-vous avec le nouveau."
+
+
+@router.get("/compte/mot-de-passe", name="page_account_password")
+def account_password(request: Request, principal: PageUser) -> Response:
+    return render(
+        request,
+        "account_password.html",
+        {"section": "compte", "errors": {}, "error": None, "min_length": MIN_PASSWORD_LENGTH},
+    )
+
+
+@router.post("/compte/mot-de-passe", name="page_account_password_change")
+def account_password_change(
+    request: Request,
+    principal: PageUser,
+    current_password: Annotated[str, Form(max_length=256)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    confirmation: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    errors: dict[str, str] = {}
+    if not current_password:
+        errors["current_password"] = "Indiquez votre mot de passe actuel."
+    if password != confirmation:
+        errors["confirmation"] = "La confirmation ne reprend pas le nouveau mot de passe."
+    if not errors and principal.id is not None:
+        try:
+            with unit_of_work(request, write=True) as uow:
+                accounts_service.change_own_password(uow, principal.id, current=current_password, new=password)
+        except InvalidInput as exc:
+            errors[exc.field or "password"] = exc.message
+        else:
+            response = RedirectResponse("/connexion?ok=mot-de-passe", status_code=303)
+            response.delete_cookie(SESSION_COOKIE, path="/")
+            return response
+    return render(
+        request,
+        "account_password.html",
+        {
+            "section": "compte",
+            "errors": errors,
+            "error": "Le mot de passe n'a pas été changé :",
+            "min_length": MIN_PASSWORD_LENGTH,
+        },
+        422,
+    )

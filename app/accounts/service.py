@@ -10,7 +10,7 @@ from datetime import datetime
 from app.accounts.models import ApiKey, RoleGrant, User
 from app.authorization.rules import Role
 from app.core.errors import Conflict, NotFound
-from app.core.security import MIN_PASSWORD_LENGTH, hash_password, new_api_key
+from app.core.security import MIN_PASSWORD_LENGTH, hash_password, new_api_key, verify_password
 from app.core.unit_of_work import UnitOfWork
 from workflow.errors import InvalidInput
 
@@ -90,6 +90,24 @@ def update_user(
         _check_password(password)
         user.password_hash = hash_password(password)
         uow.accounts.end_web_sessions_of(user.id)
+    uow.commit()
+    return user
+
+
+WRONG_CURRENT_PASSWORD = "Le mot de passe actuel est incorrect."
+
+
+def change_own_password(uow: UnitOfWork, user_id: int, *, current: str, new: str) -> User:
+    """A signed-in person changes their own password: the current one is required, the new one follows
+    the same rules and hashing as any other; every session of theirs closes (they sign in again)."""
+    user = get_user(uow, user_id)
+    if not verify_password(user.password_hash, current):
+        raise InvalidInput(WRONG_CURRENT_PASSWORD, "current_password")
+    if new == current:
+        raise InvalidInput("Choisissez un nouveau mot de passe, différent de l'actuel.", "password")
+    _check_password(new)
+    user.password_hash = hash_password(new)
+    uow.accounts.end_web_sessions_of(user.id)
     uow.commit()
     return user
 

@@ -32,6 +32,7 @@ from app.projects.models import Project
 from app.projects.service import CLOSED_MESSAGE, get_project
 from app.reference.cog import MAX_QUERY, Commune, cog
 from app.reference.communes import UnknownCommune, commune_outside
+from app.web import wording
 from app.web.forms import (
     ENUM_LABELS,
     FIELD_LABELS,
@@ -222,9 +223,9 @@ def _names(p: Project, kind: EvidenceKind) -> dict[int, str]:
 def _title(kind: EvidenceKind, item: Any, names: dict[int, str]) -> str:
     """A short name for one item, for the accessible names of its buttons and links."""
     if kind.name == "approvals":
-        return f"avis de {names.get(item.stakeholder_id, '?')} du {item.given_on:%d/%m/%Y}"
+        return f"avis {wording.de(names.get(item.stakeholder_id, '?'))} du {wording.date_fr(item.given_on)}"
     if kind.name == "expertises":
-        return f"expertise du {item.conducted_on:%d/%m/%Y}"
+        return f"expertise du {wording.date_fr(item.conducted_on)}"
     for attr in ("name", "label", "regie_name", "code"):
         value = getattr(item, attr, None)
         if value:

@@ -22,7 +22,18 @@ from app.accounts.models import ApiKey, User
 from app.evidence.registry import KINDS, summary_of
 from app.projects.models import Event
 from app.web import forms, wording
-from workflow.vocabulary import STATE_LABELS, STATUS_LABELS, STEPS, TRIGGER_LABELS, State, Status, Trigger
+from workflow.vocabulary import (
+    KIND_LABELS,
+    STATE_LABELS,
+    STATUS_LABELS,
+    STEPS,
+    TRIGGER_LABELS,
+    Conventionnement,
+    Initiator,
+    State,
+    Status,
+    Trigger,
+)
 
 # The French name of every event type the code writes (tests/web/test_history.py walks them all:
 # app.webhooks.service.EVENT_TYPES and every literal given to record_change). Other concepts add theirs
@@ -63,6 +74,22 @@ PROJECT_FIELDS = {
     "conventionnement": "Conventionnement",
     "lead_name": "Porteur",
     "description": "Description",
+}
+INITIATOR_LABELS = {
+    Initiator.HABITANTS: "Des habitants",
+    Initiator.BAILLEUR: "Un bailleur social",
+    Initiator.COLLECTIVITE: "Une collectivité",
+}
+CONVENTIONNEMENT_LABELS = {
+    Conventionnement.AUCUN: "Aucun pour l'instant",
+    Conventionnement.ACI: "ACI",
+    Conventionnement.EI: "EI",
+    Conventionnement.ACI_EI: "ACI et EI",
+}
+PROJECT_VALUE_LABELS: dict[str, dict[str, str]] = {
+    "kind": {k.value: label for k, label in KIND_LABELS.items()},
+    "initiator": {k.value: label for k, label in INITIATOR_LABELS.items()},
+    "conventionnement": {k.value: label for k, label in CONVENTIONNEMENT_LABELS.items()},
 }
 AMOUNTS = frozenset({"annual_charges", "market_income", "non_market_income", "annual_amount"})
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -237,7 +264,7 @@ def describe(
             what,
             "",
             [
-                f"{PROJECT_FIELDS.get(f, f)} : {value_fr(f, pair[0])} → {value_fr(f, pair[1])}"
+                f"{PROJECT_FIELDS.get(f, f)} : {_project_value(f, pair[0])} → {_project_value(f, pair[1])}"
                 for f, pair in pairs
                 if isinstance(pair, list) and len(pair) == 2
             ],
@@ -251,6 +278,11 @@ def describe(
         renamed = e.type == "document.updated" and data.get("previous_title")
         return what, detail, [f"Titre : {data.get('previous_title')} → {data.get('title')}"] if renamed else []
     return what, "", []
+
+
+def _project_value(field: str, value: Any) -> str:
+    labels = PROJECT_VALUE_LABELS.get(field, {})
+    return labels.get(value, value_fr(field, value)) if isinstance(value, str) else value_fr(field, value)
 
 
 def _status(value: Any) -> str:

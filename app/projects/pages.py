@@ -102,19 +102,8 @@ SORTABLE = {
 }
 
 
-INITIATOR_LABELS = {
-    Initiator.HABITANTS: "Des habitants",
-    Initiator.BAILLEUR: "Un bailleur social",
-    Initiator.COLLECTIVITE: "Une collectivité",
-}
-
-
-CONVENTIONNEMENT_LABELS = {
-    Conventionnement.AUCUN: "Aucun pour l'instant",
-    Conventionnement.ACI: "ACI",
-    Conventionnement.EI: "EI",
-    Conventionnement.ACI_EI: "ACI et EI",
-}
+INITIATOR_LABELS = history_view.INITIATOR_LABELS
+CONVENTIONNEMENT_LABELS = history_view.CONVENTIONNEMENT_LABELS
 
 
 def regions() -> list[str]:
@@ -1022,3 +1011,92 @@ def _replan(request: Request, principal: Principal, pid: uuid.UUID, values: dict
         failure = Failure(_status_of(exc), exc.message, replan=values, field=getattr(exc, "field", None))
         return _project_response(request, principal, pid, failure=failure)
     raise PageRedirect(f"/projets/{pid}?ok=plan#planning")
+
+
+# --- « Modifier la fiche »: the project's descriptive fields, with the version check -----------------
+EDIT_FIELDS = ("name", "kind", "initiator", "conventionnement", "lead_name", "description")
+FLASH_MESSAGES["fiche"] = "La fiche du projet a été modifiée ; la modification est inscrite dans l'historique."
+
+
+def _edit_context(
+    p: Project, principal: Principal, values: dict[str, str], errors: dict[str, str], error: str | None = None
+) -> dict[str, Any]:
+    abilities = principal.abilities(p.id, p.region)
+    return {
+        "section": "portefeuille",
+        "project_id": str(p.id),
+        "project_name": p.name,
+        "version": values.get("version") or str(p.version),
+        "values": values,
+        "errors": errors,
+        "error": error,
+        "can_write": Ability.WRITE in abilities and State(p.state) not in TERMINAL,
+        "kinds": list(KIND_LABELS.items()),
+        "initiators": list(INITIATOR_LABELS.items()),
+        "conventionnements": list(CONVENTIONNEMENT_LABELS.items()),
+    }
+
+
+def _current_values(p: Project) -> dict[str, str]:
+    return {
+        "name": p.name,
+        "kind": p.kind,
+        "initiator": p.initiator or "",
+        "conventionnement": p.conventionnement,
+        "lead_name": p.lead_name or "",
+        "description": p.description or "",
+        "version": str(p.version),
+    }
+
+
+@router.get("/projets/{project_id}/fiche", name="page_project_edit")
+def project_edit(request: Request, project_id: str, principal: PageUser) -> Response:
+    with _uow(request, write=False) as uow:
+        p = get_project(uow, _project_id(project_id))
+        ctx = _edit_context(p, principal, _current_values(p), {})
+    return render(request, "project_edit.html", ctx)
+
+
+@router.post("/projets/{project_id}/fiche", name="page_project_update")
+def project_update(request: Request, project_id: str, principal: PageUser) -> Response:
+    pid = _project_id(project_id)
+    values = _form_values(request, (*EDIT_FIELDS, "version"))
+    data: dict[str, Any] = {k: (v if k == "description" else v.strip(" ")) for k, v in values.items() if k != "version"}
+    for k in ("initiator", "lead_name", "description"):  # emptied: no value any more
+        if not data[k].strip(BLANKS):
+            data[k] = None
+    errors: dict[str, str] = {}
+    try:
+        body = ProjectUpdate.model_validate(data)
+    except ValidationError as exc:
+        for e in exc.errors():
+            name = str(e.get("loc", ("",))[0])
+            message = translate(e) if e.get("type") == "value_error" else FIELD_MESSAGES.get(name, "Valeur invalide.")
+            errors.setdefault(name, message)
+    if not errors:
+        try:
+            with _uow(request, write=True) as uow:
+                projects_service.update_project(
+                    uow,
+                    pid,
+                    body,
+                    expected_version=form_version(values["version"]),
+                    actor=actor_of(request),
+                    clock=request.app.state.clock,
+                )
+        except NotFound:
+            raise
+        except Refusal as exc:
+            field = getattr(exc, "field", None)
+            if field in EDIT_FIELDS:
+                errors[field] = exc.message
+            with _uow(request, write=False) as uow:
+                p = get_project(uow, pid)
+                message = exc.message if field not in EDIT_FIELDS else "Le formulaire contient des erreurs :"
+                ctx = _edit_context(p, principal, values, errors, message)
+            return render(request, "project_edit.html", ctx, _status_of(exc))
+        raise PageRedirect(f"/projets/{pid}?ok=fiche#fiche")
+    with _uow(request, write=False) as uow:
+        p = get_project(uow, pid)
+        ctx = _edit_context(p, principal, values, errors, "Le formulaire contient des erreurs :")
+    return render(request, "project_edit.html", ctx, 422)
