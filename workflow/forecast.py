@@ -14,9 +14,10 @@ Definitions (docs/FORECAST.md states them for readers):
 - **Remaining time**: the current step's remainder plus one duration of each following step, drawn
   independently. Its distribution is estimated by Monte-Carlo with a FIXED seed (`DRAWS` draws), so the
   same history always gives the same forecast.
-- **Basis**: the projects of the same kind and region when every remaining step has at least
-  `MIN_SAMPLES` of them (and at least `MIN_CONDITIONED` stayed as long in the current step), else every
-  project nationally under the same test, else the plan.
+- **Basis, step by step**: each remaining step from the projects of the same kind and region when at
+  least `MIN_SAMPLES` of them completed it, else from every project nationally; the current step also
+  needs `MIN_CONDITIONED` that stayed as long, else the whole forecast is the plan; a following step
+  without `MIN_SAMPLES` anywhere counts with the plan's days (`plan_days`), and says so.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -120,14 +121,15 @@ def lived(periods: Sequence[Period], suspensions: Sequence[Suspension], *, state
 @dataclass(frozen=True, slots=True)
 class StepEstimate:
     step: State
-    sample_size: int
+    sample_size: int  # 0 on the plan basis
     p50_days: float
     p80_days: float
+    basis: Basis = Basis.NATIONAL  # where this step's durations come from (PLAN: the plan's months)
 
 
 @dataclass(frozen=True, slots=True)
 class Forecast:
-    basis: Basis
+    basis: Basis  # the current step's basis (PLAN: no history-based forecast at all)
     sample_size: int  # past projects the current step's estimate rests on (those that stayed as long)
     p50_on: date | None  # None: the plan basis (the caller shows the plan's projection)
     p80_on: date | None
@@ -136,21 +138,34 @@ class Forecast:
     steps: tuple[StepEstimate, ...] = field(default=())
     reason: str = ""  # why the fallback, in French, when basis == PLAN or NATIONAL
 
+    @property
+    def plan_steps(self) -> tuple[State, ...]:
+        """The following steps counted with the plan's months (fewer than MIN_SAMPLES past projects)."""
+        return tuple(s.step for s in self.steps if s.basis == Basis.PLAN)
+
 
 def remaining_steps(current: State) -> list[State]:
     return list(STEPS[STEPS.index(current) :])
 
 
-def _usable(samples: Mapping[State, Sequence[int]], current: State, elapsed: int) -> tuple[bool, str]:
-    for step in remaining_steps(current):
-        if len(samples.get(step, ())) < MIN_SAMPLES:
-            return False, f"moins de {MIN_SAMPLES} projets passés ont terminé l'étape « {step.value} »"
-    longer = sum(1 for d in samples[current] if d >= elapsed)
-    if longer < MIN_CONDITIONED:
-        return False, (
-            f"moins de {MIN_CONDITIONED} projets passés sont restés au moins {elapsed} jours dans l'étape en cours"
-        )
-    return True, ""
+def _current_group(
+    groups: Sequence[tuple[Basis, Mapping[State, Sequence[int]]]], current: State, elapsed: int
+) -> tuple[tuple[Basis, Mapping[State, Sequence[int]]] | None, list[str]]:
+    """The first group with MIN_SAMPLES of the current step, MIN_CONDITIONED of them at least as long as
+    `elapsed`; and why the groups before it were not used."""
+    reasons: list[str] = []
+    for basis, samples in groups:
+        xs = samples.get(current, ())
+        if len(xs) < MIN_SAMPLES:
+            why = f"moins de {MIN_SAMPLES} projets passés ont terminé l'étape « {current.value} »"
+        elif sum(1 for d in xs if d >= elapsed) < MIN_CONDITIONED:
+            why = (
+                f"moins de {MIN_CONDITIONED} projets passés sont restés au moins {elapsed} jours dans l'étape en cours"
+            )
+        else:
+            return (basis, samples), reasons
+        reasons.append(f"{_BASIS_WORDS[basis]} : {why}")
+    return None, reasons
 
 
 def tail_sums(later: Sequence[Sequence[int]], *, draws: int = DRAWS, seed: int = SEED) -> list[int]:
@@ -179,39 +194,9 @@ def simulate(
     return [conditioned[pick(n)] + t for t in tails]
 
 
-TailCache = dict[tuple[int, State], list[int]]
-
-
-def forecast_from(
-    samples: Mapping[State, Sequence[int]],
-    *,
-    current: State,
-    elapsed: int,
-    as_of: date,
-    basis: Basis,
-    cache: TailCache | None = None,
-) -> Forecast:
-    """The label forecast from one group's step samples (the caller checked they are usable). `cache`
-    keeps the later steps' simulated sums per (group, step) across the projects of one refresh."""
-    conditioned = [d - elapsed for d in samples[current] if d >= elapsed]
-    later = [samples[s] for s in remaining_steps(current)[1:]]
-    tails = None
-    if cache is not None:
-        key = (id(samples), current)
-        if key not in cache:
-            cache[key] = tail_sums(later)
-        tails = cache[key]
-    totals = sorted(simulate(conditioned, later, tails=tails))
-    p50 = round(percentile(totals, 0.5))
-    p80 = round(percentile(totals, 0.8))
-    steps = [StepEstimate(current, len(conditioned), percentile(conditioned, 0.5), percentile(conditioned, 0.8))]
-    steps += [
-        StepEstimate(s, len(samples[s]), percentile(samples[s], 0.5), percentile(samples[s], 0.8))
-        for s in remaining_steps(current)[1:]
-    ]
-    return Forecast(
-        basis, len(conditioned), as_of + timedelta(days=p50), as_of + timedelta(days=p80), p50, p80, tuple(steps)
-    )
+# The later steps' simulated sums, keyed by the step lists drawn from (their ids: the caller keeps the
+# groups alive as long as the cache; a plan step by its days), across the projects of one refresh.
+TailCache = dict[tuple[object, ...], list[int]]
 
 
 def forecast(
@@ -221,16 +206,61 @@ def forecast(
     elapsed: int,
     as_of: date,
     cache: TailCache | None = None,
+    plan_days: Mapping[State, int] | None = None,
 ) -> Forecast:
-    """The first usable group (kind and region, then national) gives the forecast; none: the plan."""
-    reasons: list[str] = []
-    for basis, samples in groups:
-        ok, why = _usable(samples, current, elapsed)
-        if ok:
-            found = forecast_from(samples, current=current, elapsed=elapsed, as_of=as_of, basis=basis, cache=cache)
-            return replace(found, reason="; ".join(reasons))
-        reasons.append(f"{_BASIS_WORDS[basis]} : {why}")
-    return Forecast(Basis.PLAN, 0, None, None, None, None, (), "; ".join(reasons) or "aucun historique")
+    """The label forecast, each step from the first group (kind and region, then national) with at least
+    MIN_SAMPLES past projects that completed it; the current step also needs MIN_CONDITIONED of them at
+    least as long as `elapsed`, else no forecast: the plan (basis PLAN). A following step without enough
+    history anywhere counts with `plan_days` (the plan's months in days: its basis is PLAN and the answer
+    says so); without `plan_days`, such a step makes the whole forecast fall back to the plan."""
+    chosen, reasons = _current_group(groups, current, elapsed)
+    if chosen is None:
+        return Forecast(Basis.PLAN, 0, None, None, None, None, (), "; ".join(reasons) or "aucun historique")
+    basis, samples = chosen
+    conditioned = [d - elapsed for d in samples[current] if d >= elapsed]
+    steps = [StepEstimate(current, len(conditioned), percentile(conditioned, 0.5), percentile(conditioned, 0.8), basis)]
+    later: list[Sequence[int]] = []
+    key: list[object] = [current]
+    for step in remaining_steps(current)[1:]:
+        found = next(((b, g[step]) for b, g in groups if len(g.get(step, ())) >= MIN_SAMPLES), None)
+        if found is not None:
+            b, xs = found
+            later.append(xs)
+            key.append(id(xs))
+            steps.append(StepEstimate(step, len(xs), percentile(xs, 0.5), percentile(xs, 0.8), b))
+        elif plan_days is not None:
+            days = plan_days[step]
+            later.append([days])
+            key.append(("plan", days))
+            steps.append(StepEstimate(step, 0, days, days, Basis.PLAN))
+        else:
+            why = f"moins de {MIN_SAMPLES} projets passés ont terminé l'étape « {step.value} »"
+            reasons.append(f"{_BASIS_WORDS[basis]} : {why}")
+            return Forecast(Basis.PLAN, 0, None, None, None, None, (), "; ".join(reasons))
+    tails = None
+    if cache is not None:
+        k = tuple(key)
+        if k not in cache:
+            cache[k] = tail_sums(later)
+        tails = cache[k]
+    totals = sorted(simulate(conditioned, later, tails=tails))
+    p50 = round(percentile(totals, 0.5))
+    p80 = round(percentile(totals, 0.8))
+    return Forecast(
+        basis,
+        len(conditioned),
+        as_of + timedelta(days=p50),
+        as_of + timedelta(days=p80),
+        p50,
+        p80,
+        tuple(steps),
+        "; ".join(reasons),
+    )
+
+
+def plan_step_days(plan: Plan) -> dict[State, int]:
+    """Each step's planned months in days (DAYS_PER_MONTH a month): what a step without history counts."""
+    return {s: round(plan.months(s) * DAYS_PER_MONTH) for s in STEPS}
 
 
 _BASIS_WORDS = {Basis.KIND_REGION: "même type et même région", Basis.NATIONAL: "national", Basis.PLAN: "plan"}

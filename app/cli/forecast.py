@@ -53,8 +53,13 @@ def backtest_cmd() -> None:
     today = Clock(settings.tz).today()
     with database() as uows, uows(write=False) as uow:
         histories = list(ForecastRepository(uow.session).histories())
-    _, cases = backtest.run(histories, plan=settings.default_plan, today=today)
-    if not cases:
-        typer.echo("No labelled project in this database: nothing to backtest.")
-        return
-    typer.echo(backtest.table(cases))
+    titles = {
+        "labelled": "Training: the projects labelled before each step entry (the issue's definition).",
+        "as_of": "Training: every step completed before each step entry, by any project (the live forecast then).",
+    }
+    for i, training in enumerate(backtest.TRAININGS):
+        _, cases = backtest.run(histories, plan=settings.default_plan, today=today, training=training)
+        if not cases:
+            typer.echo("No labelled project in this database: nothing to backtest.")
+            return
+        typer.echo(("\n" if i else "") + f"{titles[training]}\n\n{backtest.table(cases)}")

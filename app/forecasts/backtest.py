@@ -1,15 +1,23 @@
 """Backtest of the history-based forecast (DOMAIN.md, "Forecasts"; `regieflow forecast backtest`).
 
-For each labelled project and each of its step entries, forecast the label date as the live forecast
-would have on that day, with only the projects labelled before that day as history (their completed
-steps), and compare with the real label date; the same for the plan-based projection from that entry
-(the step's months, then the following steps'). When the history is too thin the forecast falls back to
-the plan, as it would have then (those cases count, with the plan's date as P50 and P80)."""
+For each labelled project and each of its step entries, forecast the label date from that day and
+compare it with the real label date; the same for the plan-based projection from that entry (the step's
+months, then the following steps'). Two trainings, both without looking ahead:
+
+- `labelled` (the issue's definition): the history is the steps completed by the projects labelled
+  before that day;
+- `as_of` (the live forecast replayed): the history is every step completed before that day by any
+  project, labelled, abandoned or still under way, as the live forecast would have read it then.
+
+A step with fewer than MIN_SAMPLES past projects counts with the plan's months (said in the forecast);
+when even the current step has too few, the forecast falls back to the plan, as it would have then
+(those cases count, with the plan's date as P50 and P80)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 
 from app.forecasts.models import NATIONAL
@@ -18,6 +26,8 @@ from app.forecasts.service import Samples, lived_of
 from workflow import forecast as fc
 from workflow.deadlines import Plan
 from workflow.vocabulary import State
+
+TRAININGS = ("labelled", "as_of")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,28 +49,81 @@ def labelled_projects(histories: Iterable[ProjectHistory], today: date) -> list[
     return out
 
 
-def run(histories: Iterable[ProjectHistory], *, plan: Plan, today: date) -> tuple[fc.Score, list[fc.Case]]:
-    labelled = labelled_projects(histories, today)
-    # groups of the first m labelled projects, built once per m (training sets are nested)
-    built: dict[int, dict[tuple[str, str], Samples]] = {}
+@dataclass(frozen=True, slots=True)
+class Completions:
+    """A project's completed steps as they stood after each of its transitions: `days[i]` is when the
+    completed steps became `completed[i]` (its kind and région for the groups)."""
 
-    def groups_of(m: int) -> dict[tuple[str, str], Samples]:
+    kind: str
+    region: str
+    days: list[date]
+    completed: list[dict[State, int]]
+
+    def before(self, day: date) -> dict[State, int]:
+        """The steps completed by transitions effective before `day`."""
+        i = bisect_left(self.days, day)
+        return self.completed[i - 1] if i else {}
+
+
+def completions(h: ProjectHistory, today: date) -> Completions:
+    days: list[date] = []
+    completed: list[dict[State, int]] = []
+    for k in range(1, len(h.transitions) + 1):
+        prefix = h.transitions[:k]
+        life = lived_of(replace(h, state=prefix[-1].to_state, transitions=prefix), today)
+        if life is None:
+            break
+        if not completed or life.completed != completed[-1]:
+            if days and days[-1] == prefix[-1].effective_on:
+                completed[-1] = life.completed  # several transitions the same day: the last state counts
+            else:
+                days.append(prefix[-1].effective_on)
+                completed.append(life.completed)
+    return Completions(h.kind, h.region, days, completed)
+
+
+def _grouped(parts: Iterable[tuple[str, str, dict[State, int]]]) -> dict[tuple[str, str], Samples]:
+    groups: dict[tuple[str, str], Samples] = {}
+    for kind, region, done in parts:
+        for key in ((kind, region), (NATIONAL, NATIONAL)):
+            g = groups.setdefault(key, {})
+            for step, days in done.items():
+                g.setdefault(step, []).append(days)
+    for g in groups.values():
+        for xs in g.values():
+            xs.sort()  # the simulation draws by index: the same history, the same draws
+    return groups
+
+
+def run(
+    histories: Iterable[ProjectHistory], *, plan: Plan, today: date, training: str = "labelled"
+) -> tuple[fc.Score, list[fc.Case]]:
+    if training not in TRAININGS:
+        raise ValueError(f"training must be one of {TRAININGS}")
+    everyone: Sequence[ProjectHistory] = list(histories)
+    labelled = labelled_projects(everyone, today)
+    built: dict[object, dict[tuple[str, str], Samples]] = {}
+
+    def by_labelled(m: int) -> dict[tuple[str, str], Samples]:
+        # the first m labelled projects (training sets are nested)
         if m not in built:
-            groups: dict[tuple[str, str], Samples] = {}
-            for x in labelled[:m]:
-                for key in ((x.history.kind, x.history.region), (NATIONAL, NATIONAL)):
-                    g = groups.setdefault(key, {})
-                    for step, days in x.lived.completed.items():
-                        g.setdefault(step, []).append(days)
-            built[m] = groups
+            built[m] = _grouped((x.history.kind, x.history.region, x.lived.completed) for x in labelled[:m])
         return built[m]
 
+    done = [completions(h, today) for h in everyone] if training == "as_of" else []
+
+    def as_of(day: date) -> dict[tuple[str, str], Samples]:
+        if day not in built:
+            built[day] = _grouped((c.kind, c.region, c.before(day)) for c in done)
+        return built[day]
+
+    plan_days = fc.plan_step_days(plan)
     cache: fc.TailCache = {}
     cases = []
+    label_days = [x.labelled_on for x in labelled]
     for x in labelled:
         for step, day, before in x.lived.entries:
-            m = sum(1 for y in labelled if y.labelled_on < day)
-            groups = groups_of(m)
+            groups = by_labelled(bisect_left(label_days, day)) if training == "labelled" else as_of(day)
             h = x.history
             f = fc.forecast(
                 [
@@ -71,6 +134,7 @@ def run(histories: Iterable[ProjectHistory], *, plan: Plan, today: date) -> tupl
                 elapsed=before,
                 as_of=day,
                 cache=cache,
+                plan_days=plan_days,
             )
             planned = fc.plan_projection(plan, step=step, entered_on=day)
             cases.append(fc.Case(x.labelled_on, f.p50_on or planned, f.p80_on or planned, planned, f.basis))
@@ -102,12 +166,12 @@ def table(cases: list[fc.Case]) -> str:
     bases = ", ".join(f"{k} {v}" for k, v in sorted(every.by_basis.items()))
     return "\n".join(
         [
-            "Step entries with enough history (kind and region, or national):",
+            "Step entries with a history-based forecast (the current step from at least 10 past projects):",
             "",
             *head,
             *rows(with_history),
             "",
-            "Every step entry (below 10 samples the forecast falls back to the plan, as it would have then):",
+            "Every step entry (below 10 past projects for the current step, the plan, as it would have then):",
             "",
             *head,
             *rows(every),

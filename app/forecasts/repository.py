@@ -26,6 +26,7 @@ class ProjectHistory:
     started_on: date
     horizon_on: date
     transitions: list[RecordedTransition]
+    step_months: dict[str, int] | None = None  # the project's plan (None: the default plan)
 
 
 class ForecastRepository:
@@ -50,7 +51,13 @@ class ForecastRepository:
         last: uuid.UUID | None = None
         while True:
             stmt = select(
-                Project.id, Project.kind, Project.region, Project.state, Project.started_on, Project.horizon_on
+                Project.id,
+                Project.kind,
+                Project.region,
+                Project.state,
+                Project.started_on,
+                Project.horizon_on,
+                Project.step_months,
             ).order_by(Project.id)
             if last is not None:
                 stmt = stmt.where(Project.id > last)
@@ -70,7 +77,9 @@ class ForecastRepository:
                         RecordedTransition(e.trigger or "", e.from_state or "", e.to_state or "", e.effective_on)
                     )
             for r in rows:
-                yield ProjectHistory(r.id, r.kind, r.region, r.state, r.started_on, r.horizon_on, by[r.id])
+                yield ProjectHistory(
+                    r.id, r.kind, r.region, r.state, r.started_on, r.horizon_on, by[r.id], dict(r.step_months)
+                )
             last = ids[-1]
 
     def transitions_of(self, project_id: uuid.UUID) -> list[RecordedTransition]:

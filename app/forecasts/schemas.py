@@ -16,6 +16,10 @@ class StepEstimateRead(BaseModel):
     sample_size: int = Field(description="Past projects this step's estimate rests on.")
     p50_days: float = Field(description="Median days (the current step: what remains, given the time spent).")
     p80_days: float
+    basis: Basis = Field(
+        description="Where this step's durations come from: kind_region, national, or plan (fewer than 10 past "
+        "projects completed it: the plan's months, sample_size 0)."
+    )
 
 
 class UnmetSinceRead(BaseModel):

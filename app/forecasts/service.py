@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -24,9 +24,10 @@ from app.forecasts.schemas import ForecastRead, StepEstimateRead, UnmetSinceRead
 from app.projects.models import Project
 from app.projects.service import project_read
 from workflow import forecast as fc
+from workflow.deadlines import Plan
 from workflow.history import HistoryInconsistent, replay
 from workflow.machine import guards_of
-from workflow.vocabulary import STEPS, State, Status, Trigger
+from workflow.vocabulary import STATE_LABELS, STEPS, State, Status, Trigger
 
 Samples = dict[State, list[int]]
 
@@ -128,6 +129,7 @@ def refresh(uows: UnitOfWorkFactory, clock: Clock) -> ForecastRefresh:
                 elapsed=life.elapsed,
                 as_of=today,
                 cache=cache,
+                plan_days=plan_days_of(h.step_months),
             )
             forecasts.append(
                 ProjectForecast(
@@ -146,6 +148,12 @@ def refresh(uows: UnitOfWorkFactory, clock: Clock) -> ForecastRefresh:
         repo.replace(rows, state, forecasts)
         uow.commit()
     return state
+
+
+def plan_days_of(step_months: Mapping[str, int] | None) -> dict[State, int]:
+    """A project's planned days per step (its plan's months; the default plan's when unknown): what a
+    following step without enough history counts."""
+    return fc.plan_step_days(Plan(dict(step_months)) if step_months else Plan())
 
 
 def _after(p80_on: date | None, h: ProjectHistory) -> bool:
@@ -192,7 +200,9 @@ def samples_of(rows: Sequence[StepDistribution]) -> dict[tuple[str, str], Sample
 
 def _steps(f: fc.Forecast) -> list[StepEstimateRead]:
     return [
-        StepEstimateRead(step=s.step, sample_size=s.sample_size, p50_days=s.p50_days, p80_days=s.p80_days)
+        StepEstimateRead(
+            step=s.step, sample_size=s.sample_size, p50_days=s.p50_days, p80_days=s.p80_days, basis=s.basis
+        )
         for s in f.steps
     ]
 
@@ -208,10 +218,20 @@ def message_of(f: fc.Forecast | None, *, kind_region_words: str) -> str:
         )
     where = kind_region_words if f.basis == fc.Basis.KIND_REGION else "au niveau national"
     plural = "s" if f.sample_size > 1 else ""
-    return (
+    said = (
         f"Prévision fondée sur {f.sample_size} projet{plural} passé{plural} {where} "
         "restés au moins aussi longtemps dans l'étape en cours."
     )
+    if f.plan_steps:
+        names = ", ".join(f"« {STATE_LABELS[s]} »" for s in f.plan_steps)
+        several = len(f.plan_steps) > 1
+        n = fc.MIN_SAMPLES
+        said += (
+            f" Faute de {n} projets passés qui les ont terminées, les étapes {names} comptent pour la durée du plan."
+            if several
+            else f" Faute de {n} projets passés qui l'ont terminée, l'étape {names} compte pour la durée du plan."
+        )
+    return said
 
 
 def project_forecast(
@@ -231,7 +251,13 @@ def project_forecast(
         wanted = [(p.kind, p.region), (NATIONAL, NATIONAL)]
         rows = repo.distributions(wanted) if memory is None else [r for r in memory if (r.kind, r.region) in wanted]
         groups = samples_of(rows)
-        f = fc.forecast(groups_for(groups, p.kind, p.region), current=life.current, elapsed=life.elapsed, as_of=today)
+        f = fc.forecast(
+            groups_for(groups, p.kind, p.region),
+            current=life.current,
+            elapsed=life.elapsed,
+            as_of=today,
+            plan_days=plan_days_of(p.step_months),
+        )
     horizon = shown.horizon_on
     words = f"parmi les projets de même type en {p.region}"
     after = None

@@ -115,6 +115,31 @@ def test_backtest_beats_the_plan(history_database) -> None:
     assert every.history_median_abs_error < every.plan_median_abs_error
     table = backtest.table(cases)
     assert "history-based" in table and "plan-based" in table
+    # the live forecast replayed (every step completed before the entry): fewer fallbacks, still better
+    _, live = backtest.run(histories, plan=Plan(), today=TODAY, training="as_of")
+    replayed = fc.score([c for c in live if c.basis != fc.Basis.PLAN])
+    assert len(live) == len(cases) and replayed.cases > with_history.cases
+    assert replayed.history_median_abs_error < replayed.plan_median_abs_error
+    assert fc.score(live).history_median_abs_error < fc.score(live).plan_median_abs_error
+
+
+def test_the_answer_names_the_steps_counted_with_the_plan() -> None:
+    from app.forecasts.service import message_of
+
+    samples = {State.PREFIGURATION: [100] * fc.MIN_SAMPLES, State.EXPERTISE: [50] * 3}
+    f = fc.forecast(
+        [(fc.Basis.NATIONAL, samples)],
+        current=State.PREFIGURATION,
+        elapsed=0,
+        as_of=TODAY,
+        plan_days=fc.plan_step_days(Plan()),
+    )
+    message = message_of(f, kind_region_words="")
+    assert message.startswith("Prévision fondée sur 10 projets passés au niveau national")
+    assert message.endswith(
+        "Faute de 10 projets passés qui l'ont terminée, "
+        "l'étape « Expertise et labellisation » compte pour la durée du plan."
+    ), message
 
 
 def test_open_projects_have_a_forecast_in_the_api(history) -> None:

@@ -21,6 +21,7 @@ from workflow.forecast import (
     lived,
     percentile,
     plan_projection,
+    plan_step_days,
     score,
     simulate,
 )
@@ -218,3 +219,27 @@ def test_score() -> None:
     assert s.plan_median_abs_error == 100
     assert s.plan_coverage == pytest.approx(1 / 3)
     assert s.by_basis == {"national": 2, "kind_region": 1}
+
+
+def test_a_later_step_without_history_counts_with_the_plan() -> None:
+    """Per step: history where 10 past projects completed the step, the plan's days for the others."""
+    samples: dict[State, list[int]] = {S.PREFIGURATION: [100] * MIN_SAMPLES, S.EXPERTISE: [50] * (MIN_SAMPLES - 1)}
+    plan_days = plan_step_days(Plan())
+    f = forecast([(Basis.NATIONAL, samples)], current=S.PREFIGURATION, elapsed=0, as_of=D0, plan_days=plan_days)
+    assert f.basis == Basis.NATIONAL and f.plan_steps == (S.EXPERTISE,)
+    assert f.p50_days == f.p80_days == 100 + plan_days[S.EXPERTISE] == 100 + round(6 * 365.25 / 12)
+    assert [(s.step, s.basis, s.sample_size) for s in f.steps] == [
+        (S.PREFIGURATION, Basis.NATIONAL, MIN_SAMPLES),
+        (S.EXPERTISE, Basis.PLAN, 0),
+    ]
+    # without the plan's days, the whole forecast falls back to the plan, as before
+    assert forecast([(Basis.NATIONAL, samples)], current=S.PREFIGURATION, elapsed=0, as_of=D0).basis == Basis.PLAN
+
+
+def test_each_step_takes_the_most_specific_group_with_enough_samples() -> None:
+    region = {S.VALIDATION: [10] * MIN_SAMPLES, S.PREFIGURATION: [20] * MIN_SAMPLES}
+    national = {s: [1000] * MIN_SAMPLES for s in STEPS}
+    f = forecast([(Basis.KIND_REGION, region), (Basis.NATIONAL, national)], current=S.VALIDATION, elapsed=0, as_of=D0)
+    assert f.basis == Basis.KIND_REGION and f.plan_steps == ()
+    assert [s.basis for s in f.steps] == [Basis.KIND_REGION, Basis.KIND_REGION, Basis.NATIONAL]
+    assert f.p50_days == 10 + 20 + 1000
