@@ -74,6 +74,8 @@ def expected(route_name: str, who: Who, target: str | None, trigger: str | None)
         return 404
     if route_name == "fire_transition" and trigger in LABEL_TRIGGERS:
         need = C
+    if route_name in NOTE_ROUTES and need in abilities and C not in abilities and not who.admin:
+        return 403  # consultant notes: the Mouvement's and the admins' only (the service refuses)
     return "allowed" if need in abilities else 403
 
 
@@ -129,6 +131,9 @@ ADMIN_BODIES: dict[str, Any] = {
     "rotate_webhook_secret": None,
     "redeliver_webhook": None,
     "create_calendar": {},  # a token for the caller's whole portfolio
+    # a user's notifications (app/notifications): their own; notification 1 is nobody's here
+    "mark_all_notifications_read": None,
+    "mark_notification_read": None,
 }
 ALLOWED_STATUS: dict[str, tuple[int, ...]] = {  # when the request is allowed, what it answers
     "GET": (200,),
@@ -146,6 +151,8 @@ SPECIAL_STATUS: dict[str, tuple[int, ...]] = {
     "redeliver_webhook": (202,),
     "import_projects": (200,),  # a report, whatever became of each project
     "search_reference_communes": (422,),  # allowed, then `q` is missing (app/reference)
+    "mark_all_notifications_read": (200,),
+    "mark_notification_read": (404,),  # allowed, and notification 1 is not the caller's
 }
 # Evidence items and writes are probed rather than performed (each real one reloads the whole file of
 # evidence, and the matrix sends some two thousand requests): item 0 fails path validation and an unknown
@@ -174,6 +181,25 @@ DOCUMENT_CALLS: dict[str, tuple[Any, tuple[int, ...] | None]] = {
     "download_document_version": (None, (404,)),
     "download_dossier": (None, None),
 }
+
+
+# Collaboration (app/opinions, app/messages, issue 15): (body, allowed status). Request 1 does not exist
+# (404); a body with an unknown field is refused by validation once access is granted (422); a note is
+# written for real (a consultant's or an admin's: anyone else reading the project gets 403, see expected()).
+COLLABORATION_CALLS: dict[str, tuple[Any, tuple[int, ...] | None]] = {
+    "list_opinion_requests": (None, None),
+    "create_opinion_request": (PROBE_BODY, (422,)),
+    "get_opinion_request": (None, (404,)),
+    "revoke_opinion_request": (None, (404,)),
+    "resend_opinion_request": (None, (404,)),
+    "answer_opinion_request": (PROBE_BODY, (422,)),
+    "list_opinion_answers": (None, None),
+    "list_messages": (None, None),
+    "post_message": (PROBE_BODY, (422,)),
+    "list_notes": (None, None),
+    "create_note": ({"body": "Note du consultant"}, None),
+}
+NOTE_ROUTES = frozenset({"list_notes", "create_note"})
 
 
 def calls_for(route: Any, ctx: Ctx) -> list[Call]:
@@ -205,6 +231,7 @@ def calls_for(route: Any, ctx: Ctx) -> list[Call]:
             "delivery_id": ctx.delivery_id,
             "calendar_id": ctx.calendar_id,
             "insee_code": "59512",  # the reference data (app/reference)
+            "notification_id": 1,
         }
         body: Any = None
         if name == "login":
@@ -224,9 +251,10 @@ def calls_for(route: Any, ctx: Ctx) -> list[Call]:
                 body = None
             out.append(Call(name, method, url.format(**params), body, t, None, (422,) if probe else status, probe))
             continue
-        if name in DOCUMENT_CALLS:  # documents (app/documents): see DOCUMENT_CALLS
-            body, st = DOCUMENT_CALLS[name]
-            out.append(Call(name, method, url.format(**params, document_id=1, number=1), body, t, None, st or status))
+        if name in DOCUMENT_CALLS or name in COLLABORATION_CALLS:  # see DOCUMENT_CALLS, COLLABORATION_CALLS
+            body, st = (DOCUMENT_CALLS | COLLABORATION_CALLS)[name]
+            ids = {"document_id": 1, "number": 1, "request_id": 1}
+            out.append(Call(name, method, url.format(**params, **ids), body, t, None, st or status))
             continue
         if name == "fire_transition":
             for trigger, body, st in (
@@ -378,6 +406,8 @@ def issue_need(route: Any) -> str:
     if "{project_id}" in route.path:  # object level: every project route needs an ability on that project
         if method == "GET":
             return R
+        if route.name == "answer_opinion_request":
+            return R  # whoever the request is addressed to, even with a read-only grant (the service checks)
         if route.path.startswith("/projects/{project_id}/expertises"):
             return C  # only consultants record the expertise
         if route.path.startswith(
@@ -422,6 +452,8 @@ def issue_page_need(route: Any) -> str:
     method = next(iter(route.methods - {"HEAD"}))
     if route.name in ("login_page", "login_submit", "logout_page"):
         return "public"
+    if route.path.startswith(("/avis/", "/desabonnement/", "/mot-de-passe-oublie", "/mot-de-passe/nouveau/")):
+        return "public"  # a token in the URL is the credential; the forgotten-password form asks for none
     if "{project_id}" in route.path:
         if route.path == "/projets/{project_id}/plan":
             return P

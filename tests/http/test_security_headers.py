@@ -86,6 +86,8 @@ def test_anonymous_reaches_only_the_login_page_health_and_openapi(app, anon_clie
                 refused.add(route.name)
     assert answered == {
         ("GET", "/connexion"),
+        ("GET", "/mot-de-passe-oublie"),  # the forgotten-password form and its answer, the same for any address
+        ("POST", "/mot-de-passe-oublie"),
         (("GET", f"{API_PREFIX}/health")),
         ("GET", f"{API_PREFIX}/health/live"),  # the platform's probes and metrics (app.observability)
         ("GET", f"{API_PREFIX}/health/ready"),
