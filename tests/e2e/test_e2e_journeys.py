@@ -11,7 +11,7 @@ import pytest
 
 from app.accounts import service as accounts
 from app.core.unit_of_work import UnitOfWork
-from tests.e2e.conftest import screenshot
+from tests.e2e import accessibility
 from tests.support.clock import TODAY
 
 pytestmark = pytest.mark.slow  # a browser, a served app: about ten seconds
@@ -64,9 +64,11 @@ def _fire(page, pid: str, trigger: str) -> None:
     page.click(f"#bouton-{trigger}")
     page.wait_for_load_state()
     assert page.locator("#consequences").count() == 1, page.content()[:800]
+    accessibility.check(page, f"journee-confirmer-{trigger}", both_widths=False)
     page.click("#bouton-confirmer")
     page.wait_for_load_state()
     assert page.locator("#confirmation").count() == 1, page.content()[:800]
+    accessibility.check(page, f"journee-apres-{trigger}", both_widths=False)
 
 
 def test_lead_then_consultant_take_a_project_to_the_label(page, app) -> None:
@@ -90,6 +92,7 @@ def test_lead_then_consultant_take_a_project_to_the_label(page, app) -> None:
         departement.fill("59")
     page.click("#bouton-creer")
     page.wait_for_load_state()
+    accessibility.check(page, "journee-projet-cree")
     match = re.search(r"/projets/([0-9a-f-]{36})", page.url)
     assert match, page.url
     pid = match.group(1)
@@ -117,7 +120,7 @@ def test_lead_then_consultant_take_a_project_to_the_label(page, app) -> None:
         page.goto(f"/projets/{pid}")
         seen.append(_checklist(page))
     assert seen[:5] == [4, 3, 2, 1, 0], seen
-    screenshot(page, "projet-etape-1-complete")
+    accessibility.check(page, "journee-projet-etape-1-complete")
     _fire(page, pid, "definir_contours")
 
     # Step 2: territory, needs, activities.
@@ -187,7 +190,7 @@ def test_lead_then_consultant_take_a_project_to_the_label(page, app) -> None:
     assert (
         label_button.count() == 0 or label_button.is_disabled() or label_button.get_attribute("aria-disabled") == "true"
     )
-    screenshot(page, "projet-porteur-expertise")
+    accessibility.check(page, "journee-projet-porteur-expertise")
     page.click("#nav-deconnexion")
     page.wait_for_load_state()
 
@@ -217,7 +220,7 @@ def test_lead_then_consultant_take_a_project_to_the_label(page, app) -> None:
         )
     _fire(page, pid, "labelliser")
     assert "labellis" in page.locator("main").inner_text().lower()
-    screenshot(page, "projet-labellise")
+    accessibility.check(page, "journee-projet-labellise")
     page.goto("/projets")
     assert page.locator("main table, main .portfolio").count() >= 1
-    screenshot(page, "portefeuille")
+    accessibility.check(page, "journee-portefeuille")
