@@ -30,6 +30,9 @@ HOME_CARDS = 12  # projects shown as cards on the home; beyond, the portfolio li
 FILTER_FROM = 6  # below this many projects, no search form
 WINDOW_DAYS = 60  # "Mes échéances": what falls due in the next 60 days, and everything overdue
 DEADLINE_PROJECTS = 100  # projects read for "Mes échéances" (the earliest dates first)
+# Issue 15's open items are asked project by project (its Jinja global): for the most urgent ones only,
+# so that the page's statements stay bounded whatever the number of projects (docs/PERFORMANCE.md).
+COLLABORATION_PROJECTS = 10
 
 
 def _today(request: Request) -> date:
@@ -84,6 +87,11 @@ def _collaboration(request: Request, project_id: str) -> list[Any]:
     return list(todo(request, project_id)) if callable(todo) else []
 
 
+def _field(item: Any, name: str, default: Any = None) -> Any:
+    """An item's field, whether the item is a mapping or an object."""
+    return item.get(name, default) if isinstance(item, dict) else getattr(item, name, default)
+
+
 @router.get("/echeances", name="page_deadlines")
 def deadlines(request: Request, principal: PageUser) -> Response:
     today = _today(request)
@@ -91,7 +99,7 @@ def deadlines(request: Request, principal: PageUser) -> Response:
     with unit_of_work(request, write=False) as uow:
         found, total = uow.projects.upcoming(today=today, until=until, visible_to=principal, limit=DEADLINE_PROJECTS)
         items: list[Due] = []
-        for p in found:
+        for rank, p in enumerate(found):
             read = project_read(p, today)
             reason = wording.reason_of(read, today).text
             state = State(p.state)
@@ -123,17 +131,17 @@ def deadlines(request: Request, principal: PageUser) -> Response:
                         **common,
                     )
                 )
-            for item in _collaboration(request, str(p.id)):
-                due_on = getattr(item, "due_on", None)
-                if due_on is None or due_on > until:
+            for item in _collaboration(request, str(p.id)) if rank < COLLABORATION_PROJECTS else ():
+                due_on = _field(item, "due_on")
+                if not isinstance(due_on, date) or due_on > until:
                     continue
                 items.append(
                     Due(
                         due_on,
-                        str(getattr(item, "label", "")),
+                        str(_field(item, "label", "")),
                         wording.due_in_words(due_on, today),
-                        bool(getattr(item, "overdue", due_on < today)),
-                        **(common | {"url": str(getattr(item, "href", common["url"]))}),
+                        bool(_field(item, "overdue", due_on < today)),
+                        **(common | {"url": str(_field(item, "href", common["url"]))}),
                     )
                 )
     items.sort(key=lambda d: (not d.overdue, d.on, d.project_name))

@@ -26,7 +26,7 @@ def test_the_porteur_lands_on_what_to_do_next(demo, demo_ids) -> None:
         pid = card.get("data-project-id")
         assert card.one("h2").one("a").get("href") == f"/projets/{pid}"
         assert "Étape" in card.one("p", cls="status-line").text
-        assert "Prochaine étape :" in card.text
+        assert "Pour passer à « " in card.text
         due = card.by_id(f"echeance-{pid}").text
         assert due.startswith("Échéance de l'étape : dans ") and "2027" in due  # in words, then the French date
         assert card.by_id(f"raison-{pid}").text.startswith("Pourquoi « Dans les temps » : échéance de l'étape dans")
