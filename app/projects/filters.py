@@ -33,6 +33,14 @@ class ProjectFilters:
                 description="Sort key; prefix with '-' for descending. 'status' puts late then at-risk projects first."
             ),
         ] = "status",
+        p80_after_horizon: Annotated[
+            bool | None,
+            Query(
+                description="History-based forecast (issue 16, as of the last refresh; open projects only): true, "
+                "the projects whose P80 label date falls after the horizon; false, those whose P80 is on or "
+                "before it. Sort by it with sort=p80_label_on (projects without a forecast last)."
+            ),
+        ] = None,
     ) -> None:
         for name, value in (("q", q), ("region", region)):
             if unstorable(value):  # PostgreSQL cannot even compare with a NUL: answer 422, not 500
@@ -45,6 +53,7 @@ class ProjectFilters:
         self.status = [x.value for x in status_]
         self.q = q
         self.sort = sort
+        self.p80_after_horizon = p80_after_horizon
 
     def search_args(self) -> SearchFilters:
         return {
@@ -54,6 +63,7 @@ class ProjectFilters:
             "status": self.status,
             "q": self.q,
             "sort": self.sort,
+            "p80_after_horizon": self.p80_after_horizon,
         }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.sql.base import ExecutableOption
 from app.authorization.rules import Principal
 from app.core.security import hash_of_event
 from app.evidence.registry import EVIDENCE_RELATIONS
+from app.forecasts.models import ProjectForecast
 from app.projects.models import Event, OutboxMessage, Project, Replan, SuspensionRecord
 from workflow.vocabulary import Status
 
@@ -37,9 +38,14 @@ class SearchFilters(TypedDict, total=False):
     status: Sequence[str]
     q: str | None
     sort: str
+    p80_after_horizon: bool | None  # issue 16: the stored forecast (project_forecasts) of the last refresh
 
 
-SORTS = ("name", "started_on", "step_due_on", "horizon_on", "updated_at", "created_at", "status", "region")
+# p80_label_on (issue 16): the history-based P80 label date of the last forecast refresh, none last
+SORTS = (
+    *("name", "started_on", "step_due_on", "horizon_on", "updated_at", "created_at", "status", "region"),
+    "p80_label_on",
+)
 
 
 # --- search that ignores case and accents, the same on SQLite and PostgreSQL -------------------------
@@ -69,6 +75,13 @@ def _register_fold(dbapi_connection: Any, _record: Any) -> None:
 def _like(text: str) -> str:
     folded = fold(text) or ""
     return "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _p80_after_horizon(after: bool) -> ColumnElement[bool]:
+    """Issue 16: projects whose stored forecast (project_forecasts, as of the last refresh; open projects
+    only) has its P80 label date after the horizon (`after`), or on or before it (not `after`)."""
+    stored = select(ProjectForecast.project_id).where(ProjectForecast.p80_after_horizon == after)
+    return Project.id.in_(stored)
 
 
 def search_condition(q: str) -> ColumnElement[bool]:
@@ -230,10 +243,13 @@ class ProjectRepository:
         sort: str = "status",
         offset: int = 0,
         limit: int = 50,
+        p80_after_horizon: bool | None = None,
     ) -> tuple[list[Project], int]:
         where = self._where(
             today=today, visible_to=visible_to, state=state, kind=kind, region=region, status=status, q=q
         )
+        if p80_after_horizon is not None:
+            where = and_(where, _p80_after_horizon(p80_after_horizon))
         total = self.session.scalar(select(func.count()).select_from(Project).where(where)) or 0
         stmt: Select[Project] = select(Project).where(where)
         desc = sort.startswith("-")
@@ -242,6 +258,10 @@ class ProjectRepository:
             order = [_severity(today), Project.step_due_on, Project.name]
             if desc:
                 order = [_severity(today).desc(), Project.step_due_on.desc(), Project.name]
+        elif key == "p80_label_on":
+            stmt = stmt.outerjoin(ProjectForecast, ProjectForecast.project_id == Project.id)
+            p80 = ProjectForecast.p80_on.desc() if desc else ProjectForecast.p80_on.asc()
+            order = [p80.nulls_last(), Project.id]
         else:
             col = getattr(Project, key)
             order = [col.desc() if desc else col.asc(), Project.id]
@@ -251,6 +271,7 @@ class ProjectRepository:
     @staticmethod
     def _where(
         *,
+        p80_after_horizon: bool | None = None,
         today: date,
         visible_to: Principal | None = None,
         state: Sequence[str] = (),
@@ -270,6 +291,8 @@ class ProjectRepository:
             conditions.append(status_expression(today).in_(list(status)))
         if q:
             conditions.append(search_condition(q))
+        if p80_after_horizon is not None:
+            conditions.append(_p80_after_horizon(p80_after_horizon))
         return and_(*conditions) if conditions else literal(True)
 
     def counts(self, *, today: date, by: str, **filters: Any) -> dict[str | None, int]:

@@ -204,3 +204,44 @@ def test_generated_history_verifies_clean(history_database) -> None:
     engine, lives = history_database
     checked, findings = verify(UnitOfWorkFactory(make_session_factory(engine)), checkpoints=False)
     assert checked == len(lives) and findings == []
+
+
+def test_portfolio_filter_and_sort_by_p80_after_the_horizon(history) -> None:
+    """GET /projects?p80_after_horizon=… and sort=p80_label_on read the stored forecasts of the last refresh."""
+    from fastapi.testclient import TestClient
+
+    from tests.support.api import make_key
+
+    with history.state.session_factory() as session:
+        stored = {str(f.project_id): f for f in session.scalars(select(ProjectForecast))}
+    after = {pid for pid, f in stored.items() if f.p80_after_horizon}
+    assert after and len(after) < len(stored)  # both kinds exist in the generated history
+
+    key, _ = make_key(history)
+    with TestClient(history, raise_server_exceptions=False, headers={"Authorization": f"Bearer {key}"}) as c:
+
+        def every(**params: object) -> list[dict]:
+            r = c.get(f"{API}/projects", params={**params, "page_size": 100})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            items = list(body["items"])
+            page = 1
+            while len(items) < body["total"]:
+                page += 1
+                items += c.get(f"{API}/projects", params={**params, "page_size": 100, "page": page}).json()["items"]
+            return items
+
+        late = every(p80_after_horizon="true")
+        assert {p["id"] for p in late} == after
+        on_time = every(p80_after_horizon="false")
+        assert {p["id"] for p in on_time} == set(stored) - after
+        # combined with the other filters, and sorted by the stored P80 (ascending, then descending)
+        region = every(p80_after_horizon="true", region="Île-de-France", sort="p80_label_on")
+        assert region and {p["region"] for p in region} == {"Île-de-France"}
+        dates = [stored[p["id"]].p80_on for p in region]
+        assert dates == sorted(dates)
+        ranked = every(sort="-p80_label_on")
+        with_p80 = [stored[p["id"]].p80_on for p in ranked if p["id"] in stored and stored[p["id"]].p80_on]
+        assert with_p80 == sorted(with_p80, reverse=True)
+        assert ranked[: len(with_p80)] == [p for p in ranked if p["id"] in stored and stored[p["id"]].p80_on]
+        assert c.get(f"{API}/projects", params={"p80_after_horizon": "peut-être"}).status_code == 422
