@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -27,6 +28,11 @@ class ProjectHistory:
     horizon_on: date
     transitions: list[RecordedTransition]
     step_months: dict[str, int] | None = None  # the project's plan (None: the default plan)
+
+
+class StoredP80(NamedTuple):
+    p80_on: date | None
+    after_horizon: bool
 
 
 class ForecastRepository:
@@ -93,6 +99,14 @@ class ForecastRepository:
             for e in rows
             if e.effective_on is not None
         ]
+
+    def stored_for(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StoredP80]:
+        """The stored forecasts' P80 (last refresh) of these projects, by id (the portfolio's column)."""
+        if not ids:
+            return {}
+        stmt = select(ProjectForecast.project_id, ProjectForecast.p80_on, ProjectForecast.p80_after_horizon)
+        rows = self.session.execute(stmt.where(ProjectForecast.project_id.in_(list(ids))))
+        return {r.project_id: StoredP80(r.p80_on, r.p80_after_horizon) for r in rows}
 
     # --- distributions -----------------------------------------------------------------------------
     def distributions(self, groups: Sequence[tuple[str, str]]) -> list[StepDistribution]:

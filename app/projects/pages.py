@@ -29,6 +29,7 @@ from app.core.unit_of_work import UnitOfWork
 from app.evidence import guidance
 from app.evidence.registry import KINDS, summary_of
 from app.exchange import exports
+from app.forecasts.repository import ForecastRepository
 from app.home import cards
 from app.http.dependencies import actor_of, unit_of_work
 from app.http.problems import STATUS
@@ -88,6 +89,8 @@ SORTS_FR = {
     "-region": "Région (Z → A)",
     "-updated_at": "Dernière activité (la plus récente d'abord)",
     "updated_at": "Dernière activité (la plus ancienne d'abord)",
+    "-p80_label_on": "Label P80 d'après l'historique (le plus tardif d'abord)",
+    "p80_label_on": "Label P80 d'après l'historique (le plus proche d'abord)",
 }
 
 
@@ -99,6 +102,7 @@ SORTABLE = {
     "region": ("Région", "region"),
     "updated_at": ("Dernière activité", "-updated_at"),
     "horizon_on": ("Délai de trois ans", "horizon_on"),
+    "p80_label_on": ("Label P80 (historique)", "-p80_label_on"),  # issue 16: the stored forecasts
 }
 
 
@@ -201,7 +205,7 @@ def _query(params: dict[str, Any], **changes: Any) -> str:
 
 
 # --- home and portfolio ----------------------------------------------------------------------------
-FILTERS = ("region", "etape", "statut", "type", "q", "tri", "page", "par_page")
+FILTERS = ("region", "etape", "statut", "type", "q", "tri", "page", "par_page", "p80_apres_horizon")
 
 
 QUERY_CONTROL = (
@@ -235,6 +239,7 @@ def _export_filters(request: Request) -> SearchFilters:
         "status": [query.status.value] if query.status else [],
         "q": query.q or None,
         "sort": query.sort,
+        "p80_after_horizon": True if query.p80_after else None,
     }
 
 
@@ -303,6 +308,7 @@ class PortfolioQuery:
     sort: str
     size: int
     page: int
+    p80_after: bool = False  # issue 16: only the projects whose stored P80 label date is after the horizon
 
     @classmethod
     def read(cls, raw: dict[str, str]) -> PortfolioQuery:
@@ -317,11 +323,12 @@ class PortfolioQuery:
             sort=tri if tri in SORTS_FR else "status",
             size=size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE,
             page=_int(raw.get("page"), 1),
+            p80_after=raw.get("p80_apres_horizon") in ("1", "on", "oui", "true"),
         )
 
     @property
     def filtered(self) -> bool:
-        return bool(self.state or self.status or self.kind or self.region or self.q)
+        return bool(self.state or self.status or self.kind or self.region or self.q or self.p80_after)
 
     def params(self) -> dict[str, Any]:
         """The query string that shows this portfolio again (the page aside)."""
@@ -333,6 +340,7 @@ class PortfolioQuery:
             "q": self.q,
             "tri": self.sort,
             "par_page": self.size,
+            "p80_apres_horizon": "1" if self.p80_after else "",
         }
 
 
@@ -355,6 +363,7 @@ def _portfolio(request: Request, principal: Principal, raw: dict[str, str], *, m
     with _uow(request, write=False) as uow:
         found = _portfolio_page(uow, query, principal, today)
         items = [_row(p, today) for p in found.projects]
+        p80 = ForecastRepository(uow.session).stored_for([p.id for p in found.projects])
     params = query.params()
     base = "/" if mine else "/projets"
     return render(
@@ -378,6 +387,7 @@ def _portfolio(request: Request, principal: Principal, raw: dict[str, str], *, m
             "export_query": _query({k: v for k, v in params.items() if k not in ("par_page",)}),
             "status_counts": _status_counts(query, found.by_status, base, params),
             "closed_count": found.by_status.get(None, 0),
+            "p80": p80,
             "today": today,
             "date_fr": charts.date_fr,
         },
@@ -391,6 +401,7 @@ def _portfolio_page(uow: UnitOfWork, query: PortfolioQuery, principal: Principal
     regions = [query.region] if query.region else []
     kind = query.kind.value if query.kind else None
     q = query.q or None
+    p80_after = True if query.p80_after else None
 
     def search(page: int) -> tuple[list[Project], int]:
         return uow.projects.search(
@@ -404,6 +415,7 @@ def _portfolio_page(uow: UnitOfWork, query: PortfolioQuery, principal: Principal
             sort=query.sort,
             offset=(page - 1) * query.size,
             limit=query.size,
+            p80_after_horizon=p80_after,
         )
 
     page = query.page
@@ -418,10 +430,24 @@ def _portfolio_page(uow: UnitOfWork, query: PortfolioQuery, principal: Principal
         page=page,
         pages=pages,
         by_state=uow.projects.counts(
-            today=today, by="state", visible_to=principal, status=statuses, kind=kind, region=regions, q=q
+            today=today,
+            by="state",
+            visible_to=principal,
+            status=statuses,
+            kind=kind,
+            region=regions,
+            q=q,
+            p80_after_horizon=p80_after,
         ),
         by_status=uow.projects.counts(
-            today=today, by="status", visible_to=principal, state=states, kind=kind, region=regions, q=q
+            today=today,
+            by="status",
+            visible_to=principal,
+            state=states,
+            kind=kind,
+            region=regions,
+            q=q,
+            p80_after_horizon=p80_after,
         ),
         regions=uow.projects.regions(visible_to=principal),
     )

@@ -4,6 +4,7 @@ backtest, the API, the fallback to the plan, why late."""
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from datetime import timedelta
 
@@ -15,11 +16,14 @@ from app.demo.history import FORWARD, true_median
 from app.forecasts import backtest
 from app.forecasts.models import NATIONAL, ProjectForecast, StepDistribution
 from app.forecasts.repository import ForecastRepository
+from tests.support.accounts import fast_passwords
 from tests.support.api import API, create_project, post, project_at
 from tests.support.clock import TODAY
 from workflow import forecast as fc
 from workflow.deadlines import Plan
 from workflow.vocabulary import STEPS, Kind, State, Trigger
+
+__all__ = ["fast_passwords"]  # autouse: logins in this module hash with tiny parameters
 
 NEXT = {FORWARD[s]: t for s, t in zip(STEPS, (*STEPS[1:], State.LABELLISEE), strict=True)}
 BACK = {Trigger.REPRENDRE_CONTOURS: State.CONTOURS, Trigger.REPRENDRE_FAISABILITE: State.FAISABILITE}
@@ -245,3 +249,32 @@ def test_portfolio_filter_and_sort_by_p80_after_the_horizon(history) -> None:
         assert with_p80 == sorted(with_p80, reverse=True)
         assert ranked[: len(with_p80)] == [p for p in ranked if p["id"] in stored and stored[p["id"]].p80_on]
         assert c.get(f"{API}/projects", params={"p80_after_horizon": "peut-être"}).status_code == 422
+
+
+def test_portfolio_page_checkbox_and_column(history) -> None:
+    """/projets: the « Label P80 après l'horizon » checkbox keeps the same projects as the API, the column
+    shows the stored P80 and sorts by it."""
+    from fastapi.testclient import TestClient
+
+    from tests.support.accounts import add_user, login
+
+    with history.state.session_factory() as session:
+        stored = {str(f.project_id): f for f in session.scalars(select(ProjectForecast))}
+    after = {pid for pid, f in stored.items() if f.p80_after_horizon}
+    add_user(history, "claire@example.org", [("consultant", None, None)])
+    with TestClient(history, raise_server_exceptions=False) as browser:
+        login(browser, "claire@example.org")
+        page = browser.get("/projets", params={"p80_apres_horizon": "1", "par_page": 100})
+        assert page.status_code == 200, page.text
+        html = page.text
+        assert 'id="f-p80" name="p80_apres_horizon" type="checkbox" value="1" checked' in html
+        shown = set(re.findall(r'<tr data-project-id="([0-9a-f-]+)"', html))
+        assert shown == after and len(after) <= 100
+        assert html.count("après l'horizon</span>") == len(after)
+        # the column's header sorts by the stored P80, the latest first, then the other way round
+        page = browser.get("/projets", params={"tri": "-p80_label_on", "par_page": 100})
+        assert 'aria-sort="descending" data-sort="p80_label_on"' in page.text
+        cells = [d for d in re.findall(r'data-p80="([0-9-]*)"', page.text) if d]
+        assert cells and cells == sorted(cells, reverse=True)
+        first = re.findall(r'<tr data-project-id="([0-9a-f-]+)"', page.text)[0]
+        assert stored[first].p80_on == max(f.p80_on for f in stored.values() if f.p80_on)

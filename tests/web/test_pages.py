@@ -100,6 +100,7 @@ def test_portfolio_lists_late_and_at_risk_first_with_counts(demo, demo_ids) -> N
             "Jours dans l'étape",
             "Dernière activité",
             "Délai de trois ans",
+            "Label P80 (historique)",  # issue 16
         }
         badge = cells["Statut"].one("span", cls="badge")
         assert badge.text in {"En retard", "À risque", "Dans les temps", "Labellisée", "Clos"}  # text, not colour alone
