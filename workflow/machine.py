@@ -262,10 +262,31 @@ def check_effective_on(effective_on: date | None, *, today: date, not_before: da
         raise EffectiveDateInvalid("La date d'effet ne peut pas être dans le futur.", field="effective_on")
     if not_before is not None and when < not_before:
         raise EffectiveDateInvalid(
-            f"La date d'effet ne peut pas précéder la transition précédente ({not_before.isoformat()}).",
+            f"La date d'effet ne peut pas précéder la transition précédente (du {_long_date(not_before)}).",
             field="effective_on",
         )
     return when
+
+
+_MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+def _long_date(d: date) -> str:
+    """ "1er octobre 2026": a date in a message people read, never ISO."""
+    return f"{'1er' if d.day == 1 else d.day} {_MONTHS[d.month - 1]} {d.year}"
 
 
 def clean_reason(trigger: Trigger, reason: str | None) -> str | None:

@@ -50,7 +50,7 @@ ROLE_LABELS = {
 }
 
 
-SCOPE_LABELS = {"read": "Lecture (read)", "write": "Écriture (write)"}
+SCOPE_LABELS = {"read": "Lecture", "write": "Écriture"}
 
 
 MAX_KEY_DAYS = 3650

@@ -52,6 +52,12 @@ EventType = Literal[
     "document.version_added",
     "document.updated",
     "document.deleted",
+    # opinion requests and the project's messages (app/opinions, app/messages); consultant notes write no event
+    "opinion.requested",
+    "opinion.answered",
+    "opinion.revoked",
+    "opinion.resent",
+    "message.posted",
 ]
 
 
