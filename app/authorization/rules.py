@@ -270,6 +270,7 @@ RULES: dict[str, Rule] = {
     "page_project_update": Rule(Ability.WRITE, "the project's descriptive fields, with the version check"),
     "page_account_password": Rule(AUTHENTICATED, "a signed-in person changes their own password"),
     "page_account_password_change": Rule(AUTHENTICATED, "the current password is required"),
+    "page_calendar_create": Rule(AUTHENTICATED, "a calendar feed of the projects the caller may read"),
     "page_new_project": Rule(CREATE),
     "page_create_project": Rule(CREATE),
     "page_project": Rule(Ability.READ),

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app.calendars import service as calendars
 from app.evidence import guidance
 from app.home import cards
 from app.home.help import GLOSSARY
@@ -160,6 +161,16 @@ def deadlines(request: Request, principal: PageUser) -> Response:
             "date_fr": wording.date_fr,
         },
     )
+
+
+@router.post("/echeances/agenda", name="page_calendar_create")
+def calendar_create(request: Request, principal: PageUser) -> Response:
+    """A calendar feed (iCalendar, app/calendars) of the projects this person follows: its address is
+    shown once, to paste into an agenda; the same token as POST /api/v1/calendars gives."""
+    with unit_of_work(request, write=True) as uow:
+        new = calendars.create_token(uow, principal, project_id=None, now=request.app.state.clock.now())
+    url = str(request.url_for("calendar_feed", token=new.token))
+    return render(request, "calendar_created.html", {"section": "echeances", "url": url})
 
 
 @router.get("/aide", name="page_help")

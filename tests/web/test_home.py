@@ -131,3 +131,17 @@ def test_portfolio_columns_sort_by_clicking_and_the_download_is_in_french(demo, 
         assert all(re.fullmatch(r"\d\d/\d\d/\d{4}", row[table[0].index("Démarrage")]) for row in table[1:])
         xlsx = c.get("/projets/export.xlsx")
         assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+def test_my_deadlines_in_my_agenda(demo, demo_ids) -> None:
+    from tests.support.html import csrf_of, html_of
+
+    with demo_browser(demo, CONSULTANT) as c:
+        doc = get_page(c, "/echeances")
+        form = doc.by_id("form-agenda")
+        r = c.post(form.get("action"), data={"csrf": csrf_of(doc)})
+        assert r.status_code == 200
+        url = html_of(r).by_id("adresse-agenda").get("value")
+        assert "/calendars/" in url or "/agenda/" in url or url.endswith(".ics"), url
+        feed = c.get(url.replace("http://testserver", ""))
+        assert feed.status_code == 200 and feed.text.startswith("BEGIN:VCALENDAR")
