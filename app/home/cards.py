@@ -75,7 +75,7 @@ def card(p: Project, principal: Principal, today: date) -> Card:
         permitted=permitted,
         todo=todo,
         due_on=read.step_due_on,
-        due_words=wording.due_in_words(read.step_due_on, today) if read.step_due_on else "",
+        due_words=wording.step_due_words(read, today),
         status=read.status.value if read.status else None,
         status_label=STATUS_LABELS[read.status]
         if read.status

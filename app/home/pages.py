@@ -117,7 +117,7 @@ def deadlines(request: Request, principal: PageUser) -> Response:
                     Due(
                         read.step_due_on,
                         f"Fin prévue de l'étape « {STATE_LABELS[state]} »",
-                        wording.due_in_words(read.step_due_on, today),
+                        wording.step_due_words(read, today),
                         read.step_due_on < today,
                         **common,
                     )
@@ -127,7 +127,9 @@ def deadlines(request: Request, principal: PageUser) -> Response:
                     Due(
                         read.horizon_on,
                         f"Horizon de {p.horizon_months} mois",
-                        wording.due_in_words(read.horizon_on, today, feminine=False),
+                        wording.due_in_words(
+                            read.horizon_on, today, feminine=False, suspended_since=read.suspended_since
+                        ),
                         read.horizon_on < today,
                         **common,
                     )

@@ -542,7 +542,7 @@ def _row(p: Project, today: date) -> Row:
         read.step_due_on,
         p.suspended_since is not None,
         charts.horizon_bar(p.started_on, read.horizon_on, until, read.status),
-        wording.due_in_words(read.step_due_on, today) if read.step_due_on else "",
+        wording.step_due_words(read, today),
         wording.reason_of(read, today).text,
         p.updated_at.date(),
     )
@@ -753,7 +753,7 @@ def _project_context(
         "checklist": guidance.checklist(p.id, state, view),
         "next": cards.card(p, principal, today),
         "reason": wording.reason_of(read, today),
-        "due_words": wording.due_in_words(read.step_due_on, today) if read.step_due_on else "",
+        "due_words": wording.step_due_words(read, today),
         "evidence_groups": _evidence_groups(p, state),
         "grid": grid_context(p),  # the success-conditions grid (app/assessments)
         "can_write": can_write,

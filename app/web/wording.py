@@ -67,14 +67,26 @@ def span(earlier: date, later: date) -> str:
     return text + (f" et {rest} mois" if rest else "")
 
 
-def due_in_words(due: date, today: date, *, feminine: bool = True) -> str:
+def reference_day(due: date, today: date, suspended_since: date | None) -> date:
+    """The day a project's due date is measured from. While a project is suspended its deadlines are
+    frozen: a date still ahead at the pause has already been moved by the pause (workflow.deadlines
+    .present), so it is measured from today ("dans 30 jours" stays "dans 30 jours"); a date already
+    passed at the pause stays passed by what it was that day (not one day more per suspended day)."""
+    if suspended_since is not None and due < suspended_since <= today:
+        return suspended_since
+    return today
+
+
+def due_in_words(due: date, today: date, *, feminine: bool = True, suspended_since: date | None = None) -> str:
     """ "dans 3 mois", "aujourd'hui", "dépassée de 12 jours" (an échéance is feminine; a horizon is not:
-    `feminine=False` gives "dépassé de …")."""
-    if due == today:
+    `feminine=False` gives "dépassé de …"). For a suspended project, pass `suspended_since` with the
+    dates present() gives: see reference_day."""
+    ref = reference_day(due, today, suspended_since)
+    if due == ref:
         return "aujourd'hui"
-    if due > today:
-        return f"dans {span(today, due)}"
-    return f"dépassé{'e' if feminine else ''} de {span(due, today)}"
+    if due > ref:
+        return f"dans {span(ref, due)}"
+    return f"dépassé{'e' if feminine else ''} de {span(due, ref)}"
 
 
 @dataclass(frozen=True)
@@ -101,20 +113,22 @@ def status_reason(
     """The reason behind a deadline status (DOMAIN.md, "Deadlines"), from the same numbers the status
     comes from: late when the reference day is past the horizon or the step's due date (the step's
     due date is said first when both are passed: it is the one the group can act on), at risk when the
-    projected label falls after the horizon. A suspended project is judged on the day it was paused."""
-    ref = suspended_since or today
+    projected label falls after the horizon. A suspended project is judged on the day it was paused:
+    the dates are those workflow.deadlines.present gives (the ones still ahead at the pause already
+    moved by it), each measured from reference_day, as due_in_words does for the same date elsewhere."""
     if status is None or step_due_on is None:
         return Reason(status, "", 3)
     parts: list[str] = []
     if status == Status.EN_RETARD:
-        if ref > step_due_on:
-            parts.append(f"échéance de l'étape dépassée de {span(step_due_on, ref)}")
-        if ref > horizon_on:
-            parts.append(f"horizon dépassé de {span(horizon_on, ref)}")
+        if reference_day(step_due_on, today, suspended_since) > step_due_on:
+            parts.append(f"échéance de l'étape {due_in_words(step_due_on, today, suspended_since=suspended_since)}")
+        if reference_day(horizon_on, today, suspended_since) > horizon_on:
+            words = due_in_words(horizon_on, today, feminine=False, suspended_since=suspended_since)
+            parts.append(f"horizon {words}")
     elif status == Status.A_RISQUE and projected_label_on is not None:
         parts.append(f"label projeté {span(horizon_on, projected_label_on)} après l'horizon")
     else:
-        parts.append(f"échéance de l'étape {due_in_words(step_due_on, ref)}")
+        parts.append(f"échéance de l'étape {due_in_words(step_due_on, today, suspended_since=suspended_since)}")
         if projected_label_on is not None and projected_label_on < horizon_on:
             parts.append(f"label projeté {span(projected_label_on, horizon_on)} avant l'horizon")
     text = " ; ".join(parts)
@@ -148,3 +162,10 @@ def reason_of(p: Deadlines, today: date) -> Reason:
         projected_label_on=p.projected_label_on,
         suspended_since=p.suspended_since,
     )
+
+
+def step_due_words(p: Deadlines, today: date) -> str:
+    """How the step's due date of a project reads beside its reason ("dans 30 jours"; empty if none)."""
+    if p.step_due_on is None:
+        return ""
+    return due_in_words(p.step_due_on, today, suspended_since=p.suspended_since)
