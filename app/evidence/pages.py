@@ -19,6 +19,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 from starlette.datastructures import FormData
 
 from app.authorization.rules import Principal, may, needs_for
@@ -28,7 +30,9 @@ from app.core.inputs import ascii_id
 from app.evidence.registry import CONSULTANT_ONLY_KINDS, KINDS, EvidenceKind
 from app.evidence.service import add_evidence, delete_evidence, update_evidence
 from app.http.dependencies import actor_of, unit_of_work
-from app.projects.models import Project
+from app.opinions.models import OpinionAnswer, OpinionRequest
+from app.projects.history_view import actor_names
+from app.projects.models import Event, Project
 from app.projects.service import CLOSED_MESSAGE, get_project
 from app.reference.cog import MAX_QUERY, Commune, cog
 from app.reference.communes import UnknownCommune, commune_outside
@@ -174,6 +178,7 @@ def _state(kind: EvidenceKind, fields: list[Field], editing: bool, values: dict[
 # --- display --------------------------------------------------------------------------------------
 # Columns of the lists that only the read schemas have (what the official geographic code says).
 READ_LABELS: dict[str, dict[str, str]] = {
+    "approvals": {"source": "Origine de l'avis"},
     "communes": {
         "official": "Commune du code officiel",
         "departement": "Département",
@@ -238,12 +243,61 @@ class Item:
     id: int | None
     title: str
     cells: list[tuple[str, str]]  # (column label, value shown)
+    locked: bool = False  # given by the stakeholder themselves: neither changed nor removed here
 
 
-def _item(kind: EvidenceKind, row: Any, names: dict[int, str]) -> Item:
+def _session(p: Project) -> Session:
+    session = object_session(p)
+    assert session is not None  # read inside its unit of work
+    return session
+
+
+def approval_origins(session: Session, p: Project) -> dict[int, str]:
+    """Whether each approval was given by the stakeholder (through the link, with the address it went
+    to, or from their account) or recorded by someone (named from the event that created it)."""
+    origins: dict[int, str] = {}
+    sourced = {a.id for a in p.approvals if a.source is not None}
+    if sourced:
+        rows = session.execute(
+            select(OpinionAnswer.approval_id, OpinionAnswer.via, OpinionRequest.email)
+            .join(OpinionRequest, OpinionRequest.id == OpinionAnswer.request_id)
+            .where(OpinionAnswer.approval_id.in_(sourced))
+        )
+        for approval_id, via, email in rows:
+            if approval_id is None:
+                continue
+            origins[approval_id] = (
+                f"donné par la partie prenante, par le lien envoyé à {email}"
+                if via == "lien"
+                else f"donné par la partie prenante depuis son compte ({email})"
+            )
+    recorded = {a.id for a in p.approvals if a.source is None}
+    if recorded:
+        creators: dict[int, str | None] = {}
+        events = session.execute(
+            select(Event.actor, Event.data).where(Event.project_id == p.id, Event.type == "evidence.created")
+        )
+        for actor, data in events:
+            if isinstance(data, dict) and data.get("kind") == "approvals" and data.get("id") in recorded:
+                creators[data["id"]] = actor
+        names = actor_names(session, creators.values())
+        for approval_id in recorded:
+            who = creators.get(approval_id)
+            origins[approval_id] = f"enregistré par {names[who]}" if who else "enregistré pour la partie prenante"
+    for a in p.approvals:
+        origins.setdefault(a.id, "donné par la partie prenante")
+    return origins
+
+
+def _item(kind: EvidenceKind, row: Any, names: dict[int, str], origins: dict[int, str] | None = None) -> Item:
     item = kind.read.model_validate(row)
     cells = [(field_label(kind, n), shown(n, getattr(item, n), names)) for n in _columns(kind)]
-    return Item(getattr(item, "id", None), _title(kind, item, names), cells)
+    locked = kind.name == "approvals" and getattr(item, "source", None) is not None
+    if kind.name == "approvals" and origins is not None:
+        label = field_label(kind, "source")
+        own = getattr(item, "id", None)
+        cells = [(c, origins.get(own, v) if c == label and own is not None else v) for c, v in cells]
+    return Item(getattr(item, "id", None), _title(kind, item, names), cells, locked)
 
 
 def _context(request: Request, principal: Principal, p: Project, kind: EvidenceKind) -> dict[str, Any]:
@@ -289,7 +343,8 @@ def _kind_page(
                 fields = create_fields(kind, p)
                 form = _state(kind, fields, False, values_from(row, fields) if row is not None else defaults(fields))
         else:
-            items = [_item(kind, row, names) for row in getattr(p, kind.relation)]
+            origins = approval_origins(_session(p), p) if kind.name == "approvals" else None
+            items = [_item(kind, row, names, origins) for row in getattr(p, kind.relation)]
             if form is None:
                 fields = create_fields(kind, p)
                 form = _state(kind, fields, False, defaults(fields))
@@ -427,13 +482,13 @@ def _item_page(
     with _project(request, pid, kind) as p:
         ctx = _context(request, principal, p, kind)
         row = _row(p, kind, item_id)
-        item = _item(kind, row, _names(p, kind))
-        if form is None and ctx["can_write"]:
+        origins = approval_origins(_session(p), p) if kind.name == "approvals" else None
+        item = _item(kind, row, _names(p, kind), origins)
+        editable = ctx["can_write"] and not item.locked
+        if form is None and editable:
             fields = patch_fields(kind)
             form = _state(kind, fields, True, values_from(row, fields))
-        return render(
-            request, "evidence_item.html", ctx | {"item": item, "form": form if ctx["can_write"] else None}, status
-        )
+        return render(request, "evidence_item.html", ctx | {"item": item, "form": form if editable else None}, status)
 
 
 # The single records' paths come first: "supprimer" is not an item id.

@@ -127,6 +127,17 @@ def _check_approval(project: Project, values: dict[str, Any]) -> None:
     sid = values.get("stakeholder_id")
     if sid is not None and sid not in {st.id for st in project.stakeholders}:
         raise Conflict("Cet avis doit venir d'une partie prenante du projet : ajoutez-la d'abord au groupe projet.")
+    # A recorded approval (no `source`) must not supersede one the stakeholder gave themselves through
+    # an opinion request: only a new request, answered by the stakeholder, may (DOMAIN.md, "Working together").
+    given_on, own_id = values.get("given_on"), values.get("id")
+    if values.get("source") is None and isinstance(given_on, date):
+        mine = (given_on, own_id if own_id is not None else float("inf"))
+        for a in project.approvals:
+            if a.source is not None and a.stakeholder_id == sid and a.id != own_id and mine > (a.given_on, a.id):
+                raise Conflict(
+                    "Cette partie prenante a elle-même donné son avis en réponse à une demande d'avis : un avis "
+                    "enregistré ne peut pas le remplacer. Envoyez-lui une nouvelle demande d'avis."
+                )
 
 
 def _check_pilot(project: Project, values: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import (
     Field,
@@ -222,6 +223,9 @@ class ApprovalRead(Read):
     verdict: Verdict
     given_on: date
     comment: str | None
+    # None: someone recorded it for the stakeholder; `lien` / `compte`: the stakeholder gave it
+    # themselves, answering an opinion request through the personal link or from an account.
+    source: Literal["lien", "compte"] | None = None
 
 
 class AssociationIn(Body):

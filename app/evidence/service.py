@@ -17,6 +17,18 @@ from app.projects.models import Project
 from app.projects.service import jsonable, load_for_write, plain, record_change
 from workflow.errors import InvalidInput
 
+# An approval the stakeholder gave themselves (answering an opinion request) is theirs: the project
+# may neither rewrite nor remove it; only a new request, answered by the stakeholder, supersedes it.
+GIVEN_BY_STAKEHOLDER = (
+    "Cet avis a été donné par la partie prenante elle-même, en réponse à une demande d'avis : il ne peut "
+    "être ni modifié ni supprimé. Pour le faire évoluer, envoyez-lui une nouvelle demande d'avis."
+)
+
+
+def _check_not_given(kind: EvidenceKind, row: Any) -> None:
+    if kind.name == "approvals" and getattr(row, "source", None) is not None:
+        raise Conflict(GIVEN_BY_STAKEHOLDER)
+
 
 def _check_past(kind: EvidenceKind, values: dict[str, Any], today: date) -> None:
     for name in kind.past_dates:
@@ -120,6 +132,7 @@ def update_evidence(
 ) -> tuple[Project, Any]:
     p = load_for_write(uow, project_id, expected_version, relations=_relations_for(kind))
     row = _find(p, kind, item_id)
+    _check_not_given(kind, row)
     changes = {k: v for k, v in plain(body.model_dump(exclude_unset=True)).items() if getattr(row, k) != v}
     _stamp(kind, changes, actor, clock.today(), creating=False)
     for name, value in changes.items():
@@ -171,6 +184,7 @@ def delete_evidence(
     else:
         assert item_id is not None
         row = _find(p, kind, item_id)
+        _check_not_given(kind, row)
         if kind.name == "stakeholders" and any(a.stakeholder_id == row.id for a in p.approvals):
             raise Conflict("Cette partie prenante a donné un avis : elle ne peut pas être retirée du projet.")
         for other, column in kind.referenced_by:

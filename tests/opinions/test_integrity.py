@@ -1,0 +1,84 @@
+"""The stakeholder's own answer is theirs (review of issue 15): once given through an opinion request it
+is neither rewritten nor removed by the project, nor superseded by an approval someone records, and
+every approval says whether the stakeholder gave it or who recorded it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.mail.smtp import Sink
+from tests.opinions.test_opinions import ask, at_validation, link_of, send, unmet
+from tests.support.accounts import add_user, login
+from tests.support.api import API
+from tests.support.clock import TODAY
+
+
+def _given_through_link(
+    app: Any, client: TestClient, anon: TestClient, smtp: tuple[Sink, int], verdict: str
+) -> tuple[str, dict[str, int], dict[str, Any]]:
+    sink, port = smtp
+    pid, ids = at_validation(client)
+    for category in ("habitant", "collectivite", "partenaire_socio_economique"):
+        client.post(
+            f"{API}/projects/{pid}/approvals",
+            json={"stakeholder_id": ids[category], "verdict": "favorable", "given_on": TODAY.isoformat()},
+        )
+    ask(client, pid, ids["bailleur_social"], "bailleur@vilogia.example")
+    send(app, port)
+    r = anon.post(link_of(sink, "bailleur@vilogia.example"), data={"verdict": verdict}, follow_redirects=False)
+    assert r.status_code == 303
+    approvals = client.get(f"{API}/projects/{pid}/approvals").json()
+    (given,) = [a for a in approvals if a["stakeholder_id"] == ids["bailleur_social"]]
+    return pid, ids, given
+
+
+def test_the_project_cannot_rewrite_remove_or_supersede_the_stakeholders_answer(
+    app: Any, client: TestClient, anon_client: TestClient, smtp: tuple[Sink, int]
+) -> None:
+    pid, ids, given = _given_through_link(app, client, anon_client, smtp, "defavorable")
+    assert given["source"] == "lien" and given["verdict"] == "defavorable"
+    recorded = [a for a in client.get(f"{API}/projects/{pid}/approvals").json() if a["id"] != given["id"]]
+    assert {a["source"] for a in recorded} == {None}
+    assert "aucun_avis_defavorable" in unmet(client, pid, "lancer_prefiguration")
+    add_user(app, "porteur@regie.example", [("porteur", uuid.UUID(pid), None)])
+    url = f"{API}/projects/{pid}/approvals/{given['id']}"
+    with TestClient(app, raise_server_exceptions=False) as porteur:
+        login(porteur, "porteur@regie.example")
+        patched = porteur.patch(url, json={"verdict": "favorable"})
+        assert patched.status_code == 409 and "nouvelle demande d'avis" in patched.json()["detail"]
+        assert porteur.delete(url).status_code == 409
+        # a recorded approval dated after it would supersede it: refused too
+        later = porteur.post(
+            f"{API}/projects/{pid}/approvals",
+            json={"stakeholder_id": ids["bailleur_social"], "verdict": "favorable", "given_on": TODAY.isoformat()},
+        )
+        assert later.status_code == 409, later.text
+        # one dated before it supersedes nothing: it may be recorded (history)
+        earlier = porteur.post(
+            f"{API}/projects/{pid}/approvals",
+            json={
+                "stakeholder_id": ids["bailleur_social"],
+                "verdict": "favorable",
+                "given_on": (TODAY - timedelta(days=3)).isoformat(),
+            },
+        )
+        assert earlier.status_code == 201, earlier.text
+        # ...but may not then be moved after it
+        moved = porteur.patch(
+            f"{API}/projects/{pid}/approvals/{earlier.json()['id']}", json={"given_on": TODAY.isoformat()}
+        )
+        assert moved.status_code == 409
+        # the pages refuse the same (the item page offers no form, the delete is refused)
+        page = porteur.get(f"/projets/{pid}/preuves/approvals/{given['id']}")
+        assert page.status_code == 200 and 'id="avis-donne"' in page.text and 'id="form-preuve"' not in page.text
+        listing = porteur.get(f"/projets/{pid}/preuves/approvals")
+        assert "donné par la partie prenante, par le lien envoyé à bailleur@vilogia.example" in listing.text
+        assert f'id="supprimer-{given["id"]}"' not in listing.text
+        assert "enregistré par" in listing.text
+    after = client.get(url).json()
+    assert (after["verdict"], after["source"]) == ("defavorable", "lien")
+    assert "aucun_avis_defavorable" in unmet(client, pid, "lancer_prefiguration")
