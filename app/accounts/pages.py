@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.accounts import service as accounts_service
 from app.accounts.authentication import SESSION_COOKIE, logout
 from app.accounts.login import log_in, set_session_cookie
+from app.accounts.login import policy as login_policy
 from app.authorization.rules import ANONYMOUS
 from app.core.errors import Throttled, Unauthenticated
 from app.core.security import MIN_PASSWORD_LENGTH, new_token, same
@@ -101,6 +102,7 @@ def logout_page(request: Request, csrf: Annotated[str, Form(max_length=100)] = "
 
 # --- « Changer mon mot de passe »: the signed-in person's own password -------------------------------
 FLASH_MESSAGES["mot-de-passe"] = "Votre mot de passe a été changé : connectez-vous avec le nouveau."
+TOO_MANY_GUESSES = "Trop d'essais du mot de passe actuel : réessayez dans quelques minutes."
 
 
 @router.get("/compte/mot-de-passe", name="page_account_password")
@@ -125,17 +127,30 @@ def account_password_change(
         errors["current_password"] = "Indiquez votre mot de passe actuel."
     if password != confirmation:
         errors["confirmation"] = "La confirmation ne reprend pas le nouveau mot de passe."
+    headers: dict[str, str] = {}
+    status_code = 422
     if not errors and principal.id is not None:
         try:
-            with unit_of_work(request, write=True) as uow:
-                accounts_service.change_own_password(uow, principal.id, current=current_password, new=password)
+            with unit_of_work(request, effect=False) as uow:  # a refused attempt is committed too
+                accounts_service.change_own_password(
+                    uow,
+                    principal.id,
+                    current=current_password,
+                    new=password,
+                    now=request.app.state.clock.now(),
+                    policy=login_policy(request.app.state.settings),
+                )
         except InvalidInput as exc:
             errors[exc.field or "password"] = exc.message
+        except Throttled as exc:
+            errors["current_password"] = TOO_MANY_GUESSES
+            headers["Retry-After"] = str(exc.retry_after)
+            status_code = 429
         else:
-            response = RedirectResponse("/connexion?ok=mot-de-passe", status_code=303)
-            response.delete_cookie(SESSION_COOKIE, path="/")
-            return response
-    return render(
+            done = RedirectResponse("/connexion?ok=mot-de-passe", status_code=303)
+            done.delete_cookie(SESSION_COOKIE, path="/")
+            return done
+    response = render(
         request,
         "account_password.html",
         {
@@ -144,5 +159,7 @@ def account_password_change(
             "error": "Le mot de passe n'a pas été changé :",
             "min_length": MIN_PASSWORD_LENGTH,
         },
-        422,
+        status_code,
     )
+    response.headers.update(headers)
+    return response

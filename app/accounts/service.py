@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.accounts.authentication import ThrottlePolicy, _reserve
 from app.accounts.models import ApiKey, RoleGrant, User
 from app.authorization.rules import Role
 from app.core.errors import Conflict, NotFound
@@ -97,12 +98,26 @@ def update_user(
 WRONG_CURRENT_PASSWORD = "Le mot de passe actuel est incorrect."
 
 
-def change_own_password(uow: UnitOfWork, user_id: int, *, current: str, new: str) -> User:
+def change_own_password(
+    uow: UnitOfWork, user_id: int, *, current: str, new: str, now: datetime, policy: ThrottlePolicy
+) -> User:
     """A signed-in person changes their own password: the current one is required, the new one follows
-    the same rules and hashing as any other; every session of theirs closes (they sign in again)."""
+    the same rules and hashing as any other; every session of theirs closes (they sign in again).
+
+    The current password is checked under the login's throttle, on the same counter as the account's
+    logins (a stolen session guesses no faster than the login page): the attempt is reserved and
+    committed first (Throttled once the account's attempts are all taken), the right password forgets
+    the failures. `uow` must not carry the request's Idempotency-Key hook: it commits a refused attempt."""
+    user = get_user(uow, user_id)
+    key = f"email:{user.email}"[:300]
+    _reserve(uow, [(key, policy.max_failures)], now, policy)
+    uow.commit()  # the attempt is spent from here on, whatever happens to this request
     user = get_user(uow, user_id)
     if not verify_password(user.password_hash, current):
         raise InvalidInput(WRONG_CURRENT_PASSWORD, "current_password")
+    uow.accounts.forget_throttle(key)
+    uow.commit()
+    user = get_user(uow, user_id)
     if new == current:
         raise InvalidInput("Choisissez un nouveau mot de passe, différent de l'actuel.", "password")
     _check_password(new)

@@ -94,3 +94,47 @@ def test_changing_my_own_password(app) -> None:
     assert browser(app, "claire@example.fr", password="nouveau-mot-de-passe", login_page=True) is not None
     with browser(app, "claire@example.fr", password="nouveau-mot-de-passe", login_page=True) as c:
         assert get_page(c, "/projets").one("h1").text == "Portefeuille des projets"
+
+
+def test_current_password_guesses_are_throttled(app) -> None:
+    """A stolen session guesses the current password no faster than the login page: the same counter
+    (5 failures per 15 minutes), 429 and a French message beside the field; the right password, once
+    blocked, is refused too until the block ends; before that, it forgets the failures."""
+    add_user(app, "p@example.fr", [("consultant", None, None)])
+    with browser(app, "p@example.fr", login_page=True) as c:
+        form = get_page(c, "/compte/mot-de-passe").by_id("form-mot-de-passe")
+
+        def attempt(current: str) -> int:
+            data = form_data(form, current_password=current, password="nouveau mot de passe 1")
+            return c.post(form.get("action"), data=data | {"confirmation": "nouveau mot de passe 1"}).status_code
+
+        assert [attempt(f"essai {i}") for i in range(4)] == [422] * 4
+        assert attempt(PASSWORD + "x") == 422  # the fifth failure: the account's attempts are all taken
+        r = c.post(
+            form.get("action"),
+            data=form_data(form, current_password=PASSWORD, password="nouveau mot de passe 1")
+            | {"confirmation": "nouveau mot de passe 1"},
+        )
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+        assert html_of(r).by_id("erreur-current_password").text.startswith("Trop d'essais du mot de passe actuel")
+    with app.state.session_factory() as s:
+        from app.accounts.models import User
+        from app.core.security import verify_password
+
+        user = s.query(User).filter_by(email="p@example.fr").one()
+        assert verify_password(user.password_hash, PASSWORD)  # unchanged
+
+
+def test_the_right_current_password_forgets_the_failures(app) -> None:
+    add_user(app, "q@example.fr", [("consultant", None, None)])
+    with browser(app, "q@example.fr", login_page=True) as c:
+        form = get_page(c, "/compte/mot-de-passe").by_id("form-mot-de-passe")
+        for i in range(4):
+            assert c.post(form.get("action"), data=form_data(form, current_password=f"essai {i}")).status_code == 422
+        # right current password, new one too short: refused for the new one, the failures forgotten
+        short = c.post(
+            form.get("action"), data=form_data(form, current_password=PASSWORD, password="court", confirmation="court")
+        )
+        assert short.status_code == 422 and html_of(short).by_id("erreur-password") is not None
+        for i in range(4):
+            assert c.post(form.get("action"), data=form_data(form, current_password=f"encore {i}")).status_code == 422
