@@ -7,11 +7,12 @@ grant on single projects gives no région-wide durations)."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app.authorization.rules import Ability, Principal
 from app.core.clock import Clock
@@ -128,21 +129,35 @@ def analytics(uow: UnitOfWork, principal: Principal, *, clock: Clock, plan: Plan
     years = Counter(d.year for d in labelled if d is not None)
     per_year = [YearCount(year=y, count=years[y]) for y in sorted(years)]
 
-    outliers = []
-    open_rows = session.execute(
-        select(
-            Project.id, Project.name, Project.region, Project.state, Project.state_entered_on, Project.suspended_since
-        ).where(visible, Project.state.in_([s.value for s in STEPS]))
-    )
-    for pid, name, region, state, entered, suspended in open_rows:
-        step = State(state)
-        limit = p90.get(step)
-        spent = ((suspended or today) - entered).days  # the current visit; a pause stops the count
-        if limit is not None and spent > limit:
-            outliers.append(
-                Outlier(project_id=str(pid), name=name, region=region, step=step, days_in_step=spent, p90_days=limit)
-            )
-    outliers.sort(key=lambda o: (-o.days_in_step / o.p90_days, o.name))
+    # Outliers: in their step longer than its P90. SQL keeps only the projects that entered their step
+    # before today - P90 (necessary: the days spent are at most today - entered), Python the exact test.
+    late_entry = [
+        (Project.state == step.value) & (Project.state_entered_on < today - timedelta(days=math.floor(limit)))
+        for step, limit in p90.items()
+    ]
+    found: list[tuple[float, str, object, str, State, int, float]] = []
+    if late_entry:
+        open_rows = session.execute(
+            select(
+                Project.id,
+                Project.name,
+                Project.region,
+                Project.state,
+                Project.state_entered_on,
+                Project.suspended_since,
+            ).where(visible, or_(*late_entry))
+        )
+        for pid, name, region, state, entered, suspended in open_rows:
+            step = State(state)
+            limit = p90[step]
+            spent = ((suspended or today) - entered).days  # the current visit; a pause stops the count
+            if spent > limit:
+                found.append((-spent / limit, name, pid, region, step, spent, limit))
+    found.sort(key=lambda o: (o[0], o[1]))
+    outliers = [
+        Outlier(project_id=str(pid), name=name, region=region, step=step, days_in_step=spent, p90_days=limit)
+        for _, name, pid, region, step, spent, limit in found[:OUTLIERS]
+    ]
     return AnalyticsRead(
         as_of=today,
         regions=regions,
@@ -150,5 +165,5 @@ def analytics(uow: UnitOfWork, principal: Principal, *, clock: Clock, plan: Plan
         step_times=times,
         bottlenecks=bottlenecks,
         labels_per_year=per_year,
-        outliers=outliers[:OUTLIERS],
+        outliers=outliers,
     )

@@ -32,7 +32,7 @@ def block(request: Request, project_id: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     with unit_of_work(request, write=False) as uow:
-        p = get_project(uow, pid, with_evidence=True)
+        p = get_project(uow, pid)  # why_late's snapshot loads only the evidence its guards read
         f = project_forecast(uow, p, clock.today(), stored_or_computed(uow, clock))
     if f.current_step is None:
         return None

@@ -114,6 +114,16 @@ class ForecastRepository:
         stmt = select(StepDistribution).where(tuple_(StepDistribution.kind, StepDistribution.region).in_(groups))
         return list(self.session.scalars(stmt))
 
+    def fingerprint(self, groups: Sequence[tuple[str, str]]) -> tuple[tuple[object, ...], ...]:
+        """What identifies the stored rows of these groups without their durations (a cache's key)."""
+        d = StepDistribution
+        stmt = (
+            select(d.kind, d.region, d.step, d.sample_size, d.p50, d.p80, d.p90, d.computed_at, d.watermark)
+            .where(tuple_(d.kind, d.region).in_(groups))
+            .order_by(d.kind, d.region, d.step)
+        )
+        return tuple(tuple(r) for r in self.session.execute(stmt))
+
     def distributions_of_regions(self, regions: Sequence[str] | None) -> list[StepDistribution]:
         """National rows (regions None), or every kind-and-region row of these regions."""
         if regions is None:

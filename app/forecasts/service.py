@@ -234,6 +234,31 @@ def message_of(f: fc.Forecast | None, *, kind_region_words: str) -> str:
     return said
 
 
+# The stored distributions of a (kind, région) and the national ones, with the simulated sums of their
+# later steps, kept per process under their rows' fingerprint (group, step, count, percentiles, refresh
+# time and watermark: one small indexed read), so a forecast decodes the durations and simulates the
+# later steps once per refresh, not at every request. The cached lists stay alive with their TailCache,
+# whose keys are their ids.
+_GROUPS: dict[tuple[object, ...], tuple[dict[tuple[str, str], Samples], fc.TailCache]] = {}
+_GROUPS_LOCK = threading.Lock()
+_GROUPS_MAX = 64
+
+
+def _stored_groups(
+    repo: ForecastRepository, kind: str, region: str
+) -> tuple[dict[tuple[str, str], Samples], fc.TailCache]:
+    wanted = [(kind, region), (NATIONAL, NATIONAL)]
+    key = repo.fingerprint(wanted)
+    found = _GROUPS.get(key)
+    if found is None:
+        found = (samples_of(repo.distributions(wanted)), {})
+        with _GROUPS_LOCK:
+            if len(_GROUPS) >= _GROUPS_MAX:
+                _GROUPS.clear()
+            _GROUPS[key] = found
+    return found
+
+
 def project_forecast(
     uow: UnitOfWork, p: Project, today: date, memory: list[StepDistribution] | None = None
 ) -> ForecastRead:
@@ -249,13 +274,18 @@ def project_forecast(
         life = lived_of(h, today)
     if life is not None and life.current is not None:
         wanted = [(p.kind, p.region), (NATIONAL, NATIONAL)]
-        rows = repo.distributions(wanted) if memory is None else [r for r in memory if (r.kind, r.region) in wanted]
-        groups = samples_of(rows)
+        cache: fc.TailCache | None = None
+        if memory is None and refresh_row is not None:
+            groups, cache = _stored_groups(repo, p.kind, p.region)
+        else:
+            rows = repo.distributions(wanted) if memory is None else [r for r in memory if (r.kind, r.region) in wanted]
+            groups = samples_of(rows)
         f = fc.forecast(
             groups_for(groups, p.kind, p.region),
             current=life.current,
             elapsed=life.elapsed,
             as_of=today,
+            cache=cache,
             plan_days=plan_days_of(p.step_months),
         )
     horizon = shown.horizon_on
@@ -336,5 +366,5 @@ def forecast_for(uow: UnitOfWork, project_id: uuid.UUID, clock: Clock) -> Foreca
     """GET /projects/{id}/forecast (distributions computed in memory if they never were stored)."""
     from app.projects.service import get_project
 
-    p = get_project(uow, project_id, with_evidence=True)
+    p = get_project(uow, project_id)  # why_late's snapshot loads only the evidence its guards read
     return project_forecast(uow, p, clock.today(), stored_or_computed(uow, clock))

@@ -67,3 +67,31 @@ def test_page_refused_to_a_porteur(history, fast_passwords) -> None:
         home = browser.get("/projets")
         assert 'id="nav-analyse"' not in home.text
         assert browser.get("/analyse").status_code == 403
+
+
+def test_outliers_are_every_project_longer_than_its_step_p90(history) -> None:
+    """The SQL pre-filter (entered before today - P90) loses none: the API's outliers are the first 20 of
+    the projects whose current visit (a pause stops it) is longer than the step's national P90."""
+    from sqlalchemy import select
+
+    from app.projects.models import Project
+    from tests.support.clock import TODAY
+    from workflow.vocabulary import STEPS, State
+
+    with _client(history) as c:
+        a = c.get(f"{API}/analytics").json()
+    p90 = {t["step"]: t["p90_days"] for t in a["step_times"] if t["p90_days"] is not None}
+    with history.state.session_factory() as session:
+        rows = session.execute(
+            select(Project.id, Project.name, Project.state, Project.state_entered_on, Project.suspended_since).where(
+                Project.state.in_([s.value for s in STEPS])
+            )
+        ).all()
+    expected = []
+    for pid, name, state, entered, suspended in rows:
+        spent = ((suspended or TODAY) - entered).days
+        if State(state).value in p90 and spent > p90[state]:
+            expected.append((-spent / p90[state], name, str(pid)))
+    expected.sort()
+    assert expected, "the generated history has projects longer than the P90 in their step"
+    assert [o["project_id"] for o in a["outliers"]] == [pid for _, _, pid in expected[:20]]

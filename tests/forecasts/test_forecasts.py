@@ -278,3 +278,25 @@ def test_portfolio_page_checkbox_and_column(history) -> None:
         assert cells and cells == sorted(cells, reverse=True)
         first = re.findall(r'<tr data-project-id="([0-9a-f-]+)"', page.text)[0]
         assert stored[first].p80_on == max(f.p80_on for f in stored.values() if f.p80_on)
+
+
+def test_a_changed_distribution_is_never_served_from_the_process_cache(history) -> None:
+    """The stored groups are cached under their rows' fingerprint: new rows, a new forecast."""
+    from fastapi.testclient import TestClient
+
+    from tests.support.api import make_key
+
+    key, _ = make_key(history)
+    with TestClient(history, raise_server_exceptions=False, headers={"Authorization": f"Bearer {key}"}) as c:
+        items = c.get(f"{API}/projects", params={"state": "contours", "page_size": 20}).json()["items"]
+        answers = {p["id"]: c.get(f"{API}/projects/{p['id']}/forecast").json() for p in items}
+        pid, before = next((k, v) for k, v in answers.items() if v["basis"] in ("kind_region", "national"))
+        assert c.get(f"{API}/projects/{pid}/forecast").json() == before  # the cached groups: the same answer
+        with history.state.session_factory() as session:
+            for row in session.scalars(select(StepDistribution)):
+                row.days = [d * 3 for d in row.days]
+                row.p50, row.p80, row.p90 = row.p50 * 3, row.p80 * 3, row.p90 * 3
+            session.commit()
+        after = c.get(f"{API}/projects/{pid}/forecast").json()
+    assert after["p50_label_on"] > before["p50_label_on"]
+    assert after["steps"][1]["p50_days"] == 3 * before["steps"][1]["p50_days"]
