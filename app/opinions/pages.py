@@ -309,7 +309,9 @@ def section(request: Request, p: Any) -> dict[str, Any]:
                     "verdict": service.ANSWER_LABELS[r.answer.verdict],
                     "comment": r.answer.comment,
                     "on": date_fr(r.answer.answered_on),
-                    "via": "par le lien personnel" if r.answer.via == "lien" else "depuis son compte",
+                    "via": f"par le lien personnel envoyé à {r.email}"
+                    if r.answer.via == "lien"
+                    else f"depuis son compte ({r.email})",
                 },
             }
             for r in requests

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from app.accounts.models import RoleGrant, User
 from app.core.clock import Actor, Clock
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.security import new_token, sha256_hex
@@ -105,6 +106,29 @@ def _queue_request_mail(
     )
 
 
+WRITER_ROLES = ("admin", "consultant", "porteur")  # the roles with write access (app/authorization/rules.py)
+
+
+def can_write_project(uow: UnitOfWork, project_id: uuid.UUID, region: str, email: str) -> bool:
+    """Whether the account with this address may change the project (as a porteur of it, a consultant of
+    all projects or of its region, or an admin): such a person cannot speak for a stakeholder."""
+    address = email.strip().lower()
+    found = uow.session.scalar(
+        select(RoleGrant.id)
+        .join(User, User.id == RoleGrant.user_id)
+        .where(
+            User.email == address,
+            RoleGrant.role.in_(WRITER_ROLES),
+            or_(
+                RoleGrant.project_id == project_id,
+                and_(RoleGrant.project_id.is_(None), or_(RoleGrant.region.is_(None), RoleGrant.region == region)),
+            ),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def _event_data(req: OpinionRequest) -> dict[str, Any]:
     return {
         "request_id": req.id,
@@ -150,6 +174,12 @@ def create_request(
     if body.stakeholder_id is None and body.category == Category.MOUVEMENT:
         raise InvalidInput("Un avis se demande aux acteurs du territoire, pas au Mouvement des Régies.", "category")
     p = load_for_write(uow, project_id, expected_version, relations=("stakeholders",))
+    if can_write_project(uow, p.id, p.region, body.email):
+        raise InvalidInput(
+            "Cette adresse est celle d'une personne qui peut modifier le projet : une demande d'avis s'adresse "
+            "à la partie prenante elle-même, à son adresse à elle.",
+            "email",
+        )
     if body.stakeholder_id is not None:
         st = next((s for s in p.stakeholders if s.id == body.stakeholder_id), None)
         if st is None:
@@ -386,6 +416,12 @@ def answer_from_account(
     req = _request_of(uow, project_id, request_id)
     if email is None or email.strip().lower() != req.email.strip().lower():
         raise Forbidden("Seule la personne à qui la demande d'avis est adressée peut y répondre.")
+    region = uow.projects.region_of(project_id)
+    if actor.label == req.created_by or (region is not None and can_write_project(uow, project_id, region, email)):
+        raise Forbidden(
+            "Vous pouvez modifier ce projet (ou avez demandé cet avis) : vous ne pouvez pas répondre à la place "
+            "de la partie prenante. Elle répond elle-même, par son lien ou depuis son compte."
+        )
     if req.answer is not None:
         raise Conflict(ALREADY_ANSWERED)
     if req.revoked_at is not None:

@@ -9,7 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from app.accounts.models import RoleGrant, User
 from tests.mail.smtp import Sink
 from tests.opinions.test_opinions import ask, at_validation, link_of, send, unmet
 from tests.support.accounts import add_user, login
@@ -82,3 +84,39 @@ def test_the_project_cannot_rewrite_remove_or_supersede_the_stakeholders_answer(
     after = client.get(url).json()
     assert (after["verdict"], after["source"]) == ("defavorable", "lien")
     assert "aucun_avis_defavorable" in unmet(client, pid, "lancer_prefiguration")
+
+
+def test_someone_who_can_change_the_project_cannot_pose_as_the_stakeholder(app: Any, client: TestClient) -> None:
+    pid, ids = at_validation(client)
+    add_user(app, "porteur@regie.example", [("porteur", uuid.UUID(pid), None)])
+    add_user(app, "elu@roubaix.example", [("observateur", uuid.UUID(pid), None)])
+    body = {"stakeholder_id": ids["bailleur_social"], "due_on": TODAY.isoformat(), "message": "?"}
+    with TestClient(app, raise_server_exceptions=False) as porteur:
+        login(porteur, "porteur@regie.example")
+        # a request addressed to the porteur's own address (any case) is refused, beside the field
+        for address in ("porteur@regie.example", "Porteur@Regie.example"):
+            r = porteur.post(f"{API}/projects/{pid}/opinion-requests", json=body | {"email": address})
+            assert r.status_code == 422, r.text
+            assert r.headers["content-type"].startswith("application/problem+json")
+        # an observer's address is fine; the porteur who asked still cannot answer it
+        ok = porteur.post(f"{API}/projects/{pid}/opinion-requests", json=body | {"email": "elu@roubaix.example"})
+        assert ok.status_code == 201, ok.text
+        answer = f"{API}/projects/{pid}/opinion-requests/{ok.json()['id']}/answer"
+        assert porteur.post(answer, json={"verdict": "favorable"}).status_code == 403
+    # the observer was given write access since: no longer the stakeholder's voice
+    add_user(app, "elu2@roubaix.example", [("observateur", uuid.UUID(pid), None)])
+    other = client.post(f"{API}/projects/{pid}/opinion-requests", json=body | {"email": "elu2@roubaix.example"})
+    assert other.status_code == 201
+    with app.state.session_factory() as s:
+        user = s.scalars(select(User).where(User.email == "elu2@roubaix.example")).one()
+        s.add(RoleGrant(user_id=user.id, role="porteur", project_id=uuid.UUID(pid)))
+        s.commit()
+    with TestClient(app, raise_server_exceptions=False) as elu2:
+        login(elu2, "elu2@roubaix.example")
+        url = f"{API}/projects/{pid}/opinion-requests/{other.json()['id']}/answer"
+        assert elu2.post(url, json={"verdict": "favorable"}).status_code == 403
+    with TestClient(app, raise_server_exceptions=False) as elu:
+        login(elu, "elu@roubaix.example")
+        assert elu.post(answer, json={"verdict": "favorable"}).status_code == 201
+    approvals = [a for a in client.get(f"{API}/projects/{pid}/approvals").json() if a["source"] is not None]
+    assert [a["source"] for a in approvals] == ["compte"]
