@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from app.web.wording import date_fr
 from tests.support.api import (
     API,
     assert_problem,
@@ -369,7 +370,7 @@ def test_422_effective_on_before_the_previous_transition(client) -> None:
         json={"reason": "reprise", "effective_on": (moved - timedelta(days=1)).isoformat()},
     )
     problem = assert_problem(r, 422, "date_effet_invalide")
-    assert moved.isoformat() in problem["detail"]
+    assert f"(du {date_fr(moved)})" in problem["detail"]  # in French words, as people read it (never ISO)
     assert footprint(client, pid) == (2, 2)
     fire(client, pid, "reprendre", reason="reprise", effective_on=moved.isoformat())  # same day is allowed
 
