@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from app.authorization.rules import Ability, Principal
 from app.core.clock import Actor, Clock
 from app.core.errors import Forbidden, NotFound
+from app.core.inputs import has_control_in_text
+from app.core.schemas import unstorable
 from app.core.unit_of_work import UnitOfWork
 from app.messages.models import ConsultantNote, Message
 from app.projects.models import Project
@@ -29,6 +31,10 @@ def clean_body(raw: str | None) -> str:
         raise InvalidInput("Écrivez un message.", "body")
     if len(text) > MAX_BODY:
         raise InvalidInput(f"Message trop long ({MAX_BODY} caractères au plus).", "body")
+    if has_control_in_text(text) or unstorable(text):
+        raise InvalidInput(
+            "Ce texte contient des caractères de contrôle invisibles : retirez-les (retours à la ligne permis).", "body"
+        )
     return text
 
 

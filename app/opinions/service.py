@@ -20,6 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from app.accounts.models import RoleGrant, User
 from app.core.clock import Actor, Clock
 from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.inputs import has_control_in_text
+from app.core.schemas import unstorable
 from app.core.security import new_token, sha256_hex
 from app.core.settings import Settings
 from app.core.unit_of_work import UnitOfWork
@@ -40,6 +42,7 @@ STATUS_LABELS = {
     "revoque": "lien révoqué",
     "expire": "lien expiré",
 }
+CONTROL_REFUSED = "Ce texte contient des caractères de contrôle invisibles : retirez-les (retours à la ligne permis)."
 ALREADY_ANSWERED = "Un avis a déjà été donné en réponse à cette demande : il ne peut pas être modifié."
 
 
@@ -336,6 +339,8 @@ def answer_request(
     text = (comment or "").strip() or None
     if text is not None and len(text) > 5000:
         raise InvalidInput("Commentaire trop long (5 000 caractères au plus).", "comment")
+    if text is not None and (has_control_in_text(text) or unstorable(text)):
+        raise InvalidInput(CONTROL_REFUSED, "comment")
     p = load_for_write(uow, req.project_id, None, relations=("stakeholders", "approvals"))
     # judged under the project's row lock: a concurrent answer committed first is seen here
     uow.session.refresh(req)
