@@ -185,7 +185,8 @@ def user_of_token(settings: Settings, token: str) -> int | None:
     if not (head.isascii() and head.isdigit()) or len(head) > 10 or not sig or len(sig) > 64:
         return None
     user_id = int(head)
-    return user_id if hmac.compare_digest(sig, _signature(settings, user_id)) else None
+    # compared as bytes: compare_digest refuses str holding non-ASCII characters (a TypeError, a 500)
+    return user_id if hmac.compare_digest(sig.encode(), _signature(settings, user_id).encode()) else None
 
 
 # --- sending (the worker's round) -----------------------------------------------------------------
