@@ -53,6 +53,16 @@ def test_a_porteur_on_a_phone_finds_and_does_the_next_thing(page, app, demo_ids)
     assert box is not None and box["y"] + box["height"] <= PHONE["height"], box  # on the first screen
     assert "Échéance de l'étape : dans" in card.inner_text()
 
+    # the project page: the first « Compléter » link (not only the heading above it) on the first screen
+    page.goto(f"/projets/{pid}")
+    first = page.locator("#checklist a.go").first
+    assert first.inner_text().startswith("Compléter")
+    box = first.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= PHONE["height"], box
+    page.goto("/")
+    card = page.locator(f"article[data-project-id='{pid}']")
+    todo = card.locator("a.go").first
+
     todo.click()  # « Compléter » : the priority activities
     page.wait_for_load_state()
     assert page.url.endswith(f"/projets/{pid}/preuves/activities"), page.url
@@ -77,8 +87,9 @@ def test_a_porteur_on_a_phone_finds_and_does_the_next_thing(page, app, demo_ids)
     assert "Étude de faisabilité" in page.inner_text("#confirmation")
     accessibility.check(page, "projet-apres-transition")
     # the project page: the next action within the first screen
-    heading = page.locator("#titre-checklist").bounding_box()
-    assert heading is not None and heading["y"] < PHONE["height"], heading
+    first = page.locator("#checklist a.go").first
+    box = first.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= PHONE["height"], box
 
     # a refusal is shown and focused: a pause needs a real reason, not blanks
     page.goto(f"/projets/{pid}")
