@@ -55,13 +55,13 @@ def serve(
             "(set REGIEFLOW_DATABASE_URL, or serve with one process)."
         )
     check_port_free(host, port)
-    configure_logging(settings)
     migrate(create=True)
     # With one process, the generated history (issue 16: 200 past projects) is told in a background thread
     # while the service already answers (app/demo/history.py); with several, before serving.
     if demo and not load_demo_portfolio(only_if_empty=True, history=workers > 1):
         typer.echo("Demo portfolio not loaded: the database already holds projects.")
     app = create_app(settings)
+    configure_logging(settings)  # from here on: one line per request (app.observability), the worker's records
     with ExitStack() as stack:
         if demo and workers == 1:
             from app.core.clock import Clock
@@ -131,11 +131,11 @@ def worker(
 
     migrate()
     settings = get_settings()
-    configure_logging(settings)
     with database() as uows, Worker(uows, settings, clock=Clock(settings.tz)) as w:
-        if once:
+        if once:  # a one-off command: what it did is printed, the process's logging is left as it is
             typer.echo(str(w.run_once()))
             return
+        configure_logging(settings)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())

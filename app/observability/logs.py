@@ -15,7 +15,7 @@ from app.core.settings import Settings
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Attributes every LogRecord has; anything else on a record was passed with `extra=` and is written out.
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName", "color_message"}
 
 
 class RequestIdFilter(logging.Filter):
@@ -59,21 +59,37 @@ class TextFormatter(logging.Formatter):
 REQUEST_LOGGER = "regieflow.request"
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time of each record: a command run inside another program
+    (a test's CliRunner swaps sys.stderr and closes its stand-in afterwards) never leaves a handler on a
+    closed stream."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(settings: Settings, stream: Any = None) -> logging.Handler:
-    """Send every logger (uvicorn's included) to one handler on stderr, in the configured format.
-    Returns the handler (tests read what it wrote)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """Send every logger (uvicorn's included: `serve` runs it with log_config=None and access_log=False,
+    the request lines below replace its access log) to one handler on stderr, in the configured format.
+    Replaces the handler an earlier call installed, never someone else's. Returns the handler."""
+    handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else StderrHandler()
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     handler.addFilter(RequestIdFilter())
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logger = logging.getLogger(name)
-        logger.handlers.clear()
-        logger.propagate = True
-    # the request lines below replace uvicorn's access log (one line per request, not two)
-    logging.getLogger("uvicorn.access").disabled = True
     return handler
+
+
+_HANDLER_NAME = "regieflow"

@@ -104,7 +104,6 @@ def test_text_log_lines_name_the_request(app: FastAPI, anon_client: TestClient) 
         logging.getLogger("regieflow.test").warning("inside no request")
     finally:
         root.handlers[:], _ = saved[0], root.setLevel(saved[1])
-        logging.getLogger("uvicorn.access").disabled = False
     text = out.getvalue()
     assert "GET /api/v1/health/live 200" in text
     assert "inside no request" in text
@@ -229,3 +228,34 @@ def test_the_email_queue_is_measured(app: FastAPI, client: TestClient) -> None:
         uow.commit()
     assert metric(client, "regieflow_queue_depth", queue="email") == 3
     assert metric(client, "regieflow_queue_oldest_age_seconds", queue="email") >= 0
+
+
+def test_logging_follows_stderr_and_keeps_other_handlers(capsys: pytest.CaptureFixture[str]) -> None:
+    """`regieflow worker --once` run inside another program (a CliRunner swaps sys.stderr, then closes its
+    stand-in): the records after it go to the stderr of the moment, not to a closed stream, and the
+    host program's own handlers stay."""
+    import sys
+
+    from app.core.settings import Settings
+    from app.observability.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    foreign = logging.NullHandler()
+    root.addHandler(foreign)
+    stand_in, real = io.StringIO(), sys.stderr
+    try:
+        sys.stderr = stand_in
+        configure_logging(Settings(database_url="sqlite://"))
+        configure_logging(Settings(database_url="sqlite://"))  # twice: still one handler of ours
+        logging.getLogger("regieflow.test").warning("pendant")
+        sys.stderr = real
+        stand_in.close()
+        logging.getLogger("regieflow.test").warning("après")
+        ours = [h for h in root.handlers if h.get_name() == "regieflow"]
+        assert len(ours) == 1 and foreign in root.handlers
+    finally:
+        sys.stderr = real
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+    err = capsys.readouterr().err
+    assert "après" in err and "Logging error" not in err
