@@ -5,8 +5,12 @@ Delivery mirrors the webhook deliveries (app/webhooks/worker.py): a mail row is 
 transaction that causes it; the worker claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
 serialises writers) by moving them to `sending` with a lease, talks SMTP outside any transaction, and
 marks a row `sent` only after the server accepted it. A worker that dies mid-send leaves its row in
-`sending`; once the lease is over, another round takes it again, with the same Message-ID. Refusals
-and network failures are retried on REGIEFLOW_MAIL_RETRY_SCHEDULE_SECONDS, then `failed`.
+`sending`; once the lease is over, another round takes it again, with the same Message-ID; every write
+of a worker is conditioned on its claim (attempt number and lease end), renewed just before each send,
+so a worker whose lease ran out neither sends nor records. Temporary refusals (4xx, per recipient too)
+and dropped conversations are retried on REGIEFLOW_MAIL_RETRY_SCHEDULE_SECONDS, then `failed`; a
+permanent refusal (5xx) fails that mail; a server that cannot be reached or refuses our login or sender
+(configuration) ends the round and the mail waits, its attempt not counted.
 Without REGIEFLOW_SMTP_HOST nothing is sent: mail stays queued."""
 
 from __future__ import annotations
@@ -232,12 +236,34 @@ def _smtp(settings: Settings) -> smtplib.SMTP:
     return server
 
 
-def claim(uows: UnitOfWorkFactory, settings: Settings, now: datetime, skip: set[int]) -> list[int]:
+@dataclass(frozen=True)
+class Claim:
+    """One row a worker holds: its id and the claim's token (the attempt number and the lease's end it
+    set). Whatever the worker writes later is conditioned on the row still carrying that token, so a
+    worker whose lease ran out (another one took the row again) neither sends nor records it."""
+
+    id: int
+    attempts: int
+    until: datetime
+
+
+def _owned(claim_: Claim) -> Any:
+    return (
+        (OutgoingMail.id == claim_.id)
+        & (OutgoingMail.status == "sending")
+        & (OutgoingMail.attempts == claim_.attempts)
+        & (OutgoingMail.next_attempt_at == claim_.until)
+    )
+
+
+def claim(uows: UnitOfWorkFactory, settings: Settings, now: datetime, skip: set[int]) -> list[Claim]:
     """Claim due mail: pending rows due now, and rows left `sending` by a worker whose lease is over."""
+    due = OutgoingMail.status.in_(("pending", "sending")) & (OutgoingMail.next_attempt_at <= now)
+    until = now + timedelta(seconds=settings.mail_lease_seconds)
     with uows() as uow:
         stmt = (
             select(OutgoingMail.id)
-            .where(OutgoingMail.status.in_(("pending", "sending")), OutgoingMail.next_attempt_at <= now)
+            .where(due)
             .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
             .limit(CLAIM_BATCH)
             .with_for_update(skip_locked=True)
@@ -245,62 +271,122 @@ def claim(uows: UnitOfWorkFactory, settings: Settings, now: datetime, skip: set[
         if skip:
             stmt = stmt.where(OutgoingMail.id.not_in(skip))
         ids = list(uow.session.scalars(stmt))
-        if ids:
-            uow.session.execute(
-                update(OutgoingMail)
-                .where(OutgoingMail.id.in_(ids))
-                .values(
-                    status="sending",
-                    attempts=OutgoingMail.attempts + 1,
-                    next_attempt_at=now + timedelta(seconds=settings.mail_lease_seconds),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            uow.commit()
-        return ids
+        if not ids:
+            return []
+        uow.session.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.id.in_(ids), due)  # still due: another worker may have been first (SQLite)
+            .values(status="sending", attempts=OutgoingMail.attempts + 1, next_attempt_at=until)
+            .execution_options(synchronize_session=False)
+        )
+        rows = uow.session.execute(
+            select(OutgoingMail.id, OutgoingMail.attempts)
+            .where(OutgoingMail.id.in_(ids), OutgoingMail.status == "sending", OutgoingMail.next_attempt_at == until)
+            .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
+        ).all()
+        uow.commit()
+        return [Claim(mail_id, attempts, until) for mail_id, attempts in rows]
 
 
 def send_due(uows: UnitOfWorkFactory, settings: Settings, clock: Clock, *, limit: int = 500) -> SendReport:
-    """Send every mail due now (once each this round); nothing without REGIEFLOW_SMTP_HOST."""
+    """Send every mail due now (once each this round); nothing without REGIEFLOW_SMTP_HOST. A server
+    that cannot be reached (or refuses the login) ends the round: the claimed mail waits, its attempt
+    not counted."""
     report = SendReport()
     if not settings.smtp_host:
         return report
     seen: set[int] = set()
     while report.attempted < limit:
-        ids = claim(uows, settings, clock.now(), seen)
-        if not ids:
+        claims = claim(uows, settings, clock.now(), seen)
+        if not claims:
             break
-        for mail_id in ids:
-            seen.add(mail_id)
+        for index, held in enumerate(claims):
+            seen.add(held.id)
             report.attempted += 1
-            outcome = _send_one(uows, settings, mail_id)
-            _record(uows, settings, clock, mail_id, outcome, report)
+            try:
+                mine = _renew(uows, settings, clock, held)
+                if mine is None:  # another worker took it again: it is theirs now
+                    continue
+                try:
+                    outcome = _send_one(uows, settings, mine)
+                except Exception as err:  # one bad row must not end the round for the others
+                    log.exception("mail %s: unexpected error while sending", held.id)
+                    outcome = Outcome(False, f"erreur inattendue à l'envoi ({type(err).__name__})", "retry")
+                _record(uows, settings, clock, mine, outcome, report)
+            except Exception:
+                log.exception("mail %s: could not be recorded; retried once its lease is over", held.id)
+                continue
+            if outcome.kind == "unavailable":
+                for rest in claims[index + 1 :]:
+                    _record(uows, settings, clock, rest, outcome, report)
+                return report
     return report
 
 
-def _send_one(uows: UnitOfWorkFactory, settings: Settings, mail_id: int) -> tuple[bool, str | None, bool]:
-    """(accepted, error, permanent)."""
+def _renew(uows: UnitOfWorkFactory, settings: Settings, clock: Clock, held: Claim) -> Claim | None:
+    """A fresh lease for the row about to be sent, if this worker still holds it (else None)."""
+    until = clock.now() + timedelta(seconds=settings.mail_lease_seconds)
+    with uows() as uow:
+        done = uow.session.execute(
+            update(OutgoingMail)
+            .where(_owned(held))
+            .values(next_attempt_at=until)
+            .execution_options(synchronize_session=False)
+        )
+        uow.commit()
+    return Claim(held.id, held.attempts, until) if getattr(done, "rowcount", 0) == 1 else None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    error: str | None
+    # "sent"; "retry" (a temporary refusal: counted, retried on the schedule); "permanent" (failed now);
+    # "unavailable" (the server cannot be reached or refuses our login: retried, the attempt not counted)
+    kind: str
+
+
+AUTH_CODES = frozenset({530, 534, 535, 538})  # authentication required / refused: our configuration
+
+
+def _send_one(uows: UnitOfWorkFactory, settings: Settings, held: Claim) -> Outcome:
     with uows(write=False) as uow:
-        row = uow.session.get(OutgoingMail, mail_id)
-        if row is None or row.status != "sending":
-            return False, "disparu", True
+        row = uow.session.scalar(select(OutgoingMail).where(_owned(held)))
+        if row is None:
+            return Outcome(False, "disparu", "gone")
         msg = build_message(row, settings)
     try:
         server = _smtp(settings)
-        try:
-            server.send_message(msg)
-        finally:
-            try:
-                server.quit()
-            except (smtplib.SMTPException, OSError):
-                server.close()
-    except smtplib.SMTPRecipientsRefused as err:
-        return False, f"destinataire refusé par le serveur : {_codes(err.recipients)}", True
     except smtplib.SMTPResponseException as err:
-        return False, f"refus du serveur ({err.smtp_code})", 500 <= err.smtp_code < 600 and err.smtp_code != 554
+        return Outcome(False, f"serveur indisponible ou connexion refusée ({err.smtp_code})", "unavailable")
     except (smtplib.SMTPException, OSError) as err:
-        return False, f"serveur injoignable ou connexion interrompue ({type(err).__name__})", False
-    return True, None, False
+        return Outcome(False, f"serveur injoignable ({type(err).__name__})", "unavailable")
+    try:
+        server.send_message(msg)
+    except smtplib.SMTPRecipientsRefused as err:
+        codes = [code for code, _ in err.recipients.values()]
+        permanent = bool(codes) and all(500 <= code < 600 for code in codes)
+        return Outcome(
+            False,
+            f"destinataire refusé par le serveur : {_codes(err.recipients)}",
+            "permanent" if permanent else "retry",
+        )
+    except smtplib.SMTPSenderRefused as err:  # our sender address: the configuration, not this mail
+        return Outcome(False, f"expéditeur refusé par le serveur ({err.smtp_code})", "unavailable")
+    except smtplib.SMTPResponseException as err:
+        code = err.smtp_code
+        if code in AUTH_CODES:
+            return Outcome(False, f"authentification refusée par le serveur ({code})", "unavailable")
+        permanent = 500 <= code < 600 and code != 554
+        return Outcome(False, f"refus du serveur ({code})", "permanent" if permanent else "retry")
+    except (smtplib.SMTPException, OSError) as err:
+        return Outcome(False, f"serveur injoignable ou connexion interrompue ({type(err).__name__})", "retry")
+    finally:
+        try:
+            server.quit()
+        except (smtplib.SMTPException, OSError):
+            server.close()
+    return Outcome(True, None, "sent")
 
 
 def _codes(recipients: dict[str, tuple[int, bytes]]) -> str:
@@ -311,25 +397,29 @@ def _record(
     uows: UnitOfWorkFactory,
     settings: Settings,
     clock: Clock,
-    mail_id: int,
-    outcome: tuple[bool, str | None, bool],
+    held: Claim,
+    outcome: Outcome,
     report: SendReport,
 ) -> None:
-    ok, error, permanent = outcome
     now = clock.now()
     with uows() as uow:
-        row = uow.session.get(OutgoingMail, mail_id, with_for_update=True)
-        if row is None or row.status != "sending":
+        row = uow.session.scalar(select(OutgoingMail).where(_owned(held)).with_for_update())
+        if row is None:  # no longer this worker's (its lease ran out and another took it)
             return
-        if ok:
+        schedule = settings.mail_retry_schedule_seconds
+        if outcome.ok:
             row.status, row.sent_at, row.last_error = "sent", now, None
             if row.secret:  # a link's token lived only as long as the mail had to be sent
                 row.text_body = row.html_body = "(contenu effacé après envoi : il portait un lien personnel)"
             report.sent += 1
+        elif outcome.kind == "unavailable":
+            row.last_error = (outcome.error or "serveur indisponible")[:500]
+            row.status, row.attempts = "pending", row.attempts - 1
+            row.next_attempt_at = now + timedelta(seconds=schedule[0] if schedule else 60)
+            report.retried += 1
         else:
-            schedule = settings.mail_retry_schedule_seconds
-            row.last_error = (error or "échec")[:500]
-            if permanent or row.attempts > len(schedule):
+            row.last_error = (outcome.error or "échec")[:500]
+            if outcome.kind in ("permanent", "gone") or row.attempts > len(schedule):
                 row.status = "failed"
                 report.failed += 1
             else:

@@ -89,7 +89,9 @@ def test_a_refusal_is_retried_with_backoff_then_sent(app: Any, smtp: tuple[Sink,
     assert len(sink.messages) == 1
 
 
-def test_an_unreachable_server_is_retried_then_fails_for_good(app: Any) -> None:
+def test_an_unreachable_server_keeps_the_mail_waiting_without_counting_attempts(app: Any) -> None:
+    """A server down (or a wrong port) is no reason to give a mail up: it waits, its attempts not counted,
+    and the round stops at the first unreachable connection (the others claimed with it wait too)."""
     from tests.mail.smtp import free_port
 
     settings = app.state.settings.model_copy(
@@ -97,13 +99,14 @@ def test_an_unreachable_server_is_retried_then_fails_for_good(app: Any) -> None:
     )
     uows = UnitOfWorkFactory(app.state.session_factory, settings)
     clock = app.state.clock
-    mail_id = _queue(uows, clock, settings)
-    for wait in (10, 20):
-        assert mail.send_due(uows, settings, clock).retried == 1
-        clock.advance(seconds=wait)
-    assert mail.send_due(uows, settings, clock).failed == 1
-    row = _row(uows, mail_id)
-    assert row.status == "failed" and row.attempts == 3 and "injoignable" in (row.last_error or "")
+    ids = [_queue(uows, clock, settings, to=f"a{i}@exemple.fr") for i in range(3)]
+    for _ in range(5):
+        report = mail.send_due(uows, settings, clock)
+        assert (report.failed, report.retried) == (0, 3)
+        clock.advance(seconds=10)
+    for mail_id in ids:
+        row = _row(uows, mail_id)
+        assert row.status == "pending" and row.attempts == 0 and "injoignable" in (row.last_error or "")
 
 
 def test_dedupe_key_makes_one_mail_per_occurrence(app: Any) -> None:
