@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.evidence.registry import KINDS
+from app.evidence.registry import CONSULTANT_ONLY_KINDS, KINDS
 from app.transitions.schemas import TransitionsRead
 from workflow.machine import FORWARD_GUARDS
 from workflow.vocabulary import STATE_LABELS, STEPS, State, Trigger
@@ -41,6 +41,17 @@ GUARD_KINDS: dict[str, tuple[str, ...]] = {
     "avis_expertise_favorable": ("expertises",),
 }
 
+# Where a guard's forms differ with the project's kind: a Régie de Territoire's territory is its
+# communes (at least two), it records no QPV (workflow.guards._territory).
+GUARD_KINDS_BY_PROJECT_KIND: dict[tuple[str, str], tuple[str, ...]] = {
+    ("regie_de_territoire", "territoire_defini"): ("communes",),
+}
+
+
+def guard_kinds(code: str, project_kind: str | None = None) -> tuple[str, ...]:
+    """The evidence forms that satisfy a guard, for a project of this kind."""
+    return GUARD_KINDS_BY_PROJECT_KIND.get((project_kind or "", code), GUARD_KINDS.get(code, ()))
+
 
 # The evidence kinds each step gathers, in the order the pages list them.
 STEP_KINDS: dict[State, tuple[str, ...]] = {
@@ -72,6 +83,7 @@ class Link:
     kind: str
     label: str
     url: str
+    consultant_only: bool = False  # only a Mouvement consultant records it (the expertise and its grid)
 
 
 @dataclass(frozen=True)
@@ -94,8 +106,11 @@ class Checklist:
         return self.total - len([m for m in self.missing if m.code in GUARD_KINDS])
 
 
-def checklist(project_id: object, state: State, transitions: TransitionsRead) -> Checklist | None:
-    """What is missing for the current step's forward trigger (None for a closed project)."""
+def checklist(
+    project_id: object, state: State, transitions: TransitionsRead, project_kind: str | None = None
+) -> Checklist | None:
+    """What is missing for the current step's forward trigger (None for a closed project), each item with
+    the forms that satisfy it for a project of `project_kind`."""
     trigger = FORWARD_TRIGGER.get(state)
     if trigger is None:
         return None
@@ -106,7 +121,10 @@ def checklist(project_id: object, state: State, transitions: TransitionsRead) ->
         Missing(
             u.code,
             u.message,
-            tuple(Link(k, KINDS[k].label, evidence_url(project_id, k)) for k in GUARD_KINDS.get(u.code, ())),
+            tuple(
+                Link(k, KINDS[k].label, evidence_url(project_id, k), k in CONSULTANT_ONLY_KINDS)
+                for k in guard_kinds(u.code, project_kind)
+            ),
         )
         for u in view.unmet
     )

@@ -47,6 +47,7 @@ class Card:
     how_to: str
     closed: bool
     can_write: bool
+    can_consult: bool  # a Mouvement consultant: records the expertise and its grid (CONSULTANT_ONLY_KINDS)
 
 
 def card(p: Project, principal: Principal, today: date) -> Card:
@@ -55,8 +56,10 @@ def card(p: Project, principal: Principal, today: date) -> Card:
     state = State(p.state)
     abilities = principal.abilities(p.id, p.region)
     can_write = Ability.WRITE in abilities
-    checklist = guidance.checklist(p.id, state, transitions_view(p, today)) if state not in TERMINAL else None
-    todo = tuple(Todo(m.code, m.message, m.links, term_url(m.code)) for m in (checklist.missing if checklist else ()))
+    checklist = guidance.checklist(p.id, state, transitions_view(p, today), p.kind) if state not in TERMINAL else None
+    todo = tuple(
+        Todo(m.code, m.message, m.links, term_url(m.code, p.kind)) for m in (checklist.missing if checklist else ())
+    )
     forward = guidance.FORWARD_TRIGGER.get(state)
     consultant_only = forward == Trigger.LABELLISER
     permitted = can_write and (not consultant_only or Ability.CONSULTANT in abilities)
@@ -84,4 +87,5 @@ def card(p: Project, principal: Principal, today: date) -> Card:
         how_to=guidance.how_to(state),
         closed=state in TERMINAL,
         can_write=can_write,
+        can_consult=Ability.CONSULTANT in abilities,
     )

@@ -98,7 +98,11 @@ GUARD_TERMS: dict[str, str] = {
 }
 
 
-def term_url(code: str) -> str | None:
-    """The glossary anchor a guard's message leans on, if any."""
-    anchor = GUARD_TERMS.get(code)
+# Where the term differs with the project's kind: a Régie de Territoire's territory is its communes.
+GUARD_TERMS_BY_PROJECT_KIND: dict[tuple[str, str], str] = {("regie_de_territoire", "territoire_defini"): "insee"}
+
+
+def term_url(code: str, project_kind: str | None = None) -> str | None:
+    """The glossary anchor a guard's message leans on, if any, for a project of this kind."""
+    anchor = GUARD_TERMS_BY_PROJECT_KIND.get((project_kind or "", code), GUARD_TERMS.get(code))
     return f"/aide#{anchor}" if anchor else None

@@ -750,7 +750,7 @@ def _project_context(
             step_due_on=read.step_due_on,
             projected_label_on=read.projected_label_on,
         ),
-        "checklist": guidance.checklist(p.id, state, view),
+        "checklist": guidance.checklist(p.id, state, view, p.kind),
         "next": cards.card(p, principal, today),
         "reason": wording.reason_of(read, today),
         "due_words": wording.step_due_words(read, today),

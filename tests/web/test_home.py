@@ -145,3 +145,51 @@ def test_my_deadlines_in_my_agenda(demo, demo_ids) -> None:
         assert "/calendars/" in url or "/agenda/" in url or url.endswith(".ics"), url
         feed = c.get(url.replace("http://testserver", ""))
         assert feed.status_code == 200 and feed.text.startswith("BEGIN:VCALENDAR")
+
+
+def test_porteur_not_sent_to_consultant_only_forms(app, client) -> None:
+    """At the expertise step, the expertise and its grid are recorded by a Mouvement consultant only
+    (CONSULTANT_ONLY_KINDS): the porteur reads « À faire par le Mouvement » and may look, never
+    « Compléter »; a consultant is offered to complete them."""
+    import uuid
+
+    from tests.support.api import advance, create_project
+
+    start = TODAY - timedelta(days=900)
+    pid = create_project(client, started_on=start.isoformat())["id"]
+    advance(client, pid, "expertise", start=start, gap_days=60)
+    add_user(app, "pp@example.fr", [("porteur", uuid.UUID(pid), None)])
+    add_user(app, "cc@example.fr", [("consultant", None, None)])
+    only = {"expertises", "expertise-assessments", "reservations"}
+    with browser(app, "pp@example.fr", login_page=True) as c:
+        for url, block in (("/", "mes-projets"), (f"/projets/{pid}", "checklist")):
+            doc = get_page(c, url).by_id(block)
+            links = [a for a in doc.find_all("a", cls="go") if a.get("href").rsplit("/", 1)[-1] in only]
+            assert links, url
+            assert all(not a.text.startswith("Compléter") for a in links), [a.text for a in links]
+            assert "À faire par le Mouvement" in doc.one("li", data_code="expertise_sur_site").text
+    with browser(app, "cc@example.fr", login_page=True) as c:
+        doc = get_page(c, f"/projets/{pid}")
+        links = [a for a in doc.find_all("a", cls="go") if a.get("href").rsplit("/", 1)[-1] in only]
+        assert links and all(a.text.startswith("Compléter") for a in links)
+        assert "À faire par le Mouvement" not in doc.by_id("checklist").text
+
+
+def test_regie_de_territoire_not_sent_to_qpvs(app, client) -> None:
+    """A Régie de Territoire's territory is its communes (at least two), no QPV: its « territoire
+    défini » item links the communes form and the INSEE glossary entry, not the QPV ones."""
+    import uuid
+
+    from tests.support.api import create_project, fire, satisfy
+
+    pid = create_project(client, kind="regie_de_territoire")["id"]
+    add_user(app, "rt@example.fr", [("porteur", uuid.UUID(pid), None)])
+    satisfy(client, pid, "groupe_projet", TODAY)
+    fire(client, pid, "definir_contours")
+    with browser(app, "rt@example.fr", login_page=True) as c:
+        for url, block in (("/", "mes-projets"), (f"/projets/{pid}", "checklist")):
+            li = get_page(c, url).by_id(block).one("li", data_code="territoire_defini")
+            hrefs = [a.get("href") for a in li.find_all("a")]
+            assert any(h.endswith("/preuves/communes") for h in hrefs), hrefs
+            assert not any(h.endswith("/qpvs") or h.endswith("#qpv") for h in hrefs), hrefs
+            assert "/aide#insee" in hrefs
