@@ -304,6 +304,10 @@ def timeline(
             )
         )
         previous_end = end_i or (segments[-1].bar.end if segments else previous_end)
+        if previous_end is not None and any(s.ongoing for s in segments):
+            # a late step is still going on: what follows starts today at the earliest, not on the
+            # passed due date (the projection adds the following steps to max(due date, today))
+            previous_end = max(previous_end, sch.today)
     axis_y = top + len(rows) * ROW + 4
     ticks = []
     year = start.year + 1

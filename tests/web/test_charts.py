@@ -111,3 +111,23 @@ def test_chart_colours_contrast_at_least_three_to_one() -> None:
         lum = _luminance(value)
         ratio = (max(lum, white) + 0.05) / (min(lum, white) + 0.05)
         assert ratio >= 3, (selector, value, round(ratio, 2))
+
+
+def test_projection_after_a_late_step_starts_today() -> None:
+    """Late on the first step (due 1 April, today 26 November): the second step's projection runs from
+    today to the projected end, not from the passed due date (4 months drawn as almost 12, over the
+    stay still going on)."""
+    started, today = date(2026, 1, 1), date(2026, 11, 26)
+    step = STEPS[0]
+    periods = [dl.Period(step, started)]
+    sch = dl.schedule(started_on=started, state=step, periods=periods, suspensions=[], plan=dl.Plan(), today=today)
+    ends = charts.step_ends(
+        sch, state_entered_on=started, step_due_on=sch.step_due_on, projected_label_on=sch.projected_label_on
+    )
+    tl = charts.timeline(
+        sch, periods, ends=ends, step_due_on=sch.step_due_on, projected_label_on=sch.projected_label_on
+    )
+    following = tl.rows[1].projected
+    assert following is not None and following.start == today, following
+    assert following.end == ends[1] and (following.end - following.start).days < 130  # about 4 months
+    assert all(r.projected is None or r.projected.start >= today for r in tl.rows)
