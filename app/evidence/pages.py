@@ -27,7 +27,7 @@ from app.authorization.rules import Principal, may, needs_for
 from app.core.errors import ConcurrentUpdate, Conflict, NotFound, PreconditionFailed
 from app.core.identifiers import parse_uuid
 from app.core.inputs import ascii_id
-from app.evidence.registry import CONSULTANT_ONLY_KINDS, KINDS, EvidenceKind
+from app.evidence.registry import CONSULTANT_ONLY_KINDS, KINDS, EvidenceKind, with_reservations
 from app.evidence.service import add_evidence, delete_evidence, update_evidence
 from app.http.dependencies import actor_of, unit_of_work
 from app.opinions.models import OpinionAnswer, OpinionRequest
@@ -293,6 +293,9 @@ def _item(kind: EvidenceKind, row: Any, names: dict[int, str], origins: dict[int
     item = kind.read.model_validate(row)
     cells = [(field_label(kind, n), shown(n, getattr(item, n), names)) for n in _columns(kind)]
     locked = kind.name == "approvals" and getattr(item, "source", None) is not None
+    if kind.name == "approvals" and with_reservations(row):
+        verdict = field_label(kind, "verdict")
+        cells = [(c, "Favorable avec réserves" if c == verdict else v) for c, v in cells]
     if kind.name == "approvals" and origins is not None:
         label = field_label(kind, "source")
         own = getattr(item, "id", None)

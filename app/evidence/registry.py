@@ -231,8 +231,20 @@ def _approval_facts(p: Project) -> tuple[ev.ApprovalFact, ...]:
     )
 
 
+# The comment of an approval a stakeholder gave "favorable avec réserves" through an opinion request
+# starts with this: it counts as favourable for the avis_* guards and keeps saying it has reservations.
+RESERVE_PREFIX = "Avis favorable avec réserves."
+
+
+def with_reservations(row: Approval) -> bool:
+    """Whether the stakeholder gave this approval with reservations (only they can: see app/opinions)."""
+    return row.source is not None and row.verdict == "favorable" and (row.comment or "").startswith(RESERVE_PREFIX)
+
+
 def _approval_summary(row: Approval, names: dict[int, str]) -> str:
     verdict = "favorable" if row.verdict == "favorable" else "défavorable"
+    if with_reservations(row):
+        verdict = "favorable avec réserves"
     return f"{names.get(row.stakeholder_id, 'Partie prenante')} : avis {verdict} le {_day(row.given_on)}"
 
 

@@ -42,7 +42,7 @@ EVENT_BATCH = 500
 # An event older than this when the scan first reads it is old news (the first scan after an upgrade, an
 # import): read past, never notified nor mailed.
 OLD_NEWS = timedelta(days=2)
-ANSWER_LABELS = {"favorable": "favorable", "reserve": "avec réserves", "defavorable": "défavorable"}
+ANSWER_LABELS = {"favorable": "favorable", "reserve": "favorable avec réserves", "defavorable": "défavorable"}
 TERMINAL_VALUES = tuple(s.value for s in TERMINAL)
 
 

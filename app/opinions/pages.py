@@ -51,7 +51,7 @@ NEUTRAL = (
 )
 VERDICT_CHOICES = [
     ("favorable", "Favorable"),
-    ("reserve", "Favorable avec réserves (l'avis compte comme non favorable tant qu'elles demeurent)"),
+    ("reserve", "Favorable avec réserves (l'avis compte comme favorable ; vos réserves restent écrites avec lui)"),
     ("defavorable", "Défavorable"),
 ]
 
@@ -213,7 +213,7 @@ def _answer_sync(request: Request, token: str, verdict: str, comment: str, new: 
         actor = service.link_actor(req)
         try:
             if verdict not in service.VERDICT_OF:
-                raise InvalidInput("Choisissez : favorable, avec réserves ou défavorable.", "verdict")
+                raise InvalidInput("Choisissez : favorable, favorable avec réserves ou défavorable.", "verdict")
             document_id = None
             if new is not None:
                 _, doc = documents.add_document(

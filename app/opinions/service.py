@@ -2,10 +2,10 @@
 
 An answer is written in one transaction with the approval it gives (an `evidence.created` event of
 kind `approvals`, exactly as app.evidence.service writes one, so verify's replay and the hash chain
-hold), marked `source` = how the stakeholder gave it, and an `opinion.answered` event. `reserve` is
-recorded as a `defavorable` approval (the guards know favourable and unfavourable only; an opinion
-with reservations does not approve the project as it stands): `aucun_avis_defavorable` then waits for
-a new request whose favourable answer supersedes it, as DOMAIN.md says of a later approval."""
+hold), marked `source` = how the stakeholder gave it, and an `opinion.answered` event. `reserve`
+("favorable avec réserves") approves the project, with reservations: it is recorded as a `favorable`
+approval for the avis_* guards (it is not unfavourable), whose comment starts with RESERVE_PREFIX so the
+approval, its summary and the history keep saying "avec réserves"; the answer keeps the verdict `reserve`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from app.core.security import new_token, sha256_hex
 from app.core.settings import Settings
 from app.core.unit_of_work import UnitOfWork
 from app.evidence.models import Approval, Stakeholder
+from app.evidence.registry import RESERVE_PREFIX
 from app.mail import service as mail
 from app.opinions.models import OpinionAnswer, OpinionRequest
 from app.opinions.schemas import OpinionAnswerRead, OpinionRequestIn, OpinionRequestRead
@@ -34,8 +35,8 @@ from app.projects.service import jsonable, load_for_write, record_change
 from workflow.errors import InvalidInput
 from workflow.vocabulary import CATEGORY_LABELS, Category
 
-VERDICT_OF = {"favorable": "favorable", "reserve": "defavorable", "defavorable": "defavorable"}
-ANSWER_LABELS = {"favorable": "favorable", "reserve": "avec réserves", "defavorable": "défavorable"}
+VERDICT_OF = {"favorable": "favorable", "reserve": "favorable", "defavorable": "defavorable"}
+ANSWER_LABELS = {"favorable": "favorable", "reserve": "favorable avec réserves", "defavorable": "défavorable"}
 STATUS_LABELS = {
     "en_attente": "en attente de réponse",
     "repondu": "répondu",
@@ -335,7 +336,7 @@ def answer_request(
     """Record the stakeholder's answer and the approval it gives (one transaction; the caller's unit
     of work commits it). Refused when the request has an answer already (two at once: one wins)."""
     if verdict not in VERDICT_OF:
-        raise InvalidInput("Choisissez : favorable, avec réserves ou défavorable.", "verdict")
+        raise InvalidInput("Choisissez : favorable, favorable avec réserves ou défavorable.", "verdict")
     text = (comment or "").strip() or None
     if text is not None and len(text) > 5000:
         raise InvalidInput("Commentaire trop long (5 000 caractères au plus).", "comment")
@@ -351,7 +352,7 @@ def answer_request(
         st = _new_stakeholder(uow, clock, actor, p, req.stakeholder_name, req.category)
         req.stakeholder_id = st.id
     today = clock.today()
-    prefix = "Avis avec réserves. " if verdict == "reserve" else ""
+    prefix = RESERVE_PREFIX + " " if verdict == "reserve" else ""
     values: dict[str, Any] = {
         "stakeholder_id": st.id,
         "verdict": VERDICT_OF[verdict],

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from app.core.unit_of_work import UnitOfWorkFactory
 from app.mail.service import send_due
 from tests.mail.smtp import Sink, link_in, text_of
+from tests.support.accounts import browser
 from tests.support.api import API, advance, create_project, fire
 from tests.support.clock import TODAY
 
@@ -108,9 +109,12 @@ def test_a_landlord_answers_through_the_link_and_the_guard_turns_green(
     fire(client, pid, "lancer_prefiguration")
 
 
-def test_a_reserved_answer_blocks_until_a_new_request_supersedes_it(
+def test_a_reserved_answer_approves_and_keeps_its_reservations(
     app: Any, client: TestClient, anon_client: TestClient, smtp: tuple[Sink, int]
 ) -> None:
+    """« Favorable avec réserves » approves (DOMAIN.md: answers are favorable | reserve | defavorable;
+    aucun_avis_defavorable = no unfavourable approval stands): the guards count it as favourable, and the
+    answer, the approval, its summary and the history keep saying « avec réserves » and the comment."""
     sink, port = smtp
     pid, ids = at_validation(client)
     for category in ("habitant", "collectivite", "partenaire_socio_economique"):
@@ -120,25 +124,21 @@ def test_a_reserved_answer_blocks_until_a_new_request_supersedes_it(
         )
     ask(client, pid, ids["bailleur_social"], "b@exemple.fr")
     send(app, port)
-    assert (
-        anon_client.post(
-            link_of(sink, "b@exemple.fr"), data={"verdict": "reserve", "comment": "Locaux ?"}, follow_redirects=False
-        ).status_code
-        == 303
-    )
-    assert {"avis_bailleur", "aucun_avis_defavorable"} <= unmet(client, pid, "lancer_prefiguration")
-    app.state.clock.advance(days=1)  # the next answer comes a day later: it supersedes the first
-    ask(client, pid, ids["bailleur_social"], "b@exemple.fr")
-    send(app, port)
-    assert (
-        anon_client.post(
-            link_of(sink, "b@exemple.fr"), data={"verdict": "favorable"}, follow_redirects=False
-        ).status_code
-        == 303
-    )
+    link = link_of(sink, "b@exemple.fr")
+    page = anon_client.get(link)
+    assert "compte comme non favorable" not in page.text and "Favorable avec réserves" in page.text
+    r = anon_client.post(link, data={"verdict": "reserve", "comment": "Locaux ?"}, follow_redirects=False)
+    assert r.status_code == 303
     assert unmet(client, pid, "lancer_prefiguration") == set()
-    answers = client.get(f"{API}/projects/{pid}/opinion-answers").json()
-    assert [a["verdict"] for a in answers] == ["reserve", "favorable"]  # both stay
+    (answer,) = client.get(f"{API}/projects/{pid}/opinion-answers").json()
+    assert answer["verdict"] == "reserve" and answer["comment"] == "Locaux ?"
+    approval = client.get(f"{API}/projects/{pid}/approvals/{answer['approval_id']}").json()
+    assert approval["verdict"] == "favorable" and approval["source"] == "lien"
+    assert approval["comment"] == "Avis favorable avec réserves. Locaux ?"
+    with browser(app, "lecteur@regie.example", [("observateur", None, None)]) as b:
+        assert "Favorable avec réserves" in b.get(f"/projets/{pid}/preuves/approvals").text
+        assert "avis favorable avec réserves" in b.get(f"/projets/{pid}").text
+    fire(client, pid, "lancer_prefiguration")
 
 
 def test_links_that_must_not_work(
