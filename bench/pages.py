@@ -6,7 +6,7 @@ at a time, like bench/portfolio.py (same server, same client, same percentiles).
 
 * home: a porteur's « Mes projets » (a session of a porteur of three projects): their cards, each with its
   checklist, due date in words and reason;
-* deadlines: « Mes échéances » for a national consultant (every project visible): the 100 most urgent
+* deadlines: « Mes échéances » for a national consultant (every project visible): the 50 most urgent
   projects' due dates and horizons in the next 60 days, overdue first;
 * project: the project page of a project drawn at random (seeded) among those that have a history
   (more than one event), for the consultant;
@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 from sqlalchemy import func, select
 
+import app.tables  # noqa: F401 - every mapped class, before a query
 from bench.common import loadavg, print_facts, session_factory, start_server
 from bench.portfolio import measure, probe
 

@@ -30,7 +30,7 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 HOME_CARDS = 12  # projects shown as cards on the home; beyond, the portfolio lists them all
 FILTER_FROM = 6  # below this many projects, no search form
 WINDOW_DAYS = 60  # "Mes échéances": what falls due in the next 60 days, and everything overdue
-DEADLINE_PROJECTS = 100  # projects read for "Mes échéances" (the earliest dates first)
+DEADLINE_PROJECTS = 50  # projects read for "Mes échéances" (the earliest dates first)
 # Issue 15's open items are asked project by project (its Jinja global): for the most urgent ones only,
 # so that the page's statements stay bounded whatever the number of projects (docs/PERFORMANCE.md).
 COLLABORATION_PROJECTS = 10

@@ -89,6 +89,10 @@ class Project(Base):
     step_due_on: Mapped[date | None] = mapped_column(Date)
     projected_label_on: Mapped[date | None] = mapped_column(Date)
 
+    # What the portfolio's search reads, folded (app.projects.repository.search_text_of), kept current
+    # by the write path; not part of the project's events (derived, like the deadline index).
+    search_text: Mapped[str | None] = mapped_column(Text)
+
     # The deadline status last announced by `regieflow deadlines scan` (an event each time it changes).
     deadline_status: Mapped[str | None] = mapped_column(String(16))
 

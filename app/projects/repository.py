@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any, TypedDict
 
-from sqlalchemy import ColumnElement, Engine, Select, and_, case, event, false, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, event, false, func, literal, or_, select, true
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -49,27 +48,59 @@ SORTS = (
 
 
 # --- search that ignores case and accents, the same on SQLite and PostgreSQL -------------------------
-# One SQL function, rf_fold(text): every letter to lower case without its accent (Œ/œ → oe, Æ/æ → ae),
-# the typographic apostrophe to "'". A plain character mapping, so that it gives the same answer
-# whatever the database's locale: PostgreSQL's own lower() and unaccent depend on it (and unaccent is an
-# extension). PostgreSQL: an IMMUTABLE SQL function created by migration 0011 from FOLD_FROM/FOLD_TO (so it
-# may be indexed); SQLite: this Python function, registered on every connection (deterministic).
+# Every project stores `search_text`: its name, région, département code, lead, communes and QPV (names and
+# codes), one per line, folded: every letter to lower case without its accent (Œ/œ → oe, Æ/æ → ae), the
+# typographic apostrophe to "'". A plain character mapping done in Python, so both databases hold the
+# same text whatever their locale (PostgreSQL's lower() and unaccent depend on it); the query folds
+# the words typed the same way and compares with LIKE, one column, no function call per row. The write
+# path keeps it current: a flush that adds or changes a project's descriptive fields, communes or QPV
+# recomputes it (refresh_search_text below); migration 0011 filled it for the projects already there.
 FOLD_FROM = "ABCDEFGHIJKLMNOPQRSTUVWXYZÀÁÂÃÄÅàáâãäåÇçÈÉÊËèéêëÌÍÎÏìíîïÑñÒÓÔÕÖØòóôõöøÙÚÛÜùúûüÝŸýÿ’"
 FOLD_TO = "abcdefghijklmnopqrstuvwxyzaaaaaaaaaaaacceeeeeeeeiiiiiiiinnoooooooooooouuuuuuuuyyyy'"
 FOLD_MULTI = {"Œ": "oe", "œ": "oe", "Æ": "ae", "æ": "ae"}
 _FOLD_TABLE = str.maketrans(FOLD_FROM, FOLD_TO) | {ord(k): v for k, v in FOLD_MULTI.items()}
-FOLD_FUNCTION = "rf_fold"
+SEARCHED_FIELDS = ("name", "region", "departement", "lead_name")
 
 
 def fold(text: str | None) -> str | None:
-    """What rf_fold gives in SQL: "Île-de-France" → "ile-de-france"."""
+    """ "Île-de-France" → "ile-de-france" (None stays None)."""
     return None if text is None else text.translate(_FOLD_TABLE)
 
 
-@event.listens_for(Engine, "connect")
-def _register_fold(dbapi_connection: Any, _record: Any) -> None:
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.create_function(FOLD_FUNCTION, 1, fold, deterministic=True)
+def search_text_of(p: Project) -> str:
+    """What the search reads of a project, folded, one value per line (so that no match spans two)."""
+    parts = [p.name, p.region, p.departement or "", p.lead_name or ""]
+    parts += [c.name for c in p.communes]
+    parts += [x for q in p.qpvs for x in (q.name, q.code)]
+    return fold("\n".join(v.replace("\n", " ") for v in parts if v)) or ""
+
+
+@event.listens_for(Session, "before_flush")
+def refresh_search_text(session: Session, _context: Any, _instances: Any) -> None:
+    """Keep `search_text` current: for a new project, a project whose searched fields changed, and the
+    project of a commune or QPV added, changed or removed (its collections are loaded then; the other
+    one loads here if it must)."""
+    from app.evidence.models import Commune, Qpv
+
+    touched: dict[int, Project] = {}
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Project) and obj not in session.deleted:
+            state = sa_inspect(obj)
+            if obj in session.new or any(state.attrs[f].history.has_changes() for f in SEARCHED_FIELDS):
+                touched[id(obj)] = obj
+        elif isinstance(obj, Commune | Qpv):
+            project = None
+            if obj.project_id is not None:
+                with session.no_autoflush:  # from the identity map: the write loaded its project
+                    project = session.get(Project, obj.project_id)
+            if project is not None and project not in session.deleted:
+                touched[id(project)] = project
+    if touched:
+        with session.no_autoflush:
+            for project in touched.values():
+                text = search_text_of(project)
+                if project.search_text != text:
+                    project.search_text = text
 
 
 def _like(text: str) -> str:
@@ -87,32 +118,14 @@ def _p80_after_horizon(after: bool) -> ColumnElement[bool]:
 def search_condition(q: str) -> ColumnElement[bool]:
     """Projects whose name, région, département (code or name), communes, QPV (name or code) or lead
     contain `q`, case and accents aside."""
-    from app.evidence.models import Commune, Qpv
     from app.reference.cog import cog
 
-    pattern = _like(q)
-
-    def has(column: Any) -> ColumnElement[bool]:
-        condition: ColumnElement[bool] = getattr(func, FOLD_FUNCTION)(column).like(pattern, escape="\\")
-        return condition
-
+    condition: ColumnElement[bool] = Project.search_text.like(_like(q), escape="\\")
     folded = fold(q.strip()) or ""
-    departements = [d.code for d in cog().departements if folded and (folded in (fold(d.name) or ""))]
-    if folded.upper() in {d.code for d in cog().departements}:
-        departements.append(folded.upper())
-    parts = [
-        has(Project.name),
-        has(Project.region),
-        has(func.coalesce(Project.lead_name, "")),
-        select(Commune.id).where(Commune.project_id == Project.id, has(Commune.name)).correlate(Project).exists(),
-        select(Qpv.id)
-        .where(Qpv.project_id == Project.id, or_(has(Qpv.name), has(Qpv.code)))
-        .correlate(Project)
-        .exists(),
-    ]
+    departements = [d.code for d in cog().departements if folded and folded in (fold(d.name) or "")]
     if departements:
-        parts.append(Project.departement.in_(departements))
-    return or_(*parts)
+        condition = or_(condition, Project.departement.in_(departements))
+    return condition
 
 
 def status_expression(today: date) -> Any:

@@ -3,9 +3,8 @@ région, the département (code or name), the communes, the QPV and the lead (ap
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
 
 from app.projects.repository import fold
 from tests.support.api import API, create_project, post
@@ -40,8 +39,22 @@ def test_accents_and_capitals_do_not_matter(client) -> None:
     assert _names(client, "%") == set() and _names(client, "_") == set()  # LIKE's wildcards are plain text
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_write_path_keeps_the_search_current(client) -> None:
+    pid = create_project(client, name="Régie des Tilleuls", region="Bretagne", departement="29")["id"]
+    assert _names(client, "tilleuls") == {"Régie des Tilleuls"}
+    client.patch(f"{API}/projects/{pid}", json={"name": "Régie de l'Œillet"})
+    assert _names(client, "tilleuls") == set() and _names(client, "OEILLET") == {"Régie de l'Œillet"}
+    assert _names(client, "régie de l’œillet") == {"Régie de l'Œillet"}  # the typographic apostrophe too
+    commune = post(client, f"/projects/{pid}/communes", {"insee_code": "29019"})  # Brest
+    assert _names(client, "brest") == {"Régie de l'Œillet"}
+    assert client.delete(f"{API}/projects/{pid}/communes/{commune['id']}").status_code == 204
+    assert _names(client, "brest") == set()
+
+
+@settings(max_examples=40, deadline=None)
 @given(st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=30))
-def test_the_database_folds_exactly_like_python(app, value: str) -> None:
-    with app.state.session_factory() as session:
-        assert session.scalar(text("SELECT rf_fold(:v)"), {"v": value}) == fold(value)
+def test_folding_is_a_plain_character_mapping(value: str) -> None:
+    folded = fold(value)
+    assert folded == fold(folded)  # idempotent
+    assert folded == "".join(fold(ch) or "" for ch in value)  # character by character: no locale, no context
+    assert not any(ch in folded for ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZÉÈÊÀÎÔÛÇŒÆéèêàîôûçœæ")
