@@ -740,7 +740,7 @@ def _project_context(
         "status_label": STATUS_LABELS[read.status] if read.status else None,
         "step_number": guidance.step_number(state),
         "days_in_step": (today - p.state_entered_on).days if not closed else None,
-        "stepper": _stepper(sch, state, ends),
+        "stepper": _stepper(sch, state, ends, p.state_entered_on),
         "schedule": sch,
         "timeline": charts.timeline(
             sch,
@@ -779,9 +779,10 @@ def _label(labels: dict[E, str], value: E | None) -> str:
     return labels.get(value, "—") if value is not None else "—"
 
 
-def _stepper(sch: dl.Schedule, state: State, ends: list[date | None]) -> list[dict[str, Any]]:
+def _stepper(sch: dl.Schedule, state: State, ends: list[date | None], state_entered_on: date) -> list[dict[str, Any]]:
     """The six steps across the top of the project page, each with its phase and its dates; `end` is
-    the one end date every view gives the step (charts.step_ends)."""
+    the one end date every view gives the step (charts.step_ends). The current step's `since` is the
+    start of its current stay (after a step back, not its first one: the header's « depuis N jours »)."""
     current_index = STEPS.index(state) if state in STEPS else len(STEPS)
     last_started = max((i for i, st in enumerate(sch.steps) if st.actual_start is not None), default=-1)
     stepper = []
@@ -798,6 +799,7 @@ def _stepper(sch: dl.Schedule, state: State, ends: list[date | None]) -> list[di
                 "planned_end": st.planned_end,
                 "actual_start": st.actual_start,
                 "actual_end": st.actual_end,
+                "since": state_entered_on if phase == "current" else st.actual_start,
                 "end": ends[i],
                 "months": st.months,
             }

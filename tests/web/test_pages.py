@@ -711,3 +711,27 @@ def test_a_regional_consultant_creates_projects_only_in_their_regions(app) -> No
         assert r.status_code == 303
     with app.state.session_factory() as session:  # their region's grant already covers it: no porteur grant
         assert session.scalar(select(func.count()).select_from(RoleGrant).where(RoleGrant.role == "porteur")) == 0
+
+
+def test_stepper_current_step_since_matches_the_current_stay(app, client) -> None:
+    """After a step back (reprendre_contours today), the current step says « Depuis le » today, as the
+    header's « depuis 0 jour », not the first stay's start; the step left, now ahead again, gives its
+    projected end only (no « Du <past start> au <future projection> »)."""
+    from app.web.wording import date_fr
+    from tests.support.api import advance, fire
+
+    start = TODAY - timedelta(days=300)
+    pid = create_project(client, started_on=start.isoformat())["id"]
+    advance(client, pid, "faisabilite", start=start)
+    fire(client, pid, "reprendre_contours", reason="Retravailler le territoire")
+    add_user(app, "b@example.fr", [("consultant", None, None)])
+    with browser(app, "b@example.fr", login_page=True) as c:
+        doc = get_page(c, f"/projets/{pid}")
+    steps = doc.by_id("stepper").find_all("li")
+    current = next(li for li in steps if li.get("aria-current") == "step")
+    text = current.one("p", cls="step-dates").text
+    assert text.startswith(f"Depuis le {date_fr(TODAY)} ·"), text
+    assert "depuis 0 jour" in doc.by_id("dates-cles").text
+    ahead = next(li for li in steps if li.get("data-state") == "faisabilite")
+    assert "step-revisited" in ahead.classes
+    assert ahead.one("p", cls="step-dates").text.startswith("Fin projetée :"), ahead.text
