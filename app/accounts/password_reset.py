@@ -74,6 +74,7 @@ def request_reset(uow: UnitOfWork, settings: Settings, clock: Clock, email: str)
         context={"name": user.name, "link": link, "minutes": minutes},
         user_id=user.id,
         secret=True,
+        settings=settings,
     )
     uow.commit()
 

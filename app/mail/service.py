@@ -19,6 +19,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import smtplib
 import ssl
 import uuid
@@ -34,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.core.clock import Clock
-from app.core.keys import derived_key
+from app.core.keys import derived_key, fernet
 from app.core.settings import Settings
 from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.mail.models import MODES, MailPreference, OutgoingMail
@@ -43,6 +44,9 @@ from app.web.charts import date_fr
 log = logging.getLogger("regieflow.mail")
 
 UNSUBSCRIBE_PURPOSE = "mail-unsubscribe"
+LINK_PURPOSE = "mail-links"  # the key that encrypts a secret mail's link until it is sent
+SEALED_LINK = re.compile(r"\[\[lien-chiffre:([A-Za-z0-9_\-=]+)\]\]")
+WIPED = "(contenu effacé : il portait un lien personnel)"
 CLAIM_BATCH = 20
 MODE_LABELS = {
     "immediat": "À chaque notification",
@@ -109,7 +113,14 @@ def queue(
 ) -> int | None:
     """Write one mail into the outbox (in the caller's transaction; the caller commits). With a
     `dedupe_key` already queued, nothing is written and None is returned (one mail per occurrence,
-    even under two writers at once: the unique key decides)."""
+    even under two writers at once: the unique key decides). A `secret` mail's `link` (a personal
+    token) is stored encrypted, never in clear: the bodies hold a mark that the sender replaces with
+    the link at send time (build_message); the bodies are wiped once sent, failed or cancelled."""
+    if secret and "link" in context:
+        if settings is None:
+            raise ValueError("a secret mail needs the settings (its link is encrypted)")
+        sealed = fernet(settings, LINK_PURPOSE).encrypt(str(context["link"]).encode()).decode()
+        context = context | {"link": f"[[lien-chiffre:{sealed}]]"}
     rendered = render(template, context)
     now = clock.now()
     values = {
@@ -213,9 +224,39 @@ def build_message(row: OutgoingMail, settings: Settings) -> EmailMessage:
     if row.unsubscribe and row.user_id is not None:
         msg["List-Unsubscribe"] = f"<{unsubscribe_url(settings, row.user_id)}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(row.text_body)
-    msg.add_alternative(row.html_body, subtype="html")
+    msg.set_content(_unseal(row.text_body, settings) if row.secret else row.text_body)
+    msg.add_alternative(_unseal(row.html_body, settings) if row.secret else row.html_body, subtype="html")
     return msg
+
+
+def _unseal(body: str, settings: Settings) -> str:
+    """The body with its encrypted link back in clear (only in the message handed to the server)."""
+    keys = fernet(settings, LINK_PURPOSE)
+    return SEALED_LINK.sub(lambda m: keys.decrypt(m.group(1).encode()).decode(), body)
+
+
+def wipe(row: OutgoingMail) -> None:
+    if row.secret:
+        row.text_body = row.html_body = WIPED
+
+
+def cancel(uow: UnitOfWork, dedupe_prefix: str, why: str) -> int:
+    """Give up the mail not yet sent whose dedupe key starts with `dedupe_prefix` (a link replaced or
+    revoked: the mail would carry a dead link); their bodies are wiped. Returns how many."""
+    rows = list(
+        uow.session.scalars(
+            select(OutgoingMail)
+            .where(
+                OutgoingMail.dedupe_key.startswith(dedupe_prefix, autoescape=True),
+                OutgoingMail.status.in_(("pending", "sending")),
+            )
+            .with_for_update()
+        )
+    )
+    for row in rows:
+        row.status, row.last_error = "failed", why[:500]
+        wipe(row)
+    return len(rows)
 
 
 def _smtp(settings: Settings) -> smtplib.SMTP:
@@ -409,8 +450,7 @@ def _record(
         schedule = settings.mail_retry_schedule_seconds
         if outcome.ok:
             row.status, row.sent_at, row.last_error = "sent", now, None
-            if row.secret:  # a link's token lived only as long as the mail had to be sent
-                row.text_body = row.html_body = "(contenu effacé après envoi : il portait un lien personnel)"
+            wipe(row)  # a link's token lived only as long as the mail had to be sent
             report.sent += 1
         elif outcome.kind == "unavailable":
             row.last_error = (outcome.error or "serveur indisponible")[:500]
@@ -421,6 +461,7 @@ def _record(
             row.last_error = (outcome.error or "échec")[:500]
             if outcome.kind in ("permanent", "gone") or row.attempts > len(schedule):
                 row.status = "failed"
+                wipe(row)  # never sent: its link is of no use to anyone any more
                 report.failed += 1
             else:
                 row.status = "pending"

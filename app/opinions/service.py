@@ -106,8 +106,15 @@ def _queue_request_mail(
             "resent": req.sent_count > 1,
         },
         secret=True,
+        dedupe_key=f"{_mail_key(req)}{req.sent_count}",
         settings=settings,
     )
+
+
+def _mail_key(req: OpinionRequest) -> str:
+    """The start of the dedupe keys of a request's mails (one per sending): a re-send or a revocation
+    gives up the mail not sent yet, whose link no longer works."""
+    return f"opinion_request:{req.id}:"
 
 
 WRITER_ROLES = ("admin", "consultant", "porteur")  # the roles with write access (app/authorization/rules.py)
@@ -261,6 +268,7 @@ def revoke_request(
         raise Conflict(ALREADY_ANSWERED)
     if req.revoked_at is None:
         req.revoked_at, req.revoked_by = clock.now(), actor.label
+        mail.cancel(uow, _mail_key(req), "lien révoqué avant l'envoi")
         record_change(uow, p, clock, actor, "opinion.revoked", data=_event_data(req))
     uow.commit()
     return p, req
@@ -281,6 +289,7 @@ def resend_request(
     req = _request_of(uow, project_id, request_id)
     if req.answer is not None:
         raise Conflict(ALREADY_ANSWERED)
+    mail.cancel(uow, _mail_key(req), "remplacé par un nouvel envoi (nouveau lien)")
     token = new_token(32)
     req.token_hash = sha256_hex(token)
     req.revoked_at = req.revoked_by = None

@@ -120,3 +120,55 @@ def test_someone_who_can_change_the_project_cannot_pose_as_the_stakeholder(app: 
         assert elu.post(answer, json={"verdict": "favorable"}).status_code == 201
     approvals = [a for a in client.get(f"{API}/projects/{pid}/approvals").json() if a["source"] is not None]
     assert [a["source"] for a in approvals] == ["compte"]
+
+
+def test_live_links_never_rest_in_clear_in_the_outbox(
+    app: Any, client: TestClient, anon_client: TestClient, smtp: tuple[Sink, int]
+) -> None:
+    from app.mail.models import OutgoingMail
+
+    sink, port = smtp
+    pid, ids = at_validation(client)
+    first = ask(client, pid, ids["bailleur_social"], "bailleur@vilogia.example")
+
+    def rows() -> list[tuple[str, str, str]]:
+        with app.state.session_factory() as s:
+            found = s.scalars(
+                select(OutgoingMail).where(OutgoingMail.kind == "opinion_request").order_by(OutgoingMail.id)
+            )
+            return [(r.status, r.text_body, r.html_body) for r in found]
+
+    ((status, text, html),) = rows()
+    assert status == "pending" and "/avis/" not in text and "/avis/" not in html and "lien-chiffre" in text
+    # re-sent before the first mail went: the first (its link dead) is given up and wiped, one mail leaves
+    r = client.post(f"{API}/projects/{pid}/opinion-requests/{first['id']}/resend")
+    assert r.status_code == 200, r.text
+    (old, new) = rows()
+    assert old[0] == "failed" and "lien-chiffre" not in old[1] + old[2] and new[0] == "pending"
+    assert send(app, port).sent == 1
+    (message,) = sink.to("bailleur@vilogia.example")
+    assert anon_client.get(link_of(sink, "bailleur@vilogia.example")).status_code == 200
+    assert "lien-chiffre" not in message.as_string()
+    assert all("lien-chiffre" not in t and "/avis/" not in t for _, t, _ in rows())
+    # a revoked request's mail not sent yet is given up too
+    second = ask(client, pid, ids["collectivite"], "mairie@roubaix.example")
+    assert client.post(f"{API}/projects/{pid}/opinion-requests/{second['id']}/revoke").status_code == 200
+    assert rows()[-1][0] == "failed" and "lien-chiffre" not in rows()[-1][1]
+    assert send(app, port).attempted == 0
+
+
+def test_a_failed_secret_mail_is_wiped(app: Any, client: TestClient, smtp: tuple[Sink, int]) -> None:
+    from app.mail.models import OutgoingMail
+
+    sink, port = smtp
+
+    async def refuse(server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        return "550 5.1.1 No such user"
+
+    sink.handle_RCPT = refuse  # type: ignore[method-assign]
+    pid, ids = at_validation(client)
+    ask(client, pid, ids["collectivite"], "personne@roubaix.example")
+    assert send(app, port).failed == 1
+    with app.state.session_factory() as s:
+        row = s.scalars(select(OutgoingMail)).one()
+        assert row.status == "failed" and "lien-chiffre" not in row.text_body and "/avis/" not in row.text_body

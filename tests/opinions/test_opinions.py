@@ -273,6 +273,10 @@ def test_two_answers_at_once_on_one_link_one_wins(app: Any, client: TestClient, 
 
     with app.state.session_factory() as s:
         body = s.scalars(select(OutgoingMail.text_body)).one()
+    from app.mail.service import _unseal
+
+    assert "/avis/" not in body  # sealed in the outbox: the link exists in clear only in the sent message
+    body = _unseal(body, app.state.settings)
     link = "/avis/" + body.split("/avis/", 1)[1].split()[0]
     barrier = threading.Barrier(4)
     codes: list[int] = []
