@@ -91,6 +91,17 @@ def _live(uow: UnitOfWork, token: str, now: datetime, *, lock: bool = False) -> 
     return row
 
 
+def forget_links(uow: UnitOfWork, user_id: int, now: datetime) -> None:
+    """Kill every reset link of the user not used yet: once the password has changed (through a link,
+    the account page or an administrator), an older link still in a mailbox must not work."""
+    uow.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def link_is_live(uow: UnitOfWork, clock: Clock, token: str) -> bool:
     return _live(uow, token, clock.now()) is not None
 
@@ -120,5 +131,6 @@ def use_reset(uow: UnitOfWork, clock: Clock, token: str, password: str, confirm:
         return False
     user.password_hash = hash_password(password)
     uow.accounts.end_web_sessions_of(user.id)
+    forget_links(uow, user.id, now)
     uow.commit()
     return True

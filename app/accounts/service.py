@@ -10,6 +10,7 @@ from datetime import datetime
 from app.accounts.authentication import ThrottlePolicy, _reserve
 from app.accounts.models import ApiKey, RoleGrant, User
 from app.authorization.rules import Role
+from app.core.database import utcnow
 from app.core.errors import Conflict, NotFound
 from app.core.security import MIN_PASSWORD_LENGTH, hash_password, new_api_key, verify_password
 from app.core.unit_of_work import UnitOfWork
@@ -91,6 +92,7 @@ def update_user(
         _check_password(password)
         user.password_hash = hash_password(password)
         uow.accounts.end_web_sessions_of(user.id)
+        _forget_reset_links(uow, user.id)
     uow.commit()
     return user
 
@@ -123,8 +125,16 @@ def change_own_password(
     _check_password(new)
     user.password_hash = hash_password(new)
     uow.accounts.end_web_sessions_of(user.id)
+    _forget_reset_links(uow, user.id, now)
     uow.commit()
     return user
+
+
+def _forget_reset_links(uow: UnitOfWork, user_id: int, now: datetime | None = None) -> None:
+    """A new password kills the reset links still in the person's mailbox."""
+    from app.accounts.password_reset import forget_links  # local: password_reset imports this module
+
+    forget_links(uow, user_id, now or utcnow())
 
 
 def add_grant(
