@@ -150,6 +150,35 @@ def _severity(today: date) -> Any:
     )
 
 
+def _shown_days(column: Any, today: date, dialect: str) -> Any:
+    """A deadline column as the pages show it (workflow.deadlines.present: while suspended, a date still
+    ahead of the pause moves one day per suspended day), as a number of days, for ORDER BY."""
+
+    def days(d: Any) -> Any:
+        if dialect == "postgresql":
+            return d - literal(date(2000, 1, 1), Project.started_on.type)  # date - date: an integer
+        return func.julianday(d)
+
+    moved = and_(Project.suspended_since.is_not(None), column >= Project.suspended_since)
+    today_ = literal(today, Project.started_on.type)
+    return case((moved, days(column) + days(today_) - days(Project.suspended_since)), else_=days(column))
+
+
+def _folded_name(dialect: str) -> Any:
+    """The project's name, folded (search_text's first line), compared byte by byte on both databases
+    (PostgreSQL's collation would weigh spaces and punctuation its own way)."""
+    return Project.search_text.collate("C") if dialect == "postgresql" else Project.search_text
+
+
+def _region_rank() -> Any:
+    """The région's place in French alphabetical order (« Île-de-France » between « Hauts-de-France »
+    and « Normandie »); a région outside the official list after them."""
+    from app.reference.cog import cog
+
+    regions = cog().regions
+    return case({r.name: i for i, r in enumerate(regions)}, value=Project.region, else_=len(regions))
+
+
 class ProjectRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -265,21 +294,38 @@ class ProjectRepository:
             where = and_(where, _p80_after_horizon(p80_after_horizon))
         total = self.session.scalar(select(func.count()).select_from(Project).where(where)) or 0
         stmt: Select[Project] = select(Project).where(where)
+        if sort.lstrip("-") == "p80_label_on":
+            stmt = stmt.outerjoin(ProjectForecast, ProjectForecast.project_id == Project.id)
+        stmt = stmt.order_by(*self._order(sort, today)).offset(offset).limit(limit)
+        return list(self.session.scalars(stmt)), total
+
+    def _order(self, sort: str, today: date) -> list[Any]:
+        """The ORDER BY of a portfolio sort, the same on both databases: the dates as the pages show
+        them (a suspended project's dates ahead moved by the pause), projects without one last in
+        either direction, closed projects last whatever the direction of the status sort, names and
+        régions in French order (accents and case aside: the folded name search_text starts with), and
+        the project's id last, so that paging neither repeats nor skips a project."""
+        dialect = self.session.get_bind().dialect.name
         desc = sort.startswith("-")
         key = sort.lstrip("-")
+
+        def way(expr: Any) -> Any:
+            return (expr.desc() if desc else expr.asc()).nulls_last()
+
         if key == "status":
-            order = [_severity(today), Project.step_due_on, Project.name]
-            if desc:
-                order = [_severity(today).desc(), Project.step_due_on.desc(), Project.name]
-        elif key == "p80_label_on":
-            stmt = stmt.outerjoin(ProjectForecast, ProjectForecast.project_id == Project.id)
-            p80 = ProjectForecast.p80_on.desc() if desc else ProjectForecast.p80_on.asc()
-            order = [p80.nulls_last(), Project.id]
-        else:
-            col = getattr(Project, key)
-            order = [col.desc() if desc else col.asc(), Project.id]
-        stmt = stmt.order_by(*order).offset(offset).limit(limit)
-        return list(self.session.scalars(stmt)), total
+            severity = _severity(today)
+            closed = case((severity == 3, 1), else_=0)
+            due = _shown_days(Project.step_due_on, today, dialect)
+            return [closed, way(severity), way(due), _folded_name(dialect), Project.id]
+        if key == "p80_label_on":
+            return [way(ProjectForecast.p80_on), Project.id]
+        if key in ("step_due_on", "horizon_on"):
+            return [way(_shown_days(getattr(Project, key), today, dialect)), Project.id]
+        if key == "name":
+            return [way(_folded_name(dialect)), Project.id]
+        if key == "region":
+            return [way(_region_rank()), way(Project.region), _folded_name(dialect), Project.id]
+        return [way(getattr(Project, key)), Project.id]
 
     @staticmethod
     def _where(

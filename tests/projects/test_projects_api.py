@@ -322,15 +322,55 @@ def test_list_sorts(client) -> None:
     by_status = _list(client)["items"]
     assert [p["status"] for p in by_status] == ["en_retard", "a_risque", "dans_les_temps", "dans_les_temps", None]
     assert _names(_list(client, sort="status")) == _names(_list(client))
-    assert [p["status"] for p in _list(client, sort="-status")["items"]][:3] == [
+    # « Dans les temps d'abord »: on time, at risk, late, and the closed projects still last
+    assert [p["status"] for p in _list(client, sort="-status")["items"]] == [
+        "dans_les_temps",
+        "dans_les_temps",
+        "a_risque",
+        "en_retard",
         None,
-        "dans_les_temps",
-        "dans_les_temps",
     ]
     started = [p["started_on"] for p in _list(client, sort="started_on")["items"]]
     assert started == sorted(started)
     started = [p["started_on"] for p in _list(client, sort="-started_on")["items"]]
     assert started == sorted(started, reverse=True)
+
+
+def test_sorts_follow_what_the_pages_show(client) -> None:
+    """The dates as shown (a suspended project's dates ahead moved by the pause), projects without a
+    due date last in both directions, names and régions in French order whatever the accents and the
+    case (the same on both databases), ties broken by the id."""
+    ps = _portfolio(client)
+    create_project(
+        client, name="Île Verte", region="Île-de-France", started_on=(TODAY - timedelta(days=10)).isoformat()
+    )
+    create_project(client, name="zèbre", region="Normandie", started_on=(TODAY - timedelta(days=5)).isoformat())
+    for key in ("step_due_on", "horizon_on"):
+        for sort, reverse in ((key, False), (f"-{key}", True)):
+            items = _list(client, sort=sort)["items"]
+            dated = [p[key] for p in items if p[key] is not None]
+            assert dated == sorted(dated, reverse=reverse), (sort, dated)
+            if key == "step_due_on":  # the closed project has none: last both ways
+                assert items[-1]["id"] == ps["closed"]["id"], sort
+    assert _names(_list(client, sort="name")) == [
+        "Alma dans les temps",
+        "Bourtzwiller en retard",
+        "Clos Toreau à risque",
+        "Duchère suspendue",
+        "Esplanade abandonnée",
+        "Île Verte",
+        "zèbre",
+    ]
+    regions = [p["region"] for p in _list(client, sort="region")["items"]]
+    assert regions == [
+        "Auvergne-Rhône-Alpes",
+        "Grand Est",
+        "Grand Est",
+        "Hauts-de-France",
+        "Île-de-France",
+        "Normandie",
+        "Pays de la Loire",
+    ]
 
 
 def test_list_pagination(client) -> None:

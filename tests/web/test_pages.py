@@ -735,3 +735,16 @@ def test_stepper_current_step_since_matches_the_current_stay(app, client) -> Non
     ahead = next(li for li in steps if li.get("data-state") == "faisabilite")
     assert "step-revisited" in ahead.classes
     assert ahead.one("p", cls="step-dates").text.startswith("Fin projetée :"), ahead.text
+
+
+def test_portfolio_sorts_put_closed_and_undated_projects_last(demo, demo_ids) -> None:
+    """« Échéance » (nearest first) and « Dans les temps d'abord » start with the projects concerned,
+    not the closed ones (NULL due dates sorted first on SQLite; -status reversed the closed too)."""
+    with demo_browser(demo, CONSULTANT) as c:
+        by_due = html_of(c.get("/projets?tri=step_due_on&par_page=100"))
+        on_time = html_of(c.get("/projets?tri=-status&par_page=100"))
+    statuses = [r.get("data-status") for r in by_due.by_id("table-projets").find("tbody").find_all("tr")]
+    assert statuses[0] != "clos" and "clos" in statuses
+    assert statuses[statuses.index("clos") :] == ["clos"] * (len(statuses) - statuses.index("clos"))
+    rows = on_time.by_id("table-projets").find("tbody").find_all("tr")
+    assert rows[0].get("data-status") == "dans_les_temps" and rows[-1].get("data-status") == "clos"
