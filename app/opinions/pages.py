@@ -28,7 +28,7 @@ from app.documents import service as documents
 from app.documents.detect import HEAD_BYTES, TextCheck
 from app.documents.endpoints import file_response
 from app.documents.kinds import KINDS as DOCUMENT_KINDS
-from app.documents.models import Document
+from app.documents.models import Document, DocumentVersion
 from app.documents.storage import storage_for
 from app.http.dependencies import actor_of, unit_of_work
 from app.messages import service as messages
@@ -92,18 +92,25 @@ def _neutral(request: Request, status: int) -> Response:
     return render(request, "opinions/link_dead.html", {"message": NEUTRAL}, status)
 
 
-def _shown_documents(uow: Any, project_id: uuid.UUID) -> list[Document]:
-    return list(
-        uow.session.scalars(
-            select(Document)
-            .where(
-                Document.project_id == project_id,
-                Document.deleted_at.is_(None),
-                Document.kind.in_(SHOWN_KINDS),
-            )
-            .order_by(Document.id)
-        )
+def _shown_documents(uow: Any, req: OpinionRequest) -> list[Document]:
+    """The documents the link shows: once answered, only those that existed when the answer was given
+    (what the stakeholder judged), not the ones the project files later."""
+    stmt = select(Document).where(
+        Document.project_id == req.project_id,
+        Document.deleted_at.is_(None),
+        Document.kind.in_(SHOWN_KINDS),
     )
+    if req.answer is not None:
+        stmt = stmt.where(Document.created_at <= req.answer.answered_at)
+    return list(uow.session.scalars(stmt.order_by(Document.id)))
+
+
+def _version_shown(doc: Document, req: OpinionRequest) -> DocumentVersion:
+    """The version the link serves: once answered, the one current when the answer was given."""
+    if req.answer is None:
+        return doc.current
+    seen = [v for v in doc.versions if v.uploaded_at <= req.answer.answered_at]
+    return max(seen, key=lambda v: v.number) if seen else doc.current
 
 
 def _summary(p: Project) -> dict[str, Any]:
@@ -129,7 +136,7 @@ def _link_context(uow: Any, req: OpinionRequest, token: str) -> dict[str, Any]:
         "message": req.message,
         "documents": [
             {"id": d.id, "title": d.title, "kind": DOCUMENT_KINDS.get(d.kind, d.kind)}
-            for d in _shown_documents(uow, req.project_id)
+            for d in _shown_documents(uow, req)
         ],
         "answer": None
         if answer is None
@@ -160,10 +167,10 @@ def opinion_link_document(request: Request, token: str, document_id: str) -> Res
         looked = service.by_token(uow, token, _clock(request).now())
         if looked.request is None or doc_id is None:
             return _neutral(request, 404 if looked.request is None and looked.state == "inconnu" else 410)
-        doc = next((d for d in _shown_documents(uow, looked.request.project_id) if d.id == doc_id), None)
+        doc = next((d for d in _shown_documents(uow, looked.request) if d.id == doc_id), None)
         if doc is None:
             return _neutral(request, 404)
-        return file_response(doc.current, request.app.state.settings)
+        return file_response(_version_shown(doc, looked.request), request.app.state.settings)
 
 
 async def _file_of(form: Any) -> documents.NewFile | None:

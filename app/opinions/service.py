@@ -317,12 +317,12 @@ def by_token(uow: UnitOfWork, token: str, now: datetime) -> Looked:
     req = uow.session.scalar(select(OpinionRequest).where(OpinionRequest.token_hash == sha256_hex(token)))
     if req is None:
         return Looked(None, "inconnu")
+    if req.token_expires_at <= now:  # answered or not: a link lives until its expiry, no longer
+        return Looked(None, "expire")
     if req.answer is not None:
         return Looked(req, "repondu")
     if req.revoked_at is not None:
         return Looked(None, "revoque")
-    if req.token_expires_at <= now:
-        return Looked(None, "expire")
     return Looked(req, "ouvert")
 
 

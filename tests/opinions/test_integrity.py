@@ -172,3 +172,40 @@ def test_a_failed_secret_mail_is_wiped(app: Any, client: TestClient, smtp: tuple
     with app.state.session_factory() as s:
         row = s.scalars(select(OutgoingMail)).one()
         assert row.status == "failed" and "lien-chiffre" not in row.text_body and "/avis/" not in row.text_body
+
+
+def test_an_answered_link_shows_what_was_judged_and_expires(
+    app: Any, client: TestClient, anon_client: TestClient, smtp: tuple[Sink, int]
+) -> None:
+    from tests.documents.conftest import pdf_bytes
+
+    sink, port = smtp
+    pid, ids = at_validation(client)
+
+    def upload(title: str) -> int:
+        r = client.post(
+            f"{API}/projects/{pid}/documents",
+            files={"file": ("cr.pdf", pdf_bytes(), "application/pdf")},
+            data={"kind": "compte_rendu_validation", "title": title},
+        )
+        assert r.status_code == 201, r.text
+        return int(r.json()["id"])
+
+    before = upload("CR de la réunion")
+    req = ask(client, pid, ids["bailleur_social"], "b@exemple.fr")
+    send(app, port)
+    link = link_of(sink, "b@exemple.fr")
+    assert anon_client.post(link, data={"verdict": "favorable"}, follow_redirects=False).status_code == 303
+    app.state.clock.advance(days=1)
+    later = upload("CR confidentiel")
+    page = anon_client.get(link)
+    assert page.status_code == 200 and "CR de la réunion" in page.text and "CR confidentiel" not in page.text
+    assert anon_client.get(f"{link}/pieces/{before}").status_code == 200
+    assert anon_client.get(f"{link}/pieces/{later}").status_code == 404
+    # past the link's expiry, answered or not, it shows nothing
+    expires = client.get(f"{API}/projects/{pid}/opinion-requests/{req['id']}").json()["link_expires_at"]
+    from datetime import datetime
+
+    app.state.clock.set(datetime.fromisoformat(expires).date() + timedelta(days=1))
+    assert anon_client.get(link).status_code == 410
+    assert anon_client.get(f"{link}/pieces/{before}").status_code == 410
