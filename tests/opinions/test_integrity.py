@@ -209,3 +209,25 @@ def test_an_answered_link_shows_what_was_judged_and_expires(
     app.state.clock.set(datetime.fromisoformat(expires).date() + timedelta(days=1))
     assert anon_client.get(link).status_code == 410
     assert anon_client.get(f"{link}/pieces/{before}").status_code == 410
+
+
+def test_line_breaks_survive_the_content_security_policy(
+    app: Any, client: TestClient, anon_client: TestClient, smtp: tuple[Sink, int]
+) -> None:
+    """style-src 'self' blocks inline style attributes: the pages keep line breaks with the .prewrap class."""
+    from tests.support.accounts import browser
+
+    sink, port = smtp
+    pid, ids = at_validation(client)
+    ask(client, pid, ids["bailleur_social"], "b@exemple.fr")
+    send(app, port)
+    link = link_of(sink, "b@exemple.fr")
+    anon_client.post(link, data={"verdict": "favorable", "comment": "Ligne 1\nLigne 2"}, follow_redirects=False)
+    page = anon_client.get(link)
+    assert "style-src 'self'" in page.headers["content-security-policy"]
+    assert ' style="' not in page.text and page.text.count('class="prewrap"') >= 2
+    with browser(app, "c@regie.example", [("consultant", None, None)]) as b:
+        b.post(f"/projets/{pid}/messages", data={"csrf": b.csrf, "body": "Bonjour\nà tous"})
+        b.post(f"/projets/{pid}/notes", data={"csrf": b.csrf, "body": "Note\nsur deux lignes"})
+        project = b.get(f"/projets/{pid}").text
+    assert ' style="' not in project and project.count('<p class="prewrap">') >= 2
