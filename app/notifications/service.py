@@ -34,6 +34,7 @@ from app.mail.models import MailPreference
 from app.notifications.models import Notification, ScanWatermark
 from app.opinions.models import OpinionAnswer, OpinionRequest
 from app.projects.models import Event, Project
+from app.web import wording
 from app.web.charts import date_fr
 from workflow.vocabulary import STATE_LABELS, STATUS_LABELS, TERMINAL, TRIGGER_LABELS, State, Status, Trigger
 
@@ -169,7 +170,7 @@ def describe(event: Event, project_name: str) -> tuple[str, str] | None:
         verdict = ANSWER_LABELS.get(str(data.get("verdict")), str(data.get("verdict")))
         return "avis_recu", f"{where} : {data.get('stakeholder_name', 'une partie prenante')} a donné un avis {verdict}"
     if event.type == "message.posted":
-        return "message", f"{where} : nouveau message de {data.get('author_name', 'quelqu’un')}"
+        return "message", f"{where} : nouveau message {wording.de(str(data.get('author_name') or 'quelqu’un'))}"
     if event.type == "deadline.status_changed" and data.get("to") in (Status.A_RISQUE, Status.EN_RETARD):
         status = _label(Status, data.get("to"), STATUS_LABELS).lower()
         return "statut", f"{where} est désormais {status}"
@@ -304,9 +305,9 @@ def _opinion_reminders(uow: UnitOfWork, settings: Settings, clock: Clock, today:
         overdue = req.due_on < today
         phase = "en_retard" if overdue else "sous_7_jours"
         text = (
-            f"« {p.name} » : l'avis de {req.stakeholder_name} était attendu le {date_fr(req.due_on)}"
+            f"« {p.name} » : l'avis {wording.de(req.stakeholder_name)} était attendu le {date_fr(req.due_on)}"
             if overdue
-            else f"« {p.name} » : l'avis de {req.stakeholder_name} est attendu le {date_fr(req.due_on)}"
+            else f"« {p.name} » : l'avis {wording.de(req.stakeholder_name)} est attendu le {date_fr(req.due_on)}"
         )
         for who in recipients(uow, p.id, p.region):
             if notify(

@@ -37,6 +37,7 @@ from app.opinions.models import OpinionRequest
 from app.opinions.schemas import ASKABLE
 from app.projects.models import Project
 from app.projects.pages import EVENT_TYPES
+from app.web import wording
 from app.web.charts import date_fr
 from app.web.templating import FLASH_MESSAGES, PageRoute, PageUser, render, templates
 from workflow.errors import DomainError, InvalidInput
@@ -356,7 +357,7 @@ def collaboration_todo(request: Request, project_id: Any) -> list[dict[str, Any]
                 continue
             items.append(
                 {
-                    "label": f"Avis attendu de {r.stakeholder_name} (le {date_fr(r.due_on)})",
+                    "label": f"Avis attendu {wording.de(r.stakeholder_name)} (le {date_fr(r.due_on)})",
                     "href": f"/projets/{pid}#avis",
                     "due_on": r.due_on,
                     "overdue": r.due_on < today,
