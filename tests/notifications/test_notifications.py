@@ -58,7 +58,7 @@ def test_a_message_notifies_the_project_people_once_and_not_its_author(
             login(consultant, "conseil@exemple.fr")
             items = consultant.get(f"{API}/notifications").json()
             message_items = [n for n in items if n["kind"] == "message"]
-            assert len(message_items) == 1 and "nouveau message de Amina Benali" in message_items[0]["text"]
+            assert len(message_items) == 1 and "nouveau message d'Amina Benali" in message_items[0]["text"]
             page = consultant.get("/notifications")
             assert page.status_code == 200 and "compteur-notifications" in page.text
             nid = message_items[0]["id"]
@@ -77,7 +77,7 @@ def test_a_message_notifies_the_project_people_once_and_not_its_author(
         assert anyone.post("/desabonnement/" + str(consultant_id) + ".forged").status_code == 404
     with app.state.session_factory() as s:
         assert mail.mode_of(s, consultant_id) == "aucun"
-    assert "nouveau message de Amina Benali" in text_of(sent)
+    assert "nouveau message d'Amina Benali" in text_of(sent)
 
 
 def test_reminders_are_sent_once_per_occurrence(app: Any, client: TestClient, smtp: tuple[Sink, int]) -> None:
