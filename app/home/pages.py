@@ -8,20 +8,23 @@ page runs a fixed number of statements whatever the number of projects (bench/po
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy import select
 
+from app.authorization.rules import Principal
 from app.calendars import service as calendars
+from app.core.unit_of_work import UnitOfWork
 from app.evidence import guidance
 from app.home import cards
 from app.home.help import GLOSSARY
 from app.http.dependencies import unit_of_work
 from app.projects.service import project_read
 from app.web import wording
-from app.web.templating import PageRedirect, PageRoute, PageUser, render, templates
+from app.web.templating import PageRedirect, PageRoute, PageUser, render
 from workflow.vocabulary import STATE_LABELS, STEPS, State
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -31,9 +34,9 @@ HOME_CARDS = 12  # projects shown as cards on the home; beyond, the portfolio li
 FILTER_FROM = 6  # below this many projects, no search form
 WINDOW_DAYS = 60  # "Mes échéances": what falls due in the next 60 days, and everything overdue
 DEADLINE_PROJECTS = 50  # projects read for "Mes échéances" (the earliest dates first)
-# Issue 15's open items are asked project by project (its Jinja global): for the most urgent ones only,
-# so that the page's statements stay bounded whatever the number of projects (docs/PERFORMANCE.md).
-COLLABORATION_PROJECTS = 10
+# Open opinion requests due within the window, over every project the person reads, in one statement
+# (not only those of the projects listed for their own deadlines): the earliest first, at most this many.
+OPINION_ITEMS = 100
 
 
 def _today(request: Request) -> date:
@@ -82,15 +85,30 @@ class Due:
     state_label: str
 
 
-def _collaboration(request: Request, project_id: str) -> list[Any]:
-    """Open opinion requests and messages of a project (issue 15's Jinja global), once it exists."""
-    todo = templates.env.globals.get("collaboration_todo")
-    return list(todo(request, project_id)) if callable(todo) else []
+def _open_requests(uow: UnitOfWork, principal: Principal, *, until: date, now: datetime) -> list[tuple[Any, Any]]:
+    """The opinion requests still awaiting an answer (not answered, revoked or expired: the status
+    app.opinions.service.status_of calls « en_attente »), due by `until`, of the projects `principal`
+    reads, with their project: one statement, the earliest first, OPINION_ITEMS + 1 at most (to know
+    whether some were left out)."""
+    from app.opinions.models import OpinionAnswer, OpinionRequest
+    from app.projects.models import Project
+    from app.projects.repository import ProjectRepository
 
-
-def _field(item: Any, name: str, default: Any = None) -> Any:
-    """An item's field, whether the item is a mapping or an object."""
-    return item.get(name, default) if isinstance(item, dict) else getattr(item, name, default)
+    answered = select(OpinionAnswer.id).where(OpinionAnswer.request_id == OpinionRequest.id).exists()
+    stmt = (
+        select(OpinionRequest, Project)
+        .join(Project, Project.id == OpinionRequest.project_id)
+        .where(
+            ProjectRepository.visible_to(principal),
+            OpinionRequest.due_on <= until,
+            OpinionRequest.revoked_at.is_(None),
+            OpinionRequest.token_expires_at > now,
+            ~answered,
+        )
+        .order_by(OpinionRequest.due_on, OpinionRequest.id)
+        .limit(OPINION_ITEMS + 1)
+    )
+    return [(r, p) for r, p in uow.session.execute(stmt)]
 
 
 @router.get("/echeances", name="page_deadlines")
@@ -100,7 +118,7 @@ def deadlines(request: Request, principal: PageUser) -> Response:
     with unit_of_work(request, write=False) as uow:
         found, total = uow.projects.upcoming(today=today, until=until, visible_to=principal, limit=DEADLINE_PROJECTS)
         items: list[Due] = []
-        for rank, p in enumerate(found):
+        for p in found:
             read = project_read(p, today)
             reason = wording.reason_of(read, today).text
             state = State(p.state)
@@ -134,19 +152,23 @@ def deadlines(request: Request, principal: PageUser) -> Response:
                         **common,
                     )
                 )
-            for item in _collaboration(request, str(p.id)) if rank < COLLABORATION_PROJECTS else ():
-                due_on = _field(item, "due_on")
-                if not isinstance(due_on, date) or due_on > until:
-                    continue
-                items.append(
-                    Due(
-                        due_on,
-                        str(_field(item, "label", "")),
-                        wording.due_in_words(due_on, today),
-                        bool(_field(item, "overdue", due_on < today)),
-                        **(common | {"url": str(_field(item, "href", common["url"]))}),
-                    )
+        requests = _open_requests(uow, principal, until=until, now=request.app.state.clock.now())
+        for req, p in requests[:OPINION_ITEMS]:
+            state = State(p.state)
+            step = STEPS.index(state) + 1 if state in STEPS else None
+            items.append(
+                Due(
+                    req.due_on,
+                    f"Avis attendu {wording.de(req.stakeholder_name)}",
+                    wording.due_in_words(req.due_on, today),
+                    req.due_on < today,
+                    project_id=str(p.id),
+                    project_name=p.name,
+                    url=f"/projets/{p.id}#avis",
+                    reason=wording.reason_of(project_read(p, today), today).text,
+                    state_label=f"Étape {step}/6 : {STATE_LABELS[state]}" if step else STATE_LABELS[state],
                 )
+            )
     items.sort(key=lambda d: (not d.overdue, d.on, d.project_name))
     return render(
         request,
@@ -157,6 +179,7 @@ def deadlines(request: Request, principal: PageUser) -> Response:
             "coming": [d for d in items if not d.overdue],
             "total_projects": total,
             "shown_projects": len(found),
+            "requests_truncated": len(requests) > OPINION_ITEMS,
             "window_days": WINDOW_DAYS,
             "until": until,
             "today": today,

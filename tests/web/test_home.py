@@ -195,3 +195,37 @@ def test_regie_de_territoire_not_sent_to_qpvs(app, client) -> None:
             assert any(h.endswith("/preuves/communes") for h in hrefs), hrefs
             assert not any(h.endswith("/qpvs") or h.endswith("#qpv") for h in hrefs), hrefs
             assert "/aide#insee" in hrefs
+
+
+def test_echeances_lists_requests_of_projects_not_yet_due(app, client) -> None:
+    """An opinion request due in 10 days is listed although its project's own dates are not within the
+    60 days (it was read only for the projects listed for their deadlines, the first 10 of them)."""
+    import uuid
+
+    from tests.support.api import API, advance, create_project, post
+
+    start = TODAY - timedelta(days=40)
+    pid = create_project(client, started_on=start.isoformat())["id"]
+    advance(client, pid, "validation", start=start, gap_days=10)  # validation due in about 80 days
+    sh = {s["category"]: s["id"] for s in client.get(f"{API}/projects/{pid}/stakeholders").json()}
+    due = TODAY + timedelta(days=10)
+    post(
+        client,
+        f"/projects/{pid}/opinion-requests",
+        {
+            "stakeholder_id": sh["bailleur_social"],
+            "email": "bailleur@example.fr",
+            "due_on": due.isoformat(),
+            "message": "Votre avis.",
+        },
+    )
+    add_user(app, "d@example.fr", [("porteur", uuid.UUID(pid), None)])
+    add_user(app, "other@example.fr", [("porteur", uuid.UUID(create_project(client)["id"]), None)])
+    with browser(app, "d@example.fr", login_page=True) as c:
+        doc = get_page(c, "/echeances")
+    rows = [r for r in doc.find_all("tr") if "Avis attendu" in r.text]
+    assert len(rows) == 1, doc.text[:2000]
+    assert "dans 10 jours" in rows[0].text
+    assert any(a.get("href") == f"/projets/{pid}#avis" for a in rows[0].find_all("a"))
+    with browser(app, "other@example.fr", login_page=True) as c:  # not a project they read
+        assert "Avis attendu" not in get_page(c, "/echeances").text
