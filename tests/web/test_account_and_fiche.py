@@ -138,3 +138,34 @@ def test_the_right_current_password_forgets_the_failures(app) -> None:
         assert short.status_code == 422 and html_of(short).by_id("erreur-password") is not None
         for i in range(4):
             assert c.post(form.get("action"), data=form_data(form, current_password=f"encore {i}")).status_code == 422
+
+
+def test_changing_the_password_kills_pending_reset_links(app) -> None:
+    """A « mot de passe oublié » link asked before the change can no longer set another password."""
+    from datetime import timedelta
+
+    from app.accounts import password_reset
+    from app.accounts.password_reset import PasswordReset
+    from app.core.security import new_token, sha256_hex
+    from app.core.unit_of_work import UnitOfWorkFactory
+
+    uid, _ = add_user(app, "r@example.fr", [("consultant", None, None)])
+    token = new_token(32)
+    with app.state.session_factory() as s:
+        now = app.state.clock.now()
+        s.add(
+            PasswordReset(
+                user_id=uid, token_hash=sha256_hex(token), created_at=now, expires_at=now + timedelta(hours=1)
+            )
+        )
+        s.commit()
+    uow_of = UnitOfWorkFactory(app.state.session_factory, app.state.settings)
+    with uow_of() as uow:
+        assert password_reset.link_is_live(uow, app.state.clock, token)
+    with browser(app, "r@example.fr", login_page=True) as c:
+        form = get_page(c, "/compte/mot-de-passe").by_id("form-mot-de-passe")
+        data = form_data(form, current_password=PASSWORD, password="nouveau mot de passe 1")
+        r = c.post(form.get("action"), data=data | {"confirmation": "nouveau mot de passe 1"})
+        assert r.status_code == 303
+    with uow_of() as uow:
+        assert not password_reset.link_is_live(uow, app.state.clock, token)
