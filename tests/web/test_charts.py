@@ -131,3 +131,25 @@ def test_projection_after_a_late_step_starts_today() -> None:
     assert following is not None and following.start == today, following
     assert following.end == ends[1] and (following.end - following.start).days < 130  # about 4 months
     assert all(r.projected is None or r.projected.start >= today for r in tl.rows)
+
+
+def test_overrun_contrasts_with_the_actual_bar() -> None:
+    """WCAG 1.4.11: the overrun is drawn right after the actual bar; the two were told apart by hue
+    alone (#a3000b beside #00577a, 1.03:1). Its fill now differs from the bar's by 3:1 or more and its
+    outline from the page's white by 3:1 or more."""
+    css = CSS.read_text()
+    variables = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6})", css))
+
+    def colour(selector: str, prop: str) -> str:
+        rule = re.search(re.escape(selector) + r" \{([^}]*)\}", css)
+        assert rule, selector
+        found = re.search(prop + r":\s*(?:var\(--([a-z-]+)\)|(#[0-9a-fA-F]{6}))", rule.group(1))
+        assert found, (selector, prop)
+        return variables[found.group(1)] if found.group(1) else found.group(2)
+
+    def ratio(a: str, b: str) -> float:
+        la, lb = sorted((_luminance(a), _luminance(b)))
+        return (lb + 0.05) / (la + 0.05)
+
+    assert ratio(colour(".tl-overrun", "fill"), colour(".tl-actual", "fill")) >= 3
+    assert ratio(colour(".tl-overrun", "stroke"), "#ffffff") >= 3
