@@ -58,7 +58,10 @@ SORTS = (
 FOLD_FROM = "ABCDEFGHIJKLMNOPQRSTUVWXYZÀÁÂÃÄÅàáâãäåÇçÈÉÊËèéêëÌÍÎÏìíîïÑñÒÓÔÕÖØòóôõöøÙÚÛÜùúûüÝŸýÿ’"
 FOLD_TO = "abcdefghijklmnopqrstuvwxyzaaaaaaaaaaaacceeeeeeeeiiiiiiiinnoooooooooooouuuuuuuuyyyy'"
 FOLD_MULTI = {"Œ": "oe", "œ": "oe", "Æ": "ae", "æ": "ae"}
-_FOLD_TABLE = str.maketrans(FOLD_FROM, FOLD_TO) | {ord(k): v for k, v in FOLD_MULTI.items()}
+# Combining accents (U+0300-U+036F) dropped: a name stored or typed decomposed ("I" + U+0302 for "Î",
+# as some systems and keyboards send it) folds like its composed form, still character by character.
+COMBINING = range(0x300, 0x370)
+_FOLD_TABLE = str.maketrans(FOLD_FROM, FOLD_TO) | {ord(k): v for k, v in FOLD_MULTI.items()} | dict.fromkeys(COMBINING)
 SEARCHED_FIELDS = ("name", "region", "departement", "lead_name")
 
 

@@ -27,9 +27,11 @@ depends_on: str | Sequence[str] | None = None
 
 FOLD_FROM = "ABCDEFGHIJKLMNOPQRSTUVWXYZÀÁÂÃÄÅàáâãäåÇçÈÉÊËèéêëÌÍÎÏìíîïÑñÒÓÔÕÖØòóôõöøÙÚÛÜùúûüÝŸýÿ’"
 FOLD_TO = "abcdefghijklmnopqrstuvwxyzaaaaaaaaaaaacceeeeeeeeiiiiiiiinnoooooooooooouuuuuuuuyyyy'"
-FOLD_TABLE = str.maketrans(FOLD_FROM, FOLD_TO) | {
-    ord(k): v for k, v in {"Œ": "oe", "œ": "oe", "Æ": "ae", "æ": "ae"}.items()
-}
+FOLD_TABLE = (
+    str.maketrans(FOLD_FROM, FOLD_TO)
+    | {ord(k): v for k, v in {"Œ": "oe", "œ": "oe", "Æ": "ae", "æ": "ae"}.items()}
+    | dict.fromkeys(range(0x300, 0x370))  # combining accents: "I" + U+0302 folds like "Î"
+)
 
 
 def upgrade() -> None:

@@ -58,3 +58,16 @@ def test_folding_is_a_plain_character_mapping(value: str) -> None:
     assert folded == fold(folded)  # idempotent
     assert folded == "".join(fold(ch) or "" for ch in value)  # character by character: no locale, no context
     assert not any(ch in folded for ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZÉÈÊÀÎÔÛÇŒÆéèêàîôûçœæ")
+
+
+def test_search_folds_decomposed_accents(client) -> None:
+    """A name stored or a query typed with combining accents (NFD: "I" + U+0302) is found like the
+    composed one."""
+    import unicodedata
+
+    create_project(client, name=unicodedata.normalize("NFD", "Régie de l'Île Verte"))
+    create_project(client, name="Régie de l'Île Bleue")
+    assert _names(client, "ile verte") == {unicodedata.normalize("NFD", "Régie de l'Île Verte")}
+    assert _names(client, unicodedata.normalize("NFD", "ÎLE BLEUE")) == {"Régie de l'Île Bleue"}
+    assert len(_names(client, "l'île")) == 2
+    assert fold(unicodedata.normalize("NFD", "Île-de-France")) == "ile-de-france"
