@@ -23,6 +23,7 @@ from app.core.clock import Clock
 from app.core.errors import Conflict, NotFound, PayloadTooLarge
 from app.core.identifiers import parse_uuid
 from app.core.inputs import ascii_id, iso_day
+from app.core.security import sha256_hex
 from app.core.unit_of_work import BatchUnitOfWork
 from app.documents import service as documents
 from app.documents.detect import HEAD_BYTES, TextCheck
@@ -241,7 +242,15 @@ def _answer_sync(request: Request, token: str, verdict: str, comment: str, new: 
                 )
                 stored_key, document_id = doc.current.storage_key, doc.id
             answer = service.answer_request(
-                uow, clock, req, verdict=verdict, comment=comment, via="lien", actor=actor, document_id=document_id
+                uow,
+                clock,
+                req,
+                verdict=verdict,
+                comment=comment,
+                via="lien",
+                actor=actor,
+                document_id=document_id,
+                token_hash=sha256_hex(token),  # the link answered still is the request's, under the lock
             )
             if document_id is not None:  # the deliberation belongs to the approval it comes with
                 doc.evidence_kind, doc.evidence_id = "approvals", answer.approval_id

@@ -44,6 +44,9 @@ STATUS_LABELS = {
     "expire": "lien expiré",
 }
 CONTROL_REFUSED = "Ce texte contient des caractères de contrôle invisibles : retirez-les (retours à la ligne permis)."
+REVOKED = "Cette demande d'avis a été révoquée."
+EXPIRED = "Cette demande d'avis a expiré : demandez à l'équipe du projet de vous l'envoyer de nouveau."
+REPLACED = "Un nouveau lien vient de vous être envoyé pour cette demande d'avis : répondez par celui-ci."
 ALREADY_ANSWERED = "Un avis a déjà été donné en réponse à cette demande : il ne peut pas être modifié."
 
 
@@ -341,9 +344,12 @@ def answer_request(
     via: str,
     actor: Actor,
     document_id: int | None = None,
+    token_hash: str | None = None,
 ) -> OpinionAnswer:
     """Record the stakeholder's answer and the approval it gives (one transaction; the caller's unit
-    of work commits it). Refused when the request has an answer already (two at once: one wins)."""
+    of work commits it). Refused when the request has an answer already (two at once: one wins), and
+    when, judged under the project's lock, it was revoked, has expired or (through the link: its
+    `token_hash`) its link was replaced by a re-send in the meantime."""
     if verdict not in VERDICT_OF:
         raise InvalidInput("Choisissez : favorable, favorable avec réserves ou défavorable.", "verdict")
     text = (comment or "").strip() or None
@@ -356,6 +362,12 @@ def answer_request(
     uow.session.refresh(req)
     if req.answer is not None or uow.session.scalar(select(OpinionAnswer.id).where(OpinionAnswer.request_id == req.id)):
         raise Conflict(ALREADY_ANSWERED)
+    if req.revoked_at is not None:
+        raise Conflict(REVOKED)
+    if req.token_expires_at <= clock.now():
+        raise Conflict(EXPIRED)
+    if token_hash is not None and req.token_hash != token_hash:
+        raise Conflict(REPLACED)
     st = next((s for s in p.stakeholders if s.id == req.stakeholder_id), None)
     if st is None:  # removed from the group since the request (it had given no opinion): back in it
         st = _new_stakeholder(uow, clock, actor, p, req.stakeholder_name, req.category)
@@ -440,7 +452,9 @@ def answer_from_account(
     if req.answer is not None:
         raise Conflict(ALREADY_ANSWERED)
     if req.revoked_at is not None:
-        raise Conflict("Cette demande d'avis a été révoquée.")
+        raise Conflict(REVOKED)
+    if req.token_expires_at <= clock.now():
+        raise Conflict(EXPIRED)
     answer = answer_request(uow, clock, req, verdict=verdict, comment=comment, via="compte", actor=actor)
     uow.commit()
     return answer

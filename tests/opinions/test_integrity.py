@@ -231,3 +231,53 @@ def test_line_breaks_survive_the_content_security_policy(
         b.post(f"/projets/{pid}/notes", data={"csrf": b.csrf, "body": "Note\nsur deux lignes"})
         project = b.get(f"/projets/{pid}").text
     assert ' style="' not in project and project.count('<p class="prewrap">') >= 2
+
+
+def test_an_answer_is_judged_again_under_the_lock(app: Any, client: TestClient, smtp: tuple[Sink, int]) -> None:
+    """The link was looked up, then (before the answer took the project's lock) the request was re-sent
+    or revoked: the answer is refused, nothing is written. An account answer on an expired request too."""
+    from app.core.errors import Conflict
+    from app.core.security import sha256_hex
+    from app.core.unit_of_work import UnitOfWorkFactory
+    from app.opinions import service
+    from app.opinions.models import OpinionAnswer
+
+    sink, port = smtp
+    pid, ids = at_validation(client)
+    req = ask(client, pid, ids["bailleur_social"], "b@exemple.fr")
+    send(app, port)
+    token = link_of(sink, "b@exemple.fr").rsplit("/", 1)[1]
+    uows = UnitOfWorkFactory(app.state.session_factory, app.state.settings)
+    clock = app.state.clock
+    for interloper in ("resend", "revoke"):
+        with uows() as uow:
+            looked = service.by_token(uow, token, clock.now())
+            assert looked.state == "ouvert" and looked.request is not None
+            r = client.post(f"{API}/projects/{pid}/opinion-requests/{req['id']}/{interloper}")
+            assert r.status_code == 200, r.text
+            try:
+                service.answer_request(
+                    uow,
+                    clock,
+                    looked.request,
+                    verdict="favorable",
+                    comment=None,
+                    via="lien",
+                    actor=service.link_actor(looked.request),
+                    token_hash=sha256_hex(token),
+                )
+                raise AssertionError(f"answered after a {interloper}")
+            except Conflict:
+                pass
+        send(app, port)
+        token = link_of(sink, "b@exemple.fr").rsplit("/", 1)[1]
+        with app.state.session_factory() as s:
+            assert s.scalars(select(OpinionAnswer)).first() is None
+    # an account answer on an expired request
+    late = ask(client, pid, ids["collectivite"], "elu@roubaix.example", days=1)
+    add_user(app, "elu@roubaix.example", [("observateur", uuid.UUID(pid), None)])
+    app.state.clock.set(TODAY + timedelta(days=200))
+    with TestClient(app, raise_server_exceptions=False) as elu:
+        login(elu, "elu@roubaix.example")
+        answer = elu.post(f"{API}/projects/{pid}/opinion-requests/{late['id']}/answer", json={"verdict": "favorable"})
+        assert answer.status_code == 409, answer.text
