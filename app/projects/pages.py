@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from app.assessments.pages import grid_context
 from app.authorization.rules import Ability, Principal
-from app.core.errors import AppError, NotFound, Refusal
+from app.core.errors import AppError, Conflict, NotFound, PreconditionFailed, Refusal
 from app.core.identifiers import parse_uuid
 from app.core.inputs import has_control, iso_day
 from app.core.unit_of_work import UnitOfWork
@@ -1044,6 +1044,7 @@ def _replan(request: Request, principal: Principal, pid: uuid.UUID, values: dict
 # --- « Modifier la fiche »: the project's descriptive fields, with the version check -----------------
 EDIT_FIELDS = ("name", "kind", "initiator", "conventionnement", "lead_name", "description")
 FLASH_MESSAGES["fiche"] = "La fiche du projet a été modifiée ; la modification est inscrite dans l'historique."
+CLOSED_FICHE = "Ce projet est clos (labellisé ou abandonné) : sa fiche ne se modifie plus."
 
 
 def _edit_context(
@@ -1104,6 +1105,8 @@ def project_update(request: Request, project_id: str, principal: PageUser) -> Re
     if not errors:
         try:
             with _uow(request, write=True) as uow:
+                if State(get_project(uow, pid).state) in TERMINAL:  # as the form says: no change any more
+                    raise Conflict(CLOSED_FICHE)
                 projects_service.update_project(
                     uow,
                     pid,
@@ -1121,6 +1124,8 @@ def project_update(request: Request, project_id: str, principal: PageUser) -> Re
             with _uow(request, write=False) as uow:
                 p = get_project(uow, pid)
                 message = exc.message if field not in EDIT_FIELDS else "Le formulaire contient des erreurs :"
+                if isinstance(exc, PreconditionFailed):  # told so: what is typed is kept, against the new version
+                    values = values | {"version": str(p.version)}
                 ctx = _edit_context(p, principal, values, errors, message)
             return render(request, "project_edit.html", ctx, _status_of(exc))
         raise PageRedirect(f"/projets/{pid}?ok=fiche#fiche")

@@ -169,3 +169,36 @@ def test_changing_the_password_kills_pending_reset_links(app) -> None:
         assert r.status_code == 303
     with uow_of() as uow:
         assert not password_reset.link_is_live(uow, app.state.clock, token)
+
+
+def test_closed_project_fiche_is_not_editable_by_post(app, client) -> None:
+    """The form of a closed project is read-only; its POST is refused too (409, nothing written)."""
+    from tests.support.api import fire
+
+    pid = create_project(client, name="Régie Close")["id"]
+    fire(client, pid, "abandonner", reason="Pas de local")
+    add_user(app, "c@example.fr", [("consultant", None, None)])
+    with browser(app, "c@example.fr", login_page=True) as c:
+        doc = get_page(c, f"/projets/{pid}/fiche")
+        assert doc.by_id("lecture-seule") is not None
+        data = {"csrf": csrf_of(doc), "name": "Renommée après coup", "kind": "regie_de_quartier"}
+        r = c.post(f"/projets/{pid}/fiche", data=data | {"conventionnement": "aucun", "version": "2"})
+        assert r.status_code == 409 and "clos" in html_of(r).by_id("erreur").text
+    assert client.get(f"{API}/projects/{pid}").json()["name"] == "Régie Close"
+
+
+def test_after_a_stale_form_the_next_save_goes_through(app, client) -> None:
+    """After « a changé depuis votre lecture » (412), the form carries the new version with what was
+    typed: saving again, knowingly, works."""
+    pid = create_project(client, name="Régie des Lilas")["id"]
+    add_user(app, "e@example.fr", [("consultant", None, None)])
+    with browser(app, "e@example.fr", login_page=True) as c:
+        form = get_page(c, f"/projets/{pid}/fiche").by_id("form-fiche")
+        client.patch(f"{API}/projects/{pid}", json={"description": "Changée ailleurs"})
+        r = c.post(form.get("action"), data=form_data(form, lead_name="Alex Martin"))
+        assert r.status_code == 412
+        again = html_of(r).by_id("form-fiche")
+        assert again.one("input", name="version").get("value") == "2"
+        assert again.by_id("champ-lead_name").get("value") == "Alex Martin"
+        assert c.post(again.get("action"), data=form_data(again)).status_code == 303
+    assert client.get(f"{API}/projects/{pid}").json()["lead_name"] == "Alex Martin"
