@@ -17,6 +17,7 @@ from app.core.database import Base, UTCDateTime
 from app.core.security import hash_password, new_token, sha256_hex
 from app.core.settings import Settings
 from app.core.unit_of_work import UnitOfWork
+from app.web import wording
 from workflow.errors import InvalidInput
 
 
@@ -30,10 +31,24 @@ class PasswordReset(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-SAME_ANSWER = (
-    "Si cette adresse correspond à un compte actif, un e-mail vient de lui être envoyé avec un lien pour choisir "
-    "un nouveau mot de passe. Le lien sert une fois et expire au bout d'une heure."
-)
+def lifetime_fr(minutes: int) -> str:
+    """« une heure », « 30 minutes », « 2 heures », « une heure et 30 minutes »: a link's lifetime in words."""
+    hours, rest = divmod(minutes, 60)
+    if hours == 0:
+        return f"{rest} minute{'s' if rest > 1 else ''}"
+    text = "une heure" if hours == 1 else f"{hours} heures"
+    return text if rest == 0 else f"{text} et {rest} minute{'s' if rest > 1 else ''}"
+
+
+def same_answer(settings: Settings) -> str:
+    """What the forgotten-password form answers, whether the address is an account's or not."""
+    return (
+        "Si cette adresse correspond à un compte actif, un e-mail vient de lui être envoyé avec un lien pour "
+        "choisir un nouveau mot de passe. Le lien sert une fois et expire au bout "
+        f"{wording.de(lifetime_fr(settings.password_reset_minutes))}."
+    )
+
+
 RESEND_AFTER_SECONDS = 120
 DEAD_LINK = "Ce lien n'est plus valable (déjà utilisé, expiré ou inconnu). Demandez-en un nouveau."
 

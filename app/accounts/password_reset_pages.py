@@ -36,7 +36,8 @@ async def page_forgot_password_submit(request: Request) -> Response:
 def _forgot(request: Request, email: str) -> Response:
     with unit_of_work(request) as uow:
         reset.request_reset(uow, request.app.state.settings, request.app.state.clock, email)
-    return render(request, "accounts/forgot.html", {"sent": True, "email": "", "message": reset.SAME_ANSWER})
+    answer = reset.same_answer(request.app.state.settings)
+    return render(request, "accounts/forgot.html", {"sent": True, "email": "", "message": answer})
 
 
 @router.get("/mot-de-passe/nouveau/{token}", name="page_reset_password")
