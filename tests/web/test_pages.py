@@ -748,3 +748,17 @@ def test_portfolio_sorts_put_closed_and_undated_projects_last(demo, demo_ids) ->
     assert statuses[statuses.index("clos") :] == ["clos"] * (len(statuses) - statuses.index("clos"))
     rows = on_time.by_id("table-projets").find("tbody").find_all("tr")
     assert rows[0].get("data-status") == "dans_les_temps" and rows[-1].get("data-status") == "clos"
+
+
+def test_an_impossible_move_lists_no_consequences(app, client) -> None:
+    """On an abandoned project, …/abandonner says the action is not possible, and no longer « Le projet
+    sera abandonné … » above that."""
+    from tests.support.api import fire
+
+    pid = create_project(client)["id"]
+    fire(client, pid, "abandonner", reason="Pas de local")
+    add_user(app, "x@example.fr", [("consultant", None, None)])
+    with browser(app, "x@example.fr", login_page=True) as c:
+        doc = get_page(c, f"/projets/{pid}/transitions/abandonner")
+    assert doc.by_id("indisponible") is not None
+    assert doc.by_id("consequences") is None and "sera abandonné" not in doc.text
