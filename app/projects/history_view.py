@@ -101,11 +101,30 @@ ENUM_VALUE_LABELS: dict[str, str] = {
 
 
 def actor_names(session: Session, actors: Iterable[str | None]) -> dict[str, str]:
-    """The people and keys behind the actors ("user:<email>", "key:<prefix>", "system:<name>")."""
+    """The people and keys behind the actors ("user:<email>", "key:<prefix>", "system:<name>", and
+    "lien:avis-<id>": a stakeholder who answered through an opinion request's link)."""
     wanted: set[str] = {a for a in actors if a}
     emails = [a.partition(":")[2] for a in wanted if a.startswith("user:")]
     prefixes = [a.partition(":")[2] for a in wanted if a.startswith("key:")]
+    links = {
+        int(ident[5:])
+        for a in wanted
+        for kind, _, ident in [a.partition(":")]
+        if kind == "lien"
+        and ident.startswith("avis-")
+        and ident[5:].isascii()
+        and ident[5:].isdigit()
+        and len(ident) < 25
+    }
     names: dict[str, str] = {}
+    if links:
+        from app.opinions.models import OpinionRequest
+
+        rows = session.execute(
+            select(OpinionRequest.id, OpinionRequest.stakeholder_name).where(OpinionRequest.id.in_(links))
+        )
+        for request_id, stakeholder in rows:
+            names[f"lien:avis-{request_id}"] = f"{stakeholder} (par le lien de demande d'avis)"
     if emails:
         for email, name in session.execute(select(User.email, User.name).where(User.email.in_(emails))):
             names[f"user:{email}"] = name
@@ -122,6 +141,8 @@ def actor_names(session: Session, actors: Iterable[str | None]) -> dict[str, str
             names[a] = ident  # a user since removed: their e-mail is all there is
         elif kind == "key":
             names[a] = f"Clé d'API {ident} (révoquée ou supprimée)"
+        elif kind == "lien":
+            names[a] = "Partie prenante (par un lien de demande d'avis)"
         else:
             names[a] = "Anonyme"
     return names

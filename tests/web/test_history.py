@@ -72,3 +72,33 @@ def test_history_names_people_and_says_what_changed(app, client) -> None:
         assert only.by_id("filtres-historique").one("a", aria_current="page").text == FILTERS["dossier"][0]
         # an unknown kind shows everything; paging keeps the kind
         assert len(get_page(c, f"/projets/{pid}?quoi=pirate").by_id("table-historique").find_all("tr")) == len(rows) + 1
+
+
+def test_link_answers_are_named_in_the_history(app, client) -> None:
+    """An answer given through an opinion request's link (actor « lien:avis-N ») is the stakeholder's,
+    named, not « Anonyme »."""
+    from datetime import timedelta
+
+    from app.projects import history_view
+    from tests.support.api import advance
+    from tests.support.clock import TODAY
+
+    start = TODAY - timedelta(days=200)
+    pid = create_project(client, started_on=start.isoformat())["id"]
+    advance(client, pid, "validation", start=start)
+    sh = {s["category"]: s for s in client.get(f"{API}/projects/{pid}/stakeholders").json()}
+    req = post(
+        client,
+        f"/projects/{pid}/opinion-requests",
+        {
+            "stakeholder_id": sh["bailleur_social"]["id"],
+            "email": "bailleur@example.fr",
+            "due_on": (TODAY + timedelta(days=10)).isoformat(),
+            "message": "Votre avis, s'il vous plaît.",
+        },
+    )
+    with app.state.session_factory() as s:
+        names = history_view.actor_names(s, [f"lien:avis-{req['id']}", "lien:avis-999999", "lien:autre"])
+    assert names[f"lien:avis-{req['id']}"] == f"{req['stakeholder_name']} (par le lien de demande d'avis)"
+    assert names["lien:avis-999999"] == "Partie prenante (par un lien de demande d'avis)"
+    assert "Anonyme" not in names.values()
