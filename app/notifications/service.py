@@ -187,10 +187,13 @@ def _href(event: Event) -> str:
 def scan_events(uow: UnitOfWork, settings: Settings, clock: Clock, report: ScanReport) -> bool:
     """One batch of events after the watermark; whether there may be more."""
     mark = uow.session.scalar(select(ScanWatermark).where(ScanWatermark.name == WATERMARK).with_for_update())
-    if mark is None:  # the first scan (events older than OLD_NEWS are read past, not notified)
+    if mark is None:  # the first scan: events older than OLD_NEWS then are read past, never notified
+        # (only here: later, a worker stopped for days catches up on everything it missed)
         table: Any = ScanWatermark.__table__
         insert = postgresql.insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        uow.session.execute(insert(table).values(name=WATERMARK, value=0).on_conflict_do_nothing())
+        old_news = uow.session.scalar(select(func.max(Event.id)).where(Event.recorded_at < clock.now() - OLD_NEWS))
+        start = int(old_news or 0)
+        uow.session.execute(insert(table).values(name=WATERMARK, value=start).on_conflict_do_nothing())
         mark = uow.session.scalar(select(ScanWatermark).where(ScanWatermark.name == WATERMARK).with_for_update())
         assert mark is not None
     events = list(uow.session.scalars(select(Event).where(Event.id > mark.value).order_by(Event.id).limit(EVENT_BATCH)))
@@ -200,11 +203,10 @@ def scan_events(uow: UnitOfWork, settings: Settings, clock: Clock, report: ScanR
         p.id: p for p in uow.session.scalars(select(Project).where(Project.id.in_({e.project_id for e in events})))
     }
     people: dict[uuid.UUID, list[Recipient]] = {}
-    oldest = clock.now() - OLD_NEWS
     for event in events:
         p = projects.get(event.project_id)
         described = describe(event, p.name) if p is not None else None
-        if p is None or described is None or event.recorded_at < oldest:
+        if p is None or described is None:
             continue
         kind, text = described
         if p.id not in people:
