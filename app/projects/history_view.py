@@ -12,7 +12,7 @@ import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, tzinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -224,9 +224,11 @@ def rows(
     actors: dict[str, str],
     earlier: Sequence[Event] = (),
     stakeholders: dict[int, str] | None = None,
+    *,
+    tz: tzinfo = UTC,
 ) -> list[HistoryRow]:
     """The page's events in words, newest first as given. `earlier`: the project's evidence events up to
-    the page's oldest change (for "old → new")."""
+    the page's oldest change (for "old → new"). `tz`: where a recording instant's day is read."""
     names = stakeholders or {}
     before: dict[int, dict[tuple[str, Any], dict[str, Any]]] = {}
     if earlier:
@@ -249,7 +251,7 @@ def rows(
                 detail,
                 tuple(changes),
                 e.effective_on,
-                e.recorded_at.date(),
+                wording.local_day(e.recorded_at, tz),
                 actors.get(e.actor or "", e.actor or "—"),
                 e.reason,
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, tzinfo
 from enum import Enum
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
@@ -362,7 +362,7 @@ def _portfolio(request: Request, principal: Principal, raw: dict[str, str], *, m
     query = PortfolioQuery.read(raw)
     with _uow(request, write=False) as uow:
         found = _portfolio_page(uow, query, principal, today)
-        items = [_row(p, today) for p in found.projects]
+        items = [_row(p, today, request.app.state.clock.tz) for p in found.projects]
         p80 = ForecastRepository(uow.session).stored_for([p.id for p in found.projects])
     params = query.params()
     base = "/" if mine else "/projets"
@@ -521,7 +521,7 @@ def _pager(found: PortfolioPage, size: int, base: str, params: dict[str, Any]) -
     }
 
 
-def _row(p: Project, today: date) -> Row:
+def _row(p: Project, today: date, tz: tzinfo) -> Row:
     read = project_read(p, today)
     st = State(p.state)
     active = st in STEPS
@@ -544,7 +544,7 @@ def _row(p: Project, today: date) -> Row:
         charts.horizon_bar(p.started_on, read.horizon_on, until, read.status),
         wording.step_due_words(read, today),
         wording.reason_of(read, today).text,
-        p.updated_at.date(),
+        wording.local_day(p.updated_at, tz),
     )
 
 
@@ -692,7 +692,7 @@ def _project_response(
     today = _today(request)
     with _uow(request, write=False) as uow:
         p = get_project(uow, pid, with_evidence=True)
-        ctx = _project_context(uow, p, principal, today, history_page, history_kind)
+        ctx = _project_context(uow, p, principal, today, history_page, history_kind, request.app.state.clock.tz)
     ctx["failure"] = failure
     if failure is not None:
         ctx["flash"] = None
@@ -700,7 +700,13 @@ def _project_response(
 
 
 def _project_context(
-    uow: UnitOfWork, p: Project, principal: Principal, today: date, history_page: int, history_kind: str = ""
+    uow: UnitOfWork,
+    p: Project,
+    principal: Principal,
+    today: date,
+    history_page: int,
+    history_kind: str = "",
+    tz: tzinfo = UTC,
 ) -> dict[str, Any]:
     read = project_read(p, today)
     view = transitions_view(p, today)
@@ -766,7 +772,7 @@ def _project_context(
         "consultant_note": CONSULTANT_ONLY_NOTE,
         "plan": [(st.value, STATE_LABELS[st], plan.months(st)) for st in STEPS],
         "horizon_months": plan.horizon_months,
-        "events": _event_rows(uow, p, events),
+        "events": _event_rows(uow, p, events, tz),
         "history": history,
         "today": today,
         "date_fr": charts.date_fr,
@@ -882,13 +888,13 @@ def _history(uow: UnitOfWork, pid: uuid.UUID, history_page: int, kind: str = "")
     }
 
 
-def _event_rows(uow: UnitOfWork, p: Project, events: list[Event]) -> list[history_view.HistoryRow]:
+def _event_rows(uow: UnitOfWork, p: Project, events: list[Event], tz: tzinfo) -> list[history_view.HistoryRow]:
     """The page's events in words: real names, what changed (old → new from the earlier events)."""
     actors = history_view.actor_names(uow.session, (e.actor for e in events))
     earlier: list[Event] = []
     if events and history_view.needs_earlier(events):
         earlier = uow.events.evidence_before(p.id, max(e.seq for e in events) + 1)
-    return history_view.rows(events, actors, earlier, {st.id: st.name for st in p.stakeholders})
+    return history_view.rows(events, actors, earlier, {st.id: st.name for st in p.stakeholders}, tz=tz)
 
 
 def _evidence_groups(p: Project, state: State) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ Nothing here touches the database or the web: the inputs are dates, the output i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, tzinfo
 from typing import Protocol
 
 from dateutil.relativedelta import relativedelta
@@ -36,6 +36,13 @@ def date_fr(d: date | None) -> str:
     if d is None:
         return ""
     return f"{'1er' if d.day == 1 else d.day} {MONTHS_FR_LONG[d.month - 1]} {d.year}"
+
+
+def local_day(moment: datetime, tz: tzinfo) -> date:
+    """The calendar day of an instant where the service runs (settings.timezone, Europe/Paris): a change
+    recorded at 23:30 UTC on 26 November happened on 27 November in Paris."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(tz).date()
 
 
 VOWELS = frozenset("aeiouyàâäéèêëîïôöùûüœæhAEIOUYÀÂÄÉÈÊËÎÏÔÖÙÛÜŒÆH")

@@ -762,3 +762,19 @@ def test_an_impossible_move_lists_no_consequences(app, client) -> None:
         doc = get_page(c, f"/projets/{pid}/transitions/abandonner")
     assert doc.by_id("indisponible") is not None
     assert doc.by_id("consequences") is None and "sera abandonné" not in doc.text
+
+
+def test_last_activity_is_a_paris_day(app, client, clock) -> None:
+    """A change at 23:30 UTC on 26 November happened on 27 November in Paris: « Dernière activité » and
+    the history's dates say so (they read the UTC day)."""
+    clock.advance(hours=12, minutes=30)
+    assert clock.today() == date(2026, 11, 27)
+    pid = create_project(client, name="Régie de Minuit")["id"]
+    add_user(app, "m@example.fr", [("consultant", None, None)])
+    with browser(app, "m@example.fr", login_page=True) as c:
+        doc = get_page(c, "/projets")
+        page = get_page(c, f"/projets/{pid}")
+    row = next(tr for tr in doc.by_id("table-projets").find("tbody").find_all("tr") if tr.get("data-project-id") == pid)
+    cell = next(td for td in row.find_all("td") if td.get("data-label") == "Dernière activité")
+    assert cell.text.strip() == "27 novembre 2026", cell.text
+    assert "27 novembre 2026" in page.by_id("table-historique").find("tbody").find("tr").text
