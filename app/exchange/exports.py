@@ -15,6 +15,7 @@ from typing import Any
 
 from app.authorization.rules import Principal
 from app.core.inputs import single_line
+from app.core.settings import get_settings
 from app.core.unit_of_work import UnitOfWork
 from app.projects.repository import SearchFilters
 from app.projects.schemas import ProjectRead
@@ -85,7 +86,8 @@ COLUMNS_FR: tuple[Column, ...] = (
     Column("Label projeté", lambda p: p.projected_label_on),
     Column("Labellisée le", lambda p: p.labelled_on),
     Column("Clos le", lambda p: p.closed_on),
-    Column("Dernière activité", lambda p: p.updated_at.date()),
+    # the day where the service runs (REGIEFLOW_TIMEZONE, Europe/Paris), as the pages show it: not the UTC day
+    Column("Dernière activité", lambda p: p.updated_at.astimezone(get_settings().tz).date()),
     Column("Identifiant", lambda p: str(p.id), 38),
 )
 
