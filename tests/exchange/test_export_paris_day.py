@@ -24,4 +24,4 @@ def test_last_activity_in_the_export_is_a_paris_day(app, client, clock) -> None:
     header, body = rows[0], rows[1:]
     [row] = [line for line in body if pid in line]
     cell = row[header.index("Dernière activité")]
-    assert "27" in cell and "26" not in cell, cell
+    assert cell.startswith("27/11/2026") or cell.startswith("2026-11-27"), cell
