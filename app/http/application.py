@@ -11,6 +11,8 @@ from app.accounts import admin_endpoints as admin
 from app.accounts import admin_pages, password_reset_pages
 from app.accounts import endpoints as auth
 from app.accounts import pages as accounts_pages
+from app.analytics import endpoints as analytics
+from app.analytics import pages as analytics_pages
 from app.assessments import endpoints as assessments
 from app.assessments import pages as assessments_pages
 from app.authorization.rules import PUBLIC, RULES
@@ -27,8 +29,6 @@ from app.exchange import dump_endpoints as dump
 from app.exchange import export_endpoints as exports
 from app.exchange import import_endpoints as imports
 from app.feed import endpoints as feed
-from app.analytics import endpoints as analytics
-from app.analytics import pages as analytics_pages
 from app.forecasts import endpoints as forecasts
 from app.forecasts import pages as forecasts_pages  # noqa: F401  (registers the project page's forecast block)
 from app.home import pages as home_pages
