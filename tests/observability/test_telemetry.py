@@ -224,6 +224,7 @@ def test_the_email_queue_is_measured(app: FastAPI, client: TestClient) -> None:
                 template="password_reset",
                 context={"name": "Personne", "link": "http://127.0.0.1:8000/x", "minutes": 60},
                 secret=True,
+                settings=app.state.settings,  # its link is kept encrypted until it is sent
             )
         uow.commit()
     assert metric(client, "regieflow_queue_depth", queue="email") == 3
