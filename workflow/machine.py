@@ -26,7 +26,7 @@ from workflow.errors import (
 )
 from workflow.evidence import Evidence
 from workflow.guards import Guard, GuardContext, Unmet
-from workflow.vocabulary import REASON_REQUIRED, STATE_LABELS, STEPS, TERMINAL, State, Trigger
+from workflow.vocabulary import REASON_REQUIRED, STATE_LABELS, STEPS, TERMINAL, State, Trigger, date_fr
 
 if TYPE_CHECKING:  # names the library declares only in its stubs
     from transitions.core import Condition, Transition, TransitionConfigDict
@@ -262,31 +262,10 @@ def check_effective_on(effective_on: date | None, *, today: date, not_before: da
         raise EffectiveDateInvalid("La date d'effet ne peut pas être dans le futur.", field="effective_on")
     if not_before is not None and when < not_before:
         raise EffectiveDateInvalid(
-            f"La date d'effet ne peut pas précéder la transition précédente (du {_long_date(not_before)}).",
+            f"La date d'effet ne peut pas précéder la transition précédente (du {date_fr(not_before)}).",
             field="effective_on",
         )
     return when
-
-
-_MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
-
-
-def _long_date(d: date) -> str:
-    """ "1er octobre 2026": a date in a message people read, never ISO."""
-    return f"{'1er' if d.day == 1 else d.day} {_MONTHS[d.month - 1]} {d.year}"
 
 
 def clean_reason(trigger: Trigger, reason: str | None) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 
@@ -227,3 +228,27 @@ EXPERT_LEVEL_LABELS = {
     ExpertLevel.PARTIEL: "Partiel",
     ExpertLevel.NON_ATTEINT: "Non atteint",
 }
+
+
+# --- dates in French words: every message and page says « 1er octobre 2026 », never ISO ------------
+MONTHS_FR_LONG = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+def date_fr(d: date | None) -> str:
+    """ "1er octobre 2026", "26 novembre 2026" (empty for None)."""
+    if d is None:
+        return ""
+    return f"{'1er' if d.day == 1 else d.day} {MONTHS_FR_LONG[d.month - 1]} {d.year}"

@@ -13,29 +13,9 @@ from datetime import date, timedelta
 from workflow import deadlines as dl
 from workflow import machine as wf
 from workflow.vocabulary import STATE_LABELS, STEPS, State, Status
+from workflow.vocabulary import date_fr as date_fr  # one definition (workflow), re-exported for the pages
 
 MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
-MONTHS_FR_LONG = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
-
-
-def date_fr(d: date | None) -> str:
-    """26 novembre 2026 (empty for None)."""
-    if d is None:
-        return ""
-    return f"{'1er' if d.day == 1 else d.day} {MONTHS_FR_LONG[d.month - 1]} {d.year}"
 
 
 def short_date_fr(d: date | None) -> str:

@@ -14,28 +14,7 @@ from typing import Protocol
 from dateutil.relativedelta import relativedelta
 
 from workflow.vocabulary import Status
-
-MONTHS_FR_LONG = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
-
-
-def date_fr(d: date | None) -> str:
-    """ "1er octobre 2026", "26 novembre 2026" (empty for None): never ISO in a message."""
-    if d is None:
-        return ""
-    return f"{'1er' if d.day == 1 else d.day} {MONTHS_FR_LONG[d.month - 1]} {d.year}"
+from workflow.vocabulary import date_fr as date_fr  # one definition (workflow), re-exported
 
 
 def local_day(moment: datetime, tz: tzinfo) -> date:
