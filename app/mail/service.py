@@ -10,7 +10,10 @@ of a worker is conditioned on its claim (attempt number and lease end), renewed 
 so a worker whose lease ran out neither sends nor records. Temporary refusals (4xx, per recipient too)
 and dropped conversations are retried on REGIEFLOW_MAIL_RETRY_SCHEDULE_SECONDS, then `failed`; a
 permanent refusal (5xx) fails that mail; a server that cannot be reached or refuses our login or sender
-(configuration) ends the round and the mail waits, its attempt not counted.
+(configuration) ends the round: the mail tried counts that attempt and waits on the same schedule (so a
+server down for good fails it after the last wait, `failed` with the last error, instead of keeping it
+forever), the rest of the round's mail waits as long without an attempt counted (it was not tried).
+The outbox's figures are in /metrics: `email` (waiting or being sent) and `email_failed` (given up).
 Without REGIEFLOW_SMTP_HOST nothing is sent: mail stays queued."""
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from app.core.keys import derived_key, fernet
 from app.core.settings import Settings
 from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.mail.models import MODES, MailPreference, OutgoingMail
+from app.observability.metrics import QUEUES, Queue
 from app.web.charts import date_fr
 
 log = logging.getLogger("regieflow.mail")
@@ -358,8 +362,9 @@ def send_due(uows: UnitOfWorkFactory, settings: Settings, clock: Clock, *, limit
                 log.exception("mail %s: could not be recorded; retried once its lease is over", held.id)
                 continue
             if outcome.kind == "unavailable":
+                untried = Outcome(False, outcome.error, "untried")
                 for rest in claims[index + 1 :]:
-                    _record(uows, settings, clock, rest, outcome, report)
+                    _record(uows, settings, clock, rest, untried, report)
                 return report
     return report
 
@@ -383,7 +388,8 @@ class Outcome:
     ok: bool
     error: str | None
     # "sent"; "retry" (a temporary refusal: counted, retried on the schedule); "permanent" (failed now);
-    # "unavailable" (the server cannot be reached or refuses our login: retried, the attempt not counted)
+    # "unavailable" (the server cannot be reached or refuses our login: counted, retried on the schedule,
+    # and the round ends); "untried" (the rest of that round: waits as long, the attempt not counted)
     kind: str
 
 
@@ -452,10 +458,10 @@ def _record(
             row.status, row.sent_at, row.last_error = "sent", now, None
             wipe(row)  # a link's token lived only as long as the mail had to be sent
             report.sent += 1
-        elif outcome.kind == "unavailable":
+        elif outcome.kind == "untried":  # not tried this round: its attempt is given back
             row.last_error = (outcome.error or "serveur indisponible")[:500]
             row.status, row.attempts = "pending", row.attempts - 1
-            row.next_attempt_at = now + timedelta(seconds=schedule[0] if schedule else 60)
+            row.next_attempt_at = now + timedelta(seconds=_wait(schedule, max(row.attempts, 1)))
             report.retried += 1
         else:
             row.last_error = (outcome.error or "échec")[:500]
@@ -465,9 +471,19 @@ def _record(
                 report.failed += 1
             else:
                 row.status = "pending"
-                row.next_attempt_at = now + timedelta(seconds=schedule[row.attempts - 1])
+                row.next_attempt_at = now + timedelta(seconds=_wait(schedule, row.attempts))
                 report.retried += 1
         uow.commit()
+
+
+def _wait(schedule: list[int], attempts: int) -> int:
+    """Seconds before the next attempt after `attempts` attempts (the schedule's last wait beyond it)."""
+    if not schedule:
+        return 60
+    return schedule[min(attempts, len(schedule)) - 1]
+
+
+QUEUES.append(Queue("email_failed", "mail_outbox", "status = 'failed'"))  # given up: /metrics shows how many
 
 
 def outbox(uow: UnitOfWork, *, status: str | None = None, limit: int = 50) -> list[OutgoingMail]:

@@ -1,6 +1,7 @@
 """The outbox's promise, "never lost, never sent twice", against a real SMTP server on loopback
 (review of issue 15): a temporary refusal (greylisting: 450 at RCPT TO) is retried, a refused login or
-sender waits without using up attempts, a row that cannot even be built does not stop the others, and
+sender and an unreachable server are retried with backoff and given up after the schedule,
+a row that cannot even be built does not stop the others, and
 a worker whose lease ran out (another took the row again) neither sends nor records it."""
 
 from __future__ import annotations
@@ -111,26 +112,67 @@ def test_a_permanent_recipient_refusal_fails_that_mail_only(app: Any) -> None:
         controller.stop()
 
 
-def test_a_refused_login_or_sender_waits_without_using_attempts(app: Any) -> None:
+def test_a_refused_login_or_sender_is_retried_on_the_schedule_then_given_up(app: Any) -> None:
+    """A configuration refusal ends the round: the mail tried counts its attempt, the others wait as
+    long without one; after the schedule's last wait each is `failed` with the server's reply."""
     for reply in ("530 5.7.0 Authentication required", "553 5.7.1 Sender address rejected"):
         sink = Refusing("MAIL", reply)
         controller, port = _serve(sink)
         try:
             settings = _settings(app, port).model_copy(update={"mail_retry_schedule_seconds": [10]})
             uows = UnitOfWorkFactory(app.state.session_factory, settings)
-            ids = [_queue(app, uows, f"{n}-{reply[:3]}@exemple.fr") for n in range(4)]
-            for _ in range(3):  # more rounds than the schedule has retries: still waiting
-                report = mail.send_due(uows, settings, app.state.clock)
-                assert report.failed == 0 and report.sent == 0
+            ids = [_queue(app, uows, f"{n}-{reply[:3]}@exemple.fr") for n in range(3)]
+            report = mail.send_due(uows, settings, app.state.clock)
+            assert (report.sent, report.failed, report.retried) == (0, 0, 3)
+            assert [_row(app, i)[:2] for i in ids] == [("pending", 1), ("pending", 0), ("pending", 0)]
+            assert all(reply[:3] in (_row(app, i)[2] or "") for i in ids)
+            for _ in range(6):  # each mail is tried in its turn, twice at most with a one-wait schedule
                 app.state.clock.advance(seconds=10)
+                mail.send_due(uows, settings, app.state.clock)
             for mail_id in ids:
                 status, attempts, error = _row(app, mail_id)
-                assert (status, attempts) == ("pending", 0) and reply[:3] in (error or ""), (reply, error)
+                assert (status, attempts) == ("failed", 2) and reply[:3] in (error or ""), (reply, error)
+            assert sink.messages == []
         finally:
             controller.stop()
-        with app.state.session_factory() as s:
-            s.execute(update(OutgoingMail).values(status="sent"))
-            s.commit()
+
+
+def test_an_unreachable_server_is_given_up_after_the_schedule_and_measured(app: Any) -> None:
+    """Nothing listens on the port: the mail waits 10 then 20 seconds, then is `failed` with the last
+    error; /metrics moves it from the `email` queue to `email_failed`."""
+    from fastapi.testclient import TestClient
+
+    from app.observability.metrics import samples
+
+    def metric(client: TestClient, queue: str) -> float:
+        text = client.get("/metrics").text
+        return sum(v for lab, v in samples(text, "regieflow_queue_depth") if lab.get("queue") == queue)
+
+    settings = _settings(app, free_port()).model_copy(
+        update={"mail_retry_schedule_seconds": [10, 20], "smtp_timeout_seconds": 2.0}
+    )
+    uows = UnitOfWorkFactory(app.state.session_factory, settings)
+    mail_id = _queue(app, uows, "mairie@roubaix.example")
+    with TestClient(app) as client:
+        assert (metric(client, "email"), metric(client, "email_failed")) == (1, 0)
+        clock = app.state.clock
+        assert mail.send_due(uows, settings, clock).retried == 1
+        status, attempts, error = _row(app, mail_id)
+        assert (status, attempts) == ("pending", 1) and "injoignable" in (error or "")
+        clock.advance(seconds=9)
+        assert mail.send_due(uows, settings, clock).attempted == 0  # the backoff is waited
+        clock.advance(seconds=1)
+        assert mail.send_due(uows, settings, clock).retried == 1
+        assert _row(app, mail_id)[:2] == ("pending", 2)
+        clock.advance(seconds=19)
+        assert mail.send_due(uows, settings, clock).attempted == 0
+        clock.advance(seconds=1)
+        assert mail.send_due(uows, settings, clock).failed == 1
+        status, attempts, error = _row(app, mail_id)
+        assert (status, attempts) == ("failed", 3) and "injoignable" in (error or "")
+        clock.advance(days=30)
+        assert mail.send_due(uows, settings, clock).attempted == 0  # given up for good
+        assert (metric(client, "email"), metric(client, "email_failed")) == (0, 1)
 
 
 def test_a_row_that_cannot_be_built_does_not_stop_the_round(app: Any) -> None:

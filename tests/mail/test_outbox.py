@@ -89,9 +89,10 @@ def test_a_refusal_is_retried_with_backoff_then_sent(app: Any, smtp: tuple[Sink,
     assert len(sink.messages) == 1
 
 
-def test_an_unreachable_server_keeps_the_mail_waiting_without_counting_attempts(app: Any) -> None:
-    """A server down (or a wrong port) is no reason to give a mail up: it waits, its attempts not counted,
-    and the round stops at the first unreachable connection (the others claimed with it wait too)."""
+def test_an_unreachable_server_stops_the_round_and_bounds_the_wait(app: Any) -> None:
+    """A server down (or a wrong port): the round stops at the first unreachable connection; the mail
+    tried counts its attempt, the others claimed with it wait as long without one (they were not
+    tried); each is given up (`failed`, with the error) once the schedule is used up, never kept forever."""
     from tests.mail.smtp import free_port
 
     settings = app.state.settings.model_copy(
@@ -100,13 +101,15 @@ def test_an_unreachable_server_keeps_the_mail_waiting_without_counting_attempts(
     uows = UnitOfWorkFactory(app.state.session_factory, settings)
     clock = app.state.clock
     ids = [_queue(uows, clock, settings, to=f"a{i}@exemple.fr") for i in range(3)]
-    for _ in range(5):
-        report = mail.send_due(uows, settings, clock)
-        assert (report.failed, report.retried) == (0, 3)
-        clock.advance(seconds=10)
+    report = mail.send_due(uows, settings, clock)
+    assert (report.failed, report.retried) == (0, 3)
+    assert [_row(uows, i).attempts for i in ids] == [1, 0, 0]
+    for _ in range(12):
+        clock.advance(seconds=20)
+        mail.send_due(uows, settings, clock)
     for mail_id in ids:
         row = _row(uows, mail_id)
-        assert row.status == "pending" and row.attempts == 0 and "injoignable" in (row.last_error or "")
+        assert row.status == "failed" and row.attempts == 3 and "injoignable" in (row.last_error or "")
 
 
 def test_dedupe_key_makes_one_mail_per_occurrence(app: Any) -> None:
