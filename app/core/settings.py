@@ -192,6 +192,12 @@ class Settings(BaseSettings):
     smtp_user: str | None = Field(None, description="SMTP login, when the server asks for one.")
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_timeout_seconds: float = Field(30.0, gt=0, le=600, description="Timeout of one SMTP conversation.")
+    smtp_ca_file: str | None = Field(
+        None,
+        max_length=1000,
+        description="PEM file of the authorities that sign the SMTP server's certificate (an internal CA); "
+        "unset: the system's authorities. The certificate and its name are always checked.",
+    )
     mail_sender: str = Field(
         "regieflow <ne-pas-repondre@regieflow.invalid>", max_length=300, description="From: of every e-mail."
     )

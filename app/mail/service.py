@@ -263,22 +263,60 @@ def cancel(uow: UnitOfWork, dedupe_prefix: str, why: str) -> int:
     return len(rows)
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """The TLS context of the SMTP connection: the certificate and the host name are checked, against
+    REGIEFLOW_SMTP_CA_FILE's authorities when set (an internal CA), the system's otherwise."""
+    return ssl.create_default_context(cafile=settings.smtp_ca_file or None)
+
+
 def _smtp(settings: Settings) -> smtplib.SMTP:
     assert settings.smtp_host is not None
     timeout = settings.smtp_timeout_seconds
     server: smtplib.SMTP
     if settings.smtp_security == "tls":
         server = smtplib.SMTP_SSL(
-            settings.smtp_host, settings.smtp_port, timeout=timeout, context=ssl.create_default_context()
+            settings.smtp_host, settings.smtp_port, timeout=timeout, context=tls_context(settings)
         )
     else:
         server = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
-        if settings.smtp_security == "starttls":
-            server.starttls(context=ssl.create_default_context())
-    if settings.smtp_user:
-        password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
-        server.login(settings.smtp_user, password)
+        try:
+            if settings.smtp_security == "starttls":
+                server.starttls(context=tls_context(settings))
+        except BaseException:
+            server.close()
+            raise
+    try:
+        if settings.smtp_user:
+            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+            login(server, settings.smtp_user, password)
+    except BaseException:
+        server.close()
+        raise
     return server
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def login(server: smtplib.SMTP, user: str, password: str) -> None:
+    """AUTH PLAIN (preferred) or AUTH LOGIN with the login and password in UTF-8 (RFC 4616): smtplib's
+    own login encodes them in ASCII and fails on « très » before saying a word to the server."""
+    server.ehlo_or_helo_if_needed()
+    if not server.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("the SMTP server offers no AUTH (is TLS on?)")
+    offered = server.esmtp_features["auth"].upper().split()
+    name, secret = user.encode("utf-8"), password.encode("utf-8")
+    if "PLAIN" in offered:
+        code, reply = server.docmd("AUTH", "PLAIN " + _b64(b"\0" + name + b"\0" + secret))
+    elif "LOGIN" in offered:
+        code, reply = server.docmd("AUTH", "LOGIN " + _b64(name))
+        if code == 334:
+            code, reply = server.docmd(_b64(secret))
+    else:
+        raise smtplib.SMTPException(f"no AUTH mechanism we speak (PLAIN, LOGIN) among {' '.join(offered)}")
+    if code not in (235, 503):  # 503: already authenticated
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 @dataclass(frozen=True)
