@@ -10,7 +10,13 @@ The layers inside then see a small url-encoded body: the form's text fields plus
 size and SHA-256 (so an Idempotency-Key retried with another file is told apart). The route finds
 the spooled file in the request scope (`spooled`). A client that disconnects or stalls (more than
 REGIEFLOW_BODY_TIMEOUT_SECONDS between two chunks) leaves nothing behind: the temporary file is
-closed, no route runs, no row is written."""
+closed, no route runs, no row is written.
+
+A stakeholder's answer through a personal link (POST /avis/{token}, app/opinions/pages.py) streams its
+deliberation the same way; the link is its own credential, and its page answers every refusal in its
+form (the French reason beside the field, what was typed kept): a file too large is not answered here
+but handed to the route as `error` (status 413, field `file`) after the rest of the body is read and
+dropped (up to LINK_DRAIN_BYTES, so that the browser reads the page), the text fields kept."""
 
 from __future__ import annotations
 
@@ -30,9 +36,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.documents.detect import HEAD_BYTES, TextCheck
 
 SCOPE_KEY = "regieflow.upload"
-UPLOAD_PATH = re.compile(r"^(?:/api/v1/projects/[^/]+/documents|/projets/[^/]+/pieces)(?:/[^/]+/versions)?/?$")
+UPLOAD_PATH = re.compile(
+    r"^(?:(?:/api/v1/projects/[^/]+/documents|/projets/[^/]+/pieces)(?:/[^/]+/versions)?|/avis/[^/]+)/?$"
+)
+LINK_PATH = re.compile(r"^/avis/[^/]+/?$")  # an opinion request's personal link (app/opinions/pages.py)
 MAX_FIELDS = 16
 MAX_FIELD_BYTES = 8192
+LINK_FIELD_BYTES = 4 * 5000 + 64  # the answer's comment: 5,000 characters of up to 4 bytes in UTF-8
+LINK_DRAIN_BYTES = 64 * 1024 * 1024  # past a refused file, how much more of the body is read and dropped
 ENVELOPE = 1024 * 1024  # room for the multipart envelope and text fields around the file
 
 
@@ -49,6 +60,8 @@ class Spooled:
     text: bool = True
     complete: bool = False  # the file part reached its closing boundary
     error: str | None = None  # a French reason why the body could not be read (the route answers it)
+    error_status: int | None = None  # its HTTP status (413: the file is too large; 422, 400 otherwise)
+    error_field: str | None = None  # the form field it concerns (None: the file or the whole form)
 
 
 def spooled(scope: Scope) -> Spooled | None:
@@ -65,9 +78,10 @@ class _Refused(Exception):
 class _Reader:
     """python-multipart callbacks: text fields into memory (bounded), the file part into a temp file."""
 
-    def __init__(self, result: Spooled, max_file: int) -> None:
+    def __init__(self, result: Spooled, max_file: int, max_field: int = MAX_FIELD_BYTES) -> None:
         self.result = result
         self.max_file = max_file
+        self.max_field = max_field
         self.header_name = b""
         self.header_value = b""
         self.disposition = b""
@@ -116,12 +130,16 @@ class _Reader:
         chunk = data[start:end]
         if not self.is_file:
             self.data += chunk
-            if len(self.data) > MAX_FIELD_BYTES:
+            if len(self.data) > self.max_field:
+                if self.name is not None and self.name not in self.result.fields:  # what was typed, cut
+                    self.result.fields[self.name] = bytes(self.data[: self.max_field]).decode("utf-8", "ignore")
+                self.result.error_field = self.name
                 raise _Refused(422, f"Champ « {self.name} » trop long.")
             return
         result = self.result
         result.size += len(chunk)
         if result.size > self.max_file:
+            result.error_field = "file"
             raise _Refused(413, f"Fichier trop volumineux : au plus {_mb(self.max_file)}.")
         if len(result.head) < HEAD_BYTES:
             result.head += chunk[: HEAD_BYTES - len(result.head)]
@@ -166,14 +184,15 @@ class UploadBodies:
         if ctype != b"multipart/form-data" or not boundary:
             await self.app(scope, receive, send)  # the route explains that a multipart form is expected
             return
-        if b"authorization" not in headers and b"cookie" not in headers:
+        link = bool(LINK_PATH.match(scope.get("path", "")))
+        if not link and b"authorization" not in headers and b"cookie" not in headers:
             await self.app(scope, receive, send)  # no credentials: the body limits apply, the route answers 401
             return
         settings = scope["app"].state.settings
         max_file: int = settings.documents_max_file_bytes
         timeout: float = settings.body_timeout_seconds
         length = headers.get(b"content-length", b"")
-        if length.isdigit() and int(length) > max_file + ENVELOPE:
+        if not link and length.isdigit() and int(length) > max_file + ENVELOPE:
             await _refuse(scope, send, 413, f"Fichier trop volumineux : au plus {_mb(max_file)}.")
             return
         result = Spooled()
@@ -193,7 +212,8 @@ class UploadBodies:
         max_file: int,
         timeout: float,
     ) -> None:
-        reader = _Reader(result, max_file)
+        link = bool(LINK_PATH.match(scope.get("path", "")))
+        reader = _Reader(result, max_file, LINK_FIELD_BYTES if link else MAX_FIELD_BYTES)
         callbacks: Any = {
             name: getattr(reader, name)
             for name in (
@@ -206,6 +226,7 @@ class UploadBodies:
                 "on_headers_finished",
             )
         }
+        more = True  # whether the client has more of the body to send
         try:
             parser = MultipartParser(boundary, callbacks)
             while True:
@@ -218,15 +239,25 @@ class UploadBodies:
                     return
                 if message["type"] == "http.disconnect":
                     return  # a cut upload: nothing was written anywhere but the anonymous temp file
+                more = bool(message.get("more_body", False))
                 parser.write(message.get("body", b""))
-                if not message.get("more_body", False):
+                if not more:
                     break
             parser.finalize()
         except _Refused as refusal:
-            if refusal.status in (413,):
+            if refusal.status in (413,) and not link:
                 await _refuse(scope, send, refusal.status, refusal.message, close=True)
                 return
-            result.error = refusal.message
+            result.error, result.error_status = refusal.message, refusal.status
+            if link:  # the link's page answers in its form: the rest of the body is read and dropped
+                if result.file is not None and refusal.status == 413:
+                    result.file.close()
+                    result.file = None
+                if more and not await _drain(receive, timeout):
+                    await _refuse(
+                        scope, send, 408, f"L'envoi n'a pas progressé pendant {timeout:g} secondes.", close=True
+                    )
+                    return
         except (FormParserError, ValueError):
             result.error = "Formulaire multipart illisible."
         if result.file is not None and not result.complete and result.error is None:
@@ -257,6 +288,20 @@ class UploadBodies:
             return await receive()  # after the body: the client's disconnect
 
         await self.app(inner, replay, send)
+
+
+async def _drain(receive: Receive, timeout: float) -> bool:
+    """Read and drop the rest of a request body (at most LINK_DRAIN_BYTES); False when it stalled."""
+    dropped = 0
+    while dropped <= LINK_DRAIN_BYTES:
+        with anyio.move_on_after(timeout) as waited:
+            message = await receive()
+        if waited.cancelled_caught:
+            return False
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return True
+        dropped += len(message.get("body", b""))
+    return True  # past the bound: the route answers, the server closes the connection
 
 
 async def _refuse(scope: Scope, send: Send, status: int, message: str, *, close: bool = False) -> None:

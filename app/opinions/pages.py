@@ -8,15 +8,14 @@ this request's own answer. A wrong, revoked or expired link gets one neutral pag
 
 from __future__ import annotations
 
-import hashlib
-import io
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
-from starlette.datastructures import UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from app.authorization.rules import Ability, Principal
 from app.core.clock import Clock
@@ -26,11 +25,11 @@ from app.core.inputs import ascii_id, iso_day
 from app.core.security import sha256_hex
 from app.core.unit_of_work import BatchUnitOfWork
 from app.documents import service as documents
-from app.documents.detect import HEAD_BYTES, TextCheck
 from app.documents.endpoints import file_response
 from app.documents.kinds import KINDS as DOCUMENT_KINDS
 from app.documents.models import Document, DocumentVersion
 from app.documents.storage import storage_for
+from app.documents.upload import Spooled, spooled
 from app.http.dependencies import actor_of, unit_of_work
 from app.messages import service as messages
 from app.opinions import service
@@ -175,42 +174,71 @@ def opinion_link_document(request: Request, token: str, document_id: str) -> Res
         return file_response(_version_shown(doc, looked.request), request.app.state.settings)
 
 
-async def _file_of(form: Any) -> documents.NewFile | None:
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return None
-    data = await upload.read()
-    if not data:
-        return None
-    check = TextCheck()
-    check.feed(data)
-    check.feed(b"", final=True)
-    return documents.NewFile(
-        io.BytesIO(data), upload.filename, len(data), hashlib.sha256(data).hexdigest(), data[:HEAD_BYTES], check.ok
-    )
+LINK_REFUSALS = {
+    "comment": "Commentaire trop long (5 000 caractères au plus).",
+    "verdict": "Choisissez : favorable, favorable avec réserves ou défavorable.",
+}
+
+
+@dataclass
+class LinkForm:
+    """What the stakeholder sent: the choice and comment as typed, the deliberation if any, and the
+    reason the body could not be taken whole (a file too large, a field too long), by field."""
+
+    values: dict[str, str]
+    file: documents.NewFile | None = None
+    refusal: tuple[str, str, int] | None = None  # (field, French message, HTTP status)
+
+
+def _link_form(upload: Spooled) -> LinkForm:
+    """The form as app.documents.upload streamed it (the deliberation in a temporary file, never in memory)."""
+    fields = upload.fields
+    values = {"verdict": fields.get("verdict", "")[:20], "comment": fields.get("comment", "")}
+    if upload.error is not None:
+        field = upload.error_field if upload.error_field in ("verdict", "comment", "file") else "file"
+        message = LINK_REFUSALS["comment"] if field == "comment" else upload.error
+        return LinkForm(values, None, (field, message, upload.error_status or 422))
+    new = None
+    if upload.file is not None and (upload.filename or upload.size):  # no file chosen: an empty part, no name
+        new = documents.NewFile(upload.file, upload.filename, upload.size, upload.sha256, upload.head, upload.text)
+    return LinkForm(values, new)
 
 
 @router.post("/avis/{token}", name="opinion_link_answer")
 async def opinion_link_answer(request: Request, token: str) -> Response:
     request.state.principal = None
-    try:
-        form = await request.form()
-    except Exception:  # an unreadable body: the same neutral refusal as a bad field
-        form = None
-    verdict = str(form.get("verdict") or "") if form is not None else ""
-    comment = str(form.get("comment") or "") if form is not None else ""
-    try:
-        new = await _file_of(form) if form is not None else None
-    except Exception:
-        new = None
-    return _answer_sync(request, token, verdict, comment, new)
+    upload = spooled(request.scope)
+    if upload is not None:  # multipart (the page's form): streamed by app.documents.upload
+        sent = _link_form(upload)
+    else:  # a form without a file (url-encoded): small, within the body limits
+        try:
+            form = await request.form()
+        except Exception:  # an unreadable body: the same neutral refusal as a bad field
+            form = None
+        values = {
+            "verdict": str(form.get("verdict") or "")[:20] if form is not None else "",
+            "comment": str(form.get("comment") or "") if form is not None else "",
+        }
+        sent = LinkForm(values)
+    return await run_in_threadpool(_answer_sync, request, token, sent)
 
 
-def _answer_sync(request: Request, token: str, verdict: str, comment: str, new: documents.NewFile | None) -> Response:
+def _form_again(
+    request: Request, uow: Any, req: OpinionRequest, token: str, values: dict[str, str], refusal: tuple[str, str, int]
+) -> Response:
+    """The link's form again, the French reason beside its field, what was typed kept (not the file:
+    a browser never lets a page choose it again)."""
+    field, message, status = refusal
+    context = _link_context(uow, req, token) | {"values": values, "errors": {field: message}}
+    return render(request, "opinions/link.html", context, status)
+
+
+def _answer_sync(request: Request, token: str, sent: LinkForm) -> Response:
     clock = _clock(request)
     settings = request.app.state.settings
-    values = {"verdict": verdict, "comment": comment}
-    stored_key: str | None = None
+    values = sent.values
+    verdict, comment = values["verdict"], values["comment"]
+    stored: list[str] = []  # the deliberation's storage key, once stored (removed if nothing is committed)
     storage = storage_for(settings)
     with BatchUnitOfWork(request.app.state.session_factory, settings=settings) as uow:
         looked = service.by_token(uow, token, clock.now())
@@ -219,29 +247,36 @@ def _answer_sync(request: Request, token: str, verdict: str, comment: str, new: 
         req = looked.request
         if looked.state == "repondu":
             return render(request, "opinions/link.html", _link_context(uow, req, token) | {"values": {}}, 409)
+        if sent.refusal is not None:  # the body could not be taken whole: nothing is written
+            return _form_again(request, uow, req, token, values, sent.refusal)
         actor = service.link_actor(req)
+        new = sent.file
+
+        def attach(approval_id: int) -> int:
+            """The deliberation, filed with the approval the answer gives (its event after the approval's)."""
+            assert new is not None
+            _, doc = documents.add_document(
+                uow,
+                storage,
+                settings,
+                req.project_id,
+                new,
+                title=f"Délibération — {req.stakeholder_name}"[:200],
+                kind="deliberation",
+                evidence_kind="approvals",
+                evidence_id=approval_id,
+                consultant=False,
+                expected_version=None,
+                actor=actor,
+                clock=clock,
+            )
+            stored.append(doc.current.storage_key)
+            return doc.id
+
         try:
             if verdict not in service.VERDICT_OF:
-                raise InvalidInput("Choisissez : favorable, favorable avec réserves ou défavorable.", "verdict")
-            document_id = None
-            if new is not None:
-                _, doc = documents.add_document(
-                    uow,
-                    storage,
-                    settings,
-                    req.project_id,
-                    new,
-                    title=f"Délibération — {req.stakeholder_name}"[:200],
-                    kind="deliberation",
-                    evidence_kind=None,
-                    evidence_id=None,
-                    consultant=False,
-                    expected_version=None,
-                    actor=actor,
-                    clock=clock,
-                )
-                stored_key, document_id = doc.current.storage_key, doc.id
-            answer = service.answer_request(
+                raise InvalidInput(LINK_REFUSALS["verdict"], "verdict")
+            service.answer_request(
                 uow,
                 clock,
                 req,
@@ -249,30 +284,31 @@ def _answer_sync(request: Request, token: str, verdict: str, comment: str, new: 
                 comment=comment,
                 via="lien",
                 actor=actor,
-                document_id=document_id,
+                attach=attach if new is not None else None,
                 token_hash=sha256_hex(token),  # the link answered still is the request's, under the lock
             )
-            if document_id is not None:  # the deliberation belongs to the approval it comes with
-                doc.evidence_kind, doc.evidence_id = "approvals", answer.approval_id
             uow.finish()
         except (InvalidInput, documents.UnsupportedType, PayloadTooLarge) as exc:
-            if stored_key:
-                storage.delete(stored_key)
+            for key in stored:
+                storage.delete(key)
+            uow.session.rollback()  # nothing half-written: no approval, no answer without its file
             field = getattr(exc, "field", None) or "file"
-            context = _link_context(uow, req, token) | {"values": values, "errors": {field: exc.message}}
-            return render(
-                request, "opinions/link.html", context, 415 if isinstance(exc, documents.UnsupportedType) else 422
-            )
+            status = 422
+            if isinstance(exc, documents.UnsupportedType):
+                status = 415
+            elif isinstance(exc, PayloadTooLarge):
+                status = 413
+            return _form_again(request, uow, req, token, values, (field, exc.message, status))
         except (Conflict, DomainError) as exc:
-            if stored_key:
-                storage.delete(stored_key)
+            for key in stored:
+                storage.delete(key)
             message = exc.message
             return render(
                 request, "message.html", {"title": "Avis non enregistré", "message": message, "status": 409}, 409
             )
         except BaseException:
-            if stored_key:
-                storage.delete(stored_key)
+            for key in stored:
+                storage.delete(key)
             raise
     return RedirectResponse(f"/avis/{token}", status_code=303)
 

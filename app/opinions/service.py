@@ -10,6 +10,7 @@ approval, its summary and the history keep saying "avec réserves"; the answer k
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -343,13 +344,18 @@ def answer_request(
     comment: str | None,
     via: str,
     actor: Actor,
-    document_id: int | None = None,
+    attach: Callable[[int], int] | None = None,
     token_hash: str | None = None,
 ) -> OpinionAnswer:
     """Record the stakeholder's answer and the approval it gives (one transaction; the caller's unit
     of work commits it). Refused when the request has an answer already (two at once: one wins), and
     when, judged under the project's lock, it was revoked, has expired or (through the link: its
-    `token_hash`) its link was replaced by a re-send in the meantime."""
+    `token_hash`) its link was replaced by a re-send in the meantime.
+
+    The events come in the order of what they speak of: the approval (`evidence.created`), then the
+    deliberation filed with it (`attach(approval_id)` adds the document attached to that approval, its
+    `document.created`, and returns its id), then `opinion.answered` naming both. A refusal anywhere
+    (the file's type, say) leaves nothing: the caller's unit of work is not committed."""
     if verdict not in VERDICT_OF:
         raise InvalidInput("Choisissez : favorable, favorable avec réserves ou défavorable.", "verdict")
     text = (comment or "").strip() or None
@@ -392,6 +398,7 @@ def answer_request(
         "evidence.created",
         data={"kind": "approvals", "id": approval.id, "values": jsonable(values)},
     )
+    document_id = attach(approval.id) if attach is not None else None
     answer = OpinionAnswer(
         request_id=req.id,
         project_id=p.id,
