@@ -8,11 +8,21 @@ outbox, change-feed positions and the deadline index are those of an ordinary hi
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench_portfolio \
         --projects 10000 --events-per-project 30 --workers 2 --reset
 
-Each project (seeded by its index, so a run is reproducible) gets a target number of events drawn
-uniformly in [events/2, 3·events/2], a start 0–42 months ago, and moves forward step by step
-(recording the evidence each step needs, then firing the trigger) until it has its events; on the
-way it may go back a step and forward again, pause and resume, or be abandoned. Progress is printed
-with the event rate; the last line gives the totals and the wall time.
+The seed of the national portfolio (issue 17), multiplied afterwards by bench/replicate.py (whose
+docstring gives the whole build; that seed was stopped at 649 projects, 20,488 events):
+
+    PYTHONPATH=. nice -n 5 .venv/bin/python -m bench.generate \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench100k_seed \
+        --projects 2000 --workers 2 --reset --progress-every 250
+
+Each project (seeded by its index, so a run is reproducible) is told on one of the demo's sites whose
+budget is balanced (the others are refused at soumettre_validation), from a start 0–42 months ago.
+Its fate is drawn first: about 16 % are told to the label (~55 events), 8 % are abandoned once they
+reach their target number of events, the others stop under way at theirs; the targets make the
+portfolio average about --events-per-project events (30: measured 31.6). It moves forward step by
+step (recording the evidence each step needs, then firing the trigger); on the way it may go back a
+step and forward again, or pause and resume. Progress is printed with the event rate; the last line
+gives the totals and the wall time.
 """
 
 from __future__ import annotations
@@ -47,18 +57,40 @@ REASONS = {
 }
 
 
+def balanced_sites() -> list:
+    """The demo's sites whose budget is balanced (income covers the charges): the others would be refused at
+    soumettre_validation (guard budget_equilibre) and stay stuck in faisabilité, as bench.common's
+    seed_ready_projects avoids too."""
+    return [s for s in demo_sites() if s.budget[1] + s.budget[2] >= s.budget[0]]
+
+
+LABELLED_SHARE = 0.16  # told to the end, whatever their target (about 55 events each)
+ABANDONED_SHARE = 0.08  # abandoned once they reach their target
+
+
 def one_project(demo, sites, i: int, events: int, today: dt.date) -> int:
-    """Tell project i's story; returns its number of events."""
+    """Tell project i's story; returns its number of events.
+
+    Its fate is drawn first: labelled (told to the label, ~55 events), abandoned (at its target number of
+    events) or still under way (stops at its target). On the way it may go back a step and forward again
+    (reprendre_*, ajourner_label) or pause and resume; the targets of the projects under way are drawn so
+    that the portfolio averages about `events` events per project."""
     from workflow.vocabulary import State, Trigger
 
     r = rng(i)
-    target = r.randint(max(1, events // 2), events + events // 2)
+    fate = r.random()
+    to_label = fate < LABELLED_SHARE
+    to_abandon = LABELLED_SHARE <= fate < LABELLED_SHARE + ABANDONED_SHARE
+    # the projects under way make up the difference with the labelled ones' ~55 events
+    rest = max(4, int((events - LABELLED_SHARE * 55) / (1 - LABELLED_SHARE)))
+    target = 10_000 if to_label else r.randint(max(3, rest // 3), rest * 2 - rest // 3)
     site = sites[i % len(sites)]
-    start = today - relativedelta(months=r.randint(0, 42)) - dt.timedelta(days=r.randint(0, 27))
+    months_ago = r.randint(18, 42) if to_label else r.randint(0, 42)
+    start = today - relativedelta(months=months_ago) - dt.timedelta(days=r.randint(0, 27))
     st = story(demo, site, start, f"{site.name} n°{i:05d}")
     st.create()
     span = max(1, (today - start).days)
-    gap = max(1, span // 9)
+    gap = max(1, span // (30 if to_label else 12))
     day = start
 
     def advance() -> dt.date:
@@ -66,19 +98,21 @@ def one_project(demo, sites, i: int, events: int, today: dt.date) -> int:
         day = min(today, day + dt.timedelta(days=max(1, int(gap * r.uniform(0.5, 1.5)))))
         return day
 
-    while st.project.version < target:
+    while True:
         state = st.project.state
         if state in ("labellisee", "abandonnee"):
+            break
+        if st.project.version >= target:
+            if to_abandon:
+                st.fire(advance(), Trigger.ABANDONNER, REASONS["abandonner"])
             break
         suspended = st.project.suspended_since is not None
         roll = r.random()
         if suspended:
             st.fire(advance(), Trigger.REPRENDRE, REASONS["reprendre"])
-        elif roll < 0.02:
-            st.fire(advance(), Trigger.ABANDONNER, REASONS["abandonner"])
-        elif roll < 0.10:
+        elif roll < 0.06:
             st.fire(advance(), Trigger.SUSPENDRE, REASONS["suspendre"])
-        elif roll < 0.20 and state in BACKWARD_FROM:
+        elif roll < 0.14 and state in BACKWARD_FROM:
             st.fire(advance(), Trigger(BACKWARD_FROM[state]), REASONS[BACKWARD_FROM[state]])
         elif state == "expertise" and not st.expertises:
             st.complete(State.EXPERTISE, advance())  # the expertise comes before the label decision
@@ -93,7 +127,7 @@ def worker(url: str, indexes: list[int], events: int, today: dt.date, wid: int, 
     factory = session_factory(url)
     settings = Settings(database_url=url)
     demo = BenchDemo(factory, settings, today)
-    sites = demo_sites()
+    sites = balanced_sites()
     total = 0
     t0 = time.perf_counter()
     for n, i in enumerate(indexes, 1):

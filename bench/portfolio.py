@@ -3,6 +3,13 @@
     PYTHONPATH=. .venv/bin/python -m bench.portfolio \
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench_portfolio --requests 200
 
+At the national scale of issue 17 (100,000 projects, ~3,000,000 events, built by bench/generate.py and
+bench/replicate.py: see their docstrings):
+
+    PYTHONPATH=. .venv/bin/python -m bench.portfolio \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench100k --requests 200 \
+        --explain --out /tmp/portfolio-100k.json
+
 The server (bench/server.py: uvicorn, one process) is pinned to CPU 0 and this client to CPU 1.
 Each kind of request is sent --requests times, sequentially, after 20 warm-up requests, on projects
 and filters drawn at random (seeded): latency is what one client sees on an otherwise idle server
@@ -15,8 +22,12 @@ and filters drawn at random (seeded): latency is what one client sees on an othe
   medians is what the app's layers (access rule, deadline presentation, response model) cost;
 * project, schedule, events (`?page_size=50`, a random page), transitions: one project;
 * feed: the change feed `GET /api/v1/events?after=N&limit=100` from a random position N, and
+* forecast: one project's label-date forecast `GET /api/v1/projects/{id}/forecast`;
 * portfolio: the web portfolio page `/projets` (a consultant's session cookie): its first page of
-  projects with statuses, the counts per step and per status, the filters' region list.
+  projects with statuses, the counts per step and per status, the filters' region list;
+  portfolio-sorted: `/projets?tri=…` with a random sort and filter, the page as people page through it;
+* home: the porteur's home `/` (« Mes projets », a session of a porteur of three projects drawn at
+  random).
   A route that answers 404 is reported and skipped (--feed-path / --portfolio-path change them).
 
 Prints one JSON line per kind (p50, p95, p99, max in ms; statuses) and the SQL plans of the list
@@ -37,6 +48,7 @@ from urllib.parse import quote
 
 from sqlalchemy import func, select
 
+import app.tables  # noqa: F401 - every mapped class, before a query
 from bench.common import create_key, loadavg, percentile, print_facts, session_factory, start_server
 from bench.loadgen import Conn
 
@@ -51,6 +63,7 @@ STATES = [
     "abandonnee",
 ]
 STATUSES = ["en_retard", "a_risque", "dans_les_temps"]
+PAGE_SORTS = ["status", "-status", "name", "-started_on", "step_due_on", "-horizon_on", "region", "-updated_at"]
 SORTS = ["status", "-status", "name", "started_on", "-step_due_on", "horizon_on", "-updated_at", "region"]
 
 
@@ -113,10 +126,12 @@ async def probe(port: int, headers: dict[str, str], path: str) -> int:
     return status
 
 
-def session_cookie(url: str, port: int) -> dict[str, str] | None:
-    """A consultant's session cookie (for the pages), by logging in through the API."""
+def session_cookie(url: str, port: int, porteur_of: list[str] | None = None) -> dict[str, str] | None:
+    """A consultant's session cookie (for the pages), by logging in through the API; with `porteur_of`,
+    the session of a porteur of those projects instead."""
     import datetime as dt
     import urllib.request
+    import uuid
 
     from app.accounts import service as accounts
     from app.authorization.rules import Role
@@ -124,13 +139,17 @@ def session_cookie(url: str, port: int) -> dict[str, str] | None:
 
     factory = session_factory(url)
     email, password = "bench-consultant@example.org", "bench-password-123"
+    grants: list[tuple[str, uuid.UUID | None, str | None]] = [(Role.CONSULTANT.value, None, None)]
+    if porteur_of:
+        email = f"bench-porteur-{porteur_of[0][:8]}@example.org"
+        grants = [(Role.PORTEUR.value, uuid.UUID(pid), None) for pid in porteur_of]
     with UnitOfWork(factory) as uow, contextlib.suppress(Exception):  # already there from an earlier run
         accounts.create_user(
             uow,
             email=email,
             name="Bench",
             password=password,
-            grants=[(Role.CONSULTANT.value, None, None)],
+            grants=grants,
             now=dt.datetime.now(dt.UTC),
         )
     factory.kw["bind"].dispose()
@@ -186,7 +205,7 @@ def main() -> None:
     ap.add_argument("--explain", action="store_true")
     ap.add_argument(
         "--kinds",
-        default="list,list-baseline,project,schedule,events,transitions,feed,portfolio",
+        default="list,list-baseline,project,schedule,events,transitions,feed,forecast,portfolio,portfolio-sorted,home",
         help="comma-separated subset of the request kinds",
     )
     ap.add_argument("--out")
@@ -209,6 +228,7 @@ def main() -> None:
             "schedule": [f"/api/v1/projects/{r.choice(ids)}/schedule" for _ in range(n)],
             "events": [f"/api/v1/projects/{r.choice(ids)}/events?page_size=50" for _ in range(n)],
             "transitions": [f"/api/v1/projects/{r.choice(ids)}/transitions" for _ in range(n)],
+            "forecast": [f"/api/v1/projects/{r.choice(ids)}/forecast" for _ in range(n)],
             "feed": [args.feed_path.format(after=r.randint(0, max(0, info["max_feed"] - 100))) for _ in range(n)],
         }
         # the same list requests on the bench-only baseline route (same query, none of the app's layers)
@@ -233,21 +253,36 @@ def main() -> None:
         if isinstance(lb, dict) and isinstance(results["kinds"].get("list"), dict):
             results["list_ratio_p50"] = round(lb["p50_ms"] / results["kinds"]["list"]["p50_ms"], 3)
             print(f"list: baseline / regieflow at p50 = {results['list_ratio_p50']}", flush=True)
-        cookie = session_cookie(args.database_url, server.port) if "portfolio" in wanted else None
-        if cookie:
-            status = asyncio.run(probe(server.port, cookie, args.portfolio_path))
+        pages: list[tuple[str, dict[str, str] | None, list[str]]] = []
+        if wanted & {"portfolio", "portfolio-sorted"}:
+            cookie = session_cookie(args.database_url, server.port)
+            if "portfolio" in wanted:
+                pages.append(("portfolio", cookie, [args.portfolio_path] * n))
+            if "portfolio-sorted" in wanted:
+                sorted_paths = [
+                    f"{args.portfolio_path}?tri={r.choice(PAGE_SORTS)}&page={r.randint(1, 3)}"
+                    + r.choice(
+                        ["", "&etape=faisabilite", "&statut=en_retard", "&region=" + quote(r.choice(info["regions"]))]
+                    )
+                    for _ in range(n)
+                ]
+                pages.append(("portfolio-sorted", cookie, sorted_paths))
+        if "home" in wanted:
+            pages.append(
+                ("home", session_cookie(args.database_url, server.port, porteur_of=r.sample(ids, 3)), ["/"] * n)
+            )
+        for kind, cookie, paths in pages:
+            if cookie is None:
+                continue
+            status = asyncio.run(probe(server.port, cookie, paths[0]))
             if status in (404, 405):
-                print(
-                    f"note: portfolio page {args.portfolio_path} answers {status} in this build: skipped "
-                    f"(see --portfolio-path)",
-                    flush=True,
-                )
-                results["kinds"]["portfolio"] = f"skipped: {status}"
-            else:
-                res = asyncio.run(measure(server.port, cookie, [args.portfolio_path] * n))
-                res["loadavg"] = loadavg()
-                results["kinds"]["portfolio"] = res
-                print(f"{'portfolio':12s} {json.dumps(res)}", flush=True)
+                print(f"note: page {paths[0]} answers {status} in this build: skipped", flush=True)
+                results["kinds"][kind] = f"skipped: {status}"
+                continue
+            res = asyncio.run(measure(server.port, cookie, paths))
+            res["loadavg"] = loadavg()
+            results["kinds"][kind] = res
+            print(f"{kind:12s} {json.dumps(res)}", flush=True)
     finally:
         server.stop()
     if args.explain and not args.database_url.startswith("sqlite"):
