@@ -175,8 +175,17 @@ def describe(event: Event, project_name: str) -> tuple[str, str] | None:
         status = _label(Status, data.get("to"), STATUS_LABELS).lower()
         return "statut", f"{where} est désormais {status}"
     if event.type == "evidence.created" and data.get("kind") == "reservations":
-        return "reserve", f"{where} : une réserve de l'expertise est ouverte"
+        return "reserve_ouverte", f"{where} : une réserve de l'expertise est ouverte"
     return None
+
+
+def occurrence_of(event: Event) -> str:
+    """What a notification from this event is one of: the event itself, except a reservation, whose
+    recording and its "still open" reminder are one occurrence (`reserve_ouverte:{id}`): notified once."""
+    data = event.data if isinstance(event.data, dict) else {}
+    if event.type == "evidence.created" and data.get("kind") == "reservations" and data.get("id") is not None:
+        return f"reserve_ouverte:{data['id']}"
+    return f"event:{event.id}"
 
 
 def _href(event: Event) -> str:
@@ -220,7 +229,7 @@ def scan_events(uow: UnitOfWork, settings: Settings, clock: Clock, report: ScanR
                 clock,
                 who,
                 kind=kind,
-                occurrence=f"event:{event.id}",
+                occurrence=occurrence_of(event),
                 text=text,
                 href=_href(event),
                 project_id=p.id,
@@ -306,6 +315,11 @@ def _opinion_reminders(uow: UnitOfWork, settings: Settings, clock: Clock, today:
     for req, p in rows:
         overdue = req.due_on < today
         phase = "en_retard" if overdue else "sous_7_jours"
+        asked_on = req.created_at.astimezone(clock.tz).date()
+        if not overdue and asked_on >= req.due_on - timedelta(days=7):
+            # a reminder only when its time comes after the request was made: one asked with less than
+            # 7 days to answer has just been told its date (the request's own mail), no reminder that day
+            continue
         text = (
             f"« {p.name} » : l'avis {wording.de(req.stakeholder_name)} était attendu le {date_fr(req.due_on)}"
             if overdue
@@ -344,13 +358,20 @@ def _opinion_reminders(uow: UnitOfWork, settings: Settings, clock: Clock, today:
             report.mails += 1
 
 
-def _reservation_reminders(uow: UnitOfWork, settings: Settings, clock: Clock, report: ScanReport) -> None:
+def _reservation_reminders(uow: UnitOfWork, settings: Settings, clock: Clock, today: date, report: ScanReport) -> None:
+    """A reservation still open, once per person (the occurrence its recording was notified under): for
+    those its recording did not reach (its author; the event older than the scan's start), from the day
+    after it was recorded."""
     from app.assessments.models import Reservation
 
     rows = uow.session.execute(
         select(Reservation, Project)
         .join(Project, Project.id == Reservation.project_id)
-        .where(Reservation.lifted_on.is_(None), Project.state.not_in(TERMINAL_VALUES))
+        .where(
+            Reservation.lifted_on.is_(None),
+            Reservation.recorded_on < today,
+            Project.state.not_in(TERMINAL_VALUES),
+        )
         .order_by(Reservation.id)
     ).all()
     for res, p in rows:
@@ -384,7 +405,7 @@ def scan(uows: UnitOfWorkFactory, settings: Settings, clock: Clock, *, reminders
     with uows() as uow:
         _project_reminders(uow, settings, clock, today, report)
         _opinion_reminders(uow, settings, clock, today, report)
-        _reservation_reminders(uow, settings, clock, report)
+        _reservation_reminders(uow, settings, clock, today, report)
         uow.commit()
     report.digests = send_digests(uows, settings, clock)
     return report

@@ -4,6 +4,7 @@ d'Emmaüs est attendu », « Avis attendu d'Emmaüs » — never « de Amina ».
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -24,11 +25,12 @@ def test_names_starting_with_a_vowel_are_elided(app: Any, client: TestClient) ->
             "stakeholder_name": "Emmaüs Roubaix",
             "category": "partenaire_socio_economique",
             "email": "emmaus@exemple.fr",
-            "due_on": TODAY.isoformat(),
+            "due_on": (TODAY + timedelta(days=10)).isoformat(),
             "message": "Votre avis ?",
         },
     )
     assert r.status_code == 201, r.text
+    app.state.clock.set(TODAY + timedelta(days=3))  # its 7-day reminder is due
     add_user(app, "amina@exemple.fr", [("porteur", uuid.UUID(pid), None)], name="Amina")
     with TestClient(app, raise_server_exceptions=False) as amina:
         login(amina, "amina@exemple.fr")

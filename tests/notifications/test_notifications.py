@@ -80,38 +80,101 @@ def test_a_message_notifies_the_project_people_once_and_not_its_author(
     assert "nouveau message d'Amina Benali" in text_of(sent)
 
 
-def test_reminders_are_sent_once_per_occurrence(app: Any, client: TestClient, smtp: tuple[Sink, int]) -> None:
+def _ask(client: TestClient, pid: str, stakeholder_id: int, email: str, days: int) -> None:
+    r = client.post(
+        f"{API}/projects/{pid}/opinion-requests",
+        json={
+            "stakeholder_id": stakeholder_id,
+            "email": email,
+            "due_on": (TODAY + timedelta(days=days)).isoformat(),
+            "message": "Votre avis ?",
+        },
+    )
+    assert r.status_code == 201, r.text
+
+
+def _scan_twice(app: Any, settings: Any) -> tuple[int, int]:
+    """(notifications, mails) of a scan; a second scan right after produces nothing."""
+    first = notifications.scan(uows_of(app), settings, app.state.clock)
+    again = notifications.scan(uows_of(app), settings, app.state.clock)
+    assert (again.created, again.mails) == (0, 0)
+    return first.created, first.mails
+
+
+def _opinion_kinds(app: Any) -> list[str]:
+    with app.state.session_factory() as s:
+        return sorted(s.scalars(select(Notification.occurrence).where(Notification.kind.like("avis_%"))))
+
+
+def test_reminders_are_sent_once_per_occurrence_and_only_when_their_time_comes(
+    app: Any, client: TestClient, smtp: tuple[Sink, int]
+) -> None:
+    """A request due in 10 days: its 7-day reminder 3 days later (once), its overdue reminder the day
+    after the due date (once). A request due in 5 days, asked today, gets no 7-day reminder at all (its
+    time came before it was made: the request's own mail gave the date), only the overdue one."""
     sink, port = smtp
     settings = smtp_settings(app, port)
     pid = create_project(client, started_on=(TODAY - timedelta(days=70)).isoformat())["id"]  # step 1 due in ~20 days
     add_user(app, "porteur@exemple.fr", [("porteur", uuid.UUID(pid), None)])
-    st = client.post(f"{API}/projects/{pid}/stakeholders", json={"name": "Vilogia", "category": "bailleur_social"})
-    r = client.post(
-        f"{API}/projects/{pid}/opinion-requests",
-        json={
-            "stakeholder_id": st.json()["id"],
-            "email": "b@vilogia.example",
-            "due_on": (TODAY + timedelta(days=5)).isoformat(),
-            "message": "Votre avis ?",
-        },
+    vilogia = client.post(f"{API}/projects/{pid}/stakeholders", json={"name": "Vilogia", "category": "bailleur_social"})
+    ville = client.post(
+        f"{API}/projects/{pid}/stakeholders", json={"name": "Ville de Lens", "category": "collectivite"}
     )
-    assert r.status_code == 201
-    report = notifications.scan(uows_of(app), settings, app.state.clock)
-    assert report.mails == 1 and report.created >= 2
-    before = count(app)
-    assert notifications.scan(uows_of(app), settings, app.state.clock).created == 0
-    assert notifications.scan(uows_of(app), settings, app.state.clock).mails == 0
-    assert count(app) == before
+    _ask(client, pid, vilogia.json()["id"], "b@vilogia.example", 10)
+    _ask(client, pid, ville.json()["id"], "mairie@lens.example", 5)
+    created, mails = _scan_twice(app, settings)
+    assert created >= 1 and mails == 0  # the step due in 30 days; no opinion reminder on the day of asking
+    assert _opinion_kinds(app) == []
+    with app.state.session_factory() as s:
+        assert "etape_a_30_jours" in set(s.scalars(select(Notification.kind)))
+    for day in (1, 2):
+        app.state.clock.set(TODAY + timedelta(days=day))
+        assert _scan_twice(app, settings)[1] == 0 and _opinion_kinds(app) == []
+    app.state.clock.set(TODAY + timedelta(days=3))  # Vilogia's answer is due in 7 days
+    assert _scan_twice(app, settings)[1] == 1
+    vilogia_id = next(
+        r["id"] for r in client.get(f"{API}/projects/{pid}/opinion-requests").json() if r["email"].startswith("b@")
+    )
+    soon = [k for k in _opinion_kinds(app) if k.startswith("avis_sous_7_jours")]
+    assert soon and all(k.startswith(f"avis_sous_7_jours:{vilogia_id}:") for k in soon)
+    app.state.clock.set(TODAY + timedelta(days=4))
+    assert _scan_twice(app, settings) == (0, 0)
     send_due(uows_of(app, settings), settings, app.state.clock)
     reminders = [m for m in sink.to("b@vilogia.example") if "Rappel" in str(m["Subject"])]
-    assert len(reminders) == 1 and "avant le 1er décembre 2026" in str(reminders[0]["Subject"])
-    with app.state.session_factory() as s:
-        kinds = set(s.scalars(select(Notification.kind)))
-    assert {"etape_a_30_jours", "avis_sous_7_jours"} <= kinds
-    # overdue: a new occurrence, once
+    assert len(reminders) == 1 and "avant le 6 décembre 2026" in str(reminders[0]["Subject"])
+    assert [m for m in sink.to("mairie@lens.example") if "Rappel" in str(m["Subject"])] == []
+    # overdue: a new occurrence, once, for each
     app.state.clock.set(TODAY + timedelta(days=6))
-    assert notifications.scan(uows_of(app), settings, app.state.clock).mails == 1
-    assert notifications.scan(uows_of(app), settings, app.state.clock).mails == 0
+    assert _scan_twice(app, settings)[1] == 1  # Lens's answer was due yesterday
+    app.state.clock.set(TODAY + timedelta(days=11))
+    assert _scan_twice(app, settings)[1] == 1  # and Vilogia's
+    app.state.clock.set(TODAY + timedelta(days=12))
+    assert _scan_twice(app, settings) == (0, 0)
+    send_due(uows_of(app, settings), settings, app.state.clock)
+    assert len([m for m in sink.to("mairie@lens.example") if "Rappel" in str(m["Subject"])]) == 1
+    assert len([m for m in sink.to("b@vilogia.example") if "Rappel" in str(m["Subject"])]) == 2
+
+
+def test_a_reservation_is_notified_once_per_person(app: Any, client: TestClient) -> None:
+    """Its recording (to the project's people but its author) and its "still open" reminder (from the
+    day after, to whoever it did not reach yet) are one occurrence: one notification each, over days."""
+    from tests.assessments.helpers import adjourned
+
+    pid, _, reservations = adjourned(client)
+    porteur, _ = add_user(app, "porteur@exemple.fr", [("porteur", uuid.UUID(pid), None)])
+    consultant, _ = add_user(app, "conseil@exemple.fr", [("consultant", None, "Hauts-de-France")])
+    for day in range(4):
+        app.state.clock.set(TODAY + timedelta(days=day))
+        _scan_twice(app, app.state.settings)
+    with app.state.session_factory() as s:
+        rows = list(
+            s.execute(
+                select(Notification.user_id, Notification.occurrence).where(Notification.text.contains("réserve"))
+            )
+        )
+    for who in (porteur, consultant):
+        mine = sorted(occurrence for user, occurrence in rows if user == who)
+        assert mine == sorted(f"reserve_ouverte:{r}" for r in reservations), (who, mine)
 
 
 def test_daily_digest(app: Any, client: TestClient, smtp: tuple[Sink, int]) -> None:
