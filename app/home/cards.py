@@ -3,8 +3,10 @@ block at the top of the project page (the same words in both places)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from app.authorization.rules import Ability, Principal
 from app.evidence import guidance
@@ -12,6 +14,7 @@ from app.home.help import term_url
 from app.projects.models import Project
 from app.projects.schemas import ProjectRead
 from app.projects.service import project_read
+from app.transitions.schemas import TransitionsRead
 from app.transitions.service import transitions_view
 from app.web import wording
 from workflow.vocabulary import STATE_LABELS, STATUS_LABELS, STEPS, TERMINAL, State, Trigger
@@ -48,15 +51,29 @@ class Card:
     closed: bool
     can_write: bool
     can_consult: bool  # a Mouvement consultant: records the expertise and its grid (CONSULTANT_ONLY_KINDS)
+    # the open opinion requests and unread messages (app.home.collaboration), read for all the cards at
+    # once; None: not read, the template asks issue 15's `collaboration_todo` global
+    collaboration: tuple[dict[str, Any], ...] | None = None
 
 
-def card(p: Project, principal: Principal, today: date) -> Card:
-    """The card of a project whose evidence is loaded (ProjectRepository.with_evidence)."""
-    read = project_read(p, today)
+def card(
+    p: Project,
+    principal: Principal,
+    today: date,
+    *,
+    view: TransitionsRead | None = None,
+    read: ProjectRead | None = None,
+    collaboration: Sequence[dict[str, Any]] | None = None,
+) -> Card:
+    """The card of a project whose evidence is loaded (ProjectRepository.with_evidence). `view` and `read`:
+    the project's transitions view and read when the caller has them already (the project page)."""
+    read = read or project_read(p, today)
     state = State(p.state)
     abilities = principal.abilities(p.id, p.region)
     can_write = Ability.WRITE in abilities
-    checklist = guidance.checklist(p.id, state, transitions_view(p, today), p.kind) if state not in TERMINAL else None
+    checklist = (
+        guidance.checklist(p.id, state, view or transitions_view(p, today), p.kind) if state not in TERMINAL else None
+    )
     todo = tuple(
         Todo(m.code, m.message, m.links, term_url(m.code, p.kind)) for m in (checklist.missing if checklist else ())
     )
@@ -88,4 +105,5 @@ def card(p: Project, principal: Principal, today: date) -> Card:
         closed=state in TERMINAL,
         can_write=can_write,
         can_consult=Ability.CONSULTANT in abilities,
+        collaboration=tuple(collaboration) if collaboration is not None else None,
     )

@@ -19,12 +19,14 @@ from app.authorization.rules import Principal
 from app.calendars import service as calendars
 from app.core.unit_of_work import UnitOfWork
 from app.evidence import guidance
-from app.home import cards
+from app.evidence.registry import relations_for
+from app.home import cards, collaboration
 from app.home.help import GLOSSARY
 from app.http.dependencies import unit_of_work
 from app.projects.service import project_read
 from app.web import wording
 from app.web.templating import PageRedirect, PageRoute, PageUser, render
+from workflow import machine as wf
 from workflow.vocabulary import STATE_LABELS, STEPS, State
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -53,8 +55,13 @@ def home(request: Request, principal: PageUser) -> Response:
     today = _today(request)
     with unit_of_work(request, write=False) as uow:
         found, total = uow.projects.search(today=today, visible_to=principal, sort="status", limit=HOME_CARDS)
-        loaded = uow.projects.with_evidence([p.id for p in found])
-        shown = [cards.card(p, principal, today) for p in loaded]
+        # only the evidence the cards' checklists read (the guards of the triggers out of their steps)
+        reads = frozenset[str]().union(*(wf.reads_from(p.state) for p in found))
+        loaded = uow.projects.with_evidence([p.id for p in found], relations=relations_for(reads))
+        items = collaboration.open_items(
+            uow, principal, [p.id for p in loaded], today=today, now=request.app.state.clock.now()
+        )
+        shown = [cards.card(p, principal, today, collaboration=items[str(p.id)]) for p in loaded]
     return render(
         request,
         "home.html",

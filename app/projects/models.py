@@ -60,6 +60,7 @@ class Project(Base):
         CheckConstraint(f"initiator IS NULL OR {_in('initiator', Initiator)}", name="initiator"),
         CheckConstraint("version >= 1", name="version_positive"),
         Index("ix_projects_state_step_due_on", "state", "step_due_on"),
+        Index("ix_projects_step_due_on_horizon_on", "step_due_on", "horizon_on"),  # « Mes échéances » (0013)
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

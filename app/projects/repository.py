@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any, TypedDict
 
-from sqlalchemy import ColumnElement, Select, and_, case, event, false, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, event, false, func, literal, or_, select, true, union
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -372,12 +372,14 @@ class ProjectRepository:
             stmt = stmt.where(self.visible_to(visible_to))
         return list(self.session.scalars(stmt))
 
-    def with_evidence(self, ids: Sequence[uuid.UUID]) -> list[Project]:
-        """These projects with every evidence relation and their pauses loaded, in the order of `ids`: one
-        statement per relation whatever their number (the home's cards, each with its checklist)."""
+    def with_evidence(self, ids: Sequence[uuid.UUID], relations: Sequence[str] | None = None) -> list[Project]:
+        """These projects with every evidence relation and their pauses loaded (only `relations` when
+        given), in the order of `ids`: one statement per relation whatever their number (the home's
+        cards, each with its checklist)."""
         if not ids:
             return []
-        loads = [selectinload(getattr(Project, rel)) for rel in (*EVIDENCE_RELATIONS, "suspensions")]
+        wanted = (*EVIDENCE_RELATIONS, "suspensions") if relations is None else tuple(relations)
+        loads = [selectinload(getattr(Project, rel)) for rel in wanted]
         found = {
             p.id: p for p in self.session.scalars(select(Project).where(Project.id.in_(list(ids))).options(*loads))
         }
@@ -391,14 +393,33 @@ class ProjectRepository:
         those of the day it was paused (workflow.deadlines.DeadlineIndex): never later than the dates
         it shows, so none is missed; the caller keeps those whose shown dates are in the window."""
         soonest = case((Project.horizon_on < Project.step_due_on, Project.horizon_on), else_=Project.step_due_on)
+        visible = true() if visible_to is None else self.visible_to(visible_to)
         where = and_(
-            Project.step_due_on.is_not(None),
-            or_(Project.step_due_on <= until, Project.horizon_on <= until),
-            true() if visible_to is None else self.visible_to(visible_to),
+            Project.step_due_on.is_not(None), or_(Project.step_due_on <= until, Project.horizon_on <= until), visible
         )
         total = self.session.scalar(select(func.count()).select_from(Project).where(where)) or 0
-        stmt = select(Project).where(where).order_by(soonest, Project.name, Project.id).limit(limit)
-        return list(self.session.scalars(stmt)), total
+        # The first `limit` by (soonest, name, id) are among the first `limit` by (step_due_on, name, id) and
+        # the first `limit` by (horizon_on, name, id): a project whose soonest date is its step due date has
+        # before it in (step_due_on, name, id) order only projects that also come before it by (soonest,
+        # name, id); likewise for the horizon. Each branch reads an index in order and stops early
+        # (ix_projects_step_due_on_horizon_on, ix_projects_horizon_on) instead of sorting the whole window.
+        by_step = (
+            select(Project.id)
+            .where(Project.step_due_on <= until, visible)
+            .order_by(Project.step_due_on, Project.name, Project.id)
+            .limit(limit)
+            .subquery()
+        )
+        by_horizon = (
+            select(Project.id)
+            .where(Project.step_due_on.is_not(None), Project.horizon_on <= until, visible)
+            .order_by(Project.horizon_on, Project.name, Project.id)
+            .limit(limit)
+            .subquery()
+        )
+        candidates = union(select(by_step.c.id), select(by_horizon.c.id))
+        stmt = select(Project).where(Project.id.in_(candidates)).order_by(soonest, Project.name, Project.id)
+        return list(self.session.scalars(stmt.limit(limit))), total
 
     def all_ids(self) -> list[uuid.UUID]:
         return list(self.session.scalars(select(Project.id).order_by(Project.created_at, Project.id)))
