@@ -1,22 +1,28 @@
 """Forgotten password ("Mot de passe oublié"): a single-use, expiring link sent by e-mail.
 
-The form answers the same words whether the address belongs to someone or not (and does the same
-work: a reset row is written only for an active user, but the answer and its timing do not say so).
+The form answers the same words whether the address belongs to someone or not, and does the same
+work either way: it looks nobody up; it writes one request into the e-mail outbox (kind
+RESET_REQUEST, no body yet), whatever the address. The worker resolves it before sending (`resolve`):
+for an active user's address it makes the link (a reset row) and turns the request into the mail; for
+any other address, or a second request within RESEND_AFTER_SECONDS, it deletes it (no list of typed
+addresses is kept). The answer's time therefore says nothing of the address.
 Only the SHA-256 of the link's token is stored; using it sets the new password, ends the user's
 sessions and marks the link used, in one transaction (a second use finds it used)."""
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Integer, String, select, update
+from sqlalchemy import ForeignKey, Integer, String, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import Clock
 from app.core.database import Base, UTCDateTime
 from app.core.security import hash_password, new_token, sha256_hex
 from app.core.settings import Settings
-from app.core.unit_of_work import UnitOfWork
+from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.web import wording
 from workflow.errors import InvalidInput
 
@@ -53,45 +59,97 @@ RESEND_AFTER_SECONDS = 120
 DEAD_LINK = "Ce lien n'est plus valable (déjà utilisé, expiré ou inconnu). Demandez-en un nouveau."
 
 
-def request_reset(uow: UnitOfWork, settings: Settings, clock: Clock, email: str) -> None:
-    """Queue a reset mail when `email` is an active user's; otherwise nothing (the caller says the same)."""
-    from app.mail.service import queue
+RESET_REQUEST = "password_reset_request"  # an outbox row the worker turns into the mail, or deletes
 
-    address = email.strip().lower()
-    user = uow.accounts.user_by_email(address) if address and len(address) <= 254 else None
-    if user is None or not user.active:
-        return
+
+def request_reset(uow: UnitOfWork, settings: Settings, clock: Clock, email: str) -> None:
+    """Queue the request, whatever the address (the same statements for every address: nobody is
+    looked up here). Two requests for one address within RESEND_AFTER_SECONDS are one row."""
+    from app.mail.service import insert_once
+
+    address = email.strip().lower()[:254]
     now = clock.now()
-    recent = uow.session.scalar(
-        select(PasswordReset.id).where(
-            PasswordReset.user_id == user.id, PasswordReset.created_at > now - timedelta(seconds=RESEND_AFTER_SECONDS)
-        )
-    )
-    if recent is not None:  # a link went out a moment ago: no flood of a mailbox (the answer is the same)
-        return
-    token = new_token(32)
-    minutes = settings.password_reset_minutes
-    uow.session.add(
-        PasswordReset(
-            user_id=user.id,
-            token_hash=sha256_hex(token),
-            created_at=now,
-            expires_at=now + timedelta(minutes=minutes),
-        )
-    )
-    link = f"{settings.public_base_url.rstrip('/')}/mot-de-passe/nouveau/{token}"
-    queue(
-        uow,
-        clock,
-        kind="password_reset",
-        to=user.email,
-        template="password_reset",
-        context={"name": user.name, "link": link, "minutes": minutes},
-        user_id=user.id,
-        secret=True,
-        settings=settings,
+    window = int(now.timestamp()) // RESEND_AFTER_SECONDS
+    digest = hashlib.sha256(address.encode()).hexdigest()
+    from app.mail.models import OutgoingMail
+
+    insert_once(
+        uow.session,
+        OutgoingMail,
+        {
+            "kind": RESET_REQUEST,
+            "to_address": address,
+            "subject": "",
+            "text_body": "",
+            "html_body": "",
+            "message_id": f"<{uuid.uuid4().hex}@reset.invalid>",
+            "dedupe_key": f"{RESET_REQUEST}:{digest[:40]}:{window}",
+            "user_id": None,
+            "unsubscribe": False,
+            "secret": True,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+        "dedupe_key",
     )
     uow.commit()
+
+
+def resolve(uows: UnitOfWorkFactory, settings: Settings, clock: Clock, *, limit: int = 200) -> int:
+    """Turn the queued requests into reset mails (an active user's address, no link sent in the
+    RESEND_AFTER_SECONDS before the request) or delete them; how many mails it made. Each row is taken
+    under its lock (SKIP LOCKED): two workers never resolve one twice."""
+    from app.mail.models import OutgoingMail
+    from app.mail.service import render, seal
+
+    made = 0
+    with uows() as uow:
+        rows = list(
+            uow.session.scalars(
+                select(OutgoingMail)
+                .where(OutgoingMail.kind == RESET_REQUEST, OutgoingMail.status == "pending")
+                .order_by(OutgoingMail.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for row in rows:
+            asked = row.created_at
+            user = uow.accounts.user_by_email(row.to_address) if row.to_address else None
+            recent = (
+                uow.session.scalar(
+                    select(PasswordReset.id).where(
+                        PasswordReset.user_id == user.id,
+                        PasswordReset.created_at > asked - timedelta(seconds=RESEND_AFTER_SECONDS),
+                    )
+                )
+                if user is not None
+                else None
+            )
+            if user is None or not user.active or recent is not None:
+                uow.session.execute(delete(OutgoingMail).where(OutgoingMail.id == row.id))
+                continue
+            token = new_token(32)
+            minutes = settings.password_reset_minutes
+            now = clock.now()
+            uow.session.add(
+                PasswordReset(
+                    user_id=user.id,
+                    token_hash=sha256_hex(token),
+                    created_at=asked,
+                    expires_at=now + timedelta(minutes=minutes),
+                )
+            )
+            link = f"{settings.public_base_url.rstrip('/')}/mot-de-passe/nouveau/{token}"
+            rendered = render("password_reset", {"name": user.name, "link": seal(settings, link), "minutes": minutes})
+            row.kind, row.to_address, row.user_id = "password_reset", user.email, user.id
+            row.subject, row.text_body, row.html_body = rendered.subject, rendered.text, rendered.html
+            row.next_attempt_at = now
+            made += 1
+        uow.commit()
+    return made
 
 
 def _live(uow: UnitOfWork, token: str, now: datetime, *, lock: bool = False) -> PasswordReset | None:

@@ -123,8 +123,7 @@ def queue(
     if secret and "link" in context:
         if settings is None:
             raise ValueError("a secret mail needs the settings (its link is encrypted)")
-        sealed = fernet(settings, LINK_PURPOSE).encrypt(str(context["link"]).encode()).decode()
-        context = context | {"link": f"[[lien-chiffre:{sealed}]]"}
+        context = context | {"link": seal(settings, str(context["link"]))}
     rendered = render(template, context)
     now = clock.now()
     values = {
@@ -149,6 +148,12 @@ def queue(
         uow.session.flush()
         return row.id
     return insert_once(uow.session, OutgoingMail, values, "dedupe_key")
+
+
+def seal(settings: Settings, link: str) -> str:
+    """The mark a secret mail's body holds in place of its link (encrypted; build_message opens it)."""
+    sealed = fernet(settings, LINK_PURPOSE).encrypt(link.encode()).decode()
+    return f"[[lien-chiffre:{sealed}]]"
 
 
 def insert_once(session: Session, model: Any, values: dict[str, Any], *conflict: str) -> int | None:
@@ -341,7 +346,11 @@ def _owned(claim_: Claim) -> Any:
 
 def claim(uows: UnitOfWorkFactory, settings: Settings, now: datetime, skip: set[int]) -> list[Claim]:
     """Claim due mail: pending rows due now, and rows left `sending` by a worker whose lease is over."""
-    due = OutgoingMail.status.in_(("pending", "sending")) & (OutgoingMail.next_attempt_at <= now)
+    due = (
+        OutgoingMail.status.in_(("pending", "sending"))
+        & (OutgoingMail.next_attempt_at <= now)
+        & (OutgoingMail.kind != "password_reset_request")  # resolved first (app.accounts.password_reset)
+    )
     until = now + timedelta(seconds=settings.mail_lease_seconds)
     with uows() as uow:
         stmt = (
@@ -378,6 +387,9 @@ def send_due(uows: UnitOfWorkFactory, settings: Settings, clock: Clock, *, limit
     report = SendReport()
     if not settings.smtp_host:
         return report
+    from app.accounts.password_reset import resolve
+
+    resolve(uows, settings, clock)  # forgotten-password requests become mail (or go) before the claim
     seen: set[int] = set()
     while report.attempted < limit:
         claims = claim(uows, settings, clock.now(), seen)

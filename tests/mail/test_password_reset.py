@@ -12,8 +12,17 @@ from app.core.unit_of_work import UnitOfWorkFactory
 from app.mail.service import send_due
 from tests.mail.smtp import Sink, link_in
 from tests.support.accounts import PASSWORD, add_user
+from tests.support.html import csrf_of, parse
 
 NEW = "un tout nouveau mot de passe 2026"
+
+
+def forgot(client: TestClient, email: str) -> Any:
+    """What a browser does: open the form (its CSRF cookie and field), then send it."""
+    form = client.get("/mot-de-passe-oublie")
+    assert form.status_code == 200
+    token = csrf_of(parse(form.text))
+    return client.post("/mot-de-passe-oublie", data={"email": email, "csrf": token})
 
 
 def _send(app: Any, port: int) -> int:
@@ -25,8 +34,8 @@ def test_reset_link_works_once(app: Any, anon_client: TestClient, smtp: tuple[Si
     sink, port = smtp
     add_user(app, "amina@exemple.fr", name="Amina")
     assert "mot-de-passe-oublie" in anon_client.get("/connexion").text
-    known = anon_client.post("/mot-de-passe-oublie", data={"email": "amina@exemple.fr"})
-    unknown = anon_client.post("/mot-de-passe-oublie", data={"email": "personne@exemple.fr"})
+    known = forgot(anon_client, "amina@exemple.fr")
+    unknown = forgot(anon_client, "personne@exemple.fr")
     assert known.status_code == unknown.status_code == 200
     strip = lambda t: t.replace("amina@exemple.fr", "").replace("personne@exemple.fr", "")  # noqa: E731
     assert strip(known.text) == strip(unknown.text)
@@ -46,7 +55,7 @@ def test_reset_link_works_once(app: Any, anon_client: TestClient, smtp: tuple[Si
 def test_reset_link_expires(app: Any, anon_client: TestClient, smtp: tuple[Sink, int]) -> None:
     sink, port = smtp
     add_user(app, "karim@exemple.fr")
-    anon_client.post("/mot-de-passe-oublie", data={"email": "karim@exemple.fr"})
+    forgot(anon_client, "karim@exemple.fr")
     _send(app, port)
     link = link_in(sink.to("karim@exemple.fr")[0], "/mot-de-passe/nouveau/")
     app.state.clock.advance(minutes=app.state.settings.password_reset_minutes + 1)
