@@ -757,7 +757,7 @@ def _project_context(
             projected_label_on=read.projected_label_on,
         ),
         "checklist": guidance.checklist(p.id, state, view, p.kind),
-        "next": cards.card(p, principal, today),
+        "next": cards.card(p, principal, today, view=view, read=read),
         "reason": wording.reason_of(read, today),
         "due_words": wording.step_due_words(read, today),
         "evidence_groups": _evidence_groups(p, state),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
+from functools import lru_cache
 from typing import Protocol
 
 from dateutil.relativedelta import relativedelta
@@ -33,6 +34,7 @@ def de(name: str) -> str:
     return f"d'{name}" if name and name[0] in VOWELS else f"de {name}"
 
 
+@lru_cache(maxsize=4096)  # pure; a list of 50 projects asks for the same few hundred spans on every request
 def span(earlier: date, later: date) -> str:
     """The time from `earlier` to `later` in words: "12 jours", "3 mois", "1 an et 2 mois".
 
