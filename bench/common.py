@@ -297,7 +297,11 @@ def start_server(
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(proc, port, url)
-    wait_healthy(server.base, wait, proc)
+    try:
+        wait_healthy(server.base, wait, proc)
+    except BaseException:
+        server.stop()  # never leave a server behind that did not come up
+        raise
     return server
 
 

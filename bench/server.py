@@ -171,7 +171,14 @@ def main() -> None:
 
         os.environ["BENCH_DATABASE_URL"] = args.database_url
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="regieflow-bench-metrics-"))
-        uvicorn.run("bench.server:app_from_environment", factory=True, workers=args.processes, http=args.http, **common)
+        uvicorn.run(
+            "bench.server:app_from_environment",
+            factory=True,
+            workers=args.processes,
+            http=args.http,
+            timeout_worker_healthcheck=60,  # as app/cli/server.py: a slow start on a busy machine is no hang
+            **common,
+        )
         return
     uvicorn.run(build_app(args.database_url), http=args.http, **common)
 

@@ -5,6 +5,9 @@
         --clients 32 --projects 100 --duration 60
     PYTHONPATH=. .venv/bin/python -m bench.soak --database-url sqlite:////tmp/regieflow-soak.db \
         --clients 8 --projects 100 --duration 60
+    PYTHONPATH=. .venv/bin/python -m bench.soak \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench_soak \
+        --clients 32 --projects 100 --duration 60 --server-processes 2    # one database, two processes
 
 The schema is rebuilt, --projects projects are created over HTTP, then --clients clients (each its
 own keep-alive connection, all in this process) loop for --duration seconds. Each step picks a
@@ -461,6 +464,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--idempotency", action="store_true", help="send Idempotency-Key on writes")
     ap.add_argument("--server-cpus", default=None, help="taskset list for the server (default: not pinned)")
+    ap.add_argument(
+        "--server-processes", type=int, default=1, help="server processes on one database (PostgreSQL only)"
+    )
     ap.add_argument("--out")
     args = ap.parse_args()
     report = soak(
@@ -471,6 +477,7 @@ def main() -> None:
         seed=args.seed,
         idempotency=args.idempotency,
         server_cpus=args.server_cpus,
+        server_processes=args.server_processes,
     )
     if args.out:
         with open(args.out, "w") as f:
@@ -487,6 +494,7 @@ def soak(
     seed: int = 1,
     idempotency: bool = False,
     server_cpus: str | None = None,
+    server_processes: int = 1,
     quiet: bool = False,
 ) -> dict[str, Any]:
     facts = print_facts(url) if not quiet else {}
@@ -494,7 +502,9 @@ def soak(
     reset_database(url)
     key = create_key(url)
     tally = Tally()
-    server = start_server(url, cpus=server_cpus)
+    if server_processes > 1 and backend(url) == "sqlite":
+        raise SystemExit("several server processes need PostgreSQL: SQLite has one writer at a time")
+    server = start_server(url, cpus=server_cpus, extra=("--processes", str(server_processes)), wait=180)
     today = date.today()
     try:
         ids = asyncio.run(create_projects(server.port, key, projects, tally))
@@ -520,6 +530,7 @@ def soak(
         {
             "backend": backend(url),
             "clients": clients,
+            "server_processes": server_processes,
             "projects": projects,
             "duration_s": round(elapsed, 1),
             "requests_per_s": round(sum(tally.statuses.values()) / elapsed, 1),

@@ -86,7 +86,10 @@ def serve(
         if workers > 1:
             # Each process builds its own app from the same settings (environment); their metrics are
             # summed through PROMETHEUS_MULTIPROC_DIR (app.observability.metrics).
-            common.update(workers=workers, factory=True)
+            # A process that is not ready within uvicorn's health-check timeout (5 s by default) is
+            # killed and started again: on a busy machine the app's import alone can take longer, and
+            # the processes would be replaced forever without serving. One minute is ample.
+            common.update(workers=workers, factory=True, timeout_worker_healthcheck=60)
             _multiprocess_metrics(stack)
         uvicorn.run(
             "app.http.application:create_app" if workers > 1 else app,
