@@ -41,6 +41,9 @@ def _email_of(request: Request, principal: Principal) -> str | None:
     return label.partition(":")[2] or None
 
 
+TOO_MANY = {"description": "Too many requests today for this project, request or address (Retry-After)"}
+
+
 @router.get(
     "/opinion-requests",
     response_model=list[OpinionRequestRead],
@@ -59,7 +62,7 @@ def list_opinion_requests(project_id: uuid.UUID, uow: ReadUow, clock: ClockDep) 
     status_code=status.HTTP_201_CREATED,
     name="create_opinion_request",
     summary="Ask a stakeholder for a formal opinion (an e-mail with a personal link goes out)",
-    responses=PROBLEMS | {412: {"description": "If-Match is stale"}},
+    responses=PROBLEMS | {412: {"description": "If-Match is stale"}, 429: TOO_MANY},
 )
 def create_opinion_request(
     project_id: uuid.UUID,
@@ -123,7 +126,7 @@ def revoke_opinion_request(
     response_model=OpinionRequestRead,
     name="resend_opinion_request",
     summary="Send a new link by e-mail (the previous one stops working)",
-    responses=PROBLEMS | {412: {"description": "If-Match is stale"}},
+    responses=PROBLEMS | {412: {"description": "If-Match is stale"}, 429: TOO_MANY},
 )
 def resend_opinion_request(
     project_id: uuid.UUID,

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.authorization.rules import Ability, Principal
 from app.core.clock import Clock
-from app.core.errors import Conflict, NotFound, PayloadTooLarge
+from app.core.errors import Conflict, NotFound, PayloadTooLarge, Throttled
 from app.core.identifiers import parse_uuid
 from app.core.inputs import ascii_id, iso_day
 from app.core.security import sha256_hex
@@ -477,15 +477,16 @@ def page_opinion_request(request: Request, project_id: str, principal: PageUser)
                 expected_version=None,
                 actor=actor_of(request),
             )
-    except InvalidInput as exc:
-        context = {"project_id": pid, "values": values, "errors": {exc.field or "email": exc.message}}
+    except (InvalidInput, Throttled) as exc:
+        where = exc.field if isinstance(exc, InvalidInput) else "email"  # too many today: beside the address
+        context = {"project_id": pid, "values": values, "errors": {where or "email": exc.message}}
         with unit_of_work(request, write=False) as uow:
             full = uow.projects.get(pid, with_evidence=("stakeholders",))
             context["stakeholders"] = [
                 (s.id, s.name) for s in (full.stakeholders if full else []) if s.category != Category.MOUVEMENT
             ]
         context["categories"] = [(c.value, CATEGORY_LABELS[c]) for c in ASKABLE]
-        return render(request, "opinions/request_form.html", context, 422)
+        return render(request, "opinions/request_form.html", context, 429 if isinstance(exc, Throttled) else 422)
     return RedirectResponse(f"/projets/{pid}?ok=avis-demande#avis", status_code=303)
 
 

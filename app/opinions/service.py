@@ -29,6 +29,7 @@ from app.core.unit_of_work import UnitOfWork
 from app.evidence.models import Approval, Stakeholder
 from app.evidence.registry import RESERVE_PREFIX
 from app.mail import service as mail
+from app.opinions import limits
 from app.opinions.models import OpinionAnswer, OpinionRequest
 from app.opinions.schemas import OpinionAnswerRead, OpinionRequestIn, OpinionRequestRead
 from app.projects.models import Project
@@ -177,6 +178,7 @@ def create_request(
     actor: Actor,
 ) -> tuple[Project, OpinionRequest]:
     today = clock.today()
+    body = body.model_copy(update={"email": limits.single_address(body.email)})
     if body.due_on < today:
         raise InvalidInput("La date de réponse attendue ne peut pas être passée.", "due_on")
     if body.due_on > today + timedelta(days=366):
@@ -195,6 +197,7 @@ def create_request(
             "à la partie prenante elle-même, à son adresse à elle.",
             "email",
         )
+    st: Stakeholder | None = None
     if body.stakeholder_id is not None:
         st = next((s for s in p.stakeholders if s.id == body.stakeholder_id), None)
         if st is None:
@@ -203,7 +206,8 @@ def create_request(
             raise InvalidInput(
                 "Un avis se demande aux acteurs du territoire, pas au Mouvement des Régies.", "stakeholder_id"
             )
-    else:
+    limits.check_new_request(uow, clock, p.id, body.email)  # under the project's lock
+    if st is None:
         assert body.stakeholder_name is not None and body.category is not None
         st = _new_stakeholder(uow, clock, actor, p, body.stakeholder_name, body.category.value)
     token = new_token(32)
@@ -293,6 +297,7 @@ def resend_request(
     req = _request_of(uow, project_id, request_id)
     if req.answer is not None:
         raise Conflict(ALREADY_ANSWERED)
+    limits.check_resend(uow, clock, req)  # under the project's lock
     mail.cancel(uow, _mail_key(req), "remplacé par un nouvel envoi (nouveau lien)")
     token = new_token(32)
     req.token_hash = sha256_hex(token)
