@@ -419,6 +419,34 @@ def _portfolio_page(uow: UnitOfWork, query: PortfolioQuery, principal: Principal
         )
 
     page = query.page
+    if not states and not statuses:
+        # no step or status filter: the total and both filters' counts come from one grouped count
+        grid = uow.projects.counts_by_state_and_status(
+            today=today, visible_to=principal, kind=kind, region=regions, q=q, p80_after_horizon=p80_after
+        )
+        by_state: dict[str | None, int] = {}
+        by_status: dict[str | None, int] = {}
+        for (st, status), n in grid.items():
+            by_state[st] = by_state.get(st, 0) + n
+            by_status[status] = by_status.get(status, 0) + n
+        total = sum(grid.values())
+        pages = max(1, -(-total // query.size))
+        page = min(page, pages)
+        projects, _ = uow.projects.search(
+            today=today,
+            visible_to=principal,
+            kind=kind,
+            region=regions,
+            q=q,
+            sort=query.sort,
+            offset=(page - 1) * query.size,
+            limit=query.size,
+            p80_after_horizon=p80_after,
+            with_total=False,
+        )
+        return PortfolioPage(
+            projects, total, page, pages, by_state, by_status, uow.projects.regions(visible_to=principal)
+        )
     projects, total = search(page)
     pages = max(1, -(-total // query.size))
     if page > pages:
