@@ -1,4 +1,4 @@
-"""SQL statements per request, counted the way tests/test_statement_counts.py does, for the docs.
+"""SQL statements per request, counted the way tests/transitions/test_statement_counts.py does, for the docs.
 
     PYTHONPATH=. .venv/bin/python -m bench.statements                      # temporary SQLite
     PYTHONPATH=. .venv/bin/python -m bench.statements --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench
@@ -25,7 +25,7 @@ def main() -> None:
     from app.core.settings import Settings
     from app.http.application import create_app
     from tests.support import SettableClock, create_project, project_at
-    from tests.test_statement_counts import READS, START, counting, counts
+    from tests.transitions.test_statement_counts import READS, START, counting, counts
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/statements.db"

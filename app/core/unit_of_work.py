@@ -6,11 +6,13 @@ Only the unit of work commits; repositories read and write through its session."
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Self, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -31,6 +33,26 @@ from app.webhooks.repository import WebhookRepository
 # the idempotency layer marks its record "committed" there, so the effect and the record cannot disagree.
 BEFORE_COMMIT = "regieflow_before_commit"
 EVENT_SEQUENCE_CONSTRAINT = "uq_events_project_seq"
+CONCURRENT_MESSAGE = "Le projet a été modifié par une autre requête : rechargez-le puis réessayez."
+FEED_COUNTER = cast(Table, FeedCounter.__table__)
+TAKE_POSITIONS = (
+    update(FEED_COUNTER)
+    .where(FEED_COUNTER.c.id == 1)
+    .values(value=FEED_COUNTER.c.value + bindparam("n"))
+    .returning(FEED_COUNTER.c.value)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenEvent:
+    """An event written with SQLAlchemy Core (app/transitions/store.py), its feed position already
+    taken: listed with the session's new ORM events (NEW_EVENTS) for the before-commit hooks, which
+    read `project_id`, `seq` and `type` of every event of the transaction."""
+
+    project_id: uuid.UUID
+    seq: int
+    type: str
+    feed_seq: int
 
 
 def is_event_sequence_conflict(err: IntegrityError) -> bool:
@@ -107,32 +129,37 @@ class UnitOfWork:
         try:
             self.session.flush()
         except StaleDataError as err:
-            raise ConcurrentUpdate(
-                "Le projet a été modifié par une autre requête : rechargez-le puis réessayez."
-            ) from err
+            raise ConcurrentUpdate(CONCURRENT_MESSAGE) from err
 
-    def _assign_feed_positions(self) -> None:
-        """Give this transaction's new events their change-feed positions, as its last statements.
+    def take_feed_positions(self, extra: int = 0) -> int:
+        """Take change-feed positions for this transaction's new events that have none yet (ORM events
+        appended through EventRepository, set here and flushed), then `extra` more for events the
+        caller writes itself; return the first of those `extra` positions.
 
         The counter row stays locked until commit, so a transaction that takes positions N.. commits
         before any other can take the next ones: a client polling `?after=N` never sees a gap filled
-        later, and never misses an event. Events not flushed yet are inserted with their position, in
-        the same flush as the rest of the transaction's pending changes."""
-        events = self.session.info.pop(NEW_EVENTS, [])
-        if not events:
-            return
-        with self.session.no_autoflush:
-            top = self.session.execute(
-                update(FeedCounter)
-                .where(FeedCounter.id == 1)
-                .values(value=FeedCounter.value + len(events))
-                .returning(FeedCounter.value)
-            ).scalar_one_or_none()
+        later, and never misses an event. Events get positions in the order they were appended."""
+        events = self.session.info.get(NEW_EVENTS, [])
+        pending = [e for e in events if e.feed_seq is None]
+        wanted = len(pending) + extra
+        if not wanted:
+            return 0
+        top: int | None = self.session.connection().execute(TAKE_POSITIONS, {"n": wanted}).scalar_one_or_none()
         if top is None:
             raise RuntimeError("feed_counter has no row: run the migrations (regieflow db upgrade)")
-        for offset, event in enumerate(events):
-            event.feed_seq = top - len(events) + 1 + offset
-        self.flush()
+        first = top - wanted + 1
+        for offset, event in enumerate(pending):
+            event.feed_seq = first + offset
+        if pending:
+            self.flush()  # inserted with their position, with the rest of the pending changes
+        return first + len(pending)
+
+    def _assign_feed_positions(self) -> None:
+        """Give this transaction's new events their change-feed positions, as its last statements
+        (see take_feed_positions); events not flushed yet are inserted with their position, in the
+        same flush as the rest of the transaction's pending changes."""
+        self.take_feed_positions()
+        self.session.info.pop(NEW_EVENTS, None)
 
     def commit(self) -> None:
         try:
@@ -145,9 +172,7 @@ class UnitOfWork:
             self.session.rollback()
             if isinstance(err, IntegrityError) and not is_event_sequence_conflict(err):
                 raise
-            raise ConcurrentUpdate(
-                "Le projet a été modifié par une autre requête : rechargez-le puis réessayez."
-            ) from err
+            raise ConcurrentUpdate(CONCURRENT_MESSAGE) from err
         finally:
             self.session.info.pop(CHAIN_TAILS, None)  # the rows are no longer locked: read tails again
 

@@ -81,7 +81,7 @@ from app.evidence.schemas import (
 )
 from app.projects.models import Project
 from workflow import evidence as ev
-from workflow.vocabulary import CATEGORY_LABELS, Category, ExpertiseConclusion, Kind, NeedStatus, Verdict
+from workflow.vocabulary import CATEGORY_LABELS, Category, Condition, ExpertiseConclusion, Kind, NeedStatus, Verdict
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,12 @@ class EvidenceKind:
     stamp_actor: tuple[str, str] | None = None
     # Rows of other kinds that point to a row of this one: (kind name, column); such a row stays.
     referenced_by: tuple[tuple[str, str], ...] = ()
+    # The same fact from plain rows (the transition path reads them with one aggregate per fact, in the
+    # project's locked SELECT, app/transitions/store.py): the columns read, from this kind's table or a
+    # table it refers to (joined on its foreign key), and the fact built from their values, one list per
+    # row in id order. Tested equal to `facts` over random evidence (tests/unit/test_fact_rows.py).
+    fact_columns: tuple[Any, ...] = field(default=(), compare=False)
+    fact_of_rows: Callable[[list[list[Any]]], Any] = field(default=lambda rows: None, compare=False)
 
     @property
     def singleton(self) -> bool:
@@ -281,6 +287,37 @@ def _expertise_summary(row: Expertise, names: dict[int, str]) -> str:
     return f"Expertise du {_day(row.conducted_on)} ({', '.join(row.experts)}) : {conclusion}"
 
 
+# --- the same facts from plain rows (fact_columns → fact_of_rows) ----------------------------------
+def _official(code: str) -> bool:
+    from app.reference.cog import cog
+
+    return cog().commune(code) is not None
+
+
+def _one(rows: list[list[Any]]) -> list[Any] | None:
+    return rows[0] if rows else None
+
+
+def _study_of_rows(rows: list[list[Any]]) -> ev.StudyFact | None:
+    row = _one(rows)
+    if row is None:
+        return None
+    charges, market, non_market, premises, conclusion, conclusion_on = row
+    verdict = Verdict(conclusion) if conclusion else None
+    return ev.StudyFact(charges, market, non_market, premises, verdict, conclusion_on)
+
+
+def _association_of_rows(rows: list[list[Any]]) -> ev.AssociationFact | None:
+    row = _one(rows)
+    return None if row is None else ev.AssociationFact(row[0], row[1], row[2])
+
+
+def _expertises_of_rows(rows: list[list[Any]]) -> tuple[ev.ExpertiseFact, ...]:
+    return tuple(
+        ev.ExpertiseFact(on, tuple(experts), ExpertiseConclusion(c) if c else None, xid) for on, experts, c, xid in rows
+    )
+
+
 KINDS: dict[str, EvidenceKind] = {
     k.name: k
     for k in (
@@ -296,6 +333,8 @@ KINDS: dict[str, EvidenceKind] = {
             fact="stakeholders",
             facts=_stakeholder_facts,
             summary=_stakeholder_summary,
+            fact_columns=(Stakeholder.id, Stakeholder.category, Stakeholder.is_amo_pilot),
+            fact_of_rows=lambda rows: tuple(ev.StakeholderFact(i, Category(c), p) for i, c, p in rows),
         ),
         EvidenceKind(
             "communes",
@@ -311,6 +350,8 @@ KINDS: dict[str, EvidenceKind] = {
             facts=lambda p: tuple(ev.CommuneFact(c.insee_code, c.official) for c in p.communes),
             summary=_commune_summary,
             agrees=_commune_agrees,
+            fact_columns=(Commune.insee_code,),
+            fact_of_rows=lambda rows: tuple(ev.CommuneFact(c, _official(c)) for (c,) in rows),
         ),
         EvidenceKind(
             "qpvs",
@@ -324,6 +365,8 @@ KINDS: dict[str, EvidenceKind] = {
             fact="qpvs",
             facts=lambda p: tuple(q.code for q in p.qpvs),
             summary=lambda row, names: f"{row.name} ({row.code})",
+            fact_columns=(Qpv.code,),
+            fact_of_rows=lambda rows: tuple(c for (c,) in rows),
         ),
         EvidenceKind(
             "needs",
@@ -336,6 +379,8 @@ KINDS: dict[str, EvidenceKind] = {
             fact="needs",
             facts=lambda p: tuple(NeedStatus(n.status) for n in p.needs),
             summary=_need_summary,
+            fact_columns=(Need.status,),
+            fact_of_rows=lambda rows: tuple(NeedStatus(s) for (s,) in rows),
         ),
         EvidenceKind(
             "activities",
@@ -348,6 +393,8 @@ KINDS: dict[str, EvidenceKind] = {
             fact="activities",
             facts=lambda p: len(p.activities),
             summary=lambda row, names: row.label,
+            fact_columns=(Activity.id,),
+            fact_of_rows=len,
         ),
         EvidenceKind(
             "feasibility",
@@ -361,6 +408,15 @@ KINDS: dict[str, EvidenceKind] = {
             fact="study",
             facts=_study_fact_dated,
             summary=_study_summary,
+            fact_columns=(
+                FeasibilityStudy.annual_charges,
+                FeasibilityStudy.market_income,
+                FeasibilityStudy.non_market_income,
+                FeasibilityStudy.premises_address,
+                FeasibilityStudy.conclusion,
+                FeasibilityStudy.conclusion_on,
+            ),
+            fact_of_rows=_study_of_rows,
         ),
         EvidenceKind(
             "markets",
@@ -373,6 +429,8 @@ KINDS: dict[str, EvidenceKind] = {
             fact="markets",
             facts=lambda p: tuple(ev.MarketFact(mk.buyer_name, mk.buyer_category) for mk in p.markets),
             summary=lambda row, names: f"{row.label} — {row.buyer_name}",
+            fact_columns=(Market.buyer_name, Market.buyer_category),
+            fact_of_rows=lambda rows: tuple(ev.MarketFact(n, c) for n, c in rows),
         ),
         EvidenceKind(
             "site-visits",
@@ -386,6 +444,8 @@ KINDS: dict[str, EvidenceKind] = {
             fact="site_visits",
             facts=lambda p: tuple(v.visited_on for v in p.site_visits),
             summary=lambda row, names: f"{row.regie_name}, visitée le {_day(row.visited_on)}",
+            fact_columns=(SiteVisit.visited_on,),
+            fact_of_rows=lambda rows: tuple(d for (d,) in rows),
         ),
         EvidenceKind(
             "approvals",
@@ -401,6 +461,16 @@ KINDS: dict[str, EvidenceKind] = {
             facts=_approval_facts,
             reads=("approvals", "stakeholders"),
             summary=_approval_summary,
+            fact_columns=(
+                Approval.stakeholder_id,
+                Stakeholder.category,
+                Approval.verdict,
+                Approval.given_on,
+                Approval.id,
+            ),
+            fact_of_rows=lambda rows: tuple(
+                ev.ApprovalFact(s, Category(c), Verdict(v), on, i) for s, c, v, on, i in rows
+            ),
         ),
         EvidenceKind(
             "association",
@@ -414,6 +484,8 @@ KINDS: dict[str, EvidenceKind] = {
             fact="association",
             facts=_association_fact,
             summary=lambda row, names: f"{row.name} — RNA {row.rna}, déclarée le {_day(row.declared_on)}",
+            fact_columns=(Association.name, Association.declared_on, Association.rna),
+            fact_of_rows=_association_of_rows,
         ),
         EvidenceKind(
             "board-members",
@@ -426,6 +498,8 @@ KINDS: dict[str, EvidenceKind] = {
             fact="board_colleges",
             facts=lambda p: frozenset(Category(b.college) for b in p.board_members),
             summary=_board_summary,
+            fact_columns=(BoardMember.college,),
+            fact_of_rows=lambda rows: frozenset(Category(c) for (c,) in rows),
         ),
         EvidenceKind(
             "hires",
@@ -438,6 +512,8 @@ KINDS: dict[str, EvidenceKind] = {
             fact="hires",
             facts=lambda p: tuple(h.start_on for h in p.hires),
             summary=lambda row, names: f"{row.name}, {row.role}, depuis le {_day(row.start_on)}",
+            fact_columns=(Hire.start_on,),
+            fact_of_rows=lambda rows: tuple(d for (d,) in rows),
         ),
         EvidenceKind(
             "expertises",
@@ -452,6 +528,8 @@ KINDS: dict[str, EvidenceKind] = {
             facts=_expertise_facts,
             summary=_expertise_summary,
             referenced_by=(("expertise-assessments", "expertise_id"), ("reservations", "expertise_id")),
+            fact_columns=(Expertise.conducted_on, Expertise.experts, Expertise.conclusion, Expertise.id),
+            fact_of_rows=_expertises_of_rows,
         ),
         # The label's success conditions (app/assessments): the group's own view, never a guard ...
         EvidenceKind(
@@ -481,6 +559,8 @@ KINDS: dict[str, EvidenceKind] = {
             facts=grid.grade_facts,
             reads=("expertise_assessments", "expertises"),
             summary=grid.expertise_assessment_summary,
+            fact_columns=(ExpertiseAssessment.expertise_id, ExpertiseAssessment.condition),
+            fact_of_rows=lambda rows: tuple(ev.GradeFact(x, Condition(c)) for x, c in rows),
         ),
         # ... and the reservations of an expertise, lifted one by one (reserves_levees).
         EvidenceKind(
@@ -499,6 +579,8 @@ KINDS: dict[str, EvidenceKind] = {
             summary=grid.reservation_summary,
             today_default=("recorded_on",),
             stamp_actor=("lifted_on", "lifted_by"),
+            fact_columns=(Reservation.expertise_id, Reservation.condition, Reservation.lifted_on),
+            fact_of_rows=lambda rows: tuple(ev.ReservationFact(x, Condition(c), on) for x, c, on in rows),
         ),
     )
 }
@@ -533,6 +615,13 @@ def snapshot(project: Project, fields: frozenset[str] | None = None) -> ev.Evide
     want = ev.EVIDENCE_FIELDS if fields is None else fields
     values = {name: BY_FACT[name].facts(project) for name in sorted(want)}
     return ev.Evidence(kind=Kind(project.kind), loaded=None if fields is None else frozenset(fields), **values)
+
+
+def snapshot_of_rows(kind: Kind, rows: dict[str, list[list[Any]]]) -> ev.Evidence:
+    """The same Evidence as `snapshot(p, set(rows))`, from each field's plain rows (fact_columns, in id
+    order): what the transition path builds from its aggregates, without loading ORM collections."""
+    values = {name: BY_FACT[name].fact_of_rows(rows[name]) for name in sorted(rows)}
+    return ev.Evidence(kind=kind, loaded=frozenset(rows), **values)
 
 
 def summary_of(kind: EvidenceKind, row: Any, names: dict[int, str]) -> str:

@@ -50,7 +50,7 @@ from app.exchange.schemas import (
     ProjectOutcome,
 )
 from app.projects.schemas import ProjectCreate
-from app.projects.service import create_project
+from app.projects.service import ProjectLike, create_project
 from app.transitions.schemas import TransitionBody, UnmetRead
 from app.transitions.service import fire_transition
 from workflow import deadlines as dl
@@ -463,7 +463,7 @@ def run_one(
     where = "project"
     with uows.batch() as uow:
         try:
-            p = create_project(
+            p: ProjectLike = create_project(
                 uow, body, plan=default_plan, actor=actor, clock=clocks.on(plan.started_on), porteur_user_id=owner
             )
             ids: dict[str, int] = {}  # ref -> row id

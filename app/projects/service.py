@@ -4,8 +4,8 @@ repositories persist state, event and outbox together, and only the unit of work
 from __future__ import annotations
 
 import uuid
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from app.accounts.models import RoleGrant
 from app.authorization.rules import Principal
@@ -23,7 +23,63 @@ CLOSED_MESSAGE = "Le projet est clos (labellisé ou abandonné) : son dossier ne
 
 
 # --- helpers ------------------------------------------------------------------------------------
-def plan_of(p: Project) -> dl.Plan:
+class ProjectLike(Protocol):
+    """A project's columns, read-only: an ORM Project, or the plain row the transition path wrote
+    (app.transitions.store.ProjectRecord). What the answer (project_read) and the domain's views read."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def initiator(self) -> str | None: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def departement(self) -> str | None: ...
+    @property
+    def conventionnement(self) -> str: ...
+    @property
+    def lead_name(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def suspended_since(self) -> date | None: ...
+    @property
+    def started_on(self) -> date: ...
+    @property
+    def state_entered_on(self) -> date: ...
+    @property
+    def last_transition_on(self) -> date: ...
+    @property
+    def labelled_on(self) -> date | None: ...
+    @property
+    def closed_on(self) -> date | None: ...
+    @property
+    def closed_reason(self) -> str | None: ...
+    @property
+    def step_months(self) -> dict[str, int]: ...
+    @property
+    def horizon_months(self) -> int: ...
+    @property
+    def horizon_on(self) -> date: ...
+    @property
+    def step_due_on(self) -> date | None: ...
+    @property
+    def projected_label_on(self) -> date | None: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+def plan_of(p: ProjectLike) -> dl.Plan:
     return dl.Plan(dict(p.step_months), p.horizon_months)
 
 
@@ -31,7 +87,7 @@ def suspensions_of(p: Project) -> list[dl.Suspension]:
     return [dl.Suspension(r.started_on, r.ended_on) for r in p.suspensions]
 
 
-def index_of(p: Project) -> dl.DeadlineIndex:
+def index_of(p: ProjectLike) -> dl.DeadlineIndex:
     return dl.DeadlineIndex(p.horizon_on, p.step_due_on, p.projected_label_on)
 
 
@@ -226,7 +282,7 @@ def get_project(uow: UnitOfWork, project_id: uuid.UUID, *, with_evidence: bool |
     return p
 
 
-def project_read(p: Project, today: date) -> ProjectRead:
+def project_read(p: ProjectLike, today: date) -> ProjectRead:
     shown = dl.present(
         index_of(p), state=State(p.state), plan=plan_of(p), today=today, suspended_since=p.suspended_since
     )

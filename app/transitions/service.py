@@ -4,25 +4,30 @@ repositories persist state, event and outbox together, and only the unit of work
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date
+from functools import cache
 
 from app.core.clock import Actor, Clock
+from app.core.errors import NotFound, PreconditionFailed
 from app.core.unit_of_work import UnitOfWork
-from app.evidence.registry import snapshot
+from app.evidence.registry import snapshot, snapshot_of_rows
 from app.observability.metrics import count_transition
-from app.projects.models import Event, Project, SuspensionRecord
-from app.projects.service import load_for_write, plan_of, record_change, refresh_index
+from app.projects.models import Event, Project
+from app.projects.service import ProjectLike, plan_of
+from app.transitions import store
 from app.transitions.schemas import TransitionBody, TransitionsRead, TriggerRead, UnmetRead
+from app.transitions.store import ProjectRecord
 from workflow import deadlines as dl
 from workflow import machine as wf
 from workflow.effects import Dates, effect_of
 from workflow.errors import DomainError
 from workflow.history import RecordedTransition, replay
-from workflow.vocabulary import CONSULTANT_ONLY, TRIGGER_LABELS, State
+from workflow.vocabulary import CONSULTANT_ONLY, TRIGGER_LABELS, Kind, State
 
 
 # --- transitions --------------------------------------------------------------------------------
-def dates_of(p: Project) -> Dates:
+def dates_of(p: ProjectLike) -> Dates:
     """The project's dates as the domain sees them (workflow.effects)."""
     return Dates(
         State(p.state),
@@ -34,8 +39,15 @@ def dates_of(p: Project) -> Dates:
     )
 
 
-def flow_of(p: Project) -> wf.Flow:
+def flow_of(p: ProjectLike) -> wf.Flow:
     return wf.Flow(p.state, p.suspended_since is not None, p.last_transition_on)
+
+
+@cache
+def _reads(trigger: str) -> frozenset[str]:
+    """What the guards of `trigger` read, from any state (a trigger fired from a state it is not
+    defined from is refused before any guard runs: reading its facts anyway costs nothing more)."""
+    return frozenset().union(*(wf.reads_of(trigger, s.value) for s in State))
 
 
 def fire_transition(
@@ -47,16 +59,23 @@ def fire_transition(
     expected_version: int | None,
     actor: Actor,
     clock: Clock,
-) -> Project:
-    p = load_for_write(uow, project_id, expected_version, allow_closed=True, relations=())
-    # Only the evidence this trigger's guards read (a step back, a pause or an abandon reads none):
-    # the rows load lazily, inside this transaction, while the project row is locked.
-    fields = wf.reads_of(trigger, p.state)
+) -> ProjectRecord:
+    """Fire `trigger` on the project: the one transition path (API, pages, imports, demo, generator).
+
+    One locked read (the row, its chain's tail, its pauses and the facts the trigger's guards read,
+    app/transitions/store.py), the workflow decides, then the Core writes and one commit. Returns the
+    project's row as written (the answer is built from it)."""
+    locked = store.lock(uow, project_id, _reads(trigger))
+    if locked is None:
+        raise NotFound("Projet introuvable.")
+    p = locked.project
+    if expected_version is not None and expected_version != p.version:
+        raise PreconditionFailed(expected_version, p.version)
     try:
         outcome = wf.fire(
             flow_of(p),
             trigger,
-            snapshot(p, fields),
+            snapshot_of_rows(Kind(p.kind), locked.facts),
             today=clock.today(),
             effective_on=body.effective_on,
             reason=body.reason,
@@ -66,35 +85,59 @@ def fire_transition(
         raise
     when = outcome.effective_on
     effect = effect_of(dates_of(p), outcome)
+    suspensions = locked.suspensions
     if effect.suspension_opened:
-        p.suspensions.append(SuspensionRecord(project_id=p.id, started_on=when, reason=outcome.reason or ""))
-    if effect.suspension_closed:
-        open_ = next(r for r in p.suspensions if r.ended_on is None)
-        open_.ended_on, open_.resume_reason = when, outcome.reason
+        suspensions = [*suspensions, dl.Suspension(when, None)]
+    if effect.suspension_closed and locked.open_suspension is not None:
+        suspensions = list(suspensions)
+        suspensions[locked.open_suspension] = dl.Suspension(suspensions[locked.open_suspension].start, when)
     after = effect.after
-    if effect.step_changed:
-        p.state, p.state_entered_on = after.state.value, after.state_entered_on
-    p.suspended_since, p.labelled_on, p.closed_on = after.suspended_since, after.labelled_on, after.closed_on
-    if after.state == State.ABANDONNEE:
-        p.closed_reason = effect.closed_reason
-    p.last_transition_on = after.last_transition_on
-    refresh_index(p)
-    record_change(
+    idx = dl.deadline_index(
+        started_on=p.started_on,
+        state=after.state,
+        state_entered_on=after.state_entered_on,
+        suspensions=suspensions,
+        plan=plan_of(p),
+    )
+    now = clock.now()
+    written = replace(
+        p,
+        state=after.state.value,
+        state_entered_on=after.state_entered_on,
+        last_transition_on=after.last_transition_on,
+        suspended_since=after.suspended_since,
+        labelled_on=after.labelled_on,
+        closed_on=after.closed_on,
+        closed_reason=effect.closed_reason if after.state == State.ABANDONNEE else p.closed_reason,
+        horizon_on=idx.horizon_on,
+        step_due_on=idx.step_due_on,
+        projected_label_on=idx.projected_label_on,
+        version=p.version + 1,
+        updated_at=now,
+    )
+    store.write(
         uow,
         p,
-        clock,
-        actor,
-        "project.transitioned",
-        trigger=outcome.trigger.value,
-        from_state=outcome.from_state.value,
-        to_state=outcome.to_state.value,
-        effective_on=when,
-        reason=outcome.reason,
-        data={"suspended": outcome.suspended},
+        written,
+        {
+            "seq": written.version,
+            "type": "project.transitioned",
+            "trigger": outcome.trigger.value,
+            "from_state": outcome.from_state.value,
+            "to_state": outcome.to_state.value,
+            "effective_on": when,
+            "recorded_at": now,
+            "actor": actor.label,
+            "reason": outcome.reason,
+            "data": {"suspended": outcome.suspended},
+        },
+        last_hash=locked.last_hash,
+        pause_opened=(when, outcome.reason or "") if effect.suspension_opened else None,
+        pause_closed=(when, outcome.reason) if effect.suspension_closed else None,
     )
     uow.commit()
     count_transition(outcome.trigger.value, "done")
-    return p
+    return written
 
 
 def transitions_view(p: Project, today: date | None = None) -> TransitionsRead:

@@ -1,5 +1,5 @@
 """app/transitions: firing transitions (API, services, races), the audit chain and `verify`, the cost
-in SQL statements; the service over a fake unit of work (test_transition_service.py: no database)."""
+in SQL statements, the guards' facts read as aggregates (test_fact_aggregates.py)."""
 
 from tests.support.accounts import fast_passwords
 

@@ -77,8 +77,29 @@ def test_statements_per_request_do_not_depend_on_the_number_of_projects(client, 
         )
 
 
+# What a transition executes once the caller is known (app/transitions/store.py): one locked SELECT
+# (the row, its chain's tail, its pauses and the facts its guards read, as aggregates), the project's
+# UPDATE, the pause opened or closed if any, the feed position, the event and its outbox message.
+WRITE = ("select projects.", "update projects ", "update feed_counter ", "insert into events ", "insert into outbox ")
+TRANSACTION = ("savepoint", "release savepoint", "rollback to savepoint", "begin", "commit")
+
+
+def _heads(seen: list[str]) -> list[str]:
+    """The statements without the tests' savepoints, lower case, on one line."""
+    heads = [" ".join(sql.split()).lower() for sql in seen]
+    return [h for h in heads if not h.startswith(TRANSACTION)]
+
+
+def _transition_part(seen: list[str]) -> list[str]:
+    """The statements of the transition itself: after authentication (the API key, the project's region)."""
+    heads = _heads(seen)
+    start = next(i for i, h in enumerate(heads) if h.startswith("select projects.id,"))
+    return heads[start:]
+
+
 def test_a_transition_costs_a_constant_number_of_statements(client, app) -> None:
-    """Firing writes the same number of statements whatever the portfolio's size (and its history)."""
+    """Firing writes the same statements whatever the portfolio's size (and its history): the locked read
+    and four writes, five more with a pause opened or closed."""
     engine = app.state.engine
     pid = project_at(client, "validation", start=START)["id"]
 
@@ -91,45 +112,62 @@ def test_a_transition_costs_a_constant_number_of_statements(client, app) -> None
             with counting(engine) as seen:
                 r = client.post(f"{API}/projects/{pid}/transitions/{trigger}", json=body)
             assert r.status_code == 200, r.text
-            out.append(len(seen))
+            part = _transition_part(seen)
+            assert len(part) == len(WRITE) and all(h.startswith(w) for h, w in zip(part, WRITE, strict=True)), part
+            out.append(len(_heads(seen)))
         return out[0], out[1]
 
     fire_pair()  # the first write may touch the API key's last-used time
     small = fire_pair()
+    assert small == (2 + len(WRITE), 2 + len(WRITE))  # + the API key and the project's region (access rule)
     for i in range(55):
         create_project(client, name=f"Régie supplémentaire n°{i}", started_on=START.isoformat())
     assert fire_pair() == small
+    for trigger, extra in (("suspendre", "insert into suspensions "), ("reprendre", "update suspensions ")):
+        with counting(engine) as seen:
+            r = client.post(f"{API}/projects/{pid}/transitions/{trigger}", json={"reason": "Motif du test."})
+        assert r.status_code == 200, r.text
+        part = _transition_part(seen)
+        assert [h.split(" (")[0].split(" set ")[0] + " " for h in part[2:3]] == [extra], part
 
 
 EVIDENCE_TABLES = tuple(kind.model.__tablename__ for kind in KINDS.values())
 
 
 def _tables_read(seen: list[str]) -> set[str]:
-    """The evidence and suspension tables whose rows the statements load (`SELECT table.col, …`; an
-    EXISTS inside the project's own query loads no rows)."""
+    """The evidence and suspension tables the statements read: loaded as rows (`SELECT table.col, …`:
+    none should be) or aggregated inside the project's locked SELECT (`FROM table`, `JOIN table`)."""
     found = set()
-    for sql in seen:
-        head = " ".join(sql.split()).lower()
+    for head in _heads(seen):
         for table in (*EVIDENCE_TABLES, "suspensions"):
             if head.startswith(f"select {table}."):
+                found.add(f"rows of {table}")
+            if f"from {table} " in head or f"join {table} " in head or head.endswith(f"from {table}"):
                 found.add(table)
     return found
 
 
 def test_a_transition_reads_only_the_evidence_its_guards_need(client, app) -> None:
     """A step back, a pause or an abandon reads no evidence; a forward move reads the tables of its own
-    guards (workflow.machine.reads_of), nothing else: the cost of a transition does not grow with
-    the evidence a project has accumulated in other steps."""
+    guards (workflow.machine.reads_of), nothing else, as aggregates in the one locked SELECT: the cost of
+    a transition does not grow with the evidence a project has accumulated in other steps, and no
+    evidence row is loaded as an object."""
     engine = app.state.engine
     pid = project_at(client, "validation", start=START)["id"]  # every step so far documented
+    pauses = {"suspensions"}  # the deadline index needs them: aggregated in the same statement
     expected = [  # trigger, state before, answer, tables read
-        ("reprendre_faisabilite", "validation", 200, set()),
-        ("soumettre_validation", "faisabilite", 200, {"needs", "feasibility_studies", "markets", "site_visits"}),
-        ("suspendre", "validation", 200, set()),  # never paused before: no suspension to read
-        ("reprendre", "validation", 200, {"suspensions"}),  # closes the open suspension
+        ("reprendre_faisabilite", "validation", 200, pauses),
+        (
+            "soumettre_validation",
+            "faisabilite",
+            200,
+            pauses | {"needs", "feasibility_studies", "markets", "site_visits"},
+        ),
+        ("suspendre", "validation", 200, pauses),
+        ("reprendre", "validation", 200, pauses),
         # no approvals recorded yet: refused, after reading only what its guards read
-        ("lancer_prefiguration", "validation", 409, {"approvals", "stakeholders"}),
-        ("reprendre_faisabilite", "validation", 200, {"suspensions"}),  # paused once: the deadline index needs them
+        ("lancer_prefiguration", "validation", 409, pauses | {"approvals", "stakeholders"}),
+        ("reprendre_faisabilite", "validation", 200, pauses),
     ]
     for trigger, state, status, tables in expected:
         assert client.get(f"{API}/projects/{pid}").json()["state"] == state
