@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import func, or_, select
@@ -18,9 +18,8 @@ from app.authorization.rules import Ability, Principal
 from app.core.clock import Clock
 from app.core.errors import Forbidden
 from app.core.unit_of_work import UnitOfWork
-from app.forecasts.models import NATIONAL
 from app.forecasts.repository import ForecastRepository
-from app.forecasts.service import stored_or_computed
+from app.forecasts.service import durations_of
 from app.projects.models import Project
 from app.projects.repository import ProjectRepository, status_expression
 from workflow import forecast as fc
@@ -66,6 +65,7 @@ class AnalyticsRead(BaseModel):
     as_of: date
     regions: list[str] | None  # None: every région (the caller reads every project)
     by_region: list[RegionCount]
+    durations_computed_at: datetime | None  # the distributions' last refresh (None: not computed yet)
     step_times: list[StepTime]
     bottlenecks: list[State]
     labels_per_year: list[YearCount]
@@ -93,29 +93,27 @@ def analytics(uow: UnitOfWork, principal: Principal, *, clock: Clock, plan: Plan
     )
     by_region = [RegionCount(region=r, state=State(s), status=st, count=n) for r, s, st, n in rows]
 
-    days: dict[State, list[int]] = defaultdict(list)
-    memory = stored_or_computed(uow, clock)
-    if memory is None:
-        dists = ForecastRepository(session).distributions_of_regions(regions)
-    elif regions is None:
-        dists = [r for r in memory if r.region == NATIONAL]
-    else:
-        dists = [r for r in memory if r.region != NATIONAL and r.region in regions]
-    for d in dists:
-        days[State(d.step)].extend(d.days)
+    repo = ForecastRepository(session)
+    refreshed = repo.refresh_row()  # until the first refresh: no durations (« en cours de calcul »)
+    done: dict[State, list[int]] = defaultdict(list)
+    open_: dict[State, list[int]] = defaultdict(list)
+    for row in repo.distributions_of_regions(regions) if refreshed else []:
+        d = durations_of(row)
+        done[State(row.step)].extend(d.done)
+        open_[State(row.step)].extend(d.open)
     times = []
     p90: dict[State, float] = {}
     for step in STEPS:
-        xs = sorted(days.get(step, []))
         planned = plan.months(step) * fc.DAYS_PER_MONTH
-        med = fc.percentile(xs, 0.5) if xs else None
-        if xs:
-            p90[step] = fc.percentile(xs, 0.9)
+        km = fc.Durations.of(done.get(step, ()), open_.get(step, ())) if done.get(step) else None
+        med = km.quantile(0.5) if km else None
+        if km:
+            p90[step] = km.quantile(0.9)
         times.append(
             StepTime(
                 step=step,
                 label=STATE_LABELS[step],
-                sample_size=len(xs),
+                sample_size=km.completed if km else 0,
                 median_days=med,
                 p90_days=p90.get(step),
                 plan_days=round(planned, 1),
@@ -162,6 +160,7 @@ def analytics(uow: UnitOfWork, principal: Principal, *, clock: Clock, plan: Plan
         as_of=today,
         regions=regions,
         by_region=by_region,
+        durations_computed_at=refreshed.computed_at if refreshed else None,
         step_times=times,
         bottlenecks=bottlenecks,
         labels_per_year=per_year,

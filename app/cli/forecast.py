@@ -32,18 +32,21 @@ def refresh_cmd(
             from app.forecasts.repository import ForecastRepository
 
             row = ForecastRepository(uow.session).refresh_row()
-    if row is not None:
-        what = "recomputed" if done else "already fresh"
-        typer.echo(
-            f"Distributions {what}: {row.samples} completed steps from {row.projects} projects "
-            f"(watermark: event {row.watermark}, computed {row.computed_at.isoformat(timespec='seconds')})."
-        )
+            said = (
+                None
+                if row is None
+                else f"{row.samples} completed steps from {row.projects} projects "
+                f"(watermark: event {row.watermark}, computed {row.computed_at.isoformat(timespec='seconds')})."
+            )
+    if said is not None:
+        typer.echo(f"Distributions {'recomputed' if done else 'already fresh'}: {said}")
 
 
 @forecast_cli.command("backtest")
 def backtest_cmd() -> None:
-    """Forecast from each step entry of each labelled project with only the projects labelled before that
-    day; print the median absolute error and the P80 coverage beside the plan-based projection's."""
+    """Forecast from each step entry of each labelled project with what was known that day (every project's
+    completed and open stays; then only the projects labelled before it); print the median absolute error
+    and the P80 coverage beside the plan-based projection's."""
     from app.core.clock import Clock
     from app.core.settings import get_settings
     from app.forecasts import backtest
@@ -54,10 +57,11 @@ def backtest_cmd() -> None:
     with database() as uows, uows(write=False) as uow:
         histories = list(ForecastRepository(uow.session).histories())
     titles = {
-        "labelled": "Training: the projects labelled before each step entry (the issue's definition).",
-        "as_of": "Training: every step completed before each step entry, by any project (the live forecast then).",
+        "as_of": "Training: what every project had lived before each step entry, its completed steps and the step "
+        "it was in or had abandoned (open stays, censored): the live forecast then.",
+        "labelled": "Training: the projects labelled before each step entry (the issue's definition; nothing open).",
     }
-    for i, training in enumerate(backtest.TRAININGS):
+    for i, training in enumerate(("as_of", "labelled")):
         _, cases = backtest.run(histories, plan=settings.default_plan, today=today, training=training)
         if not cases:
             typer.echo("No labelled project in this database: nothing to backtest.")

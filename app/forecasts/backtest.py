@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
 from app.forecasts.models import NATIONAL
 from app.forecasts.repository import ProjectHistory
-from app.forecasts.service import Samples, lived_of
+from app.forecasts.service import Samples, groups_for, lived_of
 from workflow import forecast as fc
 from workflow.deadlines import Plan
+from workflow.history import HistoryInconsistent, replay
 from workflow.vocabulary import State
 
 TRAININGS = ("labelled", "as_of")
@@ -50,54 +51,87 @@ def labelled_projects(histories: Iterable[ProjectHistory], today: date) -> list[
 
 
 @dataclass(frozen=True, slots=True)
+class Known:
+    """What a project's history showed after one of its transitions: the steps it had completed, its
+    open stay (the step it was in, or abandoned in, with the days spent there by then) and whether that
+    stay was still counting days (open, not suspended)."""
+
+    completed: dict[State, int]
+    open_stay: tuple[State, int] | None
+    counting: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Completions:
-    """A project's completed steps as they stood after each of its transitions: `days[i]` is when the
-    completed steps became `completed[i]` (its kind and région for the groups)."""
+    """A project's history as it stood before any day: `days[i]` is when it became `known[i]` (its kind
+    and région for the groups, its start for the days before its first transition)."""
 
     kind: str
     region: str
+    started_on: date
     days: list[date]
-    completed: list[dict[State, int]]
+    known: list[Known]
 
-    def before(self, day: date) -> dict[State, int]:
-        """The steps completed by transitions effective before `day`."""
+    def before(self, day: date) -> tuple[dict[State, int], tuple[State, int] | None]:
+        """The steps completed by transitions effective before `day`, and the stay open on `day`."""
+        if day <= self.started_on:
+            return {}, None
         i = bisect_left(self.days, day)
-        return self.completed[i - 1] if i else {}
+        if not i:
+            return {}, (State.GROUPE_PROJET, (day - self.started_on).days)
+        k = self.known[i - 1]
+        if k.open_stay is None or not k.counting:
+            return k.completed, k.open_stay
+        step, spent = k.open_stay
+        return k.completed, (step, spent + (day - self.days[i - 1]).days)
 
 
 def completions(h: ProjectHistory, today: date) -> Completions:
     days: list[date] = []
-    completed: list[dict[State, int]] = []
+    known: list[Known] = []
     for k in range(1, len(h.transitions) + 1):
         prefix = h.transitions[:k]
-        life = lived_of(replace(h, state=prefix[-1].to_state, transitions=prefix), today)
-        if life is None:
+        on = prefix[-1].effective_on
+        try:
+            r = replay(h.started_on, prefix)
+        except HistoryInconsistent:
             break
-        if not completed or life.completed != completed[-1]:
-            if days and days[-1] == prefix[-1].effective_on:
-                completed[-1] = life.completed  # several transitions the same day: the last state counts
-            else:
-                days.append(prefix[-1].effective_on)
-                completed.append(life.completed)
-    return Completions(h.kind, h.region, days, completed)
+        life = fc.lived(r.periods, r.suspensions, state=r.state, today=on)
+        now = Known(life.completed, life.open_stay, life.current is not None and r.suspended_since is None)
+        if days and days[-1] == on:
+            known[-1] = now  # several transitions the same day: the last state counts
+        else:
+            days.append(on)
+            known.append(now)
+    return Completions(h.kind, h.region, h.started_on, days, known)
 
 
-def _grouped(parts: Iterable[tuple[str, str, dict[State, int]]]) -> dict[tuple[str, str], Samples]:
-    groups: dict[tuple[str, str], Samples] = {}
-    for kind, region, done in parts:
+def _grouped(
+    parts: Iterable[tuple[str, str, dict[State, int], tuple[State, int] | None]],
+) -> dict[tuple[str, str], Samples]:
+    done: dict[tuple[str, str], dict[State, list[int]]] = {}
+    open_: dict[tuple[str, str], dict[State, list[int]]] = {}
+    for kind, region, completed, stay in parts:
         for key in ((kind, region), (NATIONAL, NATIONAL)):
-            g = groups.setdefault(key, {})
-            for step, days in done.items():
+            g = done.setdefault(key, {})
+            for step, days in completed.items():
                 g.setdefault(step, []).append(days)
-    for g in groups.values():
-        for xs in g.values():
-            xs.sort()  # the simulation draws by index: the same history, the same draws
-    return groups
+            if stay is not None:
+                open_.setdefault(key, {}).setdefault(stay[0], []).append(stay[1])
+    return {
+        key: {
+            step: fc.Durations.of(g.get(step, ()), open_.get(key, {}).get(step, ()))
+            for step in {*g, *open_.get(key, {})}
+        }
+        for key, g in {**{k: {} for k in open_}, **done}.items()
+    }
 
 
 def run(
-    histories: Iterable[ProjectHistory], *, plan: Plan, today: date, training: str = "labelled"
+    histories: Iterable[ProjectHistory], *, plan: Plan, today: date, training: str = "labelled", censored: bool = True
 ) -> tuple[fc.Score, list[fc.Case]]:
+    """Every step entry of every labelled project, forecast as of that day (`censored=False`: without the
+    stays still open that day, the completed ones alone, to measure what the open ones change)."""
     if training not in TRAININGS:
         raise ValueError(f"training must be one of {TRAININGS}")
     everyone: Sequence[ProjectHistory] = list(histories)
@@ -105,20 +139,25 @@ def run(
     built: dict[object, dict[tuple[str, str], Samples]] = {}
 
     def by_labelled(m: int) -> dict[tuple[str, str], Samples]:
-        # the first m labelled projects (training sets are nested)
+        # the first m labelled projects (training sets are nested): every step completed, nothing open
         if m not in built:
-            built[m] = _grouped((x.history.kind, x.history.region, x.lived.completed) for x in labelled[:m])
+            built[m] = _grouped((x.history.kind, x.history.region, x.lived.completed, None) for x in labelled[:m])
         return built[m]
 
     done = [completions(h, today) for h in everyone] if training == "as_of" else []
 
     def as_of(day: date) -> dict[tuple[str, str], Samples]:
+        # every project as it stood that day: its completed steps, its open stay (censored)
         if day not in built:
-            built[day] = _grouped((c.kind, c.region, c.before(day)) for c in done)
+            seen = (c.before(day) for c in done)
+            built[day] = _grouped(
+                (c.kind, c.region, completed, stay if censored else None)
+                for c, (completed, stay) in zip(done, seen, strict=True)
+            )
         return built[day]
 
     plan_days = fc.plan_step_days(plan)
-    cache: fc.TailCache = {}
+    cache = fc.TailCache()
     cases = []
     label_days = [x.labelled_on for x in labelled]
     for x in labelled:
@@ -126,10 +165,7 @@ def run(
             groups = by_labelled(bisect_left(label_days, day)) if training == "labelled" else as_of(day)
             h = x.history
             f = fc.forecast(
-                [
-                    (fc.Basis.KIND_REGION, groups.get((h.kind, h.region), {})),
-                    (fc.Basis.NATIONAL, groups.get((NATIONAL, NATIONAL), {})),
-                ],
+                groups_for(groups, h.kind, h.region),
                 current=step,
                 elapsed=before,
                 as_of=day,

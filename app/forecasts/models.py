@@ -1,7 +1,8 @@
 """Precomputed step-duration distributions (issue 16, DOMAIN.md "Forecasts").
 
-One row per (step, kind, region) holding the sorted durations, in days, of the projects of that kind
-and region that completed the step, and one row per step with kind and region empty: every project
+One row per (step, kind, region) holding the durations, in days, of the projects of that kind and
+region that completed the step and of those still in it or abandoned in it (open stays, censored: the
+Kaplan-Meier estimate uses both), and one row per step with kind and region empty: every project
 nationally. A forecast reads at most twelve rows (its group's and the national ones). The single row
 of `forecast_refreshes` says when they were computed and from which history: `watermark` is the id of
 the last transition event they include; a transition event with a larger id makes them stale
@@ -48,7 +49,10 @@ class StepDistribution(Base):
     p50: Mapped[float] = mapped_column(Float)
     p80: Mapped[float] = mapped_column(Float)
     p90: Mapped[float] = mapped_column(Float)
-    days: Mapped[list[int]] = mapped_column(JSON)  # sorted
+    # {"done": the completed stays' days, sorted; "open": the open stays' days so far, sorted (censored)};
+    # rows written before the open stays were kept hold a plain list of completed stays
+    days: Mapped[dict[str, list[int]] | list[int]] = mapped_column(JSON)
+    # sample_size: completed stays; p50, p80, p90: the Kaplan-Meier quantiles (workflow/forecast.py)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     watermark: Mapped[int] = mapped_column(BigInteger)
 

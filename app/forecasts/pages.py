@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Request
 
 from app.core.clock import Clock
-from app.forecasts.service import HISTORY_GENERATING, project_forecast, stored_or_computed
+from app.forecasts.service import HISTORY_GENERATING, project_forecast
 from app.http.dependencies import unit_of_work
 from app.projects.service import get_project
 from app.web.charts import date_fr
@@ -33,7 +33,7 @@ def block(request: Request, project_id: str) -> dict[str, Any] | None:
         return None
     with unit_of_work(request, write=False) as uow:
         p = get_project(uow, pid)  # why_late's snapshot loads only the evidence its guards read
-        f = project_forecast(uow, p, clock.today(), stored_or_computed(uow, clock))
+        f = project_forecast(uow, p, clock.today())
     if f.current_step is None:
         return None
     return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import NamedTuple
 
 from sqlalchemy import delete, func, or_, select, tuple_
@@ -16,6 +16,12 @@ from app.projects.models import Event, Project
 from workflow.history import RecordedTransition
 
 TRANSITIONED = "project.transitioned"
+EVIDENCE_CHANGES = ("evidence.updated", "evidence.deleted")
+
+
+class EvidenceChange(NamedTuple):
+    recorded_at: datetime
+    kind: str  # the evidence kind's name in the API (« board-members »)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,17 +94,26 @@ class ForecastRepository:
                 )
             last = ids[-1]
 
-    def transitions_of(self, project_id: uuid.UUID) -> list[RecordedTransition]:
+    def events_of(self, project_id: uuid.UUID) -> tuple[list[RecordedTransition], list[EvidenceChange]]:
+        """One project's recorded transitions, in order, and the updates and deletions of its evidence
+        (why late): one statement over its events of these three types."""
         rows = self.session.execute(
-            select(Event.trigger, Event.from_state, Event.to_state, Event.effective_on)
-            .where(Event.project_id == project_id, Event.type == TRANSITIONED)
+            select(Event.type, Event.trigger, Event.from_state, Event.to_state, Event.effective_on, Event.recorded_at)
+            .add_columns(Event.data)
+            .where(Event.project_id == project_id, Event.type.in_((TRANSITIONED, *EVIDENCE_CHANGES)))
             .order_by(Event.seq)
         )
-        return [
-            RecordedTransition(e.trigger or "", e.from_state or "", e.to_state or "", e.effective_on)
-            for e in rows
-            if e.effective_on is not None
-        ]
+        transitions: list[RecordedTransition] = []
+        changes: list[EvidenceChange] = []
+        for e in rows:
+            if e.type == TRANSITIONED:
+                if e.effective_on is not None:
+                    transitions.append(
+                        RecordedTransition(e.trigger or "", e.from_state or "", e.to_state or "", e.effective_on)
+                    )
+            else:
+                changes.append(EvidenceChange(e.recorded_at, str((e.data or {}).get("kind", ""))))
+        return transitions, changes
 
     def stored_for(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StoredP80]:
         """The stored forecasts' P80 (last refresh) of these projects, by id (the portfolio's column)."""
@@ -113,16 +128,6 @@ class ForecastRepository:
         """The rows of these (kind, region) groups; (NATIONAL, NATIONAL) for the national ones."""
         stmt = select(StepDistribution).where(tuple_(StepDistribution.kind, StepDistribution.region).in_(groups))
         return list(self.session.scalars(stmt))
-
-    def fingerprint(self, groups: Sequence[tuple[str, str]]) -> tuple[tuple[object, ...], ...]:
-        """What identifies the stored rows of these groups without their durations (a cache's key)."""
-        d = StepDistribution
-        stmt = (
-            select(d.kind, d.region, d.step, d.sample_size, d.p50, d.p80, d.p90, d.computed_at, d.watermark)
-            .where(tuple_(d.kind, d.region).in_(groups))
-            .order_by(d.kind, d.region, d.step)
-        )
-        return tuple(tuple(r) for r in self.session.execute(stmt))
 
     def distributions_of_regions(self, regions: Sequence[str] | None) -> list[StepDistribution]:
         """National rows (regions None), or every kind-and-region row of these regions."""

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from app.core.clock import Clock
 from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.forecasts.models import NATIONAL, ForecastRefresh, ProjectForecast, StepDistribution
-from app.forecasts.repository import ForecastRepository, ProjectHistory
+from app.forecasts.repository import EvidenceChange, ForecastRepository, ProjectHistory
 from app.forecasts.schemas import ForecastRead, StepEstimateRead, UnmetSinceRead
 from app.projects.models import Project
 from app.projects.service import project_read
@@ -29,7 +29,7 @@ from workflow.history import HistoryInconsistent, replay
 from workflow.machine import guards_of
 from workflow.vocabulary import STATE_LABELS, STEPS, State, Status, Trigger
 
-Samples = dict[State, list[int]]
+Samples = dict[State, fc.Durations]
 
 # Set while this process tells the demo's generated history in a background thread (`serve --demo`,
 # app/demo/history.py): the forecast block and the analytics page say the history is being generated.
@@ -47,14 +47,31 @@ def lived_of(h: ProjectHistory, today: date) -> fc.Lived | None:
 
 @dataclass
 class Computed:
-    groups: dict[tuple[str, str], Samples]  # (kind, region) or (NATIONAL, NATIONAL) -> step -> days
+    groups: dict[tuple[str, str], Samples]  # (kind, region) or (NATIONAL, NATIONAL) -> step -> durations
     open_projects: list[tuple[ProjectHistory, fc.Lived]]
     projects: int
-    samples: int
+    samples: int  # completed steps
+
+
+def group_durations(parts: Iterable[tuple[str, str, fc.Lived]]) -> dict[tuple[str, str], Samples]:
+    """Each (kind, région) group's and the national durations per step: the completed stays and the open
+    ones (the step a project is in, or was abandoned in: censored)."""
+    done: dict[tuple[str, str], dict[State, list[int]]] = defaultdict(lambda: defaultdict(list))
+    open_: dict[tuple[str, str], dict[State, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for kind, region, life in parts:
+        for key in ((kind, region), (NATIONAL, NATIONAL)):
+            for step, days in life.completed.items():
+                done[key][step].append(days)
+            if life.open_stay is not None:
+                open_[key][life.open_stay[0]].append(life.open_stay[1])
+    return {
+        key: {step: fc.Durations.of(done[key].get(step, ()), open_[key].get(step, ())) for step in STEPS}
+        for key in {*done, *open_}
+    }
 
 
 def compute(histories: Iterable[ProjectHistory], today: date) -> Computed:
-    groups: dict[tuple[str, str], Samples] = defaultdict(lambda: defaultdict(list))
+    parts: list[tuple[str, str, fc.Lived]] = []
     open_: list[tuple[ProjectHistory, fc.Lived]] = []
     projects = samples = 0
     for h in histories:
@@ -62,53 +79,45 @@ def compute(histories: Iterable[ProjectHistory], today: date) -> Computed:
         life = lived_of(h, today)
         if life is None:
             continue
-        for step, days in life.completed.items():
-            groups[(h.kind, h.region)][step].append(days)
-            groups[(NATIONAL, NATIONAL)][step].append(days)
-            samples += 1
+        parts.append((h.kind, h.region, life))
+        samples += len(life.completed)
         if life.current is not None:
             open_.append((h, life))
-    for g in groups.values():
-        for xs in g.values():
-            xs.sort()
-    return Computed({k: dict(v) for k, v in groups.items()}, open_, projects, samples)
+    return Computed(group_durations(parts), open_, projects, samples)
+
+
+NO_SAMPLES: Samples = {}  # a group without history (one object: caches key groups by their ids)
 
 
 def groups_for(
-    computed_groups: dict[tuple[str, str], Samples], kind: str, region: str
+    computed_groups: Mapping[tuple[str, str], Samples], kind: str, region: str
 ) -> list[tuple[fc.Basis, Samples]]:
     return [
-        (fc.Basis.KIND_REGION, computed_groups.get((kind, region), {})),
-        (fc.Basis.NATIONAL, computed_groups.get((NATIONAL, NATIONAL), {})),
+        (fc.Basis.KIND_REGION, computed_groups.get((kind, region), NO_SAMPLES)),
+        (fc.Basis.NATIONAL, computed_groups.get((NATIONAL, NATIONAL), NO_SAMPLES)),
     ]
 
 
 def rows_of(groups: dict[tuple[str, str], Samples], *, now: datetime, watermark: int) -> list[StepDistribution]:
+    """One row per group and step with at least one completed stay (its durations, completed and open,
+    and the Kaplan-Meier quantiles)."""
     return [
         StepDistribution(
             step=step.value,
             kind=kind,
             region=region,
-            sample_size=len(days),
-            p50=fc.percentile(days, 0.5),
-            p80=fc.percentile(days, 0.8),
-            p90=fc.percentile(days, 0.9),
-            days=days,
+            sample_size=d.completed,
+            p50=d.quantile(0.5),
+            p80=d.quantile(0.8),
+            p90=d.quantile(0.9),
+            days={"done": list(d.done), "open": list(d.open)},
             computed_at=now,
             watermark=watermark,
         )
         for (kind, region), by_step in groups.items()
-        for step, days in by_step.items()
+        for step, d in by_step.items()
+        if d.completed
     ]
-
-
-def stored_or_computed(uow: UnitOfWork, clock: Clock) -> list[StepDistribution] | None:
-    """None when the distributions were computed and stored; else computed now, in memory (a read never
-    writes: the worker or `regieflow forecast refresh` stores them)."""
-    repo = ForecastRepository(uow.session)
-    if repo.refresh_row() is not None:
-        return None
-    return rows_of(compute(repo.histories(), clock.today()).groups, now=clock.now(), watermark=0)
 
 
 def refresh(uows: UnitOfWorkFactory, clock: Clock) -> ForecastRefresh:
@@ -119,7 +128,7 @@ def refresh(uows: UnitOfWorkFactory, clock: Clock) -> ForecastRefresh:
         watermark = repo.last_transition_id()
         computed = compute(repo.histories(), today)
         rows = rows_of(computed.groups, now=now, watermark=watermark)
-        cache: fc.TailCache = {}
+        cache = fc.TailCache()
         forecasts = []
         for h, life in computed.open_projects:
             assert life.current is not None
@@ -182,19 +191,19 @@ def refresh_if_stale(uows: UnitOfWorkFactory, clock: Clock) -> bool:
     return True
 
 
-def ensure(uows: UnitOfWorkFactory, clock: Clock) -> None:
-    """Compute the distributions if they never were (on demand: the first forecast asked for)."""
-    with uows(write=False) as uow:
-        if ForecastRepository(uow.session).refresh_row() is not None:
-            return
-    refresh(uows, clock)
-
-
 # --- one project ------------------------------------------------------------------------------------
+def durations_of(row: StepDistribution) -> fc.Durations:
+    """A stored row's durations (rows written before the open stays were kept hold a plain list)."""
+    days = row.days
+    if isinstance(days, dict):
+        return fc.Durations.of(days.get("done", ()), days.get("open", ()))
+    return fc.Durations.of(days)
+
+
 def samples_of(rows: Sequence[StepDistribution]) -> dict[tuple[str, str], Samples]:
     out: dict[tuple[str, str], Samples] = defaultdict(dict)
     for r in rows:
-        out[(r.kind, r.region)][State(r.step)] = list(r.days)
+        out[(r.kind, r.region)][State(r.step)] = durations_of(r)
     return out
 
 
@@ -227,31 +236,33 @@ def message_of(f: fc.Forecast | None, *, kind_region_words: str) -> str:
         several = len(f.plan_steps) > 1
         n = fc.MIN_SAMPLES
         said += (
-            f" Faute de {n} projets passés qui les ont terminées, les étapes {names} comptent pour la durée du plan."
+            f" Faute de {n} projets passés qui les ont terminées, les étapes {names} comptent pour la durée du plan, "
+            "corrigée de l'écart au plan observé sur les autres étapes."
             if several
-            else f" Faute de {n} projets passés qui l'ont terminée, l'étape {names} compte pour la durée du plan."
+            else f" Faute de {n} projets passés qui l'ont terminée, l'étape {names} compte pour la durée du plan, "
+            "corrigée de l'écart au plan observé sur les autres étapes."
         )
     return said
 
 
-# The stored distributions of a (kind, région) and the national ones, with the simulated sums of their
-# later steps, kept per process under their rows' fingerprint (group, step, count, percentiles, refresh
-# time and watermark: one small indexed read), so a forecast decodes the durations and simulates the
-# later steps once per refresh, not at every request. The cached lists stay alive with their TailCache,
-# whose keys are their ids.
+# The stored distributions of a (kind, région) and the national ones, with what forecasts over them share
+# (the later steps' simulated sums), kept per process under the refresh that wrote them: its time and
+# watermark. A refresh replaces every row and the refresh row in one transaction (`ForecastRepository.
+# replace`), so those identify the rows, and a forecast decodes the durations and simulates the later steps
+# once per refresh, not at every request. The cached Durations stay alive with their TailCache, whose keys
+# are their ids.
 _GROUPS: dict[tuple[object, ...], tuple[dict[tuple[str, str], Samples], fc.TailCache]] = {}
 _GROUPS_LOCK = threading.Lock()
 _GROUPS_MAX = 64
 
 
 def _stored_groups(
-    repo: ForecastRepository, kind: str, region: str
+    repo: ForecastRepository, refreshed: ForecastRefresh, kind: str, region: str
 ) -> tuple[dict[tuple[str, str], Samples], fc.TailCache]:
-    wanted = [(kind, region), (NATIONAL, NATIONAL)]
-    key = repo.fingerprint(wanted)
+    key = (refreshed.computed_at, refreshed.watermark, kind, region)
     found = _GROUPS.get(key)
     if found is None:
-        found = (samples_of(repo.distributions(wanted)), {})
+        found = (samples_of(repo.distributions([(kind, region), (NATIONAL, NATIONAL)])), fc.TailCache())
         with _GROUPS_LOCK:
             if len(_GROUPS) >= _GROUPS_MAX:
                 _GROUPS.clear()
@@ -259,35 +270,38 @@ def _stored_groups(
     return found
 
 
-def project_forecast(
-    uow: UnitOfWork, p: Project, today: date, memory: list[StepDistribution] | None = None
-) -> ForecastRead:
-    """The project's history-based forecast as of `today`, beside its plan-based projection."""
+PENDING = (
+    "Prévision d'après l'historique en cours de calcul (les durées des projets passés n'ont pas encore été "
+    "calculées) : la projection du plan s'applique en attendant."
+)
+
+
+def project_forecast(uow: UnitOfWork, p: Project, today: date) -> ForecastRead:
+    """The project's history-based forecast as of `today`, beside its plan-based projection, from the
+    stored distributions (never recomputed here: until a refresh stored them, the plan's projection,
+    « en cours de calcul »)."""
     repo = ForecastRepository(uow.session)
     shown = project_read(p, today)
     state = State(p.state)
     life: fc.Lived | None = None
     f: fc.Forecast | None = None
     refresh_row = repo.refresh_row()
+    transitions, changes = repo.events_of(p.id) if state in STEPS else ([], [])
     if state in STEPS:
-        h = ProjectHistory(p.id, p.kind, p.region, p.state, p.started_on, p.horizon_on, repo.transitions_of(p.id))
-        life = lived_of(h, today)
+        life = lived_of(ProjectHistory(p.id, p.kind, p.region, p.state, p.started_on, p.horizon_on, transitions), today)
     if life is not None and life.current is not None:
-        wanted = [(p.kind, p.region), (NATIONAL, NATIONAL)]
-        cache: fc.TailCache | None = None
-        if memory is None and refresh_row is not None:
-            groups, cache = _stored_groups(repo, p.kind, p.region)
+        if refresh_row is None:
+            f = fc.Forecast(fc.Basis.PLAN, 0, None, None, None, None, (), "")
         else:
-            rows = repo.distributions(wanted) if memory is None else [r for r in memory if (r.kind, r.region) in wanted]
-            groups = samples_of(rows)
-        f = fc.forecast(
-            groups_for(groups, p.kind, p.region),
-            current=life.current,
-            elapsed=life.elapsed,
-            as_of=today,
-            cache=cache,
-            plan_days=plan_days_of(p.step_months),
-        )
+            groups, cache = _stored_groups(repo, refresh_row, p.kind, p.region)
+            f = fc.forecast(
+                groups_for(groups, p.kind, p.region),
+                current=life.current,
+                elapsed=life.elapsed,
+                as_of=today,
+                cache=cache,
+                plan_days=plan_days_of(p.step_months),
+            )
     horizon = shown.horizon_on
     words = f"parmi les projets de même type en {p.region}"
     after = None
@@ -307,9 +321,9 @@ def project_forecast(
         p50_label_on=f.p50_on if f else None,
         p80_label_on=f.p80_on if f else None,
         p80_after_horizon=after,
-        message=message_of(f, kind_region_words=words),
+        message=PENDING if f is not None and refresh_row is None else message_of(f, kind_region_words=words),
         steps=_steps(f) if f else [],
-        why_late=why_late(uow, p, today) if shown.status in (Status.EN_RETARD, Status.A_RISQUE) else [],
+        why_late=why_late(p, today, changes) if shown.status in (Status.EN_RETARD, Status.A_RISQUE) else [],
         computed_at=refresh_row.computed_at if refresh_row else None,
     )
 
@@ -325,12 +339,12 @@ FORWARD: dict[State, Trigger] = {
 }
 
 
-def why_late(uow: UnitOfWork, p: Project, today: date) -> list[UnmetSinceRead]:
+def why_late(p: Project, today: date, changes: Sequence[EvidenceChange]) -> list[UnmetSinceRead]:
     """The guards of the current step's forward move that are unmet today, longest unmet first.
 
     A guard is taken to be unmet since the project entered the step, or since the last change (update
-    or deletion) of evidence it reads recorded in this step, if later: such a change may have undone
-    what had been met. Ties keep the workflow's order of the guards."""
+    or deletion, `changes`: the project's) of evidence it reads recorded in this step, if later: such a
+    change may have undone what had been met. Ties keep the workflow's order of the guards."""
     from app.evidence.registry import snapshot
     from workflow import machine as wf
 
@@ -345,13 +359,11 @@ def why_late(uow: UnitOfWork, p: Project, today: date) -> list[UnmetSinceRead]:
     reads = {g.code: set(g.reads) for g in guards_of(trigger, p.state)}
     entered = p.state_entered_on
     changed: dict[str, date] = {}
-    for e in uow.events.of_project(p.id):
-        if e.type not in ("evidence.updated", "evidence.deleted"):
-            continue
-        day = e.recorded_at.date()
+    for c in changes:
+        day = c.recorded_at.date()
         if day < entered:
             continue
-        kind = str((e.data or {}).get("kind", "")).replace("-", "_")
+        kind = c.kind.replace("-", "_")
         changed[kind] = max(changed.get(kind, day), day)
     out = []
     for u in unmet:
@@ -363,8 +375,8 @@ def why_late(uow: UnitOfWork, p: Project, today: date) -> list[UnmetSinceRead]:
 
 
 def forecast_for(uow: UnitOfWork, project_id: uuid.UUID, clock: Clock) -> ForecastRead:
-    """GET /projects/{id}/forecast (distributions computed in memory if they never were stored)."""
+    """GET /projects/{id}/forecast."""
     from app.projects.service import get_project
 
     p = get_project(uow, project_id)  # why_late's snapshot loads only the evidence its guards read
-    return project_forecast(uow, p, clock.today(), stored_or_computed(uow, clock))
+    return project_forecast(uow, p, clock.today())

@@ -95,3 +95,28 @@ def test_outliers_are_every_project_longer_than_its_step_p90(history) -> None:
     expected.sort()
     assert expected, "the generated history has projects longer than the P90 in their step"
     assert [o["project_id"] for o in a["outliers"]] == [pid for _, _, pid in expected[:20]]
+
+
+def test_before_any_refresh_the_durations_are_being_computed(client, fast_passwords) -> None:
+    """Nothing stored yet: the counts are there, the durations say « en cours de calcul » (never computed in
+    the request); after a refresh they appear."""
+    from app.core.unit_of_work import UnitOfWorkFactory
+    from app.forecasts.service import refresh
+    from tests.support.api import project_at
+    from tests.support.clock import TODAY
+
+    project_at(client, "contours", start=TODAY.replace(year=TODAY.year - 1))
+    a = client.get(f"{API}/analytics").json()
+    assert a["durations_computed_at"] is None and sum(x["count"] for x in a["by_region"]) == 1
+    assert all(t["sample_size"] == 0 and t["median_days"] is None for t in a["step_times"])
+    add_user(client.app, "claire@example.org", [("consultant", None, None)])
+    with TestClient(client.app, raise_server_exceptions=False) as browser:
+        login(browser, "claire@example.org")
+        page = browser.get("/analyse")
+        assert page.status_code == 200 and 'id="durees-en-cours"' in page.text
+        refresh(UnitOfWorkFactory(client.app.state.session_factory), client.app.state.clock)
+        assert 'id="durees-en-cours"' not in browser.get("/analyse").text
+    after = client.get(f"{API}/analytics").json()
+    assert after["durations_computed_at"] is not None
+    steps = {t["step"]: t for t in after["step_times"]}
+    assert steps["groupe_projet"]["sample_size"] == 1  # the project completed its first step
