@@ -49,7 +49,17 @@ from urllib.parse import quote
 from sqlalchemy import func, select
 
 import app.tables  # noqa: F401 - every mapped class, before a query
-from bench.common import create_key, loadavg, percentile, print_facts, session_factory, start_server
+from bench.common import (
+    cpu_of,
+    create_key,
+    loadavg,
+    percentile,
+    pg_backend_pids,
+    print_facts,
+    session_factory,
+    start_server,
+    tree_cpu_seconds,
+)
 from bench.loadgen import Conn
 
 STATES = [
@@ -168,27 +178,56 @@ def session_cookie(url: str, port: int, porteur_of: list[str] | None = None) -> 
     return {"Cookie": cookie}
 
 
-def explain(url: str, today: Any) -> None:
-    from sqlalchemy.dialects import postgresql
+EXPLAINED: list[dict[str, Any]] = [  # the list's searches whose plans --explain prints
+    {"status": ["en_retard"], "sort": "status"},
+    {"sort": "status"},
+    {"sort": "name"},
+    {"sort": "-step_due_on"},
+    {"sort": "region"},
+    {"state": ["faisabilite"], "sort": "-updated_at"},
+    {"q": "grenoble", "sort": "status"},
+]
 
+
+def explain(url: str, today: Any) -> None:
+    """EXPLAIN ANALYZE of the statements the list's repository search sends, for a few filters and sorts."""
     from app.projects.repository import ProjectRepository
 
     factory = session_factory(url)
     with factory() as s:
         captured: list[Any] = []
-        orig = s.scalars
+        scalars, scalar = s.scalars, s.scalar
 
         def grab(stmt, *a, **k):
             captured.append(stmt)
-            return orig(stmt, *a, **k)
+            return scalars(stmt, *a, **k)
 
-        s.scalars = grab  # type: ignore[method-assign]
-        ProjectRepository(s).search(today=today, status=["en_retard"], sort="status", limit=50)
-        for stmt in captured:
-            sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-            plan = s.execute(__import__("sqlalchemy").text("EXPLAIN ANALYZE " + sql)).scalars().all()
-            print("\n".join(["-- plan:", *plan]))
+        def grab1(stmt, *a, **k):
+            captured.append(stmt)
+            return scalar(stmt, *a, **k)
+
+        s.scalars, s.scalar = grab, grab1  # type: ignore[method-assign]
+        for args in EXPLAINED:
+            captured.clear()
+            ProjectRepository(s).search(today=today, limit=50, **args)
+            for stmt in captured:
+                compiled = stmt.compile(dialect=s.get_bind().dialect, compile_kwargs={"render_postcompile": True})
+                plan = s.connection().exec_driver_sql("EXPLAIN ANALYZE " + compiled.string, compiled.params)
+                print("\n".join([f"-- plan of {args}:", *plan.scalars().all()]))
     factory.kw["bind"].dispose()
+
+
+def measured(server: Any, url: str, headers: dict[str, str], paths: list[str]) -> dict[str, Any]:
+    """`measure`, with the CPU milliseconds per request of the server process and of the PostgreSQL
+    backends (warm-up included: 20 + len(paths) requests), which depend much less on the machine's load
+    than wall times."""
+    backends = pg_backend_pids(url)
+    app0, pg0 = tree_cpu_seconds(server.pid), cpu_of(backends)
+    res = asyncio.run(measure(server.port, headers, paths))
+    sent = len(paths) + min(20, len(paths))
+    res["server_cpu_ms_per_request"] = round((tree_cpu_seconds(server.pid) - app0) * 1000 / sent, 2)
+    res["pg_cpu_ms_per_request"] = round((cpu_of(pg_backend_pids(url) or backends) - pg0) * 1000 / sent, 2)
+    return res
 
 
 def main() -> None:
@@ -245,7 +284,7 @@ def main() -> None:
                 )
                 results["kinds"][kind] = "skipped: 404"
                 continue
-            res = asyncio.run(measure(server.port, headers, paths))
+            res = measured(server, args.database_url, headers, paths)
             res["loadavg"] = loadavg()
             results["kinds"][kind] = res
             print(f"{kind:12s} {json.dumps(res)}", flush=True)
@@ -279,7 +318,7 @@ def main() -> None:
                 print(f"note: page {paths[0]} answers {status} in this build: skipped", flush=True)
                 results["kinds"][kind] = f"skipped: {status}"
                 continue
-            res = asyncio.run(measure(server.port, cookie, paths))
+            res = measured(server, args.database_url, cookie, paths)
             res["loadavg"] = loadavg()
             results["kinds"][kind] = res
             print(f"{kind:12s} {json.dumps(res)}", flush=True)
