@@ -99,6 +99,7 @@ def states_of(url: str, ids: list[str]) -> dict[str, str]:
 
     from sqlalchemy import select
 
+    import app.tables  # noqa: F401  # every model, so that the mappers configure
     from app.projects.models import Project
     from bench.common import session_factory
 

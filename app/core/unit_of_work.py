@@ -66,6 +66,25 @@ def is_event_sequence_conflict(err: IntegrityError) -> bool:
     return "events.project_id, events.seq" in str(err.orig)
 
 
+_CHAIN_KEYS: dict[int, tuple[Settings, bytes]] = {}
+
+
+def _chain_key(settings: Settings) -> bytes:
+    """derived_key(settings, CHAIN_PURPOSE), once per Settings object (the object is held, so its id
+    is never reused for another one while cached; a few objects at most, tests aside: bounded)."""
+    cached = _CHAIN_KEYS.get(id(settings))
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    from app.core.keys import derived_key
+    from app.core.security import CHAIN_PURPOSE
+
+    key = derived_key(settings, CHAIN_PURPOSE)
+    if len(_CHAIN_KEYS) >= 32:
+        _CHAIN_KEYS.clear()
+    _CHAIN_KEYS[id(settings)] = (settings, key)
+    return key
+
+
 class UnitOfWork:
     def __init__(
         self,
@@ -84,13 +103,12 @@ class UnitOfWork:
         self._key: bytes | None = None
 
     def chain_key(self) -> bytes:
-        """The event chain's HMAC key, derived from the server key on first use (never stored)."""
+        """The event chain's HMAC key, derived from the server key on first use (never stored in the
+        database; kept in memory per Settings object, so a write does not read the key file and run HKDF)."""
         if self._key is None:
-            from app.core.keys import derived_key
-            from app.core.security import CHAIN_PURPOSE
             from app.core.settings import get_settings
 
-            self._key = derived_key(self._settings or get_settings(), CHAIN_PURPOSE)
+            self._key = _chain_key(self._settings or get_settings())
         return self._key
 
     def __enter__(self) -> Self:

@@ -167,7 +167,8 @@ def _decoded(raw: Any, decoders: list[Any]) -> list[list[Any]]:
 def lock(uow: UnitOfWork, project_id: uuid.UUID, wanted: frozenset[str]) -> Locked | None:
     """The project's row locked for this transaction, with its chain's tail, its pauses and the rows of
     each Evidence field in `wanted`, in one statement; None: no such project."""
-    uow.flush()  # in a batch, what earlier services left pending (plain units of work: nothing)
+    if uow.session.new or uow.session.identity_map:  # a batch: what earlier services left pending
+        uow.flush()
     conn = uow.session.connection()
     stmt, names, decoders = _lock_statement(conn.dialect.name, wanted)
     row = conn.execute(stmt, {"pid": project_id}).one_or_none()
