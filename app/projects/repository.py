@@ -7,7 +7,21 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any, TypedDict
 
-from sqlalchemy import ColumnElement, Select, and_, case, event, false, func, literal, or_, select, true, union
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    event,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union,
+    union_all,
+)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -244,20 +258,34 @@ class ProjectRepository:
         return project
 
     def _load_relations(self, project: Project, relations: Sequence[str]) -> None:
-        """Load these one-to-many (or one-to-one) relations of one project, each with one plain statement
-        (WHERE project_id = …, in the relation's order), where they are not loaded yet: what
-        selectinload would read, for about half its CPU (no loader options to key and adapt per
-        statement: 18 -> 11 ms for the project page's sixteen relations and pauses)."""
+        """Load these one-to-many (or one-to-one) relations of one project where they are not loaded yet:
+        one statement says which hold rows, then one plain statement each of those (WHERE project_id = …,
+        in the relation's order). What selectinload would read, for a fraction of its CPU: no loader
+        options to key and adapt per statement, no statement for an empty relation."""
         unloaded = sa_inspect(project).unloaded
-        for rel in relations:
-            if rel not in unloaded:
-                continue
-            prop = Project.__mapper__.relationships[rel]
-            ((_local, remote),) = prop.local_remote_pairs
-            stmt = select(prop.mapper).where(remote == project.id)
-            if prop.order_by:
-                stmt = stmt.order_by(*prop.order_by)
-            rows = list(self.session.scalars(stmt))
+        wanted = [(rel, Project.__mapper__.relationships[rel]) for rel in relations if rel in unloaded]
+        if not wanted:
+            return
+        # which of them hold rows, in one statement: most projects have no evidence yet for the later steps,
+        # so those are known empty without a statement each
+        remotes = [prop.local_remote_pairs[0][1] for _rel, prop in wanted]
+        holding = set(
+            self.session.scalars(
+                union_all(
+                    *(
+                        select(literal(i)).where(select(remote).where(remote == project.id).exists())
+                        for i, remote in enumerate(remotes)
+                    )
+                )
+            )
+        )
+        for i, (rel, prop) in enumerate(wanted):
+            rows: list[Any] = []
+            if i in holding:
+                stmt = select(prop.mapper).where(remotes[i] == project.id)
+                if prop.order_by:
+                    stmt = stmt.order_by(*prop.order_by)
+                rows = list(self.session.scalars(stmt))
             set_committed_value(project, rel, rows if prop.uselist else (rows[0] if rows else None))
 
     def _get_locked(
