@@ -19,10 +19,8 @@ import zipfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from fpdf import FPDF
 
 from app.core.unit_of_work import UnitOfWork
 from app.documents.kinds import ALLOWED_TYPES, KINDS
@@ -33,6 +31,9 @@ from app.evidence.registry import KINDS as EVIDENCE_KINDS
 from app.evidence.registry import summary_of
 from app.projects.service import get_project
 from workflow.vocabulary import STATE_LABELS, TRIGGER_LABELS, State, Trigger
+
+if TYPE_CHECKING:  # fpdf2 is imported when a dossier is made, not at the app's start (cold start)
+    from app.documents.pdf import Pdf as _Pdf
 
 FONT_DIRS = (
     Path("/usr/share/fonts/truetype/dejavu"),
@@ -62,43 +63,6 @@ def _font_files() -> tuple[Path, Path] | None:
         if regular.is_file() and bold.is_file():
             return regular, bold
     return None
-
-
-class _Pdf(FPDF):
-    def __init__(self, title: str) -> None:
-        super().__init__(format="A4")
-        self.doc_title = title
-        fonts = _font_files()
-        self.unicode = fonts is not None
-        if fonts is not None:
-            self.add_font("DejaVu", "", str(fonts[0]))
-            self.add_font("DejaVu", "B", str(fonts[1]))
-            self.family_name = "DejaVu"
-        else:  # no Unicode font on this machine (tests/documents/test_dossier.py covers it)
-            self.family_name = "helvetica"
-        self.set_auto_page_break(auto=True, margin=15)
-        self.set_title(title)
-        self.set_creator("regieflow")
-
-    def text_of(self, value: str) -> str:
-        if self.unicode:
-            return value
-        return value.encode("latin-1", "replace").decode("latin-1")
-
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font(self.family_name, size=8)
-        self.cell(0, 8, self.text_of(f"{self.doc_title} — page {self.page_no()}"), align="C")
-
-    def heading(self, text: str, size: int = 13) -> None:
-        self.ln(2)
-        self.set_font(self.family_name, "B", size)
-        self.multi_cell(0, 7, self.text_of(text), new_x="LMARGIN", new_y="NEXT")
-        self.set_font(self.family_name, size=10)
-
-    def line_text(self, text: str) -> None:
-        self.set_font(self.family_name, size=10)
-        self.multi_cell(0, 5, self.text_of(text), new_x="LMARGIN", new_y="NEXT")
 
 
 def _day(value: Any) -> str:
@@ -199,7 +163,9 @@ def build(uow: UnitOfWork, storage: Storage, project_id: Any, *, tz: ZoneInfo, n
     p = get_project(uow, project_id, with_evidence=True)
     docs = DocumentRepository(uow.session).of_project(p.id)
     events = uow.events.of_project(p.id)
-    pdf = _Pdf(f"Dossier d'expertise — {p.name}")
+    from app.documents.pdf import Pdf
+
+    pdf = Pdf(f"Dossier d'expertise — {p.name}", _font_files())
     pdf.add_page()
     pdf.heading(f"Dossier d'expertise — {p.name}", 16)
     pdf.line_text(f"Établi le {_when(now, tz)} par regieflow.")
