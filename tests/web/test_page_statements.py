@@ -1,8 +1,8 @@
 """SQL statements per page do not grow with the number of projects (issue 13): the porteur's home,
 « Mes échéances », the project page and the portfolio, counted like tests/transitions/test_statement_counts.py
 (a before_cursor_execute listener on the app's engine, each page counted on its second load) with 5 and
-with 60 projects. « Mes échéances » asks issue 15 for the open items of its 10 most urgent projects only
-(app/home/pages.py, COLLABORATION_PROJECTS): its count is the same once more than 10 projects are due."""
+with 60 projects. « Mes échéances » reads its open opinion requests in one bounded statement and the home its
+cards' open items in two (app/home/collaboration.py), whatever the number of projects."""
 
 from __future__ import annotations
 
