@@ -334,6 +334,34 @@ class _Story:
             ApprovalIn(stakeholder_id=self.people[name], verdict=verdict, given_on=day, comment=comment),
         )
 
+    def ask_opinion(self, day: date, name: str, email: str, due_on: date) -> str:
+        """Step 4 inside regieflow: the project asks `name` for a formal opinion (an e-mail with a personal
+        link, in the outbox); the link's token, as the e-mail carries it."""
+        from app.opinions.schemas import OpinionRequestIn
+        from app.opinions.service import ask
+
+        body = OpinionRequestIn(
+            stakeholder_id=self.people[name],
+            email=email,
+            due_on=due_on,
+            message="Le groupe projet vous présente l'étude de faisabilité et le compte rendu de la réunion "
+            "de validation : merci de nous donner l'avis de votre organisme sur la création de la régie.",
+        )
+        with self.demo.uows() as uow:
+            clock = self.demo.clock_at(day)
+            p, _, token = ask(uow, self.demo.settings, clock, self.pid, body, expected_version=None, actor=DEMO_ACTOR)
+        self.project = p
+        return token
+
+    def answer_by_link(self, day: date, token: str, comment: str | None = None) -> None:
+        """The stakeholder follows the e-mail's link and gives a favourable opinion (the service the
+        /avis page uses): the approval's source says the stakeholder gave it."""
+        from app.opinions.service import answer_through_link
+
+        with self.demo.uows() as uow:
+            answer_through_link(uow, self.demo.clock_at(day), token, verdict="favorable", comment=comment)
+            uow.commit()
+
     def approvals(self, day: date, *, skip: tuple[str, ...] = ()) -> None:
         for who in self.site.members:
             if who.name not in skip:
@@ -1234,13 +1262,19 @@ def _contours_on_time(st: _Story) -> None:
 
 
 def _validation_on_time(st: _Story) -> None:
-    """Montpellier: stakeholders giving their approval; the socio-economic partners still to answer."""
+    """Montpellier: stakeholders giving their approval; the socio-economic partners still to answer. Step 4
+    runs inside regieflow: ACM Habitat, the landlord, was asked by e-mail and answered through its link;
+    the PLIE's opinion is asked and awaited."""
     st.create()
     st.forward(F.DEFINIR_CONTOURS, st.on(3))
     st.forward(F.LANCER_FAISABILITE, st.on(6))
     st.forward(F.SOUMETTRE_VALIDATION, st.on(14), prepare_days=30)
-    for name in ("Rachid Benali", "Ville de Montpellier", "ACM Habitat"):
+    landlord = st.ask_opinion(st.on(14, 3), "ACM Habitat", "territoires@acm-habitat.example", st.on(15))
+    for name in ("Rachid Benali", "Ville de Montpellier"):
         st.approve(st.on(14, 25), name)
+    st.answer_by_link(st.on(14, 25), landlord, "Le conseil d'administration d'ACM Habitat soutient la régie.")
+    plie = "PLIE de Montpellier Méditerranée Métropole"
+    st.ask_opinion(st.on(15, 10), plie, "plie@montpellier3m.example", st.demo.today + timedelta(days=12))
 
 
 def _suspended(st: _Story) -> None:

@@ -177,6 +177,22 @@ def create_request(
     expected_version: int | None,
     actor: Actor,
 ) -> tuple[Project, OpinionRequest]:
+    p, req, _ = ask(uow, settings, clock, project_id, body, expected_version=expected_version, actor=actor)
+    return p, req
+
+
+def ask(
+    uow: UnitOfWork,
+    settings: Settings,
+    clock: Clock,
+    project_id: uuid.UUID,
+    body: OpinionRequestIn,
+    *,
+    expected_version: int | None,
+    actor: Actor,
+) -> tuple[Project, OpinionRequest, str]:
+    """create_request, with the link's token (the demo follows the link as the stakeholder would; the
+    API and the pages never see it: it goes out in the e-mail only)."""
     today = clock.today()
     body = body.model_copy(update={"email": limits.single_address(body.email)})
     if body.due_on < today:
@@ -230,7 +246,7 @@ def create_request(
     record_change(uow, p, clock, actor, "opinion.requested", data=_event_data(req))
     _queue_request_mail(uow, settings, clock, p, req, token, actor)
     uow.commit()
-    return p, req
+    return p, req, token
 
 
 def _request_of(uow: UnitOfWork, project_id: uuid.UUID, request_id: int, *, lock: bool = False) -> OpinionRequest:
@@ -438,6 +454,27 @@ def answer_request(
         },
     )
     return answer
+
+
+def answer_through_link(
+    uow: UnitOfWork, clock: Clock, token: str, *, verdict: str, comment: str | None
+) -> OpinionAnswer:
+    """What the link's page does with an answer (app/opinions/pages.py, without a file): the request the
+    token opens, answered by its stakeholder through the link (`via` = `lien`). The caller commits."""
+    looked = by_token(uow, token, clock.now())
+    if looked.request is None or looked.state != "ouvert":
+        raise Conflict(ALREADY_ANSWERED if looked.state == "repondu" else "Ce lien n'est pas ou plus valable.")
+    req = looked.request
+    return answer_request(
+        uow,
+        clock,
+        req,
+        verdict=verdict,
+        comment=comment,
+        via="lien",
+        actor=link_actor(req),
+        token_hash=sha256_hex(token),
+    )
 
 
 def answer_from_account(

@@ -67,7 +67,8 @@ def test_demo_portfolio(client, session_factory, settings) -> None:
         events = _events(client, p["id"])
         assert [e["seq"] for e in events] == list(range(1, p["version"] + 1))
         assert events[0]["type"] == "project.created" and events[0]["effective_on"] == p["started_on"]
-        assert all(e["actor"] == "system:demo" for e in events)
+        # the demo writes everything, but the stakeholder's answer through its link (step 4, below)
+        assert all(e["actor"] == "system:demo" or e["actor"].startswith("lien:avis-") for e in events)
         assert all(e["recorded_at"] < f"{TODAY.isoformat()}T00:00" for e in events)
         for e in events:
             if e["type"] == "project.transitioned":
@@ -112,6 +113,25 @@ def test_demo_portfolio(client, session_factory, settings) -> None:
                 assert full.communes, full.name
                 if full.kind == "regie_de_quartier":
                     assert full.qpvs and all(q.code.startswith(f"QP0{full.departement}") for q in full.qpvs)
+
+    # Step 4 runs inside regieflow: ACM Habitat (Mosson) was asked by e-mail and answered through its
+    # personal link (the /avis page's service): the approval says the stakeholder gave it; the PLIE's
+    # opinion is asked and awaited.
+    mosson = next(p for p in items if p["name"] == "Régie de Quartier de la Mosson")
+    asked = {r["stakeholder_name"]: r for r in client.get(f"{API}/projects/{mosson['id']}/opinion-requests").json()}
+    landlord = asked["ACM Habitat"]
+    assert landlord["status"] == "repondu" and landlord["sent_count"] == 1
+    assert landlord["answer"]["via"] == "lien" and landlord["answer"]["verdict"] == "favorable"
+    assert landlord["answer"]["answered_by"] == f"lien:avis-{landlord['id']}"
+    (given,) = [
+        a
+        for a in client.get(f"{API}/projects/{mosson['id']}/approvals").json()
+        if a["id"] == landlord["answer"]["approval_id"]
+    ]
+    assert given["source"] == "lien" and given["verdict"] == "favorable"
+    assert asked["PLIE de Montpellier Méditerranée Métropole"]["status"] == "en_attente"
+    answered = [e for e in _events(client, mosson["id"]) if e["type"] == "opinion.answered"]
+    assert [e["actor"] for e in answered] == [f"lien:avis-{landlord['id']}"]
 
     # Every stored project replays to what is stored.
     checked, findings = verify(UnitOfWorkFactory(session_factory))
