@@ -24,6 +24,7 @@ import hashlib
 import json
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import urlencode
@@ -44,6 +45,9 @@ MAX_FIELDS = 16
 MAX_FIELD_BYTES = 8192
 LINK_FIELD_BYTES = 4 * 5000 + 64  # the answer's comment: 5,000 characters of up to 4 bytes in UTF-8
 LINK_DRAIN_BYTES = 64 * 1024 * 1024  # past a refused file, how much more of the body is read and dropped
+# Whether a link can still be answered, (app, path) -> bool, registered by app.opinions.pages: the body
+# sent to a dead, answered or unknown link is not read at all (no temporary file for whoever guesses).
+LINK_CHECKS: list[Callable[[Any, str], bool]] = []
 ENVELOPE = 1024 * 1024  # room for the multipart envelope and text fields around the file
 
 
@@ -196,6 +200,11 @@ class UploadBodies:
             await _refuse(scope, send, 413, f"Fichier trop volumineux : au plus {_mb(max_file)}.")
             return
         result = Spooled()
+        if link and LINK_CHECKS:
+            path = str(scope.get("path", ""))
+            if not await anyio.to_thread.run_sync(LINK_CHECKS[0], scope["app"], path):
+                await self._forward(scope, receive, send, result)  # the route says the link is dead
+                return
         try:
             await self._read(scope, receive, send, result, boundary, max_file, timeout)
         finally:

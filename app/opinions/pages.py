@@ -23,13 +23,13 @@ from app.core.errors import Conflict, NotFound, PayloadTooLarge, Throttled
 from app.core.identifiers import parse_uuid
 from app.core.inputs import ascii_id, iso_day
 from app.core.security import sha256_hex
-from app.core.unit_of_work import BatchUnitOfWork
+from app.core.unit_of_work import BatchUnitOfWork, UnitOfWorkFactory
 from app.documents import service as documents
 from app.documents.endpoints import file_response
 from app.documents.kinds import KINDS as DOCUMENT_KINDS
 from app.documents.models import Document, DocumentVersion
 from app.documents.storage import storage_for
-from app.documents.upload import Spooled, spooled
+from app.documents.upload import LINK_CHECKS, Spooled, spooled
 from app.http.dependencies import actor_of, unit_of_work
 from app.messages import service as messages
 from app.opinions import service
@@ -202,6 +202,17 @@ def _link_form(upload: Spooled) -> LinkForm:
     if upload.file is not None and (upload.filename or upload.size):  # no file chosen: an empty part, no name
         new = documents.NewFile(upload.file, upload.filename, upload.size, upload.sha256, upload.head, upload.text)
     return LinkForm(values, new)
+
+
+def _link_open(app: Any, path: str) -> bool:
+    """Whether the link of `path` (/avis/{token}) can still be answered (app.documents.upload asks it
+    before reading a body: nothing is streamed to a dead, answered or unknown link)."""
+    token = path.rstrip("/").rsplit("/", 1)[-1]
+    with UnitOfWorkFactory(app.state.session_factory, app.state.settings)(write=False) as uow:
+        return service.by_token(uow, token, app.state.clock.now()).state == "ouvert"
+
+
+LINK_CHECKS[:] = [_link_open]
 
 
 @router.post("/avis/{token}", name="opinion_link_answer")

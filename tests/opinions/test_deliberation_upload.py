@@ -162,3 +162,71 @@ def test_a_comment_too_long_comes_back_beside_the_field_and_nothing_is_written(
         "/avis/" + "A" * 43, data={"verdict": "favorable"}, files={"file": ("d.pdf", pdf_bytes(), "application/pdf")}
     )
     assert dead.status_code == 404 and "pas ou plus valable" in dead.text
+
+
+def _post_raw(app: Any, path: str, chunks: list[bytes]) -> tuple[int, int]:
+    """POST a multipart body to `path` straight through the ASGI app, chunk by chunk: (status, how many
+    chunks the server read)."""
+    import anyio
+
+    pulled = 0
+    boundary = b"frontiere"
+    body_size = sum(len(c) for c in chunks)
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pulled
+        if pulled < len(chunks):
+            pulled += 1
+            return {"type": "http.request", "body": chunks[pulled - 1], "more_body": pulled < len(chunks)}
+        await anyio.sleep(0.01)
+        return {"type": "http.disconnect"}
+
+    status: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"multipart/form-data; boundary=" + boundary),
+            (b"content-length", str(body_size).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    anyio.run(app, scope, receive, send)
+    return status[0], pulled
+
+
+def _multipart(verdict: str, data: bytes) -> list[bytes]:
+    head = (
+        b'--frontiere\r\nContent-Disposition: form-data; name="verdict"\r\n\r\n' + verdict.encode() + b"\r\n"
+        b'--frontiere\r\nContent-Disposition: form-data; name="file"; filename="d.pdf"\r\n'
+        b"Content-Type: application/pdf\r\n\r\n"
+    )
+    size = 64 * 1024
+    return [head] + [data[i : i + size] for i in range(0, len(data), size)] + [b"\r\n--frontiere--\r\n"]
+
+
+def test_a_dead_or_answered_link_reads_no_body(
+    app: Any, client: TestClient, anon_client: TestClient, smtp: tuple[Sink, int]
+) -> None:
+    """Whoever posts a file to a link that cannot be answered (unknown, answered) gets the link's page
+    without the server reading the body (no temporary file for a guess); an open link reads it all."""
+    _, link, _ = _link(app, client, smtp)
+    chunks = _multipart("favorable", _big_pdf(2 * MIB))
+    assert _post_raw(app, "/avis/" + "A" * 43, chunks) == (404, 0)
+    assert _post_raw(app, link, chunks) == (303, len(chunks))
+    assert _post_raw(app, link, chunks) == (409, 0)  # answered: the page shows the answer, reads nothing
+    assert _written(app)["deliberations"] == 1
