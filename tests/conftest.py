@@ -30,6 +30,10 @@ import pytest
 # A fixed server key for the whole run (app/core/keys.py): no test writes a key file into the home
 # directory, and subprocesses (CLI, served app) inherit it. Tests of the key's absence unset it.
 os.environ.setdefault("REGIEFLOW_SECRET_KEY", "test-key-0123456789abcdefghijklmnopqrstuvwxyz")
+# `regieflow demo` and `serve --demo` generate 12 past projects, not 200 (REGIEFLOW_DEMO_HISTORY_PROJECTS):
+# the same code path at a twentieth of the cost. The full generated history, whose distributions the
+# forecast tests check, is loaded by tests/forecasts/conftest.py with its own count.
+os.environ.setdefault("REGIEFLOW_DEMO_HISTORY_PROJECTS", "12")
 
 pytest_plugins = ("tests.fixtures.database", "tests.fixtures.application", "tests.fixtures.cli")
 

@@ -68,7 +68,10 @@ def serve(
             from app.demo.history import in_background
 
             today = Clock(settings.tz).today()
-            if stack.enter_context(in_background(settings, today=today, listening=(host, port))) is not None:
+            generating = in_background(
+                settings, today=today, count=settings.demo_history_projects, listening=(host, port)
+            )
+            if stack.enter_context(generating) is not None:
                 typer.echo("Demo history: past projects being generated in the background (forecasts refine then).")
         if settings.worker_in_serve:  # REGIEFLOW_WORKER_IN_SERVE: deliver webhooks from this process too
             from app.webhooks.worker import run_in_thread

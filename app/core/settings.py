@@ -135,6 +135,12 @@ class Settings(BaseSettings):
         5, ge=1, le=1000, description="Failed deliveries in a row after which a subscription is disabled."
     )
     worker_in_serve: bool = Field(False, description="Run the delivery worker inside `regieflow serve`.")
+    demo_history_projects: int = Field(
+        200,
+        ge=0,
+        le=5000,
+        description="Past projects `regieflow demo` and `serve --demo` generate for the forecasts to learn from.",
+    )
     worker_poll_seconds: float = Field(2.0, gt=0, le=3600, description="Pause between two rounds of the worker.")
     idempotency_retention_hours: int = Field(
         24, ge=1, le=24 * 30, description="How long an Idempotency-Key and its stored response are kept."

@@ -1443,7 +1443,7 @@ def load_demo(
     if history:
         from app.demo.history import load_history
 
-        load_history(uows, settings, today=demo.today)
+        load_history(uows, settings, today=demo.today, count=settings.demo_history_projects)
     return created
 
 

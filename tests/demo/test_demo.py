@@ -152,7 +152,9 @@ def test_demo_cli_then_verify(cli_env) -> None:
     assert again.exit_code == 2 and "demo not loaded" in again.output
     checked = runner.invoke(cli, ["verify"])
     assert checked.exit_code == 0, checked.output
-    assert "0 with discrepancies" in checked.output
+    # the demo portfolio and the generated past projects (REGIEFLOW_DEMO_HISTORY_PROJECTS, tests/conftest.py)
+    demo_projects = int(first.output.split("Demo portfolio loaded: ")[1].split()[0])
+    assert f"{demo_projects + 12} project(s) checked, 0 with discrepancies" in checked.output
 
 
 def test_demo_logins_see_what_their_role_covers(app, session_factory, settings) -> None:
