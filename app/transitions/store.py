@@ -33,11 +33,13 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
+from app.core.database import utcnow
 from app.core.errors import ConcurrentUpdate
 from app.core.security import HASHED_FIELDS, event_hash
 from app.core.unit_of_work import CONCURRENT_MESSAGE, UnitOfWork, WrittenEvent, is_event_sequence_conflict
@@ -184,6 +186,15 @@ def lock(uow: UnitOfWork, project_id: uuid.UUID, wanted: frozenset[str]) -> Lock
 
 
 # --- the writes ---------------------------------------------------------------------------------
+def _pg_type(column: str) -> str:
+    """The PostgreSQL type of an events column, for the casts of WRITE_EVENT_PG (varchar without its
+    length: a cast would cut a longer text, the INSERT refuses it)."""
+    from sqlalchemy.dialects import postgresql
+
+    name = str(EVENTS.c[column].type.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+    return "varchar" if name.startswith("VARCHAR") else name
+
+
 MOVED = (
     "state",
     "state_entered_on",
@@ -207,6 +218,22 @@ CLOSE_PAUSE: Update = update(SUSPENSIONS).where(
 )
 INSERT_EVENT = insert(EVENTS).returning(EVENTS.c.id)
 INSERT_OUTBOX: Insert = insert(OUTBOX)
+EVENT_COLUMNS = tuple(c.key for c in EVENTS.c if c.key not in ("id", "feed_seq"))
+# PostgreSQL runs the three as one statement (data-modifying CTEs); the columns' types convert the values.
+WRITE_EVENT_PG = text(
+    "WITH c AS (UPDATE feed_counter SET value = value + 1 WHERE id = 1 RETURNING value), "
+    "e AS (INSERT INTO events (" + ", ".join(f'"{k}"' for k in EVENT_COLUMNS) + ", feed_seq) "
+    "SELECT " + ", ".join(f"CAST(:{k} AS {_pg_type(k)})" for k in EVENT_COLUMNS) + ", c.value FROM c "
+    "RETURNING id, feed_seq) "
+    "INSERT INTO outbox (event_id, topic, payload, created_at) "
+    "SELECT e.id, CAST(:topic AS varchar), CAST(:payload AS json), CAST(:created_at AS timestamptz) FROM e "
+    "RETURNING (SELECT feed_seq FROM e)"
+).bindparams(
+    *(bindparam(k, type_=EVENTS.c[k].type) for k in EVENT_COLUMNS),
+    bindparam("topic", type_=OUTBOX.c.topic.type),
+    bindparam("payload", type_=OUTBOX.c.payload.type),
+    bindparam("created_at", type_=OUTBOX.c.created_at.type),
+)
 
 
 def write(
@@ -239,25 +266,25 @@ def write(
     hashed["project_id"] = str(before.id)
     prev_hash = last_hash if seq > 1 else None
     digest = event_hash(hashed, prev_hash, uow.chain_key())
-    feed_seq = uow.take_feed_positions(1)
-    uow.session.info.setdefault(NEW_EVENTS, []).append(WrittenEvent(before.id, seq, event["type"], feed_seq))
+    row = {**event, "project_id": before.id, "prev_hash": prev_hash, "hash": digest}
+    payload = {"project_id": str(before.id), "seq": seq, "type": event["type"]}
     try:
-        event_id = conn.execute(
-            INSERT_EVENT,
-            {**event, "project_id": before.id, "prev_hash": prev_hash, "hash": digest, "feed_seq": feed_seq},
-        ).scalar_one()
+        if conn.dialect.name == "postgresql":
+            # one statement: the feed position, the event and its outbox message (the counter row is
+            # locked from here to COMMIT); events the ORM left pending in a batch take theirs first
+            uow.take_feed_positions()
+            feed_seq = conn.execute(
+                WRITE_EVENT_PG, {**row, "topic": event["type"], "payload": payload, "created_at": utcnow()}
+            ).scalar_one()
+        else:
+            feed_seq = uow.take_feed_positions(1)
+            event_id = conn.execute(INSERT_EVENT, {**row, "feed_seq": feed_seq}).scalar_one()
+            conn.execute(INSERT_OUTBOX, {"event_id": event_id, "topic": event["type"], "payload": payload})
     except IntegrityError as err:
         if not is_event_sequence_conflict(err):
             raise
         raise ConcurrentUpdate(CONCURRENT_MESSAGE) from err
-    conn.execute(
-        INSERT_OUTBOX,
-        {
-            "event_id": event_id,
-            "topic": event["type"],
-            "payload": {"project_id": str(before.id), "seq": seq, "type": event["type"]},
-        },
-    )
+    uow.session.info.setdefault(NEW_EVENTS, []).append(WrittenEvent(before.id, seq, event["type"], feed_seq))
     uow.session.info.setdefault(CHAIN_TAILS, {})[before.id] = (seq, digest)
     # An ORM copy of the project in this session (a batch: a service before this one loaded it) is
     # now stale: read again when next used.
