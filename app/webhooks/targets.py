@@ -16,10 +16,11 @@ the network. So:
   shared (CGNAT), benchmarking, documentation, IPv6 ULA and site-local, and the IPv6 forms that carry
   an IPv4 address (IPv4-mapped and -translated, IPv4-compatible, NAT64, 6to4, Teredo, ISATAP), which
   are judged by that IPv4 address.
-- `PinnedTransport` is an httpx transport whose network backend ignores the host it is asked for and
-  connects to the checked addresses only, in order. The request keeps its URL, so the Host header, the
-  TLS server name (SNI) and the certificate check are those of the original host name; no second DNS
-  lookup happens, so an answer that changes in between (DNS rebinding) changes nothing.
+- `PinnedTransport` (app.webhooks.transport) is an httpx transport whose network backend ignores the
+  host it is asked for and connects to the checked addresses only, in order. The request keeps its
+  URL, so the Host header, the TLS server name (SNI) and the certificate check are those of the
+  original host name; no second DNS lookup happens, so an answer that changes in between (DNS
+  rebinding) changes nothing.
 
 REGIEFLOW_WEBHOOK_ALLOW_PRIVATE_TARGETS lifts the address check (tests, closed networks); the parse, the
 single resolution and the pinning stay.
@@ -30,14 +31,12 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpcore
-import httpx
 import idna
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -300,6 +299,8 @@ def parse(url: str) -> ParsedTarget:
     if port_text:
         netloc += f":{port}"
     rebuilt = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+    import httpx  # here, not at the app's start: httpx pulls in rich and pygments (cold start)
+
     try:
         seen = httpx.URL(rebuilt).raw_host.decode("ascii")
     except (httpx.InvalidURL, UnicodeDecodeError):
@@ -401,26 +402,3 @@ class PinnedBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self.inner.sleep(seconds)
-
-
-class PinnedTransport(httpx.HTTPTransport):
-    """httpx's transport over one connection pool whose backend is a PinnedBackend: HTTP/1.1, no proxy,
-    no keep-alive (one attempt, one connection), certificates checked against the URL's host name."""
-
-    def __init__(
-        self,
-        addresses: Iterable[str],
-        *,
-        ssl_context: ssl.SSLContext,
-        network_backend: httpcore.NetworkBackend | None = None,
-    ) -> None:
-        super().__init__(verify=ssl_context, trust_env=False, retries=0)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=1,
-            max_keepalive_connections=0,
-            http1=True,
-            http2=False,
-            retries=0,
-            network_backend=PinnedBackend(addresses, network_backend),
-        )

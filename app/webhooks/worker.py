@@ -51,7 +51,8 @@ from app.projects.models import OutboxMessage
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.webhooks.repository import WebhookRepository
 from app.webhooks.service import SecretUnreadable, may_read, owner_principal, signature_header, valid_secrets
-from app.webhooks.targets import PinnedTransport, TargetRefused, resolve
+from app.webhooks.targets import TargetRefused, resolve
+from app.webhooks.transport import PinnedTransport
 
 log = logging.getLogger("regieflow.worker")
 
