@@ -8,7 +8,9 @@ grant on single projects gives no région-wide durations)."""
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+import threading
+import uuid
+from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
@@ -76,6 +78,61 @@ def is_analyst(principal: Principal) -> bool:
     return principal.is_admin or any(Ability.CONSULTANT in s.abilities for s in principal.scopes)
 
 
+# The step times of a set of régions, kept per process under their rows' fingerprint (group, step, counts,
+# quantiles, refresh time and watermark: one small read) and the plan: the rows' durations are decoded and
+# the Kaplan-Meier estimates computed once per refresh, not per request.
+_TIMES: dict[tuple[object, ...], tuple[list[StepTime], dict[State, float]]] = {}
+_TIMES_LOCK = threading.Lock()
+_TIMES_MAX = 64
+
+
+def _step_times(
+    repo: ForecastRepository, regions: list[str] | None, plan: Plan
+) -> tuple[list[StepTime], dict[State, float], datetime | None]:
+    """Median and P90 of each step (Kaplan-Meier over the rows of these régions, national when None)
+    against the plan, the P90s, and when the rows were computed (None: never, « en cours de calcul »)."""
+    stored = repo.fingerprint(regions=regions)
+    computed_at = stored.computed_at
+    if computed_at is None:
+        refreshed = repo.refresh_row()
+        computed_at = refreshed.computed_at if refreshed else None
+    key = (stored.rows, None if regions is None else tuple(sorted(regions)), tuple(plan.months(s) for s in STEPS))
+    found = _TIMES.get(key) if stored.rows else None
+    if found is not None:
+        return [t.model_copy() for t in found[0]], dict(found[1]), computed_at
+    done: dict[State, list[int]] = defaultdict(list)
+    open_: dict[State, list[int]] = defaultdict(list)
+    for row in repo.distributions_of_regions(regions) if stored.rows else []:
+        d = durations_of(row)
+        done[State(row.step)].extend(d.done)
+        open_[State(row.step)].extend(d.open)
+    times = []
+    p90: dict[State, float] = {}
+    for step in STEPS:
+        planned = plan.months(step) * fc.DAYS_PER_MONTH
+        km = fc.Durations.of(done[step], open_[step]) if done.get(step) else None
+        med = km.quantile(0.5) if km else None
+        if km:
+            p90[step] = km.quantile(0.9)
+        times.append(
+            StepTime(
+                step=step,
+                label=STATE_LABELS[step],
+                sample_size=km.completed if km else 0,
+                median_days=med,
+                p90_days=p90.get(step),
+                plan_days=round(planned, 1),
+                ratio=None if med is None else round(med / planned, 2),
+            )
+        )
+    if stored.rows:
+        with _TIMES_LOCK:
+            if len(_TIMES) >= _TIMES_MAX:
+                _TIMES.clear()
+            _TIMES[key] = (times, p90)
+    return [t.model_copy() for t in times], dict(p90), computed_at
+
+
 def analytics(uow: UnitOfWork, principal: Principal, *, clock: Clock, plan: Plan) -> AnalyticsRead:
     today = clock.today()
     if not is_analyst(principal):
@@ -94,73 +151,68 @@ def analytics(uow: UnitOfWork, principal: Principal, *, clock: Clock, plan: Plan
     by_region = [RegionCount(region=r, state=State(s), status=st, count=n) for r, s, st, n in rows]
 
     repo = ForecastRepository(session)
-    refreshed = repo.refresh_row()  # until the first refresh: no durations (« en cours de calcul »)
-    done: dict[State, list[int]] = defaultdict(list)
-    open_: dict[State, list[int]] = defaultdict(list)
-    for row in repo.distributions_of_regions(regions) if refreshed else []:
-        d = durations_of(row)
-        done[State(row.step)].extend(d.done)
-        open_[State(row.step)].extend(d.open)
-    times = []
-    p90: dict[State, float] = {}
-    for step in STEPS:
-        planned = plan.months(step) * fc.DAYS_PER_MONTH
-        km = fc.Durations.of(done.get(step, ()), open_.get(step, ())) if done.get(step) else None
-        med = km.quantile(0.5) if km else None
-        if km:
-            p90[step] = km.quantile(0.9)
-        times.append(
-            StepTime(
-                step=step,
-                label=STATE_LABELS[step],
-                sample_size=km.completed if km else 0,
-                median_days=med,
-                p90_days=p90.get(step),
-                plan_days=round(planned, 1),
-                ratio=None if med is None else round(med / planned, 2),
-            )
-        )
+    times, p90, computed_at = _step_times(repo, regions, plan)  # until the first refresh: none
     ranked = sorted((t for t in times if t.ratio is not None), key=lambda t: -(t.ratio or 0))
     bottlenecks = [t.step for t in ranked[:2] if (t.ratio or 0) > 1]
 
-    labelled = session.scalars(select(Project.labelled_on).where(visible, Project.labelled_on.is_not(None)))
-    years = Counter(d.year for d in labelled if d is not None)
-    per_year = [YearCount(year=y, count=years[y]) for y in sorted(years)]
+    year = func.extract("year", Project.labelled_on)
+    per_year = [
+        YearCount(year=int(y), count=n)
+        for y, n in session.execute(
+            select(year, func.count()).where(visible, Project.labelled_on.is_not(None)).group_by(year).order_by(year)
+        )
+    ]
 
     # Outliers: in their step longer than its P90. SQL keeps only the projects that entered their step
-    # before today - P90 (necessary: the days spent are at most today - entered), Python the exact test.
+    # before today - P90 (necessary: the days spent are at most today - entered), in narrow rows; Python the
+    # exact test and the order (longest against the P90 first, then by name), and the names of those shown.
     late_entry = [
         (Project.state == step.value) & (Project.state_entered_on < today - timedelta(days=math.floor(limit)))
         for step, limit in p90.items()
     ]
-    found: list[tuple[float, str, object, str, State, int, float]] = []
+    found: list[tuple[float, uuid.UUID, State, int, float]] = []
     if late_entry:
-        open_rows = session.execute(
-            select(
-                Project.id,
-                Project.name,
-                Project.region,
-                Project.state,
-                Project.state_entered_on,
-                Project.suspended_since,
-            ).where(visible, or_(*late_entry))
+        candidates = session.execute(
+            select(Project.id, Project.state, Project.state_entered_on, Project.suspended_since).where(
+                visible, or_(*late_entry)
+            )
         )
-        for pid, name, region, state, entered, suspended in open_rows:
-            step = State(state)
-            limit = p90[step]
+        limits = {step.value: (step, limit) for step, limit in p90.items()}
+        for pid, state, entered, suspended in candidates:
+            step, limit = limits[state]
             spent = ((suspended or today) - entered).days  # the current visit; a pause stops the count
             if spent > limit:
-                found.append((-spent / limit, name, pid, region, step, spent, limit))
-    found.sort(key=lambda o: (o[0], o[1]))
+                found.append((-spent / limit, pid, step, spent, limit))
+    found.sort(key=lambda o: o[0])
+    if len(found) > OUTLIERS:  # ties with the last one shown are ordered by name: keep them all for now
+        found = [o for o in found if o[0] <= found[OUTLIERS - 1][0]]
+    named = (
+        {
+            pid: (name, region)
+            for pid, name, region in session.execute(
+                select(Project.id, Project.name, Project.region).where(Project.id.in_([o[1] for o in found]))
+            )
+        }
+        if found
+        else {}
+    )
+    ranked_out = sorted(found, key=lambda o: (o[0], named[o[1]][0]))[:OUTLIERS]
     outliers = [
-        Outlier(project_id=str(pid), name=name, region=region, step=step, days_in_step=spent, p90_days=limit)
-        for _, name, pid, region, step, spent, limit in found[:OUTLIERS]
+        Outlier(
+            project_id=str(pid),
+            name=named[pid][0],
+            region=named[pid][1],
+            step=step,
+            days_in_step=spent,
+            p90_days=limit,
+        )
+        for _, pid, step, spent, limit in ranked_out
     ]
     return AnalyticsRead(
         as_of=today,
         regions=regions,
         by_region=by_region,
-        durations_computed_at=refreshed.computed_at if refreshed else None,
+        durations_computed_at=computed_at,
         step_times=times,
         bottlenecks=bottlenecks,
         labels_per_year=per_year,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import delete, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.forecasts.models import NATIONAL, ForecastRefresh, ProjectForecast, StepDistribution
@@ -34,6 +34,11 @@ class ProjectHistory:
     horizon_on: date
     transitions: list[RecordedTransition]
     step_months: dict[str, int] | None = None  # the project's plan (None: the default plan)
+
+
+class Fingerprint(NamedTuple):
+    rows: tuple[tuple[object, ...], ...]  # group, step, counts and quantiles, refresh time and watermark
+    computed_at: datetime | None  # None: no row
 
 
 class StoredP80(NamedTuple):
@@ -124,19 +129,38 @@ class ForecastRepository:
         return {r.project_id: StoredP80(r.p80_on, r.p80_after_horizon) for r in rows}
 
     # --- distributions -----------------------------------------------------------------------------
+    @staticmethod
+    def _of_groups(groups: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
+        return tuple_(StepDistribution.kind, StepDistribution.region).in_(groups)
+
+    @staticmethod
+    def _of_regions(regions: Sequence[str] | None) -> ColumnElement[bool]:
+        if regions is None:
+            return StepDistribution.region == NATIONAL
+        return (StepDistribution.region != NATIONAL) & StepDistribution.region.in_(list(regions))
+
     def distributions(self, groups: Sequence[tuple[str, str]]) -> list[StepDistribution]:
         """The rows of these (kind, region) groups; (NATIONAL, NATIONAL) for the national ones."""
-        stmt = select(StepDistribution).where(tuple_(StepDistribution.kind, StepDistribution.region).in_(groups))
-        return list(self.session.scalars(stmt))
+        return list(self.session.scalars(select(StepDistribution).where(self._of_groups(groups))))
 
     def distributions_of_regions(self, regions: Sequence[str] | None) -> list[StepDistribution]:
         """National rows (regions None), or every kind-and-region row of these regions."""
-        if regions is None:
-            return list(self.session.scalars(select(StepDistribution).where(StepDistribution.region == NATIONAL)))
-        stmt = select(StepDistribution).where(
-            StepDistribution.region != NATIONAL, or_(StepDistribution.region.in_(list(regions)))
+        return list(self.session.scalars(select(StepDistribution).where(self._of_regions(regions))))
+
+    def fingerprint(
+        self, groups: Sequence[tuple[str, str]] | None = None, *, regions: Sequence[str] | None = None
+    ) -> Fingerprint:
+        """What identifies the stored rows of these groups (or of these régions, national when None) without
+        their durations, in one small read: a cache's key, and when they were computed."""
+        d = StepDistribution
+        where = self._of_groups(groups) if groups is not None else self._of_regions(regions)
+        stmt = (
+            select(d.kind, d.region, d.step, d.sample_size, d.p50, d.p80, d.p90, d.computed_at, d.watermark)
+            .where(where)
+            .order_by(d.kind, d.region, d.step)
         )
-        return list(self.session.scalars(stmt))
+        found = self.session.execute(stmt).all()
+        return Fingerprint(tuple(tuple(r) for r in found), max((r.computed_at for r in found), default=None))
 
     def replace(self, rows: list[StepDistribution], refresh: ForecastRefresh, forecasts: list[ProjectForecast]) -> None:
         self.session.execute(delete(StepDistribution))

@@ -3,9 +3,11 @@ one project's forecast, and why a project is late (issue 16; the maths is workfl
 
 Freshness: `refresh` recomputes every distribution and every open project's forecast in one unit of
 work; `refresh_if_stale` does so when a transition was recorded after the watermark or the stored
-forecasts are from an earlier day (the worker's round and `regieflow forecast refresh` call it);
-`ensure` does so on demand when nothing was ever computed. A single project's forecast is always
-computed live, as of today, from the stored distributions (a few indexed reads)."""
+forecasts are from an earlier day (the worker's round and `regieflow forecast refresh` call it; the demo
+refreshes after telling its history). A request never computes them: a single project's forecast is
+computed live, as of today, from the stored distributions (a few indexed reads, the decoded groups cached
+per process under their rows' fingerprint), and before the first refresh it is the plan's projection,
+« en cours de calcul »."""
 
 from __future__ import annotations
 
@@ -246,20 +248,18 @@ def message_of(f: fc.Forecast | None, *, kind_region_words: str) -> str:
 
 
 # The stored distributions of a (kind, région) and the national ones, with what forecasts over them share
-# (the later steps' simulated sums), kept per process under the refresh that wrote them: its time and
-# watermark. A refresh replaces every row and the refresh row in one transaction (`ForecastRepository.
-# replace`), so those identify the rows, and a forecast decodes the durations and simulates the later steps
-# once per refresh, not at every request. The cached Durations stay alive with their TailCache, whose keys
-# are their ids.
+# (the later steps' simulated sums, the stretched plans), kept per process under their rows' fingerprint
+# (group, step, count, quantiles, refresh time and watermark: one small read of at most twelve rows), so a
+# forecast decodes the durations and simulates the later steps once per refresh, not at every request. The
+# cached Durations stay alive with their TailCache, whose keys are their ids.
 _GROUPS: dict[tuple[object, ...], tuple[dict[tuple[str, str], Samples], fc.TailCache]] = {}
 _GROUPS_LOCK = threading.Lock()
 _GROUPS_MAX = 64
 
 
 def _stored_groups(
-    repo: ForecastRepository, refreshed: ForecastRefresh, kind: str, region: str
+    repo: ForecastRepository, key: tuple[object, ...], kind: str, region: str
 ) -> tuple[dict[tuple[str, str], Samples], fc.TailCache]:
-    key = (refreshed.computed_at, refreshed.watermark, kind, region)
     found = _GROUPS.get(key)
     if found is None:
         found = (samples_of(repo.distributions([(kind, region), (NATIONAL, NATIONAL)])), fc.TailCache())
@@ -285,15 +285,19 @@ def project_forecast(uow: UnitOfWork, p: Project, today: date) -> ForecastRead:
     state = State(p.state)
     life: fc.Lived | None = None
     f: fc.Forecast | None = None
-    refresh_row = repo.refresh_row()
     transitions, changes = repo.events_of(p.id) if state in STEPS else ([], [])
     if state in STEPS:
         life = lived_of(ProjectHistory(p.id, p.kind, p.region, p.state, p.started_on, p.horizon_on, transitions), today)
+    stored = repo.fingerprint([(p.kind, p.region), (NATIONAL, NATIONAL)])
+    computed_at = stored.computed_at
+    if computed_at is None:  # no row: never computed (« en cours de calcul »), or no history at all
+        refreshed = repo.refresh_row()
+        computed_at = refreshed.computed_at if refreshed else None
     if life is not None and life.current is not None:
-        if refresh_row is None:
+        if computed_at is None:
             f = fc.Forecast(fc.Basis.PLAN, 0, None, None, None, None, (), "")
         else:
-            groups, cache = _stored_groups(repo, refresh_row, p.kind, p.region)
+            groups, cache = _stored_groups(repo, stored.rows, p.kind, p.region)
             f = fc.forecast(
                 groups_for(groups, p.kind, p.region),
                 current=life.current,
@@ -321,10 +325,10 @@ def project_forecast(uow: UnitOfWork, p: Project, today: date) -> ForecastRead:
         p50_label_on=f.p50_on if f else None,
         p80_label_on=f.p80_on if f else None,
         p80_after_horizon=after,
-        message=PENDING if f is not None and refresh_row is None else message_of(f, kind_region_words=words),
+        message=PENDING if f is not None and computed_at is None else message_of(f, kind_region_words=words),
         steps=_steps(f) if f else [],
         why_late=why_late(p, today, changes) if shown.status in (Status.EN_RETARD, Status.A_RISQUE) else [],
-        computed_at=refresh_row.computed_at if refresh_row else None,
+        computed_at=computed_at,
     )
 
 
