@@ -97,3 +97,42 @@ def test_a_poller_sees_every_event_once_in_order_while_others_write(app, client)
     assert [e["id"] for e in seen] == [row.id for row in everything]  # each once, none missed
     positions = [e["feed_seq"] for e in seen]
     assert positions == sorted(positions) and positions == list(range(1, len(positions) + 1))
+
+
+def _statements(app, client: TestClient, path: str, headers: dict[str, str]) -> list[str]:
+    """The SQL statements one GET sends (after a first, warming, identical GET)."""
+    from sqlalchemy import event as sa_event
+
+    client.get(path, headers=headers)
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(statement)
+
+    sa_event.listen(app.state.engine, "before_cursor_execute", count)
+    try:
+        r = client.get(path, headers=headers)
+    finally:
+        sa_event.remove(app.state.engine, "before_cursor_execute", count)
+    assert r.status_code == 200, r.text
+    return seen
+
+
+def test_a_feed_page_costs_the_same_statements_whatever_the_portfolio_and_the_page(app, client) -> None:
+    """Issue 17: the feed reads one page in a constant number of statements (the key, the page's events with
+    the reader's reach in one query), with 6 or 60 projects, 5 or 50 items, for a national reader or a
+    regional one."""
+    breton, _ = make_key(app, name="Bretagne", scopes=("read",), consultant=False, regions=["Bretagne"])
+    regional = {"Authorization": f"Bearer {breton}"}
+    for i in range(6):
+        create_project(client, name=f"Régie n°{i}", region=("Bretagne", "Hauts-de-France")[i % 2])
+    small = {
+        who: len(_statements(app, client, f"{API}/events?limit=5", h)) for who, h in (("all", {}), ("bzh", regional))
+    }
+    for i in range(54):
+        create_project(client, name=f"Régie supplémentaire n°{i}", region=("Bretagne", "Hauts-de-France")[i % 2])
+    assert len(page(client, limit=50)["items"]) == 50
+    assert len(page(client, limit=50, **regional)["items"]) == 30  # the Breton half of the 60
+    for limit in (5, 50):
+        assert len(_statements(app, client, f"{API}/events?limit={limit}", {})) == small["all"], limit
+        assert len(_statements(app, client, f"{API}/events?limit={limit}", regional)) == small["bzh"], limit
