@@ -6,6 +6,15 @@
     PYTHONPATH=. .venv/bin/python -m bench.throughput --database-url sqlite:////tmp/regieflow-bench.db --reset \
         --out /tmp/throughput-sqlite.json
 
+Issue 17 (the lean transition path, app/transitions/store.py), short side-by-side runs on both databases
+(compare the server CPU ms per request of regieflow and baseline-full; --reset seeds 2 × 60 projects):
+
+    PYTHONPATH=. .venv/bin/python -m bench.throughput --database-url sqlite:////tmp/b17/tp.db --reset \
+        --projects 60 --full-baseline --rounds 2 --duration 10 --warmup 3 --out /tmp/b17/sqlite.json
+    PYTHONPATH=. .venv/bin/python -m bench.throughput \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/regieflow_bench17 --reset \
+        --projects 60 --full-baseline --rounds 2 --duration 10 --warmup 3 --out /tmp/b17/pg.json
+
 What it does, in one run:
 
 1. (--reset) rebuilds the schema with the migrations and seeds 2 × --projects projects through the
