@@ -23,7 +23,7 @@ from workflow import machine as wf
 from workflow.effects import Dates, effect_of
 from workflow.errors import DomainError
 from workflow.history import RecordedTransition, replay
-from workflow.vocabulary import CONSULTANT_ONLY, TRIGGER_LABELS, Kind, State
+from workflow.vocabulary import CONSULTANT_ONLY, TRIGGER_LABELS, Kind, State, Trigger
 
 
 # --- transitions --------------------------------------------------------------------------------
@@ -44,10 +44,20 @@ def flow_of(p: ProjectLike) -> wf.Flow:
 
 
 @cache
+def _reads_of_trigger(trigger: Trigger) -> frozenset[str]:
+    return frozenset().union(*(wf.reads_of(trigger.value, s.value) for s in State))
+
+
 def _reads(trigger: str) -> frozenset[str]:
     """What the guards of `trigger` read, from any state (a trigger fired from a state it is not
-    defined from is refused before any guard runs: reading its facts anyway costs nothing more)."""
-    return frozenset().union(*(wf.reads_of(trigger, s.value) for s in State))
+    defined from is refused before any guard runs: reading its facts anyway costs nothing more). Cached
+    per known trigger only: the path parameter is anyone's text, and an unbounded cache keyed by it would
+    grow with every new string sent."""
+    try:
+        known = Trigger(trigger)
+    except ValueError:
+        return frozenset()
+    return _reads_of_trigger(known)
 
 
 def fire_transition(

@@ -149,12 +149,19 @@ def _lock_statement(dialect: str, wanted: frozenset[str]) -> tuple[Select[Any], 
         agg, decode = _rows_of(dialect, BY_FACT[name].fact_columns)
         aggregates.append(agg)
         decoders.append(decode)
-    stmt = (
-        select(*PROJECTS.c, tail, pauses, *aggregates)
-        .where(PROJECTS.c.id == bindparam("pid"))
-        .with_for_update(of=PROJECTS)
-    )
+    stmt = select(*PROJECTS.c, tail, pauses, *aggregates).where(PROJECTS.c.id == bindparam("pid"))
+    if dialect != "postgresql":  # SQLite: BEGIN IMMEDIATE already holds the database's write lock
+        stmt = stmt.with_for_update(of=PROJECTS)
     return stmt, names, tuple(decoders)
+
+
+# PostgreSQL: the row lock is taken by a statement of its own, BEFORE the read. Under READ COMMITTED a
+# statement that waits for a row lock re-reads that row once the other writer commits, but its
+# subqueries keep the snapshot taken when the statement began: a combined `SELECT … FOR UPDATE` that
+# waited would see the new project row with the old chain tail, pauses and evidence (a broken hash
+# chain, deadlines without the other writer's pause, guards judged on evidence since changed). The read
+# that follows the lock is a new statement, with a snapshot that includes what the other writer committed.
+LOCK_ROW = select(PROJECTS.c.id).where(PROJECTS.c.id == bindparam("pid")).with_for_update()
 
 
 def _decoded(raw: Any, decoders: list[Any]) -> list[list[Any]]:
@@ -168,11 +175,15 @@ def _decoded(raw: Any, decoders: list[Any]) -> list[list[Any]]:
 
 def lock(uow: UnitOfWork, project_id: uuid.UUID, wanted: frozenset[str]) -> Locked | None:
     """The project's row locked for this transaction, with its chain's tail, its pauses and the rows of
-    each Evidence field in `wanted`, in one statement; None: no such project."""
+    each Evidence field in `wanted`, in one statement after the lock (PostgreSQL: LOCK_ROW first);
+    None: no such project."""
     if uow.session.new or uow.session.identity_map:  # a batch: what earlier services left pending
         uow.flush()
     conn = uow.session.connection()
-    stmt, names, decoders = _lock_statement(conn.dialect.name, wanted)
+    dialect = conn.dialect.name
+    if dialect == "postgresql" and conn.execute(LOCK_ROW, {"pid": project_id}).first() is None:
+        return None
+    stmt, names, decoders = _lock_statement(dialect, wanted)
     row = conn.execute(stmt, {"pid": project_id}).one_or_none()
     if row is None:
         return None

@@ -166,3 +166,68 @@ def test_concurrent_update_error_is_a_409_problem() -> None:
 
     r = domain_problem(ConcurrentUpdate("Le projet a été modifié par une autre requête."))
     assert r.status_code == 409 and r.media_type == "application/problem+json"
+
+
+class _HeldAtCommit(UnitOfWork):
+    """A unit of work that, having written, holds its transaction open until told to commit: the
+    interleaving where a second writer waits for its lock."""
+
+    held = threading.Event()
+    release = threading.Event()
+
+    def commit(self) -> None:
+        type(self).held.set()
+        assert type(self).release.wait(30)
+        super().commit()
+
+
+@pytest.mark.usefixtures("committed_db")
+def test_a_writer_that_waited_for_the_lock_reads_what_the_first_one_committed(app, client) -> None:
+    """A pauses the project and holds its commit; B asks to resume and waits for the row's lock; A
+    commits. B must read the project as A left it, in full: the new row, and with it the chain's tail and
+    the pause A opened (on PostgreSQL a statement that waited for a row lock re-reads that row only, its
+    subqueries keep their older snapshot: store.LOCK_ROW takes the lock before the read)."""
+    from app.core.unit_of_work import UnitOfWorkFactory
+    from app.transitions.verify import verify
+
+    factory = app.state.session_factory
+    clock = app.state.clock
+    pid = uuid.UUID(create_project(client, name="Régie des deux écrivains")["id"])
+    _HeldAtCommit.held.clear()
+    _HeldAtCommit.release.clear()
+    outcomes: dict[str, str] = {}
+
+    def run(name: str, uow: UnitOfWork, trigger: str) -> None:
+        try:
+            with uow:
+                fire_transition(
+                    uow,
+                    pid,
+                    trigger,
+                    TransitionBody(reason=f"{trigger} par {name}"),
+                    expected_version=None,
+                    actor=Actor("user", name, name),
+                    clock=clock,
+                )
+            outcomes[name] = "ok"
+        except Refusal as exc:
+            outcomes[name] = exc.code
+
+    first = threading.Thread(target=run, args=("alice", _HeldAtCommit(factory), "suspendre"))
+    first.start()
+    assert _HeldAtCommit.held.wait(30)  # A has written its pause and event, not committed
+    second = threading.Thread(target=run, args=("bruno", UnitOfWork(factory), "reprendre"))
+    second.start()
+    second.join(1.0)  # B is waiting for the lock A holds
+    assert second.is_alive()
+    _HeldAtCommit.release.set()
+    first.join(30)
+    second.join(30)
+    assert outcomes == {"alice": "ok", "bruno": "ok"}
+
+    events = events_of(client, str(pid))
+    assert [e["trigger"] for e in events if e["type"] == "project.transitioned"] == ["suspendre", "reprendre"]
+    project = client.get(f"{API}/projects/{pid}").json()
+    assert project["suspended"] is False and project["version"] == 3
+    checked, findings = verify(UnitOfWorkFactory(factory), checkpoints=False)
+    assert checked == 1 and findings == []  # the hash chain, the dates and the pauses as replayed
