@@ -67,7 +67,8 @@ def request_reset(uow: UnitOfWork, settings: Settings, clock: Clock, email: str)
     looked up here). Two requests for one address within RESEND_AFTER_SECONDS are one row."""
     from app.mail.service import insert_once
 
-    address = email.strip().lower()[:254]
+    # as the login form: PostgreSQL refuses NUL in text, and a lone surrogate cannot be encoded
+    address = email.strip().lower().replace("\x00", "\ufffd")[:254].encode("utf-8", "replace").decode("utf-8")
     now = clock.now()
     window = int(now.timestamp()) // RESEND_AFTER_SECONDS
     digest = hashlib.sha256(address.encode()).hexdigest()

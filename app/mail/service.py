@@ -385,11 +385,13 @@ def send_due(uows: UnitOfWorkFactory, settings: Settings, clock: Clock, *, limit
     that cannot be reached (or refuses the login) ends the round: the claimed mail waits, its attempt
     not counted."""
     report = SendReport()
-    if not settings.smtp_host:
-        return report
     from app.accounts.password_reset import resolve
 
-    resolve(uows, settings, clock)  # forgotten-password requests become mail (or go) before the claim
+    # Forgotten-password requests become mail (or go) before the claim, with or without SMTP: a typed
+    # address that is nobody's is never kept longer than one round of the worker.
+    resolve(uows, settings, clock)
+    if not settings.smtp_host:
+        return report
     seen: set[int] = set()
     while report.attempted < limit:
         claims = claim(uows, settings, clock.now(), seen)
@@ -537,7 +539,11 @@ QUEUES.append(Queue("email_failed", "mail_outbox", "status = 'failed'"))  # give
 
 
 def outbox(uow: UnitOfWork, *, status: str | None = None, limit: int = 50) -> list[OutgoingMail]:
-    stmt = select(OutgoingMail).order_by(OutgoingMail.id.desc()).limit(limit)
+    from app.accounts.password_reset import RESET_REQUEST
+
+    stmt = (  # not the forgotten-password requests still to resolve: typed addresses, maybe nobody's
+        select(OutgoingMail).where(OutgoingMail.kind != RESET_REQUEST).order_by(OutgoingMail.id.desc()).limit(limit)
+    )
     if status:
         stmt = stmt.where(OutgoingMail.status == status)
     return list(uow.session.scalars(stmt))

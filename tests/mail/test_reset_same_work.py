@@ -89,3 +89,35 @@ def test_a_post_without_the_forms_token_is_refused_in_french(app: Any, anon_clie
         "/mot-de-passe-oublie", data={"email": "amina@exemple.fr", "csrf": csrf_of(parse(forged.text))}
     )
     assert again.status_code == 200 and _count(app, OutgoingMail) == 1
+
+
+def test_typed_addresses_are_not_kept_listed_or_exported(app: Any, anon_client: TestClient) -> None:
+    """Review of issue 15: the request rows hold what someone typed. Without SMTP a worker round still
+    resolves them (an address that is nobody's is deleted); until then the outbox listing and the export
+    leave them out. A NUL or a lone surrogate in the field is no 500 (PostgreSQL refuses NUL in text)."""
+    from app.core.unit_of_work import UnitOfWorkFactory
+    from app.exchange.dump import export_json
+    from app.mail.service import outbox, send_due
+
+    add_user(app, "amina@exemple.fr", name="Amina")
+    for typed in ("personne@exemple.fr", "victim\x00@exemple.fr", "MotDePasseSecret!"):
+        status, _ = _ask(anon_client, typed)
+        assert status == 200, typed
+    token = csrf_of(parse(anon_client.get("/mot-de-passe-oublie").text))
+    broken = anon_client.post(  # bytes that are no UTF-8, as a hostile client sends them
+        "/mot-de-passe-oublie",
+        content=b"email=x%ED%B2%80%FF%00@exemple.fr&csrf=" + token.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert broken.status_code == 200
+    assert _ask(anon_client, "amina@exemple.fr")[0] == 200
+    uows = UnitOfWorkFactory(app.state.session_factory, app.state.settings)
+    with uows(write=False) as uow:
+        assert outbox(uow, limit=100) == []  # `regieflow mail outbox` lists no typed address
+    dump = export_json(uows)
+    assert "personne@exemple.fr" not in dump and "MotDePasseSecret" not in dump.lower() + dump
+    assert not app.state.settings.smtp_host
+    send_due(uows, app.state.settings, app.state.clock)  # a worker round, SMTP not configured
+    with app.state.session_factory() as s:
+        kept = list(s.scalars(select(OutgoingMail.to_address)))
+    assert kept == ["amina@exemple.fr"]  # the account's reset mail waits for SMTP; the rest is gone
