@@ -331,11 +331,15 @@ async def _refuse(scope: Scope, send: Send, status: int, message: str, *, close:
         ).encode()
         media = b"application/problem+json"
     else:
-        project = path.split("/")[2] if path.count("/") >= 2 else ""
+        parts = path.split("/")
+        second = parts[2] if len(parts) > 2 else ""
+        if parts[1:2] == ["avis"]:  # the opinion link: back to its own page (its token is no project id)
+            back = f'<a href="/avis/{_html(second)}">Retour à la demande d\'avis</a>'
+        else:
+            back = f'<a href="/projets/{_html(second)}#pieces">Retour au projet</a>'
         body = (
             '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Fichier refusé</title></head>'
-            f"<body><main><h1>Fichier refusé</h1><p>{message}</p>"
-            f'<p><a href="/projets/{_html(project)}#pieces">Retour au projet</a></p></main></body></html>'
+            f"<body><main><h1>Fichier refusé</h1><p>{message}</p><p>{back}</p></main></body></html>"
         ).encode()
         media = b"text/html; charset=utf-8"
     headers = [(b"content-type", media), (b"content-length", str(len(body)).encode())]

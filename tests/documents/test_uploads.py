@@ -231,3 +231,26 @@ def test_without_credentials_the_body_limits_apply(anon_client: TestClient, clie
     url = f"{API}/projects/{pid}/documents"
     assert_problem(anon_client.post(url, files={"file": ("a.txt", b"texte")}), 401)
     assert_problem(anon_client.post(url, files={"file": ("a.txt", b"a" * MAX_FILE)}), 413)
+
+
+def test_a_refused_upload_on_the_opinion_link_links_back_to_the_link_not_to_a_project() -> None:
+    """The page `_refuse` answers before any route (a stalled upload: 408) names its way back: on the
+    opinion link that is the link's page, never « /projets/<token> » (the token is no project id, and the
+    link would carry the secret to another route)."""
+    import asyncio
+
+    from app.documents.upload import _refuse
+
+    def page(path: str) -> tuple[int, str]:
+        sent: list[dict] = []
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        asyncio.run(_refuse({"type": "http", "path": path}, send, 408, "Envoi trop lent.", close=True))
+        return sent[0]["status"], sent[1]["body"].decode()
+
+    status, html = page("/avis/jeton-secret-de-la-demande")
+    assert status == 408 and 'href="/avis/jeton-secret-de-la-demande"' in html and "/projets/" not in html
+    status, html = page("/projets/0b6c5f3e-0000-4000-8000-000000000001/pieces")
+    assert 'href="/projets/0b6c5f3e-0000-4000-8000-000000000001#pieces"' in html
