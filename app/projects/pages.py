@@ -403,7 +403,7 @@ def _portfolio_page(uow: UnitOfWork, query: PortfolioQuery, principal: Principal
     q = query.q or None
     p80_after = True if query.p80_after else None
 
-    def search(page: int) -> tuple[list[Project], int]:
+    def search(page: int, *, with_total: bool = True) -> tuple[list[Project], int]:
         return uow.projects.search(
             today=today,
             visible_to=principal,
@@ -416,6 +416,7 @@ def _portfolio_page(uow: UnitOfWork, query: PortfolioQuery, principal: Principal
             offset=(page - 1) * query.size,
             limit=query.size,
             p80_after_horizon=p80_after,
+            with_total=with_total,
         )
 
     page = query.page
@@ -432,18 +433,7 @@ def _portfolio_page(uow: UnitOfWork, query: PortfolioQuery, principal: Principal
         total = sum(grid.values())
         pages = max(1, -(-total // query.size))
         page = min(page, pages)
-        projects, _ = uow.projects.search(
-            today=today,
-            visible_to=principal,
-            kind=kind,
-            region=regions,
-            q=q,
-            sort=query.sort,
-            offset=(page - 1) * query.size,
-            limit=query.size,
-            p80_after_horizon=p80_after,
-            with_total=False,
-        )
+        projects, _ = search(page, with_total=False)  # the grouped count gave the total
         return PortfolioPage(
             projects, total, page, pages, by_state, by_status, uow.projects.regions(visible_to=principal)
         )
