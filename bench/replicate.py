@@ -6,7 +6,8 @@ The target database starts as a copy of the seed (`createdb -T`); then each copy
 seed project is written in bulk (psycopg's COPY, one transaction per copy):
 
 * the project row, with a new id (uuid5 of the seed id and k), its name suffixed « [copie k] » and its
-  `search_text` refolded with the app's own `fold`;
+  `search_text` and `sort_name` refolded with the app's own `fold` (the dated sort keys are copied: the
+  copies have the seed's dates; `regieflow deadlines keys` recomputes them all for the day anyway);
 * every child row (the evidence tables, suspensions, re-plans — every table whose `project_id` refers
   to projects, found in the catalogue), integer ids shifted by k × (the seed's highest id + 1), and the
   foreign keys between them (approvals → stakeholders, assessments and reservations → expertises)
@@ -204,12 +205,14 @@ class Copier:
         """Write copy k of every seed project; returns its number of events."""
         from app.core.security import hash_of_event
         from app.projects.repository import fold
+        from app.projects.sort_keys import timeless_keys
 
         def suffixed(name: str) -> str:
             return f"{name} [copie {k}]"
 
         pc = self.projects.columns
         i_id, i_name, i_search = pc.index("id"), pc.index("name"), pc.index("search_text")
+        i_sort_name = pc.index("sort_name") if "sort_name" in pc else None
         pid: dict[uuid.UUID, uuid.UUID] = {}
         projects = []
         for row in self.seed["projects"]:
@@ -219,6 +222,8 @@ class Copier:
             if r[i_search] is not None:  # the folded name is its first line
                 rest = r[i_search].split("\n", 1)[1:]
                 r[i_search] = "\n".join([fold(r[i_name].replace("\n", " ")) or "", *rest])
+            if i_sort_name is not None:  # the name's sort key (migration 0014), from the new name
+                r[i_sort_name] = timeless_keys(r[i_name], None)["sort_name"]
             projects.append(r)
         batches: list[tuple[Table, list[list[Any]]]] = [(self.projects, projects)]
         for t in self.children:

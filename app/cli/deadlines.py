@@ -23,3 +23,16 @@ def deadlines_scan() -> None:
     for project_id, old, new in report.announced:
         typer.echo(f"{project_id}: {old or '-'} → {new}")
     typer.echo(f"{report.checked} project(s) with a changed status, {len(report.announced)} announced.")
+
+
+@deadlines_cli.command("keys")
+def deadlines_keys() -> None:
+    """Recompute the portfolio's stored sort and status keys for today (the scan does it first too)."""
+    from app.core.clock import Clock
+    from app.projects.sort_keys import refresh
+
+    migrate()
+    settings = get_settings()
+    with database() as uows:
+        changed = refresh(uows, Clock(settings.tz).today())
+    typer.echo(f"{changed} project(s) with moved keys.")

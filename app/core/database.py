@@ -17,8 +17,11 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 
 def is_sqlite(url: str) -> bool:
@@ -83,6 +86,52 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class by_bytes(ColumnElement[Any]):
+    """A text column compared byte by byte on both databases: `col COLLATE "C"` on PostgreSQL (whose
+    locale's collation would weigh spaces and punctuation its own way), the column itself on SQLite
+    (whose default, BINARY, already is). The same element in an index and in an ORDER BY, so that the
+    index serves the sort."""
+
+    inherit_cache = True
+    _traverse_internals = [("expr", InternalTraversal.dp_clauseelement)]  # noqa: RUF012 - SQLAlchemy's own
+
+    def __init__(self, expr: Any) -> None:
+        self.expr = expr
+        self.type = expr.type
+
+
+@compiles(by_bytes)
+def _by_bytes(element: by_bytes, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.expr, **kw))
+
+
+@compiles(by_bytes, "postgresql")
+def _by_bytes_pg(element: by_bytes, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.expr, **kw)) + ' COLLATE "C"'
+
+
+class desc_nulls_last(ColumnElement[Any]):
+    """`col DESC NULLS LAST`, in an index or an ORDER BY; SQLite (whose indexes take no NULLS clause,
+    and which puts NULLs last in descending order already) gets `col DESC`."""
+
+    inherit_cache = True
+    _traverse_internals = [("expr", InternalTraversal.dp_clauseelement)]  # noqa: RUF012 - SQLAlchemy's own
+
+    def __init__(self, expr: Any) -> None:
+        self.expr = expr
+        self.type = expr.type
+
+
+@compiles(desc_nulls_last)
+def _desc_nulls_last(element: desc_nulls_last, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.expr, **kw)) + " DESC"
+
+
+@compiles(desc_nulls_last, "postgresql")
+def _desc_nulls_last_pg(element: desc_nulls_last, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.expr, **kw)) + " DESC NULLS LAST"
 
 
 def utcnow() -> datetime:

@@ -295,5 +295,10 @@ T = TypeVar("T")
 class Page(BaseModel, Generic[T]):
     items: list[T]
     total: int
+    total_exact: bool = Field(
+        True,
+        description="False when `total` is a lower bound: the project list's text search (`q`) counts its "
+        "matches up to 10,000; the following pages are served as usual.",
+    )
     page: int
     page_size: int

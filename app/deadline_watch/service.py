@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from app.core.clock import SYSTEM, Actor, Clock
 from app.core.errors import ConcurrentUpdate
 from app.core.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.projects import sort_keys
 from app.projects.models import Event
 from app.projects.service import index_of, plan_of, record_change
 from workflow import deadlines as dl
@@ -23,11 +24,15 @@ from workflow.vocabulary import State, Status
 @dataclass
 class ScanReport:
     checked: int = 0
+    keys_updated: int = 0  # projects whose stored sort keys moved (app.projects.sort_keys.refresh)
     announced: list[tuple[uuid.UUID, str | None, str]] = field(default_factory=list)  # (project, from, to)
 
 
 def scan(uows: UnitOfWorkFactory, clock: Clock, *, actor: Actor = SYSTEM) -> ScanReport:
     report = ScanReport()
+    # the portfolio's dated sort keys, recomputed for today first (app.projects.sort_keys: the list reads
+    # them from today on)
+    report.keys_updated = sort_keys.refresh(uows, clock.today())
     with uows(write=False) as uow:
         ids = uow.deadlines.candidates(clock.today())
     for project_id in ids:

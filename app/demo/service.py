@@ -1444,6 +1444,11 @@ def load_demo(
         from app.demo.history import load_history
 
         load_history(uows, settings, today=demo.today, count=settings.demo_history_projects)
+    # the stories were told on their own days: their sort keys are those of the last write's day, until
+    # recomputed for today (app.projects.sort_keys; the deadline watch does it each day after that)
+    from app.projects.sort_keys import refresh
+
+    refresh(uows, demo.today)
     return created
 
 

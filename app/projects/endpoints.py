@@ -24,6 +24,7 @@ from app.http.dependencies import (
 )
 from app.projects import service as projects_service
 from app.projects.filters import ProjectFiltersDep
+from app.projects.repository import AtLeast
 from app.projects.schemas import PlanBody, ProjectCreate, ProjectRead, ProjectUpdate
 from app.projects.service import check_region, create_project_as, project_read
 
@@ -56,6 +57,11 @@ def create_project(
     return project_read(p, clock.today())
 
 
+# A text search (`q`) counts its matches up to this many; beyond, `total` is this number and `total_exact`
+# false (the page goes on: ask the next pages as usual).
+SEARCH_COUNT_CAP = 10_000
+
+
 @router.get("", response_model=Page[ProjectRead])
 def list_projects(
     uow: ReadUow, clock: ClockDep, paging: PagingDep, principal: PrincipalDep, filters: ProjectFiltersDep
@@ -66,11 +72,16 @@ def list_projects(
         visible_to=principal,
         offset=paging.offset,
         limit=paging.page_size,
+        count_cap=SEARCH_COUNT_CAP,
         **filters.search_args(),
     )
     return json_of(
         Page[ProjectRead](
-            items=[project_read(p, today) for p in rows], total=total, page=paging.page, page_size=paging.page_size
+            items=[project_read(p, today) for p in rows],
+            total=total,
+            total_exact=not isinstance(total, AtLeast),
+            page=paging.page,
+            page_size=paging.page_size,
         )
     )
 

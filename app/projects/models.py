@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.core.database import Base, UTCDateTime, _in, utcnow
+from app.core.database import Base, UTCDateTime, _in, by_bytes, desc_nulls_last, utcnow
 
 if TYPE_CHECKING:
     from app.assessments.models import ExpertiseAssessment, Reservation, SelfAssessment
@@ -36,6 +36,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -61,6 +62,13 @@ class Project(Base):
         CheckConstraint("version >= 1", name="version_positive"),
         Index("ix_projects_state_step_due_on", "state", "step_due_on"),
         Index("ix_projects_step_due_on_horizon_on", "step_due_on", "horizon_on"),  # « Mes échéances » (0013)
+        # `q=`: the words typed, anywhere in search_text (LIKE '%…%'): trigrams on PostgreSQL (pg_trgm)
+        Index(
+            "ix_projects_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -97,9 +105,26 @@ class Project(Base):
     # The deadline status last announced by `regieflow deadlines scan` (an event each time it changes).
     deadline_status: Mapped[str | None] = mapped_column(String(16))
 
+    # The portfolio's sort and status keys (issue 17, app.projects.sort_keys), stored so that the list's
+    # filters and sorts read an index instead of computing them on every row:
+    # - sort_name (the folded name: search_text's first line) and sort_region (the région's rank in
+    #   French order), kept current by the write path with search_text;
+    # - sort_status (0 late, 1 at risk, 2 on time, 3 closed) and sort_status_desc (the order of the
+    #   status sort descending: 0 on time, 1 at risk, 2 late, 3 closed: closed last either way), and the
+    #   dates as the pages show them (a paused project's dates ahead move one day per paused day), all
+    #   as of one day: the write path computes them for its day, the deadline watch recomputes every
+    #   project's each day and then records that day in portfolio_keys.as_of. The list reads them only
+    #   when as_of is today; otherwise it computes them per row, as before (correct, slower).
+    sort_name: Mapped[str | None] = mapped_column(String(400))
+    sort_region: Mapped[int | None] = mapped_column(SmallInteger)
+    sort_status: Mapped[int | None] = mapped_column(SmallInteger)
+    sort_status_desc: Mapped[int | None] = mapped_column(SmallInteger)
+    shown_step_due_on: Mapped[date | None] = mapped_column(Date)
+    shown_horizon_on: Mapped[date | None] = mapped_column(Date)
+
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # index: ix_projects_updated_at_id
 
     stakeholders: Mapped[list[Stakeholder]] = relationship(back_populates="project", order_by="Stakeholder.id")
     communes: Mapped[list[Commune]] = relationship(order_by="Commune.id", back_populates="project")
@@ -124,6 +149,44 @@ class Project(Base):
     # new version themselves so that it equals the seq of the event written with it.
     # Not a ClassVar (RUF012): SQLAlchemy's typing declares __mapper_args__ on instances, and mypy refuses the override.
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
+
+
+# The portfolio's sorts, each read in index order (0014; app.projects.sort_keys): the stored keys as of
+# portfolio_keys.as_of, then the project's id, so that a page of 50 stops after 50 rows. On PostgreSQL each
+# also carries the filters' columns (INCLUDE): a filtered page reads the index alone, in order, however
+# the projects it keeps are spread along it (no table row is read until the page's 50).
+_name = by_bytes(Project.sort_name)
+FILTERED = ["state", "region", "kind", "sort_status"]
+SORT_INDEXES: dict[str, tuple[Any, ...]] = {
+    "ix_projects_sort_status": (Project.sort_status, Project.shown_step_due_on, _name, Project.id),
+    "ix_projects_sort_status_desc": (
+        Project.sort_status_desc,
+        desc_nulls_last(Project.shown_step_due_on),
+        _name,
+        Project.id,
+    ),
+    "ix_projects_shown_step_due_on": (Project.shown_step_due_on, Project.id),
+    "ix_projects_shown_step_due_on_desc": (desc_nulls_last(Project.shown_step_due_on), Project.id),
+    "ix_projects_shown_horizon_on": (Project.shown_horizon_on, Project.id),
+    "ix_projects_sort_name": (_name, Project.id),
+    "ix_projects_sort_region": (Project.sort_region, Project.region, _name, Project.id),
+    "ix_projects_started_on": (Project.started_on, Project.id),
+    "ix_projects_created_at": (Project.created_at, Project.id),
+    "ix_projects_updated_at_id": (Project.updated_at, Project.id),
+}
+for _ix, _columns in SORT_INDEXES.items():
+    Index(_ix, *_columns, postgresql_include=FILTERED)
+Index("ix_projects_state_sort_status", Project.state, Project.sort_status)  # the counts per step and status
+
+
+class PortfolioKeys(Base):
+    """At most one row: the day for which every project's stored sort and status keys were computed
+    (app.projects.sort_keys.refresh, which creates it)."""
+
+    __tablename__ = "portfolio_keys"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    as_of: Mapped[date | None] = mapped_column(Date)
 
 
 def _project_fk() -> Mapped[uuid.UUID]:

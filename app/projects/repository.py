@@ -23,14 +23,16 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
 
 from app.authorization.rules import Principal
+from app.core.database import by_bytes, desc_nulls_last
 from app.core.security import hash_of_event
 from app.evidence.registry import EVIDENCE_RELATIONS
 from app.forecasts.models import ProjectForecast
+from app.projects import sort_keys
 from app.projects.models import Event, OutboxMessage, Project, Replan, SuspensionRecord
 from workflow.vocabulary import Status
 
@@ -118,6 +120,26 @@ def refresh_search_text(session: Session, _context: Any, _instances: Any) -> Non
                 text = search_text_of(project)
                 if project.search_text != text:
                     project.search_text = text
+                for key, value in sort_keys.timeless_keys(project.name, project.region).items():
+                    if getattr(project, key) != value:
+                        setattr(project, key, value)
+
+
+@event.listens_for(Session, "before_flush")
+def refresh_dated_keys(session: Session, _context: Any, _instances: Any) -> None:
+    """Keep a written project's dated sort keys (app.projects.sort_keys) those of the day of its change
+    (record_change names it; the machine's date otherwise), whatever the write changed of their inputs."""
+    day = session.info.get(sort_keys.KEYS_DAY)
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, Project) and obj not in session.deleted:
+            state = sa_inspect(obj)
+            if obj in session.new or any(state.attrs[f].history.has_changes() for f in sort_keys.DATED_INPUTS):
+                if obj.step_months is None or obj.horizon_on is None:
+                    continue  # not a whole project yet: its creation flushes it again
+                keys = sort_keys.dated_keys(obj, day or date.today())
+                for key, value in keys.items():
+                    if getattr(obj, key) != value:
+                        setattr(obj, key, value)
 
 
 def _like(text: str) -> str:
@@ -181,24 +203,17 @@ def _shown_days(column: Any, today: date, dialect: str) -> Any:
     return case((moved, days(column) + days(today_) - days(Project.suspended_since)), else_=days(column))
 
 
-def _folded_name(dialect: str) -> Any:
-    """The project's name, folded (search_text's first line), compared byte by byte on both databases
-    (PostgreSQL's collation would weigh spaces and punctuation its own way)."""
-    return Project.search_text.collate("C") if dialect == "postgresql" else Project.search_text
-
-
-def _region_rank() -> Any:
-    """The région's place in French alphabetical order (« Île-de-France » between « Hauts-de-France »
-    and « Normandie »); a région outside the official list after them."""
-    from app.reference.cog import cog
-
-    regions = cog().regions
-    return case({r.name: i for i, r in enumerate(regions)}, value=Project.region, else_=len(regions))
+STATUS_OF_RANK: dict[int | None, str | None] = {v: k for k, v in sort_keys.RANK.items()} | {None: None}
 
 
 # _load_relations asks first which relations hold rows when it loads more than this many (a project page's
 # sixteen, most of them empty before the later steps); a few chosen relations are read directly.
 PROBE_FROM = 4
+
+
+class AtLeast(int):
+    """A count that stopped at this number: there are at least as many (ProjectRepository.search's
+    count_cap)."""
 
 
 class ProjectRepository:
@@ -221,6 +236,11 @@ class ProjectRepository:
 
     def add(self, project: Project) -> None:
         self.session.add(project)
+
+    def compute_keys_for(self, day: date) -> None:
+        """The day for which this unit of work's writes compute the projects' dated sort keys
+        (app.projects.sort_keys; the flush writes them): the day of the change."""
+        self.session.info[sort_keys.KEYS_DAY] = day
 
     def is_new(self, project: Project) -> bool:
         """Added in this unit of work and not yet written (its events must wait for its row)."""
@@ -350,31 +370,81 @@ class ProjectRepository:
         limit: int = 50,
         p80_after_horizon: bool | None = None,
         with_total: bool = True,
+        count_cap: int | None = None,
     ) -> tuple[list[Project], int]:
         """One page of the projects matching the filters, sorted, and how many match (-1 when not
         `with_total`: the caller counts them otherwise)."""
+        stored = self.keys_current(today)
         where = self._where(
-            today=today, visible_to=visible_to, state=state, kind=kind, region=region, status=status, q=q
+            today=today,
+            visible_to=visible_to,
+            state=state,
+            kind=kind,
+            region=region,
+            status=status,
+            q=q,
+            stored=stored,
         )
         if p80_after_horizon is not None:
             where = and_(where, _p80_after_horizon(p80_after_horizon))
-        total = (self.session.scalar(select(func.count()).select_from(Project).where(where)) or 0) if with_total else -1
+        total: int = -1
+        if q and count_cap is not None and stored and sort.lstrip("-") != "p80_label_on":
+            found = self._text_search_page(where, sort, today, offset, limit, count_cap)
+            if found is not None:
+                ids, total = found
+                return self._rows(ids), total
+            total = AtLeast(count_cap)  # more matches than count_cap: in the sort's index order below
+        elif with_total:
+            total = self.session.scalar(select(func.count()).select_from(Project).where(where)) or 0
         # The page's ids first, then their rows: sorting narrow rows (an id and the sort keys) instead of
         # whole projects halves the sort of a national portfolio (10,000 rows: 46 -> 21 ms on PostgreSQL).
         stmt: Select[uuid.UUID] = select(Project.id).where(where)
         if sort.lstrip("-") == "p80_label_on":
             stmt = stmt.outerjoin(ProjectForecast, ProjectForecast.project_id == Project.id)
-        ids = list(self.session.scalars(stmt.order_by(*self._order(sort, today)).offset(offset).limit(limit)))
-        if not ids:
-            return [], total
-        found = {p.id: p for p in self.session.scalars(select(Project).where(Project.id.in_(ids)))}
-        return [found[i] for i in ids if i in found], total
+        ids = list(self.session.scalars(stmt.order_by(*self._order(sort, today, stored)).offset(offset).limit(limit)))
+        return self._rows(ids), total
 
-    def _order(self, sort: str, today: date) -> list[Any]:
+    def _rows(self, ids: list[uuid.UUID]) -> list[Project]:
+        if not ids:
+            return []
+        found = {p.id: p for p in self.session.scalars(select(Project).where(Project.id.in_(ids)))}
+        return [found[i] for i in ids if i in found]
+
+    def _text_search_page(
+        self, where: Any, sort: str, today: date, offset: int, limit: int, cap: int
+    ) -> tuple[list[uuid.UUID], int] | None:
+        """A text search's page and its number of matches, in one statement, when it has at most `cap`
+        matches (None otherwise): the matches first (the trigram index), at most cap + 1 of them, then
+        sorted, counted by a window over them. In the sort's index order, filtering each row by its
+        text, the page would come only after every project sorting before the matches (a word common
+        in one région's names, say); OFFSET 0 … LIMIT keeps PostgreSQL from merging the two steps."""
+        matches = aliased(Project, select(Project).where(where).limit(cap + 1).subquery())
+        stmt = select(matches.id, func.count().over()).order_by(*self._order(sort, today, True, matches))
+        rows = self.session.execute(stmt.offset(offset).limit(limit)).all()
+        if rows:
+            total = int(rows[0][1])
+            return None if total > cap else ([r[0] for r in rows], total)
+        total = (
+            self.session.scalar(
+                select(func.count()).select_from(select(Project.id).where(where).limit(cap + 1).subquery())
+            )
+            or 0
+        )
+        return None if total > cap else ([], total)
+
+    def keys_current(self, today: date) -> bool:
+        """Whether the projects' stored dated sort keys are today's (app.projects.sort_keys.current),
+        read once per unit of work and day."""
+        cache = self.session.info.setdefault("regieflow_keys_current", {})
+        if today not in cache:
+            cache[today] = sort_keys.current(self.session, today)
+        return bool(cache[today])
+
+    def _order(self, sort: str, today: date, stored: bool = False, entity: Any = Project) -> list[Any]:
         """The ORDER BY of a portfolio sort, the same on both databases: the dates as the pages show
         them (a suspended project's dates ahead moved by the pause), projects without one last in
         either direction, closed projects last whatever the direction of the status sort, names and
-        régions in French order (accents and case aside: the folded name search_text starts with), and
+        régions in French order (accents and case aside: the folded name, sort_name), and
         the project's id last, so that paging neither repeats nor skips a project."""
         dialect = self.session.get_bind().dialect.name
         desc = sort.startswith("-")
@@ -383,20 +453,35 @@ class ProjectRepository:
         def way(expr: Any) -> Any:
             return (expr.desc() if desc else expr.asc()).nulls_last()
 
+        P = entity
+        name = by_bytes(P.sort_name)
+        if stored and key == "status":  # the stored keys, in the order of an index (migration 0014)
+            if desc:
+                return [P.sort_status_desc, desc_nulls_last(P.shown_step_due_on), name, P.id]
+            return [P.sort_status, P.shown_step_due_on.asc().nulls_last(), name, P.id]
+        if stored and key == "step_due_on":
+            due = desc_nulls_last(P.shown_step_due_on) if desc else P.shown_step_due_on.asc().nulls_last()
+            return [due, P.id]
+        if stored and key == "horizon_on":  # never NULL once stored: no NULLS clause, the index serves both ways
+            return [P.shown_horizon_on.desc() if desc else P.shown_horizon_on.asc(), P.id]
+        if key == "name":
+            return [name.desc() if desc else name.asc(), P.id]
+        if key == "region":
+            # never NULL (migration 0014 filled sort_region): no NULLS clause, the index serves both ways
+            return (
+                [P.sort_region.desc(), P.region.desc(), name, P.id] if desc else [P.sort_region, P.region, name, P.id]
+            )
         if key == "status":
             severity = _severity(today)
             closed = case((severity == 3, 1), else_=0)
             due = _shown_days(Project.step_due_on, today, dialect)
-            return [closed, way(severity), way(due), _folded_name(dialect), Project.id]
+            return [closed, way(severity), way(due), name, Project.id]
         if key == "p80_label_on":
             return [way(ProjectForecast.p80_on), Project.id]
         if key in ("step_due_on", "horizon_on"):
             return [way(_shown_days(getattr(Project, key), today, dialect)), Project.id]
-        if key == "name":
-            return [way(_folded_name(dialect)), Project.id]
-        if key == "region":
-            return [way(_region_rank()), way(Project.region), _folded_name(dialect), Project.id]
-        return [way(getattr(Project, key)), Project.id]
+        column = getattr(P, key)  # started_on, updated_at, created_at: never NULL (no NULLS clause,
+        return [column.desc() if desc else column.asc(), P.id]  # so that their index serves both ways)
 
     @staticmethod
     def _where(
@@ -409,6 +494,7 @@ class ProjectRepository:
         region: Sequence[str] = (),
         status: Sequence[str] = (),
         q: str | None = None,
+        stored: bool = False,
     ) -> Any:
         conditions = [] if visible_to is None else [ProjectRepository.visible_to(visible_to)]
         if state:
@@ -417,7 +503,9 @@ class ProjectRepository:
             conditions.append(Project.kind == kind)
         if region:
             conditions.append(Project.region.in_(list(region)))
-        if status:
+        if status and stored:
+            conditions.append(Project.sort_status.in_(sorted({sort_keys.RANK.get(st, -1) for st in status})))
+        elif status:
             conditions.append(status_expression(today).in_(list(status)))
         if q:
             conditions.append(search_condition(q))
@@ -427,22 +515,27 @@ class ProjectRepository:
 
     def counts(self, *, today: date, by: str, **filters: Any) -> dict[str | None, int]:
         """How many projects match `filters` (those of `search`), grouped `by` "state" or "status"."""
-        key = Project.state if by == "state" else status_expression(today)
-        rows = self.session.execute(
-            select(key, func.count()).select_from(Project).where(self._where(today=today, **filters)).group_by(key)
-        )
+        stored = self.keys_current(today)
+        key = Project.state if by == "state" else (Project.sort_status if stored else status_expression(today))
+        where = self._where(today=today, stored=stored, **filters)
+        rows = self.session.execute(select(key, func.count()).select_from(Project).where(where).group_by(key))
+        if by != "state" and stored:
+            return {STATUS_OF_RANK[k]: n for k, n in rows}
         return {k: n for k, n in rows}
 
     def counts_by_state_and_status(self, *, today: date, **filters: Any) -> dict[tuple[str, str | None], int]:
         """How many projects match `filters` (those of `search`), per (state, status): one statement where
         a total, counts() by state and counts() by status take three, when neither filter applies."""
-        status = status_expression(today)
+        stored = self.keys_current(today)
+        status = Project.sort_status if stored else status_expression(today)
         rows = self.session.execute(
             select(Project.state, status, func.count())
             .select_from(Project)
-            .where(self._where(today=today, **filters))
+            .where(self._where(today=today, stored=stored, **filters))
             .group_by(Project.state, status)
         )
+        if stored:
+            return {(state, STATUS_OF_RANK[st]): n for state, st, n in rows}
         return {(state, st): n for state, st, n in rows}
 
     def regions(self, *, visible_to: Principal | None = None) -> list[str]:

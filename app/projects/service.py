@@ -124,6 +124,7 @@ def load_for_write(
 def record_change(uow: UnitOfWork, p: Project, clock: Clock, actor: Actor, type_: str, **fields: Any) -> Event:
     """Bump the project's version and append the event that explains it (same transaction)."""
     now = clock.now()
+    uow.projects.compute_keys_for(clock.today())  # the day of the stored sort keys written at flush
     p.version = p.version + 1 if p.version else 1
     p.updated_at = now
     if uow.projects.is_new(p):

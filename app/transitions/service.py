@@ -13,6 +13,7 @@ from app.core.errors import NotFound, PreconditionFailed
 from app.core.unit_of_work import UnitOfWork
 from app.evidence.registry import snapshot, snapshot_of_rows
 from app.observability.metrics import count_transition
+from app.projects import sort_keys
 from app.projects.models import Event, Project
 from app.projects.service import ProjectLike, plan_of
 from app.transitions import store
@@ -125,6 +126,7 @@ def fire_transition(
         version=p.version + 1,
         updated_at=now,
     )
+    written = replace(written, **sort_keys.dated_keys(written, clock.today()))
     store.write(
         uow,
         p,

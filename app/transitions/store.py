@@ -46,6 +46,7 @@ from app.core.unit_of_work import CONCURRENT_MESSAGE, UnitOfWork, WrittenEvent, 
 from app.evidence.registry import BY_FACT
 from app.projects.models import Event, OutboxMessage, Project, SuspensionRecord
 from app.projects.repository import CHAIN_TAILS, NEW_EVENTS
+from app.projects.sort_keys import DATED
 from workflow import deadlines as dl
 
 PROJECTS = cast(Table, Project.__table__)
@@ -84,6 +85,12 @@ class ProjectRecord:
     projected_label_on: date | None
     search_text: str | None
     deadline_status: str | None
+    sort_name: str | None
+    sort_region: int | None
+    sort_status: int | None
+    sort_status_desc: int | None
+    shown_step_due_on: date | None
+    shown_horizon_on: date | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -217,6 +224,7 @@ MOVED = (
     "horizon_on",
     "step_due_on",
     "projected_label_on",
+    *DATED,  # the portfolio's dated sort keys (app.projects.sort_keys), for the transition's day
     "version",
     "updated_at",
 )

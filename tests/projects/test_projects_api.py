@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, timedelta
 
+import pytest
 from dateutil.relativedelta import relativedelta
 
 from tests.support.api import (
@@ -18,6 +20,26 @@ from tests.support.api import (
     satisfy,
 )
 from tests.support.clock import TODAY
+
+
+@pytest.fixture(autouse=True, params=["computed", "stored"])
+def sort_keys_mode(request, app) -> Iterator[str]:
+    """Every test here runs twice: with the list computing its status and sort keys per row (no refresh
+    yet: portfolio_keys.as_of is NULL), and with the stored keys (app.projects.sort_keys): refreshed for
+    today on the empty database, then kept by each write for its day, as in production after the
+    deadline watch's daily round."""
+    from app.core.unit_of_work import UnitOfWorkFactory
+    from app.projects.sort_keys import refresh
+
+    uows, day = UnitOfWorkFactory(app.state.session_factory), app.state.clock.today()
+    if request.param == "stored":
+        refresh(uows, day)
+        with uows(write=False) as uow:
+            assert uow.projects.keys_current(day)
+    yield str(request.param)
+    if request.param == "stored" and app.state.clock.today() == day:
+        assert refresh(uows, day) == 0  # every write kept its project's keys those of the day
+
 
 DEFAULT_MONTHS = {
     "groupe_projet": 3,
@@ -294,7 +316,8 @@ def test_list_filters_by_state_kind_region_and_search(client) -> None:
         "Clos Toreau à risque",
     }
     assert _names(_list(client, region="Grand Est", kind="regie_de_quartier")) == ["Esplanade abandonnée"]
-    assert _list(client, region="Bretagne") == {"items": [], "total": 0, "page": 1, "page_size": 50}
+    empty = {"items": [], "total": 0, "total_exact": True, "page": 1, "page_size": 50}
+    assert _list(client, region="Bretagne") == empty
     # q: case-insensitive, in the name, the region or the lead; % and _ are literal characters.
     assert _names(_list(client, q="ALMA")) == ["Alma dans les temps"]
     assert _names(_list(client, q="pays de")) == ["Clos Toreau à risque"]

@@ -40,10 +40,14 @@ class FakeProjects:
         self.session = session
         self.rows: dict[uuid.UUID, Project] = {}
         self.loads: list[tuple[uuid.UUID, Any, bool]] = []  # (id, with_evidence, for_update) per get
+        self.keys_day: Any = None  # the day the sort keys would be computed for (compute_keys_for)
 
     def add(self, project: Project) -> None:
         self.rows[project.id] = project
         self.session.new.append(project)
+
+    def compute_keys_for(self, day: Any) -> None:
+        self.keys_day = day
 
     def is_new(self, project: Project) -> bool:
         return project in self.session.new

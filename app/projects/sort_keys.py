@@ -1,0 +1,185 @@
+"""The portfolio's stored sort and status keys (issue 17): what the list filters and sorts on, stored on
+each project so that PostgreSQL reads them from an index instead of computing them on every row.
+
+Two kinds of keys:
+
+* timeless ones, functions of the project's own fields: `sort_name` (the folded name, search_text's
+  first line, compared byte by byte) and `sort_region` (the région's rank in French alphabetical order,
+  a région outside the official list after them). The write path keeps them current with search_text
+  (app.projects.repository.refresh_search_text).
+* dated ones, as the pages show them on a given day (workflow.deadlines.present): `sort_status` (0 late,
+  1 at risk, 2 on time, 3 closed), `sort_status_desc` (the order of the descending status sort: 0 on
+  time, 1 at risk, 2 late, 3 closed, so that closed projects come last either way), `shown_step_due_on`
+  and `shown_horizon_on` (a paused project's dates ahead of the pause move one day per paused day).
+  A paused project's shown dates move every day, and a project becomes late on the day after its due
+  date with no write at all: these keys hold for one day.
+
+The rule that keeps the dated keys true: every write computes them for its own day (record_change and
+the transition's store); `refresh` (the deadline watch runs it each day before its scan) recomputes every
+project's for the day and then records that day in `portfolio_keys.as_of`. The list reads the stored
+keys only when `as_of` is today (`current`); on any other day (the watch has not run yet) it computes
+them per row, as before: the answer is the same, only slower.
+
+A refresh updates a project only if its version is still the one read (a write in between computed the
+keys itself, for the same day); the rows a concurrent write moved are read again once more.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.projects.models import PortfolioKeys, Project
+from workflow import deadlines as dl
+from workflow.vocabulary import State, Status
+
+PROJECTS = cast(Table, Project.__table__)
+KEYS = cast(Table, PortfolioKeys.__table__)
+
+# sort_status: the status sort ascending (late first, closed last)
+RANK = {Status.EN_RETARD.value: 0, Status.A_RISQUE.value: 1, Status.DANS_LES_TEMPS.value: 2, None: 3}
+# sort_status_desc: descending (on time first), closed projects still last
+RANK_DESC = {Status.DANS_LES_TEMPS.value: 0, Status.A_RISQUE.value: 1, Status.EN_RETARD.value: 2, None: 3}
+CLOSED = 3
+DATED = ("sort_status", "sort_status_desc", "shown_step_due_on", "shown_horizon_on")
+# the fields the dated keys are computed from
+DATED_INPUTS = (
+    "state",
+    "suspended_since",
+    "horizon_on",
+    "step_due_on",
+    "projected_label_on",
+    "step_months",
+    "horizon_months",
+)
+# the day a unit of work's writes compute the dated keys for (set by record_change, read at flush)
+KEYS_DAY = "regieflow_sort_keys_day"
+
+
+class Dated(Protocol):
+    @property
+    def state(self) -> str: ...
+    @property
+    def suspended_since(self) -> date | None: ...
+    @property
+    def horizon_on(self) -> date: ...
+    @property
+    def step_due_on(self) -> date | None: ...
+    @property
+    def projected_label_on(self) -> date | None: ...
+    @property
+    def step_months(self) -> dict[str, int]: ...
+    @property
+    def horizon_months(self) -> int: ...
+
+
+def dated_keys(p: Dated, today: date) -> dict[str, Any]:
+    """The dated keys of a project on `today` (what the pages show that day)."""
+    shown = dl.present(
+        dl.DeadlineIndex(p.horizon_on, p.step_due_on, p.projected_label_on),
+        state=State(p.state),
+        plan=dl.Plan(dict(p.step_months), p.horizon_months),
+        today=today,
+        suspended_since=p.suspended_since,
+    )
+    status = shown.status.value if shown.status is not None else None
+    return {
+        "sort_status": RANK[status],
+        "sort_status_desc": RANK_DESC[status],
+        "shown_step_due_on": shown.step_due_on,
+        "shown_horizon_on": shown.horizon_on,
+    }
+
+
+def region_rank(region: str | None) -> int:
+    """The région's place in French alphabetical order; a région outside the official list after them."""
+    from app.reference.cog import cog
+
+    regions = cog().regions
+    return next((i for i, r in enumerate(regions) if r.name == region), len(regions))
+
+
+def timeless_keys(name: str | None, region: str | None) -> dict[str, Any]:
+    from app.projects.repository import fold
+
+    return {"sort_name": (fold((name or "").replace("\n", " ")) or "")[:400], "sort_region": region_rank(region)}
+
+
+def current(session: Session, today: date) -> bool:
+    """Whether every project's stored dated keys are those of `today` (one primary-key read)."""
+    return bool(session.scalar(select(KEYS.c.as_of).where(KEYS.c.id == 1)) == today)
+
+
+SET_KEYS = (
+    update(PROJECTS)
+    .where(PROJECTS.c.id == bindparam("b_id"), PROJECTS.c.version == bindparam("b_version"))
+    .values({k: bindparam(k) for k in (*DATED, "sort_name", "sort_region")})
+)
+
+
+def refresh(uows: Any, today: date, *, batch: int = 2000) -> int:
+    """Recompute every project's keys for `today`, then record that day in portfolio_keys; `uows` is
+    the UnitOfWorkFactory (one short transaction per batch, so that no write waits for the whole
+    portfolio). Returns how many projects were updated.
+
+    A project written since its batch was read keeps what that write computed (for its own day, which is
+    today unless the write began before midnight): those are read and recomputed once more at the end."""
+    changed = 0
+    moved: list[uuid.UUID] = []
+    after: uuid.UUID | None = None
+    while True:
+        with uows() as uow:
+            stmt = select(*READ).order_by(PROJECTS.c.id).limit(batch)
+            rows = uow.session.execute(stmt if after is None else stmt.where(PROJECTS.c.id > after)).mappings().all()
+            changed += _apply(uow, rows, today, moved)
+        if len(rows) < batch:
+            break
+        after = rows[-1]["id"]
+    for start in range(0, len(moved), batch):
+        with uows() as uow:
+            rows = uow.session.execute(select(*READ).where(PROJECTS.c.id.in_(moved[start : start + batch])))
+            changed += _apply(uow, rows.mappings().all(), today, [])
+    for _ in range(2):  # the row is created by the first refresh: two at once may both try
+        try:
+            with uows() as uow:
+                if not uow.session.execute(update(KEYS).where(KEYS.c.id == 1).values(as_of=today)).rowcount:
+                    uow.session.execute(KEYS.insert().values(id=1, as_of=today))
+                uow.commit()
+            break
+        except IntegrityError:
+            continue
+    return changed
+
+
+READ = [PROJECTS.c[k] for k in ("id", "version", "name", "region", *DATED_INPUTS, *DATED, "sort_name", "sort_region")]
+
+
+def _apply(uow: Any, rows: Any, today: date, moved: list[uuid.UUID]) -> int:
+    changed = 0
+    for row in rows:
+        keys = {**dated_keys(cast(Dated, _Row(row)), today), **timeless_keys(row["name"], row["region"])}
+        if all(row[k] == v for k, v in keys.items()):
+            continue
+        if uow.session.execute(SET_KEYS, {**keys, "b_id": row["id"], "b_version": row["version"]}).rowcount == 1:
+            changed += 1
+        else:
+            moved.append(row["id"])
+    uow.commit()
+    return changed
+
+
+class _Row:
+    """A result row seen as a project (dated_keys reads attributes)."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Any) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        return self._row[name]
