@@ -160,17 +160,23 @@ READ = [PROJECTS.c[k] for k in ("id", "version", "name", "region", *DATED_INPUTS
 
 
 def _apply(uow: Any, rows: Any, today: date, moved: list[uuid.UUID]) -> int:
-    changed = 0
+    """Update the rows whose keys moved, in one executemany, at the version read; the rows whose version
+    moved meanwhile go to `moved`. Returns how many were updated."""
+    updates = []
     for row in rows:
         keys = {**dated_keys(cast(Dated, _Row(row)), today), **timeless_keys(row["name"], row["region"])}
-        if all(row[k] == v for k, v in keys.items()):
-            continue
-        if uow.session.execute(SET_KEYS, {**keys, "b_id": row["id"], "b_version": row["version"]}).rowcount == 1:
-            changed += 1
-        else:
-            moved.append(row["id"])
+        if any(row[k] != v for k, v in keys.items()):
+            updates.append({**keys, "b_id": row["id"], "b_version": row["version"]})
+    if not updates:
+        uow.commit()
+        return 0
+    done = uow.session.execute(SET_KEYS, updates).rowcount
+    if done != len(updates):  # some were written since read: which ones
+        ids = [u["b_id"] for u in updates]
+        now = dict(uow.session.execute(select(PROJECTS.c.id, PROJECTS.c.version).where(PROJECTS.c.id.in_(ids))).all())
+        moved += [u["b_id"] for u in updates if now.get(u["b_id"]) != u["b_version"]]
     uow.commit()
-    return changed
+    return int(done)
 
 
 class _Row:
