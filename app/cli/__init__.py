@@ -3,11 +3,14 @@ order `regieflow --help` lists them."""
 
 from __future__ import annotations
 
-import app.cli.webhooks as webhook_commands
-from app.cli import accounts, checkpoints, database, deadlines, demo, exchange, server, verify
-from app.cli import forecast as forecast_commands
-from app.cli import mail as mail_commands
-from app.cli.root import cli
+from app.core.startup import loading
+
+with loading():  # the commands import most of the application: no collector passes over it (app/core/startup.py)
+    import app.cli.webhooks as webhook_commands
+    from app.cli import accounts, checkpoints, database, deadlines, demo, exchange, server, verify
+    from app.cli import forecast as forecast_commands
+    from app.cli import mail as mail_commands
+    from app.cli.root import cli
 
 cli.command()(server.serve)
 cli.command()(demo.demo)

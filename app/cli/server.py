@@ -41,10 +41,16 @@ def serve(
     ),
 ) -> None:
     """Migrate the database, then serve the API and the pages."""
-    import uvicorn
+    from app.core.startup import loading, settle
 
-    from app.http.application import create_app
-    from app.observability.logs import configure_logging
+    with loading():  # the application's import: no collector passes over it (app/core/startup.py)
+        import uvicorn
+
+        from app.http.application import create_app
+        from app.observability.logs import configure_logging
+    # The modules, classes and routes just imported live as long as the server: the collector never scans
+    # them again (before the demo data or any request allocates what it may have to free).
+    settle()
 
     settings = get_settings()
     host = host or settings.host

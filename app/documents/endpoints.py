@@ -19,7 +19,7 @@ from app.authorization.rules import Ability
 from app.core.errors import NotFound
 from app.core.settings import Settings
 from app.core.unit_of_work import UnitOfWork
-from app.documents import dossier, service
+from app.documents import service
 from app.documents.kinds import ALLOWED_TYPES
 from app.documents.models import DocumentVersion
 from app.documents.schemas import DocumentPatch, DocumentRead, VersionRead, upload_body
@@ -331,6 +331,8 @@ def download_dossier(project_id: uuid.UUID, request: Request, uow: ReadUow, sett
 
 
 def dossier_response(uow: UnitOfWork, settings: Settings, project_id: uuid.UUID, clock: Any) -> Response:
+    from app.documents import dossier  # lazy: only the dossier (API and page) needs it, not the start (issue 17)
+
     now = clock.now()
     p = service.get_project(uow, project_id)
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.exchange import dump
 from app.http.dependencies import Authorized, ClockDep, uow_factory
 
 router = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Authorized])
@@ -24,6 +23,8 @@ router = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Autho
     },
 )
 def admin_export(request: Request, clock: ClockDep) -> Response:
+    from app.exchange import dump  # lazy: only this route needs it, not the start (issue 17)
+
     body = dump.export_json(uow_factory(request))
     name = f"regieflow-export-{clock.today().isoformat()}.json"
     return Response(

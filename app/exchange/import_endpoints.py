@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from app.exchange import bulk_import
 from app.exchange.schemas import ImportReport, ImportRequest
 from app.http.dependencies import ActorDep, Authorized, ClockDep, PrincipalDep, SettingsDep, uow_factory
 
@@ -36,6 +35,8 @@ def import_projects(
         bool, Query(description="Check and replay everything, then roll back: nothing is kept.")
     ] = False,
 ) -> ImportReport:
+    from app.exchange import bulk_import  # lazy: only this route needs it, not the start (issue 17)
+
     items = [p.model_dump(exclude_unset=True) for p in body.projects]
     bulk_import.check_access(items, principal)
     return bulk_import.import_projects(

@@ -2,55 +2,59 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute
-from fastapi.staticfiles import StaticFiles
+from app.core.startup import loading
 
-from app import __version__
-from app.accounts import admin_endpoints as admin
-from app.accounts import admin_pages, password_reset_pages
-from app.accounts import endpoints as auth
-from app.accounts import pages as accounts_pages
-from app.analytics import endpoints as analytics
-from app.analytics import pages as analytics_pages
-from app.assessments import endpoints as assessments
-from app.assessments import pages as assessments_pages
-from app.authorization.rules import PUBLIC, RULES
-from app.calendars import endpoints as calendars
-from app.core.clock import Clock
-from app.core.database import make_engine, make_session_factory
-from app.core.settings import Settings, get_settings
-from app.documents import endpoints as documents
-from app.documents import pages as documents_pages
-from app.documents.upload import UploadBodies
-from app.evidence import endpoints as evidence
-from app.evidence import pages as evidence_pages
-from app.exchange import dump_endpoints as dump
-from app.exchange import export_endpoints as exports
-from app.exchange import import_endpoints as imports
-from app.feed import endpoints as feed
-from app.forecasts import endpoints as forecasts
-from app.forecasts import pages as forecasts_pages  # noqa: F401  (registers the project page's forecast block)
-from app.home import pages as home_pages
-from app.http import docs, health, openapi, problems
-from app.http.middleware import BodyReadTimeout, BodySizeLimit, HeaderSizeLimit, SecurityHeaders
-from app.idempotency.middleware import IdempotencyMiddleware
-from app.mail import pages as mail_pages
-from app.messages import endpoints as messages
-from app.notifications import endpoints as notifications
-from app.notifications import pages as notifications_pages
-from app.observability import endpoints as observability
-from app.observability.middleware import RequestTelemetry
-from app.opinions import endpoints as opinions
-from app.opinions import pages as opinions_pages
-from app.projects import endpoints as projects_endpoints
-from app.projects import pages as projects_pages
-from app.reference import endpoints as reference
-from app.transitions import description as transitions_description
-from app.transitions import endpoints as transitions_endpoints
-from app.transitions import pages as transitions_pages
-from app.web.templating import ROOT, page_access
-from app.webhooks import endpoints as webhooks
+# Every router, page and schema of the service: no collector passes over what they build (app/core/startup.py).
+with loading():
+    from fastapi import APIRouter, FastAPI
+    from fastapi.routing import APIRoute
+    from fastapi.staticfiles import StaticFiles
+
+    from app import __version__
+    from app.accounts import admin_endpoints as admin
+    from app.accounts import admin_pages, password_reset_pages
+    from app.accounts import endpoints as auth
+    from app.accounts import pages as accounts_pages
+    from app.analytics import endpoints as analytics
+    from app.analytics import pages as analytics_pages
+    from app.assessments import endpoints as assessments
+    from app.assessments import pages as assessments_pages
+    from app.authorization.rules import PUBLIC, RULES
+    from app.calendars import endpoints as calendars
+    from app.core.clock import Clock
+    from app.core.database import make_engine, make_session_factory
+    from app.core.settings import Settings, get_settings
+    from app.documents import endpoints as documents
+    from app.documents import pages as documents_pages
+    from app.documents.upload import UploadBodies
+    from app.evidence import endpoints as evidence
+    from app.evidence import pages as evidence_pages
+    from app.exchange import dump_endpoints as dump
+    from app.exchange import export_endpoints as exports
+    from app.exchange import import_endpoints as imports
+    from app.feed import endpoints as feed
+    from app.forecasts import endpoints as forecasts
+    from app.forecasts import pages as forecasts_pages  # noqa: F401  (registers the project page's forecast block)
+    from app.home import pages as home_pages
+    from app.http import docs, health, openapi, problems
+    from app.http.middleware import BodyReadTimeout, BodySizeLimit, HeaderSizeLimit, SecurityHeaders
+    from app.idempotency.middleware import IdempotencyMiddleware
+    from app.mail import pages as mail_pages
+    from app.messages import endpoints as messages
+    from app.notifications import endpoints as notifications
+    from app.notifications import pages as notifications_pages
+    from app.observability import endpoints as observability
+    from app.observability.middleware import RequestTelemetry
+    from app.opinions import endpoints as opinions
+    from app.opinions import pages as opinions_pages
+    from app.projects import endpoints as projects_endpoints
+    from app.projects import pages as projects_pages
+    from app.reference import endpoints as reference
+    from app.transitions import description as transitions_description
+    from app.transitions import endpoints as transitions_endpoints
+    from app.transitions import pages as transitions_pages
+    from app.web.templating import ROOT, page_access
+    from app.webhooks import endpoints as webhooks
 
 API_PREFIX = "/api/v1"
 
