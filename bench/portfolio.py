@@ -77,6 +77,27 @@ PAGE_SORTS = ["status", "-status", "name", "-started_on", "step_due_on", "-horiz
 SORTS = ["status", "-status", "name", "started_on", "-step_due_on", "horizon_on", "-updated_at", "region"]
 
 
+def refresh_keys(url: str) -> dict[str, Any]:
+    """What the worker's daily round does first (app.projects.sort_keys.refresh: the list's stored status
+    and sort keys recomputed for today), then VACUUM ANALYZE projects (what autovacuum does after many
+    updated rows: the sort indexes are read without the table once the visibility map is set again)."""
+    from app.core.clock import Clock
+    from app.core.settings import Settings
+    from app.core.unit_of_work import UnitOfWorkFactory
+    from app.projects.sort_keys import refresh
+
+    factory = session_factory(url)
+    t0 = time.perf_counter()
+    changed = refresh(UnitOfWorkFactory(factory), Clock(Settings().tz).today())
+    took = time.perf_counter() - t0
+    engine = factory.kw["bind"]
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE projects")
+    engine.dispose()
+    return {"changed": changed, "refresh_s": round(took, 1)}
+
+
 def facts_of(url: str) -> dict[str, Any]:
     from app.projects.models import Event, Project
 
@@ -247,10 +268,18 @@ def main() -> None:
         default="list,list-baseline,project,schedule,events,transitions,feed,forecast,portfolio,portfolio-sorted,home",
         help="comma-separated subset of the request kinds",
     )
+    ap.add_argument(
+        "--no-keys",
+        action="store_true",
+        help="skip the sort keys' refresh for today (the list then computes them per row)",
+    )
     ap.add_argument("--out")
     args = ap.parse_args()
     facts = print_facts(args.database_url)
     os.sched_setaffinity(0, {1})
+    if not args.no_keys:
+        refreshed = refresh_keys(args.database_url)
+        print(f"sort keys: {json.dumps(refreshed)}", flush=True)
     info = facts_of(args.database_url)
     print(f"portfolio: {len(info['ids'])} projects, {info['events']} events, loadavg {loadavg()}", flush=True)
     r = random.Random(args.seed)
