@@ -36,20 +36,26 @@ def _bearer(request: Request) -> str | None:
 def authenticate(request: Request, uow: UnitOfWork | None = None) -> Principal:
     """The caller, from a Bearer key or a session cookie; anonymous when neither is sent.
 
-    `uow`: read in the caller's unit of work (check_access reuses it for the project's region, one
-    connection per request). It may commit: a key's last use is recorded at most every KEY_TOUCH_EVERY,
-    so it must not carry the request's Idempotency-Key hook (`unit_of_work(request, effect=False)`).
-    Without it (the Idempotency-Key middleware, the bench server), a unit of work of its own."""
+    `uow`: read in the caller's unit of work (check_access reuses it, one connection per request). A
+    key's last use is recorded at most every KEY_TOUCH_EVERY: in `uow` itself when it is a writing one
+    (then it commits, so it must not carry the request's Idempotency-Key hook:
+    `unit_of_work(request, effect=False)`); from a reading one (a plain BEGIN on SQLite, which takes no
+    write lock), it is left to `record_key_use`, which the caller runs once that unit of work is closed.
+    Without `uow` (the Idempotency-Key middleware, the bench server), a reading unit of work of its own,
+    then record_key_use."""
     if uow is None:
         from app.http.dependencies import unit_of_work
 
-        with unit_of_work(request, effect=False) as own:
-            return authenticate(request, own)
+        try:
+            with unit_of_work(request, write=False) as own:
+                return authenticate(request, own)
+        finally:
+            record_key_use(request)
     clock: Clock = request.app.state.clock
     now = clock.now()
     key = _bearer(request)
     if key is not None:
-        return _key_caller(uow, key, now)
+        return _key_caller(request, uow, key, now)
     token = request.cookies.get(SESSION_COOKIE)
     if token and len(token) < 200:
         ws = uow.accounts.web_session(sha256_hex(token))
@@ -60,11 +66,14 @@ def authenticate(request: Request, uow: UnitOfWork | None = None) -> Principal:
     return ANONYMOUS
 
 
-def _key_caller(uow: UnitOfWork, key: str, now: datetime) -> Principal:
+KEY_USE = "regieflow_key_use"  # request.state: (key id, when), the last use record_key_use still has to write
+
+
+def _key_caller(request: Request, uow: UnitOfWork, key: str, now: datetime) -> Principal:
     prefix = split_api_key(key)
     if prefix is None:
         raise Unauthenticated(BAD_KEY)
-    row = uow.accounts.api_key_by_prefix(prefix)
+    row = uow.accounts.api_key_for_authentication(prefix)
     if (
         row is None
         or not same(row.secret_hash, sha256_hex(key))
@@ -74,9 +83,28 @@ def _key_caller(uow: UnitOfWork, key: str, now: datetime) -> Principal:
         raise Unauthenticated(BAD_KEY)
     principal = key_principal(row)
     if row.last_used_at is None or now - row.last_used_at > KEY_TOUCH_EVERY:
-        row.last_used_at = now  # one UPDATE of the row just read, then COMMIT
-        uow.commit()
+        if uow.writes:
+            uow.accounts.touch_api_key(row.id, now, unless_since=now - KEY_TOUCH_EVERY)
+            uow.commit()
+        else:
+            setattr(request.state, KEY_USE, (row.id, now))
     return principal
+
+
+def record_key_use(request: Request) -> None:
+    """Write the key's last use that `authenticate` found due while reading in a reading unit of work:
+    one UPDATE in a short writing unit of work of its own (BEGIN IMMEDIATE on SQLite), once the reading
+    one is closed (one connection per request at a time). At most once per key every KEY_TOUCH_EVERY."""
+    due: tuple[int, datetime] | None = getattr(request.state, KEY_USE, None)
+    if due is None:
+        return
+    delattr(request.state, KEY_USE)
+    from app.http.dependencies import unit_of_work
+
+    key_id, now = due
+    with unit_of_work(request, effect=False) as uow:
+        uow.accounts.touch_api_key(key_id, now, unless_since=now - KEY_TOUCH_EVERY)
+        uow.commit()
 
 
 # --- login, throttled ---------------------------------------------------------------------------

@@ -6,14 +6,45 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy import Row, Table, bindparam, case, delete, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.models import ApiKey, LoginThrottle, RoleGrant, User, WebSession
 from app.core.database import UTCDateTime
 from app.projects.models import Project
+
+API_KEYS = cast(Table, ApiKey.__table__)
+# What authentication reads of a key, in SQLAlchemy Core (no ORM object built for every request).
+KEY_BY_PREFIX = select(
+    *(
+        API_KEYS.c[name]
+        for name in (
+            "id",
+            "prefix",
+            "secret_hash",
+            "name",
+            "scopes",
+            "consultant",
+            "regions",
+            "project_ids",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+        )
+    )
+).where(API_KEYS.c.prefix == bindparam("prefix"))
+# A key's last use, unless a later one is already recorded (two requests may both find it due).
+TOUCH_KEY = (
+    update(API_KEYS)
+    .where(
+        API_KEYS.c.id == bindparam("b_id"),
+        or_(API_KEYS.c.last_used_at.is_(None), API_KEYS.c.last_used_at < bindparam("b_before")),
+    )
+    .values(last_used_at=bindparam("b_now"))
+)
 
 
 class AccountRepository:
@@ -165,6 +196,14 @@ class AccountRepository:
 
     def api_key_by_prefix(self, prefix: str) -> ApiKey | None:
         return self.session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).one_or_none()
+
+    def api_key_for_authentication(self, prefix: str) -> Row[Any] | None:
+        """The columns authentication reads of the key with this prefix (KEY_BY_PREFIX), as a row."""
+        return self.session.connection().execute(KEY_BY_PREFIX, {"prefix": prefix}).one_or_none()
+
+    def touch_api_key(self, key_id: int, now: datetime, *, unless_since: datetime) -> None:
+        """Record the key's last use at `now`, unless it is already recorded at `unless_since` or later."""
+        self.session.connection().execute(TOUCH_KEY, {"b_id": key_id, "b_now": now, "b_before": unless_since})
 
     def api_keys(self) -> list[ApiKey]:
         """Every key, oldest first."""

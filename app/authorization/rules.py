@@ -12,9 +12,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-from app.accounts.models import ApiKey, User
+from app.accounts.models import User
+from app.core.errors import Forbidden, NotFound
 from workflow.vocabulary import CONSULTANT_ONLY
 
 
@@ -146,7 +147,26 @@ def user_principal(
     )
 
 
-def key_principal(key: ApiKey) -> Principal:
+class KeyFields(Protocol):
+    """What a principal is made of in an API key (an ApiKey, or the row authentication reads)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def scopes(self) -> list[str]: ...
+    @property
+    def consultant(self) -> bool: ...
+    @property
+    def regions(self) -> list[str] | None: ...
+    @property
+    def project_ids(self) -> list[str] | None: ...
+
+
+def key_principal(key: KeyFields) -> Principal:
     abilities: set[Ability] = set()
     if "read" in key.scopes or "write" in key.scopes:
         abilities.add(Ability.READ)
@@ -417,6 +437,37 @@ def needs_for(route_name: str, path_params: dict[str, Any]) -> str:
     ):
         return Ability.CONSULTANT
     return rule.need
+
+
+NOT_FOUND = "Projet introuvable."
+
+
+def check_project(principal: Principal, project_id: uuid.UUID, region: str | None, need: str) -> None:
+    """The rule on one project, wherever its region was read: a project the caller may not read (or no
+    such project: `region` None) raises NotFound, exactly like a missing one; a refused ability
+    (`need`, from needs_for) raises Forbidden."""
+    abilities = principal.abilities(project_id, region) if region is not None else frozenset()
+    if Ability.READ not in abilities:
+        raise NotFound(NOT_FOUND)
+    if Ability(need) not in abilities:
+        raise Forbidden(REFUSALS[Ability(need)])
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectAccess:
+    """The rule on the path's project, left by the access check (app.http.dependencies.check_access) to a
+    route that reads the project's row anyway, locked (a transition, app/transitions/store.py): it
+    applies `check_project` to the region that read returns, before anything is written, instead of the
+    check reading the region in a statement of its own. `project_id` None: nothing is allowed."""
+
+    principal: Principal
+    project_id: uuid.UUID | None
+    need: str
+
+    def check(self, project_id: uuid.UUID, region: str | None) -> None:
+        if self.project_id is None or project_id != self.project_id:
+            raise NotFound(NOT_FOUND)
+        check_project(self.principal, project_id, region, self.need)
 
 
 def may(principal: Principal, project_id: uuid.UUID, region: str, need: str) -> bool:

@@ -102,6 +102,11 @@ class UnitOfWork:
         self._settings = settings  # the server key's source (None: the process's settings, get_settings())
         self._key: bytes | None = None
 
+    @property
+    def writes(self) -> bool:
+        """Whether this unit of work was opened for writing (BEGIN IMMEDIATE on SQLite)."""
+        return self._write
+
     def chain_key(self) -> bytes:
         """The event chain's HMAC key, derived from the server key on first use (never stored in the
         database; kept in memory per Settings object, so a write does not read the key file and run HKDF)."""

@@ -10,8 +10,18 @@ from fastapi import Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.accounts.authentication import authenticate
-from app.authorization.rules import ADMIN, AUTHENTICATED, CREATE, PUBLIC, REFUSALS, Ability, Principal, needs_for
+from app.accounts.authentication import authenticate, record_key_use
+from app.authorization.rules import (
+    ADMIN,
+    AUTHENTICATED,
+    CREATE,
+    PUBLIC,
+    Ability,
+    Principal,
+    ProjectAccess,
+    check_project,
+    needs_for,
+)
 from app.authorization.rules import ANONYMOUS as ANON_PRINCIPAL
 from app.core.clock import ANONYMOUS, Actor, Clock
 from app.core.errors import Forbidden, NotFound, Unauthenticated
@@ -90,15 +100,42 @@ def check_access(
     if need == PUBLIC:  # the health check and the login answer whatever credentials come along
         request.state.principal = ANON_PRINCIPAL
         return ANON_PRINCIPAL
-    # One short unit of work for the caller and, when the route names a project, its region. It may
-    # commit a key's last use (see authenticate), so it is a writing one (BEGIN IMMEDIATE on SQLite),
-    # but never the request's effect: it carries no Idempotency-Key hook.
-    with unit_of_work(request, effect=False) as uow:
-        return _check(request, uow, need, csrf_sent=csrf_sent, bearer=bearer, csrf_refusal=csrf_refusal)
+    # One short reading unit of work (a plain BEGIN on SQLite: no write lock) for the caller and, when the
+    # route names a project, its region. A key's last use, when due, is written after it, in a unit of
+    # work of its own (record_key_use), refused or not; never the request's effect (no Idempotency-Key hook).
+    try:
+        with unit_of_work(request, write=False) as uow:
+            return _check(
+                request,
+                uow,
+                need,
+                csrf_sent=csrf_sent,
+                bearer=bearer,
+                csrf_refusal=csrf_refusal,
+                at_locked_read=route_name in RULE_AT_LOCKED_READ,
+            )
+    finally:
+        record_key_use(request)
+
+
+# Routes that apply the rule on the path's project to the row they read anyway, locked, before writing
+# anything (a transition: app/transitions/store.py reads the project's region in its locked read): the
+# check authenticates the caller and leaves them a ProjectAccess (ProjectAccessDep) instead of reading
+# the region in a statement of its own. Each must depend on ProjectAccessDep and apply it
+# (tests/http/test_access_at_locked_read.py holds both to it).
+RULE_AT_LOCKED_READ = frozenset({"fire_transition"})
+PROJECT_ACCESS = "project_access"  # request.state: the ProjectAccess left to such a route
 
 
 def _check(
-    request: Request, uow: UnitOfWork, need: str, *, csrf_sent: str | None, bearer: bool, csrf_refusal: str
+    request: Request,
+    uow: UnitOfWork,
+    need: str,
+    *,
+    csrf_sent: str | None,
+    bearer: bool,
+    csrf_refusal: str,
+    at_locked_read: bool = False,
 ) -> Principal:
     principal = authenticate(request, uow) if bearer or "authorization" not in request.headers else ANON_PRINCIPAL
     request.state.principal = principal
@@ -125,12 +162,10 @@ def _check(
         if "project_id" in request.path_params and not bearer:
             raise NotFound("Projet introuvable.")  # a page answers 404 for a malformed project id
         return principal  # the path is invalid: parameter validation answers 422
-    region = uow.projects.region_of(project_id)
-    abilities = principal.abilities(project_id, region) if region is not None else frozenset()
-    if Ability.READ not in abilities:
-        raise NotFound("Projet introuvable.")
-    if Ability(need) not in abilities:
-        raise Forbidden(REFUSALS[Ability(need)])
+    if at_locked_read:
+        setattr(request.state, PROJECT_ACCESS, ProjectAccess(principal, project_id, need))
+        return principal
+    check_project(principal, project_id, uow.projects.region_of(project_id), need)
     return principal
 
 
@@ -155,6 +190,16 @@ async def _actor(request: Request) -> Actor:
 
 async def _principal(request: Request) -> Principal:
     return getattr(request.state, "principal", None) or ANON_PRINCIPAL
+
+
+_NOTHING_ALLOWED = ProjectAccess(ANON_PRINCIPAL, None, Ability.READ)
+
+
+async def _project_access(request: Request) -> ProjectAccess:
+    """The rule on the path's project that check_access left to a route of RULE_AT_LOCKED_READ (nothing
+    allowed if it left none)."""
+    access: ProjectAccess | None = getattr(request.state, PROJECT_ACCESS, None)
+    return access or _NOTHING_ALLOWED
 
 
 # What an If-Match that is not an ETag of ours stands for: a version no project has and no ETag can
@@ -225,6 +270,9 @@ ActorDep = Annotated[Actor, Depends(_actor)]
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+ProjectAccessDep = Annotated[ProjectAccess, Depends(_project_access)]
 
 
 Authorized = Depends(authorize)

@@ -14,6 +14,7 @@ from app.http.dependencies import (
     ClockDep,
     IfMatch,
     PagingDep,
+    ProjectAccessDep,
     ReadUow,
     WriteUow,
     json_of,
@@ -50,11 +51,19 @@ def fire_transition(
     actor: ActorDep,
     clock: ClockDep,
     if_match: IfMatch,
+    access: ProjectAccessDep,
     body: Annotated[TransitionBody | None, Body()] = None,
 ) -> Response:
-    with uow:
+    with uow:  # the access rule on the project is applied to the row the locked read takes (RULE_AT_LOCKED_READ)
         p = transitions_service.fire_transition(
-            uow, project_id, trigger, body or TransitionBody(), expected_version=if_match, actor=actor, clock=clock
+            uow,
+            project_id,
+            trigger,
+            body or TransitionBody(),
+            expected_version=if_match,
+            actor=actor,
+            clock=clock,
+            access=access,
         )
     return json_of(project_read(p, clock.today()), version=p.version)
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date
 from functools import cache
 
+from app.authorization.rules import ProjectAccess
 from app.core.clock import Actor, Clock
 from app.core.errors import NotFound, PreconditionFailed
 from app.core.unit_of_work import UnitOfWork
@@ -70,13 +71,18 @@ def fire_transition(
     expected_version: int | None,
     actor: Actor,
     clock: Clock,
+    access: ProjectAccess | None = None,
 ) -> ProjectRecord:
     """Fire `trigger` on the project: the one transition path (API, pages, imports, demo, generator).
 
     One locked read (the row, its chain's tail, its pauses and the facts the trigger's guards read,
     app/transitions/store.py), the workflow decides, then the Core writes and one commit. Returns the
-    project's row as written (the answer is built from it)."""
+    project's row as written (the answer is built from it). `access`: the caller's rule on the project,
+    applied to the region the locked read returns before anything else (404 / 403, nothing written);
+    None: the caller checked it already."""
     locked = store.lock(uow, project_id, _reads(trigger))
+    if access is not None:
+        access.check(project_id, locked.project.region if locked is not None else None)
     if locked is None:
         raise NotFound("Projet introuvable.")
     p = locked.project
