@@ -127,16 +127,20 @@ def refresh_search_text(session: Session, _context: Any, _instances: Any) -> Non
 
 @event.listens_for(Session, "before_flush")
 def refresh_dated_keys(session: Session, _context: Any, _instances: Any) -> None:
-    """Keep a written project's dated sort keys (app.projects.sort_keys) those of the day of its change
-    (record_change names it; the machine's date otherwise), whatever the write changed of their inputs."""
+    """Keep a written project's dated sort keys (app.projects.sort_keys) those of the day every project's
+    are (portfolio_keys.as_of; before the first refresh, the day of the change, which record_change names),
+    whatever the write changed of their inputs."""
     day = session.info.get(sort_keys.KEYS_DAY)
+    if day is None and any(isinstance(obj, Project) for obj in (*session.new, *session.dirty)):
+        with session.no_autoflush:  # a write without record_change: the stored keys' day, else the machine's
+            day = session.info[sort_keys.KEYS_DAY] = sort_keys.keys_day(session) or date.today()
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, Project) and obj not in session.deleted:
             state = sa_inspect(obj)
             if obj in session.new or any(state.attrs[f].history.has_changes() for f in sort_keys.DATED_INPUTS):
-                if obj.step_months is None or obj.horizon_on is None:
+                if obj.step_months is None or obj.horizon_on is None or day is None:
                     continue  # not a whole project yet: its creation flushes it again
-                keys = sort_keys.dated_keys(obj, day or date.today())
+                keys = sort_keys.dated_keys(obj, day)
                 for key, value in keys.items():
                     if getattr(obj, key) != value:
                         setattr(obj, key, value)
@@ -238,9 +242,11 @@ class ProjectRepository:
         self.session.add(project)
 
     def compute_keys_for(self, day: date) -> None:
-        """The day for which this unit of work's writes compute the projects' dated sort keys
-        (app.projects.sort_keys; the flush writes them): the day of the change."""
-        self.session.info[sort_keys.KEYS_DAY] = day
+        """Have this unit of work's writes compute the projects' dated sort keys (app.projects.sort_keys;
+        the flush writes them) for the day the portfolio's stored keys are those of, or `day` (the day
+        of the change) before the first refresh."""
+        if sort_keys.KEYS_DAY not in self.session.info:
+            self.session.info[sort_keys.KEYS_DAY] = sort_keys.keys_day(self.session) or day
 
     def is_new(self, project: Project) -> bool:
         """Added in this unit of work and not yet written (its events must wait for its row)."""

@@ -14,11 +14,13 @@ Two kinds of keys:
   A paused project's shown dates move every day, and a project becomes late on the day after its due
   date with no write at all: these keys hold for one day.
 
-The rule that keeps the dated keys true: every write computes them for its own day (record_change and
-the transition's store); `refresh` (the deadline watch runs it each day before its scan) recomputes every
-project's for the day and then records that day in `portfolio_keys.as_of`. The list reads the stored
-keys only when `as_of` is today (`current`); on any other day (the watch has not run yet) it computes
-them per row, as before: the answer is the same, only slower.
+The rule that keeps the dated keys true: every write computes them for the day in `portfolio_keys.as_of`
+(its own day before the first refresh): record_change's flush, and the transition's store, whose locked
+read returns that day; `refresh` (the deadline watch runs it each day before its scan) recomputes every
+project's for a new day and then records that day. So whatever the day of a write (a story told on its
+own past days, a write just before midnight), every project's keys are those of `as_of`. The list reads
+the stored keys only when `as_of` is today (`current`); on any other day (the watch has not run yet) it
+computes them per row, as before: the answer is the same, only slower.
 
 A refresh updates a project only if its version is still the one read (a write in between computed the
 keys itself, for the same day); the rows a concurrent write moved are read again once more.
@@ -110,9 +112,14 @@ def timeless_keys(name: str | None, region: str | None) -> dict[str, Any]:
     return {"sort_name": (fold((name or "").replace("\n", " ")) or "")[:400], "sort_region": region_rank(region)}
 
 
+def keys_day(session: Session) -> date | None:
+    """The day every project's stored dated keys are those of (None before the first refresh)."""
+    return session.scalar(select(KEYS.c.as_of).where(KEYS.c.id == 1))
+
+
 def current(session: Session, today: date) -> bool:
     """Whether every project's stored dated keys are those of `today` (one primary-key read)."""
-    return bool(session.scalar(select(KEYS.c.as_of).where(KEYS.c.id == 1)) == today)
+    return bool(keys_day(session) == today)
 
 
 SET_KEYS = (

@@ -132,7 +132,8 @@ def fire_transition(
         version=p.version + 1,
         updated_at=now,
     )
-    written = replace(written, **sort_keys.dated_keys(written, clock.today()))
+    # the stored sort keys, for the day the others are those of (app.projects.sort_keys.keys_day)
+    written = replace(written, **sort_keys.dated_keys(written, locked.keys_day or clock.today()))
     store.write(
         uow,
         p,

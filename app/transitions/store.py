@@ -46,7 +46,7 @@ from app.core.unit_of_work import CONCURRENT_MESSAGE, UnitOfWork, WrittenEvent, 
 from app.evidence.registry import BY_FACT
 from app.projects.models import Event, OutboxMessage, Project, SuspensionRecord
 from app.projects.repository import CHAIN_TAILS, NEW_EVENTS
-from app.projects.sort_keys import DATED
+from app.projects.sort_keys import DATED, KEYS
 from workflow import deadlines as dl
 
 PROJECTS = cast(Table, Project.__table__)
@@ -109,6 +109,7 @@ class Locked:
     suspensions: list[dl.Suspension]
     open_suspension: int | None  # the id of the pause still open, if any
     facts: dict[str, list[list[Any]]]
+    keys_day: date | None = None  # portfolio_keys.as_of: the day the stored sort keys are those of
 
 
 # --- the locked read ----------------------------------------------------------------------------
@@ -156,7 +157,8 @@ def _lock_statement(dialect: str, wanted: frozenset[str]) -> tuple[Select[Any], 
         agg, decode = _rows_of(dialect, BY_FACT[name].fact_columns)
         aggregates.append(agg)
         decoders.append(decode)
-    stmt = select(*PROJECTS.c, tail, pauses, *aggregates).where(PROJECTS.c.id == bindparam("pid"))
+    keys_day = select(KEYS.c.as_of).where(KEYS.c.id == 1).scalar_subquery()
+    stmt = select(*PROJECTS.c, tail, pauses, keys_day, *aggregates).where(PROJECTS.c.id == bindparam("pid"))
     if dialect != "postgresql":  # SQLite: BEGIN IMMEDIATE already holds the database's write lock
         stmt = stmt.with_for_update(of=PROJECTS)
     return stmt, names, tuple(decoders)
@@ -199,8 +201,9 @@ def lock(uow: UnitOfWork, project_id: uuid.UUID, wanted: frozenset[str]) -> Lock
     pauses = _decoded(row[n + 1], [_decoder(SUSPENSIONS.c.started_on), _decoder(SUSPENSIONS.c.ended_on)])
     suspensions = [dl.Suspension(start, end) for start, end in pauses]
     open_ = next((i for i, (_, end) in enumerate(pauses) if end is None), None)
-    facts = {name: _decoded(row[n + 2 + i], decoders[i]) for i, name in enumerate(names)}
-    return Locked(project, row[n], suspensions, open_, facts)
+    keys_day = _decoder(KEYS.c.as_of)(row[n + 2])  # SQLite: a scalar subquery's date comes back as text
+    facts = {name: _decoded(row[n + 3 + i], decoders[i]) for i, name in enumerate(names)}
+    return Locked(project, row[n], suspensions, open_, facts, keys_day)
 
 
 # --- the writes ---------------------------------------------------------------------------------

@@ -189,3 +189,22 @@ def test_the_deadline_scan_refreshes_the_keys_first(app, client) -> None:
     assert report.keys_updated == 0  # the creation wrote its keys for today already
     with app.state.session_factory() as s:
         assert ProjectRepository(s).keys_current(today)
+
+
+def test_a_write_on_another_day_keeps_the_keys_of_the_refreshed_day(app, client) -> None:
+    """A story told on its own past days (the demo's history), or a write that began before midnight:
+    once refreshed, every write computes its project's keys for the refreshed day, so the list's stored
+    keys stay those of one day, whatever the day of each write."""
+    from tests.support.api import create_project, fire
+
+    uows = UnitOfWorkFactory(app.state.session_factory)
+    today = app.state.clock.today()
+    pid = create_project(client, name="Régie des Glycines", started_on=(today - timedelta(days=200)).isoformat())["id"]
+    sort_keys.refresh(uows, today)
+    app.state.clock.set(today - timedelta(days=120))  # an ORM write and a transition, told on a past day
+    create_project(client, name="Régie des Iris", started_on=(today - timedelta(days=130)).isoformat())
+    fire(client, pid, "suspendre", reason="Élections")
+    app.state.clock.set(today)
+    assert sort_keys.refresh(uows, today) == 0  # nothing to move: every write used the refreshed day
+    with app.state.session_factory() as s:
+        assert ProjectRepository(s).keys_current(today)
