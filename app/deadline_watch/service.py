@@ -8,6 +8,7 @@ announce a change once.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 
@@ -19,6 +20,8 @@ from app.projects.models import Event
 from app.projects.service import index_of, plan_of, record_change
 from workflow import deadlines as dl
 from workflow.vocabulary import State, Status
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,7 +35,10 @@ def scan(uows: UnitOfWorkFactory, clock: Clock, *, actor: Actor = SYSTEM) -> Sca
     report = ScanReport()
     # the portfolio's dated sort keys, recomputed for today first (app.projects.sort_keys: the list reads
     # them from today on)
-    report.keys_updated = sort_keys.refresh(uows, clock.today())
+    try:
+        report.keys_updated = sort_keys.refresh(uows, clock.today())
+    except Exception:  # the announcements matter more: the list computes the keys per row meanwhile
+        log.exception("deadline scan: the portfolio's sort keys could not be refreshed")
     with uows(write=False) as uow:
         ids = uow.deadlines.candidates(clock.today())
     for project_id in ids:

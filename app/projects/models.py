@@ -62,13 +62,6 @@ class Project(Base):
         CheckConstraint("version >= 1", name="version_positive"),
         Index("ix_projects_state_step_due_on", "state", "step_due_on"),
         Index("ix_projects_step_due_on_horizon_on", "step_due_on", "horizon_on"),  # « Mes échéances » (0013)
-        # `q=`: the words typed, anywhere in search_text (LIKE '%…%'): trigrams on PostgreSQL (pg_trgm)
-        Index(
-            "ix_projects_search_text_trgm",
-            "search_text",
-            postgresql_using="gin",
-            postgresql_ops={"search_text": "gin_trgm_ops"},
-        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -76,7 +69,7 @@ class Project(Base):
     kind: Mapped[str] = mapped_column(String(32), index=True)
     initiator: Mapped[str | None] = mapped_column(String(32))
     region: Mapped[str] = mapped_column(String(100), index=True)
-    departement: Mapped[str | None] = mapped_column(String(3))
+    departement: Mapped[str | None] = mapped_column(String(3), index=True)  # q= names a département (0014)
     conventionnement: Mapped[str] = mapped_column(String(16), default=Conventionnement.AUCUN.value)
     lead_name: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
@@ -177,6 +170,8 @@ SORT_INDEXES: dict[str, tuple[Any, ...]] = {
 for _ix, _columns in SORT_INDEXES.items():
     Index(_ix, *_columns, postgresql_include=FILTERED)
 Index("ix_projects_state_sort_status", Project.state, Project.sort_status)  # the counts per step and status
+# and on PostgreSQL only, `ix_projects_search_text_trgm` (migration 0014): trigrams of search_text for `q=`
+# (LIKE '%…%'), where the pg_trgm extension may be created; not declared here (SQLite has no such index).
 
 
 class PortfolioKeys(Base):

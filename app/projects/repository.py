@@ -127,13 +127,13 @@ def refresh_search_text(session: Session, _context: Any, _instances: Any) -> Non
 
 @event.listens_for(Session, "before_flush")
 def refresh_dated_keys(session: Session, _context: Any, _instances: Any) -> None:
-    """Keep a written project's dated sort keys (app.projects.sort_keys) those of the day every project's
-    are (portfolio_keys.as_of; before the first refresh, the day of the change, which record_change names),
-    whatever the write changed of their inputs."""
+    """Keep a written project's dated sort keys (app.projects.sort_keys) those of the day of the change
+    (record_change names it; the machine's date otherwise), or of the portfolio's day if later, whatever
+    the write changed of their inputs."""
     day = session.info.get(sort_keys.KEYS_DAY)
     if day is None and any(isinstance(obj, Project) for obj in (*session.new, *session.dirty)):
         with session.no_autoflush:  # a write without record_change: the stored keys' day, else the machine's
-            day = session.info[sort_keys.KEYS_DAY] = sort_keys.keys_day(session) or date.today()
+            day = session.info[sort_keys.KEYS_DAY] = sort_keys.day_for(date.today(), sort_keys.keys_day(session))
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, Project) and obj not in session.deleted:
             state = sa_inspect(obj)
@@ -202,8 +202,10 @@ def _shown_days(column: Any, today: date, dialect: str) -> Any:
             return d - literal(date(2000, 1, 1), Project.started_on.type)  # date - date: an integer
         return func.julianday(d)
 
-    moved = and_(Project.suspended_since.is_not(None), column >= Project.suspended_since)
     today_ = literal(today, Project.started_on.type)
+    moved = and_(
+        Project.suspended_since.is_not(None), column >= Project.suspended_since, today_ > Project.suspended_since
+    )
     return case((moved, days(column) + days(today_) - days(Project.suspended_since)), else_=days(column))
 
 
@@ -243,10 +245,9 @@ class ProjectRepository:
 
     def compute_keys_for(self, day: date) -> None:
         """Have this unit of work's writes compute the projects' dated sort keys (app.projects.sort_keys;
-        the flush writes them) for the day the portfolio's stored keys are those of, or `day` (the day
-        of the change) before the first refresh."""
+        the flush writes them) for `day` (the day of the change), or the portfolio's day if later."""
         if sort_keys.KEYS_DAY not in self.session.info:
-            self.session.info[sort_keys.KEYS_DAY] = sort_keys.keys_day(self.session) or day
+            self.session.info[sort_keys.KEYS_DAY] = sort_keys.day_for(day, sort_keys.keys_day(self.session))
 
     def is_new(self, project: Project) -> bool:
         """Added in this unit of work and not yet written (its events must wait for its row)."""
@@ -526,7 +527,10 @@ class ProjectRepository:
         where = self._where(today=today, stored=stored, **filters)
         rows = self.session.execute(select(key, func.count()).select_from(Project).where(where).group_by(key))
         if by != "state" and stored:
-            return {STATUS_OF_RANK[k]: n for k, n in rows}
+            out: dict[str | None, int] = {}
+            for k, n in rows:
+                out[STATUS_OF_RANK[k]] = out.get(STATUS_OF_RANK[k], 0) + n
+            return out
         return {k: n for k, n in rows}
 
     def counts_by_state_and_status(self, *, today: date, **filters: Any) -> dict[tuple[str, str | None], int]:
@@ -541,7 +545,10 @@ class ProjectRepository:
             .group_by(Project.state, status)
         )
         if stored:
-            return {(state, STATUS_OF_RANK[st]): n for state, st, n in rows}
+            grid: dict[tuple[str, str | None], int] = {}
+            for state, st, n in rows:
+                grid[state, STATUS_OF_RANK[st]] = grid.get((state, STATUS_OF_RANK[st]), 0) + n
+            return grid
         return {(state, st): n for state, st, n in rows}
 
     def regions(self, *, visible_to: Principal | None = None) -> list[str]:

@@ -14,13 +14,15 @@ Two kinds of keys:
   A paused project's shown dates move every day, and a project becomes late on the day after its due
   date with no write at all: these keys hold for one day.
 
-The rule that keeps the dated keys true: every write computes them for the day in `portfolio_keys.as_of`
-(its own day before the first refresh): record_change's flush, and the transition's store, whose locked
-read returns that day; `refresh` (the deadline watch runs it each day before its scan) recomputes every
-project's for a new day and then records that day. So whatever the day of a write (a story told on its
-own past days, a write just before midnight), every project's keys are those of `as_of`. The list reads
-the stored keys only when `as_of` is today (`current`); on any other day (the watch has not run yet) it
-computes them per row, as before: the answer is the same, only slower.
+The rule that keeps the dated keys true: every write computes them for the later of its own day and the
+day in `portfolio_keys.as_of` (`day_for`): record_change's flush, and the transition's store, whose locked
+read returns as_of. A story told on its own past days (the demo's history) writes keys of as_of, a write
+during the day's refresh writes keys of today. `refresh` (the deadline watch runs it each day before its
+scan) recomputes every project's for today, records the day (never moving it back), then recomputes the
+projects written since it began (their updated_at), so that a write that read the old day while the
+refresh ran is not left behind. The list reads the stored keys only when `as_of` is today (`current`); on
+any other day (the watch has not run yet) it computes them per row, as before: the answer is the same,
+only slower.
 
 A refresh updates a project only if its version is still the one read (a write in between computed the
 keys itself, for the same day); the rows a concurrent write moved are read again once more.
@@ -32,7 +34,7 @@ import uuid
 from datetime import date
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -117,6 +119,11 @@ def keys_day(session: Session) -> date | None:
     return session.scalar(select(KEYS.c.as_of).where(KEYS.c.id == 1))
 
 
+def day_for(write_day: date, as_of: date | None) -> date:
+    """The day a write computes its project's keys for: its own, or the portfolio's if later."""
+    return write_day if as_of is None or write_day > as_of else as_of
+
+
 def current(session: Session, today: date) -> bool:
     """Whether every project's stored dated keys are those of `today` (one primary-key read)."""
     return bool(keys_day(session) == today)
@@ -132,56 +139,74 @@ SET_KEYS = (
 def refresh(uows: Any, today: date, *, batch: int = 2000) -> int:
     """Recompute every project's keys for `today`, then record that day in portfolio_keys; `uows` is
     the UnitOfWorkFactory (one short transaction per batch, so that no write waits for the whole
-    portfolio). Returns how many projects were updated.
+    portfolio). Returns how many projects were updated; nothing is done for a day before the recorded one
+    (a refresh that began before midnight and another after it: the later day stays).
 
-    A project written since its batch was read keeps what that write computed (for its own day, which is
-    today unless the write began before midnight): those are read and recomputed once more at the end."""
+    Each project is updated at the version read. Once the day is recorded, every project whose version is
+    not the one the refresh saw (written meanwhile, maybe with the day before if the write began before
+    midnight) or that it never saw (created meanwhile) is recomputed, until none moves."""
+    with uows(write=False) as uow:
+        recorded = keys_day(uow.session)
+    if recorded is not None and recorded > today:
+        return 0
+    seen: dict[uuid.UUID, int] = {}
     changed = 0
-    moved: list[uuid.UUID] = []
     after: uuid.UUID | None = None
     while True:
         with uows() as uow:
             stmt = select(*READ).order_by(PROJECTS.c.id).limit(batch)
             rows = uow.session.execute(stmt if after is None else stmt.where(PROJECTS.c.id > after)).mappings().all()
-            changed += _apply(uow, rows, today, moved)
+            changed += _apply(uow, rows, today, seen)
         if len(rows) < batch:
             break
         after = rows[-1]["id"]
-    for start in range(0, len(moved), batch):
-        with uows() as uow:
-            rows = uow.session.execute(select(*READ).where(PROJECTS.c.id.in_(moved[start : start + batch])))
-            changed += _apply(uow, rows.mappings().all(), today, [])
     for _ in range(2):  # the row is created by the first refresh: two at once may both try
         try:
             with uows() as uow:
-                if not uow.session.execute(update(KEYS).where(KEYS.c.id == 1).values(as_of=today)).rowcount:
+                flip = update(KEYS).where(KEYS.c.id == 1, or_(KEYS.c.as_of.is_(None), KEYS.c.as_of < today))
+                if not uow.session.execute(flip.values(as_of=today)).rowcount and keys_day(uow.session) is None:
                     uow.session.execute(KEYS.insert().values(id=1, as_of=today))
                 uow.commit()
             break
         except IntegrityError:
             continue
+    for _ in range(5):  # what was written or created while the batches ran
+        with uows(write=False) as uow:
+            versions = uow.session.execute(select(PROJECTS.c.id, PROJECTS.c.version)).all()
+        moved = [pid for pid, version in versions if seen.get(pid) != version]
+        if not moved:
+            break
+        for start in range(0, len(moved), batch):
+            with uows() as uow:
+                rows = uow.session.execute(select(*READ).where(PROJECTS.c.id.in_(moved[start : start + batch])))
+                changed += _apply(uow, rows.mappings().all(), today, seen)
     return changed
 
 
 READ = [PROJECTS.c[k] for k in ("id", "version", "name", "region", *DATED_INPUTS, *DATED, "sort_name", "sort_region")]
 
 
-def _apply(uow: Any, rows: Any, today: date, moved: list[uuid.UUID]) -> int:
-    """Update the rows whose keys moved, in one executemany, at the version read; the rows whose version
-    moved meanwhile go to `moved`. Returns how many were updated."""
+def _apply(uow: Any, rows: Any, today: date, seen: dict[uuid.UUID, int]) -> int:
+    """Update the rows whose keys moved, in one executemany, at the version read, and note in `seen` the
+    version each row is known computed at (a row written since it was read is left out: its version
+    moved). Returns how many were updated."""
     updates = []
     for row in rows:
         keys = {**dated_keys(cast(Dated, _Row(row)), today), **timeless_keys(row["name"], row["region"])}
         if any(row[k] != v for k, v in keys.items()):
             updates.append({**keys, "b_id": row["id"], "b_version": row["version"]})
+        else:
+            seen[row["id"]] = row["version"]
     if not updates:
         uow.commit()
         return 0
     done = uow.session.execute(SET_KEYS, updates).rowcount
-    if done != len(updates):  # some were written since read: which ones
+    if done == len(updates):
+        seen.update((u["b_id"], u["b_version"]) for u in updates)
+    else:  # some were written since read: only the others are known computed
         ids = [u["b_id"] for u in updates]
         now = dict(uow.session.execute(select(PROJECTS.c.id, PROJECTS.c.version).where(PROJECTS.c.id.in_(ids))).all())
-        moved += [u["b_id"] for u in updates if now.get(u["b_id"]) != u["b_version"]]
+        seen.update((u["b_id"], u["b_version"]) for u in updates if now.get(u["b_id"]) == u["b_version"])
     uow.commit()
     return int(done)
 

@@ -132,8 +132,8 @@ def fire_transition(
         version=p.version + 1,
         updated_at=now,
     )
-    # the stored sort keys, for the day the others are those of (app.projects.sort_keys.keys_day)
-    written = replace(written, **sort_keys.dated_keys(written, locked.keys_day or clock.today()))
+    # the stored sort keys: for today, or the portfolio's day if later (app.projects.sort_keys.day_for)
+    written = replace(written, **sort_keys.dated_keys(written, sort_keys.day_for(clock.today(), locked.keys_day)))
     store.write(
         uow,
         p,

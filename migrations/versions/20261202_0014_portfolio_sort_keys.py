@@ -132,8 +132,8 @@ def upgrade() -> None:
     for ix, columns in sorts.items():
         op.create_index(ix, "projects", columns, unique=False, postgresql_include=FILTERED)  # type: ignore[arg-type]
     op.create_index("ix_projects_state_sort_status", "projects", ["state", "sort_status"], unique=False)
-    with op.batch_alter_table("projects") as batch:
-        batch.drop_index("ix_projects_updated_at")  # ix_projects_updated_at_id serves its sorts
+    op.create_index("ix_projects_departement", "projects", ["departement"], unique=False)  # q= names one
+    op.drop_index("ix_projects_updated_at", table_name="projects")  # ix_projects_updated_at_id serves its sorts
     if pg:
         savepoint = bind.begin_nested()
         try:
@@ -150,16 +150,14 @@ def upgrade() -> None:
                 postgresql_using="gin",
                 postgresql_ops={"search_text": "gin_trgm_ops"},
             )
-    else:
-        op.create_index("ix_projects_search_text_trgm", "projects", ["search_text"], unique=False)
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     op.execute(sa.text("DROP INDEX IF EXISTS ix_projects_search_text_trgm"))
-    with op.batch_alter_table("projects") as batch:
-        batch.create_index("ix_projects_updated_at", ["updated_at"], unique=False)
+    op.create_index("ix_projects_updated_at", "projects", ["updated_at"], unique=False)
     for ix in (
+        "ix_projects_departement",
         "ix_projects_state_sort_status",
         "ix_projects_updated_at_id",
         "ix_projects_created_at",
@@ -175,13 +173,14 @@ def downgrade() -> None:
         op.drop_index(ix, table_name="projects")
     op.drop_table("portfolio_keys")
     del bind
-    with op.batch_alter_table("projects") as batch:
-        for column in (
-            "shown_horizon_on",
-            "shown_step_due_on",
-            "sort_status_desc",
-            "sort_status",
-            "sort_region",
-            "sort_name",
-        ):
-            batch.drop_column(column)
+    # ALTER TABLE … DROP COLUMN on both (SQLite ≥ 3.35): a batch would copy the table, and dropping the old
+    # one fails on the foreign keys of its children (PRAGMA foreign_keys=ON) once it holds projects
+    for column in (
+        "shown_horizon_on",
+        "shown_step_due_on",
+        "sort_status_desc",
+        "sort_status",
+        "sort_region",
+        "sort_name",
+    ):
+        op.drop_column("projects", column)

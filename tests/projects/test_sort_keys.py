@@ -130,10 +130,10 @@ def test_a_refresh_leaves_alone_a_project_written_since_it_was_read(portfolio) -
         pid = row["id"]
         s.execute(update(Project).where(Project.id == pid).values(version=Project.version + 1, horizon_on=TODAY))
         s.commit()
-    moved: list[uuid.UUID] = []
+    seen: dict[uuid.UUID, int] = {}
     with uows() as uow:
-        assert sort_keys._apply(uow, [row], TODAY, moved) == 0
-    assert moved == [pid]
+        assert sort_keys._apply(uow, [row], TODAY, seen) == 0
+    assert pid not in seen  # not known computed: the refresh reads it again
     with portfolio() as s:
         assert s.scalar(select(Project.sort_status).where(Project.id == pid)) is None  # untouched
     sort_keys.refresh(uows, TODAY)
@@ -208,3 +208,49 @@ def test_a_write_on_another_day_keeps_the_keys_of_the_refreshed_day(app, client)
     assert sort_keys.refresh(uows, today) == 0  # nothing to move: every write used the refreshed day
     with app.state.session_factory() as s:
         assert ProjectRepository(s).keys_current(today)
+
+
+def test_a_write_while_the_refresh_runs_is_recomputed_once_the_day_is_recorded(portfolio, monkeypatch) -> None:
+    """A write that read the day before (it began before midnight) commits while the refresh runs, on a
+    project whose batch is already done: once the day is recorded, the refresh finds its version moved and
+    recomputes it."""
+    uows = UnitOfWorkFactory(portfolio)
+    sort_keys.refresh(uows, TODAY)  # the day before, for the test's "today" below
+    day = TODAY + timedelta(days=1)
+    original = sort_keys._apply
+    written: list[uuid.UUID] = []
+
+    def apply_then_write(uow, rows, today, seen):
+        done = original(uow, rows, today, seen)
+        if not written and rows:
+            pid = rows[0]["id"]
+            with portfolio() as s:  # the late writer: new fields, its keys of the day before
+                p = s.get(Project, pid)
+                assert p is not None
+                keys = sort_keys.dated_keys(p, TODAY)
+                s.execute(
+                    update(Project)
+                    .where(Project.id == pid)
+                    .values(version=Project.version + 1, horizon_on=p.horizon_on + timedelta(days=3), **keys)
+                )
+                s.commit()
+            written.append(pid)
+        return done
+
+    monkeypatch.setattr(sort_keys, "_apply", apply_then_write)
+    sort_keys.refresh(uows, day, batch=10)
+    monkeypatch.undo()
+    with portfolio() as s:
+        p = s.get(Project, written[0])
+        assert p is not None
+        assert {k: getattr(p, k) for k in sort_keys.DATED} == sort_keys.dated_keys(p, day)
+    assert sort_keys.refresh(uows, day) == 0
+
+
+def test_a_refresh_for_a_day_before_the_recorded_one_does_nothing(portfolio) -> None:
+    uows = UnitOfWorkFactory(portfolio)
+    sort_keys.refresh(uows, TODAY + timedelta(days=1))
+    assert sort_keys.refresh(uows, TODAY) == 0  # began before midnight, ended after the next day's
+    with portfolio() as s:
+        assert s.scalar(select(PortfolioKeys.as_of)) == TODAY + timedelta(days=1)
+        assert ProjectRepository(s).keys_current(TODAY + timedelta(days=1))
