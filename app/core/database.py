@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     Connection,
@@ -88,50 +88,40 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-class by_bytes(ColumnElement[Any]):
+class _Suffixed(ColumnElement[Any]):
+    """A column followed by a clause that depends on the database (SUFFIX by dialect name, "" for the
+    others): the same element in an index and in an ORDER BY, so that the index serves the sort."""
+
+    inherit_cache = True
+    _traverse_internals = [("expr", InternalTraversal.dp_clauseelement)]  # noqa: RUF012 - SQLAlchemy's own
+    SUFFIX: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, expr: Any) -> None:
+        self.expr = expr
+        self.type = expr.type
+
+
+@compiles(_Suffixed)
+def _suffixed(element: _Suffixed, compiler: Any, **kw: Any) -> str:
+    suffix = element.SUFFIX.get(compiler.dialect.name, element.SUFFIX.get("", ""))
+    return str(compiler.process(element.expr, **kw)) + suffix
+
+
+class by_bytes(_Suffixed):
     """A text column compared byte by byte on both databases: `col COLLATE "C"` on PostgreSQL (whose
     locale's collation would weigh spaces and punctuation its own way), the column itself on SQLite
-    (whose default, BINARY, already is). The same element in an index and in an ORDER BY, so that the
-    index serves the sort."""
+    (whose default, BINARY, already is)."""
 
     inherit_cache = True
-    _traverse_internals = [("expr", InternalTraversal.dp_clauseelement)]  # noqa: RUF012 - SQLAlchemy's own
-
-    def __init__(self, expr: Any) -> None:
-        self.expr = expr
-        self.type = expr.type
+    SUFFIX: ClassVar[dict[str, str]] = {"postgresql": ' COLLATE "C"'}
 
 
-@compiles(by_bytes)
-def _by_bytes(element: by_bytes, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.expr, **kw))
-
-
-@compiles(by_bytes, "postgresql")
-def _by_bytes_pg(element: by_bytes, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.expr, **kw)) + ' COLLATE "C"'
-
-
-class desc_nulls_last(ColumnElement[Any]):
-    """`col DESC NULLS LAST`, in an index or an ORDER BY; SQLite (whose indexes take no NULLS clause,
-    and which puts NULLs last in descending order already) gets `col DESC`."""
+class desc_nulls_last(_Suffixed):
+    """`col DESC NULLS LAST`; SQLite (whose indexes take no NULLS clause, and which puts NULLs last in
+    descending order already) gets `col DESC`."""
 
     inherit_cache = True
-    _traverse_internals = [("expr", InternalTraversal.dp_clauseelement)]  # noqa: RUF012 - SQLAlchemy's own
-
-    def __init__(self, expr: Any) -> None:
-        self.expr = expr
-        self.type = expr.type
-
-
-@compiles(desc_nulls_last)
-def _desc_nulls_last(element: desc_nulls_last, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.expr, **kw)) + " DESC"
-
-
-@compiles(desc_nulls_last, "postgresql")
-def _desc_nulls_last_pg(element: desc_nulls_last, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.expr, **kw)) + " DESC NULLS LAST"
+    SUFFIX: ClassVar[dict[str, str]] = {"postgresql": " DESC NULLS LAST", "": " DESC"}
 
 
 def utcnow() -> datetime:

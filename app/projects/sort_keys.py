@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +41,9 @@ from sqlalchemy.orm import Session
 from app.projects.models import PortfolioKeys, Project
 from workflow import deadlines as dl
 from workflow.vocabulary import State, Status
+
+if TYPE_CHECKING:
+    from app.projects.service import ProjectLike
 
 PROJECTS = cast(Table, Project.__table__)
 KEYS = cast(Table, PortfolioKeys.__table__)
@@ -65,24 +68,7 @@ DATED_INPUTS = (
 KEYS_DAY = "regieflow_sort_keys_day"
 
 
-class Dated(Protocol):
-    @property
-    def state(self) -> str: ...
-    @property
-    def suspended_since(self) -> date | None: ...
-    @property
-    def horizon_on(self) -> date: ...
-    @property
-    def step_due_on(self) -> date | None: ...
-    @property
-    def projected_label_on(self) -> date | None: ...
-    @property
-    def step_months(self) -> dict[str, int]: ...
-    @property
-    def horizon_months(self) -> int: ...
-
-
-def dated_keys(p: Dated, today: date) -> dict[str, Any]:
+def dated_keys(p: ProjectLike, today: date) -> dict[str, Any]:
     """The dated keys of a project on `today` (what the pages show that day)."""
     shown = dl.present(
         dl.DeadlineIndex(p.horizon_on, p.step_due_on, p.projected_label_on),
@@ -192,7 +178,7 @@ def _apply(uow: Any, rows: Any, today: date, seen: dict[uuid.UUID, int]) -> int:
     moved). Returns how many were updated."""
     updates = []
     for row in rows:
-        keys = {**dated_keys(cast(Dated, _Row(row)), today), **timeless_keys(row["name"], row["region"])}
+        keys = {**dated_keys(cast("ProjectLike", _Row(row)), today), **timeless_keys(row["name"], row["region"])}
         if any(row[k] != v for k, v in keys.items()):
             updates.append({**keys, "b_id": row["id"], "b_version": row["version"]})
         else:
