@@ -55,6 +55,11 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    # Every mapped class, before the first flush: SQLAlchemy resolves a table's foreign keys (and orders a
+    # flush) over the whole schema, so a command that imports only some concepts (`regieflow demo`) would
+    # fail on a key to a table whose model nobody imported (opinion_answers → documents).
+    import app.tables  # noqa: F401
+
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
