@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -133,7 +133,7 @@ def refresh_dated_keys(session: Session, _context: Any, _instances: Any) -> None
     day = session.info.get(sort_keys.KEYS_DAY)
     if day is None and any(isinstance(obj, Project) for obj in (*session.new, *session.dirty)):
         with session.no_autoflush:  # a write without record_change: the stored keys' day, else the machine's
-            day = session.info[sort_keys.KEYS_DAY] = sort_keys.day_for(date.today(), sort_keys.keys_day(session))
+            day = session.info[sort_keys.KEYS_DAY] = sort_keys.day_for(date.today(), recorded_day(session))
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, Project) and obj not in session.deleted:
             state = sa_inspect(obj)
@@ -144,6 +144,17 @@ def refresh_dated_keys(session: Session, _context: Any, _instances: Any) -> None
                 for key, value in keys.items():
                     if getattr(obj, key) != value:
                         setattr(obj, key, value)
+
+
+RECORDED_DAY = "regieflow_sort_keys_recorded_day"
+
+
+def recorded_day(session: Session) -> date | None:
+    """portfolio_keys.as_of (app.projects.sort_keys.keys_day), read once per unit of work: the list's
+    choice of keys and the day a write computes them for share the one read."""
+    if RECORDED_DAY not in session.info:
+        session.info[RECORDED_DAY] = sort_keys.keys_day(session)
+    return cast(date | None, session.info[RECORDED_DAY])
 
 
 def _like(text: str) -> str:
@@ -247,7 +258,7 @@ class ProjectRepository:
         """Have this unit of work's writes compute the projects' dated sort keys (app.projects.sort_keys;
         the flush writes them) for `day` (the day of the change), or the portfolio's day if later."""
         if sort_keys.KEYS_DAY not in self.session.info:
-            self.session.info[sort_keys.KEYS_DAY] = sort_keys.day_for(day, sort_keys.keys_day(self.session))
+            self.session.info[sort_keys.KEYS_DAY] = sort_keys.day_for(day, recorded_day(self.session))
 
     def is_new(self, project: Project) -> bool:
         """Added in this unit of work and not yet written (its events must wait for its row)."""
@@ -440,12 +451,8 @@ class ProjectRepository:
         return None if total > cap else ([], total)
 
     def keys_current(self, today: date) -> bool:
-        """Whether the projects' stored dated sort keys are today's (app.projects.sort_keys.current),
-        read once per unit of work and day."""
-        cache = self.session.info.setdefault("regieflow_keys_current", {})
-        if today not in cache:
-            cache[today] = sort_keys.current(self.session, today)
-        return bool(cache[today])
+        """Whether the projects' stored dated sort keys are today's (app.projects.sort_keys)."""
+        return recorded_day(self.session) == today
 
     def _order(self, sort: str, today: date, stored: bool = False, entity: Any = Project) -> list[Any]:
         """The ORDER BY of a portfolio sort, the same on both databases: the dates as the pages show

@@ -18,14 +18,10 @@ The rule that keeps the dated keys true: every write computes them for the later
 day in `portfolio_keys.as_of` (`day_for`): record_change's flush, and the transition's store, whose locked
 read returns as_of. A story told on its own past days (the demo's history) writes keys of as_of, a write
 during the day's refresh writes keys of today. `refresh` (the deadline watch runs it each day before its
-scan) recomputes every project's for today, records the day (never moving it back), then recomputes the
-projects written since it began (their updated_at), so that a write that read the old day while the
-refresh ran is not left behind. The list reads the stored keys only when `as_of` is today (`current`); on
-any other day (the watch has not run yet) it computes them per row, as before: the answer is the same,
-only slower.
-
-A refresh updates a project only if its version is still the one read (a write in between computed the
-keys itself, for the same day); the rows a concurrent write moved are read again once more.
+scan) recomputes every project's for today, version-guarded, records the day (never moving it back), then
+recomputes every project written or created since it read it, until none moves. The list reads the
+stored keys only when `as_of` is today (ProjectRepository.keys_current); on any other day (the watch has
+not run yet) it computes them per row, as before: the answer is the same, only slower.
 """
 
 from __future__ import annotations
@@ -108,11 +104,6 @@ def keys_day(session: Session) -> date | None:
 def day_for(write_day: date, as_of: date | None) -> date:
     """The day a write computes its project's keys for: its own, or the portfolio's if later."""
     return write_day if as_of is None or write_day > as_of else as_of
-
-
-def current(session: Session, today: date) -> bool:
-    """Whether every project's stored dated keys are those of `today` (one primary-key read)."""
-    return bool(keys_day(session) == today)
 
 
 SET_KEYS = (
